@@ -1,0 +1,117 @@
+"""One ensemble experiment end to end: spec -> data -> noise -> batched model ->
+training -> representations -> :class:`engine.result.Result`.
+
+Training cost is the only slow step; everything here is deterministic in the spec
+(on the CPU: bit for bit; on a GPU: up to floating-point reduction order).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from engine import __version__
+from engine.datasets import load_data
+from engine.model import BatchedMLP, init_weights, member_init_seed
+from engine.noise import make_noisy
+from engine.result import Result
+from engine.spec import ExperimentSpec
+from engine.train import CancelFn, ProgressFn, per_member_error, per_member_loss, train
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU. Asking for CUDA without one is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' is invalid: no CUDA device is available here; "
+                         "allowed 'auto' or 'cpu'")
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy()
+
+
+def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
+                   cancel: CancelFn | None = None,
+                   members: Sequence[int] | None = None) -> Result:
+    """Train the ensemble of ``spec`` and measure it on the probe set.
+
+    ``progress(epoch, max_epochs, losses)`` is called about twice a second;
+    ``cancel()`` is polled every epoch and, when it returns True, training stops with
+    :class:`engine.train.Cancelled`. ``members`` trains only those member indices
+    (as if alone; for tests and benchmarks); by default all ``spec.ensemble_size``.
+    """
+    if not isinstance(spec, ExperimentSpec):
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+    t0 = time.perf_counter()
+    device = resolve_device(spec.device)
+    members = list(range(spec.ensemble_size)) if members is None else [int(m) for m in members]
+
+    data = load_data(spec)
+    noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members)
+    t_data = time.perf_counter()
+
+    dims = [data.input_dim] + [spec.width] * spec.depth + [spec.n_outputs()]
+    init_seeds = [member_init_seed(spec.seed, 0 if spec.shared_init else m) for m in members]
+    model = BatchedMLP([init_weights(dims, s, spec.init_scale, spec.bias) for s in init_seeds],
+                       spec.activation).to(device)
+
+    y_dtype = torch.int64 if data.task == "classification" else torch.float32
+    x = torch.as_tensor(noisy.x, device=device)
+    y = torch.as_tensor(noisy.y, dtype=y_dtype, device=device)
+    x_probe = torch.as_tensor(data.x_probe, device=device)
+    y_probe = torch.as_tensor(data.y_probe, dtype=y_dtype, device=device)
+
+    with torch.no_grad():
+        out0, hidden0 = model(x_probe)
+        output_init, hidden_init = _np(out0), tuple(_np(h) for h in hidden0)
+
+    t_train0 = time.perf_counter()
+    outcome = train(model, x, y, x_probe, y_probe, task=data.task, optimizer=spec.optimizer,
+                    lr=spec.lr, weight_decay=spec.weight_decay, max_epochs=spec.max_epochs,
+                    loss_tol=spec.loss_tol, batch_size=spec.batch_size,
+                    shuffle_seed=spec.seed, progress=progress, cancel=cancel)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t_train1 = time.perf_counter()
+
+    with torch.no_grad():
+        out_train, _ = model(x)
+        train_loss = _np(per_member_loss(out_train, y, data.task)).astype(np.float64)
+        train_error = _np(per_member_error(out_train, y, data.task)).astype(np.float64)
+        out_p, hidden_p = model(x_probe)
+        test_error = _np(per_member_error(out_p, y_probe, data.task)).astype(np.float64)
+        test_loss = _np(per_member_loss(out_p, y_probe.expand(len(members), -1),
+                                        data.task)).astype(np.float64)
+    diverged = outcome.diverged | ~np.isfinite(train_loss)
+    for a in (train_loss, train_error, test_error, test_loss):
+        a[diverged] = np.nan
+
+    t1 = time.perf_counter()
+    return Result(
+        spec=spec, train_loss=train_loss, test_error=test_error, test_loss=test_loss,
+        train_error=train_error, epochs=outcome.epochs, diverged=diverged,
+        curve_epochs=outcome.curve_epochs, curve_train_loss=outcome.curve_train_loss,
+        curve_test_error=outcome.curve_test_error,
+        hidden=tuple(_np(h) for h in hidden_p), output=_np(out_p),
+        hidden_init=hidden_init, output_init=output_init,
+        x_probe=data.x_probe, y_probe=data.y_probe,
+        label_flip_rate=noisy.label_flip_rate, achieved_snr_db=noisy.achieved_snr_db,
+        n_parameters=spec.n_parameters(), n_classes=data.n_classes,
+        device=device_name(device),
+        timings={"data": t_data - t0, "train": t_train1 - t_train0, "total": t1 - t0},
+        versions={"engine": __version__, "torch": torch.__version__, "numpy": np.__version__,
+                  "python": platform.python_version()},
+    )

@@ -1,0 +1,279 @@
+"""The experiment spec: everything that determines a result, validated up front.
+
+An :class:`ExperimentSpec` is frozen, JSON-serialisable and has a stable content hash,
+so it can key a cache and travel in a URL. Every invalid value raises ``ValueError``
+naming the field, the value given and what is allowed.
+
+Noise levels: ``snr_db`` applies to ``target`` and ``input`` noise (``inf`` = no noise),
+``label_noise`` (a probability p in [0, 1]) to ``label`` noise. The level that does not
+apply to the chosen noise kind is reset to its neutral value, so two specs that describe
+the same experiment have the same hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+NOISE_KINDS = ("none", "target", "input", "label")
+ACTIVATIONS = ("relu", "tanh", "linear")
+OPTIMIZERS = ("sgd", "adam")
+DEVICES = ("auto", "cpu", "cuda")
+TASKS = ("auto", "regression", "classification")
+
+MIN_MEMBERS, MAX_MEMBERS = 2, 64
+MIN_DEPTH, MAX_DEPTH = 1, 3
+MAX_WIDTH = 16384
+MAX_EPOCHS = 1_000_000
+MIN_PROBE = 10
+
+
+def snr_db_to_ratio(snr_db: float) -> float:
+    """SNR in decibels -> ratio; ``inf`` dB is an infinite ratio (no noise)."""
+    return math.inf if snr_db == math.inf else 10.0 ** (snr_db / 10.0)
+
+
+def snr_ratio_to_db(snr: float) -> float:
+    """SNR ratio -> decibels; ratio ``inf`` is ``inf`` dB, ratio 0 is ``-inf`` dB."""
+    if snr == math.inf:
+        return math.inf
+    if snr <= 0:
+        return -math.inf
+    return 10.0 * math.log10(snr)
+
+
+def _fail(name: str, value: Any, allowed: str) -> None:
+    raise ValueError(f"{name}={value!r} is invalid: allowed {allowed}")
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        isinstance(value, float) and value.is_integer()
+    ):
+        _fail(name, value, f"an integer in [{lo}, {hi}]")
+    value = int(value)
+    if not lo <= value <= hi:
+        _fail(name, value, f"an integer in [{lo}, {hi}]")
+    return value
+
+
+def _check_float(name: str, value: Any, lo: float, hi: float, *, allow_inf: bool = False,
+                 lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]")
+    value = float(value)
+    if math.isnan(value):
+        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}], not NaN")
+    if value == math.inf and allow_inf:
+        return value
+    bad = value < lo or value > hi or (lo_open and value == lo)
+    if bad or math.isinf(value):
+        extra = " or inf" if allow_inf else ""
+        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]{extra}")
+    return value
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        _fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+    return value
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One ensemble experiment (SCIENCE.md section 1).
+
+    ``dataset_params`` accepts a dict; it is validated against the dataset's own
+    parameters, filled with their defaults and stored as a sorted tuple of pairs so the
+    spec stays hashable. Read it back as a dict with :attr:`params`.
+    """
+
+    # data
+    dataset: str = "linear-teacher"
+    dataset_params: Any = ()
+    task: str = "auto"
+    n_train: int = 100
+    n_probe: int = 500
+    # noise
+    noise: str = "target"
+    snr_db: float = 10.0
+    label_noise: float = 0.0
+    # network
+    width: int = 64
+    depth: int = 1
+    activation: str = "relu"
+    bias: bool = True
+    # ensemble
+    ensemble_size: int = 4
+    shared_init: bool = False
+    init_scale: float = 1.0
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 1e-2
+    max_epochs: int = 500
+    loss_tol: float = 1e-4
+    batch_size: int = 0  # 0 = full batch
+    weight_decay: float = 0.0
+    # reproducibility and placement
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        from engine import datasets  # late import: datasets imports this module
+
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
+
+        name = _check_choice("dataset", self.dataset, tuple(datasets.DATASETS))
+        info = datasets.DATASETS[name]
+        params = self.dataset_params
+        if isinstance(params, (list, tuple)):
+            try:
+                params = dict(params)
+            except (TypeError, ValueError):
+                _fail("dataset_params", self.dataset_params, "a mapping of parameter names to values")
+        if not isinstance(params, Mapping):
+            _fail("dataset_params", self.dataset_params, "a mapping of parameter names to values")
+        params = info.validate_params(dict(params))
+        set_("dataset_params", tuple(sorted(params.items())))
+
+        task = _check_choice("task", self.task, TASKS)
+        if task == "auto":
+            task = info.task
+        elif task != info.task:
+            _fail("task", task, f"{info.task!r} (or 'auto') for dataset {name!r}")
+        set_("task", task)
+
+        train_pool, probe_pool = info.pool_sizes(params)
+        set_("n_train", _check_int("n_train", self.n_train, 2, 10**7))
+        if self.n_train > train_pool:
+            raise ValueError(
+                f"n_train={self.n_train} exceeds the {train_pool} training points available "
+                f"in {name!r}: allowed 2 to {train_pool}")
+        set_("n_probe", _check_int("n_probe", self.n_probe, MIN_PROBE, 10**7))
+        if self.n_probe > probe_pool:
+            raise ValueError(
+                f"n_probe={self.n_probe} exceeds the {probe_pool} held-out points available "
+                f"in {name!r}: allowed {MIN_PROBE} to {probe_pool}")
+
+        noise = _check_choice("noise", self.noise, NOISE_KINDS)
+        if noise == "target" and task != "regression":
+            _fail("noise", noise, "'none', 'input' or 'label' for a classification task "
+                  f"(dataset {name!r})")
+        if noise == "label" and task != "classification":
+            _fail("noise", noise, "'none', 'target' or 'input' for a regression task "
+                  f"(dataset {name!r})")
+        snr_db = _check_float("snr_db", self.snr_db, -40.0, 80.0, allow_inf=True)
+        label_noise = _check_float("label_noise", self.label_noise, 0.0, 1.0)
+        # Reset the level that does not apply, so equal experiments hash equally.
+        set_("snr_db", snr_db if noise in ("target", "input") else math.inf)
+        set_("label_noise", label_noise if noise == "label" else 0.0)
+
+        set_("width", _check_int("width", self.width, 1, MAX_WIDTH))
+        set_("depth", _check_int("depth", self.depth, MIN_DEPTH, MAX_DEPTH))
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        if not isinstance(self.bias, bool):
+            _fail("bias", self.bias, "True or False")
+
+        set_("ensemble_size", _check_int("ensemble_size", self.ensemble_size,
+                                         MIN_MEMBERS, MAX_MEMBERS))
+        if not isinstance(self.shared_init, bool):
+            _fail("shared_init", self.shared_init, "True or False")
+        set_("init_scale", _check_float("init_scale", self.init_scale, 0.0, 100.0, lo_open=True))
+
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        set_("lr", _check_float("lr", self.lr, 0.0, 100.0, lo_open=True))
+        set_("max_epochs", _check_int("max_epochs", self.max_epochs, 1, MAX_EPOCHS))
+        set_("loss_tol", _check_float("loss_tol", self.loss_tol, 0.0, 1e6))
+        set_("batch_size", _check_int("batch_size", self.batch_size, 0, 10**7))
+        if self.batch_size >= self.n_train:
+            set_("batch_size", 0)  # a batch as large as the data is full batch
+        set_("weight_decay", _check_float("weight_decay", self.weight_decay, 0.0, 100.0))
+        set_("seed", _check_int("seed", self.seed, 0, 2**31 - 1))
+        _check_choice("device", self.device, DEVICES)
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def params(self) -> dict[str, Any]:
+        """The dataset parameters as a dict (defaults filled in)."""
+        return dict(self.dataset_params)
+
+    @property
+    def snr(self) -> float:
+        """SNR as a ratio (``inf`` when there is no target/input noise)."""
+        return snr_db_to_ratio(self.snr_db)
+
+    def replace(self, **changes: Any) -> "ExperimentSpec":
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["dataset_params"] = dict(self.dataset_params)
+        return d
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, ``inf`` written as the string "inf"."""
+        def enc(v: Any) -> Any:
+            if isinstance(v, float) and math.isinf(v):
+                return "inf" if v > 0 else "-inf"
+            if isinstance(v, dict):
+                return {k: enc(x) for k, x in v.items()}
+            return v
+        return json.dumps({k: enc(v) for k, v in self.to_dict().items()},
+                          sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ExperimentSpec":
+        """Build from a dict (e.g. parsed JSON); unknown keys are an error."""
+        if not isinstance(d, Mapping):
+            raise ValueError(f"spec must be a mapping of field names to values, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown spec field(s) {unknown}: allowed {sorted(names)}")
+
+        def dec(v: Any) -> Any:
+            if v == "inf":
+                return math.inf
+            if v == "-inf":
+                return -math.inf
+            return v
+        return cls(**{k: dec(v) for k, v in d.items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> "ExperimentSpec":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"spec JSON could not be parsed: {e}") from None
+        return cls.from_dict(d)
+
+    def content_hash(self) -> str:
+        """Stable SHA-256 of the canonical JSON (hex, 64 characters)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    # ------------------------------------------------------------------ model size
+    def n_outputs(self) -> int:
+        from engine import datasets
+        return datasets.DATASETS[self.dataset].n_outputs(self.params)
+
+    def input_dim(self) -> int:
+        from engine import datasets
+        return datasets.DATASETS[self.dataset].input_dim(self.params)
+
+    def n_parameters(self) -> int:
+        """Trainable parameters of one member."""
+        dims = [self.input_dim()] + [self.width] * self.depth + [self.n_outputs()]
+        return sum(a * b + (b if self.bias else 0) for a, b in zip(dims[:-1], dims[1:]))
+
+    def interpolation_ratio(self) -> float:
+        """P / (n * outputs): 1 at the interpolation threshold (SCIENCE.md 1.7)."""
+        return self.n_parameters() / (self.n_train * self.n_outputs())
+
+
+SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ExperimentSpec))

@@ -1,0 +1,159 @@
+"""Training the batched ensemble.
+
+Every member minimises its own loss (MSE for regression, cross-entropy for
+classification) on its own noisy data; the optimiser sees the sum, whose gradient with
+respect to member ``m``'s weights is that of member ``m``'s loss alone. A member that
+reaches ``loss_tol`` stops on its own (its weights are frozen from then on), so a member
+ends the same whether it trains alone or in an ensemble. A member whose loss becomes NaN
+or inf is marked diverged and frozen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.model import BatchedMLP
+
+# progress(epoch, max_epochs, losses (M,)) -- called about twice a second and at the end
+ProgressFn = Callable[[int, int, np.ndarray], None]
+CancelFn = Callable[[], bool]
+
+
+class Cancelled(RuntimeError):
+    """Raised when the cancellation flag is set; nothing partial is returned."""
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """Per-member training record (M members, T recorded epochs)."""
+
+    epochs: np.ndarray            # (M,) updates each member made
+    diverged: np.ndarray          # (M,) bool
+    curve_epochs: np.ndarray      # (T,)
+    curve_train_loss: np.ndarray  # (M, T)
+    curve_test_error: np.ndarray  # (M, T)
+
+
+def per_member_loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    """out: (M, n, outputs), y: (M, n) -> (M,) mean loss of each member."""
+    if task == "regression":
+        return ((out[..., 0] - y) ** 2).mean(dim=1)
+    m, n, c = out.shape
+    return F.cross_entropy(out.reshape(m * n, c), y.reshape(-1), reduction="none").view(m, n).mean(1)
+
+
+def per_member_error(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
+    """Test error (M,): MSE (regression) or misclassification rate; y: (n,) or (M, n)."""
+    if y.dim() == 1:
+        y = y.expand(out.shape[0], -1)
+    if task == "regression":
+        return ((out[..., 0] - y) ** 2).mean(dim=1)
+    return (out.argmax(dim=-1) != y).float().mean(dim=1)
+
+
+def log_epochs(max_epochs: int, points: int = 60) -> np.ndarray:
+    """Epochs at which curves are recorded: 0 and about log-spaced up to max_epochs."""
+    e = np.unique(np.round(np.geomspace(1, max_epochs, points)).astype(int))
+    return np.concatenate([[0], e])
+
+
+def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Tensor,
+          y_probe: torch.Tensor, *, task: str, optimizer: str, lr: float, weight_decay: float,
+          max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
+          progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> TrainOutcome:
+    """Train all members in place.
+
+    x: (n, d) or (M, n, d); y: (M, n); x_probe: (N, d); y_probe: (N,).
+    ``batch_size`` 0 means full batch. Minibatches follow one permutation per epoch,
+    drawn from ``shuffle_seed`` and shared by all members.
+    """
+    params = list(model.parameters())
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    m_count = model.n_members
+    n = y.shape[1]
+    full_batch = batch_size == 0 or batch_size >= n
+    shuffle = torch.Generator().manual_seed(shuffle_seed)
+
+    record = set(log_epochs(max_epochs).tolist())
+    rec_epochs: list[int] = []
+    rec_loss: list[np.ndarray] = []
+    rec_err: list[np.ndarray] = []
+    stopped = np.zeros(m_count, bool)
+    diverged = np.zeros(m_count, bool)
+    epochs = np.full(m_count, max_epochs)
+    frozen: dict[int, list[torch.Tensor]] = {}  # member -> its weights when it stopped
+    last_report = time.monotonic()
+
+    def full_loss() -> tuple[torch.Tensor, torch.Tensor]:
+        out, _ = model(x)
+        return per_member_loss(out, y, task), out
+
+    for epoch in range(max_epochs + 1):
+        if cancel is not None and cancel():
+            raise Cancelled(f"training cancelled at epoch {epoch}")
+        if full_batch:
+            losses, _ = full_loss()
+        else:
+            with torch.no_grad():
+                losses, _ = full_loss()
+        loss_np = losses.detach().cpu().numpy().astype(np.float64)
+
+        newly_bad = ~np.isfinite(loss_np) & ~stopped
+        newly_done = (loss_np < loss_tol) & ~stopped
+        for m in np.flatnonzero(newly_bad | newly_done):
+            diverged[m] = bool(newly_bad[m])
+            stopped[m] = True
+            epochs[m] = epoch
+            frozen[int(m)] = [p.detach()[m].clone() for p in params]
+
+        finished = bool(stopped.all()) or epoch == max_epochs
+        if epoch in record or finished:
+            with torch.no_grad():
+                out_p, _ = model(x_probe)
+                err = per_member_error(out_p, y_probe, task).cpu().numpy()
+            training = ~stopped | (epochs == epoch)  # members that stopped earlier: NaN
+            rec_epochs.append(epoch)
+            rec_loss.append(np.where(training, loss_np, np.nan))
+            rec_err.append(np.where(training, err, np.nan))
+        now = time.monotonic()
+        if progress is not None and (now - last_report > 0.5 or finished):
+            progress(epoch, max_epochs, loss_np)
+            last_report = now
+        if finished:
+            break
+
+        # ---- one epoch of updates
+        if full_batch:
+            opt.zero_grad(set_to_none=True)
+            torch.where(torch.as_tensor(stopped, device=losses.device), 0.0, losses).sum().backward()
+            opt.step()
+        else:
+            perm = torch.randperm(n, generator=shuffle).to(y.device)
+            for start in range(0, n, batch_size):
+                idx = perm[start:start + batch_size]
+                xb = x[:, idx] if x.dim() == 3 else x[idx]
+                out, _ = model(xb)
+                lb = per_member_loss(out, y[:, idx], task)
+                opt.zero_grad(set_to_none=True)
+                torch.where(torch.as_tensor(stopped, device=lb.device), 0.0, lb).sum().backward()
+                opt.step()
+        if frozen:
+            # Weight decay and optimiser momentum would still move stopped members.
+            with torch.no_grad():
+                for m, saved in frozen.items():
+                    for p, s in zip(params, saved):
+                        p[m] = s
+
+    # Curves: the loss and test error at each recorded epoch while a member trained,
+    # NaN after it stopped; the last column is the end of training.
+    return TrainOutcome(epochs, diverged, np.asarray(rec_epochs), np.stack(rec_loss, axis=1),
+                        np.stack(rec_err, axis=1))
