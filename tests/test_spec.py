@@ -1,0 +1,114 @@
+"""The experiment spec: validation messages, canonical JSON and the content hash."""
+
+import math
+
+import pytest
+
+from engine import ExperimentSpec, snr_db_to_ratio, snr_ratio_to_db
+
+
+def test_defaults_are_valid_and_round_trip_through_json():
+    spec = ExperimentSpec()
+    again = ExperimentSpec.from_json(spec.to_json())
+    assert again == spec
+    assert again.content_hash() == spec.content_hash()
+    assert len(spec.content_hash()) == 64
+
+
+def test_hash_is_stable_and_changes_with_any_field():
+    a = ExperimentSpec(n_train=80, snr_db=5.0)
+    assert a.content_hash() == ExperimentSpec(snr_db=5.0, n_train=80).content_hash()
+    # A hash fixed in the repository: it must not drift between runs or machines.
+    assert ExperimentSpec().content_hash() == ExperimentSpec.from_dict(ExperimentSpec().to_dict()).content_hash()
+    for change in [dict(n_train=81), dict(snr_db=5.5), dict(width=65), dict(seed=1),
+                   dict(shared_init=True), dict(dataset_params={"d": 99})]:
+        assert a.replace(**change).content_hash() != a.content_hash(), change
+
+
+def test_level_that_does_not_apply_is_normalised():
+    # label_noise means nothing for target noise: both specs describe one experiment
+    a = ExperimentSpec(noise="target", snr_db=3.0)
+    b = ExperimentSpec(noise="target", snr_db=3.0, label_noise=0.5)
+    assert a.content_hash() == b.content_hash()
+    c = ExperimentSpec(dataset="digits", n_probe=100, noise="label", label_noise=0.3, snr_db=7)
+    assert c.snr_db == math.inf and c.label_noise == 0.3
+
+
+def test_infinite_snr_survives_json():
+    spec = ExperimentSpec(snr_db=math.inf)
+    assert '"inf"' in spec.to_json()
+    assert ExperimentSpec.from_json(spec.to_json()).snr_db == math.inf
+    assert spec.snr == math.inf
+
+
+def test_snr_conversions():
+    assert snr_db_to_ratio(10.0) == pytest.approx(10.0)
+    assert snr_db_to_ratio(0.0) == pytest.approx(1.0)
+    assert snr_ratio_to_db(100.0) == pytest.approx(20.0)
+    assert snr_ratio_to_db(math.inf) == math.inf
+
+
+def test_dataset_params_filled_and_task_resolved():
+    spec = ExperimentSpec(dataset="gaussian-mixture", noise="label", label_noise=0.1)
+    assert spec.params == {"d": 20, "n_classes": 3, "separation": 3.0}
+    assert spec.task == "classification"
+    assert spec.n_outputs() == 3
+
+
+def test_parameter_count_and_interpolation_ratio():
+    spec = ExperimentSpec(dataset_params={"d": 10}, width=7, depth=2, bias=False, n_train=49)
+    assert spec.n_parameters() == 10 * 7 + 7 * 7 + 7 * 1
+    assert spec.interpolation_ratio() == pytest.approx(126 / 49)
+
+
+@pytest.mark.parametrize("changes, field, allowed", [
+    (dict(dataset="imagenet"), "dataset", "one of"),
+    (dict(dataset="digits", n_train=5000, n_probe=100), "n_train=5000 exceeds the 1437 training points available in 'digits'", "2 to 1437"),
+    (dict(dataset="digits", n_probe=500), "n_probe=500", "10 to 360"),
+    (dict(n_train=1), "n_train=1", "[2,"),
+    (dict(n_train=10.5), "n_train=10.5", "integer"),
+    (dict(noise="gaussian"), "noise='gaussian'", "one of"),
+    (dict(noise="label"), "noise='label'", "regression"),
+    (dict(dataset="digits", n_probe=100, noise="target"), "noise='target'", "classification"),
+    (dict(snr_db=float("nan")), "snr_db=nan", "not NaN"),
+    (dict(snr_db=200.0), "snr_db=200.0", "[-40.0, 80.0]"),
+    (dict(dataset="digits", n_probe=100, noise="label", label_noise=1.5), "label_noise=1.5", "[0.0, 1.0]"),
+    (dict(width=0), "width=0", "[1, 16384]"),
+    (dict(depth=4), "depth=4", "[1, 3]"),
+    (dict(activation="gelu"), "activation='gelu'", "'relu'"),
+    (dict(ensemble_size=1), "ensemble_size=1", "[2, 64]"),
+    (dict(ensemble_size=65), "ensemble_size=65", "[2, 64]"),
+    (dict(shared_init="yes"), "shared_init='yes'", "True or False"),
+    (dict(init_scale=0.0), "init_scale=0.0", "(0.0, 100.0]"),
+    (dict(optimizer="lbfgs"), "optimizer='lbfgs'", "'sgd'"),
+    (dict(lr=-1.0), "lr=-1.0", "(0.0, 100.0]"),
+    (dict(max_epochs=0), "max_epochs=0", "[1,"),
+    (dict(loss_tol=-1.0), "loss_tol=-1.0", "[0.0,"),
+    (dict(batch_size=-5), "batch_size=-5", "[0,"),
+    (dict(weight_decay=-0.1), "weight_decay=-0.1", "[0.0, 100.0]"),
+    (dict(seed=-1), "seed=-1", "[0, 2147483647]"),
+    (dict(device="tpu"), "device='tpu'", "'auto'"),
+    (dict(task="ranking"), "task='ranking'", "one of"),
+    (dict(dataset="digits", n_probe=100, task="regression"), "task='regression'", "'classification'"),
+    (dict(dataset_params={"d": 0}), "dataset_params['d']=0", "[1, 4096]"),
+    (dict(dataset_params={"depth": 3}), "['depth'] are not parameters of 'linear-teacher'", "['d']"),
+    (dict(dataset_params=[1, 2]), "dataset_params=[1, 2]", "mapping"),
+])
+def test_every_invalid_field_has_a_clear_error(changes, field, allowed):
+    with pytest.raises(ValueError) as err:
+        ExperimentSpec(**changes)
+    msg = str(err.value)
+    assert field in msg and allowed in msg, msg
+
+
+def test_unknown_field_in_dict_is_rejected():
+    with pytest.raises(ValueError, match="unknown spec field"):
+        ExperimentSpec.from_dict({"n_train": 10, "widht": 3})
+    with pytest.raises(ValueError, match="could not be parsed"):
+        ExperimentSpec.from_json("{not json")
+
+
+def test_spec_is_frozen():
+    spec = ExperimentSpec()
+    with pytest.raises(Exception):
+        spec.n_train = 5  # type: ignore[misc]
