@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="write RESULT.json and RESULT.npz (representations)")
     run.add_argument("--quiet", action="store_true", help="no progress line")
     run.set_defaults(func=cmd_run)
+    from engine.datafiles import add_download_command
+    add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
     return p
 
 

@@ -277,6 +277,13 @@ def load_data(spec) -> Data:
         xt, yt, xp, yp, teacher = info._load(params, spec.n_train, spec.n_probe, rng)
     else:
         x_pool, y_pool, xp_pool, yp_pool = info._load(params)
+        # File datasets may hold fewer points than the official pool sizes the spec
+        # was validated against (subsets, test fixtures): say so instead of numpy's error.
+        for field, n, have, what in (("n_train", spec.n_train, len(x_pool), "training"),
+                                     ("n_probe", spec.n_probe, len(xp_pool), "held-out")):
+            if n > have:
+                raise ValueError(f"{field}={n} exceeds the {have} {what} points in the files "
+                                 f"of {spec.dataset!r}: allowed at most {have}")
         tr = rng.choice(len(x_pool), size=spec.n_train, replace=False)
         pr = rng.choice(len(xp_pool), size=spec.n_probe, replace=False)
         xt, yt, xp, yp = x_pool[tr], y_pool[tr], xp_pool[pr], yp_pool[pr]
