@@ -1,0 +1,681 @@
+"""The results cache: every experiment a user has seen comes back instantly, computed once.
+
+Layout of a cache directory (owner-only permissions, 0o700; database files 0o600)::
+
+    <dir>/results/   a diskcache.Cache (SQLite index + value files)
+    <dir>/locks/     one lock file per key, for single flight across processes
+
+An entry is two diskcache items written in one SQLite transaction, so an entry is
+either complete or absent:
+
+- ``m/<key>``: the entry's metadata, JSON bytes prefixed by their own SHA-256: the spec,
+  the summary (always stored), the :class:`~engine.result.Result` metadata, the length
+  and SHA-256 of the arrays, whether representations are included.
+- ``b/<key>``: the arrays as ``.npz`` bytes (``np.load(allow_pickle=False)``).
+
+Nothing is ever pickled or unpickled: the :class:`_SafeDisk` used for diskcache only
+accepts ``str`` keys and ``bytes`` values and refuses to load anything diskcache would
+unpickle (CVE-2025-69872: diskcache's default ``Disk`` unpickles values, so anyone who
+can write the cache directory could run code in the reader).
+
+A corrupted entry (checksum, length, JSON or ``.npz`` errors, a result for another spec)
+is dropped with a :class:`CacheWarning` and treated as missing, so it is recomputed. A
+corrupted database file is deleted and recreated with a warning. A cache that cannot be
+written (read-only directory, disk full) warns and keeps working as a pass-through.
+
+This module never imports streamlit; torch is only imported when something is computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import sqlite3
+import stat
+import threading
+import time
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import diskcache
+import numpy as np
+
+from engine.result import Result
+from engine.spec import ExperimentSpec
+
+try:  # POSIX; on other systems single flight is per process only (thread locks).
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+ENV_VAR = "NOISEALIGN_CACHE_DIR"
+DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
+ENTRY_FORMAT = 1  # layout of one entry; part of the key, bump when it changes
+
+Summariser = Callable[[Result], dict]
+
+
+class CacheWarning(UserWarning):
+    """Something went wrong with the cache; the caller still gets a correct result."""
+
+
+class UnsafeEntry(Exception):
+    """A stored item is not plain bytes (e.g. a planted pickle): it is never loaded.
+
+    Deliberately not an ``OSError``: diskcache treats those as a missing file.
+    """
+
+
+def default_cache_dir() -> Path:
+    """The cache directory: ``$NOISEALIGN_CACHE_DIR`` if set, else ``<repo>/cache``.
+
+    Only computes the path; :class:`ResultCache` creates it (owner-only permissions).
+    """
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[1] / "cache"
+
+
+def _default_summarise(result: Result) -> dict:
+    try:
+        from engine.summaries import summarise
+    except ModuleNotFoundError as e:
+        if e.name != "engine.summaries":
+            raise
+        # engine.summaries is written by another issue; until it exists, store the
+        # Result's own small summary so the cache is usable. Entries stored this way
+        # keep that summary (the engine version in the key separates releases).
+        return result.summary()
+    return summarise(result)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON-serialisable")
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` with mode 0o700, and tighten it if it exists and is ours."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+
+
+def _is_corruption(e: BaseException) -> bool:
+    """SQLite says the file is not (or no longer) a valid database.
+
+    OperationalError (locked, read-only, disk full, I/O error) is a DatabaseError too,
+    but it is not corruption: the file must not be deleted for it.
+    """
+    if not isinstance(e, sqlite3.DatabaseError):
+        return False
+    text = str(e).lower()
+    return (not isinstance(e, sqlite3.OperationalError)
+            or "malformed" in text or "not a database" in text)
+
+
+# ----------------------------------------------------------------------------- disk
+
+
+class _UnsafeKey(str):
+    """Stands for a key stored pickled (never produced by this module): never unpickled."""
+
+
+class _SafeDisk(diskcache.Disk):
+    """diskcache serialisation restricted to ``str`` keys and ``bytes`` values.
+
+    ``fetch`` refuses every stored mode but raw bytes and binary files, so a pickle
+    planted in the database or as a value file is never loaded; ``get`` returns a
+    placeholder for a pickled key instead of unpickling it.
+    """
+
+    def __init__(self, directory: str, min_file_size: int = 0, pickle_protocol: int = 0,
+                 **_ignored: Any) -> None:
+        # _ignored: unknown disk_* settings found in a planted Settings table.
+        super().__init__(directory, min_file_size=min_file_size, pickle_protocol=pickle_protocol)
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(f"cache keys must be str, got {type(key).__name__} (never pickled)")
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            return _UnsafeKey("<pickled key: not loaded>")
+        return super().get(key, raw)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> tuple:
+        if type(value) is not bytes or read:
+            raise TypeError(f"cache values must be bytes, got {type(value).__name__} "
+                            "(never pickled)")
+        if len(value) < self.min_file_size:
+            return 0, diskcache.core.MODE_RAW, None, sqlite3.Binary(value)
+        filename, full_path = self.filename(key, value)
+        try:
+            self._write(full_path, io.BytesIO(value), "xb")
+        except BaseException:
+            # Disk full / killed mid-write: leave no partial value file behind.
+            with contextlib.suppress(OSError):
+                os.remove(full_path)
+            raise
+        return len(value), diskcache.core.MODE_BINARY, filename, None
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> bytes:
+        if read:
+            raise TypeError("file handles are not used by the results cache")
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
+            raise UnsafeEntry(f"stored item has diskcache mode {mode} (pickle or text), "
+                              "not plain bytes: refused")
+        out = super().fetch(mode, filename, value, read)
+        if type(out) is not bytes:
+            raise UnsafeEntry(f"stored item is {type(out).__name__}, not bytes: refused")
+        return out
+
+
+# ----------------------------------------------------------------------------- locks
+
+_THREAD_LOCKS: dict[tuple[str, str], list] = {}  # (directory, key) -> [lock, users]
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def _thread_lock(directory: str, key: str, cancel: Callable[[], bool] | None) -> Iterator[None]:
+    with _THREAD_LOCKS_GUARD:
+        slot = _THREAD_LOCKS.setdefault((directory, key), [threading.Lock(), 0])
+        slot[1] += 1
+    lock = slot[0]
+    try:
+        while not lock.acquire(timeout=0.1):
+            _check_cancel(cancel)
+        try:
+            yield
+        finally:
+            lock.release()
+    finally:
+        with _THREAD_LOCKS_GUARD:
+            slot[1] -= 1
+            if slot[1] == 0:
+                _THREAD_LOCKS.pop((directory, key), None)
+
+
+def _check_cancel(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        from engine.train import Cancelled
+        raise Cancelled("cancelled while waiting for another computation of the same spec")
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+class ResultCache:
+    """A size-limited, pickle-free, single-flight cache of :class:`Result` objects.
+
+    Parameters
+    ----------
+    directory:
+        Where the cache lives (default :func:`default_cache_dir`). Created 0o700.
+    size_limit:
+        Bytes on disk before least-recently-used entries are evicted (default 1 GiB).
+    store_representations:
+        Store the probe-set activations (the bulk of a result). Summaries are always
+        stored.
+    max_representation_bytes:
+        An entry whose arrays exceed this many bytes with representations is stored
+        without them (default ``size_limit // 8``).
+    summarise:
+        ``Result -> JSON-able dict`` stored with every entry (default
+        :func:`engine.summaries.summarise`). It runs on the full result, before the
+        representations are dropped.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None = None, *,
+                 size_limit: int = DEFAULT_SIZE_LIMIT, store_representations: bool = True,
+                 max_representation_bytes: int | None = None,
+                 summarise: Summariser | None = None) -> None:
+        if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 1:
+            raise ValueError(f"size_limit={size_limit!r} is invalid: allowed a positive "
+                             "integer number of bytes")
+        if max_representation_bytes is None:
+            max_representation_bytes = size_limit // 8
+        if (isinstance(max_representation_bytes, bool)
+                or not isinstance(max_representation_bytes, int) or max_representation_bytes < 0):
+            raise ValueError(f"max_representation_bytes={max_representation_bytes!r} is invalid: "
+                             "allowed a non-negative integer number of bytes")
+        if not isinstance(store_representations, bool):
+            raise ValueError(f"store_representations={store_representations!r} is invalid: "
+                             "allowed True or False")
+        if summarise is not None and not callable(summarise):
+            raise ValueError(f"summarise={summarise!r} is invalid: allowed a callable "
+                             "Result -> dict, or None for the default")
+        self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
+        self.size_limit = size_limit
+        self.store_representations = store_representations
+        self.max_representation_bytes = max_representation_bytes
+        self.summarise: Summariser = summarise if summarise is not None else _default_summarise
+        self._results_dir = self.directory / "results"
+        self._locks_dir = self.directory / "locks"
+        self._cache: diskcache.Cache | None = None
+        self._open_lock = threading.Lock()
+        self._open()
+
+    # ------------------------------------------------------------------ opening
+    def _open(self) -> diskcache.Cache | None:
+        """The diskcache, opened on first use; None (with a warning) if it cannot be."""
+        if self._cache is not None:
+            return self._cache
+        with self._open_lock:
+            if self._cache is not None:
+                return self._cache
+            try:
+                _private_dir(self.directory)
+                _private_dir(self._results_dir)
+                try:
+                    cache = self._new_diskcache()
+                except sqlite3.DatabaseError as e:
+                    if not _is_corruption(e):
+                        raise
+                    warnings.warn(f"results cache database in {self._results_dir} is corrupted "
+                                  f"({e}); deleting it and starting an empty cache",
+                                  CacheWarning, stacklevel=3)
+                    shutil.rmtree(self._results_dir, ignore_errors=True)
+                    _private_dir(self._results_dir)
+                    cache = self._new_diskcache()
+                for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+                    p = self._results_dir / name
+                    with contextlib.suppress(OSError):
+                        if p.exists() and stat.S_IMODE(p.stat().st_mode) & 0o077:
+                            os.chmod(p, 0o600)
+            except (OSError, sqlite3.Error, diskcache.Timeout) as e:
+                warnings.warn(f"results cache in {self.directory} is unavailable ({e}): results "
+                              "are computed but not stored", CacheWarning, stacklevel=3)
+                return None
+            self._cache = cache
+            return cache
+
+    def _new_diskcache(self) -> diskcache.Cache:
+        return diskcache.Cache(str(self._results_dir), timeout=60, disk=_SafeDisk,
+                               size_limit=self.size_limit,
+                               eviction_policy="least-recently-used", statistics=0)
+
+    def _recreate(self, error: BaseException) -> None:
+        warnings.warn(f"results cache database in {self._results_dir} is corrupted ({error}); "
+                      "deleting it and starting an empty cache", CacheWarning, stacklevel=3)
+        with self._open_lock:
+            if self._cache is not None:
+                with contextlib.suppress(Exception):
+                    self._cache.close()
+            self._cache = None
+            shutil.rmtree(self._results_dir, ignore_errors=True)
+        self._open()
+
+    def close(self) -> None:
+        """Close the database connections (reopened on next use)."""
+        with self._open_lock:
+            if self._cache is not None:
+                self._cache.close()
+            self._cache = None
+
+    def __repr__(self) -> str:
+        return f"ResultCache({str(self.directory)!r}, size_limit={self.size_limit})"
+
+    # ------------------------------------------------------------------ keys
+    def key(self, spec: ExperimentSpec) -> str:
+        """SHA-256 (hex) of the spec's canonical JSON and the engine version."""
+        import engine  # at call time, so a changed engine.__version__ changes keys
+        if not isinstance(spec, ExperimentSpec):
+            raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        text = f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _key_of(self, spec_or_key: ExperimentSpec | str) -> str:
+        if isinstance(spec_or_key, ExperimentSpec):
+            return self.key(spec_or_key)
+        if (isinstance(spec_or_key, str) and len(spec_or_key) == 64
+                and all(c in "0123456789abcdef" for c in spec_or_key)):
+            return spec_or_key
+        raise ValueError(f"spec_or_key={spec_or_key!r} is invalid: allowed an ExperimentSpec "
+                         "or a 64-character hex cache key")
+
+    # ------------------------------------------------------------------ low level
+    def _read(self, item: str) -> bytes | None:
+        """One diskcache item; None when missing or when the cache is unusable."""
+        cache = self._open()
+        if cache is None:
+            return None
+        try:
+            return cache.get(item)
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            else:
+                warnings.warn(f"results cache could not be read ({e})", CacheWarning, stacklevel=3)
+            return None
+        except diskcache.Timeout as e:
+            warnings.warn(f"results cache is busy ({e})", CacheWarning, stacklevel=3)
+            return None
+
+    def _drop(self, key: str, why: str) -> None:
+        warnings.warn(f"results cache entry {key[:12]} is unreadable ({why}): dropped, it will "
+                      "be recomputed", CacheWarning, stacklevel=3)
+        self._delete_items(key)
+
+    def _delete_items(self, key: str) -> bool:
+        cache = self._open()
+        if cache is None:
+            return False
+        found = False
+        try:
+            with cache.transact():
+                for item in (f"m/{key}", f"b/{key}"):
+                    found = cache.delete(item) or found
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            else:
+                warnings.warn(f"results cache entry {key[:12]} could not be deleted ({e})",
+                              CacheWarning, stacklevel=3)
+        except (OSError, diskcache.Timeout) as e:
+            warnings.warn(f"results cache entry {key[:12]} could not be deleted ({e})",
+                          CacheWarning, stacklevel=3)
+        return found
+
+    def _meta(self, key: str, spec: ExperimentSpec | None, raw: bytes | None = None) -> dict | None:
+        """The verified metadata of an entry, or None (dropping a bad entry)."""
+        if raw is None:
+            try:
+                raw = self._read(f"m/{key}")
+            except UnsafeEntry as e:
+                self._drop(key, str(e))
+                return None
+        if raw is None:
+            return None
+        try:
+            digest, _, body = raw.partition(b"\n")
+            if hashlib.sha256(body).hexdigest().encode() != digest:
+                raise ValueError("metadata checksum mismatch")
+            meta = json.loads(body.decode())
+            if not isinstance(meta, dict) or meta.get("format") != ENTRY_FORMAT:
+                raise ValueError("unknown entry format")
+            if meta.get("key") != key:
+                raise ValueError("metadata belongs to another key")
+            if spec is not None and meta.get("spec_json") != spec.to_json():
+                raise ValueError("metadata belongs to another spec")
+            for field in ("summary", "result_meta", "npz_bytes", "npz_sha256",
+                          "has_representations", "created"):
+                if field not in meta:
+                    raise ValueError(f"metadata lacks {field!r}")
+        except (ValueError, UnicodeDecodeError) as e:
+            self._drop(key, str(e))
+            return None
+        return meta
+
+    # ------------------------------------------------------------------ reading
+    def has(self, spec: ExperimentSpec) -> bool:
+        """True when a complete entry (summary and arrays) is stored (not verified)."""
+        cache = self._open()
+        if cache is None:
+            return False
+        key = self.key(spec)
+        try:
+            return f"m/{key}" in cache and f"b/{key}" in cache
+        except (sqlite3.Error, diskcache.Timeout):
+            return False
+
+    def get_summary(self, spec: ExperimentSpec) -> dict | None:
+        """The stored summary of ``spec`` (cheap: no arrays are read), or None."""
+        meta = self._meta(self.key(spec), spec)
+        return None if meta is None else meta["summary"]
+
+    def get(self, spec: ExperimentSpec, *, need_representations: bool = False) -> Result | None:
+        """The stored result of ``spec``, or None when missing or unreadable.
+
+        A result stored without representations has empty ``hidden``/``output``
+        arrays; ``need_representations=True`` treats such an entry as missing.
+        """
+        key = self.key(spec)
+        meta = self._meta(key, spec)
+        if meta is None:
+            return None
+        if need_representations and not meta["has_representations"]:
+            return None
+        try:
+            npz = self._read(f"b/{key}")
+        except UnsafeEntry as e:
+            self._drop(key, str(e))
+            return None
+        if npz is None:
+            cache = self._open()
+            if cache is not None and f"b/{key}" in cache:
+                self._drop(key, "its array file could not be read")
+            else:
+                # Evicted by the size limit (or half-deleted): not an error.
+                self._delete_items(key)
+            return None
+        try:
+            if len(npz) != meta["npz_bytes"]:
+                raise ValueError(f"array data is {len(npz)} bytes, expected {meta['npz_bytes']}")
+            if hashlib.sha256(npz).hexdigest() != meta["npz_sha256"]:
+                raise ValueError("array data checksum mismatch")
+            result = Result.from_bytes(meta["result_meta"].encode(), npz)
+            if result.spec.to_json() != spec.to_json():
+                raise ValueError("stored result belongs to another spec")
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as e:
+            self._drop(key, f"{type(e).__name__}: {e}")
+            return None
+        return result
+
+    # ------------------------------------------------------------------ writing
+    def summary_of(self, result: Result) -> dict:
+        """The configured summary of a result, checked to be JSON-able."""
+        summary = self.summarise(result)
+        if not isinstance(summary, dict):
+            raise ValueError(f"summarise returned {type(summary).__name__}: allowed a dict")
+        return json.loads(json.dumps(summary, default=_json_default))
+
+    def put(self, spec: ExperimentSpec, result: Result, *, summary: dict | None = None) -> dict:
+        """Store ``result`` under ``spec``; returns its summary.
+
+        Never raises for storage problems (read-only directory, disk full): it warns
+        and the caller keeps its result.
+        """
+        if not isinstance(result, Result):
+            raise ValueError(f"result must be a Result, got {type(result).__name__}")
+        if result.spec.to_json() != spec.to_json():
+            raise ValueError("result.spec differs from spec: a result is stored only under "
+                             "the spec that produced it")
+        summary = self.summary_of(result) if summary is None else summary
+        reps = self.store_representations
+        meta_bytes, npz = result.to_bytes(representations=reps)
+        if reps and len(npz) > self.max_representation_bytes:
+            meta_bytes, npz = result.to_bytes(representations=False)
+        self._store(spec, meta_bytes, npz, summary)
+        return summary
+
+    def put_serialised(self, spec: ExperimentSpec, meta_bytes: bytes, npz_bytes: bytes,
+                       summary: dict) -> None:
+        """Store a result already serialised by :meth:`Result.to_bytes` (sweep workers).
+
+        The bytes are checked to parse as the result of ``spec`` before being stored.
+        """
+        result = Result.from_bytes(meta_bytes, npz_bytes)
+        if result.spec.to_json() != spec.to_json():
+            raise ValueError("serialised result belongs to another spec")
+        has_reps = bool(json.loads(meta_bytes.decode()).get("has_representations"))
+        if has_reps and (not self.store_representations
+                         or len(npz_bytes) > self.max_representation_bytes):
+            meta_bytes, npz_bytes = result.to_bytes(representations=False)
+        self._store(spec, meta_bytes, npz_bytes, summary)
+
+    def _store(self, spec: ExperimentSpec, meta_bytes: bytes, npz: bytes, summary: dict) -> None:
+        key = self.key(spec)
+        result_meta = json.loads(meta_bytes.decode())
+        meta = {
+            "format": ENTRY_FORMAT, "key": key, "spec": result_meta["spec"],
+            "spec_json": spec.to_json(), "summary": summary, "created": time.time(),
+            "result_meta": meta_bytes.decode(), "npz_bytes": len(npz),
+            "npz_sha256": hashlib.sha256(npz).hexdigest(),
+            "has_representations": bool(result_meta.get("has_representations")),
+        }
+        body = json.dumps(meta, default=_json_default).encode()
+        framed = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        if len(framed) + len(npz) > self.size_limit:
+            warnings.warn(f"result of {key[:12]} ({len(npz)} bytes) is larger than the cache "
+                          f"size limit ({self.size_limit} bytes): not stored",
+                          CacheWarning, stacklevel=3)
+            return
+        cache = self._open()
+        if cache is None:
+            warnings.warn(f"results cache in {self.directory} is unavailable: result "
+                          f"{key[:12]} not stored", CacheWarning, stacklevel=3)
+            return
+        try:
+            # One transaction: a reader, or a process killed half-way, never sees half
+            # an entry.
+            with cache.transact():
+                cache.set(f"b/{key}", npz)
+                cache.set(f"m/{key}", framed)
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            else:
+                warnings.warn(f"results cache could not store {key[:12]} ({e}): the result is "
+                              "returned but not cached", CacheWarning, stacklevel=3)
+        except (OSError, diskcache.Timeout) as e:
+            warnings.warn(f"results cache could not store {key[:12]} ({e}): the result is "
+                          "returned but not cached", CacheWarning, stacklevel=3)
+
+    # ------------------------------------------------------------------ single flight
+    @contextlib.contextmanager
+    def lock(self, spec: ExperimentSpec, *, cancel: Callable[[], bool] | None = None
+             ) -> Iterator[None]:
+        """Hold the computation lock of ``spec`` (threads and processes on this host).
+
+        The file lock is released by the OS if the holder dies, even by SIGKILL.
+        """
+        key = self.key(spec)
+        with _thread_lock(str(self.directory.resolve()), key, cancel):
+            fd = None
+            if fcntl is not None:
+                try:
+                    _private_dir(self._locks_dir)
+                    fd = os.open(self._locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError as e:
+                    warnings.warn(f"results cache lock for {key[:12]} unavailable ({e}): single "
+                                  "flight only within this process", CacheWarning, stacklevel=3)
+            try:
+                if fd is not None:
+                    while True:
+                        try:
+                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                            break
+                        except BlockingIOError:
+                            _check_cancel(cancel)
+                            time.sleep(0.05)
+                yield
+            finally:
+                if fd is not None:
+                    os.close(fd)  # releases the flock
+
+    def get_or_compute(self, spec: ExperimentSpec, *, progress: Any = None,
+                       cancel: Callable[[], bool] | None = None,
+                       need_representations: bool = False) -> Result:
+        """The cached result of ``spec``, or train it (once, however many ask at once).
+
+        Concurrent callers for the same spec, in threads or processes, wait for the one
+        that trains and then load its result. ``progress`` and ``cancel`` go to
+        :func:`engine.run_experiment`; ``cancel`` also ends a wait with
+        :class:`engine.Cancelled`.
+        """
+        result = self.get(spec, need_representations=need_representations)
+        if result is not None:
+            return result
+        with self.lock(spec, cancel=cancel):
+            result = self.get(spec, need_representations=need_representations)
+            if result is not None:
+                return result
+            from engine.experiment import run_experiment
+            result = run_experiment(spec, progress=progress, cancel=cancel)
+            self.put(spec, result)
+            return result
+
+    # ------------------------------------------------------------------ management
+    def delete(self, spec_or_key: ExperimentSpec | str) -> bool:
+        """Remove an entry; True if there was one."""
+        return self._delete_items(self._key_of(spec_or_key))
+
+    def entries(self) -> list[dict]:
+        """Every stored entry, newest first, without reading any arrays.
+
+        Each dict: ``key``, ``spec`` (dict), ``summary``, ``created`` (Unix time),
+        ``bytes`` (stored size), ``has_representations``, ``complete`` (arrays present).
+        """
+        cache = self._open()
+        if cache is None:
+            return []
+        try:
+            # Read-only scan through diskcache's SQL helper: Cache.get would count as a
+            # use and reorder the least-recently-used eviction.
+            rows = cache._sql("SELECT key, raw, mode, filename, value FROM Cache").fetchall()
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            return []
+        blobs = {k[2:] for k, raw, *_ in rows if raw and isinstance(k, str) and k.startswith("b/")}
+        out = []
+        for k, raw, mode, filename, value in rows:
+            if not raw or not isinstance(k, str) or not k.startswith("m/"):
+                continue
+            key = k[2:]
+            try:
+                data = cache._disk.fetch(mode, filename, value, False)
+            except UnsafeEntry as e:
+                self._drop(key, str(e))
+                continue
+            except OSError:
+                continue
+            meta = self._meta(key, None, raw=data)
+            if meta is None:
+                continue
+            out.append({"key": key, "spec": meta["spec"], "summary": meta["summary"],
+                        "created": meta["created"],
+                        "bytes": meta["npz_bytes"] + len(data),
+                        "has_representations": meta["has_representations"],
+                        "complete": key in blobs})
+        out.sort(key=lambda e: e["created"], reverse=True)
+        return out
+
+    def volume(self) -> int:
+        """Bytes on disk (database and value files)."""
+        cache = self._open()
+        return 0 if cache is None else int(cache.volume())
+
+    def clear(self) -> int:
+        """Remove every entry; returns the number of diskcache items removed."""
+        cache = self._open()
+        if cache is None:
+            return 0
+        n = int(cache.clear())
+        # Lock files nobody holds can go; one in use stays (its holder needs it).
+        if fcntl is not None and self._locks_dir.is_dir():
+            for p in self._locks_dir.glob("*.lock"):
+                with contextlib.suppress(OSError):
+                    fd = os.open(p, os.O_RDWR)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        p.unlink()
+                    finally:
+                        os.close(fd)
+        return n
+
