@@ -61,15 +61,13 @@ class BatchedMLP(torch.nn.Module):
 
         ``hidden[l]`` is layer ``l`` after its nonlinearity, shape (K, n, width).
         """
-        h = x
+        k = self.n_members
+        h = x if x.dim() == 3 else x.expand(k, *x.shape)  # shared inputs: a stride-0 view
         hidden = []
         last = len(self.weights) - 1
         for l, w in enumerate(self.weights):
-            if self.biases:
-                h = torch.baddbmm(self.biases[l], h, w) if h.dim() == 3 else \
-                    torch.matmul(h, w) + self.biases[l]
-            else:
-                h = torch.bmm(h, w) if h.dim() == 3 else torch.matmul(h, w)
+            # baddbmm fuses the bias into the product (one pass over the activations)
+            h = torch.baddbmm(self.biases[l], h, w) if self.biases else torch.bmm(h, w)
             if l < last:
                 h = self._act(h)
                 hidden.append(h)
