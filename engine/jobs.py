@@ -1,0 +1,466 @@
+"""Background jobs: runs and sweeps trained outside the caller's thread.
+
+A :class:`JobManager` owns a small thread pool. Training releases the GIL inside torch,
+so a web server (or a notebook) stays responsive while networks train. The manager:
+
+- **joins identical work**: a second request for a spec (or sweep) that is already queued
+  or running gets the same :class:`Job` back instead of training it again (the cache's
+  single flight backs this up across processes);
+- **bounds the queue**: when ``max_queued`` jobs are waiting, or a session already holds
+  ``per_session_limit`` active jobs, ``submit_*`` raises :class:`BusyError` at once
+  instead of hanging;
+- **frees workers**: cancelled jobs, and (with ``abandon_after``) jobs whose every
+  watching session stopped sending heartbeats, stop at the next epoch through the
+  engine's ``cancel`` callback; a cancelled job that was still queued never starts.
+
+Users see :attr:`Job.error` as one line (``"ValueError: n_train=..."``), never a
+traceback; the traceback goes to the ``engine.jobs`` logger for the operator.
+
+This module never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from engine.spec import ExperimentSpec
+from engine.train import Cancelled
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+ACTIVE = (QUEUED, RUNNING)
+FINISHED = (DONE, FAILED, CANCELLED)
+
+
+class BusyError(RuntimeError):
+    """The manager cannot take more work now; the message says why (starts "busy:")."""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A consistent snapshot of a job, for display.
+
+    ``progress`` is a fraction in [0, 1]; ``eta`` the estimated seconds left (NaN when
+    unknown); ``n_points`` / ``n_total`` count sweep points (1 / 1 for a run).
+    """
+
+    id: str
+    kind: str
+    label: str
+    status: str
+    progress: float
+    message: str
+    elapsed: float
+    eta: float
+    n_points: int
+    n_total: int
+    error: str | None
+    n_sessions: int
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+class Job:
+    """One run or sweep. Thread-safe; read it through :meth:`view` or the properties.
+
+    ``result`` is the :class:`engine.Result` of a finished run; ``points`` the
+    :class:`engine.sweep.SweepPoint` list of a sweep, growing while it runs (partial
+    results). ``spec`` / ``sweep`` say what it computes.
+    """
+
+    def __init__(self, kind: str, key: str, label: str, *, spec: ExperimentSpec | None = None,
+                 sweep: Any = None, n_total: int = 1, manager: "JobManager | None" = None) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.kind = kind
+        self.key = key
+        self.label = label
+        self.spec = spec
+        self.sweep = sweep
+        self.n_total = n_total
+        self.created = time.time()
+        self._manager = manager
+        self._lock = threading.Lock()
+        self._cancel = threading.Event()
+        self._finished = threading.Event()
+        self._status = QUEUED
+        self._progress = 0.0
+        self._message = "queued"
+        self._started: float | None = None
+        self._ended: float | None = None
+        self._eta = math.nan      # seconds left as last estimated by the sweep ...
+        self._eta_at = 0.0        # ... at this monotonic time
+        self._error: str | None = None
+        self._result: Any = None
+        self._points: list[Any] = []
+        self.sessions: set[str] = set()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def progress(self) -> float:
+        return self._progress
+
+    @property
+    def message(self) -> str:
+        return self._message
+
+    @property
+    def error(self) -> str | None:
+        return self._error
+
+    @property
+    def result(self) -> Any:
+        return self._result
+
+    @property
+    def points(self) -> list[Any]:
+        """Sweep points finished so far (a copy)."""
+        with self._lock:
+            return list(self._points)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job started running (0 while queued)."""
+        if self._started is None:
+            return 0.0
+        return (self._ended or time.monotonic()) - self._started
+
+    @property
+    def eta(self) -> float:
+        """Estimated seconds left; NaN when unknown, 0 once finished."""
+        if self._status in FINISHED:
+            return 0.0
+        if not math.isnan(self._eta):
+            # count down between the sweep's estimates, which come once per point
+            return max(0.0, self._eta - (time.monotonic() - self._eta_at))
+        p = self._progress
+        if self._status == RUNNING and p > 0.02:
+            return self.elapsed * (1.0 - p) / p
+        return math.nan
+
+    @property
+    def done(self) -> bool:
+        return self._status in FINISHED
+
+    def view(self) -> JobView:
+        with self._lock:
+            return JobView(id=self.id, kind=self.kind, label=self.label, status=self._status,
+                           progress=self._progress, message=self._message,
+                           elapsed=self.elapsed, eta=self.eta,
+                           n_points=len(self._points) if self.kind == "sweep" else int(
+                               self._status == DONE),
+                           n_total=self.n_total, error=self._error,
+                           n_sessions=len(self.sessions))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job finishes (any way); True if it did within ``timeout``."""
+        return self._finished.wait(timeout)
+
+    # ------------------------------------------------------------------ control
+    def cancel(self) -> None:
+        """Stop the job for everyone: a queued job never starts, a running one stops at
+        its next epoch (its finished sweep points stay in the cache)."""
+        self._cancel.set()
+        with self._lock:
+            if self._status == QUEUED:
+                self._finish(CANCELLED, "cancelled before it started")
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    # ------------------------------------------------------------------ internal
+    def _set(self, **kw: Any) -> None:
+        with self._lock:
+            for k, v in kw.items():
+                setattr(self, "_" + k, v)
+
+    def _finish(self, status: str, message: str, error: str | None = None) -> None:
+        # caller holds self._lock
+        if self._status in FINISHED:
+            return
+        self._status = status
+        self._message = message
+        self._error = error
+        self._ended = time.monotonic()
+        if status == DONE:
+            self._progress = 1.0
+        self._finished.set()
+
+    def __repr__(self) -> str:
+        return f"Job({self.kind} {self.id} {self._status} {self._progress:.0%} {self.label!r})"
+
+
+def _user_error(e: BaseException) -> str:
+    """One line for users: the exception type and message, no traceback."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    name = type(e).__name__
+    return f"{name}: {text}" if text else name
+
+
+class JobManager:
+    """Runs :class:`Job`s for many sessions on ``max_workers`` threads.
+
+    ``cache`` is an :class:`engine.cache.ResultCache` (anything with ``key``,
+    ``get_or_compute``); runs go through ``cache.get_or_compute`` and sweeps through
+    :func:`engine.sweep.run_sweep` with the serial executor inside the job's thread, so
+    every finished point is cached as soon as it is done.
+
+    ``max_queued``: jobs allowed to wait for a worker (beyond those running).
+    ``per_session_limit``: active jobs one session may hold (submitted or joined).
+    ``abandon_after``: seconds without a heartbeat (:meth:`touch`, or a submit) from every
+    session watching a job, after which the job is cancelled; ``None`` never abandons.
+    ``keep_finished``: finished jobs remembered for :meth:`get` (oldest forgotten first).
+    """
+
+    def __init__(self, cache: Any, *, max_workers: int = 1, max_queued: int = 8,
+                 per_session_limit: int = 4, abandon_after: float | None = None,
+                 keep_finished: int = 64) -> None:
+        for name, value, lo in (("max_workers", max_workers, 1), ("max_queued", max_queued, 0),
+                                ("per_session_limit", per_session_limit, 1),
+                                ("keep_finished", keep_finished, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ValueError(f"{name}={value!r} is invalid: allowed an integer >= {lo}")
+        if abandon_after is not None and not (isinstance(abandon_after, (int, float))
+                                              and abandon_after > 0):
+            raise ValueError(f"abandon_after={abandon_after!r} is invalid: allowed a positive "
+                             "number of seconds or None")
+        self.cache = cache
+        self.max_workers = max_workers
+        self.max_queued = max_queued
+        self.per_session_limit = per_session_limit
+        self.abandon_after = abandon_after
+        self.keep_finished = keep_finished
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}        # id -> job, insertion ordered
+        self._active: dict[str, Job] = {}      # dedupe key -> queued/running job
+        self._seen: dict[str, float] = {}      # session -> last heartbeat (monotonic)
+        self._pool = ThreadPoolExecutor(max_workers=max_workers,
+                                        thread_name_prefix="noisealign-job")
+        self._closed = False
+
+    # ------------------------------------------------------------------ submitting
+    def submit_run(self, spec: ExperimentSpec, session_id: str) -> Job:
+        """Train ``spec`` (or fetch it from the cache) in the background.
+
+        Joins the active job for the same spec if there is one. Raises
+        :class:`BusyError` when the queue or the session's quota is full.
+        """
+        if not isinstance(spec, ExperimentSpec):
+            raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        key = "run:" + self.cache.key(spec)
+        label = (f"{spec.dataset} n={spec.n_train} width={spec.width} K={spec.ensemble_size}")
+        return self._submit(key, lambda: Job("run", key, label, spec=spec, n_total=1,
+                                             manager=self), session_id)
+
+    def submit_sweep(self, sweep: Any, session_id: str) -> Job:
+        """Run every point of ``sweep`` (an :class:`engine.sweep.Sweep`) in one job;
+        cached points come back at once, missing ones are trained one after another.
+        ``job.points`` grows as they finish."""
+        specs = list(sweep.specs())
+        if not specs:
+            raise ValueError("sweep has no points: give each axis at least one value")
+        axes = sorted(getattr(sweep, "axes", {}) or {})
+        digest = hashlib.sha256(json.dumps(
+            [axes, [self.cache.key(s) for s in specs]]).encode()).hexdigest()[:32]
+        key = "sweep:" + digest
+        label = f"sweep over {', '.join(axes) or 'points'} ({len(specs)} points)"
+        return self._submit(key, lambda: Job("sweep", key, label, sweep=sweep,
+                                             n_total=len(specs), manager=self), session_id)
+
+    def _submit(self, key: str, make: Callable[[], Job], session_id: str) -> Job:
+        if not isinstance(session_id, str) or not session_id:
+            raise ValueError(f"session_id={session_id!r} is invalid: allowed a non-empty string")
+        with self._lock:
+            if self._closed:
+                raise BusyError("busy: the job manager is shutting down")
+            self._seen[session_id] = time.monotonic()
+            job = self._active.get(key)
+            if job is not None and job.status in ACTIVE and not job.cancel_requested:
+                if session_id not in job.sessions:
+                    self._check_quota(session_id)
+                    job.sessions.add(session_id)
+                return job
+            self._check_quota(session_id)
+            queued = sum(1 for j in self._active.values() if j.status == QUEUED)
+            running = sum(1 for j in self._active.values() if j.status == RUNNING)
+            # A job waits only if every worker is busy; only waiting jobs count as queued.
+            if running + queued >= self.max_workers and queued >= self.max_queued:
+                raise BusyError(f"busy: {queued} jobs queued, try again shortly")
+            job = make()
+            job.sessions.add(session_id)
+            self._active[key] = job
+            self._jobs[job.id] = job
+            self._forget_old()
+            self._pool.submit(self._execute, job)
+            return job
+
+    def _check_quota(self, session_id: str) -> None:
+        mine = sum(1 for j in self._active.values()
+                   if session_id in j.sessions and j.status in ACTIVE)
+        if mine >= self.per_session_limit:
+            raise BusyError(f"busy: this session already has {mine} jobs running or queued "
+                            f"(limit {self.per_session_limit}); wait for one or cancel it")
+
+    def _forget_old(self) -> None:
+        finished = [j for j in self._jobs.values() if j.done]
+        for j in finished[:max(0, len(finished) - self.keep_finished)]:
+            del self._jobs[j.id]
+
+    # ------------------------------------------------------------------ sessions
+    def touch(self, session_id: str) -> None:
+        """Heartbeat: ``session_id`` is still watching its jobs."""
+        with self._lock:
+            self._seen[session_id] = time.monotonic()
+
+    def release(self, job: Job | str, session_id: str) -> bool:
+        """``session_id`` stops watching ``job``; the job is cancelled when nobody else
+        watches it. Returns True if the job was cancelled."""
+        job = self.get(job) if isinstance(job, str) else job
+        if job is None:
+            return False
+        with self._lock:
+            job.sessions.discard(session_id)
+            if job.sessions or job.done:
+                return False
+        job.cancel()
+        return True
+
+    def _abandoned(self, job: Job) -> bool:
+        if self.abandon_after is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            return all(now - self._seen.get(s, -math.inf) > self.abandon_after
+                       for s in job.sessions)
+
+    # ------------------------------------------------------------------ lookup
+    def get(self, job_id: str | None) -> Job | None:
+        if not job_id:
+            return None
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def jobs(self, session_id: str | None = None, *, active_only: bool = False) -> list[Job]:
+        with self._lock:
+            out = list(self._jobs.values())
+        if session_id is not None:
+            out = [j for j in out if session_id in j.sessions]
+        if active_only:
+            out = [j for j in out if j.status in ACTIVE]
+        return out
+
+    def stats(self) -> dict[str, int]:
+        """Counts of queued and running jobs, and the worker count."""
+        with self._lock:
+            active = list(self._active.values())
+        return {"queued": sum(j.status == QUEUED for j in active),
+                "running": sum(j.status == RUNNING for j in active),
+                "workers": self.max_workers}
+
+    def shutdown(self, *, cancel: bool = True, wait: bool = True) -> None:
+        """Stop taking work; with ``cancel`` stop the running jobs too."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._active.values())
+        if cancel:
+            for j in jobs:
+                j.cancel()
+        self._pool.shutdown(wait=wait, cancel_futures=cancel)
+
+    # ------------------------------------------------------------------ execution
+    def _execute(self, job: Job) -> None:
+        try:
+            with job._lock:
+                if job.status != QUEUED:
+                    return  # cancelled while queued
+                if self._abandoned(job):
+                    job._cancel.set()
+                    job._finish(CANCELLED, "abandoned: no session is watching it")
+                    return
+                job._status = RUNNING
+                job._message = "starting"
+                job._started = time.monotonic()
+
+            def cancel() -> bool:
+                if job._cancel.is_set():
+                    return True
+                if self._abandoned(job):
+                    job._cancel.set()
+                    job._set(message="abandoned: no session is watching it")
+                    return True
+                return False
+
+            if job.kind == "run":
+                self._execute_run(job, cancel)
+            else:
+                self._execute_sweep(job, cancel)
+            with job._lock:
+                if job._status == RUNNING:
+                    if job._cancel.is_set():
+                        job._finish(CANCELLED, "cancelled")
+                    else:
+                        job._finish(DONE, "done")
+        except Cancelled:
+            with job._lock:
+                reason = ("abandoned: no session is watching it"
+                          if job._message.startswith("abandoned") else "cancelled")
+                job._finish(CANCELLED, reason)
+        except Exception as e:  # noqa: BLE001 -- a failed job must never kill the worker
+            log.exception("job %s (%s) failed", job.id, job.label)
+            with job._lock:
+                job._finish(FAILED, "failed", _user_error(e))
+        finally:
+            with self._lock:
+                if self._active.get(job.key) is job:
+                    del self._active[job.key]
+            if not job._finished.is_set():  # defensive: never leave a waiter hanging
+                with job._lock:
+                    job._finish(FAILED, "failed", "the job ended without a result")
+
+    def _execute_run(self, job: Job, cancel: Callable[[], bool]) -> None:
+        spec = job.spec
+        assert spec is not None
+
+        def progress(epoch: int, max_epochs: int, *rest: Any) -> None:
+            frac = min(1.0, epoch / max(1, max_epochs))
+            job._set(progress=frac, message=f"epoch {epoch} of at most {max_epochs}")
+
+        job._set(message="looking in the cache")
+        result = self.cache.get_or_compute(spec, progress=progress, cancel=cancel)
+        job._set(result=result)
+
+    def _execute_sweep(self, job: Job, cancel: Callable[[], bool]) -> None:
+        from engine.sweep import run_sweep  # late import: sweeps are optional here
+
+        def progress(p: Any) -> None:
+            done, total = int(getattr(p, "done", 0)), int(getattr(p, "total", job.n_total))
+            remaining = float(getattr(p, "remaining", math.nan))
+            job._set(progress=done / max(1, total), eta=remaining, eta_at=time.monotonic(),
+                     message=f"{done} of {total} points")
+
+        job._set(message=f"0 of {job.n_total} points")
+        for point in run_sweep(job.sweep, self.cache, executor="serial", progress=progress,
+                               cancel=cancel):
+            with job._lock:
+                job._points.append(point)
+                n = len(job._points)
+                job._progress = max(job._progress, n / max(1, job.n_total))
+                job._message = f"{n} of {job.n_total} points"
+            if cancel():
+                raise Cancelled("sweep cancelled")

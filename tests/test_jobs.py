@@ -1,0 +1,177 @@
+"""engine.jobs: background runs and sweeps, joining, bounded queue, cancel, abandon."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine import ExperimentSpec
+from engine.cache import ResultCache
+from engine.jobs import CANCELLED, DONE, FAILED, BusyError, JobManager
+
+TINY = dict(dataset="linear-teacher", dataset_params={"d": 8}, n_train=16, n_probe=40,
+            width=8, ensemble_size=2, max_epochs=40)
+# Trains until cancelled: loss_tol 0 is never reached in a million epochs.
+ENDLESS = dict(TINY, max_epochs=1_000_000, loss_tol=0.0)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return ResultCache(tmp_path / "cache")
+
+
+@pytest.fixture
+def make_manager(cache):
+    made = []
+
+    def make(**kw):
+        m = JobManager(cache, **kw)
+        made.append(m)
+        return m
+    yield make
+    for m in made:  # never leave an endless job behind
+        m.shutdown(cancel=True, wait=True)
+
+
+def wait_until(cond, timeout=30.0):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_run_completes_and_is_cached(make_manager, cache):
+    m = make_manager()
+    spec = ExperimentSpec(**TINY)
+    job = m.submit_run(spec, "s1")
+    assert job.wait(60)
+    v = job.view()
+    assert v.status == DONE and v.progress == 1.0 and v.eta == 0.0 and v.error is None
+    assert job.result.test_error.shape == (2,)
+    assert cache.has(spec)
+    # A second request for the same spec is served from the cache.
+    again = m.submit_run(spec, "s1")
+    assert again is not job and again.wait(30) and again.status == DONE
+    assert again.result.spec == spec
+
+
+def test_identical_requests_join_one_job(make_manager):
+    m = make_manager(max_workers=1)
+    blocker = m.submit_run(ExperimentSpec(**ENDLESS), "s0")
+    spec = ExperimentSpec(**TINY, seed=1)
+    a = m.submit_run(spec, "tab-a")
+    b = m.submit_run(spec, "tab-b")
+    assert a is b
+    assert a.view().n_sessions == 2
+    assert [j.key for j in m.jobs()].count(a.key) == 1
+    blocker.cancel()
+    assert a.wait(60) and a.status == DONE
+
+
+def test_queue_is_bounded_and_busy_is_immediate(make_manager):
+    m = make_manager(max_workers=1, max_queued=1)
+    running = m.submit_run(ExperimentSpec(**ENDLESS), "s1")
+    assert wait_until(lambda: running.status == "running")
+    queued = m.submit_run(ExperimentSpec(**ENDLESS, seed=2), "s2")
+    assert queued.status == "queued"
+    t0 = time.monotonic()
+    with pytest.raises(BusyError, match=r"busy: 1 jobs queued, try again shortly"):
+        m.submit_run(ExperimentSpec(**TINY, seed=3), "s3")
+    assert time.monotonic() - t0 < 1.0
+    # Cancelling frees the worker: the queued job never starts, new work runs.
+    queued.cancel()
+    assert queued.status == CANCELLED
+    running.cancel()
+    assert running.wait(30) and running.status == CANCELLED
+    after = m.submit_run(ExperimentSpec(**TINY, seed=3), "s3")
+    assert after.wait(60) and after.status == DONE
+
+
+def test_per_session_limit(make_manager):
+    m = make_manager(max_workers=1, per_session_limit=1)
+    first = m.submit_run(ExperimentSpec(**ENDLESS), "greedy")
+    with pytest.raises(BusyError, match="this session already has 1 jobs"):
+        m.submit_run(ExperimentSpec(**TINY), "greedy")
+    other = m.submit_run(ExperimentSpec(**TINY), "polite")  # another session is fine
+    first.cancel()
+    assert other.wait(60) and other.status == DONE
+
+
+def test_cancel_running_job_stores_nothing(make_manager, cache):
+    m = make_manager()
+    spec = ExperimentSpec(**ENDLESS)
+    job = m.submit_run(spec, "s1")
+    assert wait_until(lambda: job.progress > 0 or job.status == "running")
+    job.cancel()
+    assert job.wait(30)
+    assert job.status == CANCELLED and job.result is None
+    assert not cache.has(spec)
+
+
+def test_release_cancels_only_when_nobody_watches(make_manager):
+    m = make_manager()
+    job = m.submit_run(ExperimentSpec(**ENDLESS), "a")
+    assert m.submit_run(ExperimentSpec(**ENDLESS), "b") is job
+    assert m.release(job, "a") is False
+    time.sleep(0.2)
+    assert job.status == "running"
+    assert m.release(job, "b") is True
+    assert job.wait(30) and job.status == CANCELLED
+
+
+def test_abandoned_job_frees_its_worker(make_manager):
+    m = make_manager(max_workers=1, abandon_after=0.5)
+    job = m.submit_run(ExperimentSpec(**ENDLESS), "gone")
+    assert job.wait(30), "a job nobody polls must stop by itself"
+    assert job.status == CANCELLED and "abandoned" in job.message
+    # A watched job (heartbeats) is not abandoned.
+    spec = ExperimentSpec(**dict(TINY, max_epochs=3000, loss_tol=0.0))
+    watched = m.submit_run(spec, "here")
+    while not watched.wait(0.1):
+        m.touch("here")
+    assert watched.status == DONE
+    assert watched.view().elapsed > 0.5  # it did outlive abandon_after
+
+
+def test_failure_is_one_line_without_traceback(make_manager):
+    m = make_manager()
+    # MNIST needs its files in the data directory, which the test fixture leaves empty.
+    job = m.submit_run(ExperimentSpec(dataset="mnist", n_train=10, n_probe=10,
+                                      noise="label", width=4), "s1")
+    assert job.wait(30)
+    assert job.status == FAILED
+    assert job.error and "\n" not in job.error and "Traceback" not in job.error
+    assert "mnist" in job.error.lower()
+
+
+def test_sweep_points_arrive_and_identical_sweep_joins(make_manager, cache):
+    sweep_mod = pytest.importorskip("engine.sweep")
+    m = make_manager(max_workers=1)
+    sweep = sweep_mod.Sweep(ExperimentSpec(**TINY), {"n_train": [8, 16, 24]})
+    job = m.submit_sweep(sweep, "s1")
+    assert m.submit_sweep(sweep_mod.Sweep(ExperimentSpec(**TINY), {"n_train": [8, 16, 24]}),
+                          "s2") is job or job.done
+    assert job.wait(120) and job.status == DONE, job.error
+    pts = job.points
+    assert sorted(p.spec.n_train for p in pts) == [8, 16, 24]
+    assert all(cache.has(p.spec) for p in pts)
+    again = m.submit_sweep(sweep, "s1")
+    assert again.wait(30) and all(p.from_cache for p in again.points)
+
+
+def test_bad_arguments_name_the_field(cache):
+    with pytest.raises(ValueError, match="max_workers=0"):
+        JobManager(cache, max_workers=0)
+    with pytest.raises(ValueError, match="abandon_after"):
+        JobManager(cache, abandon_after=-1)
+    m = JobManager(cache)
+    try:
+        with pytest.raises(ValueError, match="session_id"):
+            m.submit_run(ExperimentSpec(**TINY), "")
+        with pytest.raises(ValueError, match="spec must be an ExperimentSpec"):
+            m.submit_run({"dataset": "digits"}, "s")
+    finally:
+        m.shutdown()
