@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     from engine.datafiles import add_download_command
     add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
+    from engine.sweep import add_sweep_commands
+    add_sweep_commands(sub)  # python -m engine sweep ... / cache list|info|clear
     return p
 
 

@@ -1,0 +1,741 @@
+"""Sweeps: a base spec and one or two axes, computed in parallel, only what is missing.
+
+A :class:`Sweep` builds and validates every spec of its grid up front, so a bad axis
+fails before anything runs. :func:`run_sweep` yields a :class:`SweepPoint` per grid point
+as it finishes: cached points first (instantly), then computed ones in the order they
+complete. Executors:
+
+- ``"local"`` (default): a process pool on this machine, one worker per core, each
+  worker's torch limited to ``cores // workers`` threads so they do not fight;
+- ``"dask"``: Dask distributed, a ``LocalCluster`` started here or an existing scheduler
+  (``scheduler="tcp://host:8786"``, or a ``distributed.Client``); the ``engine``
+  package must be importable on the workers;
+- ``"serial"``: in this process, one point at a time (debugging, tiny sweeps).
+
+Workers return serialised results (``Result.to_bytes``: JSON and ``.npz`` bytes) and
+their summary; only the driver writes the cache (a SQLite cache must never be shared
+over a network file system).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import csv
+import dataclasses
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from engine.cache import ResultCache, _default_summarise, _json_default
+from engine.spec import SPEC_FIELDS, ExperimentSpec
+
+MAX_AXES = 2
+MAX_POINTS = 10_000
+EXECUTORS = ("local", "serial", "dask")
+PARAM_PREFIX = "dataset_params."
+
+
+# ----------------------------------------------------------------------------- grid
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars -> Python scalars (the spec checks types strictly)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _irrelevant_axis_message(name: str, base: ExperimentSpec, axes: Mapping[str, Any]) -> str | None:
+    """Why an axis would change nothing for the base spec's noise kind, or None."""
+    if "noise" in axes:
+        return None
+    if name == "snr_db" and base.noise not in ("target", "input"):
+        hint = ("on a classification dataset (like "
+                f"{base.dataset!r}) snr_db is only meaningful with noise='input' (--noise input)"
+                if base.task == "classification" else
+                "choose noise='target' or noise='input' (--noise target / --noise input)")
+        return (f"axis 'snr_db' has no effect with noise={base.noise!r}: every value gives the "
+                f"same experiment. snr_db applies to target and input noise only; {hint}"
+                + ("; or sweep label_noise with noise='label'" if base.task == "classification"
+                   else ""))
+    if name == "label_noise" and base.noise != "label":
+        return (f"axis 'label_noise' has no effect with noise={base.noise!r}: every value gives "
+                "the same experiment. label_noise applies only to noise='label' (--noise label) "
+                "on a classification dataset")
+    return None
+
+
+def _axis_names_allowed(base: ExperimentSpec) -> list[str]:
+    from engine.datasets import DATASETS
+    fields = [f for f in SPEC_FIELDS if f != "dataset_params"]
+    return fields + [PARAM_PREFIX + p for p in DATASETS[base.dataset].params]
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """A base spec and 1 or 2 axes ``{field: values}``; the grid is their product.
+
+    Axis names are spec fields (``"n_train"``, ``"snr_db"``, ``"width"``...) or dataset
+    parameters as ``"dataset_params.<name>"`` (e.g. ``"dataset_params.d"``). With two
+    axes, points run over the first axis in the outer loop. Every spec is built and
+    validated here: an unknown field, an empty axis, a repeated value, a value the
+    spec rejects or an axis that cannot change the experiment raises ``ValueError``.
+    ``axes`` is stored as a read-only mapping of tuples.
+    """
+
+    base: ExperimentSpec
+    axes: Mapping[str, tuple]
+
+    def __post_init__(self) -> None:
+        base, axes = self.base, self.axes
+        if not isinstance(base, ExperimentSpec):
+            raise ValueError(f"base must be an ExperimentSpec, got {type(base).__name__}")
+        if not isinstance(axes, Mapping):
+            raise ValueError(f"axes={axes!r} is invalid: allowed a mapping of 1 or 2 spec "
+                             "field names to lists of values")
+        if not 1 <= len(axes) <= MAX_AXES:
+            raise ValueError(f"axes has {len(axes)} axes {list(axes)}: allowed 1 or {MAX_AXES}")
+        allowed = _axis_names_allowed(base)
+        norm: dict[str, tuple] = {}
+        for name, values in axes.items():
+            if name not in allowed:
+                raise ValueError(f"axis {name!r} is not a spec field: allowed "
+                                 + ", ".join(allowed))
+            if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+                raise ValueError(f"axis {name!r} values={values!r} are invalid: allowed a list "
+                                 "of values")
+            values = tuple(_plain(v) for v in values)
+            if not values:
+                raise ValueError(f"axis {name!r} has no values: allowed a list of at least one")
+            for i, v in enumerate(values):
+                if v in values[:i]:
+                    raise ValueError(f"axis {name!r} repeats the value {v!r}: allowed distinct "
+                                     "values")
+            msg = _irrelevant_axis_message(name, base, axes)
+            if msg is not None:
+                raise ValueError(msg)
+            norm[name] = values
+        n_points = math.prod(len(v) for v in norm.values())
+        if n_points > MAX_POINTS:
+            raise ValueError(f"the sweep has {n_points} points: allowed at most {MAX_POINTS}")
+
+        names = list(norm)
+        specs: list[ExperimentSpec] = []
+        points: list[dict] = []
+        seen: dict[str, dict] = {}
+        for combo in itertools.product(*norm.values()):
+            values = dict(zip(names, combo))
+            spec = _apply(base, values)
+            point = {n: (spec.params[n[len(PARAM_PREFIX):]] if n.startswith(PARAM_PREFIX)
+                         else getattr(spec, n)) for n in names}
+            h = spec.content_hash()
+            if h in seen:
+                raise ValueError(f"axis values {seen[h]} and {values} give the same experiment "
+                                 "(the spec normalises one into the other): allowed values "
+                                 "that change the experiment")
+            seen[h] = values
+            specs.append(spec)
+            points.append(point)
+        object.__setattr__(self, "axes", MappingProxyType(norm))
+        object.__setattr__(self, "_specs", tuple(specs))
+        object.__setattr__(self, "_points", tuple(points))
+
+    @property
+    def axis_names(self) -> list[str]:
+        return list(self.axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Grid shape: (len axis 0,) or (len axis 0, len axis 1)."""
+        return tuple(len(v) for v in self.axes.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)  # type: ignore[attr-defined]
+
+    def specs(self) -> list[ExperimentSpec]:
+        """Every grid point's spec, first axis outermost."""
+        return list(self._specs)  # type: ignore[attr-defined]
+
+    def points(self) -> list[dict]:
+        """Axis values of every grid point (as the spec holds them), same order."""
+        return [dict(p) for p in self._points]  # type: ignore[attr-defined]
+
+
+def _apply(base: ExperimentSpec, values: Mapping[str, Any]) -> ExperimentSpec:
+    kw: dict[str, Any] = {}
+    params = dict(base.params)
+    for name, v in values.items():
+        if name.startswith(PARAM_PREFIX):
+            params[name[len(PARAM_PREFIX):]] = v
+        else:
+            kw[name] = v
+    if params != dict(base.params):
+        kw["dataset_params"] = params
+    try:
+        return dataclasses.replace(base, **kw)
+    except ValueError as e:
+        where = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        raise ValueError(f"sweep point {where}: {e}") from None
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One finished grid point.
+
+    ``summary``: the cache's stored summary of the result; ``seconds``: compute time
+    (data + training + summary in the worker) or the cache load time.
+    """
+
+    spec: ExperimentSpec
+    axis_values: dict
+    summary: dict
+    from_cache: bool
+    seconds: float
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """``remaining_estimate`` (seconds) is None until a computed point has finished."""
+
+    done: int
+    total: int
+    elapsed: float
+    remaining_estimate: float | None
+
+
+class SweepError(RuntimeError):
+    """A grid point failed; the points finished before it are cached."""
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+    torch.set_num_threads(max(1, int(threads)))
+    with contextlib.suppress(RuntimeError):  # only allowed before any parallel work
+        torch.set_num_interop_threads(1)
+
+
+def _file_cancel(path: str | None) -> Callable[[], bool] | None:
+    if not path:
+        return None
+    state = {"t": 0.0}
+
+    def cancel() -> bool:
+        now = time.monotonic()
+        if now - state["t"] < 0.2:  # a stat per epoch would slow tiny models
+            return False
+        state["t"] = now
+        return os.path.exists(path)
+    return cancel
+
+
+def _compute_point(spec_json: str, representations: bool,
+                   summarise: Callable | None, cancel: Callable[[], bool] | None
+                   ) -> tuple[bytes, bytes, dict | None, float]:
+    from engine.experiment import run_experiment
+    t0 = time.perf_counter()
+    spec = ExperimentSpec.from_json(spec_json)
+    result = run_experiment(spec, cancel=cancel)
+    summary = summarise(result) if summarise is not None else None
+    # A summary computed in the worker must still be JSON-able (checked by the driver).
+    meta, npz = result.to_bytes(representations=representations)
+    return meta, npz, summary, time.perf_counter() - t0
+
+
+def _local_task(spec_json: str, representations: bool, summarise: Callable | None,
+                cancel_path: str | None) -> tuple[bytes, bytes, dict | None, float]:
+    return _compute_point(spec_json, representations, summarise, _file_cancel(cancel_path))
+
+
+def _dask_task(spec_json: str, representations: bool, summarise: Callable | None,
+               threads: int, cancel_event: str | None) -> tuple[bytes, bytes, dict | None, float]:
+    _init_worker(threads)
+    cancel = None
+    if cancel_event:
+        from distributed import Event
+        event = Event(cancel_event)
+        state = {"t": time.monotonic()}
+
+        def cancel() -> bool:  # noqa: F811 - a round trip to the scheduler: at most 1/s
+            now = time.monotonic()
+            if now - state["t"] < 1.0:
+                return False
+            state["t"] = now
+            try:
+                return bool(event.is_set())
+            except Exception:
+                return False
+    return _compute_point(spec_json, representations, summarise, cancel)
+
+
+def _picklable(fn: Callable) -> bool:
+    try:
+        pickle.dumps(fn)
+        return True
+    except Exception:
+        return False
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """forkserver where available (children fork from a server that has already imported
+    torch: fast starts, and the driver's threads are never forked); else spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        # torch._dynamo: imported by the first optimiser step (seconds); preloaded once here.
+        ctx.set_forkserver_preload(["engine.experiment", "torch._dynamo"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
+              workers: int | None = None, scheduler: Any = None,
+              progress: Callable[[SweepProgress], None] | None = None,
+              cancel: Callable[[], bool] | None = None,
+              threads_per_worker: int | None = None) -> Iterator[SweepPoint]:
+    """Compute a sweep, yielding each point as it finishes (cached points first).
+
+    ``workers``: processes (local; default one per core) or Dask workers of a new
+    ``LocalCluster`` (default one per core); ignored for an existing scheduler.
+    ``threads_per_worker``: torch threads per point (default ``cores // workers``;
+    1 on an existing scheduler). ``progress(SweepProgress)`` is called at the start and
+    after every point. ``cancel()`` is polled about every 0.1 s: when it returns True
+    nothing more is submitted, pending points are cancelled, running ones stop at their
+    next epoch, and the iterator ends. Closing the iterator early does the same.
+    A failed point raises :class:`SweepError` after the others are stopped.
+    """
+    if not isinstance(sweep, Sweep):
+        raise ValueError(f"sweep must be a Sweep, got {type(sweep).__name__}")
+    if not isinstance(cache, ResultCache):
+        raise ValueError(f"cache must be a ResultCache, got {type(cache).__name__}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor={executor!r} is invalid: allowed one of "
+                         + ", ".join(repr(e) for e in EXECUTORS))
+    cores = os.cpu_count() or 1
+    for name, v in (("workers", workers), ("threads_per_worker", threads_per_worker)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096):
+            raise ValueError(f"{name}={v!r} is invalid: allowed an integer in [1, 4096] or None")
+    if scheduler is not None and executor != "dask":
+        raise ValueError(f"scheduler={scheduler!r} is only used with executor='dask', not "
+                         f"{executor!r}")
+
+    specs, points = sweep.specs(), sweep.points()
+    total = len(specs)
+    t0 = time.perf_counter()
+    state = {"done": 0, "computed": 0, "t_compute": None}
+
+    def report() -> None:
+        if progress is None:
+            return
+        elapsed = time.perf_counter() - t0
+        remaining = None
+        if state["computed"] and state["t_compute"] is not None:
+            rate = (time.perf_counter() - state["t_compute"]) / state["computed"]
+            remaining = rate * (total - state["done"])
+        elif state["done"] == total:
+            remaining = 0.0
+        progress(SweepProgress(state["done"], total, elapsed, remaining))
+
+    report()
+    todo: list[int] = []
+    for i, spec in enumerate(specs):
+        if cancel is not None and cancel():
+            return
+        t = time.perf_counter()
+        summary = cache.get_summary(spec) if cache.has(spec) else None
+        if summary is None:
+            todo.append(i)
+            continue
+        state["done"] += 1
+        report()
+        yield SweepPoint(spec, points[i], summary, True, time.perf_counter() - t, cache.key(spec))
+    if not todo:
+        return
+
+    state["t_compute"] = time.perf_counter()
+    summarise = cache.summarise
+    if summarise is _default_summarise or _picklable(summarise):
+        remote_summarise: Callable | None = summarise
+    else:
+        remote_summarise = None  # a lambda, say: the driver summarises instead
+    reps = cache.store_representations
+
+    def finish(i: int, payload: tuple) -> SweepPoint:
+        meta, npz, summary, seconds = payload
+        spec = specs[i]
+        if summary is None:
+            from engine.result import Result
+            summary = cache.summary_of(Result.from_bytes(meta, npz))
+        else:
+            summary = json.loads(json.dumps(summary, default=_json_default))
+        cache.put_serialised(spec, meta, npz, summary)
+        state["done"] += 1
+        state["computed"] += 1
+        report()
+        return SweepPoint(spec, points[i], summary, False, seconds, cache.key(spec))
+
+    if executor == "serial":
+        for i in todo:
+            if cancel is not None and cancel():
+                return
+            from engine.train import Cancelled
+            try:
+                payload = _compute_point(specs[i].to_json(), reps, remote_summarise, cancel)
+            except Cancelled:
+                return
+            except Exception as e:
+                raise SweepError(f"sweep point {points[i]} failed: {type(e).__name__}: {e}") from e
+            yield finish(i, payload)
+        return
+
+    n_workers = workers or cores
+    if executor == "local":
+        threads = threads_per_worker or max(1, cores // n_workers)
+        yield from _run_local(specs, points, todo, reps, remote_summarise, n_workers, threads,
+                              cancel, finish)
+    else:
+        yield from _run_dask(specs, points, todo, reps, remote_summarise, workers, scheduler,
+                             threads_per_worker, cores, cancel, finish)
+
+
+def _run_local(specs, points, todo, reps, summarise, n_workers, threads, cancel, finish
+               ) -> Iterator[SweepPoint]:
+    cancel_dir = tempfile.mkdtemp(prefix="noisealign-sweep-")
+    cancel_path = os.path.join(cancel_dir, "cancel")
+    pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(todo)),
+                                  mp_context=_mp_context(), initializer=_init_worker,
+                                  initargs=(threads,))
+    queue = list(todo)
+    running: dict[cf.Future, int] = {}
+    window = 2 * n_workers  # submitted ahead; the rest waits here, cheap to cancel
+    failed: BaseException | None = None
+    try:
+        while queue or running:
+            if cancel is not None and cancel():
+                return
+            while queue and len(running) < window:
+                i = queue.pop(0)
+                fut = pool.submit(_local_task, specs[i].to_json(), reps, summarise, cancel_path)
+                running[fut] = i
+            done, _ = cf.wait(list(running), timeout=0.1, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                i = running.pop(fut)
+                try:
+                    payload = fut.result()
+                except Exception as e:
+                    failed = e
+                    raise SweepError(f"sweep point {points[i]} failed: {type(e).__name__}: {e}"
+                                     ) from e
+                yield finish(i, payload)
+    finally:
+        # Normal end, cancel, failure or the consumer closing the iterator: stop workers
+        # at their next epoch, drop what has not started, and wait for the processes.
+        if running or queue or failed is not None:
+            Path(cancel_path).touch()
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(cancel_dir, ignore_errors=True)
+
+
+def _run_dask(specs, points, todo, reps, summarise, workers, scheduler, threads_per_worker,
+              cores, cancel, finish) -> Iterator[SweepPoint]:
+    try:
+        from distributed import Client, Event, LocalCluster, wait
+    except ImportError as e:  # pragma: no cover - distributed is a requirement
+        raise ValueError("executor='dask' needs the 'distributed' package "
+                         "(pip install 'dask[distributed]')") from e
+    cluster = None
+    own_client = True
+    if scheduler is None:
+        n = workers or cores
+        threads = threads_per_worker or max(1, cores // n)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    elif isinstance(scheduler, str):
+        threads = threads_per_worker or 1
+        client = Client(scheduler)
+    elif isinstance(scheduler, Client):
+        threads = threads_per_worker or 1
+        client, own_client = scheduler, False
+    else:
+        raise ValueError(f"scheduler={scheduler!r} is invalid: allowed a scheduler address "
+                         "like 'tcp://host:8786', a distributed.Client, or None for a new "
+                         "LocalCluster")
+    event_name = f"noisealign-sweep-cancel-{uuid.uuid4().hex}"
+    event = Event(event_name, client=client)
+    futures = {}
+    try:
+        for i in todo:
+            # pure=False: each sweep computes its own copy; the driver's cache dedups.
+            fut = client.submit(_dask_task, specs[i].to_json(), reps, summarise, threads,
+                                event_name, pure=False)
+            futures[fut] = i
+        pending = set(futures)
+        while pending:
+            if cancel is not None and cancel():
+                return
+            try:
+                done, _ = wait(list(pending), timeout=0.1, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                continue
+            for fut in done:
+                pending.discard(fut)
+                i = futures[fut]
+                if fut.status != "finished":
+                    try:
+                        fut.result()
+                    except Exception as e:
+                        raise SweepError(f"sweep point {points[i]} failed: "
+                                         f"{type(e).__name__}: {e}") from e
+                yield finish(i, fut.result())
+    finally:
+        unfinished = [f for f in futures if not f.done()]
+        if unfinished:
+            with contextlib.suppress(Exception):
+                event.set()
+            with contextlib.suppress(Exception):
+                client.cancel(unfinished)
+        if own_client:
+            with contextlib.suppress(Exception):
+                client.close()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close()
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def _flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in summary.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, name + "."))
+        elif isinstance(v, (bool, int, float, str)) or v is None:
+            out[name] = v
+    return out
+
+
+def sweep_table(points: Sequence[SweepPoint]) -> list[dict]:
+    """One row per point: axis values, then ``from_cache``, ``seconds``, then every
+    scalar of the summary (nested dicts flattened as ``a.b``; lists left out)."""
+    rows = []
+    for p in points:
+        row = dict(p.axis_values)
+        row["from_cache"] = p.from_cache
+        row["seconds"] = round(float(p.seconds), 4)
+        for k, v in _flatten(p.summary).items():
+            row.setdefault(k, v)
+        rows.append(row)
+    return rows
+
+
+def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    cols: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            cols.setdefault(k, None)
+    return list(cols)
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN -> None, +-inf -> 'inf'/'-inf' (as in spec JSON): strict JSON."""
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, Mapping):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_csv(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
+    """Write :func:`sweep_table` as CSV (a column per axis and summary number)."""
+    rows = sweep_table(points)
+    path = Path(path)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=_columns(rows), restval="")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def write_json(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
+    """Write the rows of :func:`sweep_table` as strict JSON, each with its full ``spec``
+    and cache ``key`` (NaN as null, infinities as "inf"/"-inf")."""
+    rows = sweep_table(points)
+    out = [dict(r, key=p.key, spec=p.spec.to_dict()) for r, p in zip(rows, points)]
+    path = Path(path)
+    path.write_text(json.dumps(_json_safe(out), indent=1, allow_nan=False) + "\n")
+    return path
+
+
+def write_table(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
+    """CSV or JSON by the file's suffix (``.csv`` / ``.json``)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return write_csv(points, path)
+    if suffix == ".json":
+        return write_json(points, path)
+    raise ValueError(f"out={str(path)!r} is invalid: allowed a .csv or .json file name")
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None or not math.isfinite(s):
+        return "?"
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def progress_bar(p: SweepProgress, width: int = 30) -> str:
+    """A plain-text progress line: ``[#####-----] 5/10  0:12 elapsed  ~0:12 left``."""
+    filled = int(width * p.done / p.total) if p.total else width
+    return (f"[{'#' * filled}{'-' * (width - filled)}] {p.done}/{p.total}  "
+            f"{_fmt_seconds(p.elapsed)} elapsed  ~{_fmt_seconds(p.remaining_estimate)} left")
+
+
+def parse_axis(text: str) -> tuple[str, list]:
+    """``"n_train=50,100,200"`` -> ``("n_train", [50, 100, 200])`` (CLI ``--axis``)."""
+    from engine.cli import _parse_value
+    if "=" not in text:
+        raise ValueError(f"--axis {text!r} is invalid: allowed NAME=V1,V2,... "
+                         "(e.g. --axis n_train=50,100,200)")
+    name, values = text.split("=", 1)
+    name = name.strip().replace("-", "_")
+    return name, [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def cmd_sweep(args: Any) -> int:
+    import sys
+    from engine.cli import _table, spec_from_args
+
+    axes: dict[str, list] = {}
+    for item in args.axis:
+        name, values = parse_axis(item)
+        if name in axes:
+            raise ValueError(f"--axis {name} is given twice: allowed once per field")
+        axes[name] = values
+    try:
+        base = spec_from_args(args)
+    except ValueError as e:
+        if "snr_db" in axes and "noise" in str(e):
+            raise ValueError(f"{e}. Note: snr_db is only meaningful with --noise input on a "
+                             "classification dataset (or target/input noise on a regression "
+                             "one)") from None
+        raise
+    sweep = Sweep(base, axes)
+    executor = args.executor or ("dask" if args.scheduler else "local")
+    cache = ResultCache(args.cache_dir)
+
+    def show(p: SweepProgress) -> None:
+        if not args.quiet:
+            print("\r" + progress_bar(p), end="", file=sys.stderr, flush=True)
+
+    print(f"sweep of {len(sweep)} points over {', '.join(sweep.axis_names)} "
+          f"({executor} executor; cache {cache.directory})", file=sys.stderr)
+    points = list(run_sweep(sweep, cache, executor=executor, workers=args.workers,
+                            scheduler=args.scheduler, progress=show,
+                            threads_per_worker=args.threads))
+    if not args.quiet:
+        print(file=sys.stderr)
+    rows = sweep_table(points)
+    cols = [c for c in _columns(rows) if c not in ("device",)][:12]
+    print(_table([cols] + [[_short(r.get(c, "")) for c in cols] for r in rows]))
+    cached = sum(p.from_cache for p in points)
+    if args.out:
+        path = write_table(points, args.out)
+        print(f"wrote {path} ({len(points)} points, {cached} from the cache)", file=sys.stderr)
+    return 0
+
+
+def cmd_cache(args: Any) -> int:
+    from engine.cli import _table
+
+    cache = ResultCache(args.cache_dir)
+    if args.action == "clear":
+        n = len(cache.entries())
+        cache.clear()
+        print(f"removed {n} entries from {cache.directory}")
+        return 0
+    entries = cache.entries()
+    if args.action == "info":
+        print(f"directory   {cache.directory}\nentries     {len(entries)}\n"
+              f"on disk     {cache.volume() / 2**20:.1f} MiB of {cache.size_limit / 2**20:.0f} MiB")
+        return 0
+    rows = [["key", "created", "dataset", "n_train", "width", "noise", "level", "MiB", "reps"]]
+    for e in entries:
+        s = e["spec"]
+        level = s.get("label_noise") if s.get("noise") == "label" else s.get("snr_db")
+        rows.append([e["key"][:12], time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"])),
+                     str(s.get("dataset")), str(s.get("n_train")), str(s.get("width")),
+                     str(s.get("noise")), _short(level), f"{e['bytes'] / 2**20:.2f}",
+                     "yes" if e["has_representations"] else "no"])
+    print(_table(rows) if entries else f"no entries in {cache.directory}")
+    return 0
+
+
+def add_sweep_commands(sub: Any) -> None:
+    """Add ``sweep`` and ``cache`` to the ``python -m engine`` subcommands."""
+    from engine.cli import add_spec_arguments
+
+    p = sub.add_parser("sweep", help="run a grid of experiments (1 or 2 axes), cached",
+                       description="Every spec flag sets the base experiment; --axis sweeps "
+                       "a field. Example: python -m engine sweep --dataset digits --noise "
+                       "input --n-probe 300 --axis n_train=50,100,200 --axis snr_db=0,10,20")
+    add_spec_arguments(p)
+    p.add_argument("--axis", action="append", default=[], required=True,
+                   metavar="FIELD=V1,V2,...",
+                   help="an axis (once or twice): a spec field or dataset_params.NAME")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel workers (default: one per core)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per worker (default: cores // workers)")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="local process pool (default), serial, or dask")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="an existing Dask scheduler, e.g. tcp://host:8786 (implies dask)")
+    p.add_argument("--cache-dir", default=None,
+                   help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
+    p.add_argument("--out", default=None, help="write the results table (.csv or .json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
+
+    c = sub.add_parser("cache", help="list, inspect or clear the results cache")
+    c.add_argument("action", choices=("list", "info", "clear"))
+    c.add_argument("--cache-dir", default=None,
+                   help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
+    c.set_defaults(func=cmd_cache)
