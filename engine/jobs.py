@@ -99,8 +99,10 @@ class Job:
         self._message = "queued"
         self._started: float | None = None
         self._ended: float | None = None
-        self._eta = math.nan      # seconds left as last estimated by the sweep ...
-        self._eta_at = 0.0        # ... at this monotonic time
+        # Progress and time when training began (after cached sweep points): the time
+        # left is extrapolated from the rate since then.
+        self._p0 = 0.0
+        self._t0: float | None = None
         self._error: str | None = None
         self._result: Any = None
         self._points: list[Any] = []
@@ -145,12 +147,9 @@ class Job:
         """Estimated seconds left; NaN when unknown, 0 once finished."""
         if self._status in FINISHED:
             return 0.0
-        if not math.isnan(self._eta):
-            # count down between the sweep's estimates, which come once per point
-            return max(0.0, self._eta - (time.monotonic() - self._eta_at))
-        p = self._progress
-        if self._status == RUNNING and p > 0.02:
-            return self.elapsed * (1.0 - p) / p
+        p, t0 = self._progress, self._t0
+        if self._status == RUNNING and t0 is not None and p - self._p0 > 0.01:
+            return (time.monotonic() - t0) * (1.0 - p) / (p - self._p0)
         return math.nan
 
     @property
@@ -441,26 +440,51 @@ class JobManager:
             frac = min(1.0, epoch / max(1, max_epochs))
             job._set(progress=frac, message=f"epoch {epoch} of at most {max_epochs}")
 
-        job._set(message="looking in the cache")
+        job._set(message="looking in the cache", t0=time.monotonic())
         result = self.cache.get_or_compute(spec, progress=progress, cancel=cancel)
         job._set(result=result)
 
     def _execute_sweep(self, job: Job, cancel: Callable[[], bool]) -> None:
-        from engine.sweep import run_sweep  # late import: sweeps are optional here
+        # The points run one after another in this thread through the cache's
+        # get_or_compute, like single runs: a point that another job (or process) is
+        # training is waited for, not trained twice, and every epoch reports progress.
+        from engine.sweep import SweepPoint
 
-        def progress(p: Any) -> None:
-            done, total = int(getattr(p, "done", 0)), int(getattr(p, "total", job.n_total))
-            remaining = float(getattr(p, "remaining", math.nan))
-            job._set(progress=done / max(1, total), eta=remaining, eta_at=time.monotonic(),
-                     message=f"{done} of {total} points")
-
-        job._set(message=f"0 of {job.n_total} points")
-        for point in run_sweep(job.sweep, self.cache, executor="serial", progress=progress,
-                               cancel=cancel):
-            with job._lock:
-                job._points.append(point)
-                n = len(job._points)
-                job._progress = max(job._progress, n / max(1, job.n_total))
-                job._message = f"{n} of {job.n_total} points"
+        sweep = job.sweep
+        specs, axis_values = sweep.specs(), sweep.points()
+        total = len(specs)
+        todo = []
+        for spec, values in zip(specs, axis_values):  # cached points first, at once
+            t = time.perf_counter()
+            summary = self.cache.get_summary(spec) if self.cache.has(spec) else None
+            if summary is None:
+                todo.append((spec, values))
+            else:
+                self._add_point(job, SweepPoint(spec, values, summary, True,
+                                                time.perf_counter() - t, self.cache.key(spec)))
+        job._set(p0=job.progress, t0=time.monotonic())
+        for i, (spec, values) in enumerate(todo):
             if cancel():
                 raise Cancelled("sweep cancelled")
+            base = total - len(todo) + i
+
+            def progress(epoch: int, max_epochs: int, *rest: Any, _base: int = base) -> None:
+                frac = min(1.0, epoch / max(1, max_epochs))
+                job._set(progress=(_base + frac) / total,
+                         message=f"point {_base + 1} of {total}, epoch {epoch}")
+
+            t = time.perf_counter()
+            result = self.cache.get_or_compute(spec, progress=progress, cancel=cancel)
+            summary = self.cache.get_summary(spec)
+            if summary is None:  # the cache could not store it (read-only, full)
+                summary = self.cache.summary_of(result)
+            self._add_point(job, SweepPoint(spec, values, summary, False,
+                                            time.perf_counter() - t, self.cache.key(spec)))
+
+    @staticmethod
+    def _add_point(job: Job, point: Any) -> None:
+        with job._lock:
+            job._points.append(point)
+            n = len(job._points)
+            job._progress = max(job._progress, n / max(1, job.n_total))
+            job._message = f"{n} of {job.n_total} points"

@@ -128,12 +128,14 @@ def test_abandoned_job_frees_its_worker(make_manager):
     assert job.wait(30), "a job nobody polls must stop by itself"
     assert job.status == CANCELLED and "abandoned" in job.message
     # A watched job (heartbeats) is not abandoned.
-    spec = ExperimentSpec(**dict(TINY, max_epochs=3000, loss_tol=0.0))
-    watched = m.submit_run(spec, "here")
-    while not watched.wait(0.1):
+    watched = m.submit_run(ExperimentSpec(**ENDLESS, seed=5), "here")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.5:
         m.touch("here")
-    assert watched.status == DONE
-    assert watched.view().elapsed > 0.5  # it did outlive abandon_after
+        time.sleep(0.1)
+    assert watched.status == "running", "a watched job must keep running"
+    watched.cancel()
+    assert watched.wait(30) and watched.status == CANCELLED
 
 
 def test_failure_is_one_line_without_traceback(make_manager):
@@ -175,3 +177,14 @@ def test_bad_arguments_name_the_field(cache):
             m.submit_run({"dataset": "digits"}, "s")
     finally:
         m.shutdown()
+
+
+def test_progress_and_time_left_while_running(make_manager):
+    m = make_manager()
+    job = m.submit_run(ExperimentSpec(**dict(TINY, max_epochs=200_000, loss_tol=0.0)), "s1")
+    assert wait_until(lambda: job.view().progress > 0.0 and job.view().eta > 0, timeout=30)
+    v = job.view()
+    assert v.status == "running" and 0 < v.progress < 1
+    assert 0 < v.eta < 1e6 and "epoch" in v.message
+    job.cancel()
+    assert job.wait(30)
