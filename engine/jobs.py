@@ -148,8 +148,10 @@ class Job:
         if self._status in FINISHED:
             return 0.0
         p, t0 = self._progress, self._t0
-        if self._status == RUNNING and t0 is not None and p - self._p0 > 0.01:
-            return (time.monotonic() - t0) * (1.0 - p) / (p - self._p0)
+        if self._status == RUNNING and t0 is not None and p > self._p0:
+            spent = time.monotonic() - t0
+            if spent > 0.5:  # too early, the rate is noise
+                return spent * (1.0 - p) / (p - self._p0)
         return math.nan
 
     @property

@@ -181,7 +181,7 @@ def test_bad_arguments_name_the_field(cache):
 
 def test_progress_and_time_left_while_running(make_manager):
     m = make_manager()
-    job = m.submit_run(ExperimentSpec(**dict(TINY, max_epochs=200_000, loss_tol=0.0)), "s1")
+    job = m.submit_run(ExperimentSpec(**dict(TINY, max_epochs=20_000, loss_tol=0.0)), "s1")
     assert wait_until(lambda: job.view().progress > 0.0 and job.view().eta > 0, timeout=30)
     v = job.view()
     assert v.status == "running" and 0 < v.progress < 1
