@@ -58,6 +58,7 @@ except ImportError:  # pragma: no cover - Windows
 ENV_VAR = "NOISEALIGN_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
 ENTRY_FORMAT = 1  # layout of one entry; part of the key, bump when it changes
+_RETRY_OPEN_S = 10.0  # an unavailable cache directory is retried this often
 
 Summariser = Callable[[Result], dict]
 
@@ -268,6 +269,7 @@ class ResultCache:
         self._locks_dir = self.directory / "locks"
         self._cache: diskcache.Cache | None = None
         self._open_lock = threading.Lock()
+        self._failed_at = -math.inf  # monotonic time of the last failed open
         self._open()
 
     # ------------------------------------------------------------------ opening
@@ -275,6 +277,8 @@ class ResultCache:
         """The diskcache, opened on first use; None (with a warning) if it cannot be."""
         if self._cache is not None:
             return self._cache
+        if time.monotonic() - self._failed_at < _RETRY_OPEN_S:
+            return None  # failed a moment ago (and warned): a miss, quietly
         with self._open_lock:
             if self._cache is not None:
                 return self._cache
@@ -298,15 +302,21 @@ class ResultCache:
                         if p.exists() and stat.S_IMODE(p.stat().st_mode) & 0o077:
                             os.chmod(p, 0o600)
             except (OSError, sqlite3.Error, diskcache.Timeout) as e:
-                warnings.warn(f"results cache in {self.directory} is unavailable ({e}): results "
-                              "are computed but not stored", CacheWarning, stacklevel=3)
+                if self._failed_at == -math.inf:  # warn once; put() warns every time
+                    warnings.warn(f"results cache in {self.directory} is unavailable ({e}): "
+                                  "results are computed but not stored", CacheWarning,
+                                  stacklevel=3)
+                self._failed_at = time.monotonic()
                 return None
             self._cache = cache
             return cache
 
     def _new_diskcache(self) -> diskcache.Cache:
+        # cull_limit=0: diskcache's own culling drops 10 items (here 5 entries) whenever
+        # the volume is over the limit; _evict() drops whole entries, oldest use first.
+        # The LRU policy still records each item's access time for it.
         return diskcache.Cache(str(self._results_dir), timeout=60, disk=_SafeDisk,
-                               size_limit=self.size_limit,
+                               size_limit=self.size_limit, cull_limit=0,
                                eviction_policy="least-recently-used", statistics=0)
 
     def _recreate(self, error: BaseException) -> None:
@@ -546,6 +556,7 @@ class ResultCache:
             with cache.transact():
                 cache.set(f"b/{key}", npz)
                 cache.set(f"m/{key}", framed)
+            self._evict(cache, keep=key)
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
                 self._recreate(e)
@@ -555,6 +566,23 @@ class ResultCache:
         except (OSError, diskcache.Timeout) as e:
             warnings.warn(f"results cache could not store {key[:12]} ({e}): the result is "
                           "returned but not cached", CacheWarning, stacklevel=3)
+
+    def _evict(self, cache: diskcache.Cache, keep: str) -> None:
+        """Drop least-recently-used entries (both items) until under the size limit."""
+        while cache.volume() > self.size_limit:
+            # diskcache has no public "least recently used key" query: read its index.
+            rows = cache._sql("SELECT key FROM Cache WHERE raw = 1 AND key != ? AND key != ? "
+                              "ORDER BY access_time LIMIT 1",
+                              (f"m/{keep}", f"b/{keep}")).fetchall()
+            if not rows:
+                break
+            (item,) = rows[0]
+            if not (isinstance(item, str) and item[:2] in ("m/", "b/")):
+                cache.delete(item)  # not ours (never written by this module)
+                continue
+            with cache.transact():
+                cache.delete(f"m/{item[2:]}")
+                cache.delete(f"b/{item[2:]}")
 
     # ------------------------------------------------------------------ single flight
     @contextlib.contextmanager
@@ -567,7 +595,9 @@ class ResultCache:
         key = self.key(spec)
         with _thread_lock(str(self.directory.resolve()), key, cancel):
             fd = None
-            if fcntl is not None:
+            # An unavailable cache stores nothing: other processes could not load this
+            # result anyway, so only threads of this process wait for each other.
+            if fcntl is not None and self._open() is not None:
                 try:
                     _private_dir(self._locks_dir)
                     fd = os.open(self._locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)

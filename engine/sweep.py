@@ -261,8 +261,16 @@ def _compute_point(spec_json: str, representations: bool,
 
 
 def _local_task(spec_json: str, representations: bool, summarise: Callable | None,
-                cancel_path: str | None) -> tuple[bytes, bytes, dict | None, float]:
+                cancel_path: str | None, env: dict[str, str]
+                ) -> tuple[bytes, bytes, dict | None, float]:
+    # Forkserver children inherit the server's environment from when it started, not
+    # the driver's current one: pass the engine's settings (data directory...) along.
+    os.environ.update(env)
     return _compute_point(spec_json, representations, summarise, _file_cancel(cancel_path))
+
+
+def _engine_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("NOISEALIGN_")}
 
 
 def _dask_task(spec_json: str, representations: bool, summarise: Callable | None,
@@ -426,6 +434,7 @@ def _run_local(specs, points, todo, reps, summarise, n_workers, threads, cancel,
                                   mp_context=_mp_context(), initializer=_init_worker,
                                   initargs=(threads,))
     queue = list(todo)
+    env = _engine_env()
     running: dict[cf.Future, int] = {}
     window = 2 * n_workers  # submitted ahead; the rest waits here, cheap to cancel
     failed: BaseException | None = None
@@ -435,7 +444,8 @@ def _run_local(specs, points, todo, reps, summarise, n_workers, threads, cancel,
                 return
             while queue and len(running) < window:
                 i = queue.pop(0)
-                fut = pool.submit(_local_task, specs[i].to_json(), reps, summarise, cancel_path)
+                fut = pool.submit(_local_task, specs[i].to_json(), reps, summarise, cancel_path,
+                                  env)
                 running[fut] = i
             done, _ = cf.wait(list(running), timeout=0.1, return_when=cf.FIRST_COMPLETED)
             for fut in done:
