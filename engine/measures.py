@@ -1,0 +1,595 @@
+"""Measures of representational alignment and information content (SCIENCE.md section 2).
+
+Pure functions of arrays (numpy arrays or torch tensors, on the CPU or a GPU):
+
+- :func:`information_imbalance` -- exact Information Imbalance, both directions
+- :func:`information_imbalance_matrix` -- the same for every ordered pair of M spaces
+- :func:`linear_cka` -- linear CKA (Kornblith et al. 2019), biased or debiased
+- :func:`mutual_knn` / :func:`mutual_knn_matrix` -- mutual k-NN alignment (Huh et al. 2024)
+- :func:`intrinsic_dimension` -- TwoNN / GRIDE via dadapy (imported lazily)
+
+Spaces. A representation is a 2-D array (N points, features). A 1-D array of an
+**integer or bool** dtype is a label vector and is treated as one-hot vectors: the distance
+of two points is 0 (same label) or sqrt(2) (different labels), so ties dominate. A 1-D
+array of a **float** dtype is one coordinate, i.e. shape (N, 1).
+
+Ties. Ranks are mid-ranks (the expectation under random tie-breaking); when several
+points tie for the k-th nearest neighbour, each tied candidate gets an equal share of the
+remaining weight, so the neighbour weights of a point always sum to k. Mutual k-NN uses
+the same weights: the overlap of two neighbour sets is the expected overlap under
+independent random tie-breaking, sum_j w^A_ij w^B_ij.
+
+Exactness of distances. Squared Euclidean distances are computed as
+|a|^2 + |b|^2 - 2 a.b (a matrix product, so it is fast) after subtracting the
+coordinate-wise (lower) median, which is a data value (so integer data stay integers).
+Exactly duplicated points are detected first (``torch.unique``) and distances are taken
+between unique points, so duplicates get *bit-identical* distances from every point and
+distance exactly 0 from each other; the k-NN and rank computations therefore see their
+ties exactly. Distinct points whose true distances tie are only seen as tied when the
+arithmetic is exact (e.g. small integer coordinates or one-hot vectors); otherwise they
+differ by rounding, as in any floating-point code. Use ``dtype=torch.float64`` for
+agreement with float64 references to the last rank.
+
+Degenerate input. When all points of a space coincide, every distance ties: the measures
+then take their random-tie-breaking values -- Information Imbalance 1 in both directions
+(no information), mutual k-NN k/(N-1) (chance) -- linear CKA is undefined (NaN), the
+intrinsic dimension is 0; a :class:`DegenerateRepresentationWarning` is issued.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+ArrayLike = Any  # numpy array, torch tensor, or nested sequence
+
+# Bytes one (rows x N) float32 working array may use; the row block is sized from it.
+_BLOCK_BYTES = 2**25
+# Up to this many A-neighbours per row (k plus ties) the ranks in B are found by direct
+# comparisons (O(N) per neighbour, no sort); beyond it (e.g. label spaces, where a
+# whole class ties) each block of rows is sorted once instead.
+_MAX_COUNTED_NEIGHBOURS = 24
+# Up to this many features, distances are summed from coordinate differences (no
+# cancellation); above it, |a|^2 + |b|^2 - 2 a.b with a matrix product.
+_DIRECT_MAX_DIM = 4
+# float32 is upgraded to float64 when nearest-neighbour squared distances are below this
+# many float32 epsilons of the squared norms (relative rank errors would exceed ~1e-3).
+_PRECISION_FACTOR = 2**11
+
+
+class DegenerateRepresentationWarning(RuntimeWarning):
+    """All points of a representation coincide: a measure took its tie value."""
+
+
+# ----------------------------------------------------------------------------- spaces
+class _Space:
+    """A validated representation, ready to give blocks of squared distances.
+
+    ``unique`` (Nu, D) holds the distinct points (median-centred) and ``inverse`` (N,)
+    maps each point to its row there; for a label space ``unique`` is None and
+    ``inverse`` holds class indices.
+    """
+
+    def __init__(self, data: ArrayLike, name: str, dtype: torch.dtype,
+                 device: torch.device | str | None):
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype={dtype!r} is invalid: allowed torch.float32 or torch.float64")
+        t = _as_tensor(data, name)
+        if device is None:
+            device = t.device
+        device = torch.device(device)
+        if t.ndim not in (1, 2):
+            raise ValueError(f"{name} has shape {tuple(t.shape)} ({t.ndim}-D): allowed a 2-D "
+                             "array (N points, features) or a 1-D array (labels if integer, "
+                             "one coordinate if float)")
+        if t.shape[0] == 0 or (t.ndim == 2 and t.shape[1] == 0):
+            raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): allowed at least "
+                             "one point with at least one feature")
+        self.name = name
+        self.n = int(t.shape[0])
+        self.device = device
+        self.dtype = dtype
+        self.is_labels = t.ndim == 1 and (t.dtype == torch.bool or not (
+            t.dtype.is_floating_point or t.dtype.is_complex))
+        if t.dtype.is_complex:
+            raise ValueError(f"{name} has complex dtype {t.dtype}: allowed real numbers")
+        if self.is_labels:
+            _, inverse = torch.unique(t.to(device=device, dtype=torch.int64), return_inverse=True)
+            self.unique = None
+            self.inverse = inverse
+            self.n_unique = int(inverse.max()) + 1
+            self.sq = None
+            return
+        if t.ndim == 1:
+            t = t[:, None]
+        bad = ~torch.isfinite(t.to(device=device))
+        if bool(bad.any()):
+            raise ValueError(f"{name} contains {int(bad.sum())} NaN or inf value(s): "
+                             "allowed finite numbers only")
+        # Few features: differences are cheap and exact-ish (no cancellation).
+        self.direct = t.shape[1] <= _DIRECT_MAX_DIM
+        self._prepare(t, dtype)
+        if dtype == torch.float32 and not self.direct and self.n_unique > 1 \
+                and self._loses_precision():
+            # Nearest neighbours are so close, compared with the norms, that float32
+            # rounding of |a|^2 + |b|^2 - 2 a.b would scramble their order.
+            self._prepare(t, torch.float64)
+
+    def _prepare(self, t: torch.Tensor, dtype: torch.dtype) -> None:
+        self.dtype = dtype
+        t = t.to(device=self.device, dtype=dtype)
+        # The lower median is a data value: integer data stay exact integers.
+        t = t - torch.median(t, dim=0).values
+        unique, inverse = torch.unique(t, dim=0, return_inverse=True)
+        self.n_unique = int(unique.shape[0])
+        if self.n_unique == self.n:
+            # No duplicates: keep the original order so no gather is needed per block.
+            unique, inverse = t, None
+        self.unique = unique.contiguous()
+        self.inverse = inverse
+        self.sq = (self.unique * self.unique).sum(1)
+        if not bool(torch.isfinite(self.sq).all()):
+            raise ValueError(f"{self.name} has values too large for {dtype} squared "
+                             "distances: allowed |values| up to about 1e18 (float32) / "
+                             "1e150 (float64); rescale the data")
+
+    def _loses_precision(self) -> bool:
+        """True when, on a sample of points, the nearest distinct neighbour's squared
+        distance is below ~2^11 float32 epsilons of the squared norms involved."""
+        nu = self.n_unique
+        idx = torch.linspace(0, nu - 1, min(nu, 128), device=self.device).long().unique()
+        d = self._unique_block(idx)
+        d[torch.arange(len(idx), device=self.device), idx] = math.inf
+        nn = d.min(1).values
+        scale = self.sq[idx] + self.sq.median()
+        ratio = (nn / scale.clamp(min=torch.finfo(self.dtype).tiny)).median()
+        return bool(ratio < _PRECISION_FACTOR * torch.finfo(torch.float32).eps)
+
+    def _unique_block(self, urow: torch.Tensor) -> torch.Tensor:
+        """Squared distances (len(urow), Nu) from unique points ``urow`` to all of them."""
+        x = self.unique[urow]
+        if self.direct:
+            d = torch.zeros(len(urow), self.unique.shape[0], dtype=self.dtype,
+                            device=self.device)
+            for c in range(self.unique.shape[1]):
+                d.add_((x[:, c:c + 1] - self.unique[None, :, c]).square_())
+            return d
+        d = torch.addmm(self.sq[None, :], x, self.unique.T, alpha=-2.0)
+        d += self.sq[urow, None]
+        return d.clamp_(min=0.0)
+
+    @property
+    def degenerate(self) -> bool:
+        return self.n_unique == 1
+
+    def block(self, start: int, stop: int) -> torch.Tensor:
+        """Squared distances (stop - start, N) from points start..stop-1 to all points.
+
+        Self-distances are +inf, so a point is never its own neighbour and never counted
+        when ranking the others.
+        """
+        rows = torch.arange(start, stop, device=self.device)
+        if self.is_labels:
+            lab = self.inverse[start:stop]
+            d = (lab[:, None] != self.inverse[None, :]).to(self.dtype) * 2.0
+        else:
+            urow = rows if self.inverse is None else self.inverse[start:stop]
+            d = self._unique_block(urow)
+            # A point and its duplicates are at distance exactly 0.
+            d[torch.arange(stop - start, device=self.device), urow] = 0.0
+            if self.inverse is not None:
+                d = d[:, self.inverse]
+        d[torch.arange(stop - start, device=self.device), rows] = math.inf
+        return d
+
+
+def _as_tensor(data: ArrayLike, name: str) -> torch.Tensor:
+    if isinstance(data, torch.Tensor):
+        return data.detach()
+    try:
+        arr = np.asarray(data)
+    except Exception as e:  # ragged lists and the like
+        raise ValueError(f"{name} could not be read as an array: {e}") from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} has dtype {arr.dtype}: allowed real numbers (float) "
+                         "or integer/bool labels")
+    if arr.dtype.kind == "u" and arr.dtype.itemsize >= 2:
+        arr = arr.astype(np.int64)  # torch lacks uint16..uint64 on older builds
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _check_k(k: Any, n: int, name: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{name}={k!r} is invalid: allowed an integer >= 1")
+    k = int(k)
+    if n < k + 2:
+        raise ValueError(f"N={n} points is too few for {name}={k}: allowed N >= {name} + 2 "
+                         f"= {k + 2}")
+    return k
+
+
+def _spaces(reps: Sequence[ArrayLike], names: Sequence[str], dtype: torch.dtype,
+            device: torch.device | str | None) -> list[_Space]:
+    if device is None:
+        device = next((r.device for r in reps if isinstance(r, torch.Tensor)), None)
+    spaces = [_Space(r, nm, dtype, device) for r, nm in zip(reps, names)]
+    ns = {s.n for s in spaces}
+    if len(ns) > 1:
+        shapes = ", ".join(f"{s.name}: N={s.n}" for s in spaces)
+        raise ValueError(f"the representations have different numbers of points ({shapes}): "
+                         "allowed the same N points in every space")
+    return spaces
+
+
+def _warn_degenerate(spaces: Sequence[_Space], what: str) -> None:
+    for s in spaces:
+        if s.degenerate:
+            warnings.warn(f"all {s.n} points of {s.name} coincide: {what}",
+                          DegenerateRepresentationWarning, stacklevel=3)
+
+
+def _block_rows(n: int, m: int, block_size: int | None) -> int:
+    if block_size is None:
+        return max(16, min(n, _BLOCK_BYTES // (4 * n * max(1, m))))
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+            or block_size < 1:
+        raise ValueError(f"block_size={block_size!r} is invalid: allowed None or an integer >= 1")
+    return min(int(block_size), n)
+
+
+# ------------------------------------------------------------------- rank primitives
+def _count(mask: torch.Tensor) -> torch.Tensor:
+    """Per-row number of True entries (count_nonzero is much faster than sum on CPU)."""
+    return torch.count_nonzero(mask, dim=1)
+
+
+def _kth(d: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """k-th smallest value per row (b, 1), and per row the counts strictly below / equal."""
+    dk = torch.topk(d, k, dim=1, largest=False, sorted=True).values[:, k - 1:k]
+    return dk, _count(d < dk), _count(d == dk)
+
+
+def _dense_weights(d: torch.Tensor, k: int) -> torch.Tensor:
+    """Neighbour weights (b, N): 1 inside the k-NN, an equal share of the rest for the
+    points tying for the k-th place, 0 elsewhere. Each row sums to k. float64, so
+    shares like 1/3 add up to k as exactly as possible."""
+    dk, lt, eq = _kth(d, k)
+    share = ((k - lt).double() / eq.double())[:, None]
+    return torch.where(d < dk, 1.0, torch.where(d == dk, share, 0.0)).double()
+
+
+def _sorted_mid_ranks(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(perm, mid): ``perm`` (b, N) sorts each row ascending and ``mid`` (b, N) float64
+    holds the mid-rank (nearest = 1) of each sorted position; self (+inf) comes last."""
+    if d.device.type == "cpu":
+        # numpy's (SIMD) argsort is several times faster than torch.sort on the CPU.
+        perm = torch.from_numpy(np.argsort(d.numpy(), axis=1))
+        s = torch.gather(d, 1, perm)
+    else:
+        s, perm = torch.sort(d, dim=1)
+    n = d.shape[1]
+    ar = torch.arange(n, device=d.device)
+    new = s[:, 1:] != s[:, :-1]
+    if bool(new.all()):
+        return perm, (ar + 1).double().expand(d.shape[0], n)
+    # Tie groups span sorted positions start..end; their mid-rank is (start+end)/2 + 1.
+    first = torch.ones_like(s, dtype=torch.bool)
+    first[:, 1:] = new
+    last = torch.ones_like(first)
+    last[:, :-1] = new
+    start = torch.cummax(torch.where(first, ar, 0), dim=1).values
+    end = torch.cummin(torch.where(last, ar, n).flip(1), dim=1).values.flip(1)
+    return perm, (start + end).double() * 0.5 + 1.0
+
+
+def _mid_ranks(d: torch.Tensor) -> torch.Tensor:
+    """Mid-ranks (b, N) float64 of every point in its row, in the original order."""
+    perm, mid = _sorted_mid_ranks(d)
+    return torch.empty_like(mid).scatter_(1, perm, mid)
+
+
+def _counted_rank_sum(dr: torch.Tensor, idx: torch.Tensor, w: torch.Tensor | None) -> float:
+    """sum over rows and columns c of w[:, c] * (mid-rank in ``dr`` of point idx[:, c]),
+    by two comparisons of each row with the neighbour's distance (O(N), no sort)."""
+    total = 0.0
+    for c in range(idx.shape[1]):
+        v = dr.gather(1, idx[:, c:c + 1])
+        below = _count(dr < v)
+        ties = _count(dr == v)  # includes the point itself
+        if w is None:
+            total += float(below.sum()) + 0.5 * float(ties.sum() + ties.shape[0])
+        else:
+            total += float((w[:, c] * (below.double() + (ties.double() + 1.0) * 0.5)).sum())
+    return total
+
+
+def _rank_sum(dn: torch.Tensor, dr: torch.Tensor, k: int) -> float:
+    """sum_i sum_j w^n_ij r^r_ij over a block: neighbours from ``dn``, ranks from ``dr``."""
+    vals, idx = torch.topk(dn, k + 1, dim=1, largest=False, sorted=True)
+    tie = vals[:, k - 1] == vals[:, k]  # someone ties with the k-th neighbour
+    if not bool(tie.any()):  # the common case for continuous data
+        return _counted_rank_sum(dr, idx[:, :k], None)
+    total = 0.0
+    if not bool(tie.all()):
+        keep = ~tie
+        total += _counted_rank_sum(dr[keep], idx[keep, :k], None)
+        dn, dr = dn[tie], dr[tie]
+    dk, lt, eq = _kth(dn, k)
+    n_nb = int((lt + eq).max())
+    if n_nb > _MAX_COUNTED_NEIGHBOURS:
+        # Many tied neighbours (e.g. a label space): sort each row once instead.
+        perm, mid = _sorted_mid_ranks(dr)
+        w = _dense_weights(dn, k)
+        return total + float((torch.gather(w, 1, perm) * mid).sum())
+    vals, idx = torch.topk(dn, n_nb, dim=1, largest=False, sorted=True)
+    share = ((k - lt).double() / eq.double())[:, None]
+    vals, dkd = vals.double(), dk.double()
+    w = torch.where(vals < dkd, 1.0, torch.where(vals == dkd, share, 0.0))
+    return total + _counted_rank_sum(dr, idx, w)
+
+
+# ------------------------------------------------------------------------- measures
+def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
+                          dtype: torch.dtype = torch.float32,
+                          device: torch.device | str | None = None,
+                          block_size: int | None = None) -> tuple[float, float]:
+    """Exact Information Imbalance in both directions, (Delta(A -> B), Delta(B -> A)).
+
+    ``Delta(A -> B) = 2 / (N^2 k) * sum_i sum_{j in NN_k^A(i)} r^B_ij`` over all N points
+    (no maxk truncation, no subsets), with mid-ranks for ties and an equal share of the
+    remaining weight for points tying as the k-th neighbour (see the module docstring).
+
+    A: (N, dA) representation, (N,) integer labels or (N,) float coordinate; B likewise.
+    Computed in blocks of ``block_size`` rows (default: about 32 MB per working array),
+    memory O(block_size x N); time O(N^2 (dA + dB)). Without ties the minimum, reached
+    for B = A, is (k + 1) / N; 1 means no information.
+    """
+    sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
+    k = _check_k(k, sa.n)
+    n = sa.n
+    rows = _block_rows(n, 2, block_size)
+    _warn_degenerate([sa, sb], "the Information Imbalance to and from it is 1 (ties)")
+    ab = ba = 0.0
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        da, db = sa.block(start, stop), sb.block(start, stop)
+        ab += _rank_sum(da, db, k)
+        ba += _rank_sum(db, da, k)
+    scale = 2.0 / (n * n * k)
+    return ab * scale, ba * scale
+
+
+def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
+                                 dtype: torch.dtype = torch.float32,
+                                 device: torch.device | str | None = None,
+                                 block_size: int | None = None,
+                                 names: Sequence[str] | None = None,
+                                 warn: bool = True) -> np.ndarray:
+    """Information Imbalance between every ordered pair of M representations.
+
+    reps: M arrays of N points each (as in :func:`information_imbalance`).
+    Returns (M, M) float64 with ``M[a, b] = Delta(reps[a] -> reps[b])``; the diagonal is
+    each space's self value ((k + 1) / N without ties). Every space's distances, weights
+    and ranks are computed once per block of rows, so this is much cheaper than
+    M^2 calls of :func:`information_imbalance`; values are identical.
+    """
+    m = len(reps)
+    if m == 0:
+        raise ValueError("reps is empty: allowed at least one representation")
+    names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
+    spaces = _spaces(reps, names, dtype, device)
+    n = spaces[0].n
+    k = _check_k(k, n)
+    if warn:
+        _warn_degenerate(spaces, "its Information Imbalances are 1 (ties)")
+    total = _pair_sums(spaces, k, None, block_size)[0]
+    return total * (2.0 / (n * n * k))
+
+
+def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
+               block_size: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(M, M) sums of w^a r^b (II, neighbours of order k) and of w^a w^b (mutual k-NN,
+    order knn_k) over all points, one pass over blocks of rows."""
+    n, m = spaces[0].n, len(spaces)
+    per_row = m * (2 * (k is not None) + (knn_k is not None))
+    rows = _block_rows(n, per_row, block_size)
+    ii = np.zeros((m, m)) if k is not None else None
+    kn = np.zeros((m, m)) if knn_k is not None else None
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        ds = [s.block(start, stop) for s in spaces]
+        if k is not None:
+            w = torch.stack([_dense_weights(d, k).reshape(-1) for d in ds])
+            r = torch.stack([_mid_ranks(d).reshape(-1) for d in ds])
+            ii += (w @ r.T).cpu().numpy()
+        if knn_k is not None:
+            w = torch.stack([_dense_weights(d, knn_k).reshape(-1) for d in ds])
+            kn += (w @ w.T).cpu().numpy()
+    return ii, kn
+
+
+def mutual_knn(A: ArrayLike, B: ArrayLike, k: int = 10, *,
+               dtype: torch.dtype = torch.float32,
+               device: torch.device | str | None = None,
+               block_size: int | None = None) -> float:
+    """Mutual k-NN alignment (Huh et al. 2024): mean over points of the fraction of
+    their k nearest neighbours (self excluded) shared by A and B.
+
+    A, B: (N, d) representations or (N,) labels / coordinate. In [0, 1]; 1 when the
+    neighbour sets agree; about k / (N - 1) for unrelated spaces. Ties for the k-th
+    neighbour count fractionally (expected overlap under random tie-breaking).
+    """
+    sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
+    k = _check_k(k, sa.n)
+    n = sa.n
+    rows = _block_rows(n, 4, block_size)
+    _warn_degenerate([sa, sb], "mutual k-NN with it is at chance, k/(N-1) (ties)")
+    total = 0.0
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        wa = _dense_weights(sa.block(start, stop), k)
+        wb = _dense_weights(sb.block(start, stop), k)
+        total += float((wa * wb).sum())
+    return total / (n * k)
+
+
+def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
+                      dtype: torch.dtype = torch.float32,
+                      device: torch.device | str | None = None,
+                      block_size: int | None = None,
+                      names: Sequence[str] | None = None,
+                      warn: bool = True) -> np.ndarray:
+    """Mutual k-NN between every pair of M representations: (M, M), symmetric."""
+    m = len(reps)
+    if m == 0:
+        raise ValueError("reps is empty: allowed at least one representation")
+    names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
+    spaces = _spaces(reps, names, dtype, device)
+    n = spaces[0].n
+    k = _check_k(k, n)
+    if warn:
+        _warn_degenerate(spaces, "its mutual k-NN values are at chance (ties)")
+    return _pair_sums(spaces, None, k, block_size)[1] / (n * k)
+
+
+def _features(X: ArrayLike, name: str, dtype: torch.dtype,
+              device: torch.device | str | None) -> torch.Tensor:
+    s = _Space(X, name, dtype, device)  # validation only; labels become one-hot below
+    t = _as_tensor(X, name)
+    if s.is_labels:
+        return torch.nn.functional.one_hot(s.inverse, s.n_unique).to(dtype)
+    t = t.to(device=s.device, dtype=dtype)
+    return t[:, None] if t.ndim == 1 else t
+
+
+def linear_cka(A: ArrayLike, B: ArrayLike, debiased: bool = False, *,
+               dtype: torch.dtype = torch.float64,
+               device: torch.device | str | None = None) -> float:
+    """Linear CKA of two representations of the same N points, in [0, 1].
+
+    A: (N, dA), B: (N, dB) (1-D labels are one-hot, 1-D floats one coordinate).
+    ``debiased=False``: Kornblith et al. (2019),
+    ``HSIC(K, L) / sqrt(HSIC(K, K) HSIC(L, L))`` with centred linear Gram matrices.
+    ``debiased=True``: the unbiased HSIC estimator (Song et al. 2012), as used for
+    debiased CKA by Nguyen et al. (2021); needs N >= 4 and can be slightly negative.
+    Invariant to rotations, isotropic scaling and translations of either space.
+    Computed in feature space (O(N d^2)) or via Gram matrices (O(N^2 d)), whichever is
+    cheaper; float64 by default. Undefined (NaN, with a warning) when a space has no
+    variance.
+    """
+    if not isinstance(debiased, bool):
+        raise ValueError(f"debiased={debiased!r} is invalid: allowed True or False")
+    if device is None:
+        device = next((r.device for r in (A, B) if isinstance(r, torch.Tensor)), None)
+    x = _features(A, "A", dtype, device)
+    y = _features(B, "B", dtype, x.device)
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"the representations have different numbers of points (A: N={n}, "
+                         f"B: N={y.shape[0]}): allowed the same N points in both")
+    if n < 4 if debiased else n < 2:
+        raise ValueError(f"N={n} points is too few for {'debiased' if debiased else 'linear'} "
+                         f"CKA: allowed N >= {4 if debiased else 2}")
+    x = x - x.mean(0)
+    y = y - y.mean(0)
+    hxy, hxx, hyy = (_hsic_unbiased if debiased else _hsic_biased)(x, y)
+    denom = hxx * hyy
+    if not denom > 0:
+        which = [nm for nm, h in (("A", hxx), ("B", hyy)) if not h > 0]
+        warnings.warn(f"{' and '.join(which)} has no variance (all points coincide): "
+                      "linear CKA is undefined, returning NaN",
+                      DegenerateRepresentationWarning, stacklevel=2)
+        return float("nan")
+    return float(hxy / math.sqrt(denom))
+
+
+def _gram_traces(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
+    """tr(K L), tr(K K), tr(L L) for K = x x^T, L = y y^T, in the cheaper space."""
+    n, dx, dy = x.shape[0], x.shape[1], y.shape[1]
+    if n * n < dx * dy:
+        kx, ky = x @ x.T, y @ y.T
+        return float((kx * ky).sum()), float((kx * kx).sum()), float((ky * ky).sum())
+    return (float((x.T @ y).square().sum()), float((x.T @ x).square().sum()),
+            float((y.T @ y).square().sum()))
+
+
+def _hsic_biased(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
+    return _gram_traces(x, y)  # common 1/(N-1)^2 factors cancel in CKA
+
+
+def _hsic_unbiased(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
+    """Unbiased HSIC (times n(n-3)) of linear kernels, without forming N x N matrices:
+    tr(K~L~) + (1'K~1)(1'L~1)/((n-1)(n-2)) - 2/(n-2) 1'K~L~1, K~ = K with zero diagonal."""
+    n = x.shape[0]
+    t_xy, t_xx, t_yy = _gram_traces(x, y)
+    dx, dy = (x * x).sum(1), (y * y).sum(1)  # Gram diagonals
+    ux = x @ x.sum(0) - dx  # K~ 1
+    uy = y @ y.sum(0) - dy
+
+    def h(t: float, da: torch.Tensor, db: torch.Tensor, ua: torch.Tensor,
+          ub: torch.Tensor) -> float:
+        tr = t - float((da * db).sum())
+        return (tr + float(ua.sum()) * float(ub.sum()) / ((n - 1) * (n - 2))
+                - 2.0 / (n - 2) * float((ua * ub).sum()))
+    return h(t_xy, dx, dy, ux, uy), h(t_xx, dx, dx, ux, ux), h(t_yy, dy, dy, uy, uy)
+
+
+# ---------------------------------------------------------------- intrinsic dimension
+def _import_dadapy():
+    """Import dadapy without letting it change numpy's global print options."""
+    opts = np.get_printoptions()
+    try:
+        import dadapy  # noqa: F401
+        from dadapy import Data
+    finally:
+        np.set_printoptions(**opts)
+    return Data
+
+
+ID_METHODS = ("twonn", "gride")
+
+
+def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16) -> float:
+    """Intrinsic dimension of a representation A (N, d) with dadapy.
+
+    ``method="twonn"``: TwoNN (Facco et al. 2017), dadapy's default linear fit on the
+    90% smallest ratios r2/r1. ``method="gride"``: GRIDE (Denti et al. 2022) from the
+    ratios of the ``scale``-th to the (``scale``/2)-th neighbour distance (``scale`` a
+    power of 2 >= 2; larger scales are more robust to noise). Exact duplicate points are
+    removed first (their zero distances break both estimators). All points coinciding:
+    0.0 with a warning.
+    """
+    if method not in ID_METHODS:
+        raise ValueError(f"method={method!r} is invalid: allowed one of {ID_METHODS}")
+    s = _Space(A, "A", torch.float64, "cpu")
+    if s.is_labels:
+        raise ValueError("A is a 1-D integer label vector: the intrinsic dimension needs "
+                         "coordinates, allowed a 2-D (N, features) float array")
+    if method == "gride":
+        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
+                or scale & (scale - 1):
+            raise ValueError(f"scale={scale!r} is invalid: allowed a power of 2 >= 2")
+    if s.degenerate:
+        warnings.warn("all points of A coincide: intrinsic dimension 0",
+                      DegenerateRepresentationWarning, stacklevel=2)
+        return 0.0
+    x = s.unique.cpu().numpy()
+    nu = x.shape[0]
+    need = 3 if method == "twonn" else int(scale) + 1
+    if nu < need:
+        raise ValueError(f"A has {nu} distinct points: allowed at least {need} for "
+                         f"method={method!r}" + (f" with scale={scale}" if method == "gride" else ""))
+    Data = _import_dadapy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "twonn":
+            d = Data(coordinates=x, maxk=2, n_jobs=1)
+            d.compute_distances(maxk=2, n_jobs=1)
+            return float(d.compute_id_2NN()[0])
+        d = Data(coordinates=x, n_jobs=1)
+        ids, _, _ = d.return_id_scaling_gride(range_max=int(scale))
+        return float(ids[-1])
