@@ -192,24 +192,46 @@ _THREAD_LOCKS: dict[tuple[str, str], list] = {}  # (directory, key) -> [lock, us
 _THREAD_LOCKS_GUARD = threading.Lock()
 
 
-@contextlib.contextmanager
-def _thread_lock(directory: str, key: str, cancel: Callable[[], bool] | None) -> Iterator[None]:
+class ComputeLock:
+    """A held computation lock of one key (see :meth:`ResultCache.try_lock`).
+
+    Holds a per-process thread lock and, where available, an ``fcntl.flock`` on
+    ``<dir>/locks/<key>.lock``, which the OS releases if the holder dies (even by
+    SIGKILL). :meth:`release` is idempotent.
+    """
+
+    def __init__(self, slot_id: tuple[str, str], slot: list, fd: int | None) -> None:
+        self._slot_id, self._slot, self._fd = slot_id, slot, fd
+        self._held = True
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+        self._slot[0].release()
+        _unref_slot(self._slot_id, self._slot)
+
+    def __enter__(self) -> "ComputeLock":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _ref_slot(slot_id: tuple[str, str]) -> list:
     with _THREAD_LOCKS_GUARD:
-        slot = _THREAD_LOCKS.setdefault((directory, key), [threading.Lock(), 0])
+        slot = _THREAD_LOCKS.setdefault(slot_id, [threading.Lock(), 0])
         slot[1] += 1
-    lock = slot[0]
-    try:
-        while not lock.acquire(timeout=0.1):
-            _check_cancel(cancel)
-        try:
-            yield
-        finally:
-            lock.release()
-    finally:
-        with _THREAD_LOCKS_GUARD:
-            slot[1] -= 1
-            if slot[1] == 0:
-                _THREAD_LOCKS.pop((directory, key), None)
+    return slot
+
+
+def _unref_slot(slot_id: tuple[str, str], slot: list) -> None:
+    with _THREAD_LOCKS_GUARD:
+        slot[1] -= 1
+        if slot[1] == 0 and _THREAD_LOCKS.get(slot_id) is slot:
+            del _THREAD_LOCKS[slot_id]
 
 
 def _check_cancel(cancel: Callable[[], bool] | None) -> None:
@@ -588,16 +610,23 @@ class ResultCache:
                 cache.delete(f"b/{item[2:]}")
 
     # ------------------------------------------------------------------ single flight
-    @contextlib.contextmanager
-    def lock(self, spec: ExperimentSpec, *, cancel: Callable[[], bool] | None = None
-             ) -> Iterator[None]:
-        """Hold the computation lock of ``spec`` (threads and processes on this host).
-
-        The file lock is released by the OS if the holder dies, even by SIGKILL.
-        """
-        key = self.key(spec)
-        with _thread_lock(str(self.directory.resolve()), key, cancel):
-            fd = None
+    def _acquire(self, key: str, *, blocking: bool,
+                 cancel: Callable[[], bool] | None = None) -> ComputeLock | None:
+        slot_id = (str(self.directory.resolve()), key)
+        slot = _ref_slot(slot_id)
+        lock = slot[0]
+        try:
+            if blocking:
+                while not lock.acquire(timeout=0.1):
+                    _check_cancel(cancel)
+            elif not lock.acquire(blocking=False):
+                _unref_slot(slot_id, slot)
+                return None
+        except BaseException:
+            _unref_slot(slot_id, slot)
+            raise
+        fd = None
+        try:
             # An unavailable cache stores nothing: other processes could not load this
             # result anyway, so only threads of this process wait for each other.
             if fcntl is not None and self._open() is not None:
@@ -606,20 +635,44 @@ class ResultCache:
                     fd = os.open(self._locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
                 except OSError as e:
                     warnings.warn(f"results cache lock for {key[:12]} unavailable ({e}): single "
-                                  "flight only within this process", CacheWarning, stacklevel=3)
-            try:
-                if fd is not None:
-                    while True:
-                        try:
-                            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                            break
-                        except BlockingIOError:
-                            _check_cancel(cancel)
-                            time.sleep(0.05)
-                yield
-            finally:
-                if fd is not None:
-                    os.close(fd)  # releases the flock
+                                  "flight only within this process", CacheWarning, stacklevel=4)
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not blocking:
+                        os.close(fd)
+                        lock.release()
+                        _unref_slot(slot_id, slot)
+                        return None
+                    _check_cancel(cancel)
+                    time.sleep(0.05)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            lock.release()
+            _unref_slot(slot_id, slot)
+            raise
+        return ComputeLock(slot_id, slot, fd)
+
+    @contextlib.contextmanager
+    def lock(self, spec: ExperimentSpec, *, cancel: Callable[[], bool] | None = None
+             ) -> Iterator[None]:
+        """Hold the computation lock of ``spec`` (threads and processes on this host),
+        waiting for it; ``cancel()`` ends the wait with :class:`engine.Cancelled`."""
+        held = self._acquire(self.key(spec), blocking=True, cancel=cancel)
+        try:
+            yield
+        finally:
+            held.release()
+
+    def try_lock(self, spec: ExperimentSpec) -> ComputeLock | None:
+        """The computation lock of ``spec`` if nobody holds it, else None (no waiting).
+
+        Whoever holds it is computing ``spec``; release it after :meth:`put`.
+        """
+        return self._acquire(self.key(spec), blocking=False)
 
     def get_or_compute(self, spec: ExperimentSpec, *, progress: Any = None,
                        cancel: Callable[[], bool] | None = None,

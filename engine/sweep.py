@@ -19,6 +19,7 @@ over a network file system).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
 import csv
@@ -364,19 +365,26 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
             remaining = 0.0
         progress(SweepProgress(state["done"], total, elapsed, remaining))
 
-    report()
-    todo: list[int] = []
-    for i, spec in enumerate(specs):
-        if cancel is not None and cancel():
-            return
+    def cached(i: int) -> SweepPoint | None:
         t = time.perf_counter()
+        spec = specs[i]
         summary = cache.get_summary(spec) if cache.has(spec) else None
         if summary is None:
-            todo.append(i)
-            continue
+            return None
         state["done"] += 1
         report()
-        yield SweepPoint(spec, points[i], summary, True, time.perf_counter() - t, cache.key(spec))
+        return SweepPoint(spec, points[i], summary, True, time.perf_counter() - t, cache.key(spec))
+
+    report()
+    todo: list[int] = []
+    for i in range(total):
+        if cancel is not None and cancel():
+            return
+        point = cached(i)
+        if point is None:
+            todo.append(i)
+        else:
+            yield point
     if not todo:
         return
 
@@ -402,72 +410,136 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
         report()
         return SweepPoint(spec, points[i], summary, False, seconds, cache.key(spec))
 
+    def failed(i: int, e: BaseException) -> SweepError:
+        return SweepError(f"sweep point {points[i]} failed: {type(e).__name__}: {e}")
+
     if executor == "serial":
+        from engine.train import Cancelled
         for i in todo:
             if cancel is not None and cancel():
                 return
-            from engine.train import Cancelled
             try:
-                payload = _compute_point(specs[i].to_json(), reps, remote_summarise, cancel)
+                # Waits while another process or thread computes the same spec.
+                with cache.lock(specs[i], cancel=cancel):
+                    point = cached(i)
+                    if point is None:
+                        point = finish(i, _compute_point(specs[i].to_json(), reps,
+                                                         remote_summarise, cancel))
             except Cancelled:
                 return
             except Exception as e:
-                raise SweepError(f"sweep point {points[i]} failed: {type(e).__name__}: {e}") from e
-            yield finish(i, payload)
+                raise failed(i, e) from e
+            yield point
         return
 
-    n_workers = workers or cores
+    drive = _Driver(specs, todo, cache, cancel, cached, finish, failed)
     if executor == "local":
+        n_workers = workers or cores
         threads = threads_per_worker or max(1, cores // n_workers)
-        yield from _run_local(specs, points, todo, reps, remote_summarise, n_workers, threads,
-                              cancel, finish)
+        yield from _run_local(drive, reps, remote_summarise, n_workers, threads)
     else:
-        yield from _run_dask(specs, points, todo, reps, remote_summarise, workers, scheduler,
-                             threads_per_worker, cores, cancel, finish)
+        yield from _run_dask(drive, reps, remote_summarise, workers, scheduler,
+                             threads_per_worker, cores)
 
 
-def _run_local(specs, points, todo, reps, summarise, n_workers, threads, cancel, finish
-               ) -> Iterator[SweepPoint]:
+@dataclass
+class _Driver:
+    """The submission loop shared by the pool executors.
+
+    At most ``window`` points are in flight. Before submitting a point the driver takes
+    its computation lock without waiting (:meth:`ResultCache.try_lock`): if someone
+    else (a dashboard session, another sweep) is computing it, the point is set aside
+    and checked again later, so it is computed once and then loaded from the cache.
+    """
+
+    specs: list
+    todo: list
+    cache: ResultCache
+    cancel: Callable[[], bool] | None
+    cached: Callable[[int], SweepPoint | None]
+    finish: Callable[[int, tuple], SweepPoint]
+    failed: Callable[[int, BaseException], SweepError]
+
+    def run(self, submit: Callable[[int], Any],
+            wait_any: Callable[[list, float], Iterable], window: int) -> Iterator[SweepPoint]:
+        queue = collections.deque(self.todo)
+        deferred: list[int] = []
+        running: dict[Any, tuple[int, Any]] = {}  # future -> (index, held lock)
+        next_retry = 0.0
+        try:
+            while queue or running or deferred:
+                if self.cancel is not None and self.cancel():
+                    return
+                while queue and len(running) < window:
+                    i = queue.popleft()
+                    held = self.cache.try_lock(self.specs[i])
+                    if held is None:
+                        deferred.append(i)  # being computed elsewhere
+                        continue
+                    point = self.cached(i)  # finished while we were busy?
+                    if point is not None:
+                        held.release()
+                        yield point
+                        continue
+                    try:
+                        running[submit(i)] = (i, held)
+                    except BaseException:
+                        held.release()
+                        raise
+                if deferred and not queue and time.monotonic() >= next_retry:
+                    next_retry = time.monotonic() + 0.25
+                    queue.extend(deferred)
+                    deferred.clear()
+                    continue
+                if not running:
+                    time.sleep(0.05)
+                    continue
+                for fut in wait_any(list(running), 0.1):
+                    i, held = running.pop(fut)
+                    try:
+                        try:
+                            payload = fut.result()
+                        except Exception as e:
+                            raise self.failed(i, e) from e
+                        point = self.finish(i, payload)
+                    finally:
+                        held.release()
+                    yield point
+        finally:
+            for _, held in running.values():
+                held.release()
+
+
+def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers: int,
+               threads: int) -> Iterator[SweepPoint]:
     cancel_dir = tempfile.mkdtemp(prefix="noisealign-sweep-")
     cancel_path = os.path.join(cancel_dir, "cancel")
-    pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(todo)),
+    env = _engine_env()
+    pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(drive.todo)),
                                   mp_context=_mp_context(), initializer=_init_worker,
                                   initargs=(threads,))
-    queue = list(todo)
-    env = _engine_env()
-    running: dict[cf.Future, int] = {}
-    window = 2 * n_workers  # submitted ahead; the rest waits here, cheap to cancel
-    failed: BaseException | None = None
+
+    def submit(i: int) -> cf.Future:
+        return pool.submit(_local_task, drive.specs[i].to_json(), reps, summarise,
+                           cancel_path, env)
+
+    def wait_any(futures: list, timeout: float) -> Iterable:
+        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
+
     try:
-        while queue or running:
-            if cancel is not None and cancel():
-                return
-            while queue and len(running) < window:
-                i = queue.pop(0)
-                fut = pool.submit(_local_task, specs[i].to_json(), reps, summarise, cancel_path,
-                                  env)
-                running[fut] = i
-            done, _ = cf.wait(list(running), timeout=0.1, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                i = running.pop(fut)
-                try:
-                    payload = fut.result()
-                except Exception as e:
-                    failed = e
-                    raise SweepError(f"sweep point {points[i]} failed: {type(e).__name__}: {e}"
-                                     ) from e
-                yield finish(i, payload)
+        yield from drive.run(submit, wait_any, window=2 * n_workers)
     finally:
-        # Normal end, cancel, failure or the consumer closing the iterator: stop workers
-        # at their next epoch, drop what has not started, and wait for the processes.
-        if running or queue or failed is not None:
-            Path(cancel_path).touch()
+        # Normal end, cancel, failure or the consumer closing the iterator: running
+        # workers stop at their next epoch, queued points are dropped, and the
+        # processes are waited for.
+        Path(cancel_path).touch()
         pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(cancel_dir, ignore_errors=True)
 
 
-def _run_dask(specs, points, todo, reps, summarise, workers, scheduler, threads_per_worker,
-              cores, cancel, finish) -> Iterator[SweepPoint]:
+def _run_dask(drive: _Driver, reps: bool, summarise: Callable | None, workers: int | None,
+              scheduler: Any, threads_per_worker: int | None, cores: int
+              ) -> Iterator[SweepPoint]:
     try:
         from distributed import Client, Event, LocalCluster, wait
     except ImportError as e:  # pragma: no cover - distributed is a requirement
@@ -492,37 +564,29 @@ def _run_dask(specs, points, todo, reps, summarise, workers, scheduler, threads_
                          "like 'tcp://host:8786', a distributed.Client, or None for a new "
                          "LocalCluster")
     event_name = f"noisealign-sweep-cancel-{uuid.uuid4().hex}"
-    event = Event(event_name, client=client)
-    futures = {}
+    submitted: list = []
+
+    def submit(i: int) -> Any:
+        # pure=False: a task per request; the driver's cache and locks deduplicate.
+        fut = client.submit(_dask_task, drive.specs[i].to_json(), reps, summarise, threads,
+                            event_name, pure=False)
+        submitted.append(fut)
+        return fut
+
+    def wait_any(futures: list, timeout: float) -> Iterable:
+        try:
+            return wait(futures, timeout=timeout, return_when="FIRST_COMPLETED").done
+        except TimeoutError:
+            return ()
+
     try:
-        for i in todo:
-            # pure=False: each sweep computes its own copy; the driver's cache dedups.
-            fut = client.submit(_dask_task, specs[i].to_json(), reps, summarise, threads,
-                                event_name, pure=False)
-            futures[fut] = i
-        pending = set(futures)
-        while pending:
-            if cancel is not None and cancel():
-                return
-            try:
-                done, _ = wait(list(pending), timeout=0.1, return_when="FIRST_COMPLETED")
-            except TimeoutError:
-                continue
-            for fut in done:
-                pending.discard(fut)
-                i = futures[fut]
-                if fut.status != "finished":
-                    try:
-                        fut.result()
-                    except Exception as e:
-                        raise SweepError(f"sweep point {points[i]} failed: "
-                                         f"{type(e).__name__}: {e}") from e
-                yield finish(i, fut.result())
+        slots = sum(client.nthreads().values()) or 1
+        yield from drive.run(submit, wait_any, window=2 * slots)
     finally:
-        unfinished = [f for f in futures if not f.done()]
+        unfinished = [f for f in submitted if not f.done()]
         if unfinished:
             with contextlib.suppress(Exception):
-                event.set()
+                Event(event_name, client=client).set()
             with contextlib.suppress(Exception):
                 client.cancel(unfinished)
         if own_client:

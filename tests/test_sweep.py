@@ -4,12 +4,13 @@ numbers, cached points first, progress, cancellation, exports and the CLI."""
 import csv
 import json
 import math
+import threading
 import time
 
 import numpy as np
 import pytest
 
-from engine import ExperimentSpec
+from engine import ExperimentSpec, run_experiment
 from engine.cache import ResultCache
 from engine.cli import main
 from engine.sweep import (Sweep, SweepError, SweepPoint, SweepProgress, progress_bar, run_sweep,
@@ -163,6 +164,31 @@ def test_dask_local_cluster_gives_the_same_numbers_as_local(local_run, tmp_path)
     got, want = numbers(serial), numbers(local_points)
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=1e-5)
+
+
+@pytest.mark.parametrize("executor", ["local", "serial"])
+def test_a_point_being_computed_elsewhere_is_not_computed_twice(tmp_path, executor):
+    sweep = Sweep(BASE_SPEC, {"seed": [1, 2, 3]})
+    busy = sweep.specs()[1]
+    cache = cache_at(tmp_path)
+    holding = threading.Event()
+
+    def other_session():  # e.g. the dashboard computing the same spec right now
+        with cache.lock(busy):
+            holding.set()
+            r = run_experiment(busy)
+            time.sleep(1.0)
+            cache.put(busy, r)
+
+    t = threading.Thread(target=other_session)
+    t.start()
+    holding.wait(30)
+    points = list(run_sweep(sweep, cache, executor=executor, workers=1))
+    t.join(30)
+    by_seed = {p.axis_values["seed"]: p for p in points}
+    assert sorted(by_seed) == [1, 2, 3]
+    assert by_seed[2].from_cache and not by_seed[1].from_cache and not by_seed[3].from_cache
+    assert by_seed[2].summary == cache.get_summary(busy)
 
 
 def test_cancel_stops_a_local_sweep_and_stores_nothing_unfinished(tmp_path):
