@@ -1,0 +1,343 @@
+"""Alignment explorer: how similar are the representations of networks trained on
+independently noised copies of one dataset, as noise, sample size and width change?"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import streamlit as st
+
+from engine.datasets import DATASETS
+from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
+from ui import common, data, plots, runview
+
+common.ensure_router()
+
+PAGE = "alignment"
+
+# Dashboard defaults: tiny, so the first screen is computed within seconds on a laptop
+# CPU; linear activations put the interpolation threshold at n = d (+1 for the bias).
+PARAM_DEFAULTS = {"linear-teacher": {"d": 50}}
+X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20, 30",
+              "width": "4, 8, 16, 32, 64, 128", "label_noise": "0, 0.1, 0.2, 0.4, 0.6"}
+S_DEFAULTS = {"snr_db": "0, 10, 20", "n_train": "25, 50, 100", "width": "16, 64, 256",
+              "label_noise": "0, 0.2, 0.4"}
+AXES = ["n_train", "snr_db", "width", "label_noise"]
+INT_AXES = {"n_train", "width"}
+NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
+                "input": "input noise", "label": "label noise (classification)"}
+
+st.title("Alignment explorer")
+st.caption("K networks trained on independently noised copies of one dataset: how alike "
+           "are their hidden representations, and does that track their test error?")
+common.help_box("""
+**Setting.** Every member of the ensemble trains on the same clean inputs with its **own**
+realisation of the noise (targets, inputs or labels). Their last hidden layers are compared
+on a shared set of N clean probe points.
+
+**Measures.** *Linear CKA* (Kornblith et al. 2019): 1 = identical up to rotation and scale.
+*Information Imbalance* Δ(a→b) (Glielmo et al., PNAS Nexus 2022): how well the k nearest
+neighbours in member a predict those in member b; 0 = fully informative, 1 = no information;
+it is asymmetric, so the heatmap shows both directions. The *II score*
+1 − (Δ(a→b) + Δ(b→a))/2 puts it on a 0..1 "higher is more aligned" scale.
+*Mutual k-NN* (Huh et al. 2024): the mean fraction of shared k nearest neighbours.
+Values depend on N and k, shown next to every number.
+
+**Reading the plot.** Top: the mean alignment over all member pairs (band: ± one standard
+error); bottom: the members' test error against clean targets. The dashed line is the
+**interpolation threshold**, where the parameters P equal the fitted values n·outputs (for
+linear activations the network is one linear map, so it sits at n = d). Umar & Laio
+("Signal-to-noise ratio and sample size govern representational alignment") report that
+alignment rises with SNR, dips near the threshold, and that higher alignment does not mean
+lower test error. Click a point to open its run.
+""")
+
+cache, manager = common.services()
+slots = common.ErrorSlots()
+
+
+def _on_dataset_change() -> None:
+    # Switching between regression and classification: pick a noise kind that applies.
+    task = DATASETS[st.session_state["dataset"]].task
+    noise = st.session_state.get("noise", "target")
+    if task == "classification" and noise == "target":
+        st.session_state["noise"] = "label"
+    if task == "regression" and noise == "label":
+        st.session_state["noise"] = "target"
+
+
+def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
+    st.session_state[values_key] = defaults.get(st.session_state[axis_key], "")
+
+
+with st.sidebar:
+    st.subheader("Data")
+    dataset = st.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index("linear-teacher"),
+                           key="dataset", bind="query-params", on_change=_on_dataset_change,
+                           help="; ".join(f"**{k}**: {v.description}" for k, v in
+                                          DATASETS.items()))
+    info = DATASETS[dataset]
+    params: dict = {}
+    for name, p in info.params.items():
+        default = PARAM_DEFAULTS.get(dataset, {}).get(name, p.default)
+        if p.kind is int:
+            params[name] = st.number_input(f"{name} ({p.help})", int(p.lo), int(p.hi),
+                                           int(default), key=name, bind="query-params")
+        else:
+            params[name] = st.number_input(f"{name} ({p.help})", float(p.lo), float(p.hi),
+                                           float(default), key=name, bind="query-params")
+    slots.add("dataset", "dataset_params", "task")
+    noise = st.selectbox("Noise", NOISE_KINDS, index=NOISE_KINDS.index("target"), key="noise",
+                         bind="query-params", format_func=NOISE_LABELS.get,
+                         help="What each member's independent noise perturbs.")
+    snr_db, label_noise = 10.0, 0.2
+    if noise in ("target", "input"):
+        snr_db = st.number_input("SNR (dB)", -40.0, 80.0, 10.0, step=1.0, key="snr",
+                                 bind="query-params",
+                                 help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
+    elif noise == "label":
+        label_noise = st.slider("Label-noise rate p", 0.0, 1.0, 0.2, step=0.05, key="p",
+                                bind="query-params",
+                                help="Each label is replaced by a uniformly drawn class with "
+                                "probability p (p = 1: random labels).")
+    slots.add("noise", "snr_db", "label_noise")
+    c1, c2 = st.columns(2)
+    n_train = c1.number_input("Samples n", 2, 1_000_000, 50, key="n", bind="query-params",
+                              help="Training points shared by all members.")
+    n_probe = c2.number_input("Probe points N", 10, 100_000, 300, step=50, key="probe",
+                              bind="query-params",
+                              help="Clean held-out points the representations are compared on.")
+    slots.add("n_train", "n_probe")
+
+    st.subheader("Networks")
+    c1, c2 = st.columns(2)
+    width = c1.number_input("Width", 1, 16384, 64, key="width", bind="query-params")
+    depth = c2.number_input("Hidden layers", 1, 3, 1, key="depth", bind="query-params")
+    c1, c2 = st.columns(2)
+    activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
+                              key="act", bind="query-params")
+    K = c2.number_input("Ensemble size K", 2, 64, 4, key="K", bind="query-params")
+    c1, c2 = st.columns(2)
+    init_scale = c1.number_input("Init scale", 0.001, 100.0, 0.1, step=0.05, format="%.3g",
+                                 key="init", bind="query-params",
+                                 help="Multiplies the default initialisation.")
+    shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
+                              help="Every member starts from the same weights, so the noise "
+                              "is the only difference between them.")
+    slots.add("width", "depth", "activation", "ensemble_size", "init_scale", "shared_init")
+    with st.expander("Training", icon=":material/tune:"):
+        c1, c2 = st.columns(2)
+        optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
+                                 key="opt", bind="query-params")
+        lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
+                             key="lr", bind="query-params")
+        c1, c2 = st.columns(2)
+        max_epochs = c1.number_input("Max epochs", 1, 1_000_000, 300, step=100, key="epochs",
+                                     bind="query-params",
+                                     help="Full-batch epochs; a member stops early once its "
+                                     "training loss is below 1e-4.")
+        weight_decay = c2.number_input("Weight decay", 0.0, 100.0, 0.0, step=1e-4,
+                                       format="%.4g", key="wd", bind="query-params")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params",
+                               help="Seeds the data sample, the noise and the initialisation.")
+        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol")
+
+    st.subheader("Measure")
+    measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
+                           format_func=data.MEASURE_LABELS.get, key="measure",
+                           bind="query-params")
+    c1, c2 = st.columns(2)
+    k = c1.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params",
+                        help="Neighbours used by the Information Imbalance.")
+    knn_k = c2.number_input("k (mutual k-NN)", 1, 500, 10, key="knn", bind="query-params")
+    slots.add("k", "knn_k")
+    slots.fallback()
+
+
+def _base() -> ExperimentSpec:
+    return ExperimentSpec(
+        dataset=dataset, dataset_params=params, n_train=int(n_train), n_probe=int(n_probe),
+        noise=noise, snr_db=float(snr_db), label_noise=float(label_noise), width=int(width),
+        depth=int(depth), activation=activation, ensemble_size=int(K),
+        shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
+        lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
+        seed=int(seed))
+
+
+base = common.build(_base, slots)
+if base is not None and k >= base.n_probe:
+    slots.show(f"k={k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1} (N = probe points)")
+    base = None
+if base is not None and knn_k >= base.n_probe:
+    slots.show(f"knn_k={knn_k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1}")
+    base = None
+
+mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
+                bind="query-params", label_visibility="collapsed")
+auto = True
+if mode == "Sweep":
+    c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
+    x_axis = c[0].selectbox("x axis", AXES, key="x", bind="query-params",
+                            format_func=data.AXIS_LABELS.get, on_change=_reset_values,
+                            args=("x", "xs", X_DEFAULTS))
+    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
+    series = c[2].selectbox("Series", ["none"] + AXES, key="series", bind="query-params",
+                            format_func=lambda a: "none" if a == "none" else data.AXIS_LABELS[a],
+                            on_change=_reset_values, args=("series", "ss", S_DEFAULTS))
+    ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
+                              bind="query-params", disabled=series == "none")
+    auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
+                         help="Compute missing points as soon as the settings change.")
+    sweep_slots = common.ErrorSlots()
+    sweep_slots.add("xs", "ss", "axis", "sweep")
+    sweep_slots.fallback()
+else:
+    auto = st.checkbox("Auto-run", True, key="auto", bind="query-params",
+                       help="Compute the run as soon as the settings change.")
+
+if base is None:
+    st.error("The settings above are invalid; the message next to the control says why.",
+             icon=":material/error:")
+    st.stop()
+
+st.caption(f"P = {base.n_parameters():,} parameters per network · "
+           f"P / (n·outputs) = {base.interpolation_ratio():.2f} · "
+           f"{'Δ' if measure.startswith('ii') else data.MEASURE_SHORT[measure]} on "
+           f"N = {base.n_probe} probe points"
+           + (f", k = {k}" if measure.startswith("ii") else "")
+           + (f", k = {knn_k}" if measure == "mknn" else "")
+           + f" · device {common.device_label()}")
+
+
+def _values(text: str, axis: str, name: str) -> list:
+    if axis in INT_AXES:
+        return common.number_list(text, name, integer=True, lo=1, hi=1_000_000)
+    if axis == "label_noise":
+        return common.number_list(text, name, lo=0.0, hi=1.0)
+    return common.number_list(text, name, lo=-40.0, hi=80.0)
+
+
+# ============================================================================= single run
+if mode == "Single run":
+    fp = "run:" + base.content_hash()
+    job = common.current_job(PAGE)
+    result = job.result if (job is not None and job.spec == base and job.result is not None) \
+        else None
+    summary = cache.get_summary(base)
+    if (summary is None and result is None and auto and not common.already_started(fp)):
+        common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
+    if st.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
+                 disabled=summary is not None):
+        common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
+    job = common.job_panel(PAGE)
+    if result is None and job is not None and job.spec == base and job.result is not None:
+        result = job.result
+    if summary is None and result is None:
+        st.info("Not computed yet: press **Run** (or turn on Auto-run).", icon=":material/info:")
+        st.stop()
+    runview.show_run(base, summary=summary, result=result, measure=measure, k=int(k),
+                     knn_k=int(knn_k), key="single")
+    st.stop()
+
+# ============================================================================= sweep
+
+
+def _sweep():
+    from engine.sweep import Sweep
+    if series != "none" and series == x_axis:
+        raise ValueError(f"series={series!r} is invalid: allowed an axis other than the x "
+                         f"axis ({x_axis!r})")
+    axes = {x_axis: _values(xs_text, x_axis, "xs")}
+    if series != "none":
+        axes[series] = _values(ss_text, series, "ss")
+    return Sweep(base, axes)
+
+
+sweep = common.build(_sweep, sweep_slots)
+if sweep is None:
+    st.stop()
+specs = sweep.specs()
+fp = "sweep:" + "|".join(s.content_hash() for s in specs)
+
+job = common.current_job(PAGE)
+job_points = {p.key: p for p in job.points} if job is not None and job.kind == "sweep" else {}
+rows = []
+for spec, values in zip(specs, sweep.points()):
+    key = cache.key(spec)
+    summary = cache.get_summary(spec)
+    if summary is None and key in job_points:
+        summary = job_points[key].summary
+    rows.append({"spec": spec, "values": values, "key": key, "summary": summary})
+missing = [r for r in rows if r["summary"] is None]
+
+b1, b2 = st.columns([1, 5], vertical_alignment="center")
+clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
+                    disabled=not missing)
+b2.caption(f"{len(rows) - len(missing)} of {len(rows)} points cached"
+           + (f"; {len(missing)} to compute." if missing else "."))
+if missing and (clicked or (auto and not common.already_started(fp))):
+    common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
+job = common.job_panel(PAGE)
+
+frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure, k=int(k),
+                            knn_k=int(knn_k))
+threshold = plots.interpolation_threshold(base, x_axis)
+if frame.empty:
+    st.info("No point computed yet" + (": they appear here as they finish." if job else
+                                        ": press **Run**."), icon=":material/info:")
+    st.stop()
+
+measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
+    f", k={k})" if measure.startswith("ii") else f", k={knn_k})" if measure == "mknn" else ")")
+error_label = "test MSE" if base.task == "regression" else "test error rate"
+fig = plots.sweep_figure(frame, x=x_axis, x_label=data.AXIS_LABELS[x_axis],
+                         measure_label=measure_label, error_label=error_label,
+                         series_label=None if series == "none" else data.AXIS_LABELS[series],
+                         threshold=threshold)
+event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
+                        width="stretch")
+if threshold is not None:
+    st.caption(f"Dashed line: interpolation threshold at {data.AXIS_LABELS[x_axis]} = "
+               f"{threshold:.4g} (P = n · outputs"
+               + ("; linear activations: one linear map with d + bias parameters per output)"
+                  if base.activation == "linear" else ")"))
+
+dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
+common.downloads([
+    ("Plotted data (CSV)", dl.to_csv(index=False), f"alignment_{x_axis}.csv", "text/csv"),
+    ("Spec (JSON)", json.dumps({"base": json.loads(base.to_json()),
+                                "axes": {k_: list(v) for k_, v in sweep.axes.items()}},
+                               indent=2), "alignment_sweep.json", "application/json"),
+], key="sweep_dl")
+
+# ----------------------------------------------------------------------------- open a run
+done_rows = [r for r in rows if r["summary"] is not None]
+by_short = {r["key"][:12]: r for r in done_rows}
+picked = [p.get("customdata") for p in (event.selection.points if event else [])
+          if p.get("customdata")]
+if picked and picked[0] != st.session_state.get("_picked"):
+    st.session_state["_picked"] = picked[0]
+    if picked[0][:12] in by_short:
+        st.session_state["open"] = picked[0][:12]
+options = ["none"] + list(by_short)
+
+
+def _label(short: str) -> str:
+    if short == "none":
+        return "—"
+    return ", ".join(f"{data.AXIS_LABELS.get(a, a)} = {v}"
+                     for a, v in by_short[short]["values"].items())
+
+
+st.subheader("Open a run")
+opened = st.selectbox("Run", options, key="open", bind="query-params", format_func=_label,
+                      help="Or click a point of the plot.")
+if opened and opened != "none":
+    r = by_short[opened]
+    result = None
+    if job is not None and job.kind == "run" and job.result is not None and job.spec == r["spec"]:
+        result = job.result
+    runview.show_run(r["spec"], summary=r["summary"], result=result, measure=measure,
+                     k=int(k), knn_k=int(knn_k), key="opened")

@@ -1,0 +1,184 @@
+"""Information content of hidden representations under label noise: a width sweep for
+several label-noise rates, against random labels and random features."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from engine.datasets import DATASETS
+from engine.spec import ACTIVATIONS, ExperimentSpec
+from ui import common, data, infoview, plots
+
+common.ensure_router()
+
+PAGE = "information"
+CLASSIFIERS = [k for k, v in DATASETS.items() if v.task == "classification"]
+
+st.title("Information content (label noise)")
+st.caption("How much do hidden representations know about the true classes when networks "
+           "learn from noisy labels, and how does that change with the number of parameters?")
+common.help_box("""
+**Measure.** Δ(h → y_clean) is the Information Imbalance (Glielmo et al., PNAS Nexus 2022)
+from the last hidden layer h to the **clean** labels (one-hot), on N clean probe points:
+how well the nearest neighbours in h predict points of the same true class. **Lower is more
+informative** (0: neighbours in h always share the class; 1: no information). Values
+depend on N and k, shown on the axes.
+
+**Conditions.** Networks trained on *clean* labels (p = 0), on *noisy* labels (each label
+replaced by a random class with probability p), on *random labels* (p = 1), and the
+*random features* of the same networks before training (dotted).
+
+**Reading the plots.** Left: Δ(h → y_clean) against the parameters per network; right: the
+test error (clean labels). The dashed line is the interpolation threshold P = n · classes.
+Umar, Tezoh, Barbier et al. ("The effect of label noise on the information content of
+neural representations") report a double descent of Δ that follows the test error, noisy
+labels more informative than clean ones below the threshold and equally informative above,
+and random labels worse than random features. Bottom: Δ(penultimate → pre-softmax) against
+the cross-entropy loss; they report it decreases with the loss in the over-parameterised
+regime (filled markers).
+""")
+
+cache, manager = common.services()
+slots = common.ErrorSlots()
+
+with st.sidebar:
+    st.subheader("Data")
+    dataset = st.selectbox("Dataset", CLASSIFIERS, index=CLASSIFIERS.index("digits"),
+                           key="dataset", bind="query-params",
+                           help="; ".join(f"**{k}**: {DATASETS[k].description}"
+                                          for k in CLASSIFIERS))
+    params: dict = {}
+    for name, p in DATASETS[dataset].params.items():
+        if p.kind is int:
+            params[name] = st.number_input(f"{name} ({p.help})", int(p.lo), int(p.hi),
+                                           int(p.default), key=name, bind="query-params")
+        else:
+            params[name] = st.number_input(f"{name} ({p.help})", float(p.lo), float(p.hi),
+                                           float(p.default), key=name, bind="query-params")
+    slots.add("dataset", "dataset_params")
+    c1, c2 = st.columns(2)
+    n_train = c1.number_input("Samples n", 2, 1_000_000, 100, key="n", bind="query-params")
+    n_probe = c2.number_input("Probe points N", 10, 100_000, 300, step=50, key="probe",
+                              bind="query-params")
+    slots.add("n_train", "n_probe")
+    rates_text = st.text_input("Label-noise rates p", "0, 0.2", key="rates",
+                               bind="query-params",
+                               help="Comma-separated; 0 = clean labels.")
+    c1, c2 = st.columns(2)
+    random_labels = c1.checkbox("Random labels", True, key="random", bind="query-params",
+                                help="Adds p = 1: every label drawn at random.")
+    random_features = c2.checkbox("Random features", True, key="features",
+                                  bind="query-params",
+                                  help="The same networks before training.")
+    slots.add("rates", "label_noise")
+
+    st.subheader("Networks")
+    widths_text = st.text_input("Widths", "2, 5, 10, 13, 20, 50, 200", key="widths",
+                                bind="query-params",
+                                help="Hidden widths to sweep (the x axis, as parameters).")
+    c1, c2 = st.columns(2)
+    depth = c1.number_input("Hidden layers", 1, 3, 1, key="depth", bind="query-params")
+    activation = c2.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu"),
+                              key="act", bind="query-params")
+    c1, c2 = st.columns(2)
+    K = c1.number_input("Ensemble size K", 2, 64, 2, key="K", bind="query-params",
+                        help="Members per point: the error bands are over members.")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    c1, c2 = st.columns(2)
+    max_epochs = c1.number_input("Max epochs", 1, 1_000_000, 400, step=100, key="epochs",
+                                 bind="query-params")
+    lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
+                         key="lr", bind="query-params")
+    slots.add("widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
+              "lr")
+    k = st.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params")
+    slots.add("k")
+    slots.fallback()
+
+
+def _sweep():
+    from engine.sweep import Sweep
+    widths = common.number_list(widths_text, "widths", integer=True, lo=1, hi=16384)
+    rates = common.number_list(rates_text, "rates", lo=0.0, hi=1.0)
+    if random_labels and 1.0 not in rates:
+        rates.append(1.0)
+    base = ExperimentSpec(dataset=dataset, dataset_params=params, n_train=int(n_train),
+                          n_probe=int(n_probe), noise="label", label_noise=rates[0],
+                          width=widths[0], depth=int(depth), activation=activation,
+                          ensemble_size=int(K), optimizer="adam", lr=float(lr),
+                          max_epochs=int(max_epochs), seed=int(seed))
+    if k >= base.n_probe:
+        raise ValueError(f"k={k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1}")
+    return Sweep(base, {"width": widths, "label_noise": rates})
+
+
+loss_kind = st.radio("Loss axis (bottom plot)", ["training loss", "test loss"],
+                     horizontal=True, key="loss", bind="query-params")
+auto = st.checkbox("Auto-run", True, key="auto", bind="query-params",
+                   help="Compute missing points as soon as the settings change.")
+
+sweep = common.build(_sweep, slots)
+if sweep is None:
+    st.error("The settings in the sidebar are invalid; the message there says why.",
+             icon=":material/error:")
+    st.stop()
+base = sweep.base
+specs = sweep.specs()
+fp = "info:" + "|".join(s.content_hash() for s in specs)
+job = common.current_job(PAGE)
+job_points = {p.key: p for p in job.points} if job is not None and job.kind == "sweep" else {}
+rows = []
+for spec, values in zip(specs, sweep.points()):
+    key = cache.key(spec)
+    summary = cache.get_summary(spec)
+    if summary is None and key in job_points:
+        summary = job_points[key].summary
+    rows.append({"spec": spec, "values": values, "key": key, "summary": summary})
+missing = [r for r in rows if r["summary"] is None]
+
+b1, b2 = st.columns([1, 5], vertical_alignment="center")
+clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
+                    disabled=not missing)
+b2.caption(f"{len(rows) - len(missing)} of {len(rows)} runs cached"
+           + (f"; {len(missing)} to compute" if missing else "")
+           + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
+           + f" · device {common.device_label()}")
+if missing and (clicked or (auto and not common.already_started(fp))):
+    common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
+job = common.job_panel(PAGE)
+
+frame = infoview.info_frame(rows, k=int(k), random_features=random_features)
+if frame.empty:
+    st.info("No point computed yet" + (": they appear here as they finish." if job else
+                                        ": press **Run**."), icon=":material/info:")
+    st.stop()
+
+threshold = float(base.n_train * base.n_outputs())
+info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
+st.plotly_chart(plots.information_figure(frame, threshold=threshold, info_label=info_label,
+                                         error_label="test error rate (clean labels)"),
+                key="info_chart", width="stretch")
+
+st.subheader("Penultimate vs pre-softmax")
+loss_col = "train_loss" if loss_kind == "training loss" else "test_loss"
+lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
+if lf.empty:
+    st.info("No point with a loss yet.")
+else:
+    st.plotly_chart(plots.loss_figure(
+        lf, x_label=f"cross-entropy {loss_kind}",
+        y_label=f"Δ(penultimate → pre-softmax) (N={base.n_probe}, k={k})"),
+        key="loss_chart", width="stretch")
+    st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
+
+common.downloads([
+    ("Plotted data (CSV)", frame.drop(columns=["key"]).to_csv(index=False),
+     "information_content.csv", "text/csv"),
+    ("Loss plot data (CSV)", lf.to_csv(index=False), "penultimate_vs_loss.csv", "text/csv"),
+    ("Spec (JSON)", json.dumps({"base": json.loads(base.to_json()),
+                                "axes": {a: list(v) for a, v in sweep.axes.items()}},
+                               indent=2), "information_sweep.json", "application/json"),
+], key="info_dl")

@@ -1,0 +1,278 @@
+"""Streamlit glue shared by the dashboard pages.
+
+- :func:`services`: the result cache and the :class:`engine.jobs.JobManager`, one per
+  cache directory per server process (``st.cache_resource``), so every tab shares them
+  and identical requests from two tabs join one job.
+- :func:`job_panel`: the progress bar / time left / Cancel button of a page's job,
+  polled by an ``st.fragment(run_every=...)`` outside the script thread's training.
+- :class:`ErrorSlots`: places a spec's ``ValueError`` next to the control it names.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid
+from typing import Any, Callable, Iterable
+
+import streamlit as st
+
+from engine.jobs import ACTIVE, DONE, BusyError, Job, JobManager
+
+POLL_SECONDS = 1.0
+HEARTBEAT_SECONDS = 20.0
+# A job nobody has polled for this long (its tabs were closed) is cancelled.
+ABANDON_AFTER = 90.0
+
+
+def _env_int(name: str, default: int, lo: int = 1) -> int:
+    try:
+        return max(lo, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+@st.cache_resource(show_spinner=False)
+def _services(cache_dir: str) -> tuple[Any, JobManager]:
+    from engine.cache import ResultCache
+    cache = ResultCache(cache_dir)
+    manager = JobManager(cache,
+                         max_workers=_env_int("NOISEALIGN_WORKERS", 2),
+                         max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),
+                         per_session_limit=_env_int("NOISEALIGN_SESSION_JOBS", 4),
+                         abandon_after=ABANDON_AFTER)
+    return cache, manager
+
+
+def services() -> tuple[Any, JobManager]:
+    """(ResultCache, JobManager) for the cache directory in use."""
+    from engine.cache import default_cache_dir
+    return _services(str(default_cache_dir()))
+
+
+def session_id() -> str:
+    """A stable id for this browser tab (its Streamlit session)."""
+    if "_sid" not in st.session_state:
+        st.session_state["_sid"] = uuid.uuid4().hex
+    return st.session_state["_sid"]
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    """'cpu (...)' or 'cuda (GPU name)': where runs train by default."""
+    from engine.experiment import device_name, resolve_device
+    return device_name(resolve_device("auto"))
+
+
+def ensure_router() -> None:
+    """Make a deep link (``/theory?...``) opened before any visit to ``/`` go through
+    ``app.py``'s ``st.navigation``.
+
+    Streamlit decides at the first session whether the app uses the legacy ``pages/``
+    directory (it exists here) and keeps that until some session calls
+    ``st.navigation``; until then a deep link runs the page file alone, with the
+    directory's file names as navigation and without ``app.py``. Every page calls this
+    first: it switches Streamlit to ``st.navigation`` mode and reruns, which runs
+    ``app.py`` and then this page again, by the same URL path.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without this internal
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+# ----------------------------------------------------------------------------- input
+
+
+def number_list(text: str, name: str, *, integer: bool = False, lo: float = -math.inf,
+                hi: float = math.inf, max_items: int = 24) -> list[float] | list[int]:
+    """Parse "20, 35, 50" into numbers; ``ValueError`` naming ``name`` otherwise.
+
+    Duplicates are dropped and the order is kept.
+    """
+    kind = "integers" if integer else "numbers"
+    allowed = f"comma-separated {kind} in [{lo:g}, {hi:g}], at most {max_items}"
+    parts = [p.strip() for p in re.split(r"[,;\s]+", str(text).strip()) if p.strip()]
+    if not parts:
+        raise ValueError(f"{name}={text!r} is invalid: allowed {allowed}")
+    out: list[Any] = []
+    for p in parts:
+        try:
+            v = float(p)
+        except ValueError:
+            raise ValueError(f"{name}={text!r} is invalid ({p!r} is not a number): "
+                             f"allowed {allowed}") from None
+        if math.isnan(v) or not lo <= v <= hi or (integer and not v.is_integer()):
+            raise ValueError(f"{name}={text!r} is invalid ({p!r}): allowed {allowed}")
+        v = int(v) if integer else v
+        if v not in out:
+            out.append(v)
+    if len(out) > max_items:
+        raise ValueError(f"{name}={text!r} is invalid ({len(out)} values): allowed {allowed}")
+    return out
+
+
+class ErrorSlots:
+    """Placeholders after each group of controls; :meth:`show` puts an error message in
+    the slot of the field it names (``"n_train=5 is invalid..."`` -> slot ``n_train``)."""
+
+    def __init__(self) -> None:
+        self._slots: dict[str, Any] = {}
+        self._fallback: Any = None
+
+    def add(self, *fields: str) -> None:
+        """A slot right here, for these spec fields (or names of other inputs)."""
+        slot = st.empty()
+        for f in fields:
+            self._slots[f] = slot
+
+    def fallback(self) -> None:
+        self._fallback = st.empty()
+
+    def field_of(self, message: str) -> str | None:
+        m = re.match(r"\s*(?:dataset_params\[['\"](\w+)['\"]\]|(\w+))", message)
+        if not m:
+            return None
+        if m.group(1):
+            return m.group(1) if m.group(1) in self._slots else "dataset_params"
+        return m.group(2)
+
+    def show(self, message: str) -> None:
+        field = self.field_of(message)
+        slot = self._slots.get(field or "", self._fallback)
+        (slot if slot is not None else st).error(message, icon=":material/error:")
+
+
+def build(make: Callable[[], Any], slots: ErrorSlots) -> Any:
+    """Call ``make()``; a ``ValueError`` is shown next to its control, and None returned."""
+    try:
+        return make()
+    except ValueError as e:
+        slots.show(str(e))
+        return None
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+def current_job(page: str) -> Job | None:
+    _, manager = services()
+    return manager.get(st.session_state.get(f"_job_{page}"))
+
+
+def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], Job]) -> Job | None:
+    """Submit this page's job (a run or sweep), replacing the page's previous one.
+
+    The previous job is released (cancelled unless another tab watches it). A full
+    queue shows a "busy" warning instead of blocking.
+    """
+    _, manager = services()
+    sid = session_id()
+    old = current_job(page)
+    if old is not None and old.status in ACTIVE and st.session_state.get(
+            f"_jobfp_{page}") == fingerprint:
+        return old
+    if old is not None and old.status in ACTIVE:
+        manager.release(old, sid)
+    try:
+        job = submit(manager, sid)
+    except BusyError as e:
+        st.warning(str(e), icon=":material/hourglass_top:")
+        return None
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        return None
+    st.session_state[f"_job_{page}"] = job.id
+    st.session_state[f"_jobfp_{page}"] = fingerprint
+    st.session_state.setdefault("_started", set()).add(fingerprint)
+    return job
+
+
+def already_started(fingerprint: str) -> bool:
+    """Whether this tab has started this work before (auto-run starts it only once)."""
+    return fingerprint in st.session_state.get("_started", set())
+
+
+def _fmt_seconds(s: float) -> str:
+    if not math.isfinite(s):
+        return "estimating time left"
+    if s < 60:
+        return f"about {max(1, round(s))} s left"
+    return f"about {s / 60:.1f} min left"
+
+
+def _render_job(page: str) -> None:
+    _, manager = services()
+    manager.touch(session_id())
+    job = current_job(page)
+    if job is None:
+        return
+    v = job.view()
+    if st.session_state.get(f"_seen_{page}") != (v.id, v.n_points, v.status):
+        st.rerun()  # new points or a new state: redraw the page with them
+    if v.active:
+        label = (f"{v.label}: {v.message} · {_fmt_seconds(v.eta)}"
+                 if v.status == "running" else f"{v.label}: waiting for a free worker")
+        if v.n_sessions > 1:
+            label += f" · shared with {v.n_sessions - 1} other tab(s)"
+        cols = st.columns([5, 1], vertical_alignment="center")
+        cols[0].progress(min(1.0, max(0.0, v.progress)), text=label)
+        if cols[1].button("Cancel", key=f"_cancel_{page}", icon=":material/stop:"):
+            stopped = manager.release(job, session_id())
+            st.session_state.pop(f"_job_{page}", None)
+            st.toast("Cancelled." if stopped else
+                     "Stopped following it; another tab still needs this job.")
+            st.rerun()
+    elif v.status == DONE:
+        st.caption(f"{v.label}: done in {v.elapsed:.1f} s.")
+    elif v.status == "failed":
+        st.error(f"The job failed: {v.error}", icon=":material/error:")
+    else:
+        st.info(f"{v.label}: {v.message}. Finished points are kept in the cache; "
+                "press Run to resume.", icon=":material/info:")
+
+
+def job_panel(page: str) -> Job | None:
+    """Show the page's job status; while it is active, poll it every second and rerun
+    the page whenever new results arrive. Returns the job (or None)."""
+    job = current_job(page)
+    if job is None:
+        return None
+    v = job.view()
+    st.session_state[f"_seen_{page}"] = (v.id, v.n_points, v.status)
+    frag = st.fragment(run_every=POLL_SECONDS if v.active else None)(_render_job)
+    frag(page)
+    return job
+
+
+def heartbeat() -> None:
+    """Keep this tab's jobs alive while it is open, whichever page it shows."""
+    _, manager = services()
+    sid = session_id()
+    manager.touch(sid)
+    if manager.jobs(sid, active_only=True):
+        @st.fragment(run_every=HEARTBEAT_SECONDS)
+        def _beat() -> None:
+            services()[1].touch(session_id())
+        _beat()
+
+
+# ----------------------------------------------------------------------------- misc
+
+
+def help_box(text: str) -> None:
+    with st.expander("What am I looking at?", icon=":material/help:"):
+        st.markdown(text)
+
+
+def downloads(items: Iterable[tuple[str, bytes | str, str, str]], key: str) -> None:
+    """Download buttons side by side: (label, data, file name, mime)."""
+    items = list(items)
+    cols = st.columns(len(items))
+    for i, (col, (label, data, name, mime)) in enumerate(zip(cols, items)):
+        col.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{i}",
+                            icon=":material/download:", on_click="ignore")

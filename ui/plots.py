@@ -1,0 +1,296 @@
+"""Plotly figures for the dashboard (no streamlit here: testable on its own).
+
+Every curve figure takes a tidy ``pandas.DataFrame`` (one row per plotted point), the same
+table the page offers as CSV, so what is downloaded is what is drawn.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from engine.spec import ExperimentSpec
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+           "#e377c2", "#7f7f7f", "#bcbd22")
+THRESHOLD_COLOR = "#555555"
+
+
+# ----------------------------------------------------------------------------- threshold
+
+
+def _n_params(d: int, width: float, depth: int, outputs: int, bias: bool) -> float:
+    dims = [d] + [width] * depth + [outputs]
+    return sum(a * b + (b if bias else 0) for a, b in zip(dims[:-1], dims[1:]))
+
+
+def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
+    """The value of ``axis`` at which the network can just fit the data (SCIENCE.md 1.7).
+
+    ``P = n * outputs``, with ``P`` the trainable parameters of one member. A network
+    with linear activations is one linear map however wide it is, so its ``P`` is that of
+    the end-to-end map, ``(d + bias) * outputs``: the threshold is ``n = d (+1 with a
+    bias)`` and does not move with width. None when ``axis`` does not move the threshold.
+    """
+    d, outputs, depth, bias = spec.input_dim(), spec.n_outputs(), spec.depth, spec.bias
+    if axis == "n_train":
+        if spec.activation == "linear":
+            return float(d + (1 if bias else 0))
+        return spec.n_parameters() / outputs
+    if axis == "width" and spec.activation != "linear":
+        target = spec.n_train * outputs
+        lo, hi = 1e-3, float(2 ** 24)
+        if _n_params(d, lo, depth, outputs, bias) >= target:
+            return None
+        for _ in range(100):  # P grows with width: bisect
+            mid = math.sqrt(lo * hi)
+            if _n_params(d, mid, depth, outputs, bias) < target:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+    if axis == "n_parameters":
+        if spec.activation == "linear":
+            return None
+        return float(spec.n_train * outputs)
+    return None
+
+
+def _vline(fig: go.Figure, x: float | None, *, rows: Sequence[int] = (1,),
+           label: str = "interpolation threshold", log_x: bool = False) -> None:
+    if x is None or not math.isfinite(x) or x <= 0 and log_x:
+        return
+    for i, r in enumerate(rows):
+        fig.add_vline(x=x, line_dash="dash", line_color=THRESHOLD_COLOR, line_width=1.5,
+                      row=r, col=1)
+        if i == 0:
+            fig.add_annotation(x=math.log10(x) if log_x else x, y=1.0, yref="y domain",
+                               xref="x", text=label, showarrow=False, yanchor="bottom",
+                               font=dict(size=11, color=THRESHOLD_COLOR), row=r, col=1)
+
+
+def _band(fig: go.Figure, x, mean, err, color: str, name: str, *, row: int, col: int = 1,
+          showlegend: bool = True, customdata=None, dash: str | None = None,
+          legendgroup: str | None = None, hover: str = "") -> None:
+    x = np.asarray(x, float)
+    mean = np.asarray(mean, float)
+    err = np.nan_to_num(np.asarray(err, float))
+    ok = np.isfinite(mean)
+    x, mean, err = x[ok], mean[ok], err[ok]
+    if customdata is not None:
+        customdata = np.asarray(customdata, dtype=object)[ok]
+    if len(x) == 0:
+        return
+    rgba = _rgba(color, 0.18)
+    fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
+                             y=np.concatenate([mean + err, (mean - err)[::-1]]),
+                             fill="toself", fillcolor=rgba, line=dict(width=0),
+                             hoverinfo="skip", showlegend=False, legendgroup=legendgroup or name),
+                  row=row, col=col)
+    fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name,
+                             line=dict(color=color, dash=dash), marker=dict(size=8),
+                             customdata=customdata, showlegend=showlegend,
+                             legendgroup=legendgroup or name,
+                             hovertemplate=hover or "%{x}: %{y:.4g}<extra>" + name + "</extra>"),
+                  row=row, col=col)
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def wants_log(values: Sequence[float]) -> bool:
+    v = [float(x) for x in values if x is not None and float(x) > 0]
+    return len(v) >= 2 and max(v) / min(v) >= 8
+
+
+# ----------------------------------------------------------------------------- alignment
+
+
+def sweep_figure(df: pd.DataFrame, *, x: str, x_label: str, measure_label: str,
+                 error_label: str, series_label: str | None = None,
+                 threshold: float | None = None, log_x: bool | None = None) -> go.Figure:
+    """Alignment (top) and test error (bottom) against ``x``, one curve per series.
+
+    ``df`` columns: ``x``, ``series`` (str), ``align_mean``, ``align_sem``, ``error_mean``,
+    ``error_sem``, ``key`` (cache key, carried as customdata so a click opens the run).
+    Bands are +- one standard error over the ensemble's pairs / members.
+    """
+    log_x = wants_log(df["x"]) if log_x is None else log_x
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[0.6, 0.4])
+    for i, (name, g) in enumerate(df.groupby("series", sort=False)):
+        g = g.sort_values("x")
+        color = PALETTE[i % len(PALETTE)]
+        label = f"{series_label} = {name}" if series_label else str(name)
+        _band(fig, g["x"], g["align_mean"], g["align_sem"], color, label, row=1,
+              customdata=g["key"], legendgroup=label,
+              hover=f"{x_label} %{{x}}<br>{measure_label} %{{y:.4g}}<extra>{label}</extra>")
+        _band(fig, g["x"], g["error_mean"], g["error_sem"], color, label, row=2,
+              customdata=g["key"], showlegend=False, legendgroup=label,
+              hover=f"{x_label} %{{x}}<br>{error_label} %{{y:.4g}}<extra>{label}</extra>")
+    _vline(fig, threshold, rows=(1, 2), log_x=log_x)
+    fig.update_yaxes(title_text=measure_label, row=1, col=1)
+    fig.update_yaxes(title_text=error_label, row=2, col=1)
+    fig.update_xaxes(title_text=x_label, row=2, col=1, type="log" if log_x else "linear")
+    fig.update_xaxes(type="log" if log_x else "linear", row=1, col=1)
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0),
+                      hovermode="closest", clickmode="event+select",
+                      showlegend=series_label is not None)
+    return fig
+
+
+def heatmap_figure(matrix: np.ndarray, *, title: str, zmin: float | None = None,
+                   zmax: float | None = None, colorscale: str = "Viridis",
+                   reverse: bool = False) -> go.Figure:
+    """K x K matrix; entry (a, b) is the measure from member a (row) to member b."""
+    m = np.asarray(matrix, float)
+    k = m.shape[0]
+    labels = [f"m{i + 1}" for i in range(k)]
+    text = [[("" if not np.isfinite(v) else f"{v:.3f}") for v in row] for row in m]
+    fig = go.Figure(go.Heatmap(z=m, x=labels, y=labels, zmin=zmin, zmax=zmax,
+                               colorscale=colorscale, reversescale=reverse, text=text,
+                               texttemplate="%{text}" if k <= 12 else None,
+                               hovertemplate="from %{y} to %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text="member a (from)")
+    fig.update_xaxes(title_text="member b (to)", side="bottom")
+    fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def members_figure(test_error: np.ndarray, train_loss: np.ndarray, *, error_label: str,
+                   loss_label: str) -> go.Figure:
+    """Per-member test error (clean targets) and training loss (own noisy data)."""
+    k = len(test_error)
+    labels = [f"m{i + 1}" for i in range(k)]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(error_label, loss_label))
+    fig.add_trace(go.Bar(x=labels, y=test_error, marker_color=PALETTE[0], name=error_label),
+                  row=1, col=1)
+    fig.add_trace(go.Bar(x=labels, y=train_loss, marker_color=PALETTE[4], name=loss_label),
+                  row=1, col=2)
+    fig.update_layout(height=300, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+# ----------------------------------------------------------------------------- information
+
+
+def information_figure(df: pd.DataFrame, *, threshold: float | None,
+                       info_label: str, error_label: str) -> go.Figure:
+    """Delta(h -> y_clean) (left) and test error (right) against parameters, one curve
+    per condition. ``df``: ``n_parameters``, ``condition``, ``info_mean``, ``info_sem``,
+    ``error_mean``, ``error_sem``, ``dash`` (bool: a reference curve), ``key``."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(info_label, error_label),
+                        horizontal_spacing=0.1)
+    log_x = wants_log(df["n_parameters"])
+    for i, (name, g) in enumerate(df.groupby("condition", sort=False)):
+        g = g.sort_values("n_parameters")
+        color = PALETTE[i % len(PALETTE)]
+        dash = "dot" if bool(g["dash"].iloc[0]) else None
+        _band(fig, g["n_parameters"], g["info_mean"], g["info_sem"], color, name, row=1,
+              col=1, dash=dash, customdata=g["key"],
+              hover="P %{x}<br>Δ %{y:.4g}<extra>" + name + "</extra>")
+        if g["error_mean"].notna().any():
+            _band(fig, g["n_parameters"], g["error_mean"], g["error_sem"], color, name, row=1,
+                  col=2, dash=dash, showlegend=False, customdata=g["key"],
+                  hover="P %{x}<br>error %{y:.4g}<extra>" + name + "</extra>")
+    if threshold is not None:
+        for c in (1, 2):
+            fig.add_vline(x=threshold, line_dash="dash", line_color=THRESHOLD_COLOR, row=1, col=c)
+        fig.add_annotation(x=math.log10(threshold) if log_x else threshold, y=1.0,
+                           yref="y domain", xref="x", text="P = n · classes", showarrow=False,
+                           yanchor="bottom", font=dict(size=11, color=THRESHOLD_COLOR),
+                           row=1, col=1)
+    for c in (1, 2):
+        fig.update_xaxes(title_text="parameters P per network", type="log" if log_x else "linear",
+                         row=1, col=c)
+    fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
+    return fig
+
+
+def loss_figure(df: pd.DataFrame, *, x_label: str, y_label: str) -> go.Figure:
+    """Delta(penultimate -> pre-softmax) against cross-entropy loss, one marker per run,
+    coloured by condition; over-parameterised runs filled, under-parameterised hollow."""
+    fig = go.Figure()
+    for i, (name, g) in enumerate(df.groupby("condition", sort=False)):
+        color = PALETTE[i % len(PALETTE)]
+        over = g["over"].astype(bool)
+        for part, filled in ((g[over], True), (g[~over], False)):
+            if part.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=part["loss"], y=part["pen_out"], mode="markers",
+                name=name + ("" if filled else " (under-parameterised)"),
+                marker=dict(size=10, color=color if filled else "white",
+                            line=dict(color=color, width=2)),
+                customdata=np.stack([part["n_parameters"], part["width"]], axis=1),
+                hovertemplate=(x_label + " %{x:.3g}<br>" + y_label
+                               + " %{y:.3g}<br>P %{customdata[0]}, width %{customdata[1]}"
+                               + "<extra>" + name + "</extra>")))
+    log_x = wants_log(df["loss"]) if len(df) else False
+    fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear")
+    fig.update_yaxes(title_text=y_label)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    return fig
+
+
+# ----------------------------------------------------------------------------- theory
+
+
+THEORY_CURVES = (("rho", "ρ = cos(β_a, β_b)", PALETTE[0]), ("cka", "linear CKA = ρ²", PALETTE[1]),
+                 ("ii_score", "II score 1 − Δ(ρ)", PALETTE[2]), ("ii", "Δ(ρ) (II)", PALETTE[3]))
+
+
+def theory_figure(curves: dict, *, sims: pd.DataFrame | None = None, log_error: bool = True
+                  ) -> go.Figure:
+    """Our linear model's curves against n/d (top: alignment; bottom: test error), with
+    cached simulations as markers (``sims`` columns: ``nd``, ``measure``, ``mean``,
+    ``sem``, ``label``; measure in {"cka", "ii_score", "ii", "test_error"})."""
+    nd = np.asarray(curves["n"], float) / float(curves["d"])
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        row_heights=[0.6, 0.4])
+    for key, label, color in THEORY_CURVES:
+        fig.add_trace(go.Scatter(x=nd, y=curves[key], mode="lines", name=label,
+                                 line=dict(color=color, width=2.5),
+                                 hovertemplate="n/d %{x:.3f}: %{y:.4f}<extra>" + label
+                                 + "</extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=nd, y=curves["test_error"], mode="lines", name="test error (theory)",
+                             line=dict(color=PALETTE[4], width=2.5),
+                             hovertemplate="n/d %{x:.3f}: %{y:.4f}<extra>test error</extra>"),
+                  row=2, col=1)
+    if sims is not None and len(sims):
+        colors = {"cka": PALETTE[1], "ii_score": PALETTE[2], "ii": PALETTE[3],
+                  "test_error": PALETTE[4]}
+        for (measure, label), g in sims.groupby(["measure", "label"], sort=False):
+            g = g.sort_values("nd")
+            fig.add_trace(go.Scatter(
+                x=g["nd"], y=g["mean"], mode="markers",
+                error_y=dict(type="data", array=np.nan_to_num(g["sem"].to_numpy(float)),
+                             visible=True),
+                marker=dict(symbol="circle-open", size=11, color=colors.get(measure, "#000"),
+                            line=dict(width=2)),
+                name=label, hovertemplate="n/d %{x:.3f}: %{y:.4f}<extra>" + label + "</extra>"),
+                row=2 if measure == "test_error" else 1, col=1)
+    fig.add_vline(x=1.0, line_dash="dash", line_color=THRESHOLD_COLOR, row=1, col=1)
+    fig.add_vline(x=1.0, line_dash="dash", line_color=THRESHOLD_COLOR, row=2, col=1)
+    fig.add_annotation(x=1.0, y=1.0, yref="y domain", xref="x", text="n = d (threshold)",
+                       showarrow=False, yanchor="bottom", font=dict(size=11,
+                                                                    color=THRESHOLD_COLOR),
+                       row=1, col=1)
+    fig.update_yaxes(title_text="alignment", range=[-0.02, 1.05], row=1, col=1)
+    fig.update_yaxes(title_text="test error", type="log" if log_error else "linear",
+                     dtick=1 if log_error else None, row=2, col=1)
+    fig.update_xaxes(title_text="n / d (samples per input dimension)", row=2, col=1)
+    fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return fig

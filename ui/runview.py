@@ -1,0 +1,193 @@
+"""One run's details (heatmap, members, downloads) and the sweep table, for the pages.
+
+The alignment numbers come from the summary the cache stored with each run when the
+measure settings match it (k = 1, k-NN k = 10: instant, no arrays read); otherwise they
+are computed from the stored representations with :mod:`engine.summaries` and memoised.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine.spec import ExperimentSpec
+from ui import common, data, plots
+
+DEFAULT_K, DEFAULT_KNN_K = 1, 10
+
+
+def _summary_matches(summary: Mapping[str, Any] | None, k: int, knn_k: int) -> bool:
+    if not summary:
+        return False
+    s = data.summary_settings(summary)
+    return int(s.get("k", DEFAULT_K)) == k and int(s.get("knn_k", DEFAULT_KNN_K)) == knn_k
+
+
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=900)
+def _load_result(cache_dir: str, spec_json: str) -> Any:
+    cache, _ = common.services()
+    result = cache.get(ExperimentSpec.from_json(spec_json))
+    if result is None:
+        raise LookupError("not cached")  # exceptions are not memoised; None would be
+    return result
+
+
+def load_result(spec: ExperimentSpec) -> Any:
+    """The cached Result of ``spec`` (memoised per server), or None."""
+    cache, _ = common.services()
+    try:
+        return _load_result(str(cache.directory), spec.to_json())
+    except LookupError:
+        return None
+
+
+def _has_reps(result: Any) -> bool:
+    return result is not None and len(result.hidden) > 0 and result.hidden[-1].size > 0
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _computed(cache_dir: str, spec_json: str, measure: str, k: int, knn_k: int
+              ) -> dict | None:
+    from engine import summaries
+    result = load_result(ExperimentSpec.from_json(spec_json))
+    if not _has_reps(result):
+        return None
+    matrix = summaries.pairwise_matrix(result, measure, k=k, knn_k=knn_k)
+    stats = summaries.pair_stats(matrix)
+    return {"matrix": np.asarray(matrix, float).tolist(),
+            **{s: float(stats[s]) for s in ("mean", "std", "sem", "n_pairs")}}
+
+
+def measure_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None, measure: str, k: int,
+               knn_k: int, result: Any = None) -> tuple[dict | None, np.ndarray | None]:
+    """(pair stats, K x K matrix) of ``measure`` for a run; (None, None) if unavailable."""
+    if _summary_matches(summary, k, knn_k):
+        stats = data.align_stat(summary, measure)
+        matrix = data.align_matrix(summary, measure)
+        if stats is not None and matrix is not None:
+            return stats, matrix
+    if result is not None and _has_reps(result):
+        from engine import summaries
+        matrix = np.asarray(summaries.pairwise_matrix(result, measure, k=k, knn_k=knn_k), float)
+        stats = summaries.pair_stats(matrix)
+        return {s: float(stats[s]) for s in ("mean", "std", "sem", "n_pairs")}, matrix
+    cache, _ = common.services()
+    got = _computed(str(cache.directory), spec.to_json(), measure, k, knn_k)
+    if got is None:
+        return None, None
+    return {s: got[s] for s in ("mean", "std", "sem", "n_pairs")}, np.asarray(got["matrix"])
+
+
+# ----------------------------------------------------------------------------- sweep table
+
+
+def sweep_frame(rows: Sequence[Mapping[str, Any]], *, x_axis: str, series: str, measure: str,
+                k: int, knn_k: int) -> pd.DataFrame:
+    """Tidy table of a sweep's finished points (the plotted data)."""
+    out = []
+    for r in rows:
+        if r["summary"] is None:
+            continue
+        stats, _ = measure_of(r["spec"], r["summary"], measure, k, knn_k)
+        err = data.error_stat(r["summary"])
+        v = r["values"]
+        out.append({
+            "x": v[x_axis], "series": "all" if series == "none" else str(v[series]),
+            "measure": measure, "align_mean": stats["mean"] if stats else math.nan,
+            "align_std": stats["std"] if stats else math.nan,
+            "align_sem": stats["sem"] if stats else math.nan,
+            "n_pairs": stats["n_pairs"] if stats else math.nan,
+            "error_mean": err["mean"], "error_std": err["std"], "error_sem": err["sem"],
+            "n_parameters": r["spec"].n_parameters(), "N": r["spec"].n_probe,
+            "k": k if measure.startswith("ii") else (knn_k if measure == "mknn" else None),
+            "key": r["key"],
+        })
+    cols = ["x", "series", "measure", "align_mean", "align_std", "align_sem", "n_pairs",
+            "error_mean", "error_std", "error_sem", "n_parameters", "N", "k", "key"]
+    return pd.DataFrame(out, columns=cols)
+
+
+# ----------------------------------------------------------------------------- one run
+
+
+def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result: Any,
+             measure: str, k: int, knn_k: int, key: str) -> None:
+    """Metrics, the K x K heatmap of ``measure``, per-member errors and downloads."""
+    if result is None:
+        result = load_result(spec)
+    stats, matrix = measure_of(spec, summary, measure, k, knn_k, result=result)
+    err = data.error_stat(summary) if summary else None
+    if (err is None or not math.isfinite(err["mean"])) and result is not None:
+        te = np.asarray(result.test_error, float)
+        ok = te[np.isfinite(te)]
+        err = {"mean": float(ok.mean()) if ok.size else math.nan,
+               "std": float(ok.std()) if ok.size else math.nan,
+               "sem": float(ok.std(ddof=1) / math.sqrt(ok.size)) if ok.size > 1 else math.nan}
+
+    short = data.MEASURE_SHORT[measure]
+    c = st.columns(4)
+    if stats:
+        c[0].metric(f"{short}, mean over pairs", f"{stats['mean']:.4f}",
+                    help=f"± {stats['sem']:.2g} (standard error over {int(stats['n_pairs'])} "
+                    f"pairs; std {stats['std']:.2g}); N = {spec.n_probe} probe points"
+                    + (f", k = {k}" if measure.startswith("ii") else "")
+                    + (f", k = {knn_k}" if measure == "mknn" else ""))
+    else:
+        c[0].metric(short, "—", help="Representations of this run are not stored.")
+    if err:
+        c[1].metric("Test error, mean", f"{err['mean']:.4g}",
+                    help=f"± {err['sem']:.2g} (standard error over members), clean targets")
+    c[2].metric("P / (n·outputs)", f"{spec.interpolation_ratio():.2f}",
+                help=f"P = {spec.n_parameters():,} parameters per network; 1 is the "
+                "interpolation threshold")
+    if result is not None:
+        c[3].metric("Training", f"{result.timings.get('train', math.nan):.1f} s",
+                    help=f"{int(np.max(result.epochs))} epochs at most, on {result.device}")
+
+    left, right = st.columns([1, 1])
+    if matrix is not None:
+        is_ii = measure == "ii"
+        fig = plots.heatmap_figure(matrix, title=f"{data.MEASURE_LABELS[measure]}",
+                                   zmin=0.0, zmax=1.0, reverse=is_ii)
+        left.plotly_chart(fig, key=f"{key}_heatmap", width="stretch")
+        if is_ii:
+            left.caption("Row a, column b: Δ(a→b). Low (bright) = a's neighbourhoods predict "
+                         "b's. The two triangles are the two directions.")
+    else:
+        left.info("The K x K matrix needs the stored representations, which this cached "
+                  "run does not have; rerun it to see it.", icon=":material/info:")
+    members = None
+    if result is not None:
+        members = pd.DataFrame({"member": np.arange(1, len(result.test_error) + 1),
+                                "test_error": result.test_error,
+                                "train_loss": result.train_loss,
+                                "train_error": result.train_error,
+                                "epochs": result.epochs, "diverged": result.diverged,
+                                "label_flip_rate": result.label_flip_rate,
+                                "achieved_snr_db": result.achieved_snr_db})
+        task = spec.task
+        right.plotly_chart(plots.members_figure(
+            result.test_error, result.train_loss,
+            error_label="test MSE" if task == "regression" else "test error rate",
+            loss_label="training loss (own noisy data)"), key=f"{key}_members",
+            width="stretch")
+        if result.diverged.any():
+            right.warning(f"{int(result.diverged.sum())} member(s) diverged (loss became NaN "
+                          "or infinite): lower the learning rate.", icon=":material/warning:")
+
+    items = [("Spec (JSON)", json.dumps(json.loads(spec.to_json()), indent=2),
+              f"spec_{spec.content_hash()[:12]}.json", "application/json")]
+    if matrix is not None:
+        mdf = pd.DataFrame(matrix, columns=[f"m{i + 1}" for i in range(len(matrix))])
+        mdf.insert(0, "from", [f"m{i + 1}" for i in range(len(matrix))])
+        items.append((f"{short} matrix (CSV)", mdf.to_csv(index=False),
+                      f"{measure}_matrix_{spec.content_hash()[:12]}.csv", "text/csv"))
+    if members is not None:
+        items.append(("Members (CSV)", members.to_csv(index=False),
+                      f"members_{spec.content_hash()[:12]}.csv", "text/csv"))
+    common.downloads(items, key=f"{key}_dl")
