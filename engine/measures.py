@@ -4,7 +4,8 @@ Pure functions of arrays (numpy arrays or torch tensors, on the CPU or a GPU):
 
 - :func:`information_imbalance` -- exact Information Imbalance, both directions
 - :func:`information_imbalance_matrix` -- the same for every ordered pair of M spaces
-- :func:`linear_cka` -- linear CKA (Kornblith et al. 2019), biased or debiased
+- :func:`linear_cka` / :func:`linear_cka_matrix` -- linear CKA (Kornblith et al. 2019),
+  biased or debiased
 - :func:`mutual_knn` / :func:`mutual_knn_matrix` -- mutual k-NN alignment (Huh et al. 2024)
 - :func:`intrinsic_dimension` -- TwoNN / GRIDE via dadapy (imported lazily)
 
@@ -47,8 +48,9 @@ import torch
 
 ArrayLike = Any  # numpy array, torch tensor, or nested sequence
 
-# Bytes one (rows x N) float32 working array may use; the row block is sized from it.
-_BLOCK_BYTES = 2**25
+# Bytes the (rows x N) float32-equivalent working arrays of one block may use together;
+# the row block is sized from it (peak memory is a small multiple of this).
+_BLOCK_BYTES = 2**27
 # Up to this many A-neighbours per row (k plus ties) the ranks in B are found by direct
 # comparisons (O(N) per neighbour, no sort); beyond it (e.g. label spaces, where a
 # whole class ties) each block of rows is sorted once instead.
@@ -257,9 +259,16 @@ def _dense_weights(d: torch.Tensor, k: int) -> torch.Tensor:
     """Neighbour weights (b, N): 1 inside the k-NN, an equal share of the rest for the
     points tying for the k-th place, 0 elsewhere. Each row sums to k. float64, so
     shares like 1/3 add up to k as exactly as possible."""
-    dk, lt, eq = _kth(d, k)
-    share = ((k - lt).double() / eq.double())[:, None]
-    return torch.where(d < dk, 1.0, torch.where(d == dk, share, 0.0)).double()
+    vals, idx = torch.topk(d, k + 1, dim=1, largest=False, sorted=True)
+    w = torch.zeros(d.shape, dtype=torch.float64, device=d.device)
+    w.scatter_(1, idx[:, :k], 1.0)
+    tie = vals[:, k - 1] == vals[:, k]  # someone ties with the k-th neighbour
+    if bool(tie.any()):
+        dt = d[tie]
+        dk, lt, eq = _kth(dt, k)
+        share = ((k - lt).double() / eq.double())[:, None]
+        w[tie] = torch.where(dt < dk, 1.0, torch.where(dt == dk, share, 0.0)).double()
+    return w
 
 
 def _sorted_mid_ranks(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -273,17 +282,23 @@ def _sorted_mid_ranks(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s, perm = torch.sort(d, dim=1)
     n = d.shape[1]
     ar = torch.arange(n, device=d.device)
+    mid = (ar + 1).double().expand(d.shape[0], n)
     new = s[:, 1:] != s[:, :-1]
-    if bool(new.all()):
-        return perm, (ar + 1).double().expand(d.shape[0], n)
-    # Tie groups span sorted positions start..end; their mid-rank is (start+end)/2 + 1.
-    first = torch.ones_like(s, dtype=torch.bool)
+    tied = ~new.all(1)
+    if not bool(tied.any()):
+        return perm, mid
+    # Rows with ties: a tie group spans sorted positions start..end, mid-rank
+    # (start + end) / 2 + 1.
+    new = new[tied]
+    first = torch.ones(new.shape[0], n, dtype=torch.bool, device=d.device)
     first[:, 1:] = new
     last = torch.ones_like(first)
     last[:, :-1] = new
     start = torch.cummax(torch.where(first, ar, 0), dim=1).values
     end = torch.cummin(torch.where(last, ar, n).flip(1), dim=1).values.flip(1)
-    return perm, (start + end).double() * 0.5 + 1.0
+    mid = mid.clone()
+    mid[tied] = (start + end).double() * 0.5 + 1.0
+    return perm, mid
 
 
 def _mid_ranks(d: torch.Tensor) -> torch.Tensor:
@@ -344,7 +359,7 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     remaining weight for points tying as the k-th neighbour (see the module docstring).
 
     A: (N, dA) representation, (N,) integer labels or (N,) float coordinate; B likewise.
-    Computed in blocks of ``block_size`` rows (default: about 32 MB per working array),
+    Computed in blocks of ``block_size`` rows (default: about 128 MB of working arrays),
     memory O(block_size x N); time O(N^2 (dA + dB)). Without ties the minimum, reached
     for B = A, is (k + 1) / N; 1 means no information.
     """
@@ -391,24 +406,33 @@ def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
 
 
 def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
-               block_size: int | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(M, M) sums of w^a r^b (II, neighbours of order k) and of w^a w^b (mutual k-NN,
-    order knn_k) over all points, one pass over blocks of rows."""
+               block_size: int | None,
+               knn_idx: Sequence[int] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One pass over blocks of rows: (M, M) sums of w^a r^b (II, neighbours of order k)
+    and of w^a w^b (mutual k-NN, order knn_k, among spaces ``knn_idx``, default all)."""
     n, m = spaces[0].n, len(spaces)
-    per_row = m * (2 * (k is not None) + (knn_k is not None))
-    rows = _block_rows(n, per_row, block_size)
+    knn_idx = list(range(m)) if knn_idx is None else list(knn_idx)
+    per_row = 2 * m * (k is not None) + len(knn_idx) * (knn_k is not None)
+    rows = _block_rows(n, 2 * per_row, block_size)  # float64 working arrays
     ii = np.zeros((m, m)) if k is not None else None
-    kn = np.zeros((m, m)) if knn_k is not None else None
+    kn = np.zeros((len(knn_idx),) * 2) if knn_k is not None else None
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        ds = [s.block(start, stop) for s in spaces]
+        # All spaces' blocks in one (M * rows, N) tensor: the rank work is batched, a few
+        # large operations instead of many small ones.
+        ds = torch.cat([s.block(start, stop).to(torch.float64) for s in spaces])
         if k is not None:
-            w = torch.stack([_dense_weights(d, k).reshape(-1) for d in ds])
-            r = torch.stack([_mid_ranks(d).reshape(-1) for d in ds])
+            w = _dense_weights(ds, k).reshape(m, -1)
+            r = _mid_ranks(ds).reshape(m, -1)
             ii += (w @ r.T).cpu().numpy()
+            del w, r
         if knn_k is not None:
-            w = torch.stack([_dense_weights(d, knn_k).reshape(-1) for d in ds])
+            b = stop - start
+            sel = ds.reshape(m, b, n)[knn_idx].reshape(-1, n)
+            w = _dense_weights(sel, knn_k).reshape(len(knn_idx), -1)
             kn += (w @ w.T).cpu().numpy()
+    if kn is not None:
+        kn = (kn + kn.T) / 2  # exactly symmetric (the product's rounding may not be)
     return ii, kn
 
 
@@ -458,11 +482,26 @@ def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
 
 def _features(X: ArrayLike, name: str, dtype: torch.dtype,
               device: torch.device | str | None) -> torch.Tensor:
-    s = _Space(X, name, dtype, device)  # validation only; labels become one-hot below
+    """(N, d) features of ``dtype`` (labels one-hot), validated like a :class:`_Space`."""
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype={dtype!r} is invalid: allowed torch.float32 or torch.float64")
     t = _as_tensor(X, name)
-    if s.is_labels:
-        return torch.nn.functional.one_hot(s.inverse, s.n_unique).to(dtype)
-    t = t.to(device=s.device, dtype=dtype)
+    if t.ndim not in (1, 2):
+        raise ValueError(f"{name} has shape {tuple(t.shape)} ({t.ndim}-D): allowed a 2-D "
+                         "array (N points, features) or a 1-D array (labels if integer, "
+                         "one coordinate if float)")
+    if t.shape[0] == 0 or (t.ndim == 2 and t.shape[1] == 0):
+        raise ValueError(f"{name} is empty (shape {tuple(t.shape)}): allowed at least "
+                         "one point with at least one feature")
+    t = t.to(device=device if device is not None else t.device)
+    if t.ndim == 1 and not t.dtype.is_floating_point:
+        _, inverse = torch.unique(t.long(), return_inverse=True)
+        return torch.nn.functional.one_hot(inverse).to(dtype)
+    t = t.to(dtype)
+    bad = ~torch.isfinite(t)
+    if bool(bad.any()):
+        raise ValueError(f"{name} contains {int(bad.sum())} NaN or inf value(s): "
+                         "allowed finite numbers only")
     return t[:, None] if t.ndim == 1 else t
 
 
@@ -536,6 +575,81 @@ def _hsic_unbiased(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, floa
         return (tr + float(ua.sum()) * float(ub.sum()) / ((n - 1) * (n - 2))
                 - 2.0 / (n - 2) * float((ua * ub).sum()))
     return h(t_xy, dx, dy, ux, uy), h(t_xx, dx, dx, ux, ux), h(t_yy, dy, dy, uy, uy)
+
+
+def linear_cka_matrix(reps: Sequence[ArrayLike], debiased: bool = False, *,
+                      dtype: torch.dtype = torch.float64,
+                      device: torch.device | str | None = None,
+                      names: Sequence[str] | None = None,
+                      warn: bool = True) -> np.ndarray:
+    """Linear CKA between every pair of M representations of the same N points:
+    (M, M), symmetric, the diagonal 1 (NaN for a space without variance).
+
+    Same values as :func:`linear_cka` pair by pair, computed from the M centred Gram
+    matrices at once when they fit in memory (M N^2 <= 2^25 numbers), else pair by pair.
+    """
+    if not isinstance(debiased, bool):
+        raise ValueError(f"debiased={debiased!r} is invalid: allowed True or False")
+    m = len(reps)
+    if m == 0:
+        raise ValueError("reps is empty: allowed at least one representation")
+    names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
+    if device is None:
+        device = next((r.device for r in reps if isinstance(r, torch.Tensor)), None)
+    xs = [_features(r, nm, dtype, device) for r, nm in zip(reps, names)]
+    n = xs[0].shape[0]
+    if any(x.shape[0] != n for x in xs):
+        shapes = ", ".join(f"{nm}: N={x.shape[0]}" for nm, x in zip(names, xs))
+        raise ValueError(f"the representations have different numbers of points ({shapes}): "
+                         "allowed the same N points in every space")
+    if n < (4 if debiased else 2):
+        raise ValueError(f"N={n} points is too few for {'debiased' if debiased else 'linear'} "
+                         f"CKA: allowed N >= {4 if debiased else 2}")
+    out = _cka_matrices(xs, (debiased,))[0]
+    bad = np.isnan(np.diag(out))
+    if warn and bad.any():
+        warnings.warn(f"{', '.join(names[i] for i in np.flatnonzero(bad))} has no variance "
+                      "(all points coincide): its linear CKA is undefined (NaN)",
+                      DegenerateRepresentationWarning, stacklevel=2)
+    return out
+
+
+def _cka_matrices(xs: Sequence[torch.Tensor], which: Sequence[bool]) -> list[np.ndarray]:
+    """Linear CKA matrices (M, M) of validated features ``xs`` (M tensors (N, d)), one
+    per entry of ``which`` (False = biased, True = debiased); NaN for no variance."""
+    m, n = len(xs), xs[0].shape[0]
+    xs = [x - x.mean(0) for x in xs]
+    hs = []
+    if m * n * n <= 2**25:
+        grams = torch.stack([x @ x.T for x in xs])  # (M, N, N)
+        flat = grams.reshape(m, -1)
+        for debiased in which:
+            if not debiased:
+                hs.append((flat @ flat.T).cpu().numpy().astype(np.float64))
+                continue
+            g = grams.clone()
+            g.diagonal(dim1=1, dim2=2).zero_()
+            f = g.reshape(m, -1)
+            sums = f.sum(1)
+            u = g.sum(2)  # (M, N): K~ 1
+            h = (f @ f.T + torch.outer(sums, sums) / ((n - 1) * (n - 2))
+                 - 2.0 / (n - 2) * (u @ u.T))
+            hs.append(h.cpu().numpy().astype(np.float64))
+    else:
+        for debiased in which:
+            h = np.zeros((m, m))
+            fn = _hsic_unbiased if debiased else _hsic_biased
+            for a in range(m):
+                for b in range(a, m):
+                    h[a, b] = h[b, a] = fn(xs[a], xs[b])[0]
+            hs.append(h)
+    out = []
+    for h in hs:
+        diag = np.diag(h).copy()
+        diag[~(diag > 0)] = np.nan
+        c = h / np.sqrt(np.outer(diag, diag))
+        out.append((c + c.T) / 2)
+    return out
 
 
 # ---------------------------------------------------------------- intrinsic dimension
