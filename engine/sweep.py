@@ -332,6 +332,10 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     nothing more is submitted, pending points are cancelled, running ones stop at their
     next epoch, and the iterator ends. Closing the iterator early does the same.
     A failed point raises :class:`SweepError` after the others are stopped.
+
+    Arguments are checked when this is called, before anything runs. As with any
+    process pool, a script that runs a local sweep must guard its entry point with
+    ``if __name__ == "__main__":`` (worker processes import the main module).
     """
     if not isinstance(sweep, Sweep):
         raise ValueError(f"sweep must be a Sweep, got {type(sweep).__name__}")
@@ -347,7 +351,14 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler={scheduler!r} is only used with executor='dask', not "
                          f"{executor!r}")
+    return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
+                         threads_per_worker, cores)
 
+
+def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int | None,
+                  scheduler: Any, progress: Callable[[SweepProgress], None] | None,
+                  cancel: Callable[[], bool] | None, threads_per_worker: int | None,
+                  cores: int) -> Iterator[SweepPoint]:
     specs, points = sweep.specs(), sweep.points()
     total = len(specs)
     t0 = time.perf_counter()
@@ -394,7 +405,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
         remote_summarise: Callable | None = summarise
     else:
         remote_summarise = None  # a lambda, say: the driver summarises instead
-    reps = cache.store_representations
+    # Workers send representations when the cache keeps them, or when the driver must
+    # summarise (summaries need them); put_serialised drops what the cache does not keep.
+    reps = cache.store_representations or remote_summarise is None
 
     def finish(i: int, payload: tuple) -> SweepPoint:
         meta, npz, summary, seconds = payload
@@ -422,9 +435,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
                 # Waits while another process or thread computes the same spec.
                 with cache.lock(specs[i], cancel=cancel):
                     point = cached(i)
-                    if point is None:
+                    if point is None:  # in this process: any summarise will do
                         point = finish(i, _compute_point(specs[i].to_json(), reps,
-                                                         remote_summarise, cancel))
+                                                         summarise, cancel))
             except Cancelled:
                 return
             except Exception as e:
@@ -606,6 +619,8 @@ def _flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{k}"
         if isinstance(v, Mapping):
             out.update(_flatten(v, name + "."))
+        elif prefix and k == "label":
+            continue  # a measure's display name: the same on every row
         elif isinstance(v, (bool, int, float, str)) or v is None:
             out[name] = v
     return out
@@ -660,10 +675,11 @@ def write_csv(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
 
 
 def write_json(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
-    """Write the rows of :func:`sweep_table` as strict JSON, each with its full ``spec``
-    and cache ``key`` (NaN as null, infinities as "inf"/"-inf")."""
-    rows = sweep_table(points)
-    out = [dict(r, key=p.key, spec=p.spec.to_dict()) for r, p in zip(rows, points)]
+    """Write one object per point as strict JSON: the axis values, ``from_cache``,
+    ``seconds``, the cache ``key``, the full ``spec`` and the full (nested) ``summary``
+    (NaN as null, infinities as "inf"/"-inf")."""
+    out = [{**p.axis_values, "from_cache": p.from_cache, "seconds": p.seconds,
+            "key": p.key, "spec": p.spec.to_dict(), "summary": p.summary} for p in points]
     path = Path(path)
     path.write_text(json.dumps(_json_safe(out), indent=1, allow_nan=False) + "\n")
     return path
@@ -680,6 +696,14 @@ def write_table(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------- CLI
+
+
+# The numbers the CLI prints per point, when the summary has them (engine.summaries
+# names first, then Result.summary's); the CSV / JSON exports hold every number.
+TABLE_COLUMNS = ("test_error.mean", "train_loss.mean", "measures.ii_score.mean",
+                 "measures.cka.mean", "measures.mknn.mean",
+                 "information_content.trained.ii_h_to_y_mean", "test_error_mean",
+                 "train_loss_mean", "n_diverged", "n_parameters")
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -747,7 +771,9 @@ def cmd_sweep(args: Any) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     rows = sweep_table(points)
-    cols = [c for c in _columns(rows) if c not in ("device",)][:12]
+    present = set(_columns(rows))
+    cols = sweep.axis_names + ["from_cache", "seconds"] + [
+        c for c in TABLE_COLUMNS if c in present]
     print(_table([cols] + [[_short(r.get(c, "")) for c in cols] for r in rows]))
     cached = sum(p.from_cache for p in points)
     if args.out:

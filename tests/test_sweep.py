@@ -96,12 +96,15 @@ def test_grid_order_specs_and_points():
 def test_run_sweep_argument_errors(tmp_path):
     sweep = Sweep(BASE_SPEC, {"n_train": [20]})
     cache = cache_at(tmp_path)
+    # raised by the call itself, before the first point is asked for
     with pytest.raises(ValueError, match="executor='threads' is invalid"):
-        list(run_sweep(sweep, cache, executor="threads"))
+        run_sweep(sweep, cache, executor="threads")
     with pytest.raises(ValueError, match="workers=0 is invalid"):
-        list(run_sweep(sweep, cache, workers=0))
+        run_sweep(sweep, cache, workers=0)
     with pytest.raises(ValueError, match="scheduler='tcp://x:1' is only used with executor='dask'"):
-        list(run_sweep(sweep, cache, scheduler="tcp://x:1"))
+        run_sweep(sweep, cache, scheduler="tcp://x:1")
+    with pytest.raises(ValueError, match="cache must be a ResultCache"):
+        run_sweep(sweep, str(tmp_path))
     assert cache.entries() == []
 
 
@@ -246,8 +249,10 @@ def test_table_csv_and_json_exports(local_run, tmp_path):
     def no_constants(name):
         raise AssertionError(f"non-standard JSON constant {name}")
     data = json.loads((tmp_path / "r.json").read_text(), parse_constant=no_constants)
-    assert data[0]["snr_db"] == "inf" and data[0]["x"] is None
+    assert data[0]["snr_db"] == "inf" and data[0]["summary"]["x"] is None
+    assert data[0]["summary"]["nested"] == {"a": 1} and data[0]["summary"]["skip"] == [1, 2]
     assert ExperimentSpec.from_dict(data[1]["spec"]) == points[0].spec
+    assert data[1]["summary"] == points[0].summary and data[1]["key"] == points[0].key
     with pytest.raises(ValueError, match="allowed a .csv or .json"):
         write_table(points, tmp_path / "r.txt")
 
@@ -268,7 +273,9 @@ def test_cli_sweep_writes_csv_with_a_progress_bar(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     assert sorted((r["n_train"], r["snr_db"]) for r in rows) == [
         ("20", "0.0"), ("20", "10.0"), ("30", "0.0"), ("30", "10.0")]
-    assert "test_error_mean" in captured.out  # the table on stdout
+    header = captured.out.splitlines()[0].split()  # the table on stdout
+    assert header[:4] == ["n_train", "snr_db", "from_cache", "seconds"]
+    assert "test_error.mean" in header or "test_error_mean" in header
     assert main(["cache", "list", "--cache-dir", str(tmp_path / "c")]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 5  # header + 4 entries
 
