@@ -1,0 +1,207 @@
+"""engine.summaries on small real ensembles, against the pairwise measures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from engine import ExperimentSpec, Result, run_experiment
+from engine.measures import (information_imbalance, linear_cka, mutual_knn)
+from engine.summaries import (INFO_KEYS, MEASURE_LABELS, MEASURES, information_content,
+                              pair_stats, pairwise_matrix, summarise)
+
+F64 = torch.float64
+
+
+@pytest.fixture(scope="module")
+def regression() -> Result:
+    spec = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 8}, n_train=50,
+                          n_probe=60, width=16, depth=2, ensemble_size=4, max_epochs=50,
+                          noise="target", snr_db=10.0, device="cpu")
+    return run_experiment(spec)
+
+
+@pytest.fixture(scope="module")
+def classification() -> Result:
+    spec = ExperimentSpec(dataset="gaussian-mixture", dataset_params={"d": 5, "n_classes": 3},
+                          n_train=50, n_probe=60, width=16, ensemble_size=3, max_epochs=50,
+                          noise="label", label_noise=0.3, device="cpu")
+    return run_experiment(spec)
+
+
+def with_diverged(result: Result, member: int) -> Result:
+    """The same run, as if ``member`` had diverged (NaN activations and numbers)."""
+    diverged = np.zeros(result.ensemble_size, bool)
+    diverged[member] = True
+    hidden = tuple(h.copy() for h in result.hidden)
+    hidden[-1][member] = np.nan
+    test_error = result.test_error.copy()
+    test_error[member] = np.nan
+    return dataclasses.replace(result, diverged=diverged, hidden=hidden, test_error=test_error)
+
+
+# ----------------------------------------------------------------- pairwise matrices
+def test_ii_matrix_equals_pairwise_information_imbalance(regression: Result) -> None:
+    h = regression.hidden[-1]
+    m = pairwise_matrix(regression, "ii", k=2)
+    for a in range(4):
+        assert m[a, a] == pytest.approx(information_imbalance(h[a], h[a], 2, dtype=F64)[0],
+                                        abs=1e-12)
+        for b in range(a + 1, 4):
+            ab, ba = information_imbalance(h[a], h[b], 2, dtype=F64)
+            assert (m[a, b], m[b, a]) == pytest.approx((ab, ba), abs=1e-12)
+    score = pairwise_matrix(regression, "ii_score", k=2)
+    assert score == pytest.approx(1 - (m + m.T) / 2, abs=1e-12)
+    assert np.array_equal(score, score.T)
+
+
+def test_symmetric_measures_equal_their_pairwise_functions(regression: Result) -> None:
+    h = regression.hidden[-1]
+    cka = pairwise_matrix(regression, "cka")
+    deb = pairwise_matrix(regression, "cka_debiased")
+    knn = pairwise_matrix(regression, "mknn", knn_k=5)
+    for a in range(4):
+        for b in range(4):
+            assert cka[a, b] == pytest.approx(linear_cka(h[a], h[b]), abs=1e-10)
+            assert deb[a, b] == pytest.approx(linear_cka(h[a], h[b], True), abs=1e-10)
+            assert knn[a, b] == pytest.approx(
+                mutual_knn(h[a], h[b], 5, dtype=F64), abs=1e-12)
+    assert np.diag(cka) == pytest.approx(1.0) and np.diag(knn) == pytest.approx(1.0)
+
+
+def test_layer_choice_and_untrained_members(regression: Result) -> None:
+    r = regression
+    for layer, reps in [(0, r.hidden[0]), (-2, r.hidden[0]), (1, r.hidden[1]),
+                        ("output", r.output)]:
+        m = pairwise_matrix(r, "cka", layer=layer)
+        assert m[0, 1] == pytest.approx(linear_cka(reps[0], reps[1]), abs=1e-10)
+    m0 = pairwise_matrix(r, "ii", init=True)
+    assert m0[1, 2] == pytest.approx(
+        information_imbalance(r.hidden_init[-1][1], r.hidden_init[-1][2], dtype=F64)[0],
+        abs=1e-12)
+    assert not np.allclose(m0, pairwise_matrix(r, "ii"))
+
+
+def test_diverged_members_give_nan_rows_and_columns(regression: Result) -> None:
+    r = with_diverged(regression, 1)
+    for measure in MEASURES:
+        m = pairwise_matrix(r, measure)
+        assert np.isnan(m[1]).all() and np.isnan(m[:, 1]).all()
+        others = np.delete(np.delete(m, 1, 0), 1, 1)
+        assert np.isfinite(others).all()
+        assert others == pytest.approx(np.delete(np.delete(
+            pairwise_matrix(regression, measure), 1, 0), 1, 1), abs=1e-12)
+    info = information_content(r)
+    assert all(np.isnan(info[key][1]) and np.isfinite(np.delete(info[key], 1)).all()
+               for key in INFO_KEYS)
+
+
+# ----------------------------------------------------------------------- pair stats
+def test_pair_stats_counts_pairs_once_or_both_directions() -> None:
+    sym = np.array([[1.0, 0.2, 0.4], [0.2, 1.0, np.nan], [0.4, np.nan, 1.0]])
+    s = pair_stats(sym)
+    assert s["n_pairs"] == 2 and s["mean"] == pytest.approx(0.3)
+    assert s["std"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert s["sem"] == pytest.approx(s["std"] / math.sqrt(2))
+    asym = np.array([[0.0, 0.1, 0.3], [0.5, 0.0, 0.2], [0.4, 0.6, 0.0]])
+    s = pair_stats(asym)
+    assert s["n_pairs"] == 6 and s["mean"] == pytest.approx(0.35)
+    one = pair_stats(np.array([[1.0, 0.5], [0.5, 1.0]]))
+    assert one["n_pairs"] == 1 and one["mean"] == 0.5 and math.isnan(one["std"])
+    assert pair_stats(np.full((3, 3), np.nan))["n_pairs"] == 0
+    with pytest.raises(ValueError, match="square"):
+        pair_stats(np.zeros((2, 3)))
+
+
+# -------------------------------------------------------------- information content
+def test_information_content_regression(regression: Result) -> None:
+    r = regression
+    info = information_content(r, k=1)
+    h, out, x, y = r.hidden[-1], r.output, r.x_probe, r.y_probe.astype(np.float64)
+    for m in range(4):
+        assert (info["ii_h_to_y"][m], info["ii_y_to_h"][m]) == pytest.approx(
+            information_imbalance(h[m], y, dtype=F64), abs=1e-12)
+        assert (info["ii_pen_to_out"][m], info["ii_out_to_pen"][m]) == pytest.approx(
+            information_imbalance(h[m], out[m], dtype=F64), abs=1e-12)
+        assert (info["ii_x_to_h"][m], info["ii_h_to_x"][m]) == pytest.approx(
+            information_imbalance(x, h[m], dtype=F64), abs=1e-12)
+    # h = first hidden layer: the penultimate one is still the last hidden layer.
+    info0 = information_content(r, layer=0)
+    assert info0["ii_h_to_y"][2] == pytest.approx(
+        information_imbalance(r.hidden[0][2], y, dtype=F64)[0], abs=1e-12)
+    assert info0["ii_pen_to_out"] == pytest.approx(info["ii_pen_to_out"], abs=1e-12)
+
+
+def test_information_content_classification_uses_clean_labels(classification: Result) -> None:
+    r = classification
+    for init, h in [(False, r.hidden[-1]), (True, r.hidden_init[-1])]:
+        info = information_content(r, init=init)
+        y = r.y_probe.astype(np.int64)
+        assert info["ii_h_to_y"][0] == pytest.approx(
+            information_imbalance(h[0], y, dtype=F64)[0], abs=1e-12)
+    # A trained classifier's last hidden layer predicts the classes better than chance.
+    assert np.nanmean(information_content(r)["ii_h_to_y"]) < 0.8
+
+
+# ------------------------------------------------------------------------ summarise
+def test_summarise_is_json_and_consistent(classification: Result) -> None:
+    r = classification
+    s = summarise(r, k=1, knn_k=5)
+    back = json.loads(json.dumps(s))
+    assert back["N"] == 60 and back["k"] == 1 and back["knn_k"] == 5 and back["K"] == 3
+    assert back["n_parameters"] == r.n_parameters and back["task"] == "classification"
+    for m in MEASURES:
+        entry = back["measures"][m]
+        assert entry["label"] == MEASURE_LABELS[m]
+        mat = pairwise_matrix(r, m, knn_k=5)
+        assert np.array(entry["matrix"]) == pytest.approx(mat, abs=1e-12)
+        stats = pair_stats(mat)
+        assert entry["n_pairs"] == stats["n_pairs"] == (6 if m == "ii" else 3)
+        assert entry["mean"] == pytest.approx(stats["mean"])
+        init = pair_stats(pairwise_matrix(r, m, knn_k=5, init=True))
+        assert back["measures_init"][m]["mean"] == pytest.approx(init["mean"])
+    for part, init in (("trained", False), ("init", True)):
+        info = information_content(r, init=init)
+        for key in INFO_KEYS:
+            assert back["information_content"][part][key] == pytest.approx(info[key])
+            assert back["information_content"][part][key + "_mean"] == pytest.approx(
+                np.mean(info[key]))
+    assert back["test_error"]["mean"] == pytest.approx(np.mean(r.test_error))
+    assert back["test_error"]["std"] == pytest.approx(np.std(r.test_error, ddof=1))
+    assert back["train_loss"]["sem"] == pytest.approx(
+        np.std(r.train_loss, ddof=1) / math.sqrt(3))
+
+
+def test_summarise_with_a_diverged_member_and_tiny_probe_set() -> None:
+    spec = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 4}, n_train=20,
+                          n_probe=10, width=8, ensemble_size=3, max_epochs=20, device="cpu")
+    r = with_diverged(run_experiment(spec), 0)
+    s = json.loads(json.dumps(summarise(r)))
+    assert s["knn_k"] == 8  # 10 neighbours need N >= 12: reduced to N - 2
+    assert s["n_ok"] == 2 and s["measures"]["cka"]["n_pairs"] == 1
+    assert s["measures"]["ii"]["n_pairs"] == 2
+    assert math.isnan(s["information_content"]["trained"]["ii_h_to_y"][0])
+    assert s["test_error"]["mean"] == pytest.approx(np.mean(r.test_error[1:]))
+
+
+# ------------------------------------------------------------------------ bad input
+def test_bad_arguments_raise_value_errors(regression: Result) -> None:
+    with pytest.raises(ValueError, match="measure='rsa' is invalid"):
+        pairwise_matrix(regression, "rsa")
+    for layer in (2, -3, True, "hidden", 0.5):
+        with pytest.raises(ValueError, match="layer=.* is invalid"):
+            pairwise_matrix(regression, "cka", layer=layer)
+    with pytest.raises(ValueError, match="too few for k=59"):
+        summarise(regression, k=59)
+    with pytest.raises(ValueError, match="knn_k=0 is invalid"):
+        summarise(regression, knn_k=0)
+    with pytest.raises(ValueError, match="engine.Result"):
+        summarise({"not": "a result"})
+    meta, arrays = regression.to_parts(representations=False)
+    with pytest.raises(ValueError, match="no representations"):
+        information_content(Result.from_parts(meta, arrays))
