@@ -581,7 +581,6 @@ class ResultCache:
             with cache.transact():
                 cache.set(f"b/{key}", npz)
                 cache.set(f"m/{key}", framed)
-            self._evict(cache, keep=key)
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
                 self._recreate(e)
@@ -591,20 +590,25 @@ class ResultCache:
         except (OSError, diskcache.Timeout) as e:
             warnings.warn(f"results cache could not store {key[:12]} ({e}): the result is "
                           "returned but not cached", CacheWarning, stacklevel=3)
+        else:
+            try:
+                self._evict(cache, keep=key)
+            except (sqlite3.Error, OSError, diskcache.Timeout) as e:
+                warnings.warn(f"results cache could not evict old entries ({e})",
+                              CacheWarning, stacklevel=3)
 
     def _evict(self, cache: diskcache.Cache, keep: str) -> None:
         """Drop least-recently-used entries (both items) until under the size limit."""
         while cache.volume() > self.size_limit:
             # diskcache has no public "least recently used key" query: read its index.
-            rows = cache._sql("SELECT key FROM Cache WHERE raw = 1 AND key != ? AND key != ? "
+            # Items this module did not write are left alone (never loaded either).
+            rows = cache._sql("SELECT key FROM Cache WHERE raw = 1 AND typeof(key) = 'text' "
+                              "AND (key LIKE 'm/%' OR key LIKE 'b/%') AND key != ? AND key != ? "
                               "ORDER BY access_time LIMIT 1",
                               (f"m/{keep}", f"b/{keep}")).fetchall()
             if not rows:
                 break
             (item,) = rows[0]
-            if not (isinstance(item, str) and item[:2] in ("m/", "b/")):
-                cache.delete(item)  # not ours (never written by this module)
-                continue
             with cache.transact():
                 cache.delete(f"m/{item[2:]}")
                 cache.delete(f"b/{item[2:]}")

@@ -26,6 +26,7 @@ import csv
 import dataclasses
 import itertools
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -564,7 +565,7 @@ def _run_dask(drive: _Driver, reps: bool, summarise: Callable | None, workers: i
         n = workers or cores
         threads = threads_per_worker or max(1, cores // n)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=None, silence_logs=logging.ERROR)
         client = Client(cluster)
     elif isinstance(scheduler, str):
         threads = threads_per_worker or 1
