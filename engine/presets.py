@@ -1,0 +1,172 @@
+"""One-click presets: the settings of every figure of the findings report (docs/findings.md).
+
+Data only (no imports of the engine, no streamlit): ``PRESETS`` maps a preset name to a
+dict with
+
+- ``title``: short label for a button or a menu;
+- ``claim``: the claim of the papers the figure tests (in words; the report gives the
+  verdict);
+- ``page``: the dashboard page that shows it: ``"alignment"``, ``"information"`` or
+  ``"theory"``;
+- ``spec``: the base :class:`engine.spec.ExperimentSpec` fields (anything left out takes
+  the spec's default);
+- ``axes``: the swept field -> its values (one axis; names as in :class:`engine.sweep.Sweep`);
+- ``series``: optional second axis, field -> values (one curve per value), or None;
+- ``measure``: the quantity on the figure's y axis, a key of :data:`MEASURE_HELP`
+  (which says where it is in :func:`engine.summaries.summarise`'s output).
+
+``Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})})`` is the
+exact sweep the report ran, so a preset opened in the dashboard reuses the report's
+cached results. experiments/findings.py builds its full run from this dict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# ----------------------------------------------------------------------------- settings
+# Shared blocks, copied into each preset (each preset stays a complete, plain dict).
+
+# The linear model of SCIENCE.md 3: one hidden linear layer, no biases, gradient descent
+# from a small initialisation (so the end-to-end map is close to the minimum-norm
+# least-squares solution the theory assumes).
+_LINEAR: dict[str, Any] = {
+    "dataset": "linear-teacher", "dataset_params": {"d": 50}, "n_probe": 500,
+    "noise": "target", "snr_db": 10.0, "width": 50, "depth": 1, "activation": "linear",
+    "bias": False, "ensemble_size": 6, "init_scale": 0.01, "optimizer": "sgd", "lr": 0.1,
+    "max_epochs": 5000, "loss_tol": 1e-6, "seed": 0,
+}
+
+# A ReLU student on a random tanh teacher (regression), small initialisation so the
+# hidden layer is learned (feature learning) rather than left near its random start.
+_MLP: dict[str, Any] = {
+    "dataset": "mlp-teacher", "dataset_params": {"d": 20, "teacher_width": 32},
+    "n_train": 200, "n_probe": 500, "noise": "target", "snr_db": 10.0, "width": 64,
+    "depth": 1, "activation": "relu", "ensemble_size": 6, "init_scale": 0.1,
+    "optimizer": "adam", "lr": 3e-3, "max_epochs": 6000, "loss_tol": 1e-5, "seed": 0,
+}
+
+# A ReLU classifier on scikit-learn's digits with label noise, trained to (near) zero
+# training loss with full-batch Adam.
+_DIGITS: dict[str, Any] = {
+    "dataset": "digits", "n_train": 500, "n_probe": 360, "noise": "label",
+    "label_noise": 0.2, "width": 64, "depth": 1, "activation": "relu",
+    "ensemble_size": 4, "init_scale": 1.0, "optimizer": "adam", "lr": 1e-3,
+    "max_epochs": 3000, "loss_tol": 1e-3, "seed": 0,
+}
+
+SNR_DB = [-10.0, -5.0, 0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0]
+LINEAR_N = [10, 20, 30, 40, 45, 48, 50, 52, 55, 60, 70, 80, 100, 150, 200, 300]
+MLP_N = [50, 100, 150, 200, 250, 300, 350, 400, 500, 700, 1000, 1500, 2000]
+WIDTHS = [4, 6, 8, 10, 12, 16, 20, 24, 32, 48, 64, 128, 256, 512]
+RANDOM_LABEL_WIDTHS = [8, 16, 32, 64, 128, 256, 512]
+
+PAGES = ("alignment", "information", "theory")
+
+# measure name -> (where it is in a summary, what it means)
+MEASURE_HELP: dict[str, tuple[str, str]] = {
+    "cka": ('summary["measures"]["cka"]["mean"]',
+            "linear CKA between members (mean over pairs), last hidden layer"),
+    "ii_score": ('summary["measures"]["ii_score"]["mean"]',
+                 "II alignment score 1 - (Delta(a->b) + Delta(b->a))/2 (mean over pairs)"),
+    "test_error": ('summary["test_error"]["mean"]',
+                   "test error on the probe set against clean targets (mean over members)"),
+    "ii_h_to_y": ('summary["information_content"]["trained"]["ii_h_to_y_mean"]',
+                  "Delta(h -> y_clean), lower = more informative; the untrained value is "
+                  'under ["information_content"]["init"]'),
+    "ii_pen_to_out": ('summary["information_content"]["trained"]["ii_pen_to_out_mean"]',
+                      "Delta(penultimate -> pre-softmax output)"),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "linear_snr": {
+        "title": "Linear network: alignment vs SNR",
+        "claim": "1. Alignment rises monotonically with SNR at fixed sample size "
+                 "(linear network, below and above the threshold n = d).",
+        "page": "theory",
+        "spec": dict(_LINEAR, n_train=100),
+        "axes": {"snr_db": SNR_DB},
+        "series": {"n_train": [25, 100]},
+        "measure": "cka",
+    },
+    "mlp_snr": {
+        "title": "ReLU MLP regression: alignment vs SNR",
+        "claim": "1. Alignment rises monotonically with SNR at fixed sample size "
+                 "(nonlinear regression on a random tanh teacher).",
+        "page": "alignment",
+        "spec": dict(_MLP),
+        "axes": {"snr_db": SNR_DB},
+        "series": {"init_scale": [0.1, 1.0]},
+        "measure": "cka",
+    },
+    "digits_label_noise": {
+        "title": "Digits classifier: alignment vs label noise",
+        "claim": "1. Alignment rises monotonically with SNR (here: falls with the "
+                 "label-noise rate) for a classifier on a real dataset.",
+        "page": "alignment",
+        "spec": dict(_DIGITS),
+        "axes": {"label_noise": [0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8]},
+        "series": None,
+        "measure": "cka",
+    },
+    "linear_n": {
+        "title": "Linear network: alignment and test error vs n",
+        "claim": "2. Alignment versus sample size is non-monotone with a minimum near the "
+                 "interpolation threshold n = d, where the test error peaks.",
+        "page": "theory",
+        "spec": dict(_LINEAR),
+        "axes": {"n_train": LINEAR_N},
+        "series": {"snr_db": [10.0, 20.0]},
+        "measure": "cka",
+    },
+    "mlp_n": {
+        "title": "ReLU MLP regression: alignment and test error vs n",
+        "claim": "2. Alignment versus sample size is non-monotone with a minimum near the "
+                 "interpolation threshold P = n (width 16: P = 353).",
+        "page": "alignment",
+        "spec": dict(_MLP, width=16),
+        "axes": {"n_train": MLP_N},
+        "series": {"snr_db": [10.0, 20.0]},
+        "measure": "cka",
+    },
+    "alignment_vs_error": {
+        "title": "Alignment vs test error (MLP, varying n)",
+        "claim": "3. Stronger alignment does not imply lower test error.",
+        "page": "alignment",
+        "spec": dict(_MLP, width=16),
+        "axes": {"n_train": MLP_N},
+        "series": {"snr_db": [10.0, 20.0]},
+        "measure": "test_error",
+    },
+    "digits_width": {
+        "title": "Digits: information content and test error vs width",
+        "claim": "4. Delta(h -> y_clean) follows a double descent in the number of "
+                 "parameters like the test error; noisy labels are more informative than "
+                 "clean below the threshold and equally informative above.",
+        "page": "information",
+        "spec": dict(_DIGITS, n_train=1000, lr=3e-3, max_epochs=6000),
+        "axes": {"width": WIDTHS},
+        "series": {"label_noise": [0.0, 0.2]},
+        "measure": "ii_h_to_y",
+    },
+    "random_labels": {
+        "title": "Digits: random labels vs random features",
+        "claim": "5. Representations learned from random labels are worse than random "
+                 "features (the untrained network).",
+        "page": "information",
+        "spec": dict(_DIGITS, n_train=1000, lr=3e-3, max_epochs=6000, label_noise=1.0),
+        "axes": {"width": RANDOM_LABEL_WIDTHS},
+        "series": None,
+        "measure": "ii_h_to_y",
+    },
+    "pen_to_out": {
+        "title": "Digits: Delta(penultimate -> pre-softmax) vs cross-entropy",
+        "claim": "6. Delta(penultimate -> pre-softmax) decreases with the cross-entropy "
+                 "loss in the overparameterised regime.",
+        "page": "information",
+        "spec": dict(_DIGITS, n_train=1000, lr=3e-3, max_epochs=6000),
+        "axes": {"width": WIDTHS},
+        "series": {"label_noise": [0.0, 0.2]},
+        "measure": "ii_pen_to_out",
+    },
+}
