@@ -63,20 +63,20 @@ class Param:
     help: str = ""
 
     def check(self, dataset: str, name: str, value: Any) -> Any:
+        from engine.spec import show  # short, never-failing repr for hostile values
         allowed = f"{'an integer' if self.kind is int else 'a number'} in [{self.lo}, {self.hi}]"
+        bad = ValueError(f"dataset_params[{name!r}]={show(value)} is invalid for {dataset!r}: "
+                         f"allowed {allowed}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"dataset_params[{name!r}]={value!r} is invalid for {dataset!r}: "
-                             f"allowed {allowed}")
+            raise bad
         if self.kind is int:
             if isinstance(value, float) and not value.is_integer():
-                raise ValueError(f"dataset_params[{name!r}]={value!r} is invalid for "
-                                 f"{dataset!r}: allowed {allowed}")
+                raise bad
             value = int(value)
-        else:
+        elif not (isinstance(value, int) and abs(value) > self.hi):  # float() could overflow
             value = float(value)
         if not (self.lo <= value <= self.hi):  # also rejects NaN
-            raise ValueError(f"dataset_params[{name!r}]={value!r} is invalid for {dataset!r}: "
-                             f"allowed {allowed}")
+            raise bad
         return value
 
 
@@ -97,11 +97,12 @@ class DatasetInfo:
     synthetic: bool = False
 
     def validate_params(self, given: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(given) - set(self.params))
+        unknown = sorted(set(given) - set(self.params), key=str)  # names need not be str
         if unknown:
+            from engine.spec import show
             allowed = sorted(self.params) or "none"
-            raise ValueError(f"dataset_params {unknown} are not parameters of {self.name!r}: "
-                             f"allowed {allowed}")
+            raise ValueError(f"dataset_params {show(unknown)} are not parameters of "
+                             f"{self.name!r}: allowed {allowed}")
         out = {k: p.default for k, p in self.params.items()}
         for k, v in given.items():
             out[k] = self.params[k].check(self.name, k, v)

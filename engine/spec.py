@@ -46,8 +46,23 @@ def snr_ratio_to_db(snr: float) -> float:
     return 10.0 * math.log10(snr)
 
 
+def show(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages.
+
+    Never raises: hostile input (a 10**5000-digit int, whose repr Python refuses, or a
+    megabyte string) must still give a short, clear message.
+    """
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        if isinstance(value, int):
+            return f"<an integer of {value.bit_length()} bits>"
+        return f"<a {type(value).__name__} that cannot be shown>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"{name}={value!r} is invalid: allowed {allowed}")
+    raise ValueError(f"{name}={show(value)} is invalid: allowed {allowed}")
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
@@ -65,7 +80,10 @@ def _check_float(name: str, value: Any, lo: float, hi: float, *, allow_inf: bool
                  lo_open: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float range
+        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]")
     if math.isnan(value):
         _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}], not NaN")
     if value == math.inf and allow_inf:
@@ -233,9 +251,9 @@ class ExperimentSpec:
         if not isinstance(d, Mapping):
             raise ValueError(f"spec must be a mapping of field names to values, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(set(d) - names, key=str)  # key: names need not be str
         if unknown:
-            raise ValueError(f"unknown spec field(s) {unknown}: allowed {sorted(names)}")
+            raise ValueError(f"unknown spec field(s) {show(unknown)}: allowed {sorted(names)}")
 
         def dec(v: Any) -> Any:
             if v == "inf":
@@ -247,10 +265,12 @@ class ExperimentSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "ExperimentSpec":
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise ValueError(f"spec JSON must be text, got {type(text).__name__}")
         try:
             d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"spec JSON could not be parsed: {e}") from None
+        except (ValueError, RecursionError) as e:  # also bad UTF-8, huge ints, deep nesting
+            raise ValueError(f"spec JSON could not be parsed: {str(e)[:200]}") from None
         return cls.from_dict(d)
 
     def content_hash(self) -> str:
