@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse printed its usage message: return, do not exit
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except ValueError as e:
