@@ -13,8 +13,13 @@ complete. Executors:
 - ``"serial"``: in this process, one point at a time (debugging, tiny sweeps).
 
 Workers return serialised results (``Result.to_bytes``: JSON and ``.npz`` bytes) and
-their summary; only the driver writes the cache (a SQLite cache must never be shared
-over a network file system).
+their summary (computed in the worker); only the driver writes the cache (a SQLite
+cache must never be shared over a network file system). Before a point is submitted
+the driver takes its computation lock without waiting: a point that another session or
+sweep is computing right now is not computed twice but loaded once it is stored.
+
+Cancellation reaches running points too: local workers poll a flag file, Dask workers a
+``distributed.Event`` (at most once a second), and stop at their next epoch.
 """
 
 from __future__ import annotations
