@@ -48,6 +48,9 @@ INFO_LABELS: dict[str, str] = {
     "ii_x_to_h": "Δ(x → h)", "ii_h_to_x": "Δ(h → x)",
 }
 _DTYPE = torch.float64
+# Up to this many probe points the summaries run on one torch thread: the operations are
+# small, and parallel regions stall when the CPU is shared (see measures._one_thread).
+_ONE_THREAD_MAX_N = 4000
 
 
 # ------------------------------------------------------------------------ validation
@@ -99,11 +102,34 @@ def _embed(sub: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: int, k: int,
+            knn_k: int | None, need_ii: bool, need_knn: bool
+            ) -> tuple[np.ndarray | None, np.ndarray | None, list[int]]:
+    """II matrix over all spaces and mutual k-NN among the first ``nh`` (members)."""
+    spaces = measures._spaces(spaces_in, names, _DTYPE, None)
+    degenerate = [int(m) for m, s in zip(ok, spaces[:nh]) if s.degenerate]
+    n = spaces[0].n
+    kchk = measures._check_k(k, n)
+    if need_knn:
+        measures._check_k(knn_k, n, "knn_k")
+    ii_sum, kn_sum = measures._pair_sums(
+        spaces, kchk if need_ii else None, knn_k if need_knn else None, None,
+        knn_idx=list(range(nh)))
+    ii = ii_sum * (2.0 / (n * n * kchk)) if ii_sum is not None else None
+    kn = kn_sum / (n * knn_k) if kn_sum is not None else None
+    return ii, kn, degenerate
+
+
 # ------------------------------------------------------------------------ computation
-def _analyse(result: Result, layer: int | str, *, k: int, knn_k: int | None, init: bool,
-             pairs: tuple[str, ...], info: bool) -> dict[str, Any]:
+def _analyse(result: Result, layer: int | str, **kw: Any) -> dict[str, Any]:
     """Pairwise matrices (K x K) for ``pairs`` and, if ``info``, information content,
     with every space's distances computed once per block of rows."""
+    with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
+        return _analyse_inner(result, layer, **kw)
+
+
+def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | None,
+                   init: bool, pairs: tuple[str, ...], info: bool) -> dict[str, Any]:
     kk = result.ensemble_size
     h = result.layer(layer, init=init)
     ok = _usable(result, h, init)
@@ -141,19 +167,7 @@ def _analyse(result: Result, layer: int | str, *, k: int, knn_k: int | None, ini
     need_knn = "mknn" in pairs
     ii = kn = None
     if spaces_in and (need_ii or need_knn):
-        spaces = measures._spaces(spaces_in, names, _DTYPE, None)
-        degenerate = [int(m) for m, s in zip(ok, spaces[:nh]) if s.degenerate]
-        n = spaces[0].n
-        kchk = measures._check_k(k, n)
-        if need_knn:
-            measures._check_k(knn_k, n, "knn_k")
-        ii_sum, kn_sum = measures._pair_sums(
-            spaces, kchk if need_ii else None, knn_k if need_knn else None, None,
-            knn_idx=list(range(nh)))
-        if ii_sum is not None:
-            ii = ii_sum * (2.0 / (n * n * kchk))
-        if kn_sum is not None:
-            kn = kn_sum / (n * knn_k)
+        ii, kn, degenerate = _ii_knn(spaces_in, names, ok, nh, k, knn_k, need_ii, need_knn)
     out["degenerate_members"] = degenerate
     if nh:
         if "ii" in pairs:
