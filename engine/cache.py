@@ -112,7 +112,8 @@ def _private_dir(path: Path) -> None:
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = path.stat()
     if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, 0o700)
+        # Only take group/other bits away: a directory its owner made read-only stays so.
+        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
 
 
 def _is_corruption(e: BaseException) -> bool:
@@ -322,8 +323,9 @@ class ResultCache:
                 for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
                     p = self._results_dir / name
                     with contextlib.suppress(OSError):
-                        if p.exists() and stat.S_IMODE(p.stat().st_mode) & 0o077:
-                            os.chmod(p, 0o600)
+                        mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0
+                        if mode & 0o077:
+                            os.chmod(p, mode & 0o700)
             except (OSError, sqlite3.Error, diskcache.Timeout) as e:
                 if self._failed_at == -math.inf:  # warn once; put() warns every time
                     warnings.warn(f"results cache in {self.directory} is unavailable ({e}): "
@@ -392,12 +394,30 @@ class ResultCache:
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
                 self._recreate(e)
-            else:
-                warnings.warn(f"results cache could not be read ({e})", CacheWarning, stacklevel=3)
-            return None
+                return None
+            # A read also records the access for eviction: a write, which fails on a
+            # full disk or a database turned read-only. Read without recording it.
+            try:
+                value = self._peek(cache, item)
+            except (sqlite3.Error, OSError):
+                value = None
+            warnings.warn(f"results cache could not be read ({e})" if value is None else
+                          f"results cache cannot record reads ({e}): stored results are "
+                          "still served", CacheWarning, stacklevel=3)
+            return value
         except diskcache.Timeout as e:
             warnings.warn(f"results cache is busy ({e})", CacheWarning, stacklevel=3)
             return None
+
+    @staticmethod
+    def _peek(cache: diskcache.Cache, item: str) -> bytes | None:
+        """``cache.get(item)`` without the eviction bookkeeping write (never unpickles)."""
+        row = cache._sql("SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
+                         "AND (expire_time IS NULL OR expire_time > ?)",
+                         (item, time.time())).fetchone()
+        if row is None:
+            return None
+        return cache._disk.fetch(*row, False)
 
     def _drop(self, key: str, why: str) -> None:
         warnings.warn(f"results cache entry {key[:12]} is unreadable ({why}): dropped, it will "
