@@ -19,9 +19,9 @@ and ``NOISEALIGN_MAX_SECONDS``, else laptop-sized defaults (4 GB, 10 minutes).
 The memory model
 ----------------
 A sum of terms, each a tensor size times a coefficient fitted to measured peak RSS deltas
-of 22 CPU runs (n_train 300..4000, width 64..1024, depth 1..3, K 2..16, full and
-minibatch, regression and classification, target/input/label noise; fit within 0.75x to
-1.3x). The coefficients exceed the bare tensor count because autograd keeps the
+of 34 CPU runs (n_train 300..4000, width 32..1024, depth 1..3, K 2..16, full and
+minibatch, regression and classification, target/input/label noise; the fit is within
+0.63x to 1.5x of every run). The coefficients exceed the bare tensor count because autograd keeps the
 activations for the backward pass, the gradients of the same size exist transiently, and
 glibc does not hand freed blocks back to the OS at once. Input noise stores one noisy
 copy of ``x`` per member: ``K * n_train * d`` floats (its own term). File datasets add
@@ -65,15 +65,16 @@ _F32 = 4  # bytes per float32
 # Memory coefficients (multiples of the tensor sizes named), fitted on CPU runs; see the
 # module docstring. Each is rounded up a little: over-estimating is the safe side.
 _MEM = {
-    "activations_full": 3.6,   # depth*K*n*width floats, full-batch training
-    "activations_batch": 6.5,  # depth*K*batch*width, minibatch training (per step)
-    "activations_eval": 1.75,  # depth*K*n*width, minibatch: no-grad passes over all data
+    "activations_full": 5.0,   # depth*K*n*width floats, full-batch training
+    "activations_batch": 7.6,  # depth*K*batch*width, minibatch training (per step)
+    "activations_eval": 2.0,   # depth*K*n*width, minibatch: no-grad passes over all data
     "probe": 2.4,              # depth*K*N*width: probe representations (trained and init)
     "inputs": 0.5,             # K*(n+N)*d: shared inputs broadcast to the members
-    "parameters": 4.3,         # K*P: weights, gradients, two Adam moments
-    "noisy_inputs": 1.05,      # K*n*d: input noise, one noisy copy of x per member
-    "logits": 0.45,            # K*(n+N)*classes: classification outputs and softmax
-    "constant": 2e6,           # small arrays, curves, allocator slack
+    "parameters": 4.0,         # K*P: weights, gradients, two Adam moments
+    "noisy_inputs": 2.9,       # K*n*d: input noise, one copy of x per member (drawn in
+                               # float64, kept in float32)
+    "logits": 1.7,             # K*(n+N)*classes: classification outputs and softmax
+    "constant": 5e6,           # small arrays, curves, allocator slack
 }
 # GPU (device) memory: torch's caching allocator holds live tensors (no glibc slack), so
 # the coefficients are the tensor counts: saved activations + gradients in flight.
@@ -93,7 +94,7 @@ _OPT_PASSES = {"adam": 30.0, "sgd": 6.0}
 _CE_PER_ROW = 2500.0
 
 # Data preparation: seconds (first load in a process) and bytes of in-memory pools.
-_DATA_SECONDS = {"digits": 1.5, "diabetes": 0.3, "mnist": 2.0, "fashion-mnist": 2.0,
+_DATA_SECONDS = {"digits": 0.5, "diabetes": 0.3, "mnist": 2.0, "fashion-mnist": 2.0,
                  "cifar10": 6.0}
 _MNIST1D_SECONDS_PER_SAMPLE = 4e-4
 _POOL_POINTS = {"mnist": 70000, "fashion-mnist": 70000, "cifar10": 60000}
@@ -352,7 +353,7 @@ def _measure(device: str, depth: int, task: str, optimizer: str, activation: str
         return max(total - work, 0.0) / (epochs + len(log_epochs(epochs)) / 2)
 
     per_epoch(0, 3)  # warm-up
-    e_full, e_mb, steps_mb = 8, 4, 4
+    e_full, e_mb, steps_mb = 4, 2, 4
     # Medians of three: a single descheduling must not decide every later estimate.
     per_full = sorted(per_epoch(0, e_full) for _ in range(3))[1]
     per_mb = sorted(per_epoch(n // steps_mb, e_mb) for _ in range(3))[1]
@@ -409,7 +410,7 @@ def _shape(spec: ExperimentSpec) -> dict[str, int]:
 def _data_terms(spec: ExperimentSpec, s: dict[str, int]) -> tuple[float, float]:
     """(host bytes, seconds) of loading the clean sample (and pools) of ``spec``."""
     n, N, d = s["n"], s["N"], s["d"]
-    sample = (n + N) * d * 8 * 3  # float64 draws / standardisation copies, then float32
+    sample = (n + N) * d * 8  # float64 draws / standardisation copies, then float32
     name = spec.dataset
     if name in _POOL_POINTS:
         pool = _POOL_POINTS[name] * d * _F32 * 1.25  # float32 pools + parsing buffers

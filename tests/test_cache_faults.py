@@ -28,7 +28,7 @@ from engine.cache import CacheWarning, ResultCache, _SafeDisk
 ROOT = Path(__file__).resolve().parents[1]
 # n_probe 200, width 32: the arrays (~100 kB) go to value files, the metadata to SQLite.
 BIG = dict(dataset="linear-teacher", dataset_params={"d": 10}, n_train=20, n_probe=200,
-           width=32, ensemble_size=2, max_epochs=20, device="cpu")
+           width=32, ensemble_size=2, max_epochs=10, device="cpu")
 
 
 def summary(r: Result) -> dict:
@@ -39,6 +39,16 @@ def same(a: Result, b: Result) -> bool:
     """Same numbers (a recomputed result differs only in its timings)."""
     return (a.spec == b.spec and np.array_equal(a.test_error, b.test_error)
             and all(np.array_equal(x, y) for x, y in zip(a.hidden, b.hidden)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny recomputations: one thread avoids thread hand-offs on a busy CI machine."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
