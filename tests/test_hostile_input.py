@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine import cli
@@ -81,11 +81,13 @@ _plausible = {
     "seed": st.integers(-1, 2**32), "device": st.sampled_from(["auto", "cpu", "cuda"]),
 }
 _field_value = {f: st.one_of(_plausible[f], _values) for f in SPEC_FIELDS}
-_fields = st.fixed_dictionaries({}, optional=_field_value)
+_fields = st.one_of(st.fixed_dictionaries({}, optional=_field_value),
+                    st.fixed_dictionaries({}, optional=_plausible))  # more valid specs
 
 
 def _assert_valid(spec: ExperimentSpec) -> None:
     """A spec that validated is usable everywhere: JSON round trip, hash, estimate."""
+    event("valid spec")
     assert ExperimentSpec.from_json(spec.to_json()) == spec
     assert len(spec.content_hash()) == 64
     est = estimate(spec, calibration=DEFAULT_CALIBRATIONS["cpu"])
@@ -93,6 +95,7 @@ def _assert_valid(spec: ExperimentSpec) -> None:
 
 
 def _assert_clear(e: ValueError, names=FIELD_NAMES) -> None:
+    event("ValueError")
     msg = str(e)
     assert 0 < len(msg) <= MAX_MESSAGE, msg[:300]
     assert any(n in msg for n in names), msg
@@ -215,7 +218,10 @@ _cli_values = st.one_of(
 
 
 @settings(max_examples=200, suppress_health_check=list(HealthCheck), deadline=None)
-@given(st.lists(st.one_of(_flags, _cli_values), max_size=8))
+@given(st.one_of(
+    st.lists(st.one_of(_flags, _cli_values), max_size=8),
+    # flag-value pairs: more of them parse, and reach the spec's own validation
+    st.lists(st.tuples(_flags, _cli_values), max_size=4).map(lambda ps: [x for p in ps for x in p])))
 def test_cli_returns_2_with_a_message_or_reaches_a_valid_run(tmp_path, monkeypatch, argv):
     def reached(spec, **kw):
         assert isinstance(spec, ExperimentSpec)
@@ -229,11 +235,13 @@ def test_cli_returns_2_with_a_message_or_reaches_a_valid_run(tmp_path, monkeypat
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             rc = cli.main(["run", *argv])
     except _Reached:
+        event("valid spec reached the run")
         return
     finally:
         assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
     text = err.getvalue()
     assert "Traceback" not in text
+    event(f"exit status {rc}")
     if rc == 0:  # -h / --help
         assert "usage:" in out.getvalue()
         return
