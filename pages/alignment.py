@@ -90,8 +90,9 @@ with st.sidebar:
                                            float(default), key=name, bind="query-params")
     slots.add("dataset", "dataset_params", "task")
     noise = st.selectbox("Noise", NOISE_KINDS, index=NOISE_KINDS.index("target"), key="noise",
-                         bind="query-params", format_func=NOISE_LABELS.get,
-                         help="What each member's independent noise perturbs.")
+                         bind="query-params",
+                         help="What each member's independent noise perturbs: "
+                         + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
     snr_db, label_noise = 10.0, 0.2
     if noise in ("target", "input"):
         snr_db = st.number_input("SNR (dB)", -40.0, 80.0, 10.0, step=1.0, key="snr",
@@ -146,8 +147,10 @@ with st.sidebar:
 
     st.subheader("Measure")
     measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
-                           format_func=data.MEASURE_LABELS.get, key="measure",
-                           bind="query-params")
+                           key="measure", bind="query-params",
+                           help="; ".join(f"**{k}**: {v}" for k, v in
+                                          data.MEASURE_LABELS.items()))
+    st.caption(data.MEASURE_LABELS[measure])
     c1, c2 = st.columns(2)
     k = c1.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params",
                         help="Neighbours used by the Information Imbalance.")
@@ -180,12 +183,12 @@ auto = True
 if mode == "Sweep":
     c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
     x_axis = c[0].selectbox("x axis", AXES, key="x", bind="query-params",
-                            format_func=data.AXIS_LABELS.get, on_change=_reset_values,
-                            args=("x", "xs", X_DEFAULTS))
+                            on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
+                            help="; ".join(f"**{a}**: {data.AXIS_LABELS[a]}" for a in AXES))
     xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
     series = c[2].selectbox("Series", ["none"] + AXES, key="series", bind="query-params",
-                            format_func=lambda a: "none" if a == "none" else data.AXIS_LABELS[a],
-                            on_change=_reset_values, args=("series", "ss", S_DEFAULTS))
+                            on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
+                            help="A second axis: one curve per value.")
     ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
                               bind="query-params", disabled=series == "none")
     auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
@@ -202,8 +205,14 @@ if base is None:
              icon=":material/error:")
     st.stop()
 
-st.caption(f"P = {base.n_parameters():,} parameters per network · "
-           f"P / (n·outputs) = {base.interpolation_ratio():.2f} · "
+if base.activation == "linear":
+    eff = base.input_dim() + int(base.bias)
+    size_note = (f"P = {base.n_parameters():,} parameters per network, but a linear network "
+                 f"is one linear map with {eff} parameters per output: threshold at n = {eff}")
+else:
+    size_note = (f"P = {base.n_parameters():,} parameters per network · "
+                 f"P / (n·outputs) = {base.interpolation_ratio():.2f}")
+st.caption(f"{size_note} · "
            f"{'Δ' if measure.startswith('ii') else data.MEASURE_SHORT[measure]} on "
            f"N = {base.n_probe} probe points"
            + (f", k = {k}" if measure.startswith("ii") else "")
@@ -314,28 +323,29 @@ common.downloads([
 
 # ----------------------------------------------------------------------------- open a run
 done_rows = [r for r in rows if r["summary"] is not None]
-by_short = {r["key"][:12]: r for r in done_rows}
+
+
+def _label(values: dict) -> str:
+    return ", ".join(f"{a}={v:g}" if isinstance(v, float) else f"{a}={v}"
+                     for a, v in values.items())
+
+
+# Options are readable labels ("n_train=50"): the selection travels in the URL as is.
+by_label = {_label(r["values"]): r for r in done_rows}
+label_of_key = {r["key"]: lbl for lbl, r in by_label.items()}
 picked = [p.get("customdata") for p in (event.selection.points if event else [])
           if p.get("customdata")]
 if picked and picked[0] != st.session_state.get("_picked"):
     st.session_state["_picked"] = picked[0]
-    if picked[0][:12] in by_short:
-        st.session_state["open"] = picked[0][:12]
-options = ["none"] + list(by_short)
-
-
-def _label(short: str) -> str:
-    if short == "none":
-        return "—"
-    return ", ".join(f"{data.AXIS_LABELS.get(a, a)} = {v}"
-                     for a, v in by_short[short]["values"].items())
-
+    if picked[0] in label_of_key:
+        st.session_state["open"] = label_of_key[picked[0]]
+options = ["none"] + list(by_label)
 
 st.subheader("Open a run")
-opened = st.selectbox("Run", options, key="open", bind="query-params", format_func=_label,
+opened = st.selectbox("Run", options, key="open", bind="query-params",
                       help="Or click a point of the plot.")
-if opened and opened != "none":
-    r = by_short[opened]
+if opened and opened != "none" and opened in by_label:
+    r = by_label[opened]
     result = None
     if job is not None and job.kind == "run" and job.result is not None and job.spec == r["spec"]:
         result = job.result

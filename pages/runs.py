@@ -89,21 +89,27 @@ common.downloads([
 
 # ----------------------------------------------------------------------------- details
 st.subheader("Details")
+if not len(shown):
+    st.info("No run matches the filter.", icon=":material/filter_alt_off:")
+    st.stop()
 keys = list(shown["key"])
-labels = {k: data.run_label(r) for k, r in zip(shown["key"], shown.to_dict("records"))}
+# Options are readable labels that end with the key's first 8 characters: the selection
+# travels in the URL as is.
+labels = [data.run_label(r) for r in shown.to_dict("records")]
+key_of = dict(zip(labels, keys))
 picked_rows = list(event.selection.rows) if event is not None and event.selection else []
 # A new row selection in the table picks the run; otherwise the selectbox (and URL) rule.
 if picked_rows != st.session_state.get("_runs_sel", []):
     st.session_state["_runs_sel"] = picked_rows
     if picked_rows:
-        st.session_state["run"] = keys[picked_rows[0]][:12]
-short = {k[:12]: k for k in keys}
-run_short = st.selectbox("Run", list(short), format_func=lambda s: labels[short[s]],
-                         key="run", bind="query-params",
+        st.session_state["run"] = labels[picked_rows[0]]
+if st.session_state.get("run") not in labels:  # filtered out, deleted, or a stale link
+    st.session_state["run"] = labels[0]
+run_label = st.selectbox("Run", labels, key="run", bind="query-params",
                          help="Or select a row in the table.")
-if run_short is None:
+if run_label is None or run_label not in key_of:
     st.stop()
-key = short[run_short]
+key = key_of[run_label]
 entry = next(e for e in entries if e["key"] == key)
 
 left, right = st.columns([1, 1])

@@ -66,15 +66,15 @@ def device_label() -> str:
 
 
 def ensure_router() -> None:
-    """Make a deep link (``/theory?...``) opened before any visit to ``/`` go through
-    ``app.py``'s ``st.navigation``.
+    """Make a page opened by a deep link (``/theory?...``) go through the router.
 
     Streamlit decides at the first session whether the app uses the legacy ``pages/``
     directory (it exists here) and keeps that until some session calls
     ``st.navigation``; until then a deep link runs the page file alone, with the
-    directory's file names as navigation and without ``app.py``. Every page calls this
-    first: it switches Streamlit to ``st.navigation`` mode and reruns, which runs
-    ``app.py`` and then this page again, by the same URL path.
+    directory's file names as navigation and without the router. Every page calls this
+    first: in that case it switches Streamlit to ``st.navigation`` mode and runs the
+    router, which runs this page again (by the same URL path), then stops the outer run.
+    No rerun: a button click that caused this run is not lost.
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
@@ -82,7 +82,9 @@ def ensure_router() -> None:
         return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        from ui import router
+        router.main()
+        st.stop()
 
 
 # ----------------------------------------------------------------------------- input
@@ -249,16 +251,18 @@ def job_panel(page: str) -> Job | None:
     return job
 
 
+def _beat() -> None:
+    services()[1].touch(session_id())
+
+
 def heartbeat() -> None:
-    """Keep this tab's jobs alive while it is open, whichever page it shows."""
+    """Keep this tab's jobs alive while it is open, whichever page it shows: a fragment
+    that touches the session every ``HEARTBEAT_SECONDS`` while it has active jobs."""
     _, manager = services()
     sid = session_id()
     manager.touch(sid)
-    if manager.jobs(sid, active_only=True):
-        @st.fragment(run_every=HEARTBEAT_SECONDS)
-        def _beat() -> None:
-            services()[1].touch(session_id())
-        _beat()
+    active = bool(manager.jobs(sid, active_only=True))
+    st.fragment(run_every=HEARTBEAT_SECONDS if active else None)(_beat)()
 
 
 # ----------------------------------------------------------------------------- misc

@@ -260,11 +260,16 @@ def info_stat(summary: Mapping[str, Any] | None, name: str, *, init: bool = Fals
     of the trained (or, with ``init``, untrained) networks."""
     if not summary:
         return math.nan, math.nan
-    block = (summary.get("info_content") or {}).get("init" if init else "trained") or {}
-    v = block.get(name)
-    if isinstance(v, Mapping):
-        return _num(v.get("mean")), _num(v.get("sem"))
-    return _num(v), math.nan
+    block = (summary.get("information_content") or {}).get("init" if init else "trained") or {}
+    values = block.get(name)
+    if not isinstance(values, (list, tuple)):
+        return _num(block.get(name + "_mean")), math.nan
+    a = np.array([_num(v) for v in values], dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return math.nan, math.nan
+    sem = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
+    return float(a.mean()), sem
 
 
 def loss_stat(summary: Mapping[str, Any] | None, name: str) -> float:

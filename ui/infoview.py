@@ -111,9 +111,15 @@ def loss_frame(rows: Sequence[Mapping[str, Any]], *, k: int, loss: str,
             continue
         spec, summary = r["spec"], r["summary"]
         vals = info_values(spec, summary, k)
+        if loss == "train_loss":
+            loss_value = data.loss_stat(summary, "train_loss")
+        else:  # the summary keeps the training loss only; the test loss is in the result
+            result = runview.load_result(spec)
+            loss_value = (_mean_sem(result.test_loss)[0] if result is not None
+                          else math.nan)
         out.append({"condition": condition(spec.label_noise), "p": spec.label_noise,
                     "width": spec.width, "n_parameters": spec.n_parameters(),
-                    "loss": data.loss_stat(summary, loss), "pen_out": vals["ii_pen_to_out"][0],
+                    "loss": loss_value, "pen_out": vals["ii_pen_to_out"][0],
                     "pen_out_sem": vals["ii_pen_to_out"][1],
                     "over": spec.n_parameters() > threshold})
     df = pd.DataFrame(out, columns=["condition", "p", "width", "n_parameters", "loss",

@@ -89,7 +89,7 @@ def _band(fig: go.Figure, x, mean, err, color: str, name: str, *, row: int, col:
     rgba = _rgba(color, 0.18)
     fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
                              y=np.concatenate([mean + err, (mean - err)[::-1]]),
-                             fill="toself", fillcolor=rgba, line=dict(width=0),
+                             mode="lines", fill="toself", fillcolor=rgba, line=dict(width=0),
                              hoverinfo="skip", showlegend=False, legendgroup=legendgroup or name),
                   row=row, col=col)
     fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name,

@@ -1,0 +1,32 @@
+"""The dashboard's router (run by ``app.py``): page setup, the navigation, what every page
+shows in the sidebar (device, job queue), then the page chosen by the URL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import common
+
+
+def main() -> None:
+    st.set_page_config(page_title="noisealign", page_icon=":material/scatter_plot:",
+                       layout="wide", initial_sidebar_state="expanded")
+    pages = [
+        st.Page("pages/alignment.py", title="Alignment explorer", icon=":material/hub:",
+                url_path="alignment", default=True),
+        st.Page("pages/information.py", title="Information content",
+                icon=":material/label_off:", url_path="information"),
+        st.Page("pages/theory.py", title="Linear theory", icon=":material/functions:",
+                url_path="theory"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:",
+                url_path="runs"),
+    ]
+    page = st.navigation(pages, position="sidebar")
+    with st.sidebar:
+        _, manager = common.services()
+        stats = manager.stats()
+        st.caption(f":material/memory: Device: **{common.device_label()}**  \n"
+                   f"Jobs: {stats['running']} running, {stats['queued']} queued "
+                   f"({stats['workers']} workers)")
+    common.heartbeat()
+    page.run()
