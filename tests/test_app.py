@@ -68,6 +68,11 @@ def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def chart_specs(at: AppTest) -> list[str]:
+    """The Plotly figures on the page, as the JSON the browser receives."""
+    return [c.proto.spec for c in at.get("plotly_chart")]
+
+
 # ----------------------------------------------------------------------------- render
 
 
@@ -86,9 +91,10 @@ def test_theory_needs_no_training_and_follows_its_sliders():
     assert charts(at) == 1
     assert "our model" in captions(at)
     before = {m.label: m.value for m in at.metric}
+    fig_before = chart_specs(at)
     at.slider(key="snr").set_value(30).run()
     after = {m.label: m.value for m in at.metric}
-    assert after != before
+    assert after != before and chart_specs(at) != fig_before
     assert float(after["SNR (ratio)"]) == pytest.approx(1000, rel=1e-3)
     # Nothing was trained: the cache is still empty.
     assert ResultCache(default_cache_dir()).entries() == []
@@ -99,6 +105,15 @@ def test_theory_invalid_simulation_values_are_explained():
     assert "sim_nd='0.5, lots' is invalid" in errors(at)
     assert charts(at) == 1  # the theory itself still shows
     assert at.button(key="simulate").disabled
+
+
+def test_theory_simulation_is_drawn_over_the_curves():
+    at = open_app("pages/theory.py", d="10", sim_nd="1, 3", width="4", K="2", epochs="30",
+                  probe="50")
+    assert "No cached simulation" in captions(at)
+    at.button(key="simulate").click().run()
+    run_until(at, lambda a: "2 cached simulation(s)" in captions(a), what="the simulation")
+    assert "Simulations (CSV)" in [b.label for b in at.get("download_button")]
 
 
 # ----------------------------------------------------------------------------- alignment
@@ -119,6 +134,9 @@ def test_alignment_tiny_sweep_completes_with_chart_and_downloads():
     run_until(at, lambda a: "2 of 2 points cached" in captions(a) and charts(a) == 1,
               what="the sweep to finish")
     assert "interpolation threshold" in captions(at)
+    fig_cka = chart_specs(at)
+    at.selectbox(key="measure").set_value("ii_score").run()  # from the stored summaries
+    assert "2 of 2 points cached" in captions(at) and chart_specs(at) != fig_cka
     labels = [b.label for b in at.get("download_button")]
     assert "Plotted data (CSV)" in labels and "Spec (JSON)" in labels
     # Opening a point shows its K x K heatmap and members.
@@ -127,7 +145,7 @@ def test_alignment_tiny_sweep_completes_with_chart_and_downloads():
     at.selectbox(key="open").set_value(opts[1]).run()
     no_exception(at)
     assert charts(at) == 3
-    assert any(m.label.startswith("CKA") for m in at.metric)
+    assert any(m.label.startswith("II score") for m in at.metric)
 
 
 def test_alignment_single_run_and_measure_change():
@@ -165,9 +183,11 @@ def test_information_tiny_sweep_completes():
     at = open_app("pages/information.py", **TINY_INFO)
     run_until(at, lambda a: "4 of 4 runs cached" in captions(a) and charts(a) == 2,
               what="the information sweep")
+    before = chart_specs(at)
     at.radio(key="loss").set_value("test loss").run()
     no_exception(at)
-    assert charts(at) == 2
+    after = chart_specs(at)
+    assert len(after) == 2 and after[0] == before[0] and after[1] != before[1]
 
 
 def test_information_invalid_settings_are_explained():
