@@ -959,7 +959,6 @@ def _short6(c: dict) -> str:
 
 def write_report(data: dict[str, list[Point]], claims: dict[str, dict], out: Path,
                  quick: bool, run_info: dict[str, Any]) -> Path:
-    fig_dir = out / "figures"
     rel = "figures"
     L: list[str] = []
     a = L.append
