@@ -6,14 +6,16 @@ Trains one-hidden-layer linear ensembles with :func:`engine.run_experiment` on t
 :mod:`engine.theory`. Writes ``docs/figures/linear_theory.png`` (the main comparison),
 ``docs/figures/linear_theory_departures.png`` (where theory and simulation part: large
 initialisation, the threshold at finite d, weight decay) and the tables between the
-``<!-- BEGIN ... -->`` / ``<!-- END ... -->`` markers of ``docs/linear_theory.md``.
+``<!-- BEGIN ... -->`` / ``<!-- END ... -->`` markers of ``docs/linear_theory.md``
+(``--quick`` writes its figures under ``cache/linear_theory/`` and leaves docs/ alone).
 
-    python experiments/linear_theory.py            # full: d = 100 (about 30 CPU minutes)
+    python experiments/linear_theory.py            # full: d = 100 (about 75 CPU minutes)
     python experiments/linear_theory.py --quick    # d = 30, a couple of minutes
     python experiments/linear_theory.py --jobs 4   # parallel worker processes
 
 Every finished run is appended to ``cache/linear_theory/runs.jsonl`` (keyed by its
-settings), so an interrupted run resumes where it stopped; ``--fresh`` ignores it.
+settings), so an interrupted run resumes where it stopped; ``--fresh`` ignores it (use it after
+changing the training recipe: the key holds the settings, not the code).
 
 Training recipe (chosen so that gradient descent ends at the minimum-norm solution the
 theory describes): full-batch SGD, no bias, width 32, init scale 1e-5, and, from the
@@ -159,7 +161,10 @@ def measure(result, beta_ref: np.ndarray | None = None) -> dict[str, float]:
     k = hidden.shape[0]
     iu = np.triu_indices(k, 1)
     cka = np.array([linear_cka(hidden[a], hidden[b]) for a, b in zip(*iu)])
-    sv = np.linalg.svd(hidden - hidden.mean(1, keepdims=True), compute_uv=False)  # (K, width)
+    centred = hidden - hidden.mean(1, keepdims=True)
+    # singular values from the small (width x width) Gram matrices, descending
+    ev = np.linalg.eigvalsh(np.einsum("kni,knj->kij", centred, centred))[:, ::-1]
+    sv = np.sqrt(np.maximum(ev, 0.0))
     # the trained end-to-end maps, recovered exactly from the probe outputs (N > d)
     beta_net = np.linalg.lstsq(result.x_probe.astype(np.float64), out.T, rcond=None)[0].T
     ab, ba = pair_means(ii)
@@ -632,9 +637,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{TOLERANCE}; {time.perf_counter() - t0:.0f} s")
     if not args.no_write:
         fig, figd = FIG, FIG_DEPART
-        if args.quick:
-            fig = fig.with_name("linear_theory_quick.png")
-            figd = figd.with_name("linear_theory_departures_quick.png")
+        if args.quick:  # a smoke test: keep docs/ for the full run
+            fig = CACHE.parent / "linear_theory_quick.png"
+            figd = CACHE.parent / "linear_theory_departures_quick.png"
         figure_main(rows, fig)
         figure_departures(rows, figd)
         if not args.quick:

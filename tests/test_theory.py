@@ -398,7 +398,7 @@ def _experiment_module():
 
 def test_engine_training_agrees_with_theory_reduced():
     """Reduced version of experiments/linear_theory.py: d = 30, n = 15 and 60 (|n - d| > 5),
-    SNR 1 and 10, K = 8 members, 6 data seeds, 1000 probe points. Same tolerances as the
+    SNR 1 and 10, K = 8 members, 6 data seeds, 500 probe points. Same tolerances as the
     full check (II 0.05, CKA 0.05, test error 15 %), on the mean over seeds: one seed's
     mean varies by up to 0.08 in CKA and 20 % in test error at d = 30 (the members share
     one X), so a single seed would not be a fair test of the theory."""
@@ -408,7 +408,7 @@ def test_engine_training_agrees_with_theory_reduced():
     for snr in (1.0, 10.0):
         for n in (15, 60):
             for seed in range(6):
-                r = lt.run_point(30, n, snr, seed, n_probe=1000)
+                r = lt.run_point(30, n, snr, seed, n_probe=500)
                 r["group"] = "main"
                 recs.append(r)
                 # training reached the minimum-norm solution, and the hidden layer is
