@@ -1,0 +1,141 @@
+"""End to end in a real browser: `streamlit run app.py` on a free local port, driven by
+headless Chromium (Debian's `chromium`) through Playwright's Python client.
+
+Opens the alignment page from a shared link (URL query parameters for a tiny sweep),
+runs it, waits for the chart, checks that the URL follows the controls, and saves a
+screenshot in test-artifacts/. Without /usr/bin/chromium it skips, unless
+REQUIRE_BROWSER=1 (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+TINY = {"d": "8", "n": "16", "probe": "40", "width": "8", "K": "2", "epochs": "40",
+        "xs": "10, 24", "seed": "3", "auto": "false"}
+
+pytestmark = pytest.mark.browser
+
+
+def _require_browser() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    msg = (f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) "
+           "to run the end-to-end browser test")
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(msg + " (REQUIRE_BROWSER=1)")
+    pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    _require_browser()
+    port = _free_port()
+    env = dict(os.environ, NOISEALIGN_CACHE_DIR=str(tmp_path / "cache"),
+               NOISEALIGN_DATA_DIR=str(tmp_path / "data"))
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() - t0 > 90:
+                log.flush()
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log")
+                            .read_text()[-3000:])
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    query = "&".join(f"{k}={v.replace(', ', '%2C+')}" for k, v in TINY.items())
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            # A first visit straight to a page's link (not to "/"): it must still get the
+            # app's navigation, and the link's settings.
+            page.goto(f"{server}/theory?d=120&snr=20")
+            expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=60_000)
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            expect(nav).to_contain_text("Alignment explorer", timeout=30_000)
+            expect(nav).to_contain_text("Information content")
+            expect(page.get_by_role("slider", name="Input dimension d")).to_have_value("120")
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+
+            # The alignment explorer is the app's root page: its links start with "/?".
+            page.goto(f"{server}/?{query}")
+            expect(page.get_by_text("0 of 2 points cached")).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("spinbutton", name="Ensemble size K")).to_have_value("2")
+            expect(page.get_by_role("spinbutton", name="Samples n")).to_have_value("16")
+            page.get_by_text("Training", exact=True).click()  # the expander with the seed
+            expect(page.get_by_role("spinbutton", name="Seed")).to_have_value("3")
+            params = parse_qs(urlparse(page.url).query)
+            for key, value in TINY.items():
+                assert params.get(key) == [value], (key, page.url)
+
+            page.get_by_role("button", name="Run", exact=True).click()
+            expect(page.get_by_text("2 of 2 points cached")).to_be_visible(timeout=120_000)
+            chart = page.locator('[data-testid="stPlotlyChart"]').first
+            expect(chart).to_be_visible(timeout=30_000)
+            expect(chart.locator(".main-svg").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Dashed line: interpolation threshold at")).to_be_visible()
+            expect(chart.get_by_text("interpolation threshold")).to_have_count(1)  # on the plot
+
+            # Changing a control changes the URL: a copied link reproduces the view.
+            page.get_by_role("spinbutton", name="Ensemble size K").fill("3")
+            page.get_by_role("spinbutton", name="Ensemble size K").press("Enter")
+            page.wait_for_url(re.compile(r"[?&]K=3(&|$)"), timeout=30_000)
+            expect(page.get_by_text("0 of 2 points cached")).to_be_visible(timeout=30_000)
+            params = parse_qs(urlparse(page.url).query)
+            assert params["K"] == ["3"] and params["seed"] == ["3"]
+            assert params["xs"] == ["10, 24"]
+
+            # Back to K = 2: the cached points come back at once, without a run.
+            page.get_by_role("spinbutton", name="Ensemble size K").fill("2")
+            page.get_by_role("spinbutton", name="Ensemble size K").press("Enter")
+            expect(page.get_by_text("2 of 2 points cached")).to_be_visible(timeout=30_000)
+            expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "browser_alignment.png"), full_page=True)
+        finally:
+            browser.close()
