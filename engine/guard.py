@@ -21,9 +21,9 @@ The memory model
 A sum of terms, each a tensor size times a coefficient fitted to measured peak RSS deltas
 of 34 CPU runs (n_train 300..4000, width 32..1024, depth 1..3, K 2..16, full and
 minibatch, regression and classification, target/input/label noise; the fit is within
-0.63x to 1.5x of every run). The coefficients exceed the bare tensor count because autograd keeps the
-activations for the backward pass, the gradients of the same size exist transiently, and
-glibc does not hand freed blocks back to the OS at once. Input noise stores one noisy
+0.63x to 1.5x of every run). The coefficients exceed the bare tensor count because
+autograd keeps the activations for the backward pass, gradients of the same size exist
+transiently, and glibc does not hand freed blocks back to the OS at once. Input noise stores one noisy
 copy of ``x`` per member: ``K * n_train * d`` floats (its own term). File datasets add
 their in-memory pools (held once per process and shared by later runs; counted anyway).
 
