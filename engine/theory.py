@@ -380,7 +380,7 @@ def theory(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *,
     """
     n, d, snr, wd, ridge = _inputs(n, d, snr, weight_decay, ridge)
     s2 = noise_variance(snr)
-    shape = np.broadcast(n, d, snr, wd if ridge is None else ridge).shape
+    shape = np.broadcast(n, d, snr, wd, 0.0 if ridge is None else ridge).shape
     n, d, s2, snr, wd = (np.broadcast_to(a, shape) for a in (n, d, s2, snr, wd))
     lam = (_solve_ridge(n, d, s2, wd) if ridge is None
            else np.broadcast_to(ridge, shape).astype(float))
