@@ -185,7 +185,8 @@ class _Space:
         return self.n_unique == 1
 
     def block(self, start: int, stop: int) -> torch.Tensor:
-        """Squared distances (stop - start, N) from points start..stop-1 to all points.
+        """Squared distances (stop - start, N) from points start..stop-1 to all points,
+        up to a constant per row (which changes no neighbour or rank).
 
         Self-distances are +inf, so a point is never its own neighbour and never counted
         when ranking the others.
@@ -221,13 +222,16 @@ class _Space:
             urow = rows if self.inverse is None else self.inverse[a:b]
             if raw is None:
                 d = self._unique_block(urow)
+                zero = 0.0
             else:
-                d = raw[c0:c1] * -2.0
-                d += self.sq[None, :]
-                d += self.sq[urow, None]
-                d.clamp_(min=0.0)
+                # |u_j|^2 - 2 x_i.u_j = d_ij - |x_i|^2: a row's constant does not change
+                # its order, so |x_i|^2 is not added (one pass fewer). Rounding can
+                # push a distinct point below a duplicate's exact value (it would tie
+                # at 0 if clamped): either way a rounding-level error.
+                d = torch.add(self.sq[None, :], raw[c0:c1], alpha=-2.0)
+                zero = -self.sq[urow]
             # A point and its duplicates are at distance exactly 0.
-            d[here, urow] = 0.0
+            d[here, urow] = zero
             if self.inverse is not None:
                 d = d[:, self.inverse]
         d[here, rows] = math.inf
