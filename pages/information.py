@@ -67,16 +67,16 @@ with st.sidebar:
     rates_text = st.text_input("Label-noise rates p", "0, 0.2", key="rates",
                                bind="query-params",
                                help="Comma-separated; 0 = clean labels.")
-    c1, c2 = st.columns(2)
-    random_labels = c1.checkbox("Random labels", True, key="random", bind="query-params",
+    random_labels = st.checkbox("Random labels (p = 1)", True, key="random",
+                                bind="query-params",
                                 help="Adds p = 1: every label drawn at random.")
-    random_features = c2.checkbox("Random features", True, key="features",
+    random_features = st.checkbox("Random features (untrained)", True, key="features",
                                   bind="query-params",
                                   help="The same networks before training.")
     slots.add("rates", "label_noise")
 
     st.subheader("Networks")
-    widths_text = st.text_input("Widths", "2, 5, 10, 13, 20, 50, 200", key="widths",
+    widths_text = st.text_input("Widths", "2, 5, 10, 13, 20, 50, 100", key="widths",
                                 bind="query-params",
                                 help="Hidden widths to sweep (the x axis, as parameters).")
     c1, c2 = st.columns(2)
@@ -88,7 +88,7 @@ with st.sidebar:
                         help="Members per point: the error bands are over members.")
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
     c1, c2 = st.columns(2)
-    max_epochs = c1.number_input("Max epochs", 1, 1_000_000, 400, step=100, key="epochs",
+    max_epochs = c1.number_input("Max epochs", 1, 1_000_000, 300, step=100, key="epochs",
                                  bind="query-params")
     lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
                          key="lr", bind="query-params")

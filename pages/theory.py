@@ -151,7 +151,8 @@ st.plotly_chart(fig, key="theory_chart", width="stretch")
 if len(sims):
     st.caption(f"Markers: {sims['n'].nunique()} cached simulation(s) of this model "
                f"(K = {K}, width {width}, N = {probe} probe points, II with k = 1; "
-               "bars: ± one standard error over the pairs).")
+               "bars: ± one standard error over the pairs). The theory's II is its "
+               "large-N limit; at a finite N the simulated II can differ from it.")
 else:
     st.caption("No cached simulation of these settings yet: press **Simulate**.")
 

@@ -70,8 +70,9 @@ def _vline(fig: go.Figure, x: float | None, *, rows: Sequence[int] = (1,),
                       row=r, col=1)
         if i == 0:
             fig.add_annotation(x=math.log10(x) if log_x else x, y=1.0, yref="y domain",
-                               xref="x", text=label, showarrow=False, yanchor="bottom",
-                               font=dict(size=11, color=THRESHOLD_COLOR), row=r, col=1)
+                               xref="x", text=" " + label, showarrow=False, yanchor="top",
+                               xanchor="left", font=dict(size=11, color=THRESHOLD_COLOR),
+                               row=r, col=1)
 
 
 def _band(fig: go.Figure, x, mean, err, color: str, name: str, *, row: int, col: int = 1,
@@ -104,6 +105,15 @@ def _rgba(hex_color: str, alpha: float) -> str:
     h = hex_color.lstrip("#")
     r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def log_ticks(values: Sequence[float], max_ticks: int = 12) -> dict:
+    """Axis settings for a log axis: ticks at the data's own x values (few of them),
+    instead of Plotly's minor-tick labels ("2, 5, 100, 2")."""
+    v = sorted({float(x) for x in values if x is not None and float(x) > 0})
+    if not v or len(v) > max_ticks:
+        return {}
+    return {"tickvals": v, "ticktext": [f"{x:,.4g}" for x in v]}
 
 
 def wants_log(values: Sequence[float]) -> bool:
@@ -139,8 +149,10 @@ def sweep_figure(df: pd.DataFrame, *, x: str, x_label: str, measure_label: str,
     _vline(fig, threshold, rows=(1, 2), log_x=log_x)
     fig.update_yaxes(title_text=measure_label, row=1, col=1)
     fig.update_yaxes(title_text=error_label, row=2, col=1)
-    fig.update_xaxes(title_text=x_label, row=2, col=1, type="log" if log_x else "linear")
-    fig.update_xaxes(type="log" if log_x else "linear", row=1, col=1)
+    ticks = log_ticks(df["x"]) if log_x else {}
+    fig.update_xaxes(title_text=x_label, row=2, col=1, type="log" if log_x else "linear",
+                     **ticks)
+    fig.update_xaxes(type="log" if log_x else "linear", row=1, col=1, **ticks)
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0),
                       hovermode="closest", clickmode="event+select",
@@ -206,12 +218,13 @@ def information_figure(df: pd.DataFrame, *, threshold: float | None,
         for c in (1, 2):
             fig.add_vline(x=threshold, line_dash="dash", line_color=THRESHOLD_COLOR, row=1, col=c)
         fig.add_annotation(x=math.log10(threshold) if log_x else threshold, y=1.0,
-                           yref="y domain", xref="x", text="P = n · classes", showarrow=False,
-                           yanchor="bottom", font=dict(size=11, color=THRESHOLD_COLOR),
-                           row=1, col=1)
+                           yref="y domain", xref="x", text=" P = n · classes",
+                           showarrow=False, yanchor="top", xanchor="left",
+                           font=dict(size=11, color=THRESHOLD_COLOR), row=1, col=1)
+    ticks = log_ticks(df["n_parameters"]) if log_x else {}
     for c in (1, 2):
         fig.update_xaxes(title_text="parameters P per network", type="log" if log_x else "linear",
-                         row=1, col=c)
+                         row=1, col=c, **ticks)
     fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
     return fig
@@ -283,10 +296,9 @@ def theory_figure(curves: dict, *, sims: pd.DataFrame | None = None, log_error: 
                 row=2 if measure == "test_error" else 1, col=1)
     fig.add_vline(x=1.0, line_dash="dash", line_color=THRESHOLD_COLOR, row=1, col=1)
     fig.add_vline(x=1.0, line_dash="dash", line_color=THRESHOLD_COLOR, row=2, col=1)
-    fig.add_annotation(x=1.0, y=1.0, yref="y domain", xref="x", text="n = d (threshold)",
-                       showarrow=False, yanchor="bottom", font=dict(size=11,
-                                                                    color=THRESHOLD_COLOR),
-                       row=1, col=1)
+    fig.add_annotation(x=1.0, y=1.0, yref="y domain", xref="x", text=" n = d (threshold)",
+                       showarrow=False, yanchor="top", xanchor="left",
+                       font=dict(size=11, color=THRESHOLD_COLOR), row=1, col=1)
     fig.update_yaxes(title_text="alignment", range=[-0.02, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="test error", type="log" if log_error else "linear",
                      dtick=1 if log_error else None, row=2, col=1)
