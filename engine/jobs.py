@@ -227,11 +227,15 @@ class JobManager:
     ``abandon_after``: seconds without a heartbeat (:meth:`touch`, or a submit) from every
     session watching a job, after which the job is cancelled; ``None`` never abandons.
     ``keep_finished``: finished jobs remembered for :meth:`get` (oldest forgotten first).
+    ``admit``: called with every spec that would be trained (not those already cached)
+    before a job is queued; it refuses a spec by raising ``ValueError`` (e.g.
+    :func:`engine.guard.check`, whose message states the estimate and the limit).
     """
 
     def __init__(self, cache: Any, *, max_workers: int = 1, max_queued: int = 8,
                  per_session_limit: int = 4, abandon_after: float | None = None,
-                 keep_finished: int = 64) -> None:
+                 keep_finished: int = 64,
+                 admit: Callable[[ExperimentSpec], Any] | None = None) -> None:
         for name, value, lo in (("max_workers", max_workers, 1), ("max_queued", max_queued, 0),
                                 ("per_session_limit", per_session_limit, 1),
                                 ("keep_finished", keep_finished, 0)):
@@ -241,7 +245,11 @@ class JobManager:
                                               and abandon_after > 0):
             raise ValueError(f"abandon_after={abandon_after!r} is invalid: allowed a positive "
                              "number of seconds or None")
+        if admit is not None and not callable(admit):
+            raise ValueError(f"admit={admit!r} is invalid: allowed a callable spec -> None "
+                             "that raises ValueError to refuse, or None")
         self.cache = cache
+        self.admit = admit
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.per_session_limit = per_session_limit
@@ -264,6 +272,7 @@ class JobManager:
         """
         if not isinstance(spec, ExperimentSpec):
             raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        self._admit([(spec, None)])
         key = "run:" + self.cache.key(spec)
         label = (f"{spec.dataset} n={spec.n_train} width={spec.width} K={spec.ensemble_size}")
         return self._submit(key, lambda: Job("run", key, label, spec=spec, n_total=1,
@@ -276,6 +285,7 @@ class JobManager:
         specs = list(sweep.specs())
         if not specs:
             raise ValueError("sweep has no points: give each axis at least one value")
+        self._admit(list(zip(specs, sweep.points())))
         axes = sorted(getattr(sweep, "axes", {}) or {})
         digest = hashlib.sha256(json.dumps(
             [axes, [self.cache.key(s) for s in specs]]).encode()).hexdigest()[:32]
@@ -283,6 +293,21 @@ class JobManager:
         label = f"sweep over {', '.join(axes) or 'points'} ({len(specs)} points)"
         return self._submit(key, lambda: Job("sweep", key, label, sweep=sweep,
                                              n_total=len(specs), manager=self), session_id)
+
+    def _admit(self, items: list[tuple[ExperimentSpec, dict | None]]) -> None:
+        """Ask ``admit`` about every spec that would be trained; cached ones cost nothing."""
+        if self.admit is None:
+            return
+        for spec, values in items:
+            if self.cache.has(spec):
+                continue
+            try:
+                self.admit(spec)
+            except ValueError as e:
+                if values is None:
+                    raise
+                where = ", ".join(f"{k}={v!r}" for k, v in values.items())
+                raise ValueError(f"sweep point {where}: {e}") from e
 
     def _submit(self, key: str, make: Callable[[], Job], session_id: str) -> Job:
         if not isinstance(session_id, str) or not session_id:

@@ -176,6 +176,15 @@ def test_alignment_invalid_combination_is_explained(params, message):
     assert charts(at) == 0
 
 
+def test_alignment_refuses_a_run_over_the_resource_limits():
+    pytest.importorskip("engine.guard")
+    at = no_exception(open_app(mode="Single run", d="4096", n="100000", width="16384",
+                               K="64"))
+    assert "over the limit" in errors(at)
+    from ui.common import services
+    assert services()[1].jobs() == []  # nothing was queued
+
+
 # ----------------------------------------------------------------------------- information
 
 

@@ -188,3 +188,23 @@ def test_progress_and_time_left_while_running(make_manager):
     assert 0 < v.eta < 1e6 and "epoch" in v.message
     job.cancel()
     assert job.wait(30)
+
+
+def test_admit_refuses_before_anything_is_queued(make_manager, cache):
+    def admit(spec):
+        if spec.width > 16:
+            raise ValueError(f"width={spec.width} is over the limit of 16")
+    m = make_manager(admit=admit)
+    with pytest.raises(ValueError, match="width=32 is over the limit"):
+        m.submit_run(ExperimentSpec(**dict(TINY, width=32)), "s1")
+    sweep_mod = pytest.importorskip("engine.sweep")
+    sweep = sweep_mod.Sweep(ExperimentSpec(**TINY), {"width": [8, 64]})
+    with pytest.raises(ValueError, match=r"sweep point width=64: width=64 is over"):
+        m.submit_sweep(sweep, "s1")
+    assert m.jobs() == []
+    ok = m.submit_run(ExperimentSpec(**TINY), "s1")  # within the limit
+    assert ok.wait(60) and ok.status == DONE
+    # A cached spec costs nothing: it is not asked about again.
+    m.admit = lambda spec: (_ for _ in ()).throw(ValueError("no more training"))
+    again = m.submit_run(ExperimentSpec(**TINY), "s1")
+    assert again.wait(30) and again.status == DONE

@@ -36,8 +36,12 @@ def _env_int(name: str, default: int, lo: int = 1) -> int:
 @st.cache_resource(show_spinner=False)
 def _services(cache_dir: str) -> tuple[Any, JobManager]:
     from engine.cache import ResultCache
+    try:  # the resource guard refuses runs over the memory/time limits, with the numbers
+        from engine.guard import check as admit
+    except ImportError:  # pragma: no cover - an engine without the guard
+        admit = None
     cache = ResultCache(cache_dir)
-    manager = JobManager(cache,
+    manager = JobManager(cache, admit=admit,
                          max_workers=_env_int("NOISEALIGN_WORKERS", 2),
                          max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),
                          per_session_limit=_env_int("NOISEALIGN_SESSION_JOBS", 4),
