@@ -179,12 +179,15 @@ def scaling(ns: list[int], dadapy_max: int, lines: list[str]) -> None:
               file=sys.stderr, flush=True)
     lines.append(f"Load average after: {load()}")
     lines += ["", "Seconds (256 dimensions):", "",
-              "| measure | " + " | ".join(f"N={n:,}" for n in ns) + " | fitted exponent |",
-              "|---|" + "---:|" * (len(ns) + 1)]
+              "| measure | " + " | ".join(f"N={n:,}" for n in ns)
+              + " | exponent, fit over all N | exponent, fit over the 3 largest N |",
+              "|---|" + "---:|" * (len(ns) + 2)]
     for name, ts in rows.items():
         cells = [f"{t:.3f}" for t in ts] + ["-"] * (len(ns) - len(ts))
-        fit = np.polyfit(np.log(ns[:len(ts)]), np.log(ts), 1)[0] if len(ts) >= 2 else np.nan
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {fit:.2f} |")
+        x, y = np.log(ns[:len(ts)]), np.log(ts)
+        fit = np.polyfit(x, y, 1)[0] if len(ts) >= 2 else np.nan
+        top = np.polyfit(x[-3:], y[-3:], 1)[0] if len(ts) >= 3 else np.nan
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {fit:.2f} | {top:.2f} |")
 
 
 def run_scaling(quick: bool) -> list[str]:

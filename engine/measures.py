@@ -492,11 +492,13 @@ def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
     rows = _block_rows(n, 2 * per_row, block_size)  # float64 working arrays
     ii = np.zeros((m, m)) if k is not None else None
     kn = np.zeros((len(knn_idx),) * 2) if knn_k is not None else None
+    # Spaces upgraded to float64 for precision keep it; otherwise work in float32.
+    dtype = torch.float64 if any(s.dtype == torch.float64 for s in spaces) else torch.float32
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         # All spaces' blocks in one (M * rows, N) tensor: the rank work is batched, a few
         # large operations instead of many small ones.
-        ds = torch.cat([s.block(start, stop).to(torch.float64) for s in spaces])
+        ds = torch.cat([s.block(start, stop).to(dtype) for s in spaces])
         if k is not None:
             w = _dense_weights(ds, k).reshape(m, -1)
             r = _mid_ranks(ds).reshape(m, -1)

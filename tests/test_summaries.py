@@ -8,14 +8,12 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from engine import ExperimentSpec, Result, run_experiment
 from engine.measures import (information_imbalance, linear_cka, mutual_knn)
 from engine.summaries import (INFO_KEYS, MEASURE_LABELS, MEASURES, information_content,
                               pair_stats, pairwise_matrix, summarise)
 
-F64 = torch.float64
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +48,10 @@ def test_ii_matrix_equals_pairwise_information_imbalance(regression: Result) -> 
     h = regression.hidden[-1]
     m = pairwise_matrix(regression, "ii", k=2)
     for a in range(4):
-        assert m[a, a] == pytest.approx(information_imbalance(h[a], h[a], 2, dtype=F64)[0],
+        assert m[a, a] == pytest.approx(information_imbalance(h[a], h[a], 2)[0],
                                         abs=1e-12)
         for b in range(a + 1, 4):
-            ab, ba = information_imbalance(h[a], h[b], 2, dtype=F64)
+            ab, ba = information_imbalance(h[a], h[b], 2)
             assert (m[a, b], m[b, a]) == pytest.approx((ab, ba), abs=1e-12)
     score = pairwise_matrix(regression, "ii_score", k=2)
     assert score == pytest.approx(1 - (m + m.T) / 2, abs=1e-12)
@@ -70,7 +68,7 @@ def test_symmetric_measures_equal_their_pairwise_functions(regression: Result) -
             assert cka[a, b] == pytest.approx(linear_cka(h[a], h[b]), abs=1e-10)
             assert deb[a, b] == pytest.approx(linear_cka(h[a], h[b], True), abs=1e-10)
             assert knn[a, b] == pytest.approx(
-                mutual_knn(h[a], h[b], 5, dtype=F64), abs=1e-12)
+                mutual_knn(h[a], h[b], 5), abs=1e-12)
     assert np.diag(cka) == pytest.approx(1.0) and np.diag(knn) == pytest.approx(1.0)
 
 
@@ -82,7 +80,7 @@ def test_layer_choice_and_untrained_members(regression: Result) -> None:
         assert m[0, 1] == pytest.approx(linear_cka(reps[0], reps[1]), abs=1e-10)
     m0 = pairwise_matrix(r, "ii", init=True)
     assert m0[1, 2] == pytest.approx(
-        information_imbalance(r.hidden_init[-1][1], r.hidden_init[-1][2], dtype=F64)[0],
+        information_imbalance(r.hidden_init[-1][1], r.hidden_init[-1][2])[0],
         abs=1e-12)
     assert not np.allclose(m0, pairwise_matrix(r, "ii"))
 
@@ -125,15 +123,15 @@ def test_information_content_regression(regression: Result) -> None:
     h, out, x, y = r.hidden[-1], r.output, r.x_probe, r.y_probe.astype(np.float64)
     for m in range(4):
         assert (info["ii_h_to_y"][m], info["ii_y_to_h"][m]) == pytest.approx(
-            information_imbalance(h[m], y, dtype=F64), abs=1e-12)
+            information_imbalance(h[m], y), abs=1e-12)
         assert (info["ii_pen_to_out"][m], info["ii_out_to_pen"][m]) == pytest.approx(
-            information_imbalance(h[m], out[m], dtype=F64), abs=1e-12)
+            information_imbalance(h[m], out[m]), abs=1e-12)
         assert (info["ii_x_to_h"][m], info["ii_h_to_x"][m]) == pytest.approx(
-            information_imbalance(x, h[m], dtype=F64), abs=1e-12)
+            information_imbalance(x, h[m]), abs=1e-12)
     # h = first hidden layer: the penultimate one is still the last hidden layer.
     info0 = information_content(r, layer=0)
     assert info0["ii_h_to_y"][2] == pytest.approx(
-        information_imbalance(r.hidden[0][2], y, dtype=F64)[0], abs=1e-12)
+        information_imbalance(r.hidden[0][2], y)[0], abs=1e-12)
     assert info0["ii_pen_to_out"] == pytest.approx(info["ii_pen_to_out"], abs=1e-12)
 
 
@@ -143,7 +141,7 @@ def test_information_content_classification_uses_clean_labels(classification: Re
         info = information_content(r, init=init)
         y = r.y_probe.astype(np.int64)
         assert info["ii_h_to_y"][0] == pytest.approx(
-            information_imbalance(h[0], y, dtype=F64)[0], abs=1e-12)
+            information_imbalance(h[0], y)[0], abs=1e-12)
     # A trained classifier's last hidden layer predicts the classes better than chance.
     assert np.nanmean(information_content(r)["ii_h_to_y"]) < 0.8
 
