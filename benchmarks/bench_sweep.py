@@ -1,7 +1,7 @@
 """Sweep scale-out and cached-result loading (issue 5).
 
 1. A 12-point sweep (snr_db in {0, 10, 20} x seed in {0..3}; linear-teacher d = 50,
-   n = 200, width 128, K = 4, 2000 full-batch Adam epochs, about 2-3 s per point on one
+   n = 200, width 128, K = 4, 4000 full-batch Adam epochs, about 3 s per point on one
    thread) with the local process-pool executor: 2 workers against 1 worker, both with
    one torch thread per worker, each arm into its own empty cache, same run. The wall
    time includes the pool's start-up and the driver writing every result to the cache
@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="200 epochs per point (smoke test)")
     args = ap.parse_args()
 
-    epochs = 200 if args.quick else 2000
+    epochs = 200 if args.quick else 4000
     base = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 50}, n_train=200,
                           n_probe=200, width=128, ensemble_size=4, noise="target",
                           max_epochs=epochs, loss_tol=0.0, device="cpu")
