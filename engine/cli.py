@@ -50,6 +50,23 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
                    help="noise level: SNR in dB (target/input noise) or rate p (label noise)")
 
 
+def implied_noise(dataset: str, axes: Sequence[str] = ()) -> str:
+    """The noise kind a command means when --noise is not given.
+
+    An ``snr_db`` axis implies target noise (regression) or input noise
+    (classification); a ``label_noise`` axis implies label noise; otherwise the
+    dataset's natural kind (the spec's ``noise='auto'``).
+    """
+    from engine.datasets import DATASETS
+    info = DATASETS.get(dataset)
+    task = info.task if info is not None else "regression"
+    if "snr_db" in axes:
+        return "target" if task == "regression" else "input"
+    if "label_noise" in axes:
+        return "label"
+    return "target" if task == "regression" else "label"
+
+
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     kw = {k: getattr(args, k) for k in SPEC_FIELDS
           if k != "dataset_params" and getattr(args, k, None) is not None}
@@ -63,6 +80,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         kw["dataset_params"] = params
     if args.level is not None:
         kind = kw.get("noise", ExperimentSpec.noise)
+        if kind == "auto":
+            kind = implied_noise(kw.get("dataset", ExperimentSpec.dataset))
         if kind == "label":
             kw["label_noise"] = args.level
         elif kind in ("target", "input"):

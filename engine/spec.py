@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 NOISE_KINDS = ("none", "target", "input", "label")
+DEFAULT_PROBE = 500  # n_probe=None: this many probe points, or the whole probe pool
 ACTIVATIONS = ("relu", "tanh", "linear")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
@@ -115,9 +116,9 @@ class ExperimentSpec:
     dataset_params: Any = ()
     task: str = "auto"
     n_train: int = 100
-    n_probe: int = 500
+    n_probe: int | None = None  # None: min(500, held-out points available)
     # noise
-    noise: str = "target"
+    noise: str = "auto"  # auto: 'target' for regression, 'label' for classification
     snr_db: float = 10.0
     label_noise: float = 0.0
     # network
@@ -171,13 +172,18 @@ class ExperimentSpec:
             raise ValueError(
                 f"n_train={self.n_train} exceeds the {train_pool} training points available "
                 f"in {name!r}: allowed 2 to {train_pool}")
+        if self.n_probe is None:
+            set_("n_probe", min(DEFAULT_PROBE, probe_pool))
         set_("n_probe", _check_int("n_probe", self.n_probe, MIN_PROBE, 10**7))
         if self.n_probe > probe_pool:
             raise ValueError(
                 f"n_probe={self.n_probe} exceeds the {probe_pool} held-out points available "
                 f"in {name!r}: allowed {MIN_PROBE} to {probe_pool}")
 
-        noise = _check_choice("noise", self.noise, NOISE_KINDS)
+        noise = _check_choice("noise", self.noise, ("auto",) + NOISE_KINDS)
+        if noise == "auto":
+            noise = "target" if task == "regression" else "label"
+        set_("noise", noise)
         if noise == "target" and task != "regression":
             _fail("noise", noise, "'none', 'input' or 'label' for a classification task "
                   f"(dataset {name!r})")

@@ -745,7 +745,7 @@ def _short(v: Any) -> str:
 
 def cmd_sweep(args: Any) -> int:
     import sys
-    from engine.cli import _table, spec_from_args
+    from engine.cli import _table, implied_noise, spec_from_args
 
     axes: dict[str, list] = {}
     for item in args.axis:
@@ -753,6 +753,9 @@ def cmd_sweep(args: Any) -> int:
         if name in axes:
             raise ValueError(f"--axis {name} is given twice: allowed once per field")
         axes[name] = values
+    if args.noise is None and ("snr_db" in axes or "label_noise" in axes):
+        # e.g. --dataset digits --axis snr_db=...: the axis says which noise is meant
+        args.noise = implied_noise(args.dataset or "linear-teacher", list(axes))
     try:
         base = spec_from_args(args)
     except ValueError as e:

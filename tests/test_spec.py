@@ -112,3 +112,11 @@ def test_spec_is_frozen():
     spec = ExperimentSpec()
     with pytest.raises(Exception):
         spec.n_train = 5  # type: ignore[misc]
+
+
+def test_noise_kind_and_probe_size_follow_the_dataset_when_not_given():
+    digits = ExperimentSpec(dataset="digits")
+    assert digits.noise == "label" and digits.n_probe == 360  # the whole probe pool
+    assert ExperimentSpec().noise == "target" and ExperimentSpec().n_probe == 500
+    # resolved values hash like explicit ones: one experiment, one cache entry
+    assert digits.content_hash() == ExperimentSpec(dataset="digits", noise="label", n_probe=360).content_hash()

@@ -280,11 +280,16 @@ def test_cli_sweep_writes_csv_with_a_progress_bar(tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 5  # header + 4 entries
 
 
-def test_cli_explains_snr_db_on_a_classification_dataset(tmp_path, capsys):
-    rc = main(["sweep", "--dataset", "digits", "--n-probe", "100", "--axis", "n_train=50,100",
-               "--axis", "snr_db=0,10,20", "--cache-dir", str(tmp_path)])
-    assert rc == 2
-    assert "only meaningful with --noise input" in capsys.readouterr().err
+def test_cli_snr_db_axis_on_a_classification_dataset_means_input_noise(tmp_path, capsys):
+    # the example: no --noise, an snr_db axis on digits -> input noise
+    rc = main(["sweep", "--dataset", "digits", "--n-probe", "40", "--width", "8", "--max-epochs", "5",
+               "--axis", "n_train=20,30", "--axis", "snr_db=0,10", "--workers", "1",
+               "--executor", "serial", "--cache-dir", str(tmp_path), "--quiet"])
+    assert rc == 0
+    capsys.readouterr()
+    rc = main(["sweep", "--dataset", "digits", "--n-probe", "100", "--noise", "target",
+               "--axis", "snr_db=0,10", "--cache-dir", str(tmp_path)])
+    assert rc == 2 and "only meaningful with --noise input" in capsys.readouterr().err
     rc = main(["sweep", "--dataset", "digits", "--n-probe", "100", "--noise", "label",
                "--axis", "snr_db=0,10", "--cache-dir", str(tmp_path)])
     assert rc == 2 and "noise='input'" in capsys.readouterr().err
