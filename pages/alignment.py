@@ -244,7 +244,8 @@ if mode == "Single run":
     if result is None and job is not None and job.spec == base and job.result is not None:
         result = job.result
     if summary is None and result is None:
-        st.info("Not computed yet: press **Run** (or turn on Auto-run).", icon=":material/info:")
+        st.info("Not computed yet" + ("." if auto else ": press **Run** (or turn on Auto-run)."),
+                icon=":material/info:")
         st.stop()
     runview.show_run(base, summary=summary, result=result, measure=measure, k=int(k),
                      knn_k=int(knn_k), key="single")
@@ -337,7 +338,7 @@ picked = [p.get("customdata") for p in (event.selection.points if event else [])
           if p.get("customdata")]
 if picked and picked[0] != st.session_state.get("_picked"):
     st.session_state["_picked"] = picked[0]
-    if picked[0] in label_of_key:
+    if picked[0] in label_of_key and st.session_state.get("open") != label_of_key[picked[0]]:
         st.session_state["open"] = label_of_key[picked[0]]
 options = ["none"] + list(by_label)
 

@@ -10,7 +10,6 @@ REQUIRE_BROWSER=1 (CI), where it fails.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -110,7 +109,7 @@ def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
             expect(page.get_by_role("spinbutton", name="Samples n")).to_have_value("16")
             page.get_by_text("Training", exact=True).click()  # the expander with the seed
             expect(page.get_by_role("spinbutton", name="Seed")).to_have_value("3")
-            params = parse_qs(urlparse(page.url).query)
+            params = parse_qs(urlparse(page.evaluate("window.location.href")).query)
             for key, value in TINY.items():
                 assert params.get(key) == [value], (key, page.url)
 
@@ -122,12 +121,20 @@ def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
             expect(page.get_by_text("Dashed line: interpolation threshold at")).to_be_visible()
             expect(chart.get_by_text("interpolation threshold")).to_have_count(1)  # on the plot
 
+            # Clicking a point opens its run, and the URL says which.
+            points = chart.locator(".scatterlayer .trace .points path")
+            points.nth(1).click(force=True)
+            expect(page.get_by_text("CKA, mean over pairs")).to_be_visible(timeout=30_000)
+            page.wait_for_function("window.location.search.includes('open=n_train')",
+                                   timeout=30_000)
+
             # Changing a control changes the URL: a copied link reproduces the view.
             page.get_by_role("spinbutton", name="Ensemble size K").fill("3")
             page.get_by_role("spinbutton", name="Ensemble size K").press("Enter")
-            page.wait_for_url(re.compile(r"[?&]K=3(&|$)"), timeout=30_000)
+            page.wait_for_function("/[?&]K=3(&|$)/.test(window.location.search)",
+                                   timeout=30_000)
             expect(page.get_by_text("0 of 2 points cached")).to_be_visible(timeout=30_000)
-            params = parse_qs(urlparse(page.url).query)
+            params = parse_qs(urlparse(page.evaluate("window.location.href")).query)
             assert params["K"] == ["3"] and params["seed"] == ["3"]
             assert params["xs"] == ["10, 24"]
 
