@@ -27,7 +27,7 @@ row to see the full spec and summary, and export or delete what is shown.
 cache, manager = common.services()
 
 try:
-    entries = cache.entries()
+    entries = common.cache_entries()
 except Exception as e:  # noqa: BLE001 -- a broken cache must not break the page
     st.error(f"The cache could not be read: {type(e).__name__}: {e}")
     entries = []
@@ -78,7 +78,8 @@ event = st.dataframe(
         "mknn": st.column_config.NumberColumn("mutual k-NN", format="%.3f"),
     })
 
-export = [e for e in entries if e["key"] in set(shown["key"])]
+shown_keys = set(shown["key"])
+export = [e for e in entries if e["key"] in shown_keys]
 common.downloads([
     ("Table (CSV)", shown.to_csv(index=False), "runs.csv", "text/csv"),
     ("Specs and summaries (JSON)",

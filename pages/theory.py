@@ -135,7 +135,7 @@ job = common.job_panel(PAGE)
 # simulation settings only in n (so earlier simulations at other n appear too).
 sims = pd.DataFrame()
 if base is not None:
-    rows = data.matching_entries(cache, base, vary=("n_train",))
+    rows = data.matching_entries(common.cache_entries(), base, vary=("n_train",))
     if job is not None and job.kind == "sweep":
         rows = data.merge_points(rows, job.points, base, vary=("n_train",))
     sims = data.theory_sim_frame(rows, d=int(d))

@@ -55,6 +55,24 @@ def services() -> tuple[Any, JobManager]:
     return _services(str(default_cache_dir()))
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _entries(cache_dir: str, stamp: tuple) -> list[dict]:
+    return services()[0].entries()
+
+
+def cache_entries() -> list[dict]:
+    """``cache.entries()`` (newest first), memoised until the cache's files change: the
+    theory and runs pages read it on every rerun. Treat the result as read-only."""
+    cache, _ = services()
+    stamp: list = [cache.volume()]
+    for name in ("cache.db", "cache.db-wal"):
+        try:
+            stamp.append((cache.directory / "results" / name).stat().st_mtime_ns)
+        except OSError:
+            stamp.append(None)
+    return _entries(str(cache.directory), tuple(stamp))
+
+
 def session_id() -> str:
     """A stable id for this browser tab (its Streamlit session)."""
     if "_sid" not in st.session_state:

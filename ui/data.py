@@ -204,11 +204,12 @@ def matches(spec: Mapping[str, Any], base: ExperimentSpec, vary: Sequence[str]) 
     return True
 
 
-def matching_entries(cache: Any, base: ExperimentSpec, vary: Sequence[str]) -> list[dict]:
-    """Cache entries that differ from ``base`` only in the ``vary`` fields:
-    [{key, spec (ExperimentSpec), summary}]."""
+def matching_entries(entries: Iterable[Mapping[str, Any]], base: ExperimentSpec,
+                     vary: Sequence[str]) -> list[dict]:
+    """The cache entries (``ResultCache.entries()``) that differ from ``base`` only in the
+    ``vary`` fields: [{key, spec (ExperimentSpec), summary}]."""
     out = []
-    for e in cache.entries():
+    for e in entries:
         if not matches(e["spec"], base, vary):
             continue
         try:
