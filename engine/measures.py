@@ -430,7 +430,9 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     A: (N, dA) representation, (N,) integer labels or (N,) float coordinate; B likewise.
     Computed in blocks of ``block_size`` rows (default: about 128 MB of working arrays),
     memory O(block_size x N); time O(N^2 (dA + dB)). Without ties the minimum, reached
-    for B = A, is (k + 1) / N; 1 means no information.
+    for B = A, is (k + 1) / N; 1 means no information. On the CPU the neighbour and rank
+    passes run with one torch thread (process-wide while they run, then restored; see
+    :func:`_one_thread`); the distance products use numpy's BLAS threads.
     """
     sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
     k = _check_k(k, sa.n)

@@ -291,6 +291,15 @@ def test_cuda_equals_cpu() -> None:
             pytest.approx(information_imbalance(a, b, 2, dtype=torch.float64), abs=1e-12)
 
 
+def test_torch_thread_setting_is_restored() -> None:
+    """The rank passes run on one thread; the caller's setting must come back."""
+    before = torch.get_num_threads()
+    rng = np.random.default_rng(0)
+    information_imbalance(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)))
+    mutual_knn(rng.normal(size=(200, 8)), rng.normal(size=(200, 8)))
+    assert torch.get_num_threads() == before
+
+
 # ---------------------------------------------------------------------- mutual k-NN
 def test_mutual_knn_equals_standard_definition_without_ties() -> None:
     rng = np.random.default_rng(12)
@@ -345,6 +354,16 @@ def test_linear_cka_equals_textbook_hsic(n: int, dx: int, dy: int) -> None:
     assert linear_cka(x, y) == pytest.approx(biased, abs=1e-10)
     assert linear_cka(x, y, debiased=True) == pytest.approx(unbiased, abs=1e-10)
     assert 0 < unbiased < biased < 1
+
+
+def test_linear_cka_matrix_equals_pairwise() -> None:
+    rng = np.random.default_rng(6)
+    xs = [rng.normal(size=(60, 7)) for _ in range(3)]
+    xs.append(xs[0] @ rng.normal(size=(7, 4)) + 0.1 * rng.normal(size=(60, 4)))
+    for debiased in (False, True):
+        m = measures.linear_cka_matrix(xs, debiased)
+        ref = np.array([[linear_cka(a, b, debiased) for b in xs] for a in xs])
+        assert m == pytest.approx(ref, abs=1e-12) and np.array_equal(m, m.T)
 
 
 def test_linear_cka_of_rotated_scaled_translated_copy_is_one() -> None:
