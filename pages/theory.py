@@ -17,7 +17,8 @@ common.ensure_router()
 
 PAGE = "theory"
 WD_VALUES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
-INIT_VALUES = [0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+INIT_VALUES = [1e-4, 1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
+OPTIMIZERS = ["adam", "sgd"]
 
 st.title("Linear theory")
 st.caption("Alignment and test error of a one-hidden-layer **linear** network on a linear "
@@ -81,7 +82,7 @@ m4.metric("ρ at n = 2d", f"{float(theory.rho(2 * d, d, snr, wd)):.3f}")
 # ----------------------------------------------------------------------------- simulation
 with st.sidebar:
     st.subheader("Simulation (what-if)")
-    init_scale = st.select_slider("Initialisation scale", INIT_VALUES, value=0.1, key="init",
+    init_scale = st.select_slider("Initialisation scale", INIT_VALUES, value=0.01, key="init",
                                   bind="query-params", format_func=lambda v: f"{v:g}",
                                   help="The theory assumes a small initialisation; a large "
                                   "one keeps a random part in the weights.")
@@ -96,8 +97,16 @@ with st.sidebar:
     seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
     probe = st.number_input("Probe points N", 50, 2000, 300, step=50, key="probe",
                             bind="query-params")
+    c1, c2 = st.columns(2)
+    optimizer = c1.selectbox("Optimiser", OPTIMIZERS, key="opt", bind="query-params",
+                             help="The theory assumes (full-batch) gradient descent: sgd is "
+                             "the faithful choice but needs many epochs near n = d; adam "
+                             "(default) is much faster and lands close to it.")
+    lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
+                         key="lr", bind="query-params",
+                         help="Lower it if members diverge (sgd at small n/d).")
     slots = common.ErrorSlots()
-    slots.add("sim_nd", "n_train", "dataset_params")
+    slots.add("sim_nd", "n_train", "dataset_params", "lr", "optimizer", "init_scale")
     slots.fallback()
 
 
@@ -106,7 +115,7 @@ def _sim_base() -> ExperimentSpec:
                           noise="target", snr_db=float(snr_db), n_train=2 * int(d),
                           n_probe=int(probe), width=int(width), depth=1, activation="linear",
                           bias=False, ensemble_size=int(K), init_scale=float(init_scale),
-                          optimizer="adam", lr=1e-2, max_epochs=int(epochs),
+                          optimizer=optimizer, lr=float(lr), max_epochs=int(epochs),
                           weight_decay=float(wd), seed=int(seed))
 
 
