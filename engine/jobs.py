@@ -25,10 +25,10 @@ import hashlib
 import json
 import logging
 import math
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -259,8 +259,15 @@ class JobManager:
         self._jobs: dict[str, Job] = {}        # id -> job, insertion ordered
         self._active: dict[str, Job] = {}      # dedupe key -> queued/running job
         self._seen: dict[str, float] = {}      # session -> last heartbeat (monotonic)
-        self._pool = ThreadPoolExecutor(max_workers=max_workers,
-                                        thread_name_prefix="noisealign-job")
+        # Daemon threads (not a ThreadPoolExecutor, whose threads the interpreter joins
+        # at exit): stopping the server must not wait for a long run to finish. A run
+        # cut short at exit stores nothing (cache entries are written in one transaction).
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._threads = [threading.Thread(target=self._worker, daemon=True,
+                                          name=f"noisealign-job-{i}")
+                         for i in range(max_workers)]
+        for t in self._threads:
+            t.start()
         self._closed = False
 
     # ------------------------------------------------------------------ submitting
@@ -333,7 +340,7 @@ class JobManager:
             self._active[key] = job
             self._jobs[job.id] = job
             self._forget_old()
-            self._pool.submit(self._execute, job)
+            self._queue.put(job)
             return job
 
     def _check_quota(self, session_id: str) -> None:
@@ -407,7 +414,18 @@ class JobManager:
         if cancel:
             for j in jobs:
                 j.cancel()
-        self._pool.shutdown(wait=wait, cancel_futures=cancel)
+        for _ in self._threads:
+            self._queue.put(None)  # after the queued jobs: each worker stops on one
+        if wait:
+            for t in self._threads:
+                t.join()
+
+    def _worker(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            self._execute(job)
 
     # ------------------------------------------------------------------ execution
     def _execute(self, job: Job) -> None:

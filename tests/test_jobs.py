@@ -208,3 +208,27 @@ def test_admit_refuses_before_anything_is_queued(make_manager, cache):
     m.admit = lambda spec: (_ for _ in ()).throw(ValueError("no more training"))
     again = m.submit_run(ExperimentSpec(**TINY), "s1")
     assert again.wait(30) and again.status == DONE
+
+
+def test_process_exits_without_waiting_for_a_running_job(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = f"""
+import sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from engine import ExperimentSpec
+from engine.cache import ResultCache
+from engine.jobs import JobManager
+m = JobManager(ResultCache({str(tmp_path / 'cache')!r}))
+job = m.submit_run(ExperimentSpec(**{ENDLESS!r}), "s")
+while job.status != "running":
+    time.sleep(0.05)
+print("running", flush=True)
+"""
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "running" in out.stdout
+    assert time.monotonic() - t0 < 30  # an endless job did not hold the exit
