@@ -4,9 +4,7 @@ independently noised copies of one dataset, as noise, sample size and width chan
 from __future__ import annotations
 
 import json
-import math
 
-import pandas as pd
 import streamlit as st
 
 from engine.datasets import DATASETS

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
-from ui import common, data, infoview, plots
+from ui import common, infoview, plots
 
 common.ensure_router()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-import pandas as pd
 import streamlit as st
 
 from ui import common, data
