@@ -40,6 +40,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -430,6 +431,11 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
         return SweepPoint(spec, points[i], summary, False, seconds, cache.key(spec))
 
     def failed(i: int, e: BaseException) -> SweepError:
+        if isinstance(e, BrokenProcessPool):
+            # The pool's own message ("terminated abruptly") says neither why nor what next.
+            return SweepError(f"sweep point {points[i]} failed: its worker process died "
+                              "(killed, or out of memory); the points finished before it "
+                              "are cached: run the sweep again to resume")
         return SweepError(f"sweep point {points[i]} failed: {type(e).__name__}: {e}")
 
     if executor == "serial":
