@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
-from ui import common, data, plots, runview
+from ui import common, data, plots, presets, runview
 
 common.ensure_router()
 
@@ -19,10 +19,11 @@ PAGE = "alignment"
 # CPU; linear activations put the interpolation threshold at n = d (+1 for the bias).
 PARAM_DEFAULTS = {"linear-teacher": {"d": 50}}
 X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20, 30",
-              "width": "4, 8, 16, 32, 64, 128", "label_noise": "0, 0.1, 0.2, 0.4, 0.6"}
+              "width": "4, 8, 16, 32, 64, 128", "label_noise": "0, 0.1, 0.2, 0.4, 0.6",
+              "init_scale": "0.01, 0.1, 1"}
 S_DEFAULTS = {"snr_db": "0, 10, 20", "n_train": "25, 50, 100", "width": "16, 64, 256",
-              "label_noise": "0, 0.2, 0.4"}
-AXES = ["n_train", "snr_db", "width", "label_noise"]
+              "label_noise": "0, 0.2, 0.4", "init_scale": "0.1, 1"}
+AXES = ["n_train", "snr_db", "width", "label_noise", "init_scale"]
 INT_AXES = {"n_train", "width"}
 NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
                 "input": "input noise", "label": "label noise (classification)"}
@@ -71,6 +72,7 @@ def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
 
 
 with st.sidebar:
+    presets.selector(PAGE)
     st.subheader("Data")
     dataset = st.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index("linear-teacher"),
                            key="dataset", bind="query-params", on_change=_on_dataset_change,
@@ -141,6 +143,10 @@ with st.sidebar:
                                        format="%.4g", key="wd", bind="query-params")
         seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params",
                                help="Seeds the data sample, the noise and the initialisation.")
+        loss_tol = st.number_input("Loss tolerance", 0.0, 1e6, 1e-4, format="%.3g",
+                                   key="tol", bind="query-params",
+                                   help="A member stops once its training loss is below "
+                                   "this (the presets of the report use their own).")
         slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol")
 
     st.subheader("Measure")
@@ -164,7 +170,7 @@ def _base() -> ExperimentSpec:
         depth=int(depth), activation=activation, ensemble_size=int(K),
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
-        seed=int(seed))
+        loss_tol=float(loss_tol), seed=int(seed))
 
 
 base = common.build(_base, slots)
@@ -223,6 +229,8 @@ def _values(text: str, axis: str, name: str) -> list:
         return common.number_list(text, name, integer=True, lo=1, hi=1_000_000)
     if axis == "label_noise":
         return common.number_list(text, name, lo=0.0, hi=1.0)
+    if axis == "init_scale":
+        return common.number_list(text, name, lo=1e-4, hi=100.0)
     return common.number_list(text, name, lo=-40.0, hi=80.0)
 
 

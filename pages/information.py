@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
-from ui import common, infoview, plots
+from ui import common, infoview, plots, presets
 
 common.ensure_router()
 
@@ -44,6 +44,7 @@ cache, manager = common.services()
 slots = common.ErrorSlots()
 
 with st.sidebar:
+    presets.selector(PAGE)
     st.subheader("Data")
     dataset = st.selectbox("Dataset", CLASSIFIERS, index=CLASSIFIERS.index("digits"),
                            key="dataset", bind="query-params",
@@ -93,8 +94,11 @@ with st.sidebar:
                          key="lr", bind="query-params")
     slots.add("widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
+    loss_tol = st.number_input("Loss tolerance", 0.0, 1e6, 1e-4, format="%.3g", key="tol",
+                               bind="query-params",
+                               help="A member stops once its training loss is below this.")
     k = st.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params")
-    slots.add("k")
+    slots.add("k", "loss_tol")
     slots.fallback()
 
 
@@ -108,7 +112,8 @@ def _sweep():
                           n_probe=int(n_probe), noise="label", label_noise=rates[0],
                           width=widths[0], depth=int(depth), activation=activation,
                           ensemble_size=int(K), optimizer="adam", lr=float(lr),
-                          max_epochs=int(max_epochs), seed=int(seed))
+                          max_epochs=int(max_epochs), loss_tol=float(loss_tol),
+                          seed=int(seed))
     if k >= base.n_probe:
         raise ValueError(f"k={k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1}")
     return Sweep(base, {"width": widths, "label_noise": rates})

@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine import theory
 from engine.spec import ExperimentSpec
-from ui import common, data, plots
+from ui import common, data, plots, presets
 
 common.ensure_router()
 
@@ -47,6 +47,7 @@ lines (small `d`, a large initialisation, weight decay) the model's assumptions 
 cache, manager = common.services()
 
 with st.sidebar:
+    presets.selector(PAGE)
     st.subheader("Model")
     d = st.slider("Input dimension d", 10, 400, 50, step=5, key="d", bind="query-params",
                   help="Dimension of the teacher's inputs; the threshold sits at n = d.")
@@ -105,8 +106,11 @@ with st.sidebar:
     lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
                          key="lr", bind="query-params",
                          help="Lower it if members diverge (sgd at small n/d).")
+    loss_tol = st.number_input("Loss tolerance", 0.0, 1e6, 1e-4, format="%.3g", key="tol",
+                               bind="query-params",
+                               help="A member stops once its training loss is below this.")
     slots = common.ErrorSlots()
-    slots.add("sim_nd", "n_train", "dataset_params", "lr", "optimizer", "init_scale")
+    slots.add("loss_tol", "sim_nd", "n_train", "dataset_params", "lr", "optimizer", "init_scale")
     slots.fallback()
 
 
@@ -116,7 +120,7 @@ def _sim_base() -> ExperimentSpec:
                           n_probe=int(probe), width=int(width), depth=1, activation="linear",
                           bias=False, ensemble_size=int(K), init_scale=float(init_scale),
                           optimizer=optimizer, lr=float(lr), max_epochs=int(epochs),
-                          weight_decay=float(wd), seed=int(seed))
+                          weight_decay=float(wd), loss_tol=float(loss_tol), seed=int(seed))
 
 
 def _sim_sweep():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common
+from ui import common, presets
 
 
 def main() -> None:
@@ -20,6 +20,8 @@ def main() -> None:
                 url_path="theory"),
         st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:",
                 url_path="runs"),
+        st.Page("pages/report.py", title="Findings report", icon=":material/article:",
+                url_path="report"),
     ]
     page = st.navigation(pages, position="sidebar")
     with st.sidebar:
@@ -28,5 +30,6 @@ def main() -> None:
         st.caption(f":material/memory: Device: **{common.device_label()}**  \n"
                    f"Jobs: {stats['running']} running, {stats['queued']} queued "
                    f"({stats['workers']} workers)")
+    presets.report_sidebar()
     common.heartbeat()
     page.run()
