@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench clean-cache
+.PHONY: run test install install-test clean-cache
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run 'make PYTHON=python3 ...'"; exit 1; }
@@ -27,9 +27,6 @@ run: install
 
 test: install-test
 	$(PY) -m pytest
-
-bench: install-test
-	$(PY) benchmarks/run_all.py
 
 clean-cache:
 	rm -rf cache/*

@@ -11,7 +11,7 @@ command line (``python -m engine --help``).
 """
 
 # Bump whenever a change would change results: it is part of every cache key.
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from engine.spec import ExperimentSpec, snr_db_to_ratio, snr_ratio_to_db  # noqa: E402
 from engine.result import Result  # noqa: E402
