@@ -158,22 +158,22 @@ def _gaussian_mixture(params: dict, n_train: int, n_probe: int, rng: np.random.G
 # ----------------------------------------------------------------------------- bundled
 
 
+def _fixed_split(x: np.ndarray, y: np.ndarray, n_probe: int):
+    """Train and probe pools of a bundled dataset: one fixed split, the same for every spec."""
+    perm = np.random.default_rng(1234).permutation(len(x))
+    return x[perm[n_probe:]], y[perm[n_probe:]], x[perm[:n_probe]], y[perm[:n_probe]]
+
+
 @functools.lru_cache(maxsize=1)
 def _digits_pools():
     from sklearn.datasets import load_digits
-    x, y = load_digits(return_X_y=True)
-    perm = np.random.default_rng(1234).permutation(len(x))
-    n_probe = 360
-    return (x[perm[n_probe:]], y[perm[n_probe:]], x[perm[:n_probe]], y[perm[:n_probe]])
+    return _fixed_split(*load_digits(return_X_y=True), n_probe=360)
 
 
 @functools.lru_cache(maxsize=1)
 def _diabetes_pools():
     from sklearn.datasets import load_diabetes
-    x, y = load_diabetes(return_X_y=True)
-    perm = np.random.default_rng(1234).permutation(len(x))
-    n_probe = 89
-    return (x[perm[n_probe:]], y[perm[n_probe:]], x[perm[:n_probe]], y[perm[:n_probe]])
+    return _fixed_split(*load_diabetes(return_X_y=True), n_probe=89)
 
 
 @functools.lru_cache(maxsize=2)
