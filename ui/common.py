@@ -112,6 +112,44 @@ def ensure_router() -> None:
 # ----------------------------------------------------------------------------- input
 
 
+def drop_infinite_query_params() -> None:
+    """Remove URL query values that read as an infinite number ("inf", "1e400").
+
+    Streamlit seeds a bound integer ``number_input`` with ``int(float(value))``, which
+    raises ``OverflowError`` (uncaught, the page crashes) for these; other junk it
+    ignores. Dropped values fall back to the control's default, like any invalid value.
+    """
+    try:  # the values bound controls are seeded from (a Streamlit internal)
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+        with get_session_state().query_params() as state:
+            initial = state._initial_query_params
+            for key, values in list(initial.items()):
+                kept = [v for v in values if not _is_infinite(v)]
+                if len(kept) != len(values):
+                    if kept:
+                        initial[key] = kept
+                    else:
+                        del initial[key]
+    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other versions
+        pass
+    qp = st.query_params  # and the URL the browser shows
+    for key in list(qp.keys()):
+        values = qp.get_all(key)
+        kept = [v for v in values if not _is_infinite(v)]
+        if len(kept) != len(values):
+            if kept:
+                qp[key] = kept
+            else:
+                del qp[key]
+
+
+def _is_infinite(text: str) -> bool:
+    try:
+        return math.isinf(float(text))
+    except (ValueError, TypeError, OverflowError):
+        return False
+
+
 def number_list(text: str, name: str, *, integer: bool = False, lo: float = -math.inf,
                 hi: float = math.inf, max_items: int = 24) -> list[float] | list[int]:
     """Parse "20, 35, 50" into numbers; ``ValueError`` naming ``name`` otherwise.

@@ -23,6 +23,7 @@ def main() -> None:
         st.Page("pages/report.py", title="Findings report", icon=":material/article:",
                 url_path="report"),
     ]
+    common.drop_infinite_query_params()  # before any bound control reads them
     page = st.navigation(pages, position="sidebar")
     with st.sidebar:
         _, manager = common.services()
