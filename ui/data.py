@@ -165,7 +165,7 @@ def filter_runs(table: pd.DataFrame, *, query: str = "", datasets: Iterable[str]
     if noises:
         out = out[out["noise"].isin(noises)]
     q = query.strip().lower()
-    if q:
+    if q and len(out):  # apply(axis=1) of no rows gives a DataFrame, without .str
         text = out.astype(str).apply(lambda r: " ".join(r).lower(), axis=1)
         out = out[text.str.contains(q, regex=False)]
     return out
