@@ -193,3 +193,11 @@ def test_cli_run_prints_a_summary_and_writes_files(tmp_path):
     assert bad.returncode == 2
     assert "n_train=5000 exceeds the 1437 training points" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_training_leaves_the_callers_floating_point_mode_alone():
+    # training flushes subnormals for speed; afterwards they must exist again
+    run_experiment(ExperimentSpec(**TINY))
+    import torch
+    assert (torch.tensor([1e-40]) * 1.0).item() != 0.0
+    assert np.float32(1e-40) * np.float32(1.0) != 0.0
