@@ -56,18 +56,21 @@ class BatchedMLP(torch.nn.Module):
     def n_members(self) -> int:
         return int(self.weights[0].shape[0])
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """x: (n, d) shared or (K, n, d) per member -> (output (K, n, out), hidden list).
+    def forward(self, x: torch.Tensor, members: slice = slice(None)
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """x: (n, d) shared or (M, n, d) per member -> (output (M, n, out), hidden list).
 
-        ``hidden[l]`` is layer ``l`` after its nonlinearity, shape (K, n, width).
+        ``members`` selects a contiguous group of members (default: all K = M);
+        ``hidden[l]`` is layer ``l`` after its nonlinearity, shape (M, n, width).
         """
-        k = self.n_members
+        k = len(range(self.n_members)[members])
         h = x if x.dim() == 3 else x.expand(k, *x.shape)  # shared inputs: a stride-0 view
         hidden = []
         last = len(self.weights) - 1
         for l, w in enumerate(self.weights):
+            w = w[members]
             # baddbmm fuses the bias into the product (one pass over the activations)
-            h = torch.baddbmm(self.biases[l], h, w) if self.biases else torch.bmm(h, w)
+            h = torch.baddbmm(self.biases[l][members], h, w) if self.biases else torch.bmm(h, w)
             if l < last:
                 h = self._act(h)
                 hidden.append(h)

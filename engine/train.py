@@ -57,6 +57,15 @@ def per_member_error(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Ten
     return (out.argmax(dim=-1) != y).float().mean(dim=1)
 
 
+GROUP_BYTES = 2 * 2**20  # activations per group of members: about an L2 cache
+
+
+def member_groups(m_count: int, floats_per_member: int) -> list[slice]:
+    """Contiguous groups of members whose widest layer's activations fit GROUP_BYTES."""
+    size = max(1, min(m_count, GROUP_BYTES // max(1, 4 * floats_per_member)))
+    return [slice(i, min(i + size, m_count)) for i in range(0, m_count, size)]
+
+
 def log_epochs(max_epochs: int, points: int = 60) -> np.ndarray:
     """Epochs at which curves are recorded: 0 and about log-spaced up to max_epochs."""
     e = np.unique(np.round(np.geomspace(1, max_epochs, points)).astype(int))
@@ -93,6 +102,8 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     frozen: dict[int, list[torch.Tensor]] = {}  # member -> its weights when it stopped
     last_report = time.monotonic()
 
+    groups = member_groups(m_count, n * max(p.shape[-1] for p in model.weights))
+
     def full_loss() -> tuple[torch.Tensor, torch.Tensor]:
         out, _ = model(x)
         return per_member_loss(out, y, task), out
@@ -101,7 +112,21 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
         if cancel is not None and cancel():
             raise Cancelled(f"training cancelled at epoch {epoch}")
         if full_batch:
-            losses, _ = full_loss()
+            # Forward and backward one cache-sized group of members at a time: the
+            # activations of a group stay in the CPU's cache between the passes. The
+            # gradient of member m depends on member m alone, so grouping changes nothing
+            # but speed. Members stopped before this epoch get no gradient; those that
+            # stop now are restored after the step (below).
+            opt.zero_grad(set_to_none=True)
+            parts = []
+            for g in groups:
+                xg = x[g] if x.dim() == 3 else x
+                out, _ = model(xg, members=g)
+                lg = per_member_loss(out, y[g], task)
+                mask = torch.as_tensor(stopped[g], device=lg.device)
+                torch.where(mask, 0.0, lg).sum().backward()
+                parts.append(lg.detach())
+            losses = torch.cat(parts)
         else:
             with torch.no_grad():
                 losses, _ = full_loss()
@@ -133,9 +158,7 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
 
         # ---- one epoch of updates
         if full_batch:
-            opt.zero_grad(set_to_none=True)
-            torch.where(torch.as_tensor(stopped, device=losses.device), 0.0, losses).sum().backward()
-            opt.step()
+            opt.step()  # gradients were computed with the losses above
         else:
             perm = torch.randperm(n, generator=shuffle).to(y.device)
             for start in range(0, n, batch_size):

@@ -201,3 +201,14 @@ def test_training_leaves_the_callers_floating_point_mode_alone():
     import torch
     assert (torch.tensor([1e-40]) * 1.0).item() != 0.0
     assert np.float32(1e-40) * np.float32(1.0) != 0.0
+
+
+def test_training_members_in_cache_sized_groups_changes_nothing(monkeypatch):
+    import engine.train as train_mod
+    spec = ExperimentSpec(**{**TINY, "ensemble_size": 5})
+    together = run_experiment(spec)
+    monkeypatch.setattr(train_mod, "GROUP_BYTES", 1)  # one member per group
+    assert len(train_mod.member_groups(5, 30 * 16)) == 5
+    grouped = run_experiment(spec)
+    np.testing.assert_allclose(grouped.hidden[0], together.hidden[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(grouped.epochs, together.epochs)
