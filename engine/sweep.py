@@ -660,18 +660,22 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(cols)
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN -> None, +-inf -> 'inf'/'-inf' (as in spec JSON): strict JSON."""
+def json_safe(obj: Any) -> Any:
+    """NaN -> None, +-inf -> 'inf'/'-inf' (as in spec JSON), numpy -> Python: strict JSON."""
     if isinstance(obj, float):
         if math.isnan(obj):
             return None
         if math.isinf(obj):
             return "inf" if obj > 0 else "-inf"
         return obj
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
     if isinstance(obj, Mapping):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
+        return [json_safe(v) for v in obj]
     return obj
 
 
@@ -693,7 +697,7 @@ def write_json(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
     out = [{**p.axis_values, "from_cache": p.from_cache, "seconds": p.seconds,
             "key": p.key, "spec": p.spec.to_dict(), "summary": p.summary} for p in points]
     path = Path(path)
-    path.write_text(json.dumps(_json_safe(out), indent=1, allow_nan=False) + "\n")
+    path.write_text(json.dumps(json_safe(out), indent=1, allow_nan=False) + "\n")
     return path
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.spec import ExperimentSpec
+from engine.sweep import json_safe  # noqa: F401  (strict JSON for downloads; used by pages)
 
 MEASURE_LABELS = {
     "ii": "Information Imbalance Δ(a→b)",
@@ -27,25 +28,6 @@ AXIS_LABELS = {"n_train": "training samples n", "snr_db": "SNR (dB)", "width": "
                "label_noise": "label-noise rate p", "ensemble_size": "ensemble size K",
                "depth": "depth", "seed": "seed", "init_scale": "initialisation scale",
                "weight_decay": "weight decay", "n_probe": "probe points N"}
-
-
-def json_safe(obj: Any) -> Any:
-    """NaN -> None and +-inf -> "inf"/"-inf", recursively (strict JSON for downloads)."""
-    if isinstance(obj, float):
-        if math.isnan(obj):
-            return None
-        if math.isinf(obj):
-            return "inf" if obj > 0 else "-inf"
-        return obj
-    if isinstance(obj, np.generic):
-        return json_safe(obj.item())
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, Mapping):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def human_bytes(n: float) -> str:
