@@ -278,14 +278,7 @@ specs = sweep.specs()
 fp = "sweep:" + "|".join(s.content_hash() for s in specs)
 
 job = common.current_job(PAGE)
-job_points = {p.key: p for p in job.points} if job is not None and job.kind == "sweep" else {}
-rows = []
-for spec, values in zip(specs, sweep.points()):
-    key = cache.key(spec)
-    summary = cache.get_summary(spec)
-    if summary is None and key in job_points:
-        summary = job_points[key].summary
-    rows.append({"spec": spec, "values": values, "key": key, "summary": summary})
+rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
 b1, b2 = st.columns([1, 5], vertical_alignment="center")

@@ -10,7 +10,6 @@ REQUIRE_BROWSER=1 (CI), where it fails.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,8 +19,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from tests._browser import CHROMIUM, free_port, require_browser
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
 TINY = {"d": "8", "n": "16", "probe": "40", "width": "8", "K": "2", "epochs": "40",
         "xs": "10, 24", "seed": "3", "auto": "false"}
@@ -30,25 +30,14 @@ pytestmark = pytest.mark.browser
 
 
 def _require_browser() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    msg = (f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) "
-           "to run the end-to-end browser test")
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(msg + " (REQUIRE_BROWSER=1)")
-    pytest.skip(msg)
+    require_browser("the end-to-end browser test")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(tmp_path):
     _require_browser()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, NOISEALIGN_CACHE_DIR=str(tmp_path / "cache"),
                NOISEALIGN_DATA_DIR=str(tmp_path / "data"))
     log = open(tmp_path / "streamlit.log", "w")

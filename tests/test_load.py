@@ -12,7 +12,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,23 +21,13 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from tests._browser import CHROMIUM, free_port, require_browser
+
 
 
 def _require_browser() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    msg = (f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium) "
-           "to run the load test with real browser sessions")
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(msg + " (REQUIRE_BROWSER=1)")
-    pytest.skip(msg)
+    require_browser("the load test with real browser sessions")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSIONS = 8
@@ -78,7 +67,7 @@ def test_eight_sessions_share_work_and_the_server_stays_healthy(tmp_path):
     _require_browser()
     from playwright.sync_api import expect, sync_playwright
 
-    port = _free_port()
+    port = free_port()
     count = tmp_path / "trainings.txt"
     launcher = tmp_path / "launch.py"
     launcher.write_text(LAUNCHER.format(root=str(ROOT), count=str(count), port=str(port)))

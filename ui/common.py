@@ -254,6 +254,23 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
     return job
 
 
+def sweep_rows(cache: Any, sweep: Any, job: Job | None) -> list[dict]:
+    """One row per sweep point: spec, axis values, cache key and summary.
+
+    The summary comes from the cache, or from the page's running sweep job for a point
+    it has finished but not yet stored; None when the point is still to compute.
+    """
+    job_points = {p.key: p for p in job.points} if job is not None and job.kind == "sweep" else {}
+    rows = []
+    for spec, values in zip(sweep.specs(), sweep.points()):
+        key = cache.key(spec)
+        summary = cache.get_summary(spec)
+        if summary is None and key in job_points:
+            summary = job_points[key].summary
+        rows.append({"spec": spec, "values": values, "key": key, "summary": summary})
+    return rows
+
+
 def already_started(fingerprint: str) -> bool:
     """Whether this tab has started this work before (auto-run starts it only once)."""
     return fingerprint in st.session_state.get("_started", set())
