@@ -57,13 +57,54 @@ def per_member_error(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Ten
     return (out.argmax(dim=-1) != y).float().mean(dim=1)
 
 
-GROUP_BYTES = 2 * 2**20  # activations per group of members: about an L2 cache
+GROUP_BYTES = 4 * 2**20  # activations per group of members (tuned: BENCHMARKS.md, issue 2)
 
 
-def member_groups(m_count: int, floats_per_member: int) -> list[slice]:
-    """Contiguous groups of members whose widest layer's activations fit GROUP_BYTES."""
-    size = max(1, min(m_count, GROUP_BYTES // max(1, 4 * floats_per_member)))
+def member_groups(m_count: int, floats_per_member: int, threads: int | None = None
+                  ) -> list[slice]:
+    """Contiguous groups of members whose widest layer's activations fit GROUP_BYTES.
+
+    Groups are of equal size, rounded up to a multiple of the torch threads: a batched
+    matmul splits its batch across the threads, so a group of 5 on 2 threads runs as
+    3 + 2 and leaves a core idle for a third of the time (measured: 25% slower).
+    """
+    cap = max(1, GROUP_BYTES // max(1, 4 * floats_per_member))
+    n_groups = -(-m_count // cap)
+    size = -(-m_count // n_groups)
+    threads = torch.get_num_threads() if threads is None else threads
+    size = min(m_count, -(-size // threads) * threads)
     return [slice(i, min(i + size, m_count)) for i in range(0, m_count, size)]
+
+
+_ALLOCATOR_TUNED = False
+
+
+def _keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed blocks for reuse (once per process).
+
+    Training allocates and frees the same few (M, n, width) tensors every epoch. With
+    glibc's defaults, blocks of several MB go back to the kernel on free and come back
+    as fresh zeroed pages on the next allocation: about 150,000 page faults and up to a
+    quarter of the time of a 200-epoch run (BENCHMARKS.md, issue 2). Raising the mmap
+    and trim thresholds keeps up to a few hundred MB of freed memory in the process
+    instead, as the jemalloc/tcmalloc setups of PyTorch's CPU tuning guide do. No effect
+    on other C libraries or platforms.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return
+    _ALLOCATOR_TUNED = True
+    import ctypes
+    import platform
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 32 * 2**20)  # glibc's largest allowed value
+        libc.mallopt(m_trim_threshold, 256 * 2**20)
+    except (OSError, AttributeError):  # pragma: no cover - an unusual libc
+        pass
 
 
 def log_epochs(max_epochs: int, points: int = 60) -> np.ndarray:
@@ -82,11 +123,13 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     ``batch_size`` 0 means full batch. Minibatches follow one permutation per epoch,
     drawn from ``shuffle_seed`` and shared by all members.
     """
-    params = list(model.parameters())
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    _keep_freed_memory()
+    params = [*model.weights, *model.biases]  # the order of model.group_params
+    # The fused optimisers update each parameter in one pass over memory; with all K
+    # members' weights in one tensor, the multi-pass default is memory-bound.
+    opt_cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+    opt = opt_cls(params, lr=lr, weight_decay=weight_decay,
+                  fused=params[0].device.type in ("cpu", "cuda"))
     m_count = model.n_members
     n = y.shape[1]
     full_batch = batch_size == 0 or batch_size >= n
@@ -117,14 +160,27 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
             # gradient of member m depends on member m alone, so grouping changes nothing
             # but speed. Members stopped before this epoch get no gradient; those that
             # stop now are restored after the step (below).
-            opt.zero_grad(set_to_none=True)
+            # Each group's gradients are taken with respect to its own slices of the
+            # parameters and written straight into the gradient tensors: going through
+            # autograd's slicing would zero-fill and add a full-size gradient per group.
             parts = []
+            if len(groups) == 1:
+                opt.zero_grad(set_to_none=True)
+            else:
+                for p in params:
+                    p.grad = torch.empty_like(p)  # every slice is written below
             for g in groups:
                 xg = x[g] if x.dim() == 3 else x
-                out, _ = model(xg, members=g)
+                group = model.group_params(g)
+                out, _ = model(xg, params=group)
                 lg = per_member_loss(out, y[g], task)
                 mask = torch.as_tensor(stopped[g], device=lg.device)
-                torch.where(mask, 0.0, lg).sum().backward()
+                masked = torch.where(mask, 0.0, lg).sum()
+                if len(groups) == 1:
+                    masked.backward()
+                else:
+                    for p, grad in zip(params, torch.autograd.grad(masked, group)):
+                        p.grad[g] = grad
                 parts.append(lg.detach())
             losses = torch.cat(parts)
         else:

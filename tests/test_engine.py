@@ -208,7 +208,37 @@ def test_training_members_in_cache_sized_groups_changes_nothing(monkeypatch):
     spec = ExperimentSpec(**{**TINY, "ensemble_size": 5})
     together = run_experiment(spec)
     monkeypatch.setattr(train_mod, "GROUP_BYTES", 1)  # one member per group
-    assert len(train_mod.member_groups(5, 30 * 16)) == 5
+    assert len(train_mod.member_groups(5, 30 * 16, threads=1)) == 5
     grouped = run_experiment(spec)
     np.testing.assert_allclose(grouped.hidden[0], together.hidden[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(grouped.epochs, together.epochs)
+
+
+@pytest.mark.parametrize("fan_out", [1, 3, 64])  # the three product layouts of BatchedLinear
+@pytest.mark.parametrize("activation", ["relu", "tanh", "linear"])
+@pytest.mark.parametrize("shared_input", [True, False])
+def test_batched_layer_matches_plain_autograd(fan_out, activation, shared_input):
+    """Values and gradients of the hand-written batched layer equal torch's own ops."""
+    import torch
+    from engine.model import BatchedLinear
+    g = torch.Generator().manual_seed(fan_out)
+    M, n, fan_in = 3, 7, 5
+    x = torch.randn(n, fan_in, generator=g, dtype=torch.float64)
+    h = x.expand(M, n, fan_in) if shared_input else torch.randn(M, n, fan_in, generator=g,
+                                                                 dtype=torch.float64)
+    h = h.detach().requires_grad_(not shared_input)
+    for bias in (True, False):
+        w = torch.randn(M, fan_in, fan_out, generator=g, dtype=torch.float64, requires_grad=True)
+        b = torch.randn(M, 1, fan_out, generator=g, dtype=torch.float64,
+                        requires_grad=True) if bias else None
+        weight = torch.randn(M, n, fan_out, generator=g, dtype=torch.float64)
+
+        ours = BatchedLinear.apply(h, w, b, activation)
+        z = torch.bmm(h, w) + (b if bias else 0)
+        ref = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation](z)
+        torch.testing.assert_close(ours, ref)
+        inputs = [t for t in (h, w, b) if t is not None and t.requires_grad]
+        got = torch.autograd.grad((ours * weight).sum(), inputs)
+        want = torch.autograd.grad((ref * weight).sum(), inputs)
+        for a, e in zip(got, want):
+            torch.testing.assert_close(a, e)
