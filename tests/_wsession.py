@@ -35,6 +35,7 @@ class WebsocketSession:
         self.page_name = page_name
         self.page_script_hash = ""
         self.errors: list[str] = []
+        self.events: list[str] = []  # lifecycle messages received, for failure reports
         self.last_progress = ""  # the text of the latest progress bar drawn
         self.script_runs = 0
         self.fragment_runs = 0
@@ -61,6 +62,12 @@ class WebsocketSession:
         msg = ForwardMsg()
         msg.ParseFromString(raw)
         kind = msg.WhichOneof("type")
+        if kind in ("new_session", "auto_rerun", "script_finished", "stop_auto_rerun"):
+            detail = {"auto_rerun": lambda: msg.auto_rerun.fragment_id[:6],
+                      "script_finished": lambda: str(msg.script_finished),
+                      "stop_auto_rerun": lambda: str(list(msg.stop_auto_rerun.fragment_ids))
+                      }.get(kind, lambda: "")()
+            self.events.append(f"{kind} {detail}".strip())
         if kind == "new_session":
             self.page_script_hash = msg.new_session.page_script_hash
             self._registering = {}
@@ -101,11 +108,12 @@ class WebsocketSession:
                     raise TimeoutError(f"{text!r} not drawn within {timeout:.0f} s "
                                        f"({self.script_runs} script runs, {self.fragment_runs} "
                                        f"fragment runs, last progress {self.last_progress!r}, "
-                                       f"errors {self.errors})")
+                                       f"errors {self.errors}; events {self.events[:24]} ... {self.events[-3:]})")
                 if not self._running and self._due:
                     fid, due = min(self._due.items(), key=lambda kv: kv[1])
                     if due <= time.monotonic():
                         self._due[fid] = time.monotonic() + self._fragments[fid]
+                        self.events.append(f"sent rerun of {fid[:6]}")
                         await ws.send(self._request(fid))
                         continue
                     left = min(left, due - time.monotonic())

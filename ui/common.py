@@ -291,7 +291,13 @@ def _render_job(page: str) -> None:
     if job is None:
         return
     v = job.view()
-    if st.session_state.get(f"_seen_{page}") != (v.id, v.n_points, v.status):
+    # Redraw the page when the job has news. Inline (in the page's full run) compare
+    # with what this run is drawing; in the fragment's own reruns, with what the last
+    # *completed* full run drew. A full run can be cut short by the next request
+    # (fastReruns) after job_panel and before the results; comparing with _seen_ then
+    # would leave the page on "waiting..." for good (tests/test_load.py found it).
+    drawn = st.session_state.get(f"_drawn_{page}" if _in_fragment_rerun() else f"_seen_{page}")
+    if drawn != (v.id, v.n_points, v.status):
         st.rerun()  # new points or a new state: redraw the page with them
     if v.active:
         label = (f"{v.label}: {v.message} · {_fmt_seconds(v.eta)}"
@@ -313,6 +319,22 @@ def _render_job(page: str) -> None:
     else:
         st.info(f"{v.label}: {v.message}. Finished points are kept in the cache; "
                 "press Run to resume.", icon=":material/info:")
+
+
+def _in_fragment_rerun() -> bool:
+    """Whether this script run is a fragment's own rerun, not the page's full run."""
+    try:  # a Streamlit internal; without it, behave as before (compare with _seen_)
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # pragma: no cover
+        return False
+    return bool(getattr(get_script_run_ctx(), "fragment_ids_this_run", None))
+
+
+def mark_page_drawn() -> None:
+    """The page's full run has ended (normally, by ``st.stop()`` or by an error, not
+    by being cut short for a rerun): what it drew of each job is now on screen."""
+    for key in [k for k in st.session_state if str(k).startswith("_seen_")]:
+        st.session_state["_drawn_" + key[len("_seen_"):]] = st.session_state[key]
 
 
 def job_panel(page: str) -> Job | None:

@@ -33,4 +33,11 @@ def main() -> None:
                    f"({stats['workers']} workers)")
     presets.report_sidebar()
     common.heartbeat()
-    page.run()
+    try:
+        page.run()
+    except BaseException as e:
+        # A run cut short for a rerun drew nothing final; st.stop() and errors did.
+        if type(e).__name__ != "RerunException":
+            common.mark_page_drawn()
+        raise
+    common.mark_page_drawn()
