@@ -85,12 +85,12 @@ _MEM_CUDA = {
 }
 
 # Elementwise work, in passes of the calibrated streaming rate (an in-place-like pass
-# over memory). Fitted on measured runs: activations are written to fresh tensors (relu,
-# bias, their gradients), Adam makes ~10 foreach passes over parameters, moments and
-# gradients, and cross-entropy costs about the same per row whatever the class count
-# (log-softmax over short rows vectorises poorly).
-_ACT_PASSES = 15.0
-_OPT_PASSES = {"adam": 30.0, "sgd": 6.0}
+# over memory). Fitted on measured runs: bias, activation (in place) and their gradients
+# make a few passes over the activations, the fused optimisers a few over parameters,
+# moments and gradients, and cross-entropy costs about the same per row whatever the
+# class count (log-softmax over short rows vectorises poorly).
+_ACT_PASSES = 10.0
+_OPT_PASSES = {"adam": 10.0, "sgd": 4.0}
 _CE_PER_ROW = 2500.0
 
 # Data preparation: seconds (first load in a process) and bytes of in-memory pools.
@@ -426,12 +426,20 @@ def _data_terms(spec: ExperimentSpec, s: dict[str, int]) -> tuple[float, float]:
     return sample, (n + N) * d * _SECONDS_PER_RANDOM + extra
 
 
+def _group_size(K: int, n: int, w: int) -> int:
+    from engine.train import member_groups
+    return max(g.stop - g.start for g in member_groups(K, n * w))
+
+
 def _memory_terms(spec: ExperimentSpec, s: dict[str, int], coef: dict[str, float]
                   ) -> dict[str, float]:
     K, n, N, w, L, d, P = s["K"], s["n"], s["N"], s["w"], s["L"], s["d"], s["P"]
     full = s["b"] == 0
+    # Full-batch training on the CPU keeps one group of members' activations at a time
+    # (engine.train.member_groups); a GPU trains all K at once.
+    G = K if coef is _MEM_CUDA else _group_size(K, n, w)
     terms = {
-        "training activations": (coef["activations_full"] * L * K * n * w * _F32 if full else
+        "training activations": (coef["activations_full"] * L * G * n * w * _F32 if full else
                                  coef["activations_batch"] * L * K * s["b"] * w * _F32
                                  + coef["activations_eval"] * L * K * n * w * _F32),
         "probe representations": coef["probe"] * L * K * N * w * _F32,

@@ -145,7 +145,9 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     frozen: dict[int, list[torch.Tensor]] = {}  # member -> its weights when it stopped
     last_report = time.monotonic()
 
-    groups = member_groups(m_count, n * max(p.shape[-1] for p in model.weights))
+    # Groups are for CPU caches; a GPU wants all members in each kernel launch.
+    groups = (member_groups(m_count, n * max(p.shape[-1] for p in model.weights))
+              if params[0].device.type == "cpu" else [slice(0, m_count)])
 
     def full_loss() -> tuple[torch.Tensor, torch.Tensor]:
         out, _ = model(x)
