@@ -242,3 +242,14 @@ def test_batched_layer_matches_plain_autograd(fan_out, activation, shared_input)
         want = torch.autograd.grad((ref * weight).sum(), inputs)
         for a, e in zip(got, want):
             torch.testing.assert_close(a, e)
+
+
+def test_member_groups_are_balanced_over_the_threads():
+    from engine.train import GROUP_BYTES, member_groups
+    per_member = GROUP_BYTES // 4 // 5  # floats: five members fit in a group
+    sizes = [g.stop - g.start for g in member_groups(8, per_member, threads=2)]
+    assert sizes == [4, 4]  # not 5 + 3: an odd group leaves a thread idle
+    assert [g.stop - g.start for g in member_groups(8, per_member, threads=1)] == [4, 4]
+    assert [g.stop - g.start for g in member_groups(3, 10, threads=2)] == [3]
+    groups = member_groups(64, GROUP_BYTES, threads=2)  # a member bigger than the budget
+    assert all(g.stop - g.start == 2 for g in groups) and groups[-1].stop == 64
