@@ -61,7 +61,8 @@ class BatchedLinear(torch.autograd.Function):
                 activation: str = "linear") -> torch.Tensor:
         if w.shape[-1] < NARROW_OUTPUTS:
             out = torch.bmm(w.mT, h.mT).mT  # computed as (M, out, n), viewed as (M, n, out)
-            out = out + b if b is not None else out.contiguous()
+            # a fresh tensor either way (a view made here could not be changed in place)
+            out = out + b if b is not None else out.clone(memory_format=torch.contiguous_format)
         else:
             out = torch.baddbmm(b, h, w) if b is not None else torch.bmm(h, w)
         if activation == "relu":

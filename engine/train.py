@@ -86,8 +86,8 @@ def _keep_freed_memory() -> None:
     glibc's defaults, blocks of several MB go back to the kernel on free and come back
     as fresh zeroed pages on the next allocation: about 150,000 page faults and up to a
     quarter of the time of a 200-epoch run (BENCHMARKS.md, issue 2). Raising the mmap
-    and trim thresholds keeps up to a few hundred MB of freed memory in the process
-    instead, as the jemalloc/tcmalloc setups of PyTorch's CPU tuning guide do. No effect
+    and trim thresholds keeps freed memory in the process instead (up to 64 MB per
+    malloc arena), as the jemalloc/tcmalloc setups of PyTorch's CPU tuning guide do. No effect
     on other C libraries or platforms.
     """
     global _ALLOCATOR_TUNED
@@ -102,7 +102,7 @@ def _keep_freed_memory() -> None:
         libc = ctypes.CDLL("libc.so.6")
         m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_mmap_threshold, 32 * 2**20)  # glibc's largest allowed value
-        libc.mallopt(m_trim_threshold, 256 * 2**20)
+        libc.mallopt(m_trim_threshold, 64 * 2**20)
     except (OSError, AttributeError):  # pragma: no cover - an unusual libc
         pass
 
