@@ -293,9 +293,11 @@ def _render_job(page: str) -> None:
     v = job.view()
     # Redraw the page when the job has news. Inline (in the page's full run) compare
     # with what this run is drawing; in the fragment's own reruns, with what the last
-    # *completed* full run drew. A full run can be cut short by the next request
-    # (fastReruns) after job_panel and before the results; comparing with _seen_ then
-    # would leave the page on "waiting..." for good (tests/test_load.py found it).
+    # *completed* full run drew. The full run a poll asks for can end without
+    # completing after job_panel noted the job as done and before the results were
+    # drawn (seen under load when the next poll request arrived during it: the session
+    # got only fragment runs from then on); comparing with _seen_ would then leave the
+    # page on "waiting..." for good (tests/test_load.py found it).
     drawn = st.session_state.get(f"_drawn_{page}" if _in_fragment_rerun() else f"_seen_{page}")
     if drawn != (v.id, v.n_points, v.status):
         st.rerun()  # new points or a new state: redraw the page with them
