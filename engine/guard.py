@@ -426,9 +426,10 @@ def _data_terms(spec: ExperimentSpec, s: dict[str, int]) -> tuple[float, float]:
     return sample, (n + N) * d * _SECONDS_PER_RANDOM + extra
 
 
-def _group_size(K: int, n: int, w: int) -> int:
+def _group_size(K: int, n: int, widest: int) -> int:
+    """Members per group in CPU training (engine.train sizes groups by its widest layer)."""
     from engine.train import member_groups
-    return max(g.stop - g.start for g in member_groups(K, n * w))
+    return max(g.stop - g.start for g in member_groups(K, n * widest))
 
 
 def _memory_terms(spec: ExperimentSpec, s: dict[str, int], coef: dict[str, float]
@@ -437,7 +438,7 @@ def _memory_terms(spec: ExperimentSpec, s: dict[str, int], coef: dict[str, float
     full = s["b"] == 0
     # Full-batch training on the CPU keeps one group of members' activations at a time
     # (engine.train.member_groups); a GPU trains all K at once.
-    G = K if coef is _MEM_CUDA else _group_size(K, n, w)
+    G = K if coef is _MEM_CUDA else _group_size(K, n, max(w, s["C"]))
     terms = {
         "training activations": (coef["activations_full"] * L * G * n * w * _F32 if full else
                                  coef["activations_batch"] * L * K * s["b"] * w * _F32

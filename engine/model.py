@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-ACTIVATIONS = ("relu", "tanh", "linear")
+from engine.spec import ACTIVATIONS
+
 
 # Below this many output columns a layer takes the transposed products (see BatchedLinear).
 NARROW_OUTPUTS = 32

@@ -1,10 +1,15 @@
-"""Helpers shared by the real-browser tests (test_browser.py, test_load.py)."""
+"""Helpers shared by the tests that drive a real server (test_browser.py, test_load.py)."""
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
@@ -26,3 +31,44 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def streamlit_server(command: Callable[[int], list[str]], tmp_path: Path
+                     ) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Start ``command(port)`` (a Streamlit server on a free port) with its cache and data
+    directories under ``tmp_path`` and its output in ``tmp_path/streamlit.log``; yield
+    (process, base URL) once /_stcore/health answers; stop it afterwards."""
+    port = free_port()
+    env = dict(os.environ, NOISEALIGN_CACHE_DIR=str(tmp_path / "cache"),
+               NOISEALIGN_DATA_DIR=str(tmp_path / "data"))
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() - t0 > 90:
+                log.flush()
+                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log")
+                            .read_text()[-3000:])
+            time.sleep(0.3)
+        yield proc, base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()

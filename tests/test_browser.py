@@ -9,17 +9,13 @@ REQUIRE_BROWSER=1 (CI), where it fails.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests._browser import CHROMIUM, free_port, require_browser
+from tests._browser import CHROMIUM, require_browser, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -37,38 +33,10 @@ def _require_browser() -> None:
 @pytest.fixture
 def server(tmp_path):
     _require_browser()
-    port = free_port()
-    env = dict(os.environ, NOISEALIGN_CACHE_DIR=str(tmp_path / "cache"),
-               NOISEALIGN_DATA_DIR=str(tmp_path / "data"))
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        t0 = time.monotonic()
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() - t0 > 90:
-                log.flush()
-                pytest.fail("streamlit did not start:\n" + (tmp_path / "streamlit.log")
-                            .read_text()[-3000:])
-            time.sleep(0.3)
+    with streamlit_server(lambda port: [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp_path) as (_, base):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
 
 
 def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):

@@ -29,10 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import free_port
+from tests._browser import ROOT, streamlit_server
 from tests._wsession import WebsocketSession
 
-ROOT = Path(__file__).resolve().parents[1]
 SESSIONS = 8
 SAME = 4  # sessions asking for one spec
 BASE = {"d": "8", "n": "64", "probe": "40", "width": "32", "K": "4", "epochs": "1500",
@@ -74,16 +73,19 @@ def _stacks(log: Path) -> str:
 
 
 def _one_round(tmp_path: Path) -> dict:
-    port = free_port()
     count = tmp_path / "trainings.txt"
     launcher = tmp_path / "launch.py"
-    launcher.write_text(LAUNCHER.format(root=str(ROOT), count=str(count), port=str(port)))
-    env = dict(os.environ, NOISEALIGN_CACHE_DIR=str(tmp_path / "cache"),
-               NOISEALIGN_DATA_DIR=str(tmp_path / "data"))
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, str(launcher)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+
+    def command(port: int) -> list[str]:
+        launcher.write_text(LAUNCHER.format(root=str(ROOT), count=str(count), port=str(port)))
+        return [sys.executable, str(launcher)]
+
+    with streamlit_server(command, tmp_path) as (proc, base):
+        return _load(tmp_path, proc, base, count)
+
+
+def _load(tmp_path: Path, proc: subprocess.Popen, base: str, count: Path) -> dict:
+    port = int(base.rsplit(":", 1)[1])
     latencies: list[float] = []
     moments: list[float] = []
     failures: list[str] = []
@@ -115,33 +117,20 @@ def _one_round(tmp_path: Path) -> dict:
         return await asyncio.gather(*(s.run_until(DONE_TEXT, timeout=150) for s in sessions),
                                     return_exceptions=True)
 
+    assert health(), "the server stopped answering /_stcore/health"
+    latencies.clear()
+    moments.clear()
+    t_start = time.perf_counter()
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
     try:
-        t0 = time.monotonic()
-        while not health():
-            assert proc.poll() is None and time.monotonic() - t0 < 90, \
-                (tmp_path / "streamlit.log").read_text()[-3000:]
-            failures.clear()
-            time.sleep(0.3)
-        latencies.clear()
-        moments.clear()
-        t_start = time.perf_counter()
-        poller = threading.Thread(target=poll, daemon=True)
-        poller.start()
         waits = asyncio.run(all_sessions())
         if any(isinstance(w, BaseException) for w in waits):
             proc.send_signal(signal.SIGUSR1)  # every server thread's stack, into the log
             time.sleep(1)
-        stop.set()
-        poller.join(5)
     finally:
         stop.set()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        poller.join(5)
 
     timed_out = [f"session {i} (seed {seed}): {w}" for i, (seed, w) in enumerate(zip(seeds, waits))
                  if isinstance(w, BaseException)]
