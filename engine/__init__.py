@@ -4,19 +4,43 @@ Read the modules in the order data flows:
 
     spec -> datasets -> noise -> model -> train -> experiment (Result)
          -> measures -> summaries        theory (no training)
-    cache and sweep wrap that pipeline from outside.
+    cache, sweep and export wrap that pipeline from outside; jobs and guard serve the
+    dashboard; cli is the command line (``noisealign --help``).
 
 This package never imports streamlit; it is usable from scripts, notebooks and the
-command line (``python -m engine --help``).
+command line. Importing it is instant: the public names below load their module (and
+torch, for anything that trains or measures) on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 # Bump whenever a change would change results: it is part of every cache key.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
-from engine.spec import ExperimentSpec, snr_db_to_ratio, snr_ratio_to_db  # noqa: E402
-from engine.result import Result  # noqa: E402
-from engine.train import Cancelled  # noqa: E402
-from engine.experiment import run_experiment  # noqa: E402
+# public name -> the module that defines it (loaded on first access)
+_PUBLIC = {
+    "ExperimentSpec": "engine.spec",
+    "snr_db_to_ratio": "engine.spec",
+    "snr_ratio_to_db": "engine.spec",
+    "Result": "engine.result",
+    "Cancelled": "engine.errors",
+    "run_experiment": "engine.experiment",
+}
 
-__all__ = ["ExperimentSpec", "Result", "Cancelled", "run_experiment", "snr_db_to_ratio",
-           "snr_ratio_to_db", "__version__"]
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -76,14 +76,16 @@ class UnsafeEntry(Exception):
 
 
 def default_cache_dir() -> Path:
-    """The cache directory: ``$NOISEALIGN_CACHE_DIR`` if set, else ``<repo>/cache``.
+    """The cache directory: ``$NOISEALIGN_CACHE_DIR`` if set, else ``cache/`` in a
+    checkout or the per-user cache directory when installed (:mod:`engine.paths`).
 
     Only computes the path; :class:`ResultCache` creates it (owner-only permissions).
     """
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1] / "cache"
+    from engine.paths import default_cache_root
+    return default_cache_root()
 
 
 def _default_summarise(result: Result) -> dict:
@@ -237,7 +239,7 @@ def _unref_slot(slot_id: tuple[str, str], slot: list) -> None:
 
 def _check_cancel(cancel: Callable[[], bool] | None) -> None:
     if cancel is not None and cancel():
-        from engine.train import Cancelled
+        from engine.errors import Cancelled
         raise Cancelled("cancelled while waiting for another computation of the same spec")
 
 

@@ -27,13 +27,11 @@ the files hold fewer points than a spec asks for.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import gzip
 import hashlib
 import http.client
 import os
-import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -45,8 +43,10 @@ from typing import Callable
 
 import numpy as np
 
+from engine.paths import default_data_root
+
 DATA_DIR_ENV = "NOISEALIGN_DATA_DIR"
-_REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_DATA_DIR = default_data_root()  # data/ in a checkout, else per user (engine.paths)
 _override: Path | None = None
 
 FILE_DATASETS = ("mnist", "fashion-mnist", "cifar10")
@@ -133,7 +133,7 @@ def data_dir() -> Path:
     if _override is not None:
         return _override
     env = os.environ.get(DATA_DIR_ENV, "").strip()
-    return (Path(env).expanduser() if env else _REPO_DATA_DIR).resolve()
+    return (Path(env).expanduser() if env else DEFAULT_DATA_DIR).resolve()
 
 
 def set_data_dir(path: str | os.PathLike | None) -> None:
@@ -194,7 +194,7 @@ def _idx_candidates(gz_name: str) -> list[str]:
 def _download_hint(name: str, base: Path) -> str:
     src = SOURCES[name]
     urls = [src.mirrors[0] + f for f in src.md5]
-    opt = "" if base == _REPO_DATA_DIR else f" --data-dir {base}"
+    opt = "" if base == DEFAULT_DATA_DIR else f" --data-dir {base}"
     return (f"They come from {src.homepage} (official files: {', '.join(urls)}). "
             f"Download them with:  python -m engine download {name}{opt}")
 
@@ -539,36 +539,3 @@ def download(name: str, directory: str | os.PathLike | None = None, *,
     clear_cache()
     return folder
 
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_download_command(sub: "argparse._SubParsersAction") -> None:
-    """Register ``download`` on the engine CLI's subcommands."""
-    p = sub.add_parser("download", help="fetch MNIST / Fashion-MNIST / CIFAR-10 files "
-                                        "and verify their checksums")
-    p.add_argument("dataset", choices=FILE_DATASETS + ("all",))
-    p.add_argument("--data-dir", default=None,
-                   help=f"data directory (default: ${DATA_DIR_ENV} or {_REPO_DATA_DIR})")
-    p.add_argument("--mirror", default=None,
-                   help="base URL to fetch the files from instead of the official sources")
-    p.add_argument("--force", action="store_true", help="download even if present")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per connection")
-    p.set_defaults(func=cmd_download)
-
-
-def cmd_download(args: argparse.Namespace) -> int:
-    names = FILE_DATASETS if args.dataset == "all" else (args.dataset,)
-    status = 0
-    for name in names:
-        try:
-            folder = download(name, args.data_dir, mirror=args.mirror, force=args.force,
-                              timeout=args.timeout,
-                              log=lambda m: print(m, file=sys.stderr, flush=True))
-            print(f"{name}: ready in {folder}")
-        except DownloadError as e:
-            folder = dataset_folder(name, args.data_dir)
-            print(f"error: {e}\nNo network? Fetch the files by hand and put them in {folder} "
-                  f"(see data/README.md).", file=sys.stderr)
-            status = 1
-    return status

@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from engine.validation import show
+
 # ----------------------------------------------------------------------------- Data
 
 
@@ -63,7 +65,6 @@ class Param:
     help: str = ""
 
     def check(self, dataset: str, name: str, value: Any) -> Any:
-        from engine.spec import show  # short, never-failing repr for hostile values
         allowed = f"{'an integer' if self.kind is int else 'a number'} in [{self.lo}, {self.hi}]"
         bad = ValueError(f"dataset_params[{name!r}]={show(value)} is invalid for {dataset!r}: "
                          f"allowed {allowed}")
@@ -99,7 +100,6 @@ class DatasetInfo:
     def validate_params(self, given: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(given) - set(self.params), key=str)  # names need not be str
         if unknown:
-            from engine.spec import show
             allowed = sorted(self.params) or "none"
             raise ValueError(f"dataset_params {show(unknown)} are not parameters of "
                              f"{self.name!r}: allowed {allowed}")

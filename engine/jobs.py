@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from engine.spec import ExperimentSpec
-from engine.train import Cancelled
+from engine.errors import Cancelled
 
 log = logging.getLogger(__name__)
 

@@ -56,6 +56,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from engine.validation import check_k
+
 ArrayLike = Any  # numpy array, torch tensor, or nested sequence
 
 # Bytes the (rows x N) float32-equivalent working arrays of one block may use together;
@@ -253,16 +255,6 @@ def _as_tensor(data: ArrayLike, name: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
-def _check_k(k: Any, n: int, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"{name}={k!r} is invalid: allowed an integer >= 1")
-    k = int(k)
-    if n < k + 2:
-        raise ValueError(f"N={n} points is too few for {name}={k}: allowed N >= {name} + 2 "
-                         f"= {k + 2}")
-    return k
-
-
 def _spaces(reps: Sequence[ArrayLike], names: Sequence[str], dtype: torch.dtype,
             device: torch.device | str | None) -> list[_Space]:
     if device is None:
@@ -435,7 +427,7 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     :func:`_one_thread`); the distance products use numpy's BLAS threads.
     """
     sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
-    k = _check_k(k, sa.n)
+    k = check_k(k, sa.n)
     n = sa.n
     rows = _block_rows(n, 2, block_size)
     # The matrix products run on blocks of rows; the rank work on sub-blocks of about
@@ -476,7 +468,7 @@ def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
     names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
     spaces = _spaces(reps, names, dtype, device)
     n = spaces[0].n
-    k = _check_k(k, n)
+    k = check_k(k, n)
     if warn:
         _warn_degenerate(spaces, "its Information Imbalances are 1 (ties)")
     total = _pair_sums(spaces, k, None, block_size)[0]
@@ -528,7 +520,7 @@ def mutual_knn(A: ArrayLike, B: ArrayLike, k: int = 10, *,
     neighbour count fractionally (expected overlap under random tie-breaking).
     """
     sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
-    k = _check_k(k, sa.n)
+    k = check_k(k, sa.n)
     n = sa.n
     rows = _block_rows(n, 2, block_size)
     sub = rows if sa.device.type == "cuda" else min(rows, max(8, _CHUNK_FLOATS // n))
@@ -570,7 +562,7 @@ def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
     names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
     spaces = _spaces(reps, names, dtype, device)
     n = spaces[0].n
-    k = _check_k(k, n)
+    k = check_k(k, n)
     if warn:
         _warn_degenerate(spaces, "its mutual k-NN values are at chance (ties)")
     return _pair_sums(spaces, None, k, block_size)[1] / (n * k)

@@ -19,6 +19,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from engine import datasets
+from engine.validation import check_choice as _check_choice
+from engine.validation import check_float as _check_float
+from engine.validation import check_int as _check_int
+from engine.validation import fail as _fail
+from engine.validation import show  # noqa: F401  (re-exported: engine.spec.show)
+
 NOISE_KINDS = ("none", "target", "input", "label")
 DEFAULT_PROBE = 500  # n_probe=None: this many probe points, or the whole probe pool
 ACTIVATIONS = ("relu", "tanh", "linear")
@@ -31,6 +38,40 @@ MIN_DEPTH, MAX_DEPTH = 1, 3
 MAX_WIDTH = 16384
 MAX_EPOCHS = 1_000_000
 MIN_PROBE = 10
+
+# The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
+# checks every field against this table and the dashboard's controls take their limits
+# from it, so a bound is written once. Dataset-dependent upper limits (n_train, n_probe
+# against the pool sizes) are checked on top, in ``ExperimentSpec.__post_init__``.
+INT_BOUNDS: dict[str, tuple[int, int]] = {
+    "n_train": (2, 10**7),
+    "n_probe": (MIN_PROBE, 10**7),
+    "width": (1, MAX_WIDTH),
+    "depth": (MIN_DEPTH, MAX_DEPTH),
+    "ensemble_size": (MIN_MEMBERS, MAX_MEMBERS),
+    "max_epochs": (1, MAX_EPOCHS),
+    "batch_size": (0, 10**7),
+    "seed": (0, 2**31 - 1),
+}
+# field -> (lowest, highest, lowest excluded?); snr_db also accepts inf (no noise).
+FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "snr_db": (-40.0, 80.0, False),
+    "label_noise": (0.0, 1.0, False),
+    "init_scale": (0.0, 100.0, True),
+    "lr": (0.0, 100.0, True),
+    "loss_tol": (0.0, 1e6, False),
+    "weight_decay": (0.0, 100.0, False),
+}
+
+
+def _int_field(name: str, value: Any) -> int:
+    lo, hi = INT_BOUNDS[name]
+    return _check_int(name, value, lo, hi)
+
+
+def _float_field(name: str, value: Any) -> float:
+    lo, hi, lo_open = FLOAT_BOUNDS[name]
+    return _check_float(name, value, lo, hi, lo_open=lo_open, allow_inf=name == "snr_db")
 
 
 def snr_db_to_ratio(snr_db: float) -> float:
@@ -47,64 +88,9 @@ def snr_ratio_to_db(snr: float) -> float:
     return 10.0 * math.log10(snr)
 
 
-def show(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages.
-
-    Never raises: hostile input (a 10**5000-digit int, whose repr Python refuses, or a
-    megabyte string) must still give a short, clear message.
-    """
-    try:
-        text = repr(value)
-    except (ValueError, RecursionError):
-        if isinstance(value, int):
-            return f"<an integer of {value.bit_length()} bits>"
-        return f"<a {type(value).__name__} that cannot be shown>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _fail(name: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"{name}={show(value)} is invalid: allowed {allowed}")
-
-
-def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        isinstance(value, float) and value.is_integer()
-    ):
-        _fail(name, value, f"an integer in [{lo}, {hi}]")
-    value = int(value)
-    if not lo <= value <= hi:
-        _fail(name, value, f"an integer in [{lo}, {hi}]")
-    return value
-
-
-def _check_float(name: str, value: Any, lo: float, hi: float, *, allow_inf: bool = False,
-                 lo_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]")
-    try:
-        value = float(value)
-    except OverflowError:  # an int beyond float range
-        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]")
-    if math.isnan(value):
-        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}], not NaN")
-    if value == math.inf and allow_inf:
-        return value
-    bad = value < lo or value > hi or (lo_open and value == lo)
-    if bad or math.isinf(value):
-        extra = " or inf" if allow_inf else ""
-        _fail(name, value, f"a number in {'(' if lo_open else '['}{lo}, {hi}]{extra}")
-    return value
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        _fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
-    return value
-
-
 @dataclass(frozen=True)
 class ExperimentSpec:
-    """One ensemble experiment (SCIENCE.md section 1).
+    """One ensemble experiment (docs/science.md, section 1).
 
     ``dataset_params`` accepts a dict; it is validated against the dataset's own
     parameters, filled with their defaults and stored as a sorted tuple of pairs so the
@@ -142,8 +128,6 @@ class ExperimentSpec:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        from engine import datasets  # late import: datasets imports this module
-
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
 
         name = _check_choice("dataset", self.dataset, tuple(datasets.DATASETS))
@@ -167,14 +151,14 @@ class ExperimentSpec:
         set_("task", task)
 
         train_pool, probe_pool = info.pool_sizes(params)
-        set_("n_train", _check_int("n_train", self.n_train, 2, 10**7))
+        set_("n_train", _int_field("n_train", self.n_train))
         if self.n_train > train_pool:
             raise ValueError(
                 f"n_train={self.n_train} exceeds the {train_pool} training points available "
                 f"in {name!r}: allowed 2 to {train_pool}")
         if self.n_probe is None:
             set_("n_probe", min(DEFAULT_PROBE, probe_pool))
-        set_("n_probe", _check_int("n_probe", self.n_probe, MIN_PROBE, 10**7))
+        set_("n_probe", _int_field("n_probe", self.n_probe))
         if self.n_probe > probe_pool:
             raise ValueError(
                 f"n_probe={self.n_probe} exceeds the {probe_pool} held-out points available "
@@ -190,33 +174,32 @@ class ExperimentSpec:
         if noise == "label" and task != "classification":
             _fail("noise", noise, "'none', 'target' or 'input' for a regression task "
                   f"(dataset {name!r})")
-        snr_db = _check_float("snr_db", self.snr_db, -40.0, 80.0, allow_inf=True)
-        label_noise = _check_float("label_noise", self.label_noise, 0.0, 1.0)
+        snr_db = _float_field("snr_db", self.snr_db)
+        label_noise = _float_field("label_noise", self.label_noise)
         # Reset the level that does not apply, so equal experiments hash equally.
         set_("snr_db", snr_db if noise in ("target", "input") else math.inf)
         set_("label_noise", label_noise if noise == "label" else 0.0)
 
-        set_("width", _check_int("width", self.width, 1, MAX_WIDTH))
-        set_("depth", _check_int("depth", self.depth, MIN_DEPTH, MAX_DEPTH))
+        set_("width", _int_field("width", self.width))
+        set_("depth", _int_field("depth", self.depth))
         _check_choice("activation", self.activation, ACTIVATIONS)
         if not isinstance(self.bias, bool):
             _fail("bias", self.bias, "True or False")
 
-        set_("ensemble_size", _check_int("ensemble_size", self.ensemble_size,
-                                         MIN_MEMBERS, MAX_MEMBERS))
+        set_("ensemble_size", _int_field("ensemble_size", self.ensemble_size))
         if not isinstance(self.shared_init, bool):
             _fail("shared_init", self.shared_init, "True or False")
-        set_("init_scale", _check_float("init_scale", self.init_scale, 0.0, 100.0, lo_open=True))
+        set_("init_scale", _float_field("init_scale", self.init_scale))
 
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        set_("lr", _check_float("lr", self.lr, 0.0, 100.0, lo_open=True))
-        set_("max_epochs", _check_int("max_epochs", self.max_epochs, 1, MAX_EPOCHS))
-        set_("loss_tol", _check_float("loss_tol", self.loss_tol, 0.0, 1e6))
-        set_("batch_size", _check_int("batch_size", self.batch_size, 0, 10**7))
+        set_("lr", _float_field("lr", self.lr))
+        set_("max_epochs", _int_field("max_epochs", self.max_epochs))
+        set_("loss_tol", _float_field("loss_tol", self.loss_tol))
+        set_("batch_size", _int_field("batch_size", self.batch_size))
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch
-        set_("weight_decay", _check_float("weight_decay", self.weight_decay, 0.0, 100.0))
-        set_("seed", _check_int("seed", self.seed, 0, 2**31 - 1))
+        set_("weight_decay", _float_field("weight_decay", self.weight_decay))
+        set_("seed", _int_field("seed", self.seed))
         _check_choice("device", self.device, DEVICES)
 
     # ------------------------------------------------------------------ derived values
@@ -285,11 +268,9 @@ class ExperimentSpec:
 
     # ------------------------------------------------------------------ model size
     def n_outputs(self) -> int:
-        from engine import datasets
         return datasets.DATASETS[self.dataset].n_outputs(self.params)
 
     def input_dim(self) -> int:
-        from engine import datasets
         return datasets.DATASETS[self.dataset].input_dim(self.params)
 
     def n_parameters(self) -> int:
@@ -298,7 +279,7 @@ class ExperimentSpec:
         return sum(a * b + (b if self.bias else 0) for a, b in zip(dims[:-1], dims[1:]))
 
     def interpolation_ratio(self) -> float:
-        """P / (n * outputs): 1 at the interpolation threshold (SCIENCE.md 1.7)."""
+        """P / (n * outputs): 1 at the interpolation threshold (docs/science.md 1.7)."""
         return self.n_parameters() / (self.n_train * self.n_outputs())
 
 

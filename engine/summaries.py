@@ -29,9 +29,11 @@ import numpy as np
 import torch
 
 from engine import measures
+from engine.validation import check_k, max_k
 from engine.result import Result
 
 MEASURES: tuple[str, ...] = ("ii", "ii_score", "cka", "cka_debiased", "mknn")
+DEFAULT_KNN_K = 10  # mutual k-NN neighbours, as in the platonic-representation papers
 MEASURE_LABELS: dict[str, str] = {
     "ii": "Information Imbalance Δ(a→b)",
     "ii_score": "II alignment score 1 − (Δ(a→b) + Δ(b→a))/2",
@@ -113,9 +115,9 @@ def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: i
     spaces = measures._spaces(spaces_in, names, _II_DTYPE, None)
     degenerate = [int(m) for m, s in zip(ok, spaces[:nh]) if s.degenerate]
     n = spaces[0].n
-    kchk = measures._check_k(k, n)
+    kchk = check_k(k, n)
     if need_knn:
-        measures._check_k(knn_k, n, "knn_k")
+        check_k(knn_k, n, "knn_k")
     ii_sum, kn_sum = measures._pair_sums(
         spaces, kchk if need_ii else None, knn_k if need_knn else None, None,
         knn_idx=list(range(nh)))
@@ -280,7 +282,7 @@ def _floats(a: np.ndarray) -> list:
 
 
 def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
-              knn_k: int = 10) -> dict[str, Any]:
+              knn_k: int | None = None) -> dict[str, Any]:
     """Everything the dashboard shows about one run, as plain JSON-able values
     (floats, lists; NaN where undefined):
 
@@ -290,7 +292,7 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
     - ``information_content["trained" | "init"]``: per member lists (INFO_KEYS) and
       their means (``<key>_mean``)
     - ``test_error``, ``train_loss``: mean, std, sem over non-diverged members
-    - ``N``, ``k``, ``knn_k`` (reduced to N - 2 when the probe set is that small),
+    - ``N``, ``k``, ``knn_k`` (``knn_k=None``: 10, or N - 2 when the probe set is smaller),
       ``layer`` (hidden index counted from 0, or "output"), ``K``, ``n_ok``,
       ``n_parameters``, ``task``, ``degenerate_members`` / ``degenerate_members_init``
       (members whose representation has all points coinciding: their II is 1)
@@ -301,10 +303,10 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
     result = _check_result(result)
     layer = _check_layer(result, layer)
     n = int(result.x_probe.shape[0])
-    measures._check_k(k, n)
-    if isinstance(knn_k, bool) or not isinstance(knn_k, (int, np.integer)) or knn_k < 1:
-        raise ValueError(f"knn_k={knn_k!r} is invalid: allowed an integer >= 1")
-    knn_used = int(min(knn_k, n - 2))
+    check_k(k, n)
+    # knn_k=None: the usual 10 neighbours, or all that max_k allows on a tiny probe set
+    # (recorded in the summary); an explicit knn_k is checked like k.
+    knn_used = min(DEFAULT_KNN_K, max_k(n)) if knn_k is None else check_k(knn_k, n, "knn_k")
     trained = _analyse(result, layer, k=k, knn_k=knn_used, init=False, pairs=MEASURES,
                        info=True)
     untrained = _analyse(result, layer, k=k, knn_k=knn_used, init=True, pairs=MEASURES,

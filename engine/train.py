@@ -18,15 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.errors import Cancelled  # noqa: F401  (also engine.train.Cancelled)
 from engine.model import BatchedMLP
 
 # progress(epoch, max_epochs, losses (M,)) -- called about twice a second and at the end
 ProgressFn = Callable[[int, int, np.ndarray], None]
 CancelFn = Callable[[], bool]
-
-
-class Cancelled(RuntimeError):
-    """Raised when the cancellation flag is set; nothing partial is returned."""
 
 
 @dataclass(frozen=True)

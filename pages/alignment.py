@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
+from engine.validation import max_k
 from ui import common, data, plots, presets, runview
 
 common.ensure_router()
@@ -174,11 +175,11 @@ def _base() -> ExperimentSpec:
 
 
 base = common.build(_base, slots)
-if base is not None and k >= base.n_probe:
-    slots.show(f"k={k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1} (N = probe points)")
+if base is not None and k > max_k(base.n_probe):
+    slots.show(f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)} (N = probe points)")
     base = None
-if base is not None and knn_k >= base.n_probe:
-    slots.show(f"knn_k={knn_k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1}")
+if base is not None and knn_k > max_k(base.n_probe):
+    slots.show(f"knn_k={knn_k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
     base = None
 
 mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",

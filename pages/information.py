@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
+from engine.validation import max_k
 from ui import common, infoview, plots, presets
 
 common.ensure_router()
@@ -114,8 +115,8 @@ def _sweep():
                           ensemble_size=int(K), optimizer="adam", lr=float(lr),
                           max_epochs=int(max_epochs), loss_tol=float(loss_tol),
                           seed=int(seed))
-    if k >= base.n_probe:
-        raise ValueError(f"k={k} is invalid: allowed 1 to N - 1 = {base.n_probe - 1}")
+    if k > max_k(base.n_probe):
+        raise ValueError(f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
     return Sweep(base, {"width": widths, "label_noise": rates})
 
 

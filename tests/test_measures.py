@@ -420,7 +420,7 @@ def test_all_points_coinciding_give_documented_values_with_a_warning() -> None:
 # ------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("a, b, kw, match", [
     (np.zeros((10, 2)), np.zeros((11, 2)), {}, "different numbers of points"),
-    (np.ones((3, 2)), np.ones((3, 2)), {"k": 2}, "N=3 points is too few for k=2"),
+    (np.ones((3, 2)), np.ones((3, 2)), {"k": 2}, "k=2 is invalid for N=3 points"),
     (np.array([[0.0, np.nan]] * 5), np.ones((5, 1)), {}, "A contains 5 NaN or inf"),
     (np.ones((5, 1)), np.array([[np.inf]] * 5), {}, "B contains 5 NaN or inf"),
     (np.zeros((0, 3)), np.zeros((0, 3)), {}, "A is empty"),
@@ -439,7 +439,7 @@ def test_bad_input_raises_value_error_naming_it(a, b, kw, match) -> None:
 
 def test_bad_input_for_the_other_measures() -> None:
     x = np.random.default_rng(0).normal(size=(8, 3))
-    with pytest.raises(ValueError, match="N=8 points is too few for k=10"):
+    with pytest.raises(ValueError, match="k=10 is invalid for N=8 points"):
         mutual_knn(x, x)
     with pytest.raises(ValueError, match="different numbers of points"):
         linear_cka(x, x[:5])

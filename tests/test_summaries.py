@@ -194,7 +194,7 @@ def test_bad_arguments_raise_value_errors(regression: Result) -> None:
     for layer in (2, -3, True, "hidden", 0.5):
         with pytest.raises(ValueError, match="layer=.* is invalid"):
             pairwise_matrix(regression, "cka", layer=layer)
-    with pytest.raises(ValueError, match="too few for k=59"):
+    with pytest.raises(ValueError, match="k=59 is invalid for N="):
         summarise(regression, k=59)
     with pytest.raises(ValueError, match="knn_k=0 is invalid"):
         summarise(regression, knn_k=0)

@@ -13,8 +13,9 @@ import pytest
 from engine import ExperimentSpec, run_experiment
 from engine.cache import ResultCache
 from engine.cli import main
-from engine.sweep import (Sweep, SweepError, SweepPoint, SweepProgress, progress_bar, run_sweep,
-                          sweep_table, write_csv, write_json, write_table)
+from engine.cli import progress_bar
+from engine.export import sweep_table, write_csv, write_json, write_table
+from engine.sweep import Sweep, SweepError, SweepPoint, SweepProgress, run_sweep
 
 BASE = dict(dataset="linear-teacher", dataset_params={"d": 10}, n_train=20, n_probe=20,
             width=8, ensemble_size=2, max_epochs=20, device="cpu")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from engine.spec import ExperimentSpec
-from engine.sweep import json_safe  # noqa: F401  (strict JSON for downloads; used by pages)
+from engine.export import json_safe  # noqa: F401  (strict JSON for downloads; used by pages)
 
 MEASURE_LABELS = {
     "ii": "Information Imbalance Δ(a→b)",
