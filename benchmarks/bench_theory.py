@@ -2,7 +2,7 @@
 
 Times :func:`engine.theory.curves` (d = 100, SNR 10, n from 1 to 300) without and with
 weight decay (which adds the self-consistent ridge solve), against a baseline in the
-same run: the bare closed forms of SCIENCE.md 3 (rho and test error, no threshold
+same run: the bare closed forms of docs/science.md 3 (rho and test error, no threshold
 handling, no finite-d terms) on the same 500 points. Reports the median of many
 repetitions in milliseconds and as a ratio to the baseline. Target: under 50 ms.
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = np.linspace(1, 300, 500)
     base = median_ms(lambda: bare_formulas(n, 100.0, 10.0), args.reps)
-    rows = [("bare SCIENCE.md formulas (baseline)", base)]
+    rows = [("bare docs/science.md formulas (baseline)", base)]
     for label, kw in (("curves(), no weight decay", {}),
                       ("curves(), weight_decay = 0.1", {"weight_decay": 0.1}),
                       ("curves(), ridge = 0.1 given", {"ridge": 0.1})):

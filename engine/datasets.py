@@ -2,7 +2,7 @@
 
 Every dataset has a fixed *train pool* and a disjoint *probe pool*. A spec draws its
 clean base sample of ``n_train`` points from the train pool and ``n_probe`` probe points
-from the probe pool, both seeded by the spec's seed (SCIENCE.md 1.1 and 1.4). Inputs of real
+from the probe pool, both seeded by the spec's seed (docs/science.md 1.1 and 1.4). Inputs of real
 datasets are standardised with the statistics of the drawn training sample (synthetic
 inputs are standard normal by construction).
 
@@ -214,7 +214,7 @@ def _const(v):
 DATASETS: dict[str, DatasetInfo] = {
     "linear-teacher": DatasetInfo(
         "linear-teacher", "regression",
-        "x ~ N(0, I_d), y = beta . x with |beta| = 1 (the linear model of SCIENCE.md 3)",
+        "x ~ N(0, I_d), y = beta . x with |beta| = 1 (the linear model of docs/science.md 3)",
         {"d": Param(int, 100, 1, 4096, "input dimension")},
         _const((SYNTH_TRAIN_POOL, SYNTH_PROBE_POOL)), lambda p: p["d"], _const(0),
         _linear_teacher, synthetic=True),
@@ -292,7 +292,7 @@ def load_data(spec) -> Data:
     xp = np.asarray(xp, dtype=np.float64)
     if not info.synthetic:
         # Synthetic inputs are already N(0, I) by construction; re-standardising them
-        # with a small sample's statistics would distort the model of SCIENCE.md 3.
+        # with a small sample's statistics would distort the model of docs/science.md 3.
         xt, xp = _standardise(xt, xp)
     if info.task == "classification":
         yt, yp = np.asarray(yt, dtype=np.int64), np.asarray(yp, dtype=np.int64)

@@ -1,4 +1,4 @@
-"""Measures of representational alignment and information content (SCIENCE.md section 2).
+"""Measures of representational alignment and information content (docs/science.md section 2).
 
 Pure functions of arrays (numpy arrays or torch tensors, on the CPU or a GPU):
 

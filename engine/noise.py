@@ -1,6 +1,6 @@
 """Noise processes: each ensemble member's own independent corruption of the base sample.
 
-SCIENCE.md 1.2. All members share the clean inputs of :class:`engine.datasets.Data`;
+docs/science.md 1.2. All members share the clean inputs of :class:`engine.datasets.Data`;
 member ``m`` draws its noise from a generator seeded by ``(spec.seed, m)`` only, so its
 noise is the same whether it trains alone or inside an ensemble of any size.
 """

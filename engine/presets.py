@@ -27,7 +27,7 @@ from typing import Any
 # ----------------------------------------------------------------------------- settings
 # Shared blocks, copied into each preset (each preset stays a complete, plain dict).
 
-# The linear model of SCIENCE.md 3: one hidden linear layer, no biases, gradient descent
+# The linear model of docs/science.md 3: one hidden linear layer, no biases, gradient descent
 # from a small initialisation (so the end-to-end map is close to the minimum-norm
 # least-squares solution the theory assumes).
 _LINEAR: dict[str, Any] = {

@@ -83,7 +83,7 @@ class Result:
         """Representations (K, N, features) of a layer.
 
         ``index`` counts hidden layers from 0; ``-1`` is the last hidden layer
-        (the default of SCIENCE.md 1.4) and ``"output"`` the output layer.
+        (the default of docs/science.md 1.4) and ``"output"`` the output layer.
         """
         hidden = self.hidden_init if init else self.hidden
         if index == "output":

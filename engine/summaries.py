@@ -1,5 +1,5 @@
 """Ensemble summaries of an :class:`engine.Result`: alignment between members and
-information content of each member (SCIENCE.md sections 1.5, 1.6 and 2).
+information content of each member (docs/science.md sections 1.5, 1.6 and 2).
 
 - :func:`pairwise_matrix` -- the K x K matrix of one measure between members
 - :func:`pair_stats` -- mean, std and standard error over the pairs of such a matrix

@@ -1,4 +1,4 @@
-"""Analytic linear theory (SCIENCE.md section 3): alignment and test error without training.
+"""Analytic linear theory (docs/science.md section 3): alignment and test error without training.
 
 The model. Teacher ``x ~ N(0, I_d)``, ``y = beta . x + sigma * eps``, ``|beta| = 1``,
 ``SNR = 1 / sigma^2``. Every member ``m`` of the ensemble sees the same ``n`` inputs ``X``
@@ -12,7 +12,7 @@ Writing ``beta_m = s + sigma * u_m``, the two members share the signal part
 What is computed (all vectorised, broadcasting over n, d, snr, weight decay):
 
 - ``rho = E[beta_a . beta_b] / E[|beta_a|^2] = S / (S + N1)`` with ``S = E|s|^2`` and
-  ``N1 = sigma^2 E tr G`` (the formula of SCIENCE.md 3). Away from the threshold these
+  ``N1 = sigma^2 E tr G`` (the formula of docs/science.md 3). Away from the threshold these
   are exact finite-d expectations: ``S = min(n, d) / d`` and
   ``E tr G = min(n, d) / (|n - d| - 1)`` (the mean of an inverse Wishart matrix).
 - ``test_error = E|beta_m - beta|^2``: the engine's test error (MSE against CLEAN
@@ -20,7 +20,7 @@ What is computed (all vectorised, broadcasting over n, d, snr, weight decay):
   ``(1 - n/d) + sigma^2 n / (d - n - 1)`` below and ``sigma^2 d / (n - d - 1)`` above.
 - ``cka``: the expected linear CKA of the two members' (rank-one) representations, i.e.
   ``E[cos^2(beta_a, beta_b)]`` on a large probe set. For ``d -> infinity`` at a fixed
-  ``n / d`` it is ``rho^2`` (SCIENCE.md), available as ``finite_size=False``. At finite
+  ``n / d`` it is ``rho^2`` (docs/science.md), available as ``finite_size=False``. At finite
   ``d`` the noise parts of two members are NOT isotropic: both are drawn from the same
   covariance ``G``, whose weight sits on the smallest singular directions of the shared
   ``X``. Their squared cosine is then about the inverse participation ratio
@@ -35,7 +35,7 @@ What is computed (all vectorised, broadcasting over n, d, snr, weight decay):
   members' rank-one representations, ``Delta(sqrt(cka))`` (``Delta(rho)`` with
   ``finite_size=False``). ``Delta`` of two standard 1-D Gaussians with correlation
   ``rho`` has a closed form, derived in docs/linear_theory.md from the integral of
-  SCIENCE.md 3: ``Delta(rho) = (2/pi) (arctan c + arctan 3c)``,
+  docs/science.md 3: ``Delta(rho) = (2/pi) (arctan c + arctan 3c)``,
   ``c = sqrt((1 - rho^2) / (3 + rho^2))``.
 
 The threshold neighbourhood. At ``|n - d| <= 1`` the expected noise energy is infinite
@@ -145,7 +145,7 @@ def noise_variance(snr: Any) -> np.ndarray:
 def ii_of_rho(rho: Any) -> np.ndarray:
     """Large-N Information Imbalance (k = 1) of two standard 1-D Gaussians, correlation rho.
 
-    ``Delta(rho) = 2 E[Phi(B_i + r) - Phi(B_i - r)]`` (SCIENCE.md 3) in closed form:
+    ``Delta(rho) = 2 E[Phi(B_i + r) - Phi(B_i - r)]`` (docs/science.md 3) in closed form:
     ``(2/pi) (arctan c + arctan 3c)`` with ``c = sqrt((1 - rho^2) / (3 + rho^2))``.
     ``Delta(0) = 1``, ``Delta(+-1) = 0``, ``Delta ~ (4/pi) sqrt(1 - rho^2)`` as
     ``|rho| -> 1``; it depends on ``rho^2`` only (same in both directions).
@@ -410,7 +410,7 @@ def rho(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *, ridge: Any = None)
     """cos(beta_a, beta_b) of two members: ``E[beta_a . beta_b] / E|beta_a|^2``.
 
     Ridgeless and away from the threshold: ``1 / (1 + d / ((d - n - 1) SNR))`` below and
-    ``1 / (1 + d / ((n - d - 1) SNR))`` above (SCIENCE.md 3). Arrays broadcast.
+    ``1 / (1 + d / ((n - d - 1) SNR))`` above (docs/science.md 3). Arrays broadcast.
     """
     return theory(n, d, snr, weight_decay, ridge=ridge).rho
 
@@ -453,7 +453,7 @@ def curves(d: Any, snr: Any, n_values: Any, weight_decay: Any = 0.0, *,
 
     d, snr, weight_decay (or ridge): scalars; n_values: 1-D array of n (>= 1).
     Returns 1-D float arrays of len(n_values): ``n``, ``rho``, ``cka``, ``ii``,
-    ``ii_score`` (= 1 - ii, the symmetric 0..1 score of SCIENCE.md 2), ``test_error``,
+    ``ii_score`` (= 1 - ii, the symmetric 0..1 score of docs/science.md 2), ``test_error``,
     and ``cka_large_d``, ``ii_large_d``, ``ii_score_large_d`` (d -> infinity), ``bias``,
     ``variance``, ``ridge``.
     """

@@ -377,7 +377,7 @@ def claim1(data: dict[str, list[Point]]) -> dict[str, Any]:
 
 def threshold_n(p: Point) -> float:
     """Interpolation threshold in n for the figure's model: n = d for the linear model
-    (SCIENCE.md 3), else P / outputs."""
+    (docs/science.md 3), else P / outputs."""
     if p.spec.dataset == "linear-teacher":
         return float(p.spec.params["d"])
     return p.n_parameters / p.spec.n_outputs()
@@ -465,7 +465,7 @@ def interpolation_width(pts: Sequence[Point]) -> float:
 
 
 def nc_threshold_width(p: Point) -> float:
-    """Width at which P = n * classes (SCIENCE.md 1.7) for a one-hidden-layer MLP."""
+    """Width at which P = n * classes (docs/science.md 1.7) for a one-hidden-layer MLP."""
     d, c, n = p.spec.input_dim(), p.spec.n_outputs(), p.spec.n_train
     return (n * c - c) / (d + 1 + c)
 
@@ -475,7 +475,7 @@ def claim4(data: dict[str, list[Point]]) -> dict[str, Any]:
 
     Regimes are split at the interpolation width of the noisy-label networks (the
     smallest width at which every member fits its noisy training labels), where the
-    test-error peak of a double descent sits; the SCIENCE.md threshold P = n * classes
+    test-error peak of a double descent sits; the docs/science.md threshold P = n * classes
     is reported as well.
     """
     if "digits_width" not in data:
@@ -963,10 +963,10 @@ def write_report(data: dict[str, list[Point]], claims: dict[str, dict], out: Pat
     L: list[str] = []
     a = L.append
     a("# Findings: the papers' claims, reproduced with this project's engine\n")
-    a("> **This is our model, not the papers' numbers.** The two papers (abstracts in "
-      "`../shared/000_53b269b81d9f46a0.txt`) publish neither their code nor their "
+    a("> **This is our model, not the papers' numbers.** The two papers "
+      "publish neither their code nor their "
       "hyperparameters. Every number below comes from this project's engine with the "
-      "definitions of `SCIENCE.md` (noise processes, alignment measures, Information "
+      "definitions of `docs/science.md` (noise processes, alignment measures, Information "
       "Imbalance, the linear theory) and settings we chose; they test the papers' "
       "*qualitative* claims, and they are not the papers' own results.\n")
     if quick:
@@ -1114,7 +1114,7 @@ def write_report(data: dict[str, list[Point]], claims: dict[str, dict], out: Pat
               "more informative). Regime: *under* = narrower than the width at which the "
               "noisy-label networks first fit all their training labels (where the test "
               "error peaks), *over* = from that width on; the last column marks widths "
-              "above the SCIENCE.md threshold P = n·C.\n")
+              "above the docs/science.md threshold P = n·C.\n")
             a(table(["width", "P", "regime", "P > n·C", "clean", "noisy", "z (clean - noisy)"],
                     [[_g(r["width"]), str(r["P"]), r["regime"], "yes" if r["above_nc"] else "",
                       _ms(r["clean"]), _ms(r["noisy"]), f"{r['z_clean_minus_noisy']:+.1f}"]
@@ -1389,7 +1389,7 @@ def _note_claim4(claims: dict, data: dict) -> str:
                    f"peak ({err['value']:.3f}) is at width {err['x']:g} (P = {p_err}), next to "
                    f"the width where the networks first fit all their noisy labels "
                    f"({pk['w_interp']:g}), i.e. near P = n = {pts0.spec.n_train}, not at the "
-                   f"SCIENCE.md threshold P = n·C = {pts0.spec.n_train * pts0.spec.n_outputs()} "
+                   f"docs/science.md threshold P = n·C = {pts0.spec.n_train * pts0.spec.n_outputs()} "
                    "(with cross-entropy a network fits n labels with far fewer than n·C "
                    "parameters). ")
             if ii["peak"]:

@@ -514,7 +514,7 @@ def figure_main(rows: list[dict[str, Any]], path: Path) -> None:
     axes[2].set_ylim(0.02, 50)
     axes[0].legend(fontsize=6, loc="lower left")
     axes[2].legend(fontsize=7)
-    fig.suptitle(f"Linear network, one hidden layer: theory (our model, SCIENCE.md 3) vs "
+    fig.suptitle(f"Linear network, one hidden layer: theory (our model, docs/science.md 3) vs "
                  f"engine training (d = {d}, K = {MEMBERS}; dashed line: n = d, "
                  f"band: ±{EXCLUDE})", fontsize=10)
     fig.tight_layout()

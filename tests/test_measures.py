@@ -1,6 +1,6 @@
 """engine.measures against independent references: dadapy's exact Information Imbalance,
 a brute-force O(N^2 log N) implementation written here (full sort, explicit mid-ranks),
-the large-N formula Delta(rho) of SCIENCE.md, and the textbook HSIC formulas."""
+the large-N formula Delta(rho) of docs/science.md, and the textbook HSIC formulas."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def dadapy_exact_ii(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, float]
 
 
 def delta_rho(rho: float) -> float:
-    """SCIENCE.md section 3: Delta(rho) = 2 E[Phi(B_i + r) - Phi(B_i - r)], r = |B_j - B_i|,
+    """docs/science.md section 3: Delta(rho) = 2 E[Phi(B_i + r) - Phi(B_i - r)], r = |B_j - B_i|,
     by 2-D quadrature over (B_i, u = Z_j - Z_i): Var B_i = 1, Var u = 2, Cov = -s; the
     integrand is even under (b, u) -> (-b, -u), so twice the u > 0 half."""
     s = math.sqrt(1 - rho * rho)
@@ -377,7 +377,7 @@ def test_linear_cka_of_rotated_scaled_translated_copy_is_one() -> None:
 
 
 def test_linear_cka_of_rank_one_representations_is_rho_squared() -> None:
-    """SCIENCE.md section 3: CKA of two rank-one representations is rho^2."""
+    """docs/science.md section 3: CKA of two rank-one representations is rho^2."""
     a, b = correlated(20_000, 0.8, seed=3)
     rng = np.random.default_rng(0)
     ra, rb = np.outer(a, rng.normal(size=6)), np.outer(b, rng.normal(size=4))

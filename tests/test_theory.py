@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _delta_by_quadrature(rho: float, nb: int = 400, nt: int = 200) -> float:
-    """SCIENCE.md 3's integral, 2 E[Phi(B_i + r) - Phi(B_i - r)], by Gauss-Legendre.
+    """docs/science.md 3's integral, 2 E[Phi(B_i + r) - Phi(B_i - r)], by Gauss-Legendre.
 
     With b = B_i ~ N(0, 1) and B_j | B_i = rho^2 b + sqrt(1 - rho^4) t, t ~ N(0, 1):
     r = |-(1 - rho^2) b + sqrt(1 - rho^4) t|; the t-integral is split at the kink r = 0.

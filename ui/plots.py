@@ -30,7 +30,7 @@ def _n_params(d: int, width: float, depth: int, outputs: int, bias: bool) -> flo
 
 
 def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
-    """The value of ``axis`` at which the network can just fit the data (SCIENCE.md 1.7).
+    """The value of ``axis`` at which the network can just fit the data (docs/science.md 1.7).
 
     ``P = n * outputs``, with ``P`` the trainable parameters of one member. A network
     with linear activations is one linear map however wide it is, so its ``P`` is that of
