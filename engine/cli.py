@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -100,9 +101,19 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from engine.cache import ResultCache
     from engine.experiment import run_experiment
 
     spec = spec_from_args(args)
+    if args.out:  # refuse an unwritable --out before training, not after
+        out = Path(args.out)
+        folder = out.parent if str(out.parent) else Path(".")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ValueError(f"--out {str(args.out)[:200]!r} is invalid: its folder does "
+                             "not exist or is not writable")
+        for target in (out.with_suffix(".json"), out.with_suffix(".npz")):
+            if target.is_dir():
+                raise ValueError(f"--out {str(args.out)[:200]!r} is invalid: {target} is a folder")
 
     def progress(epoch: int, max_epochs: int, losses) -> None:
         if not args.quiet:
@@ -110,14 +121,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"\r  epoch {epoch}/{max_epochs}  mean loss {finite.mean() if finite.size else float('nan'):.4g}",
                   end="", file=sys.stderr, flush=True)
 
-    result = run_experiment(spec, progress=progress)
+    if args.no_cache:
+        result, cached = run_experiment(spec, progress=progress), False
+    else:  # the shared results cache: a repeated run is loaded, a new one is stored first
+        cache = ResultCache(args.cache_dir)
+        cached = cache.get(spec, need_representations=bool(args.out)) is not None
+        result = cache.get_or_compute(spec, progress=progress,
+                                      need_representations=bool(args.out))
     if not args.quiet:
         print(file=sys.stderr)
     print(f"{spec.dataset}  task={spec.task}  n_train={spec.n_train}  width={spec.width}  "
           f"depth={spec.depth}  noise={spec.noise}  "
           f"level={spec.label_noise if spec.noise == 'label' else spec.snr_db}  "
           f"K={spec.ensemble_size}  P={result.n_parameters}  device={result.device}  "
-          f"train {result.timings['train']:.2f}s")
+          f"train {result.timings.get('train', float('nan')):.2f}s"
+          + ("  (from the cache)" if cached else ""))
     err_name = "test MSE" if spec.task == "regression" else "test error"
     rows = [["member", "epochs", "train loss", err_name, "diverged"]]
     for m in range(result.ensemble_size):
@@ -322,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_arguments(run)
     run.add_argument("--out", help="write RESULT.json and RESULT.npz (representations)")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.add_argument("--cache-dir", default=None,
+                     help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="train even if the result is cached, and do not store it")
     run.set_defaults(func=cmd_run)
     add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
     add_sweep_commands(sub)  # python -m engine sweep ... / cache list|info|clear
