@@ -40,12 +40,28 @@ def _parse_value(text: str) -> Any:
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per spec field; unset flags keep the spec's defaults."""
+    from engine import spec as spec_rules
+    from engine.datasets import DATASETS
+    choices = {"dataset": tuple(DATASETS), "task": spec_rules.TASKS,
+               "noise": ("auto",) + spec_rules.NOISE_KINDS,
+               "activation": spec_rules.ACTIVATIONS, "optimizer": spec_rules.OPTIMIZERS,
+               "device": spec_rules.DEVICES}
     for f in dataclasses.fields(ExperimentSpec):
         if f.name == "dataset_params":
             continue
         flag = "--" + f.name.replace("_", "-")
+        if f.name in choices:
+            allowed = "one of " + ", ".join(choices[f.name])
+        elif f.name in spec_rules.INT_BOUNDS:
+            allowed = "an integer in [%d, %d]" % spec_rules.INT_BOUNDS[f.name]
+        elif f.name in spec_rules.FLOAT_BOUNDS:
+            lo, hi, lo_open = spec_rules.FLOAT_BOUNDS[f.name]
+            allowed = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}]" + (
+                " or inf" if f.name == "snr_db" else "")
+        else:
+            allowed = "true or false" if isinstance(f.default, bool) else "a value"
         p.add_argument(*_SHORT.get(f.name, []), flag, dest=f.name, type=_parse_value,
-                       default=None, help=f"(default: {f.default!r})")
+                       default=None, help=f"{allowed} (default: {f.default!r})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a dataset parameter, e.g. --param d=100 (repeatable)")
     p.add_argument("--level", type=_parse_value, default=None,
