@@ -8,13 +8,8 @@ presents it).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:  # `streamlit run` from elsewhere: find engine/ and ui/
-    sys.path.insert(0, str(ROOT))
-
-from ui import router  # noqa: E402
+# `streamlit run app.py` puts this file's folder first on sys.path, so engine/ and ui/
+# are found here whether or not the package is installed.
+from ui import router
 
 router.main()

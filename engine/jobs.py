@@ -106,6 +106,7 @@ class Job:
         self._error: str | None = None
         self._result: Any = None
         self._points: list[Any] = []
+        self._abandoned = False
         self.sessions: set[str] = set()
 
     # ------------------------------------------------------------------ reading
@@ -185,11 +186,65 @@ class Job:
     def cancel_requested(self) -> bool:
         return self._cancel.is_set()
 
-    # ------------------------------------------------------------------ internal
-    def _set(self, **kw: Any) -> None:
+    # ------------------------------------------------------------------ lifecycle
+    # Called by the manager's worker thread, the only writer of a job's state. Each
+    # method takes the job's lock, so a reader's view() is always consistent.
+    def start(self) -> bool:
+        """Mark a queued job running; False if it was cancelled while queued."""
         with self._lock:
-            for k, v in kw.items():
-                setattr(self, "_" + k, v)
+            if self._status != QUEUED:
+                return False
+            self._status = RUNNING
+            self._message = "starting"
+            self._started = time.monotonic()
+            return True
+
+    def begin_training(self) -> None:
+        """Cached work is done and training starts: the time left is extrapolated from
+        the progress made after this moment."""
+        with self._lock:
+            self._p0, self._t0 = self._progress, time.monotonic()
+
+    def report(self, progress: float | None = None, message: str | None = None) -> None:
+        """Record progress (a fraction in [0, 1], never going back) and a status line."""
+        with self._lock:
+            if progress is not None:
+                self._progress = max(self._progress, min(1.0, float(progress)))
+            if message is not None:
+                self._message = message
+
+    def add_point(self, point: Any) -> None:
+        """Append a finished sweep point (partial results are visible at once)."""
+        with self._lock:
+            self._points.append(point)
+            n = len(self._points)
+            self._progress = max(self._progress, n / max(1, self.n_total))
+            self._message = f"{n} of {self.n_total} points"
+
+    def set_result(self, result: Any) -> None:
+        with self._lock:
+            self._result = result
+
+    def abandon(self) -> None:
+        """Stop because no session watches the job any more (the message says so)."""
+        self._cancel.set()
+        with self._lock:
+            self._abandoned = True
+            if self._status == QUEUED:
+                self._finish(CANCELLED, "abandoned: no session is watching it")
+            elif self._status == RUNNING:
+                self._message = "abandoned: no session is watching it"
+
+    def finish(self, status: str, message: str | None = None, error: str | None = None) -> None:
+        """End the job (a no-op if it already ended). ``CANCELLED`` says whether it was
+        cancelled or abandoned unless ``message`` is given."""
+        if status not in FINISHED:
+            raise ValueError(f"status={status!r} is invalid: allowed one of {FINISHED}")
+        if message is None:
+            message = {DONE: "done", FAILED: "failed"}.get(status) or (
+                "abandoned: no session is watching it" if self._abandoned else "cancelled")
+        with self._lock:
+            self._finish(status, message, error)
 
     def _finish(self, status: str, message: str, error: str | None = None) -> None:
         # caller holds self._lock
@@ -430,23 +485,16 @@ class JobManager:
     # ------------------------------------------------------------------ execution
     def _execute(self, job: Job) -> None:
         try:
-            with job._lock:
-                if job.status != QUEUED:
-                    return  # cancelled while queued
-                if self._abandoned(job):
-                    job._cancel.set()
-                    job._finish(CANCELLED, "abandoned: no session is watching it")
-                    return
-                job._status = RUNNING
-                job._message = "starting"
-                job._started = time.monotonic()
+            if self._abandoned(job):
+                job.abandon()
+            if not job.start():
+                return  # cancelled or abandoned while queued
 
             def cancel() -> bool:
-                if job._cancel.is_set():
+                if job.cancel_requested:
                     return True
                 if self._abandoned(job):
-                    job._cancel.set()
-                    job._set(message="abandoned: no session is watching it")
+                    job.abandon()
                     return True
                 return False
 
@@ -454,82 +502,43 @@ class JobManager:
                 self._execute_run(job, cancel)
             else:
                 self._execute_sweep(job, cancel)
-            with job._lock:
-                if job._status == RUNNING:
-                    if job._cancel.is_set():
-                        job._finish(CANCELLED, "cancelled")
-                    else:
-                        job._finish(DONE, "done")
+            job.finish(CANCELLED if job.cancel_requested else DONE)
         except Cancelled:
-            with job._lock:
-                reason = ("abandoned: no session is watching it"
-                          if job._message.startswith("abandoned") else "cancelled")
-                job._finish(CANCELLED, reason)
+            job.finish(CANCELLED)
         except Exception as e:  # noqa: BLE001 -- a failed job must never kill the worker
             log.exception("job %s (%s) failed", job.id, job.label)
-            with job._lock:
-                job._finish(FAILED, "failed", _user_error(e))
+            job.finish(FAILED, error=_user_error(e))
         finally:
             with self._lock:
                 if self._active.get(job.key) is job:
                     del self._active[job.key]
-            if not job._finished.is_set():  # defensive: never leave a waiter hanging
-                with job._lock:
-                    job._finish(FAILED, "failed", "the job ended without a result")
+            # Defensive (a no-op when it ended above): never leave a waiter hanging.
+            job.finish(FAILED, error="the job ended without a result")
 
     def _execute_run(self, job: Job, cancel: Callable[[], bool]) -> None:
-        spec = job.spec
-        assert spec is not None
-
         def progress(epoch: int, max_epochs: int, *rest: Any) -> None:
-            frac = min(1.0, epoch / max(1, max_epochs))
-            job._set(progress=frac, message=f"epoch {epoch} of at most {max_epochs}")
+            job.report(epoch / max(1, max_epochs), f"epoch {epoch} of at most {max_epochs}")
 
-        job._set(message="looking in the cache", t0=time.monotonic())
-        result = self.cache.get_or_compute(spec, progress=progress, cancel=cancel)
-        job._set(result=result)
+        job.report(message="looking in the cache")
+        job.begin_training()
+        job.set_result(self.cache.get_or_compute(job.spec, progress=progress, cancel=cancel))
 
     def _execute_sweep(self, job: Job, cancel: Callable[[], bool]) -> None:
-        # The points run one after another in this thread through the cache's
-        # get_or_compute, like single runs: a point that another job (or process) is
-        # training is waited for, not trained twice, and every epoch reports progress.
-        from engine.sweep import SweepPoint
+        # The sweep module's serial executor, in this thread: cached points come first
+        # and at once; each missing point is trained under the cache's lock, so a point
+        # that another job (or process) is training is waited for, not trained twice.
+        from engine.sweep import run_sweep
 
-        sweep = job.sweep
-        specs, axis_values = sweep.specs(), sweep.points()
-        total = len(specs)
-        todo = []
-        for spec, values in zip(specs, axis_values):  # cached points first, at once
-            t = time.perf_counter()
-            summary = self.cache.get_summary(spec) if self.cache.has(spec) else None
-            if summary is None:
-                todo.append((spec, values))
-            else:
-                self._add_point(job, SweepPoint(spec, values, summary, True,
-                                                time.perf_counter() - t, self.cache.key(spec)))
-        job._set(p0=job.progress, t0=time.monotonic())
-        for i, (spec, values) in enumerate(todo):
-            if cancel():
-                raise Cancelled("sweep cancelled")
-            base = total - len(todo) + i
+        total = job.n_total
+        started = {"training": False}
 
-            def progress(epoch: int, max_epochs: int, *rest: Any, _base: int = base) -> None:
-                frac = min(1.0, epoch / max(1, max_epochs))
-                job._set(progress=(_base + frac) / total,
-                         message=f"point {_base + 1} of {total}, epoch {epoch}")
+        def epoch_progress(done: int, epoch: int, max_epochs: int) -> None:
+            if not started["training"]:
+                started["training"] = True
+                job.begin_training()
+            job.report((done + epoch / max(1, max_epochs)) / total,
+                       f"point {done + 1} of {total}, epoch {epoch}")
 
-            t = time.perf_counter()
-            result = self.cache.get_or_compute(spec, progress=progress, cancel=cancel)
-            summary = self.cache.get_summary(spec)
-            if summary is None:  # the cache could not store it (read-only, full)
-                summary = self.cache.summary_of(result)
-            self._add_point(job, SweepPoint(spec, values, summary, False,
-                                            time.perf_counter() - t, self.cache.key(spec)))
-
-    @staticmethod
-    def _add_point(job: Job, point: Any) -> None:
-        with job._lock:
-            job._points.append(point)
-            n = len(job._points)
-            job._progress = max(job._progress, n / max(1, job.n_total))
-            job._message = f"{n} of {job.n_total} points"
+        for point in run_sweep(job.sweep, self.cache, executor="serial", cancel=cancel,
+                               epoch_progress=epoch_progress):
+            job.add_point(point)

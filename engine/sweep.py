@@ -255,12 +255,13 @@ def _file_cancel(path: str | None) -> Callable[[], bool] | None:
 
 
 def _compute_point(spec_json: str, representations: bool,
-                   summarise: Callable | None, cancel: Callable[[], bool] | None
+                   summarise: Callable | None, cancel: Callable[[], bool] | None,
+                   progress: Callable[..., None] | None = None
                    ) -> tuple[bytes, bytes, dict | None, float]:
     from engine.experiment import run_experiment
     t0 = time.perf_counter()
     spec = ExperimentSpec.from_json(spec_json)
-    result = run_experiment(spec, cancel=cancel)
+    result = run_experiment(spec, progress=progress, cancel=cancel)
     summary = summarise(result) if summarise is not None else None
     # A summary computed in the worker must still be JSON-able (checked by the driver).
     meta, npz = result.to_bytes(representations=representations)
@@ -327,7 +328,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
               workers: int | None = None, scheduler: Any = None,
               progress: Callable[[SweepProgress], None] | None = None,
               cancel: Callable[[], bool] | None = None,
-              threads_per_worker: int | None = None) -> Iterator[SweepPoint]:
+              threads_per_worker: int | None = None,
+              epoch_progress: Callable[[int, int, int], None] | None = None
+              ) -> Iterator[SweepPoint]:
     """Compute a sweep, yielding each point as it finishes (cached points first).
 
     ``workers``: processes (local; default one per core) or Dask workers of a new
@@ -337,6 +340,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     after every point. ``cancel()`` is polled about every 0.1 s: when it returns True
     nothing more is submitted, pending points are cancelled, running ones stop at their
     next epoch, and the iterator ends. Closing the iterator early does the same.
+    ``epoch_progress(done, epoch, max_epochs)`` (serial executor only, where training
+    runs in the caller's process) is called every epoch of the point being trained, with
+    ``done`` the points finished before it: a job can show progress within a point.
     A failed point raises :class:`SweepError` after the others are stopped.
 
     Arguments are checked when this is called, before anything runs. As with any
@@ -357,14 +363,18 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler={scheduler!r} is only used with executor='dask', not "
                          f"{executor!r}")
+    if epoch_progress is not None and executor != "serial":
+        raise ValueError("epoch_progress is only used with executor='serial' (other "
+                         f"executors train in other processes), not {executor!r}")
     return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
-                         threads_per_worker, cores)
+                         threads_per_worker, cores, epoch_progress)
 
 
 def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int | None,
                   scheduler: Any, progress: Callable[[SweepProgress], None] | None,
                   cancel: Callable[[], bool] | None, threads_per_worker: int | None,
-                  cores: int) -> Iterator[SweepPoint]:
+                  cores: int, epoch_progress: Callable[[int, int, int], None] | None = None
+                  ) -> Iterator[SweepPoint]:
     specs, points = sweep.specs(), sweep.points()
     total = len(specs)
     t0 = time.perf_counter()
@@ -447,8 +457,13 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
                 with cache.lock(specs[i], cancel=cancel):
                     point = cached(i)
                     if point is None:  # in this process: any summarise will do
+                        on_epoch = None
+                        if epoch_progress is not None:
+                            def on_epoch(epoch: int, max_epochs: int, *_: Any,
+                                         _done: int = state["done"]) -> None:
+                                epoch_progress(_done, epoch, max_epochs)
                         point = finish(i, _compute_point(specs[i].to_json(), reps,
-                                                         summarise, cancel))
+                                                         summarise, cancel, on_epoch))
             except Cancelled:
                 return
             except Exception as e:

@@ -1,14 +1,8 @@
 """Shared test fixtures: every test gets its own cache and data directories."""
 
 import os
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # Keep the two CPU cores for the test process itself; children inherit this.
 os.environ.setdefault("OMP_NUM_THREADS", "2")

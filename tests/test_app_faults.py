@@ -90,8 +90,7 @@ def test_killed_worker_fails_the_sweep_clearly_and_the_caller_keeps_working(tmp_
 
 
 RESTART_SCRIPT = """
-import sys, time
-sys.path.insert(0, {root!r})
+import time
 from engine import ExperimentSpec
 from engine.cache import ResultCache
 from engine.jobs import JobManager
@@ -116,7 +115,7 @@ def test_app_killed_mid_sweep_resumes_with_finished_points_kept(tmp_path):
     script = RESTART_SCRIPT.format(root=str(ROOT), cache=str(tmp_path / "cache"),
                                    base=base, values=values)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         t0 = time.monotonic()
         for line in proc.stdout:  # the "server" reports each finished point

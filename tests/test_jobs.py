@@ -215,8 +215,7 @@ def test_process_exits_without_waiting_for_a_running_job(tmp_path):
     import sys
     from pathlib import Path
     script = f"""
-import sys, time
-sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+import time
 from engine import ExperimentSpec
 from engine.cache import ResultCache
 from engine.jobs import JobManager
@@ -228,6 +227,7 @@ print("running", flush=True)
 """
     t0 = time.monotonic()
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1],
                          timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "running" in out.stdout

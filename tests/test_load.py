@@ -51,7 +51,6 @@ def _dump(signum, frame):  # the test asks for the job managers' state and stack
             print("  ", j, j.message, sorted(j.sessions), flush=True)
     faulthandler.dump_traceback(all_threads=True)
 signal.signal(signal.SIGUSR1, _dump)
-sys.path.insert(0, {root!r})
 import engine.experiment as ex
 _run = ex.run_experiment
 def counted(spec, *a, **kw):
