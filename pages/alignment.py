@@ -10,9 +10,9 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, data, plots, presets, runview
+from ui import common, data, plots, presets, router, runview
 
-common.ensure_router()
+router.ensure_router()
 
 PAGE = "alignment"
 
@@ -96,33 +96,33 @@ with st.sidebar:
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
     snr_db, label_noise = 10.0, 0.2
     if noise in ("target", "input"):
-        snr_db = st.number_input("SNR (dB)", -40.0, 80.0, 10.0, step=1.0, key="snr",
+        snr_db = st.number_input("SNR (dB)", *common.spec_range("snr_db"), 10.0, step=1.0, key="snr",
                                  bind="query-params",
                                  help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
     elif noise == "label":
-        label_noise = st.slider("Label-noise rate p", 0.0, 1.0, 0.2, step=0.05, key="p",
+        label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
                                 bind="query-params",
                                 help="Each label is replaced by a uniformly drawn class with "
                                 "probability p (p = 1: random labels).")
     slots.add("noise", "snr_db", "label_noise")
     c1, c2 = st.columns(2)
-    n_train = c1.number_input("Samples n", 2, 1_000_000, 50, key="n", bind="query-params",
+    n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 50, key="n", bind="query-params",
                               help="Training points shared by all members.")
-    n_probe = c2.number_input("Probe points N", 10, 100_000, 300, step=50, key="probe",
+    n_probe = c2.number_input("Probe points N", *common.spec_range("n_probe"), 300, step=50, key="probe",
                               bind="query-params",
                               help="Clean held-out points the representations are compared on.")
     slots.add("n_train", "n_probe")
 
     st.subheader("Networks")
     c1, c2 = st.columns(2)
-    width = c1.number_input("Width", 1, 16384, 64, key="width", bind="query-params")
-    depth = c2.number_input("Hidden layers", 1, 3, 1, key="depth", bind="query-params")
+    width = c1.number_input("Width", *common.spec_range("width"), 64, key="width", bind="query-params")
+    depth = c2.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth", bind="query-params")
     c1, c2 = st.columns(2)
     activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
                               key="act", bind="query-params")
-    K = c2.number_input("Ensemble size K", 2, 64, 4, key="K", bind="query-params")
+    K = c2.number_input("Ensemble size K", *common.spec_range("ensemble_size"), 4, key="K", bind="query-params")
     c1, c2 = st.columns(2)
-    init_scale = c1.number_input("Init scale", 0.001, 100.0, 0.1, step=0.05, format="%.3g",
+    init_scale = c1.number_input("Init scale", *common.spec_range("init_scale", 0.001), 0.1, step=0.05, format="%.3g",
                                  key="init", bind="query-params",
                                  help="Multiplies the default initialisation.")
     shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
@@ -133,18 +133,18 @@ with st.sidebar:
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")
-        lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
+        lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
                              key="lr", bind="query-params")
         c1, c2 = st.columns(2)
-        max_epochs = c1.number_input("Max epochs", 1, 1_000_000, 300, step=100, key="epochs",
+        max_epochs = c1.number_input("Max epochs", *common.spec_range("max_epochs"), 300, step=100, key="epochs",
                                      bind="query-params",
                                      help="Full-batch epochs; a member stops early once its "
                                      "training loss is below 1e-4.")
-        weight_decay = c2.number_input("Weight decay", 0.0, 100.0, 0.0, step=1e-4,
+        weight_decay = c2.number_input("Weight decay", *common.spec_range("weight_decay"), 0.0, step=1e-4,
                                        format="%.4g", key="wd", bind="query-params")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params",
+        seed = st.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params",
                                help="Seeds the data sample, the noise and the initialisation.")
-        loss_tol = st.number_input("Loss tolerance", 0.0, 1e6, 1e-4, format="%.3g",
+        loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g",
                                    key="tol", bind="query-params",
                                    help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")

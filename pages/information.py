@@ -10,9 +10,9 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, infoview, plots, presets
+from ui import common, infoview, plots, presets, router
 
-common.ensure_router()
+router.ensure_router()
 
 PAGE = "information"
 CLASSIFIERS = [k for k, v in DATASETS.items() if v.task == "classification"]
@@ -61,8 +61,8 @@ with st.sidebar:
                                            float(p.default), key=name, bind="query-params")
     slots.add("dataset", "dataset_params")
     c1, c2 = st.columns(2)
-    n_train = c1.number_input("Samples n", 2, 1_000_000, 100, key="n", bind="query-params")
-    n_probe = c2.number_input("Probe points N", 10, 100_000, 300, step=50, key="probe",
+    n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 100, key="n", bind="query-params")
+    n_probe = c2.number_input("Probe points N", *common.spec_range("n_probe"), 300, step=50, key="probe",
                               bind="query-params")
     slots.add("n_train", "n_probe")
     rates_text = st.text_input("Label-noise rates p", "0, 0.2", key="rates",
@@ -81,21 +81,21 @@ with st.sidebar:
                                 bind="query-params",
                                 help="Hidden widths to sweep (the x axis, as parameters).")
     c1, c2 = st.columns(2)
-    depth = c1.number_input("Hidden layers", 1, 3, 1, key="depth", bind="query-params")
+    depth = c1.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth", bind="query-params")
     activation = c2.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu"),
                               key="act", bind="query-params")
     c1, c2 = st.columns(2)
-    K = c1.number_input("Ensemble size K", 2, 64, 2, key="K", bind="query-params",
+    K = c1.number_input("Ensemble size K", *common.spec_range("ensemble_size"), 2, key="K", bind="query-params",
                         help="Members per point: the error bands are over members.")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    seed = c2.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params")
     c1, c2 = st.columns(2)
-    max_epochs = c1.number_input("Max epochs", 1, 1_000_000, 300, step=100, key="epochs",
+    max_epochs = c1.number_input("Max epochs", *common.spec_range("max_epochs"), 300, step=100, key="epochs",
                                  bind="query-params")
-    lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
+    lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
                          key="lr", bind="query-params")
     slots.add("widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
-    loss_tol = st.number_input("Loss tolerance", 0.0, 1e6, 1e-4, format="%.3g", key="tol",
+    loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g", key="tol",
                                bind="query-params",
                                help="A member stops once its training loss is below this.")
     k = st.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common, presets
+from ui import common, presets, router
 
-common.ensure_router()
+router.ensure_router()
 
 st.title("Findings report")
 st.caption(f"`{presets.REPORT_REL}`: the papers' claims reproduced with this project's "

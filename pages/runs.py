@@ -7,9 +7,9 @@ import time
 
 import streamlit as st
 
-from ui import common, data
+from ui import common, data, router
 
-common.ensure_router()
+router.ensure_router()
 
 st.title("Runs")
 st.caption("Every result in the cache: computed once, shown instantly everywhere.")

@@ -11,9 +11,9 @@ import streamlit as st
 
 from engine import theory
 from engine.spec import ExperimentSpec
-from ui import common, data, plots, presets
+from ui import common, data, plots, presets, router
 
-common.ensure_router()
+router.ensure_router()
 
 PAGE = "theory"
 WD_VALUES = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
@@ -95,7 +95,7 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     epochs = c1.number_input("Max epochs", 10, 20000, 500, step=50, key="epochs",
                              bind="query-params")
-    seed = c2.number_input("Seed", 0, 2**31 - 1, 0, key="seed", bind="query-params")
+    seed = c2.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params")
     probe = st.number_input("Probe points N", 50, 2000, 300, step=50, key="probe",
                             bind="query-params")
     c1, c2 = st.columns(2)
@@ -103,10 +103,10 @@ with st.sidebar:
                              help="The theory assumes (full-batch) gradient descent: sgd is "
                              "the faithful choice but needs many epochs near n = d; adam "
                              "(default) is much faster and lands close to it.")
-    lr = c2.number_input("Learning rate", 1e-5, 10.0, 0.01, step=0.005, format="%.4g",
+    lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
                          key="lr", bind="query-params",
                          help="Lower it if members diverge (sgd at small n/d).")
-    loss_tol = st.number_input("Loss tolerance", 0.0, 1e6, 1e-4, format="%.3g", key="tol",
+    loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g", key="tol",
                                bind="query-params",
                                help="A member stops once its training loss is below this.")
     slots = common.ErrorSlots()

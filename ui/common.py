@@ -87,26 +87,22 @@ def device_label() -> str:
     return device_name(resolve_device("auto"))
 
 
-def ensure_router() -> None:
-    """Make a page opened by a deep link (``/theory?...``) go through the router.
+def spec_range(field: str, floor: float | None = None) -> tuple:
+    """``(lowest, highest)`` that :class:`engine.ExperimentSpec` accepts for ``field``.
 
-    Streamlit decides at the first session whether the app uses the legacy ``pages/``
-    directory (it exists here) and keeps that until some session calls
-    ``st.navigation``; until then a deep link runs the page file alone, with the
-    directory's file names as navigation and without the router. Every page calls this
-    first: in that case it switches Streamlit to ``st.navigation`` mode and runs the
-    router, which runs this page again (by the same URL path), then stops the outer run.
-    No rerun: a button click that caused this run is not lost.
+    The one source of the bounds a page's controls show (the spec's rule tables), so a
+    control never offers what the engine refuses, nor refuses what it accepts. A float
+    field whose lowest value is excluded (``lr > 0``) starts at ``floor`` instead.
     """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a Streamlit without this internal
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        from ui import router
-        router.main()
-        st.stop()
+    from engine.spec import FLOAT_BOUNDS, INT_BOUNDS
+    if field in INT_BOUNDS:
+        return INT_BOUNDS[field]
+    lo, hi, lo_open = FLOAT_BOUNDS[field]
+    if lo_open:
+        if floor is None or not floor > lo:
+            raise ValueError(f"{field}: its lowest value {lo} is excluded: give a floor > {lo}")
+        lo = floor
+    return float(lo), float(hi)
 
 
 # ----------------------------------------------------------------------------- input

@@ -41,3 +41,24 @@ def main() -> None:
             common.mark_page_drawn()
         raise
     common.mark_page_drawn()
+
+
+def ensure_router() -> None:
+    """Make a page opened by a deep link (``/theory?...``) go through the router.
+
+    Streamlit decides at the first session whether the app uses the legacy ``pages/``
+    directory (it exists here) and keeps that until some session calls
+    ``st.navigation``; until then a deep link runs the page file alone, with the
+    directory's file names as navigation and without the router. Every page calls this
+    first: in that case it switches Streamlit to ``st.navigation`` mode and runs the
+    router, which runs this page again (by the same URL path), then stops the outer run.
+    No rerun: a button click that caused this run is not lost.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without this internal
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        main()
+        st.stop()
