@@ -795,3 +795,41 @@ def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16)
         d = Data(coordinates=x, n_jobs=1)
         ids, _, _ = d.return_id_scaling_gride(range_max=int(scale))
         return float(ids[-1])
+
+
+def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16) -> dict[str, Any]:
+    """TwoNN and GRIDE intrinsic dimension of A (N, d) from one dadapy neighbour search.
+
+    Returns ``{"twonn": float, "gride": float, "gride_scale": int}``: the TwoNN estimate
+    (as :func:`intrinsic_dimension` with ``method="twonn"``) and the GRIDE estimate at
+    the largest neighbour order ``gride_scale <= scale`` (a power of 2) that the distinct
+    points allow (as ``method="gride"`` at that scale). NaN where there are too few
+    distinct points; 0.0 when all points coincide. Raises ``ImportError`` when dadapy
+    cannot be imported (callers that can do without it catch that).
+    """
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
+            or scale & (scale - 1):
+        raise ValueError(f"scale={scale!r} is invalid: allowed a power of 2 >= 2")
+    s = _Space(A, "A", torch.float64, "cpu")
+    if s.is_labels:
+        raise ValueError("A is a 1-D integer label vector: the intrinsic dimension needs "
+                         "coordinates, allowed a 2-D (N, features) float array")
+    if s.degenerate:
+        return {"twonn": 0.0, "gride": 0.0, "gride_scale": 0}
+    x = s.unique.cpu().numpy()
+    nu = x.shape[0]
+    Data = _import_dadapy()
+    if nu < 3:
+        return {"twonn": math.nan, "gride": math.nan, "gride_scale": 0}
+    # GRIDE at order `scale` needs `scale` neighbours besides the point itself.
+    top = 1 << int(math.log2(min(int(scale), nu - 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = Data(coordinates=x, maxk=max(2, top), n_jobs=1)
+        d.compute_distances(maxk=max(2, top), n_jobs=1)
+        twonn = float(d.compute_id_2NN()[0])
+        gride = math.nan
+        if top >= 2:
+            ids, _, _ = d.return_id_scaling_gride(range_max=top)
+            gride = float(np.atleast_1d(ids)[-1])
+    return {"twonn": twonn, "gride": gride, "gride_scale": top if top >= 2 else 0}

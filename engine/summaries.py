@@ -4,6 +4,7 @@ information content of each member (docs/science.md sections 1.5, 1.6 and 2).
 - :func:`pairwise_matrix` -- the K x K matrix of one measure between members
 - :func:`pair_stats` -- mean, std and standard error over the pairs of such a matrix
 - :func:`information_content` -- per member Delta(h <-> y), Delta(pen <-> out), Delta(x <-> h)
+- :func:`intrinsic_dimension` -- TwoNN and GRIDE (dadapy) of each member's layers
 - :func:`summarise` -- all of it, JSON-able, for the results cache
 
 Measures (``MEASURES``; ``MEASURE_LABELS`` gives human labels):
@@ -277,6 +278,46 @@ def information_content(result: Result, *, layer: int | str = -1, k: int = 1,
                     info=True)["info"]
 
 
+ID_SCALE = 16  # GRIDE's largest neighbour order: robust to noise at small N
+
+
+def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]:
+    """Intrinsic dimension (docs/science.md, section 2) of every member's every layer.
+
+    Returns ``{"layers": [...], "twonn": [[K] per layer], "gride": [[K] per layer],
+    "gride_scale": int, "twonn_mean"/"twonn_sem"/"gride_mean"/"gride_sem": [per layer]}``
+    where layers are the hidden layers ("hidden 1" ... ) and "output"; TwoNN and GRIDE
+    (at neighbour order up to ``ID_SCALE``) come from dadapy through
+    :func:`engine.measures.intrinsic_dimensions`; the standard error is over members.
+    NaN for diverged members. If dadapy cannot be imported the dict is
+    ``{"error": "..."}`` (one line) and nothing else in a summary is affected.
+    """
+    result = _check_result(result)
+    try:
+        measures._import_dadapy()
+    except Exception as e:  # noqa: BLE001 -- ImportError, or a broken jax underneath
+        return {"error": f"intrinsic dimension unavailable: dadapy could not be imported "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"}
+    layers = [f"hidden {i + 1}" for i in range(len(result.hidden))] + ["output"]
+    kk = result.ensemble_size
+    out: dict[str, Any] = {"layers": layers, "twonn": [], "gride": [], "gride_scale": 0}
+    for i, name in enumerate(layers):
+        reps = result.layer("output" if name == "output" else i, init=init)
+        ok = _usable(result, reps, init)
+        tw, gr = np.full(kk, np.nan), np.full(kk, np.nan)
+        for m in ok:
+            est = measures.intrinsic_dimensions(reps[m], scale=ID_SCALE)
+            tw[m], gr[m] = est["twonn"], est["gride"]
+            out["gride_scale"] = max(out["gride_scale"], est["gride_scale"])
+        out["twonn"].append(_floats(tw))
+        out["gride"].append(_floats(gr))
+    for method in ("twonn", "gride"):
+        stats = [_stats(np.asarray(v)) for v in out[method]]
+        out[method + "_mean"] = [st["mean"] for st in stats]
+        out[method + "_sem"] = [st["sem"] for st in stats]
+    return out
+
+
 def _floats(a: np.ndarray) -> list:
     return np.asarray(a, dtype=np.float64).tolist()
 
@@ -296,6 +337,8 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
       ``layer`` (hidden index counted from 0, or "output"), ``K``, ``n_ok``,
       ``n_parameters``, ``task``, ``degenerate_members`` / ``degenerate_members_init``
       (members whose representation has all points coinciding: their II is 1)
+    - ``intrinsic_dimension["trained" | "init"]``: TwoNN and GRIDE per layer and member
+      (:func:`intrinsic_dimension`; ``{"error": ...}`` without dadapy)
 
     About 8 kB of JSON for K = 8; CPU time about 0.3 s per K = 8, N = 500, width 256
     (see BENCHMARKS.md).
@@ -324,6 +367,8 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
                               **pair_stats(trained[m], symmetric=SYMMETRIC[m]),
                               "matrix": _floats(trained[m])}
         out["measures_init"][m] = pair_stats(untrained[m], symmetric=SYMMETRIC[m])
+    out["intrinsic_dimension"] = {"trained": intrinsic_dimension(result),
+                                  "init": intrinsic_dimension(result, init=True)}
     for name, part in (("trained", trained), ("init", untrained)):
         info = part["info"]
         block: dict[str, Any] = {}

@@ -172,10 +172,24 @@ else:
         key="loss_chart", width="stretch")
     st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
 
+st.subheader("Intrinsic dimension of the last hidden layer")
+idf = infoview.id_frame(rows, random_features=random_features)
+if idf.empty:
+    st.info("No point with an intrinsic dimension yet (it needs dadapy and either a "
+            "summary that holds it or the stored representations).", icon=":material/info:")
+else:
+    st.plotly_chart(plots.id_sweep_figure(idf, threshold=threshold,
+                                          x_label="parameters P per network"),
+                    key="id_chart", width="stretch")
+    st.caption(f"dadapy's TwoNN and GRIDE on the N = {base.n_probe} probe points; bands: "
+               "standard error over members. Dashed line: P = n · classes.")
+
 common.downloads([
     ("Plotted data (CSV)", frame.drop(columns=["key"]).to_csv(index=False),
      "information_content.csv", "text/csv"),
     ("Loss plot data (CSV)", lf.to_csv(index=False), "penultimate_vs_loss.csv", "text/csv"),
+    ("Intrinsic dimension (CSV)", idf.to_csv(index=False), "intrinsic_dimension.csv",
+     "text/csv"),
     ("Spec (JSON)", json.dumps({"base": json.loads(base.to_json()),
                                 "axes": {a: list(v) for a, v in sweep.axes.items()}},
                                indent=2), "information_sweep.json", "application/json"),

@@ -144,8 +144,11 @@ def test_alignment_tiny_sweep_completes_with_chart_and_downloads():
     assert len(opts) == 3  # none + 2 points
     at.selectbox(key="open").set_value(opts[1]).run()
     no_exception(at)
-    assert charts(at) == 3
+    assert charts(at) == 4  # sweep, K x K heatmap, members, intrinsic dimension per layer
     assert any(m.label.startswith("II score") for m in at.metric)
+    id_chart = chart_specs(at)[3]
+    assert "Intrinsic dimension per layer" in id_chart and "TwoNN" in id_chart
+    assert "GRIDE (order 16)" in id_chart and "untrained" in id_chart
 
 
 def test_alignment_single_run_and_measure_change():
@@ -190,13 +193,15 @@ def test_alignment_refuses_a_run_over_the_resource_limits():
 
 def test_information_tiny_sweep_completes():
     at = open_app("pages/information.py", **TINY_INFO)
-    run_until(at, lambda a: "4 of 4 runs cached" in captions(a) and charts(a) == 2,
+    run_until(at, lambda a: "4 of 4 runs cached" in captions(a) and charts(a) == 3,
               what="the information sweep")
     before = chart_specs(at)
+    assert "TwoNN" in before[2] and "random features (untrained)" in before[2]
+    assert "Intrinsic dimension (CSV)" in [b.label for b in at.get("download_button")]
     at.radio(key="loss").set_value("test loss").run()
     no_exception(at)
     after = chart_specs(at)
-    assert len(after) == 2 and after[0] == before[0] and after[1] != before[1]
+    assert len(after) == 3 and after[0] == before[0] and after[1] != before[1]
 
 
 def test_information_invalid_settings_are_explained():

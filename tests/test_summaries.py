@@ -203,3 +203,79 @@ def test_bad_arguments_raise_value_errors(regression: Result) -> None:
     meta, arrays = regression.to_parts(representations=False)
     with pytest.raises(ValueError, match="no representations"):
         information_content(Result.from_parts(meta, arrays))
+
+
+# ----------------------------------------------------------------- intrinsic dimension
+def _dadapy_direct(x: np.ndarray, order: int) -> tuple[float, float]:
+    """TwoNN and GRIDE (at ``order``) from dadapy called directly, each on its own
+    Data object, after removing duplicate points as the engine documents. (Agreement to
+    1e-6, not bit for bit: the engine's points come in another order, which changes the
+    rounding of dadapy's fit.)"""
+    import warnings
+
+    from dadapy import Data
+    x = np.unique(np.asarray(x, dtype=np.float64), axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = Data(coordinates=x, maxk=2, n_jobs=1)
+        d.compute_distances(maxk=2, n_jobs=1)
+        twonn = float(d.compute_id_2NN()[0])
+        ids, _, _ = Data(coordinates=x, n_jobs=1).return_id_scaling_gride(range_max=order)
+    return twonn, float(np.atleast_1d(ids)[-1])
+
+
+def test_intrinsic_dimension_of_every_layer_equals_dadapy_called_directly(
+        classification: Result) -> None:
+    from engine.summaries import intrinsic_dimension
+    for init in (False, True):
+        ids = intrinsic_dimension(classification, init=init)
+        assert ids["layers"] == ["hidden 1", "output"] and ids["gride_scale"] == 16
+        for li, layer in enumerate((-1, "output")):
+            reps = classification.layer(layer, init=init)
+            for m in range(classification.ensemble_size):
+                twonn, gride = _dadapy_direct(reps[m], 16)
+                assert ids["twonn"][li][m] == pytest.approx(twonn, rel=1e-6)
+                assert ids["gride"][li][m] == pytest.approx(gride, rel=1e-6)
+            vals = np.asarray(ids["twonn"][li])
+            assert ids["twonn_mean"][li] == pytest.approx(vals.mean())
+            assert ids["twonn_sem"][li] == pytest.approx(vals.std(ddof=1) / math.sqrt(len(vals)))
+
+
+def test_intrinsic_dimension_of_a_known_manifold() -> None:
+    # Points on a 2-D plane embedded in 20 dimensions: both estimators find about 2.
+    from engine.measures import intrinsic_dimensions
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(1500, 2)) @ rng.normal(size=(2, 20))
+    est = intrinsic_dimensions(x)
+    assert est["twonn"] == pytest.approx(2.0, abs=0.25)
+    assert est["gride"] == pytest.approx(2.0, abs=0.25) and est["gride_scale"] == 16
+    # Too few distinct points for order 16: the largest order they allow.
+    assert intrinsic_dimensions(x[:6])["gride_scale"] == 4
+    assert intrinsic_dimensions(np.ones((5, 3)))["twonn"] == 0.0
+
+
+def test_summary_holds_intrinsic_dimension_and_survives_without_dadapy(
+        classification: Result, tmp_path) -> None:
+    s = summarise(classification)
+    assert set(s["intrinsic_dimension"]) == {"trained", "init"}
+    assert len(s["intrinsic_dimension"]["trained"]["twonn"][0]) == classification.ensemble_size
+    # A machine where dadapy does not import: the summary says so in one line, and the
+    # other measures are unchanged.
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = (
+        "import sys; sys.modules['dadapy'] = None\n"  # makes `import dadapy` fail
+        "import json\n"
+        "from engine import ExperimentSpec, run_experiment\n"
+        "from engine.summaries import summarise\n"
+        f"spec = ExperimentSpec.from_json({classification.spec.to_json()!r})\n"
+        "s = summarise(run_experiment(spec))\n"
+        "print(json.dumps({'id': s['intrinsic_dimension'], "
+        "'cka': s['measures']['cka']['mean']}))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "dadapy could not be imported" in got["id"]["trained"]["error"]
+    assert got["cka"] == pytest.approx(s["measures"]["cka"]["mean"], rel=1e-9)

@@ -102,6 +102,35 @@ def info_frame(rows: Sequence[Mapping[str, Any]], *, k: int,
                           if s.name == "condition" else s).reset_index(drop=True)
 
 
+def id_frame(rows: Sequence[Mapping[str, Any]], *, random_features: bool) -> pd.DataFrame:
+    """One row per (condition, width, method): intrinsic dimension of the last hidden
+    layer (mean and standard error over members), TwoNN and GRIDE. Untrained networks
+    (random features) from the lowest-p run of each width, as in :func:`info_frame`."""
+    out = []
+    init_done: set[int] = set()
+    for r in sorted((r for r in rows if r["summary"] is not None),
+                    key=lambda r: r["spec"].label_noise):
+        spec = r["spec"]
+        ids = runview.intrinsic_dimension_of(spec, r["summary"])
+        if not ids or "layers" not in (ids.get("trained") or {}):
+            continue
+        states = [("trained", condition(spec.label_noise), False)]
+        if random_features and spec.width not in init_done and "layers" in ids.get("init", {}):
+            init_done.add(spec.width)
+            states.append(("init", "random features (untrained)", True))
+        last = len(ids["trained"]["layers"]) - 2  # the last hidden layer (before "output")
+        for state, name, dash in states:
+            block = ids[state]
+            for method, label in (("twonn", "TwoNN"),
+                                  ("gride", f"GRIDE (order {block.get('gride_scale')})")):
+                out.append({"condition": name, "p": spec.label_noise, "width": spec.width,
+                            "n_parameters": spec.n_parameters(), "method": label,
+                            "id_mean": block[method + "_mean"][last],
+                            "id_sem": block[method + "_sem"][last], "dash": dash})
+    return pd.DataFrame(out, columns=["condition", "p", "width", "n_parameters", "method",
+                                      "id_mean", "id_sem", "dash"])
+
+
 def loss_frame(rows: Sequence[Mapping[str, Any]], *, k: int, loss: str,
                threshold: float) -> pd.DataFrame:
     """One row per run: Delta(penultimate -> pre-softmax) against its cross-entropy loss."""

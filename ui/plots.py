@@ -195,6 +195,66 @@ def members_figure(test_error: np.ndarray, train_loss: np.ndarray, *, error_labe
 # ----------------------------------------------------------------------------- information
 
 
+def id_layers_figure(ids: dict) -> go.Figure:
+    """Intrinsic dimension per layer (x) of one run: TwoNN and GRIDE, trained (solid) and
+    untrained (dotted), mean with the standard error over members as error bars.
+    ``ids``: ``{"trained": block, "init": block}`` of
+    :func:`engine.summaries.intrinsic_dimension`."""
+    fig = go.Figure()
+    for state, dash in (("trained", None), ("init", "dot")):
+        block = ids.get(state) or {}
+        if "layers" not in block:
+            continue
+        for j, method in enumerate(("twonn", "gride")):
+            name = (("TwoNN" if method == "twonn" else
+                     f"GRIDE (order {block.get('gride_scale', '?')})")
+                    + ("" if state == "trained" else ", untrained"))
+            fig.add_trace(go.Scatter(
+                x=block["layers"], y=block[method + "_mean"], mode="lines+markers", name=name,
+                error_y=dict(type="data", array=np.nan_to_num(
+                    np.asarray(block[method + "_sem"], float)), visible=True),
+                line=dict(color=PALETTE[j], dash=dash), marker=dict(size=8),
+                hovertemplate="%{x}: ID %{y:.3g}<extra>" + name + "</extra>"))
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      title=dict(text="Intrinsic dimension per layer", font=dict(size=14)),
+                      yaxis_title="intrinsic dimension",
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def id_sweep_figure(df: pd.DataFrame, *, threshold: float | None, x_label: str) -> go.Figure:
+    """Intrinsic dimension of the last hidden layer against parameters, one curve per
+    condition. ``df``: ``n_parameters``, ``condition``, ``method``, ``id_mean``,
+    ``id_sem``, ``dash``."""
+    methods = list(dict.fromkeys(df["method"]))
+    fig = make_subplots(rows=1, cols=len(methods) or 1, subplot_titles=methods,
+                        horizontal_spacing=0.1)
+    log_x = wants_log(df["n_parameters"])
+    conditions = list(dict.fromkeys(df["condition"]))
+    for c, method in enumerate(methods, start=1):
+        for i, name in enumerate(conditions):
+            g = df[(df["condition"] == name) & (df["method"] == method)]
+            if g.empty:
+                continue
+            g = g.sort_values("n_parameters")
+            _band(fig, g["n_parameters"], g["id_mean"], g["id_sem"],
+                  PALETTE[i % len(PALETTE)], name, row=1, col=c, showlegend=c == 1,
+                  dash="dot" if bool(g["dash"].iloc[0]) else None,
+                  hover="P %{x}<br>ID %{y:.3g}<extra>" + name + "</extra>")
+        if threshold is not None:
+            fig.add_vline(x=threshold, line_dash="dash", line_color=THRESHOLD_COLOR, row=1, col=c)
+    ticks = log_ticks(df["n_parameters"]) if log_x else {}
+    for c in range(1, len(methods) + 1):
+        fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear", row=1, col=c,
+                         **ticks)
+        fig.update_yaxes(title_text="intrinsic dimension" if c == 1 else None,
+                         rangemode="tozero", row=1, col=c)
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    return fig
+
+
 def information_figure(df: pd.DataFrame, *, threshold: float | None,
                        info_label: str, error_label: str) -> go.Figure:
     """Delta(h -> y_clean) (left) and test error (right) against parameters, one curve

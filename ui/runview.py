@@ -83,6 +83,46 @@ def measure_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None, measure:
     return {s: got[s] for s in ("mean", "std", "sem", "n_pairs")}, np.asarray(got["matrix"])
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _computed_ids(cache_dir: str, spec_json: str) -> dict | None:
+    from engine import summaries
+    result = load_result(ExperimentSpec.from_json(spec_json))
+    if not _has_reps(result):
+        return None
+    return {"trained": summaries.intrinsic_dimension(result),
+            "init": summaries.intrinsic_dimension(result, init=True)}
+
+
+def intrinsic_dimension_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None
+                           ) -> dict | None:
+    """``{"trained": block, "init": block}`` (engine.summaries.intrinsic_dimension) from
+    the stored summary, or computed from the stored representations for a summary made
+    before the summaries held it; None when neither is available."""
+    ids = (summary or {}).get("intrinsic_dimension")
+    if ids:
+        return ids
+    cache, _ = common.services()
+    return _computed_ids(str(cache.directory), spec.to_json())
+
+
+def show_intrinsic_dimension(spec: ExperimentSpec, summary: Mapping[str, Any] | None,
+                             *, key: str, where: Any = st) -> None:
+    """The per-layer intrinsic dimension plot of one run (or why it is missing)."""
+    ids = intrinsic_dimension_of(spec, summary)
+    if ids is None:
+        where.info("The intrinsic dimension needs the stored representations, which this "
+                   "cached run does not have; rerun it to see it.", icon=":material/info:")
+        return
+    error = (ids.get("trained") or {}).get("error")
+    if error:
+        where.info(error, icon=":material/info:")
+        return
+    where.plotly_chart(plots.id_layers_figure(ids), key=f"{key}_id", width="stretch")
+    where.caption(f"TwoNN and GRIDE estimates (dadapy) on the N = {spec.n_probe} probe "
+                  "points, per member; bars: standard error over members. Dotted: the "
+                  "same networks untrained.")
+
+
 # ----------------------------------------------------------------------------- sweep table
 
 
@@ -179,6 +219,8 @@ def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result:
         if result.diverged.any():
             right.warning(f"{int(result.diverged.sum())} member(s) diverged (loss became NaN "
                           "or infinite): lower the learning rate.", icon=":material/warning:")
+
+    show_intrinsic_dimension(spec, summary, key=key)
 
     items = [("Spec (JSON)", json.dumps(json.loads(spec.to_json()), indent=2),
               f"spec_{spec.content_hash()[:12]}.json", "application/json")]
