@@ -74,8 +74,8 @@ def _section_how_to_rerun() -> list[str]:
     L: list[str] = []
     a = L.append
     a("## How to rerun\n")
-    a("```\n.venv/bin/python experiments/findings.py            # full run, resumes from the cache\n"
-      ".venv/bin/python experiments/findings.py --quick    # small scale (a few minutes)\n```\n")
+    a("```\n.venv/bin/python -m experiments.findings            # full run, resumes from the cache\n"
+      ".venv/bin/python -m experiments.findings --quick    # small scale (a few minutes)\n```\n")
     a("Every figure is a sweep of a preset in `engine/presets.py` (the dashboard offers the "
       "same presets as one-click settings), run through the results cache: a rerun only "
       "computes missing points, and an interrupted run resumes.\n")
@@ -468,7 +468,7 @@ def run_record(out: Path, log: RunLog, workers: int | None, quick: bool,
         wall = sum(r["wall_seconds"] for r in runs)
         computed = sum(r["computed"] for r in runs)
         first = runs[0]
-        text = (f"The {'quick' if quick else 'full'} run (`experiments/findings.py"
+        text = (f"The {'quick' if quick else 'full'} run (`python -m experiments.findings"
                 f"{' --quick' if quick else ''}`) took **{wall / 60:.1f} min wall-clock** "
                 f"in {len(runs)} invocation(s) ({computed} distinct experiments computed; "
                 f"the budget for the full run is 60 min), "
