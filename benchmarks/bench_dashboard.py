@@ -2,7 +2,7 @@
 cached: the default view is trained) and warm (served from the cache), through
 Streamlit's AppTest in this process (no browser, no network).
 
-    .venv/bin/python benchmarks/bench_dashboard.py
+    .venv/bin/python -m benchmarks.bench_dashboard
 
 The baseline of the ratios is the warm render of the same page in the same run: the
 ratio says how much waiting the cache saves a returning visitor.
@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ["NOISEALIGN_CACHE_DIR"] = tempfile.mkdtemp(prefix="noisealign-bench-")
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402 (after the cache directory is set)
 
 PAGES = [("alignment (default sweep, 6 points)", None, "6 of 6 points cached"),
          ("information (default sweep, 21 runs)", "pages/information.py", "21 of 21 runs cached"),

@@ -9,27 +9,23 @@ Adam, one after another. The script also measures this machine's float32 matmul 
 FLOPs counted: 3 x the forward matmul FLOPs (forward + two backward products), i.e.
 6 * n * sum(fan_in * fan_out) per member per epoch; elementwise work is not counted.
 
-    python benchmarks/bench_ensemble.py [--quick] [--device cpu|cuda] [--out FILE.md]
+    python -m benchmarks.bench_ensemble [--quick] [--device cpu|cuda] [--out FILE.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import ExperimentSpec  # noqa: E402
-from engine.datasets import load_data  # noqa: E402
-from engine.model import BatchedMLP, init_weights, member_init_seed  # noqa: E402
-from engine.noise import make_noisy  # noqa: E402
-from engine.train import train  # noqa: E402
+from engine import ExperimentSpec
+from engine.datasets import load_data
+from engine.model import BatchedMLP, init_weights, member_init_seed
+from engine.noise import make_noisy
+from engine.train import train
 
 K, EPOCHS, D = 8, 200, 100
 

@@ -6,21 +6,17 @@
 Baseline in the same run: ``run_experiment`` of the dashboard's default spec
 (linear teacher, n 100, width 64, K 4, 500 epochs), median of the repeats.
 
-    python benchmarks/bench_guard.py [--repeats 3]
+    python -m benchmarks.bench_guard [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import ExperimentSpec, run_experiment  # noqa: E402
-from engine.guard import check, clear_calibrations  # noqa: E402
+from engine import ExperimentSpec, run_experiment
+from engine.guard import check, clear_calibrations
 
 
 def main() -> None:

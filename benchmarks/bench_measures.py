@@ -17,7 +17,7 @@
 
 The machine's load average is printed with every section: other processes share the CPU.
 
-    python benchmarks/bench_measures.py [--quick] [--out FILE.md]
+    python -m benchmarks.bench_measures [--quick] [--out FILE.md]
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 DIMS = 256
 
@@ -58,7 +57,6 @@ def load() -> str:
 CHILD = textwrap.dedent("""
     import json, os, resource, sys, time, warnings
     import numpy as np
-    sys.path.insert(0, {root!r})
     arm, path, k = sys.argv[1], sys.argv[2], int(sys.argv[3])
     with np.load(path) as z:
         a, b = z["a"], z["b"]
@@ -77,7 +75,7 @@ CHILD = textwrap.dedent("""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mc = MetricComparisons(coordinates=a, maxk=len(a) - 1,
-                                   **({{"n_jobs": 1}} if one else {{}}))
+                                   **({"n_jobs": 1} if one else {}))
             ab, ba = mc.return_information_imbalace(b, k=k, subset_size=len(a))
         vals = [float(ab[0]), float(ba[0])]
     else:
@@ -86,9 +84,9 @@ CHILD = textwrap.dedent("""
     secs = time.perf_counter() - t
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(json.dumps({{"arm": arm, "seconds": secs, "cpu": cpu, "values": vals,
-                      "base_mb": base / 1024, "peak_mb": r1.ru_maxrss / 1024}}))
-""").format(root=str(ROOT))
+    print(json.dumps({"arm": arm, "seconds": secs, "cpu": cpu, "values": vals,
+                      "base_mb": base / 1024, "peak_mb": r1.ru_maxrss / 1024}))
+""")
 
 
 def run_arm(arm: str, path: str, threads: int | None, k: int = 1) -> dict:
@@ -97,7 +95,7 @@ def run_arm(arm: str, path: str, threads: int | None, k: int = 1) -> dict:
         for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env[var] = str(threads)
     out = subprocess.run([sys.executable, "-c", CHILD, arm, path, str(k)], check=True,
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=env, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -197,8 +195,9 @@ def run_scaling(quick: bool) -> list[str]:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = "1"
-    cmd = [sys.executable, __file__, "--scaling-only"] + (["--quick"] if quick else [])
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env)
+    cmd = [sys.executable, "-m", "benchmarks.bench_measures", "--scaling-only"] + (
+        ["--quick"] if quick else [])
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

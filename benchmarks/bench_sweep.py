@@ -11,7 +11,7 @@
    for a typical entry (K = 4, N = 500 probe points, width 64) and a large one
    (K = 4, N = 2000, width 1024, two hidden layers).
 
-    python benchmarks/bench_sweep.py [--repeats 2] [--quick]
+    python -m benchmarks.bench_sweep [--repeats 2] [--quick]
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import ExperimentSpec, run_experiment  # noqa: E402
-from engine.cache import ResultCache  # noqa: E402
-from engine.sweep import Sweep, run_sweep  # noqa: E402
+from engine import ExperimentSpec, run_experiment
+from engine.cache import ResultCache
+from engine.sweep import Sweep, run_sweep
 
 
 def small_summary(r):  # module level: picklable, so workers summarise

@@ -6,7 +6,7 @@ same run: the bare closed forms of docs/science.md 3 (rho and test error, no thr
 handling, no finite-d terms) on the same 500 points. Reports the median of many
 repetitions in milliseconds and as a ratio to the baseline. Target: under 50 ms.
 
-    python benchmarks/bench_theory.py [--reps 200]
+    python -m benchmarks.bench_theory [--reps 200]
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ import argparse
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from engine import theory  # noqa: E402
+from engine import theory
 
 
 def bare_formulas(n: np.ndarray, d: float, snr: float) -> tuple[np.ndarray, np.ndarray]:

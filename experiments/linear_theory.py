@@ -9,9 +9,9 @@ initialisation, the threshold at finite d, weight decay) and the tables between 
 ``<!-- BEGIN ... -->`` / ``<!-- END ... -->`` markers of ``docs/linear_theory.md``
 (``--quick`` writes its figures under ``cache/linear_theory/`` and leaves docs/ alone).
 
-    python experiments/linear_theory.py            # full: d = 100 (about 75 CPU minutes)
-    python experiments/linear_theory.py --quick    # d = 30, a couple of minutes
-    python experiments/linear_theory.py --jobs 4   # parallel worker processes
+    python -m experiments.linear_theory            # full: d = 100 (about 75 CPU minutes)
+    python -m experiments.linear_theory --quick    # d = 30, a couple of minutes
+    python -m experiments.linear_theory --jobs 4   # parallel worker processes
 
 Every finished run is appended to ``cache/linear_theory/runs.jsonl`` (keyed by its
 settings), so an interrupted run resumes where it stopped; ``--fresh`` ignores it (use it after
@@ -41,13 +41,11 @@ from typing import Any, Iterable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from engine import ExperimentSpec, run_experiment, theory
+from engine.datasets import load_data
+from engine.noise import make_noisy
 
-from engine import ExperimentSpec, run_experiment, theory  # noqa: E402
-from engine.datasets import load_data  # noqa: E402
-from engine.noise import make_noisy  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 WIDTH = 32
 INIT_SCALE = 1e-5
@@ -604,7 +602,8 @@ def figure_departures(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m experiments.linear_theory",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="d = 30, few points (minutes)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     ap.add_argument("--fresh", action="store_true", help="ignore cached runs")

@@ -4,22 +4,18 @@
   Information Imbalance of sampled Gaussians,
 - our own numpy Monte-Carlo of minimum-norm (pinv) and ridge solutions, independent of
   the engine,
-- the engine's own training, in a reduced version of experiments/linear_theory.py.
+- the engine's own training, in a reduced version of experiments.linear_theory.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.special import ndtr
 
 from engine import theory as T
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- Delta(rho)
@@ -388,22 +384,14 @@ def test_large_weight_decay_collapses_the_network():
 # ----------------------------------------------------------------------------- the engine
 
 
-def _experiment_module():
-    path = ROOT / "experiments" / "linear_theory.py"
-    spec = importlib.util.spec_from_file_location("linear_theory_experiment", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_engine_training_agrees_with_theory_reduced():
-    """Reduced version of experiments/linear_theory.py: d = 30, n = 15 and 60 (|n - d| > 5),
+    """Reduced version of experiments.linear_theory: d = 30, n = 15 and 60 (|n - d| > 5),
     SNR 1 and 10, K = 8 members, 6 data seeds, 500 probe points. Same tolerances as the
     full check (II 0.05, CKA 0.05, test error 15 %), on the mean over seeds: one seed's
     mean varies by up to 0.08 in CKA and 20 % in test error at d = 30 (the members share
     one X), so a single seed would not be a fair test of the theory."""
     pytest.importorskip("engine.measures")
-    lt = _experiment_module()
+    from experiments import linear_theory as lt
     recs = []
     for snr in (1.0, 10.0):
         for n in (15, 60):
@@ -424,7 +412,7 @@ def test_engine_training_agrees_with_theory_reduced():
 
 def test_engine_weight_decay_is_a_ridge_and_large_init_is_not_rank_one():
     pytest.importorskip("engine.measures")
-    lt = _experiment_module()
+    from experiments import linear_theory as lt
     # weight decay: the trained net is the ridge solution with lam = wd / (2 |beta|),
     # and that lam is the one the theory predicts
     r = lt.run_point(30, 60, 10.0, 0, n_probe=500, weight_decay=0.1)

@@ -192,7 +192,7 @@ def report_sidebar() -> None:
     with st.sidebar.expander("Findings report", icon=":material/article:"):
         rows = verdicts()
         if not rows:
-            st.caption(f"{REPORT_REL} not found: run `experiments/findings.py`.")
+            st.caption(f"{REPORT_REL} not found: run `python -m experiments.findings`.")
             return
         st.markdown("\n".join(f"- {c}: **{v}**" for c, v, _ in rows))
         st.caption(f"From `{REPORT_REL}` (with the figures in `docs/figures/`).")

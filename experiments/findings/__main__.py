@@ -1,0 +1,70 @@
+"""The command line: ``python -m experiments.findings [--quick] [--only ...]`` from the
+repository root (``--help`` for every option). Collects the points, decides the claims,
+draws the figures and writes the report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import experiments.findings as findings
+from engine.cache import ResultCache
+from engine.presets import PRESETS
+from experiments.findings.claims import analyse
+from experiments.findings.collect import FIGURES, RunLog, collect
+from experiments.findings.figures import make_figures
+from experiments.findings.report import add_notes, run_record, write_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m experiments.findings",
+                                 description=findings.__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small-scale run (minutes)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="sweep worker processes (default: one per core)")
+    ap.add_argument("--executor", default="local", choices=["local", "serial", "dask"])
+    ap.add_argument("--cache", default=None,
+                    help="results cache directory (default: $NOISEALIGN_CACHE_DIR or <repo>/cache)")
+    ap.add_argument("--out", default=None,
+                    help="report directory (default: docs/, or test-artifacts/findings-quick/ "
+                         "with --quick)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated figure names (default: all): " + ", ".join(FIGURES))
+    args = ap.parse_args(argv)
+    if args.workers is not None and args.workers < 1:
+        raise SystemExit(f"--workers={args.workers} is invalid: allowed an integer >= 1")
+    names = list(FIGURES) if not args.only else [n.strip() for n in args.only.split(",")]
+    for n in names:
+        if n not in PRESETS:
+            raise SystemExit(f"--only figure {n!r} is invalid: allowed {', '.join(FIGURES)}")
+    out = Path(args.out) if args.out else (ROOT / ("test-artifacts/findings-quick" if args.quick
+                                                   else "docs"))
+    cache = ResultCache(args.cache)
+    print(f"cache: {cache.directory}; report: {out}")
+    load_before = os.getloadavg()
+    log = RunLog()
+    t0 = time.perf_counter()
+    data = collect(names, quick=args.quick, cache=cache, executor=args.executor,
+                   workers=args.workers, log=log)
+    log.wall_seconds = time.perf_counter() - t0
+    claims = analyse(data)
+    notes = add_notes(claims, data)  # per-claim notes go into claims[...]["note"]
+    info = run_record(out, log, args.workers, args.quick, load_before)
+    info["notes"] = notes
+    make_figures(data, claims, out / "figures")
+    path = write_report(data, claims, out, args.quick, info)
+    print(f"computed {log.computed} points, {log.cached} from cache, "
+          f"{log.wall_seconds:.0f} s; report: {path}")
+    for k, c in claims.items():
+        print(f"claim {k}: {c['status']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
