@@ -377,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ConnectionError as e:  # e.g. engine.errors.SchedulerUnreachable
+        print(f"error: {e}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

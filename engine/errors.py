@@ -9,3 +9,7 @@ from __future__ import annotations
 
 class Cancelled(RuntimeError):
     """Raised when the cancellation flag is set; nothing partial is returned."""
+
+
+class SchedulerUnreachable(ConnectionError):
+    """A Dask scheduler address did not answer in time; the message names the address."""

@@ -53,7 +53,7 @@ class BatchedLinear(torch.autograd.Function):
     which saves a (M, n, fan_out) tensor and a pass over it per layer. Only memory order
     and summation blocking change, never the maths; the choice depends on the layer's
     shape alone, so a seeded run is reproducible and a member gets the same arithmetic
-    alone or in any ensemble. Measured in benchmarks/bench_ensemble.py; gradients
+    alone or in any ensemble. Measured by `python -m benchmarks.bench_ensemble`; gradients
     checked against autograd in the tests.
     """
 

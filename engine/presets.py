@@ -17,7 +17,7 @@ dict with
 
 ``Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})})`` is the
 exact sweep the report ran, so a preset opened in the dashboard reuses the report's
-cached results. experiments/findings.py builds its full run from this dict.
+cached results. `python -m experiments.findings` builds its full run from this dict.
 """
 
 from __future__ import annotations

@@ -576,6 +576,23 @@ def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers
         shutil.rmtree(cancel_dir, ignore_errors=True)
 
 
+SCHEDULER_CONNECT_SECONDS = 5.0  # distributed's default (30 s) is long to wait for a typo
+
+
+def _connect(Client: Any, address: str) -> Any:
+    """A client of the scheduler at ``address``, or :class:`SchedulerUnreachable` (one
+    line: the address and what to check) once ``SCHEDULER_CONNECT_SECONDS`` pass."""
+    from engine.errors import SchedulerUnreachable
+    try:
+        return Client(address, timeout=SCHEDULER_CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SchedulerUnreachable(
+            f"cannot reach the Dask scheduler at {address!r} within "
+            f"{SCHEDULER_CONNECT_SECONDS:g} s ({reason[:200]}): start one with `dask "
+            "scheduler` and give its tcp://host:port address") from None
+
+
 def _run_dask(drive: _Driver, reps: bool, summarise: Callable | None, workers: int | None,
               scheduler: Any, threads_per_worker: int | None, cores: int
               ) -> Iterator[SweepPoint]:
@@ -594,7 +611,7 @@ def _run_dask(drive: _Driver, reps: bool, summarise: Callable | None, workers: i
         client = Client(cluster)
     elif isinstance(scheduler, str):
         threads = threads_per_worker or 1
-        client = Client(scheduler)
+        client = _connect(Client, scheduler)
     elif isinstance(scheduler, Client):
         threads = threads_per_worker or 1
         client, own_client = scheduler, False

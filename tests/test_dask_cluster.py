@@ -1,0 +1,138 @@
+"""The cluster path as a user runs it: a real `dask scheduler` and one `dask worker`, each
+its own process started from an empty folder and without PYTHONPATH (the worker finds
+the engine because the package is installed), and the `noisealign` command sending a
+sweep to them with --scheduler. Also: an unreachable scheduler is one line, quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+BIN = Path(sys.executable).parent
+SPEC_ARGS = ["--param", "d=6", "--n-probe", "30", "--width", "6", "-K", "2",
+             "--max-epochs", "30", "--device", "cpu"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k != "PYTHONPATH" and not k.startswith("NOISEALIGN_")}
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _command(name: str) -> list[str]:
+    """The installed console script (what a user types), from this interpreter's venv."""
+    exe = BIN / name
+    if not exe.exists():
+        found = shutil.which(name)
+        if found is None:
+            pytest.fail(f"`{name}` is not installed next to {sys.executable}: run "
+                        "`make install-test` (pip install -e .)")
+        exe = Path(found)
+    return [str(exe)]
+
+
+def _wait_for_worker(address: str, timeout: float = 180.0) -> None:
+    from distributed import Client
+    with Client(address, timeout=60) as client:
+        client.wait_for_workers(1, timeout=timeout)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """(address, log folder) of a scheduler and one worker in separate processes."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    run_dir = tmp_path / "elsewhere"  # not the checkout: nothing importable by accident
+    run_dir.mkdir()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            _command("dask") + ["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                "--no-dashboard"],
+            cwd=run_dir, env=_clean_env(), stdout=subprocess.DEVNULL,
+            stderr=open(logs / "scheduler.log", "w")))
+        procs.append(subprocess.Popen(
+            _command("dask") + ["worker", address, "--nworkers", "1", "--nthreads", "1",
+                                "--no-dashboard", "--local-directory", str(tmp_path / "w")],
+            cwd=run_dir, env=_clean_env(), stdout=subprocess.DEVNULL,
+            stderr=open(logs / "worker.log", "w")))
+        _wait_for_worker(address)
+        yield address, run_dir, logs
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_cli_sweep_runs_on_a_separate_scheduler_and_worker(cluster, tmp_path):
+    address, run_dir, logs = cluster
+    cache_dir = tmp_path / "cache"
+    out = tmp_path / "table.json"
+    cmd = _command("noisealign") + ["sweep", *SPEC_ARGS, "--axis", "n_train=8,16",
+                                    "--scheduler", address, "--cache-dir", str(cache_dir),
+                                    "--out", str(out), "--quiet"]
+    done = subprocess.run(cmd, cwd=run_dir, env=_clean_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, (done.stderr[-3000:],
+                                  (logs / "worker.log").read_text()[-3000:])
+    assert "dask executor" in done.stderr and "Traceback" not in done.stderr
+    rows = json.loads(out.read_text())
+    assert sorted(r["n_train"] for r in rows) == [8, 16]
+    assert not any(r["from_cache"] for r in rows)
+    for r in rows:
+        assert 0.0 <= r["summary"]["measures"]["cka"]["mean"] <= 1.0
+    # The worker computed them and the driver stored them in its cache.
+    from engine.cache import ResultCache
+    cache = ResultCache(cache_dir)
+    entries = cache.entries()
+    assert len(entries) == 2 and all(e["complete"] for e in entries)
+    assert {e["key"] for e in entries} == {r["key"] for r in rows}
+    # Again: every point from the cache, and nothing sent to the cluster.
+    again = subprocess.run(cmd, cwd=run_dir, env=_clean_env(), capture_output=True,
+                           text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert all(r["from_cache"] for r in json.loads(out.read_text()))
+
+
+def test_unreachable_scheduler_is_one_line_within_ten_seconds(tmp_path):
+    address = f"tcp://127.0.0.1:{_free_port()}"  # nothing listens there
+    t0 = time.monotonic()
+    done = subprocess.run(
+        _command("noisealign") + ["sweep", *SPEC_ARGS, "--axis", "n_train=8,16",
+                                  "--scheduler", address, "--cache-dir", str(tmp_path / "c"),
+                                  "--quiet"],
+        cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=120)
+    seconds = time.monotonic() - t0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 4, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert len(errors) == 1 and address in errors[0] and "dask scheduler" in errors[0]
+    # The command gives up after its own 5 s connect timeout, not distributed's 30 s; the
+    # bound leaves a busy machine room for the command's start-up.
+    assert seconds < 25, seconds
