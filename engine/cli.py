@@ -349,7 +349,10 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m engine",
+    # Usage lines name the command as it was typed: the console script or the module.
+    invoked = os.path.basename(sys.argv[0] if sys.argv else "")
+    prog = "noisealign" if invoked.startswith("noisealign") else "python -m engine"
+    p = argparse.ArgumentParser(prog=prog,
                                 description="Alignment and information content of noisy ensembles.")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train one ensemble and print a summary")
