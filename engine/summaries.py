@@ -298,6 +298,11 @@ def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]
     except Exception as e:  # noqa: BLE001 -- ImportError, or a broken jax underneath
         return {"error": f"intrinsic dimension unavailable: dadapy could not be imported "
                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"}
+    with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
+        return _intrinsic_dimension(result, init)
+
+
+def _intrinsic_dimension(result: Result, init: bool) -> dict[str, Any]:
     layers = [f"hidden {i + 1}" for i in range(len(result.hidden))] + ["output"]
     kk = result.ensemble_size
     out: dict[str, Any] = {"layers": layers, "twonn": [], "gride": [], "gride_scale": 0}
