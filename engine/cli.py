@@ -207,7 +207,8 @@ def _short(v: Any) -> str:
 
 def cmd_sweep(args: Any) -> int:
     from engine.cache import ResultCache
-    from engine.export import columns, sweep_table, write_table
+    from engine.export import (aggregate, columns, seeds_error_column, sweep_table,
+                               write_table)
     from engine.sweep import Sweep, SweepProgress, run_sweep
 
     axes: dict[str, list] = {}
@@ -227,7 +228,7 @@ def cmd_sweep(args: Any) -> int:
                              "classification dataset (or target/input noise on a regression "
                              "one)") from None
         raise
-    sweep = Sweep(base, axes)
+    sweep = Sweep(base, axes, replicates=args.replicates)
     executor = args.executor or ("dask" if args.scheduler else "local")
     cache = ResultCache(args.cache_dir)
 
@@ -235,17 +236,23 @@ def cmd_sweep(args: Any) -> int:
         if not args.quiet:
             print("\r" + progress_bar(p), end="", file=sys.stderr, flush=True)
 
-    print(f"sweep of {len(sweep)} points over {', '.join(sweep.axis_names)} "
+    print(f"sweep of {len(sweep)} " + (f"runs ({sweep.replicates} seeds per point)"
+                                       if sweep.replicates > 1 else "points")
+          + f" over {', '.join(sweep.axis_names)} "
           f"({executor} executor; cache {cache.directory})", file=sys.stderr)
     points = list(run_sweep(sweep, cache, executor=executor, workers=args.workers,
                             scheduler=args.scheduler, progress=show,
                             threads_per_worker=args.threads))
     if not args.quiet:
         print(file=sys.stderr)
-    rows = sweep_table(points)
+    reps = sweep.replicates > 1
+    rows = aggregate(points) if reps else sweep_table(points)
     present = set(columns(rows))
-    cols = sweep.axis_names + ["from_cache", "seconds"] + [
-        c for c in TABLE_COLUMNS if c in present]
+    shown = [c for c in TABLE_COLUMNS if c in present]
+    if reps:  # each mean beside its error across seeds
+        shown = [x for c in shown for x in (c, seeds_error_column(c)) if x in present]
+    cols = sweep.axis_names + (["replicates"] if reps else []) + ["from_cache", "seconds"] \
+        + shown
     print(_table([cols] + [[_short(r.get(c, "")) for c in cols] for r in rows]))
     cached = sum(p.from_cache for p in points)
     if args.out:
@@ -292,6 +299,10 @@ def add_sweep_commands(sub: Any) -> None:
     p.add_argument("--axis", action="append", default=[], required=True,
                    metavar="FIELD=V1,V2,...",
                    help="an axis (once or twice): a spec field or dataset_params.NAME")
+    p.add_argument("--replicates", type=int, default=1, metavar="R",
+                   help="train every grid point with R data seeds (new data, noise and "
+                   "initialisations each); the table shows means and .sem_seeds, the "
+                   "standard error across seeds (default 1)")
     p.add_argument("--workers", type=int, default=None,
                    help="parallel workers (default: one per core)")
     p.add_argument("--threads", type=int, default=None,
