@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
+from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, data, plots, presets, router, runview
 
@@ -148,6 +149,12 @@ with st.sidebar:
                                    key="tol", bind="query-params",
                                    help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
+        replicates = st.number_input(
+            "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
+            help="Sweeps: train every point with this many data seeds (each redraws the "
+            "data, the noise and the initialisations). With 2 or more, the curves show the "
+            "mean over seeds and the error bars the standard error across seeds; with 1 "
+            "they show the error over member pairs of one draw, which understates it.")
         slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol")
 
     st.subheader("Measure")
@@ -269,7 +276,7 @@ def _sweep():
     axes = {x_axis: _values(xs_text, x_axis, "xs")}
     if series != "none":
         axes[series] = _values(ss_text, series, "ss")
-    return Sweep(base, axes)
+    return Sweep(base, axes, replicates=int(replicates))
 
 
 sweep = common.build(_sweep, sweep_slots)
@@ -285,7 +292,8 @@ missing = [r for r in rows if r["summary"] is None]
 b1, b2 = st.columns([1, 5], vertical_alignment="center")
 clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                     disabled=not missing)
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} points cached"
+unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds per point)"
+b2.caption(f"{len(rows) - len(missing)} of {len(rows)} {unit} cached"
            + (f"; {len(missing)} to compute." if missing else "."))
 if missing and (clicked or (auto and not common.already_started(fp))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
@@ -308,6 +316,14 @@ fig = plots.sweep_figure(frame, x=x_axis, x_label=data.AXIS_LABELS[x_axis],
                          threshold=threshold)
 event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
                         width="stretch")
+if sweep.replicates > 1:
+    st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "
+               "across seeds (columns align_sem_pairs / error_sem_pairs in the CSV keep the "
+               "within-run error over member pairs).")
+else:
+    st.caption("Error bars: standard error over member pairs of one data draw (pairs share "
+               "members and data, so it understates the spread between draws: set "
+               "Replicates to 2 or more for errors across seeds).")
 if threshold is not None:
     st.caption(f"Dashed line: interpolation threshold at {data.AXIS_LABELS[x_axis]} = "
                f"{threshold:.4g} (P = n · outputs"
@@ -318,7 +334,8 @@ dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
 common.downloads([
     ("Plotted data (CSV)", dl.to_csv(index=False), f"alignment_{x_axis}.csv", "text/csv"),
     ("Spec (JSON)", json.dumps({"base": json.loads(base.to_json()),
-                                "axes": {k_: list(v) for k_, v in sweep.axes.items()}},
+                                "axes": {k_: list(v) for k_, v in sweep.axes.items()},
+                                "replicates": sweep.replicates},
                                indent=2), "alignment_sweep.json", "application/json"),
 ], key="sweep_dl")
 

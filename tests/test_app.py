@@ -251,3 +251,41 @@ def test_runs_page_lists_filters_and_deletes():
     at.button(key="delete_one").click().run()
     no_exception(at)
     assert cache.entries() == []
+
+
+def _plotted(values) -> list[float]:
+    """A Plotly array as the browser gets it: a list, or base64 typed-array data."""
+    import base64
+
+    import numpy as np
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_alignment_replicates_draw_means_with_errors_across_seeds():
+    import json
+    import math
+
+    at = open_app(reps="2", **TINY_ALIGN)
+    run_until(at, lambda a: "4 of 4 runs (2 seeds per point) cached" in captions(a)
+              and charts(a) == 1, what="the replicated sweep")
+    assert "error bars: standard error across seeds" in captions(at)
+    from ui.common import services
+    entries = services()[0].entries()
+    assert len(entries) == 4 and len({e["spec"]["seed"] for e in entries}) == 2
+    by_x: dict = {}
+    for e in entries:
+        by_x.setdefault(e["spec"]["n_train"], []).append(e["summary"]["measures"]["cka"]["mean"])
+    fig = json.loads(chart_specs(at)[0])
+    line = next(t for t in fig["data"] if t.get("mode") == "lines+markers")
+    xs, ys = _plotted(line["x"]), _plotted(line["y"])
+    assert sorted(xs) == sorted(by_x)
+    for x, y in zip(xs, ys):
+        assert y == pytest.approx(sum(by_x[x]) / 2)  # the mean over the two seeds
+    band = next(t for t in fig["data"] if t.get("fill") == "toself")
+    upper = _plotted(band["y"])[:len(xs)]
+    for x, y, top in zip(xs, ys, upper):
+        a, b = by_x[x]
+        assert top - y == pytest.approx(abs(a - b) / 2)  # std(ddof=1)/sqrt(2) of two seeds
+        assert math.isfinite(top)
