@@ -19,6 +19,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -428,6 +429,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse printed its usage message: return, do not exit
         return e.code if isinstance(e.code, int) else 2
+    # Warnings (the cache's, say) as one line each, like errors: Python's default format
+    # adds the file name and source line of the code that warned.
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except ValueError as e:

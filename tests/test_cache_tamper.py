@@ -258,3 +258,21 @@ def test_database_deleted_or_replaced_under_a_running_process_is_reopened(tmp_pa
         assert running.get(small) is not None
         assert [e["key"] for e in running.entries()] == [running.key(small)]
     assert any("deleted or replaced" in str(w.message) for w in caught)
+
+
+def test_cache_clear_from_the_command_line_leaves_outside_files(tmp_path, runs):
+    specs, _ = runs
+    d = tmp_path / "c"
+    cache = filled(d, runs)
+    victim = tmp_path / "victim" / "precious.txt"
+    victim.parent.mkdir()
+    victim.write_bytes(b"keep me")
+    point(d, f"b/{cache.key(specs[0])}", str(victim), size=7)
+    proc = subprocess.run([sys.executable, "-m", "engine", "cache", "clear", "--cache-dir",
+                           str(d)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert victim.read_bytes() == b"keep me"
+    assert "removed 7 entries" in proc.stdout
+    # the refusal is one line, like every message of the command line
+    warned = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert warned and all(ln.startswith("warning: results cache row refused") for ln in warned)
