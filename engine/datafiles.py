@@ -354,7 +354,8 @@ def _read_idx_file(path: Path, kind: str) -> np.ndarray:
                          f"download it again") from None
     if len(data) != need:
         raise ValueError(
-            f"{source}: payload is {'more than ' if len(data) > need else ''}{len(data)} bytes "
+            f"{source}: payload is "
+            f"{f'more than {need}' if len(data) > need else len(data)} bytes "
             f"but the header's dimensions {shape} need {need}: file "
             f"{'truncated' if len(data) < need else 'has trailing bytes'}?")
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
