@@ -164,19 +164,13 @@ def _create_private_file(path: Path) -> None:
     os.close(fd)
 
 
-def _inodes_held_open() -> set[tuple[int, int]] | None:
-    """(device, inode) of every file this process has open; None where the system does
-    not say (no /proc/self/fd)."""
+def _file_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None when it cannot be stat'ed."""
     try:
-        fds = os.listdir("/proc/self/fd")
+        st = os.stat(path)
     except OSError:
         return None
-    out = set()
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            st = os.stat(f"/proc/self/fd/{fd}")  # the open file, even if deleted
-            out.add((st.st_dev, st.st_ino))
-    return out
+    return st.st_dev, st.st_ino
 
 
 def _is_corruption(e: BaseException) -> bool:
@@ -476,6 +470,7 @@ class ResultCache:
         self._locks_dir = self.directory / "locks"
         self._db_path = self._results_dir / "cache.db"
         self._db_id: tuple[int, int] | None = None  # (device, inode) of the open database
+        self._log_ids: dict[str, tuple[int, int] | None] = {}  # and of its -wal / -shm
         self._cache: diskcache.Cache | None = None
         self._open_lock = threading.Lock()
         self._failed_at = -math.inf  # monotonic time of the last failed open
@@ -538,28 +533,18 @@ class ResultCache:
 
         They stay under their names when only ``cache.db`` is removed or renamed over,
         and SQLite would read that log as the new file's: the old entries would come
-        back over the new database, or corrupt it. They are the old database's when this
-        process holds them open (its retired connections do; it has not opened the new
-        database yet); without /proc to tell, only when no database file exists.
+        back over the new database, or corrupt it. Only the files this cache opened with
+        the old database (same inode) are removed: log files made since, by another
+        process or another cache object here that reopened first, belong to the new one.
         """
-        held = _inodes_held_open()
-        for suffix in ("-wal", "-shm"):
+        for suffix, old in self._log_ids.items():
             path = f"{self._db_path}{suffix}"
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            if (held is not None and (st.st_dev, st.st_ino) in held
-                    or held is None and not self._db_path.exists()):
+            if old is not None and _file_id(path) == old:
                 with contextlib.suppress(OSError):
                     os.remove(path)
 
     def _database_id(self) -> tuple[int, int] | None:
-        try:
-            st = os.stat(self._db_path)
-        except OSError:
-            return None
-        return st.st_dev, st.st_ino
+        return _file_id(self._db_path)
 
     def _same_database(self) -> bool:
         """Whether the open database is still the file at its path (one stat call)."""
@@ -577,6 +562,10 @@ class ResultCache:
                                 eviction_policy="least-recently-used", statistics=0)
         cache._disk.max_file_bytes = self.size_limit
         self._db_id = self._database_id()
+        # Opening in WAL mode has created (or joined) the log files; they keep their
+        # inodes while this cache's connection is open.
+        self._log_ids = {suffix: _file_id(f"{self._db_path}{suffix}")
+                         for suffix in ("-wal", "-shm")}
         return cache
 
     def _recreate(self, error: BaseException) -> None:

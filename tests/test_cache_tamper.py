@@ -238,12 +238,19 @@ def test_database_deleted_or_replaced_under_a_running_process_is_reopened(tmp_pa
     assert fresh.get(specs[0]) is None  # its bytes went with the file: recomputed
     fresh.close()
 
-    # 2. `rm cache.db` alone (the -wal and -shm of the deleted file stay).
+    # 2. `rm cache.db` alone (the -wal and -shm of the deleted file stay), under two
+    # cache objects of one process: the second to notice must not take the first's
+    # new log files for the old ones (both were open in this process).
+    other_here = ResultCache(d, summarise=summary)
+    assert other_here.get(specs[1]) is not None
     db.unlink()
     with pytest.warns(CacheWarning, match="deleted or replaced"):
         running.put(specs[2], results[2])
+    with pytest.warns(CacheWarning, match="deleted or replaced"):
+        other_here.put(specs[3], results[3])
     fresh = ResultCache(d, summarise=summary)
-    assert fresh.get(specs[2]) is not None
+    assert fresh.get(specs[2]) is not None and fresh.get(specs[3]) is not None
+    assert running.get(specs[3]) is not None and other_here.get(specs[2]) is not None
     fresh.close()
 
     # 3. Replaced by another database (a restored copy): the process reads the new one.
@@ -257,6 +264,7 @@ def test_database_deleted_or_replaced_under_a_running_process_is_reopened(tmp_pa
         warnings.simplefilter("always")
         assert running.get(small) is not None
         assert [e["key"] for e in running.entries()] == [running.key(small)]
+        assert other_here.get(small) is not None
     assert any("deleted or replaced" in str(w.message) for w in caught)
 
 
