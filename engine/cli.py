@@ -458,15 +458,17 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         return _fail(e, EXIT_ENVIRONMENT)
     except RuntimeError as e:
+        # First: a failed sweep point says itself what failed (its worker may have died
+        # "killed, or out of memory": that is not known to be memory).
+        sweep = sys.modules.get("engine.sweep")  # loaded if it raised
+        if sweep is not None and isinstance(e, sweep.SweepError):
+            return _fail(e, EXIT_FAILED)
         # torch reports a failed allocation as a RuntimeError ("DefaultCPUAllocator:
         # can't allocate memory", "CUDA out of memory"), not a MemoryError.
         text = str(e)
         if "can't allocate memory" in text or "out of memory" in text.lower():
             return _fail(f"out of memory ({text.splitlines()[0] if text else e}): reduce "
                          "n_train, width, ensemble_size or n_probe", EXIT_MEMORY)
-        sweep = sys.modules.get("engine.sweep")
-        if sweep is not None and isinstance(e, sweep.SweepError):
-            return _fail(e, EXIT_FAILED)
         raise
 
 
