@@ -36,6 +36,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -67,6 +68,8 @@ _RETRY_OPEN_S = 10.0  # an unavailable cache directory is retried this often
 _RETIRED: list = []
 
 Summariser = Callable[[Result], dict]
+
+_KEY = re.compile(r"[0-9a-f]{64}")  # ResultCache.key(): SHA-256 hex
 
 # Metadata fields every entry has, and the JSON types they must have.
 _META_TYPES: dict[str, tuple[type, ...]] = {
@@ -996,6 +999,10 @@ class ResultCache:
             if not raw or not isinstance(k, str) or not k.startswith("m/"):
                 continue
             key = k[2:]
+            if not _KEY.fullmatch(key):
+                # Not written by this module (keys are SHA-256 hex): left alone, and never
+                # shown, since pages print keys as markdown.
+                continue
             try:
                 if filename is not None:
                     cache._disk.check_file(filename, size)

@@ -147,9 +147,10 @@ def test_tampered_rows_are_dropped_without_touching_their_paths(tmp_path, runs):
     assert sql(d, "SELECT count(*) FROM Cache") == [(0,)]
 
 
-def reframe(directory: Path, key: str, **changes) -> None:
+def reframe(directory: Path, entry: str, **changes) -> None:
     """Rewrite an entry's metadata with ``changes`` and a valid checksum (a tamperer
     who can write the directory can recompute it)."""
+    key = entry
     (raw,) = sql(directory, "SELECT value FROM Cache WHERE key = ?", (f"m/{key}",))[0]
     meta = json.loads(bytes(raw).partition(b"\n")[2])
     meta.update(changes)
@@ -169,6 +170,15 @@ def test_wrong_typed_metadata_skips_the_entry_not_the_listing(tmp_path, runs):
     reframe(d, keys[0], created="yesterday")
     reframe(d, keys[1], npz_bytes="many")
     reframe(d, keys[2], spec=["not", "a", "dict"])
+
+    # a row under a key this module never makes (keys are SHA-256 hex), with metadata
+    # claiming that key: a page would print it as markdown
+    bad = "![p](http://127.0.0.1:9/p.png)`"
+    sql(d, "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count,"
+        " tag, size, mode, filename, value) SELECT ?, raw, store_time, expire_time, "
+        "access_time, access_count, tag, size, mode, filename, value FROM Cache WHERE key = ?",
+        (f"m/{bad}", f"m/{keys[3]}"))
+    reframe(d, bad, key=bad)
 
     with pytest.warns(CacheWarning, match="metadata field 'created' is a str"):
         listed = ResultCache(d, summarise=summary).entries()
