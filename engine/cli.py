@@ -2,6 +2,12 @@
 
 Every spec field is a flag (``--n-train``, ``--snr-db``...); ``--level`` sets the noise
 level of the chosen kind (SNR in dB for target/input noise, the rate p for label noise).
+
+A failure is one line on stderr (``error: ...``), never a traceback, with an exit code
+that says what kind it was (:data:`EXIT_CODES`): 2 bad input, 3 a run or sweep point
+that failed, 4 out of memory, 5 the environment (a file that cannot be written, a
+network or disk error), 130 interrupted. Results are stored in the cache before any
+output file is written, so a failed ``--out`` loses nothing: rerunning loads them.
 """
 
 from __future__ import annotations
@@ -13,12 +19,22 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from engine.spec import SPEC_FIELDS, ExperimentSpec
 
 _SHORT = {"ensemble_size": ["-K"]}
+
+EXIT_USAGE = 2        # bad input: a flag, a spec value, an --out name
+EXIT_FAILED = 3       # a run or sweep point failed while computing
+EXIT_MEMORY = 4       # out of memory
+EXIT_ENVIRONMENT = 5  # the system refused: unwritable file, disk full, network
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {"usage": EXIT_USAGE, "failed": EXIT_FAILED, "memory": EXIT_MEMORY,
+              "environment": EXIT_ENVIRONMENT, "interrupted": EXIT_INTERRUPTED}
+OUT_SUFFIXES = (".csv", ".json")  # what sweep --out writes (engine.export.write_table)
 
 
 def _parse_value(text: str) -> Any:
@@ -108,7 +124,42 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
             raise ValueError("--level is invalid with --noise none: choose a noise kind")
     if "task" not in kw:
         kw["task"] = "auto"
-    return ExperimentSpec(**kw)
+    spec = ExperimentSpec(**kw)
+    # The spec resets a level its noise kind does not use (so equal experiments hash
+    # equally); a level typed on the command line for a task without that noise would
+    # then be dropped without a word.
+    if getattr(args, "label_noise", None) is not None and spec.task == "regression":
+        raise ValueError(f"--label-noise {_show(args.label_noise)} is invalid for dataset "
+                         f"{spec.dataset!r} (a regression task): label noise applies to "
+                         "classification datasets only; for regression use --noise target "
+                         "with --snr-db")
+    return spec
+
+
+def _show(value: Any) -> str:
+    from engine.validation import show
+    return show(value)
+
+
+def check_out(value: str, targets: Sequence[Path]) -> None:
+    """Refuse an ``--out`` that could not be written, before any work: its folder must
+    exist and be writable and no target may be a folder (ValueError naming it)."""
+    out = Path(value)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ValueError(f"--out {_show(str(value))} is invalid: its folder {_show(str(folder))} "
+                         "does not exist or is not writable")
+    for target in targets:
+        if target.is_dir():
+            raise ValueError(f"--out {_show(str(value))} is invalid: {target} is a folder")
+
+
+def _write_failed(value: str, e: OSError, cache_dir: Any) -> OSError:
+    """The error for an output file that could not be written after the work was done."""
+    where = (f"the results are in the cache ({cache_dir}): rerun the same command with a "
+             "writable --out to write them without computing again") if cache_dir else (
+             "the result was not cached (--no-cache)")
+    return OSError(f"could not write --out {_show(str(value))} ({e.strerror or e}); {where}")
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -123,13 +174,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     if args.out:  # refuse an unwritable --out before training, not after
         out = Path(args.out)
-        folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise ValueError(f"--out {str(args.out)[:200]!r} is invalid: its folder does "
-                             "not exist or is not writable")
-        for target in (out.with_suffix(".json"), out.with_suffix(".npz")):
-            if target.is_dir():
-                raise ValueError(f"--out {str(args.out)[:200]!r} is invalid: {target} is a folder")
+        check_out(args.out, (out.with_suffix(".json"), out.with_suffix(".npz")))
 
     def progress(epoch: int, max_epochs: int, losses) -> None:
         if not args.quiet:
@@ -137,6 +182,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"\r  epoch {epoch}/{max_epochs}  mean loss {finite.mean() if finite.size else float('nan'):.4g}",
                   end="", file=sys.stderr, flush=True)
 
+    cache = None
     if args.no_cache:
         result, cached = run_experiment(spec, progress=progress), False
     else:  # the shared results cache: a repeated run is loaded, a new one is stored first
@@ -161,8 +207,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         meta, npz = result.to_bytes(representations=True)
-        out.with_suffix(".json").write_bytes(meta)
-        out.with_suffix(".npz").write_bytes(npz)
+        try:
+            out.with_suffix(".json").write_bytes(meta)
+            out.with_suffix(".npz").write_bytes(npz)
+        except OSError as e:  # folder removed or made read-only meanwhile, disk full
+            raise _write_failed(args.out, e, cache and cache.directory) from None
         print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.npz')}")
     return 0
 
@@ -229,6 +278,11 @@ def cmd_sweep(args: Any) -> int:
                              "one)") from None
         raise
     sweep = Sweep(base, axes, replicates=args.replicates)
+    if args.out:  # an --out the sweep could not write is refused before it runs
+        if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
+            raise ValueError(f"--out {_show(str(args.out))} is invalid: allowed a file name "
+                             f"ending in {' or '.join(OUT_SUFFIXES)}")
+        check_out(args.out, (Path(args.out),))
     executor = args.executor or ("dask" if args.scheduler else "local")
     cache = ResultCache(args.cache_dir)
 
@@ -255,8 +309,11 @@ def cmd_sweep(args: Any) -> int:
         + shown
     print(_table([cols] + [[_short(r.get(c, "")) for c in cols] for r in rows]))
     cached = sum(p.from_cache for p in points)
-    if args.out:
-        path = write_table(points, args.out)
+    if args.out:  # after run_sweep stored every point in the cache
+        try:
+            path = write_table(points, args.out)
+        except OSError as e:
+            raise _write_failed(args.out, e, cache.directory) from None
         print(f"wrote {path} ({len(points)} points, {cached} from the cache)", file=sys.stderr)
     return 0
 
@@ -386,14 +443,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse printed its usage message: return, do not exit
         return e.code if isinstance(e.code, int) else 2
+    # Warnings (the cache's, say) as one line each, like errors: Python's default format
+    # adds the file name and source line of the code that warned.
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ConnectionError as e:  # e.g. engine.errors.SchedulerUnreachable
-        print(f"error: {e}", file=sys.stderr)
-        return 4
+        return _fail(e, EXIT_USAGE)
+    except MemoryError as e:
+        return _fail(f"out of memory ({type(e).__name__}{': ' if str(e) else ''}{e}): "
+                     "reduce n_train, width, ensemble_size or n_probe", EXIT_MEMORY)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        return _fail(e, EXIT_ENVIRONMENT)
+    except RuntimeError as e:
+        # First: a failed sweep point says itself what failed (its worker may have died
+        # "killed, or out of memory": that is not known to be memory).
+        sweep = sys.modules.get("engine.sweep")  # loaded if it raised
+        if sweep is not None and isinstance(e, sweep.SweepError):
+            return _fail(e, EXIT_FAILED)
+        # torch reports a failed allocation as a RuntimeError ("DefaultCPUAllocator:
+        # can't allocate memory", "CUDA out of memory"), not a MemoryError.
+        text = str(e)
+        if "can't allocate memory" in text or "out of memory" in text.lower():
+            return _fail(f"out of memory ({text.splitlines()[0] if text else e}): reduce "
+                         "n_train, width, ensemble_size or n_probe", EXIT_MEMORY)
+        raise
+
+
+def _fail(message: object, code: int) -> int:
+    """Print ``error: message`` as one bounded line; return ``code``."""
+    text = " ".join(str(message).split()) or "(no message)"
+    if len(text) > 2000:  # a message echoing a huge value stays readable
+        text = text[:1997] + "..."
+    print(f"error: {text}", file=sys.stderr)
+    return code

@@ -3,6 +3,7 @@ runs a tiny job to the end, and explains invalid settings instead of raising."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def captions(at: AppTest) -> str:
 
 
 def errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    """The error boxes' text as the user reads it (messages are markdown-escaped)."""
+    return "\n".join(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", e.value) for e in at.error)
 
 
 def charts(at: AppTest) -> int:
