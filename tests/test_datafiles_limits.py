@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from engine import datafiles
-from test_datafiles import cifar_batches, write_cifar, write_idx_set
+from tests.test_datafiles import cifar_batches, write_cifar, write_idx_set
 
 MB = 1 << 20
 

@@ -14,7 +14,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from engine.validation import MESSAGE_LIMIT, for_markdown
-from test_app import open_app
+from tests.test_app import open_app
 
 INJECTION = "![p](http://127.0.0.1:9/pixel.png) [click here](https://example.invalid/login)"
 HOSTILE = [
