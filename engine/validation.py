@@ -34,6 +34,10 @@ def show(value: Any, limit: int = 80) -> str:
     except (ValueError, RecursionError):
         if isinstance(value, int):
             return f"<an integer of {value.bit_length()} bits>"
+        if isinstance(value, (list, tuple)) and len(value) <= 8:
+            text = ", ".join(show(v, limit) for v in value)
+            text = f"[{text}]" if isinstance(value, list) else f"({text})"
+            return text if len(text) <= limit else text[:limit - 3] + "..."
         return f"<a {type(value).__name__} that cannot be shown>"
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
