@@ -58,10 +58,7 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per spec field; unset flags keep the spec's defaults."""
     from engine import spec as spec_rules
     from engine.datasets import DATASETS
-    choices = {"dataset": tuple(DATASETS), "task": spec_rules.TASKS,
-               "noise": ("auto",) + spec_rules.NOISE_KINDS,
-               "activation": spec_rules.ACTIVATIONS, "optimizer": spec_rules.OPTIMIZERS,
-               "device": spec_rules.DEVICES}
+    choices = {"dataset": tuple(DATASETS), **spec_rules.CHOICES}
     for f in dataclasses.fields(ExperimentSpec):
         if f.name == "dataset_params":
             continue

@@ -79,7 +79,8 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     members = list(range(spec.ensemble_size)) if members is None else [int(m) for m in members]
 
     data = load_data(spec)
-    noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members)
+    noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members,
+                       spec.label_noise_kind)
     t_data = time.perf_counter()
 
     dims = [data.input_dim] + [spec.width] * spec.depth + [spec.n_outputs()]

@@ -8,7 +8,8 @@ import json
 import streamlit as st
 
 from engine.datasets import DATASETS
-from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
+from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, NOISE_KINDS, OPTIMIZERS,
+                         ExperimentSpec)
 from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, data, plots, presets, router, runview
@@ -95,7 +96,7 @@ with st.sidebar:
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
-    snr_db, label_noise = 10.0, 0.2
+    snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
     if noise in ("target", "input"):
         snr_db = st.number_input("SNR (dB)", *common.spec_range("snr_db"), 10.0, step=1.0, key="snr",
                                  bind="query-params",
@@ -103,9 +104,15 @@ with st.sidebar:
     elif noise == "label":
         label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
                                 bind="query-params",
-                                help="Each label is replaced by a uniformly drawn class with "
-                                "probability p (p = 1: random labels).")
-    slots.add("noise", "snr_db", "label_noise")
+                                help="Each label is replaced with probability p: by a "
+                                "uniformly drawn class (uniform; p = 1: random labels) or by "
+                                "the next class, c → c + 1 (pair).")
+        label_kind = st.radio("Label-noise kind", LABEL_NOISE_KINDS, horizontal=True,
+                              key="pkind", bind="query-params",
+                              help="uniform: any class, so a label changes with probability "
+                              "p·(1 − 1/classes); pair: class-dependent, it always changes. "
+                              "The achieved flip rate is shown per member of a run.")
+    slots.add("noise", "snr_db", "label_noise", "label_noise_kind")
     c1, c2 = st.columns(2)
     n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 50, key="n", bind="query-params",
                               help="Training points shared by all members.")
@@ -174,7 +181,8 @@ with st.sidebar:
 def _base() -> ExperimentSpec:
     return ExperimentSpec(
         dataset=dataset, dataset_params=params, n_train=int(n_train), n_probe=int(n_probe),
-        noise=noise, snr_db=float(snr_db), label_noise=float(label_noise), width=int(width),
+        noise=noise, snr_db=float(snr_db), label_noise=float(label_noise),
+        label_noise_kind=label_kind, width=int(width),
         depth=int(depth), activation=activation, ensemble_size=int(K),
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),

@@ -291,3 +291,14 @@ def test_alignment_replicates_draw_means_with_errors_across_seeds():
         a, b = by_x[x]
         assert top - y == pytest.approx(abs(a - b) / 2)  # std(ddof=1)/sqrt(2) of two seeds
         assert math.isfinite(top)
+
+
+def test_alignment_pair_label_noise_reaches_the_run():
+    at = open_app(mode="Single run", dataset="gaussian-mixture", d="4", n="30", probe="40",
+                  width="8", K="2", epochs="40", noise="label", p="0.4", pkind="pair")
+    run_until(at, lambda a: any(m.label.startswith("CKA") for m in a.metric),
+              what="the pair-noise run")
+    assert at.radio(key="pkind").value == "pair"
+    from ui.common import services
+    (entry,) = services()[0].entries()
+    assert entry["spec"]["label_noise_kind"] == "pair" and entry["spec"]["label_noise"] == 0.4
