@@ -104,6 +104,7 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
                         optimizer=spec.optimizer, lr=spec.lr, weight_decay=spec.weight_decay,
                         max_epochs=spec.max_epochs, loss_tol=spec.loss_tol,
                         batch_size=spec.batch_size, shuffle_seed=spec.seed,
+                        lr_schedule=spec.lr_schedule, grad_clip=spec.grad_clip,
                         progress=progress, cancel=cancel)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

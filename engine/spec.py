@@ -30,6 +30,7 @@ NOISE_KINDS = ("none", "target", "input", "label")
 # uniform: a flipped label becomes any class, uniformly; pair: class c becomes c + 1
 # (mod classes), the class-dependent flip of the label-noise literature.
 LABEL_NOISE_KINDS = ("uniform", "pair")
+LR_SCHEDULES = ("constant", "cosine", "step")  # as engine.train (which imports torch)
 DEFAULT_PROBE = 500  # n_probe=None: this many probe points, or the whole probe pool
 ACTIVATIONS = ("relu", "tanh", "linear")
 OPTIMIZERS = ("sgd", "adam")
@@ -46,10 +47,12 @@ MIN_PROBE = 10
 CHOICES: dict[str, tuple[str, ...]] = {
     "task": TASKS, "noise": ("auto",) + NOISE_KINDS, "label_noise_kind": LABEL_NOISE_KINDS,
     "activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "device": DEVICES,
+    "lr_schedule": LR_SCHEDULES,
 }
 
 # Fields added after cache keys were first written -> the value that means "as before".
-ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform"}
+ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform", "lr_schedule": "constant",
+                                "grad_clip": 0.0}
 
 # The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
 # checks every field against this table and the dashboard's controls take their limits
@@ -73,6 +76,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "lr": (0.0, 100.0, True),
     "loss_tol": (0.0, 1e6, False),
     "weight_decay": (0.0, 100.0, False),
+    "grad_clip": (0.0, 1e6, False),
 }
 
 
@@ -136,6 +140,8 @@ class ExperimentSpec:
     loss_tol: float = 1e-4
     batch_size: int = 0  # 0 = full batch
     weight_decay: float = 0.0
+    lr_schedule: str = "constant"  # or "cosine", "step" (engine.train.lr_factor)
+    grad_clip: float = 0.0  # > 0: each member's gradient norm clipped to this
     # reproducibility and placement
     seed: int = 0
     device: str = "auto"
@@ -210,6 +216,8 @@ class ExperimentSpec:
         set_("lr", _float_field("lr", self.lr))
         set_("max_epochs", _int_field("max_epochs", self.max_epochs))
         set_("loss_tol", _float_field("loss_tol", self.loss_tol))
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        set_("grad_clip", _float_field("grad_clip", self.grad_clip))
         set_("batch_size", _int_field("batch_size", self.batch_size))
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch
