@@ -8,8 +8,8 @@ import json
 import streamlit as st
 
 from engine.datasets import DATASETS
-from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, NOISE_KINDS, OPTIMIZERS,
-                         ExperimentSpec)
+from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
+                         OPTIMIZERS, ExperimentSpec)
 from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, data, plots, presets, router, runview
@@ -156,13 +156,27 @@ with st.sidebar:
                                    key="tol", bind="query-params",
                                    help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
+        c1, c2, c3 = st.columns(3)
+        batch_size = c1.number_input(
+            "Batch size", *common.spec_range("batch_size"), 0, step=32, key="batch",
+            bind="query-params", help="Minibatch size; 0 = full batch (every member sees "
+            "the same minibatches in the same order).")
+        lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched",
+                                   bind="query-params",
+                                   help="constant; cosine: from lr down to 0 at the last "
+                                   "epoch; step: x0.1 at half the epochs, x0.01 at 3/4.")
+        grad_clip = c3.number_input(
+            "Gradient clip", *common.spec_range("grad_clip"), 0.0, step=0.5, format="%.3g",
+            key="clip", bind="query-params",
+            help="Each member's gradient norm is cut to this before every step; 0 = off.")
         replicates = st.number_input(
             "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
             help="Sweeps: train every point with this many data seeds (each redraws the "
             "data, the noise and the initialisations). With 2 or more, the curves show the "
             "mean over seeds and the error bars the standard error across seeds; with 1 "
             "they show the error over member pairs of one draw, which understates it.")
-        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol")
+        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol",
+                  "batch_size", "lr_schedule", "grad_clip")
 
     st.subheader("Measure")
     measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
@@ -186,7 +200,8 @@ def _base() -> ExperimentSpec:
         depth=int(depth), activation=activation, ensemble_size=int(K),
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
-        loss_tol=float(loss_tol), seed=int(seed))
+        loss_tol=float(loss_tol), seed=int(seed), batch_size=int(batch_size),
+        lr_schedule=lr_schedule, grad_clip=float(grad_clip))
 
 
 base = common.build(_base, slots)

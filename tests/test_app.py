@@ -302,3 +302,13 @@ def test_alignment_pair_label_noise_reaches_the_run():
     from ui.common import services
     (entry,) = services()[0].entries()
     assert entry["spec"]["label_noise_kind"] == "pair" and entry["spec"]["label_noise"] == 0.4
+
+
+def test_alignment_training_protocol_controls_reach_the_run():
+    at = open_app(mode="Single run", batch="8", sched="cosine", clip="0.5", **TINY_ALIGN)
+    run_until(at, lambda a: any(m.label.startswith("CKA") for m in a.metric),
+              what="the minibatch run")
+    from ui.common import services
+    (entry,) = services()[0].entries()
+    spec = entry["spec"]
+    assert (spec["batch_size"], spec["lr_schedule"], spec["grad_clip"]) == (8, "cosine", 0.5)
