@@ -9,6 +9,7 @@ Pure functions of arrays (numpy arrays or torch tensors, on the CPU or a GPU):
 - :func:`linear_cka` / :func:`linear_cka_matrix` -- linear CKA (Kornblith et al. 2019),
   biased or debiased
 - :func:`mutual_knn` / :func:`mutual_knn_matrix` -- mutual k-NN alignment (Huh et al. 2024)
+- :func:`cknna` -- CKNNA, CKA over mutual nearest neighbours (Huh et al. 2024)
 - :func:`intrinsic_dimension` -- TwoNN / GRIDE via dadapy (imported lazily)
 
 Spaces. A representation is a 2-D array (N points, features). A 1-D array of an
@@ -916,6 +917,152 @@ def _cka_matrices(xs: Sequence[torch.Tensor], which: Sequence[bool]) -> list[np.
         c = h / np.sqrt(np.outer(diag, diag))
         out.append((c + c.T) / 2)
     return out
+
+
+# ------------------------------------------------------------------------------ CKNNA
+def inner_product_knn(X: ArrayLike, k: int, *, include_self: bool = False,
+                      name: str = "A", dtype: torch.dtype = torch.float64,
+                      device: torch.device | str | None = None,
+                      block_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest inner products x_i . x_j of each point, blockwise (memory
+    O(block x N)), for :func:`cknna`.
+
+    Parameters
+    ----------
+    X : array_like
+        (N, d) features (1-D labels one-hot, 1-D floats one coordinate).
+    k : int
+        Neighbours per point, 1 <= k <= N - 2.
+    include_self : bool
+        Whether j = i may be chosen (platonic-rep's biased CKNNA keeps it).
+    name, dtype, device, block_size
+        The array's name in messages; arithmetic; device; rows per block.
+
+    Returns
+    -------
+    (idx, val) : (N, k) int64 and (N, k) float tensors
+        Columns and values, largest first; ties are broken arbitrarily (as
+        ``torch.topk``), as in platonic-rep.
+    """
+    x = _features(X, name, dtype, device)
+    n = x.shape[0]
+    k = check_k(k, n)
+    rows = _block_rows(n, 1, block_size)
+    idx = torch.empty(n, k, dtype=torch.int64, device=x.device)
+    val = torch.empty(n, k, dtype=x.dtype, device=x.device)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        d = -(x[start:stop] @ x.T)  # smallest = largest inner product
+        if not include_self:
+            d[torch.arange(stop - start), torch.arange(start, stop)] = math.inf
+        v, i = _smallest(d, k)
+        idx[start:stop], val[start:stop] = i, -v
+    return idx, val
+
+
+def _masked_hsic(rows: torch.Tensor, cols: torch.Tensor, kv: torch.Tensor,
+                 lv: torch.Tensor, n: int, unbiased: bool) -> float:
+    """HSIC of the sparse matrices K~, L~ with entries kv, lv at (rows, cols) (each
+    pair once), by platonic-rep's formulas for dense matrices without forming them:
+    unbiased (Song et al. 2012) ``[tr(K~ L~) + 1'K~1 1'L~1 / ((n-1)(n-2))
+    - 2/(n-2) 1'K~L~1] / (n(n-3))`` (diagonal entries dropped), biased
+    ``tr(K H L H)`` with H = I - 11'/n. Here tr(K L) = sum_ij K_ij L_ji."""
+    if unbiased:
+        off = rows != cols
+        rows, cols, kv, lv = rows[off], cols[off], kv[off], lv[off]
+    key = rows * n + cols
+    order = torch.argsort(key)
+    key_sorted = key[order]
+    tkey = cols * n + rows  # (j, i) for each (i, j)
+    pos = torch.searchsorted(key_sorted, tkey).clamp_(max=max(len(key) - 1, 0))
+    hit = key_sorted[pos] == tkey if len(key) else torch.zeros(0, dtype=torch.bool)
+    tr = float((kv[hit] * lv[order[pos[hit]]]).sum())  # sum_ij K_ij L_ji
+    k_rows = torch.zeros(n, dtype=kv.dtype).index_add_(0, rows, kv)  # K 1
+    k_cols = torch.zeros(n, dtype=kv.dtype).index_add_(0, cols, kv)  # 1'K
+    l_rows = torch.zeros(n, dtype=lv.dtype).index_add_(0, rows, lv)
+    l_cols = torch.zeros(n, dtype=lv.dtype).index_add_(0, cols, lv)
+    sk, sl = float(kv.sum()), float(lv.sum())
+    if unbiased:
+        return (tr + sk * sl / ((n - 1) * (n - 2))
+                - 2.0 / (n - 2) * float((k_cols * l_rows).sum())) / (n * (n - 3))
+    # tr(KHLH) = tr(KL) - (1/n) 1'KL1 - (1/n) 1'LK1 + (1/n^2) 1'K1 1'L1
+    return (tr - float((k_cols * l_rows).sum()) / n - float((l_cols * k_rows).sum()) / n
+            + sk * sl / (n * n))
+
+
+def _cknna_term(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
+                n: int, unbiased: bool) -> float:
+    """HSIC(mask * K, mask * L), the mask being the pairs (i, j) with j among i's k
+    nearest neighbours in both spaces (``a``, ``b``: (idx, val) of
+    :func:`inner_product_knn`)."""
+    ia, va = a
+    ib, vb = b
+    k = ia.shape[1]
+    same = ia[:, :, None] == ib[:, None, :]  # (N, k, k)
+    ri, pa, pb = torch.nonzero(same, as_tuple=True)
+    rows = ri
+    cols = ia[ri, pa]
+    return _masked_hsic(rows, cols, va[ri, pa].double(), vb[ri, pb].double(), n, unbiased)
+
+
+def cknna_from_knn(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
+                   n: int, *, unbiased: bool = True,
+                   self_terms: tuple[float, float] | None = None) -> float:
+    """CKNNA from precomputed :func:`inner_product_knn` results (see :func:`cknna`);
+    ``self_terms`` = (HSIC_A, HSIC_B) of each space with itself, when known."""
+    kl = _cknna_term(a, b, n, unbiased)
+    kk, ll = self_terms if self_terms is not None else (
+        _cknna_term(a, a, n, unbiased), _cknna_term(b, b, n, unbiased))
+    if not kk * ll > 0:
+        return math.nan
+    return kl / math.sqrt(kk * ll)
+
+
+def cknna(A: ArrayLike, B: ArrayLike, k: int = 10, *, unbiased: bool = True,
+          dtype: torch.dtype = torch.float64,
+          device: torch.device | str | None = None) -> float:
+    """CKNNA (Huh et al. 2024, platonic-rep): CKA restricted to mutual nearest
+    neighbours.
+
+    Parameters
+    ----------
+    A, B : array_like
+        (N, dA), (N, dB) features of the same N points (1-D labels one-hot).
+    k : int
+        Neighbours per point, 1 <= k <= N - 2, by **inner product** (the largest
+        x_i . x_j, as platonic-rep; L2-normalise the rows first for cosine neighbours).
+    unbiased : bool
+        True: self excluded from the neighbours and the unbiased HSIC estimator; False:
+        self allowed and the biased HSIC, tr(K H L H).
+
+    Returns
+    -------
+    float
+        ``HSIC(M * K, M * L) / sqrt(HSIC(M_A * K, M_A * K) HSIC(M_B * L, M_B * L))``
+        with K, L the linear Gram matrices, M_A / M_B the k-NN indicator matrices and
+        M = M_A * M_B; NaN when a denominator term is not positive (platonic-rep adds
+        1e-6 to the denominator instead).
+
+    Notes
+    -----
+    Only the N k neighbour pairs enter, so after the blockwise neighbour search
+    (O(N^2 d) time, O(block x N) memory) it costs O(N k^2); the formulas are those of
+    platonic-rep's dense N x N code, rearranged (``tests/test_compare.py`` checks them
+    against a dense version). Tied inner products are broken arbitrarily.
+    """
+    if not isinstance(unbiased, bool):
+        raise ValueError(f"unbiased={unbiased!r} is invalid: allowed True or False")
+    x = _features(A, "A", dtype, device)
+    y = _features(B, "B", dtype, x.device)
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"the representations have different numbers of points (A: N={n}, "
+                         f"B: N={y.shape[0]}): allowed the same N points in both")
+    if n < 4:
+        raise ValueError(f"N={n} points is too few for CKNNA: allowed N >= 4")
+    a = inner_product_knn(x, k, include_self=not unbiased, name="A", dtype=dtype)
+    b = inner_product_knn(y, k, include_self=not unbiased, name="B", dtype=dtype)
+    return cknna_from_knn(a, b, n, unbiased=unbiased)
 
 
 # ---------------------------------------------------------------- intrinsic dimension
