@@ -333,10 +333,11 @@ def load_arrays(source: str | os.PathLike | bytes | BinaryIO, *,
                                  f"at most {limits.max_arrays} (+ labels, groups)")
             for m in members:
                 name = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
-                if m.file_size > limits.max_values * 8 + 4096:
+                if m.file_size > limits.max_values * 8 + 65536:  # values + a header
                     raise ValueError(f"array {show(name, 60)} is {m.file_size:,} bytes "
                                      f"uncompressed: allowed at most "
-                                     f"{limits.max_values * 8:,}")
+                                     f"{limits.max_values * 8 + 65536:,} bytes "
+                                     f"({limits.max_values:,} float64 values)")
                 try:
                     with zf.open(m) as f:
                         data = io.BytesIO(f.read())
