@@ -140,3 +140,45 @@ def test_one_direction_validates_like_both() -> None:
         information_imbalance_to(np.zeros((10, 2)), np.zeros(10, int), 9)
     with pytest.raises(ValueError, match="B contains 1 NaN"):
         information_imbalance_to(np.zeros((10, 2)), np.r_[np.zeros(9), np.nan])
+
+
+# ----------------------------------------------- matrices: shared neighbours, sorted rows
+MATRIX_KINDS = ["continuous", "integer-grid", "duplicates", "labels-vs-continuous",
+                "labels-vs-labels", "rounded-1d"]
+
+
+@pytest.mark.parametrize("kind", MATRIX_KINDS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_matrices_equal_the_pairwise_measures(kind: str, k: int) -> None:
+    """information_imbalance_matrix (binary search in sorted rows, rank tables) and
+    mutual_knn_matrix (shared neighbour indices) against the pairwise functions."""
+    from tests.test_measures import _data
+    a, b = _data(kind)
+    third = np.asarray(a)[::-1].copy()
+    reps = [a, b, third]
+    ii = measures.information_imbalance_matrix(reps, k)
+    ii5 = measures.information_imbalance_matrix(reps, k, block_size=5)
+    kn = measures.mutual_knn_matrix(reps, k)
+    for i in range(3):
+        for j in range(3):
+            want = information_imbalance(reps[i], reps[j], k)[0]
+            assert ii[i, j] == pytest.approx(want, abs=1e-12), (i, j)
+            assert ii5[i, j] == pytest.approx(want, abs=1e-12), (i, j)
+            assert kn[i, j] == pytest.approx(measures.mutual_knn(reps[i], reps[j], k),
+                                             abs=1e-12), (i, j)
+    assert (ii[0, 1], ii[1, 0]) == pytest.approx(brute_ii(a, b, k), abs=1e-12)
+
+
+def test_cka_matrix_pair_by_pair_branch_equals_linear_cka() -> None:
+    """M N^2 > 2^25: the matrix is built pair by pair from cross traces."""
+    rng = np.random.default_rng(5)
+    n = 3400
+    z = rng.normal(size=(n, 4))
+    reps = [z @ rng.normal(size=(4, 6)) + rng.normal(size=(n, 6)) for _ in range(3)]
+    assert 3 * n * n > 2**25
+    for debiased in (False, True):
+        mat = measures.linear_cka_matrix(reps, debiased)
+        for i in range(3):
+            for j in range(3):
+                assert mat[i, j] == pytest.approx(
+                    measures.linear_cka(reps[i], reps[j], debiased), abs=1e-10)
