@@ -442,10 +442,21 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
     m = len(names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ms.DegenerateRepresentationWarning)
+        knn_xs = [_normalise_rows(x) for x in xs] if knn_metric == "cosine" else xs
+        note = f"{knn_metric} neighbours"
+        mk = to_labels = None
         if m > 1 and ({"ii", "ii_score"} & set(chosen)):
             t = time.perf_counter()
-            ii = ms.information_imbalance_matrix(xs, k, names=names, warn=False)
-            secs = time.perf_counter() - t
+            both = "mknn" in chosen and knn_metric == "euclidean"
+            with_labels = "ii_labels" in chosen
+            if both or with_labels:  # one pass over the distances for all of them
+                ii, mk, to_labels = ms.alignment_matrices(
+                    xs, k, knn_k, names=names, warn=False,
+                    targets=[inputs.labels] if with_labels else ())
+                mk = mk if both else None
+            else:
+                ii = ms.information_imbalance_matrix(xs, k, names=names, warn=False)
+            ii_secs = secs = time.perf_counter() - t
             if "ii" in chosen:
                 pairs("ii", ii, k, secs)
             if "ii_score" in chosen:
@@ -460,12 +471,13 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
             for debiased, mat in zip(which, mats):
                 pairs("cka_debiased" if debiased else "cka", mat, None, secs)
             del feats
-        knn_xs = [_normalise_rows(x) for x in xs] if knn_metric == "cosine" else xs
-        note = f"{knn_metric} neighbours"
         if m > 1 and "mknn" in chosen:
-            t = time.perf_counter()
-            mk = ms.mutual_knn_matrix(knn_xs, knn_k, names=names, warn=False)
-            pairs("mknn", mk, knn_k, time.perf_counter() - t, note)
+            if mk is not None:  # computed with the II matrix: the seconds are shared
+                pairs("mknn", mk, knn_k, ii_secs, note + " (time shared with ii)")
+            else:
+                t = time.perf_counter()
+                mk = ms.mutual_knn_matrix(knn_xs, knn_k, names=names, warn=False)
+                pairs("mknn", mk, knn_k, time.perf_counter() - t, note)
         if m > 1 and "cknna" in chosen:
             t = time.perf_counter()
             knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, names)]
@@ -480,7 +492,11 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
                                                 if knn_metric == "cosine" else ""))
         if "id" in chosen:
             _intrinsic_dimensions(names, xs, add)
-        if "ii_labels" in chosen:
+        if "ii_labels" in chosen and to_labels is not None:
+            for i, name in enumerate(names):
+                add("ii_labels", name, "labels", to_labels[i, 0], k, ii_secs,
+                    "time shared with ii")
+        elif "ii_labels" in chosen:
             for name, x in zip(names, xs):
                 t = time.perf_counter()
                 v = ms.information_imbalance_to(x, inputs.labels, k)

@@ -662,19 +662,37 @@ def _sorted_rows(d: torch.Tensor) -> torch.Tensor:
 
 
 def _ii_matrix_sums(spaces: Sequence[_Space], k: int, block_size: int | None) -> np.ndarray:
-    """(M, M) sums of w^a r^b over all rows, by the pairwise path of
-    :func:`information_imbalance` shared across spaces: each space's distance block and
-    k nearest neighbours and sorted rows once per sub-block of rows, then for every
-    other space the mid-ranks of those neighbours by binary search in its sorted rows
-    (or from its rank table when discrete). Rows whose
-    k-th neighbour ties go through :func:`_rank_sum` (sorting when the tie is large).
-    Much cheaper than sorting every row of every space, as :func:`_pair_sums` does."""
+    """(M, M) sums of w^a r^b over all rows (see :func:`_matrix_sums`)."""
+    return _matrix_sums(spaces, k, None, block_size)[0]
+
+
+def _matrix_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
+                 block_size: int | None, n_targets: int = 0
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One pass over blocks of rows for both matrices: (M, M) sums of w^a r^b (II,
+    neighbours of order ``k``) and of w^a w^b (mutual k-NN, order ``knn_k``); either may
+    be None (not computed). Each space's distance block is formed once per sub-block.
+
+    II: each space's k nearest neighbours and sorted rows once per sub-block, then for
+    every other space the mid-ranks of those neighbours by binary search in its sorted
+    rows (or from its rank table when discrete); rows whose k-th neighbour ties go
+    through :func:`_rank_sum` (sorting when the tie is large). Much cheaper than sorting
+    every row of every space into dense ranks, as :func:`_pair_sums` does.
+
+    Mutual k-NN: each space's knn_k nearest neighbours once, then per pair the common
+    indices of rows without a tie at the k-th place (knn_k^2 comparisons per row), and
+    the dense weights of :func:`_overlap` for rows with one.
+
+    The last ``n_targets`` spaces are only ranked in (Delta(a -> target)): their
+    neighbours are never searched, their rows of the II sums stay 0 and they take no
+    part in mutual k-NN (their rows and columns there are 0)."""
     n, m = spaces[0].n, len(spaces)
     rows = _block_rows(n, m, block_size)
     cpu = spaces[0].device.type == "cpu"
     sub = rows if not cpu else min(rows, max(8, _CHUNK_FLOATS // n))
-    tables = [s.rank_table() if s.discrete else None for s in spaces]
-    total = np.zeros((m, m))
+    tables = [s.rank_table() if s.discrete else None for s in spaces] if k else None
+    ii = np.zeros((m, m)) if k is not None else None
+    kn = np.zeros((m, m)) if knn_k is not None else None
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         raws = [s.raw(start, stop) for s in spaces]
@@ -682,35 +700,71 @@ def _ii_matrix_sums(spaces: Sequence[_Space], k: int, block_size: int | None) ->
             for c0 in range(0, stop - start, sub):
                 c1 = min(stop - start, c0 + sub)
                 ds = [s.finish(r, start, c0, c1) for s, r in zip(spaces, raws)]
-                # Each continuous space's rows sorted once (values only: numpy's sort is
-                # ~14x faster than torch's on the CPU); a neighbour's mid-rank is then two
-                # binary searches, instead of two passes over the row for every pair.
-                srt = [None if t is not None else _sorted_rows(d) for t, d in zip(tables, ds)]
-                for a in range(m):
-                    vals, idx = _smallest(ds[a], k + 1)
-                    tie = vals[:, k - 1] == vals[:, k]
-                    any_tie = bool(tie.any())
-                    plain = ~tie if any_tie else None
-                    nb = idx[:, :k] if plain is None else idx[plain, :k]
-                    for b in range(m):
-                        if tables[b] is not None:
-                            cls = spaces[b].inverse
-                            own = cls[start + c0:start + c1]
-                            if plain is not None:
-                                own = own[plain]
-                            total[a, b] += float(tables[b][own[:, None], cls[nb]].sum())
-                        elif nb.shape[0]:
-                            dr, sr = (ds[b], srt[b]) if plain is None else (ds[b][plain],
-                                                                          srt[b][plain])
-                            v = dr.gather(1, nb)
-                            below = torch.searchsorted(sr, v, side="left")
-                            upto = torch.searchsorted(sr, v, side="right")
-                            # below + (ties + 1) / 2, as _counted_rank_sum
-                            total[a, b] += float(below.sum()) + 0.5 * float(
-                                (upto - below).sum() + below.numel())
-                        if any_tie:
-                            total[a, b] += _rank_sum(ds[a][tie], ds[b][tie], k)
-    return total
+                if ii is not None:
+                    _ii_block(spaces, ds, tables, k, start + c0, start + c1, ii,
+                              m - n_targets)
+                if kn is not None:
+                    _knn_block(ds[:m - n_targets], knn_k, kn)
+    return ii, kn
+
+
+def _ii_block(spaces: Sequence[_Space], ds: Sequence[torch.Tensor],
+              tables: Sequence[torch.Tensor | None], k: int, a0: int, a1: int,
+              total: np.ndarray, n_sources: int) -> None:
+    """Add one sub-block's (rows a0..a1-1) II sums to ``total`` (see :func:`_matrix_sums`);
+    neighbours from the first ``n_sources`` spaces only."""
+    m = len(spaces)
+    # Each continuous space's rows sorted once (values only: numpy's sort is ~14x faster
+    # than torch's on the CPU); a neighbour's mid-rank is then two binary searches,
+    # instead of two passes over the row for every pair.
+    srt = [None if t is not None else _sorted_rows(d) for t, d in zip(tables, ds)]
+    for a in range(n_sources):
+        vals, idx = _smallest(ds[a], k + 1)
+        tie = vals[:, k - 1] == vals[:, k]
+        any_tie = bool(tie.any())
+        plain = ~tie if any_tie else None
+        nb = idx[:, :k] if plain is None else idx[plain, :k]
+        for b in range(m):
+            if tables[b] is not None:
+                cls = spaces[b].inverse
+                own = cls[a0:a1]
+                if plain is not None:
+                    own = own[plain]
+                total[a, b] += float(tables[b][own[:, None], cls[nb]].sum())
+            elif nb.shape[0]:
+                dr, sr = (ds[b], srt[b]) if plain is None else (ds[b][plain], srt[b][plain])
+                v = dr.gather(1, nb)
+                below = torch.searchsorted(sr, v, side="left")
+                upto = torch.searchsorted(sr, v, side="right")
+                # below + (ties + 1) / 2, as _counted_rank_sum
+                total[a, b] += float(below.sum()) + 0.5 * float(
+                    (upto - below).sum() + below.numel())
+            if any_tie:
+                total[a, b] += _rank_sum(ds[a][tie], ds[b][tie], k)
+
+
+def _knn_block(ds: Sequence[torch.Tensor], k: int, total: np.ndarray) -> None:
+    """Add one sub-block's mutual k-NN sums to ``total`` (see :func:`_matrix_sums`)."""
+    m = len(ds)
+    nbs, ties = [], []
+    for d in ds:
+        vals, idx = _smallest(d, k + 1)
+        nbs.append(idx[:, :k])
+        ties.append(vals[:, k - 1] == vals[:, k])
+    dense: dict[int, torch.Tensor] = {}
+    for a in range(m):
+        for b in range(a, m):
+            tie = ties[a] | ties[b]
+            plain = ~tie
+            t = float((nbs[a][plain, :, None] == nbs[b][plain, None, :]).sum())
+            if bool(tie.any()):
+                for c in (a, b):
+                    if c not in dense:
+                        dense[c] = _dense_weights(ds[c], k)
+                t += float((dense[a][tie] * dense[b][tie]).sum())
+            total[a, b] += t
+            if a != b:
+                total[b, a] += t
 
 
 def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
@@ -807,42 +861,55 @@ def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
 
 
 def _knn_matrix_sums(spaces: Sequence[_Space], k: int, block_size: int | None) -> np.ndarray:
-    """(M, M) sums of w^a w^b (shared k-NN, ties fractional), symmetric: each space's
-    k nearest neighbours once per sub-block of rows, then per pair the common indices
-    of rows without a tie at the k-th place (k^2 comparisons per row), and the dense
-    weights of :func:`_overlap` for rows with one."""
-    n, m = spaces[0].n, len(spaces)
-    rows = _block_rows(n, m, block_size)
-    cpu = spaces[0].device.type == "cpu"
-    sub = rows if not cpu else min(rows, max(8, _CHUNK_FLOATS // n))
-    total = np.zeros((m, m))
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        raws = [s.raw(start, stop) for s in spaces]
-        with _one_thread(cpu):
-            for c0 in range(0, stop - start, sub):
-                c1 = min(stop - start, c0 + sub)
-                ds = [s.finish(r, start, c0, c1) for s, r in zip(spaces, raws)]
-                nbs, ties = [], []
-                for d in ds:
-                    vals, idx = _smallest(d, k + 1)
-                    nbs.append(idx[:, :k])
-                    ties.append(vals[:, k - 1] == vals[:, k])
-                dense: dict[int, torch.Tensor] = {}
-                for a in range(m):
-                    for b in range(a, m):
-                        tie = ties[a] | ties[b]
-                        plain = ~tie
-                        t = float((nbs[a][plain, :, None] == nbs[b][plain, None, :]).sum())
-                        if bool(tie.any()):
-                            for c in (a, b):
-                                if c not in dense:
-                                    dense[c] = _dense_weights(ds[c], k)
-                            t += float((dense[a][tie] * dense[b][tie]).sum())
-                        total[a, b] += t
-                        if a != b:
-                            total[b, a] += t
-    return total
+    """(M, M) sums of w^a w^b, symmetric (see :func:`_matrix_sums`)."""
+    return _matrix_sums(spaces, None, k, block_size)[1]
+
+
+def alignment_matrices(reps: Sequence[ArrayLike], k: int = 1, knn_k: int = 10, *,
+                       dtype: torch.dtype = torch.float32,
+                       device: torch.device | str | None = None,
+                       block_size: int | None = None,
+                       names: Sequence[str] | None = None,
+                       warn: bool = True, targets: Sequence[ArrayLike] = ()
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`information_imbalance_matrix` and :func:`mutual_knn_matrix` in one pass,
+    and Delta(rep -> target) for extra ``targets`` (e.g. labels).
+
+    Parameters
+    ----------
+    reps : sequence of array_like
+        M representations of the same N points.
+    k, knn_k : int
+        Neighbours of the Information Imbalance and of mutual k-NN (1 to N - 2).
+    dtype, device, block_size, names, warn
+        As in :func:`information_imbalance_matrix`.
+    targets : sequence of array_like
+        T further spaces (labels, say) only ranked in: their own neighbours are never
+        searched, so a label target costs no sort (its ranks come from its table).
+
+    Returns
+    -------
+    (ii, mknn, to_targets) : (M, M), (M, M) and (M, T) float64 arrays
+        The values of the two functions and ``to_targets[a, t] = Delta(reps[a] ->
+        targets[t])`` (= :func:`information_imbalance_to`); each space's distances are
+        formed once for all of them.
+    """
+    m = len(reps)
+    if m == 0:
+        raise ValueError("reps is empty: allowed at least one representation")
+    names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
+    t = len(targets)
+    spaces = _spaces(list(reps) + list(targets),
+                     names + [f"targets[{i}]" for i in range(t)], dtype, device)
+    n = spaces[0].n
+    k = check_k(k, n)
+    knn_k = check_k(knn_k, n, "knn_k")
+    if warn:
+        _warn_degenerate(spaces, "its Information Imbalances are 1 and its mutual k-NN "
+                         "values at chance (ties)")
+    ii, kn = _matrix_sums(spaces, k, knn_k, block_size, n_targets=t)
+    ii = ii * (2.0 / (n * n * k))
+    return ii[:m, :m], kn[:m, :m] / (n * knn_k), ii[:m, m:]
 
 
 def _features(X: ArrayLike, name: str, dtype: torch.dtype,

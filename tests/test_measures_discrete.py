@@ -182,3 +182,17 @@ def test_cka_matrix_pair_by_pair_branch_equals_linear_cka() -> None:
             for j in range(3):
                 assert mat[i, j] == pytest.approx(
                     measures.linear_cka(reps[i], reps[j], debiased), abs=1e-10)
+
+
+def test_alignment_matrices_one_pass_equals_the_separate_functions() -> None:
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 4, size=90)
+    reps = [rng.normal(size=(90, 5)) + y[:, None], rng.normal(size=(90, 3)),
+            rng.integers(0, 3, size=(90, 2))]
+    ii, kn, to = measures.alignment_matrices(reps, 2, 6, targets=[y, y % 2], block_size=7)
+    assert ii == pytest.approx(measures.information_imbalance_matrix(reps, 2), abs=1e-12)
+    assert kn == pytest.approx(measures.mutual_knn_matrix(reps, 6), abs=1e-12)
+    assert to.shape == (3, 2)
+    for a in range(3):
+        assert to[a, 0] == pytest.approx(information_imbalance_to(reps[a], y, 2), abs=1e-12)
+        assert to[a, 1] == pytest.approx(brute_ii(reps[a], y % 2, 2)[0], abs=1e-12)
