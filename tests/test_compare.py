@@ -353,3 +353,18 @@ def test_cli_as_a_process_prints_no_traceback(tmp_path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: array 'a' contains 40 NaN or inf value(s): "
                                    "allowed finite numbers only")
+
+
+def test_inner_product_neighbours_are_exact_when_float32_cannot_tell() -> None:
+    """A large common offset: float32 inner products tie or misorder, so the float64
+    check must redo those rows; the values must be float64's top k."""
+    rng = np.random.default_rng(9)
+    a = 1e4 + rng.normal(size=(120, 3)) * 1e-2
+    idx, val = measures.inner_product_knn(a, 5)
+    full = a @ a.T
+    np.fill_diagonal(full, -np.inf)
+    want = -np.sort(-full, axis=1)[:, :5]
+    assert np.array_equal(val.numpy(), want)
+    assert np.array_equal(np.take_along_axis(full, idx.numpy(), 1), want)
+    b = a[:, ::-1] + rng.normal(size=a.shape) * 1e-2
+    assert measures.cknna(a, b, 5) == pytest.approx(_dense_cknna(a, b, 5, True), rel=1e-9)
