@@ -371,6 +371,13 @@ def add_compare_command(sub: Any) -> None:
     p.add_argument("--knn-metric", default="euclidean", choices=KNN_METRICS,
                    help="mutual k-NN neighbours: euclidean (default) or cosine (rows "
                         "L2-normalised, as platonic-rep)")
+    p.add_argument("--subsample", type=_parse_value, default=None, metavar="N_SUB",
+                   help="compute on --repeats random subsets of this many points (4 to N) "
+                        "and report mean, std and standard error (for large N)")
+    p.add_argument("--repeats", type=_parse_value, default=5,
+                   help="subsets with --subsample, 2 to 100 (default: 5)")
+    p.add_argument("--seed", type=_parse_value, default=0,
+                   help="seed of the subsets, 0 to 2^31 - 1 (default: 0)")
     p.add_argument("--out", default=None, help="write the table (.csv or .json)")
     p.add_argument("--write-example", default=None, metavar="FILE.npz",
                    help="write the small synthetic example file and exit")
@@ -410,18 +417,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     inputs = load_arrays(args.file)
     t = time.perf_counter()
     rows = compare(inputs.arrays, inputs.labels, measures=measures, k=args.k,
-                       knn_k=args.knn_k, knn_metric=args.knn_metric)
+                   knn_k=args.knn_k, knn_metric=args.knn_metric, subsample=args.subsample,
+                   repeats=args.repeats, seed=args.seed)
     secs = time.perf_counter() - t
     n = next(iter(inputs.arrays.values())).shape[0]
     print(f"{len(inputs.arrays)} arrays, N={n:,}"
           + (f", {len(set(inputs.labels.tolist()))} classes" if inputs.labels is not None else "")
           + f", k={args.k}, knn_k={args.knn_k} ({args.knn_metric}): {len(rows)} rows in "
           f"{secs:.1f}s", file=sys.stderr)
-    table = [["measure", "a", "b", "value", "note"]]
+    sub = args.subsample is not None
+    table = [["measure", "a", "b", "value"] + (["std", "sem"] if sub else []) + ["note"]]
     for r in rows:
         if r["measure"] in ("cka", "cka_debiased", "mknn", "cknna", "ii_score") and r["a"] > r["b"]:
             continue  # symmetric: one row per pair on screen (the file has both)
-        table.append([r["measure"], r["a"], r["b"] or "-", _short(r["value"]), r["note"]])
+        table.append([r["measure"], r["a"], r["b"] or "-", _short(r["value"])]
+                     + ([_short(r["std"]), _short(r["sem"])] if sub else []) + [r["note"]])
     print(_table(table))
     if out is not None:
         write_table(rows, out)

@@ -371,6 +371,7 @@ def _normalise_rows(x: np.ndarray) -> np.ndarray:
 def compare(arrays: Mapping[str, Any], labels: Any = None, *,
             measures: Sequence[str] | None = None, k: int = 1, knn_k: int = 10,
             knn_metric: str = "euclidean", groups: Any = None,
+            subsample: int | None = None, repeats: int = 5, seed: int = 0,
             limits: Limits = LIMITS) -> list[dict[str, Any]]:
     """Every requested measure between every pair of arrays, as a tidy table.
 
@@ -394,8 +395,17 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
         neighbours (its definition), of the normalised rows under "cosine".
     groups : array_like, optional
         Validated and carried along; unused by the measures.
+    subsample : int, optional
+        Compute on ``repeats`` random subsets of this many points (the same subset for
+        every array and the labels) instead of all N, and report the mean with its
+        standard deviation and standard error over the subsets: for N too large for the
+        exact O(N^2) measures. 4 <= subsample <= N.
+    repeats : int
+        Number of subsets, 2 to 100 (only with ``subsample``).
+    seed : int
+        Seed of the subsets.
     limits : Limits
-        Input bounds.
+        Input bounds (checked on the full arrays).
 
     Returns
     -------
@@ -405,16 +415,52 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
         ``model_b``, ``layer_b``, ``value`` (float; NaN where undefined), ``k`` (the
         neighbour count used, or None), ``n`` (points), ``seconds`` (time of that
         measure over all pairs) and ``note``. Pairwise measures have a row for both
-        orders (a, b) and (b, a); the symmetric ones repeat their value.
+        orders (a, b) and (b, a); the symmetric ones repeat their value. With
+        ``subsample``: ``value`` is the mean over the subsets, and ``std``, ``sem`` and
+        ``repeats`` are added (``n`` is the subset size, ``seconds`` the total).
 
     Raises
     ------
     ValueError
         Bad input or parameters (see :func:`validate`).
     """
+    inputs = validate(arrays, labels, groups, limits=limits)
+    if subsample is None:
+        return _compare(inputs, measures, k, knn_k, knn_metric)
+    n = next(iter(inputs.arrays.values())).shape[0]
+    from engine.validation import check_int
+    subsample = check_int("subsample", subsample, limits.min_points, n)
+    repeats = check_int("repeats", repeats, 2, 100)
+    seed = check_int("seed", seed, 0, 2**31 - 1)
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(repeats):
+        idx = np.sort(rng.choice(n, subsample, replace=False))
+        sub = Inputs({nm: a[idx] for nm, a in inputs.arrays.items()},
+                     None if inputs.labels is None else inputs.labels[idx])
+        if sub.labels is not None and len(np.unique(sub.labels)) < 2:
+            raise ValueError(f"subsample={subsample} is invalid: a subset of the points holds "
+                             "a single class; allowed a larger subsample")
+        runs.append(_compare(sub, measures, k, knn_k, knn_metric))
+    out = []
+    for i, row in enumerate(runs[0]):
+        vals = np.array([r[i]["value"] for r in runs])
+        finite = vals[np.isfinite(vals)]
+        std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+        out.append(dict(row, value=float(finite.mean()) if len(finite) else math.nan,
+                        std=std, sem=std / math.sqrt(len(finite)) if len(finite) > 1
+                        else math.nan, repeats=repeats,
+                        seconds=round(sum(r[i]["seconds"] for r in runs), 4),
+                        note=(row["note"] + "; " if row["note"] else "")
+                        + f"mean of {repeats} subsets of {subsample} points"))
+    return out
+
+
+def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
+             knn_metric: str) -> list[dict[str, Any]]:
+    """:func:`compare` on validated inputs (all points)."""
     from engine import measures as ms
 
-    inputs = validate(arrays, labels, groups, limits=limits)
     names = list(inputs.arrays)
     xs = list(inputs.arrays.values())
     n = xs[0].shape[0]
@@ -598,8 +644,8 @@ def ii_plane(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -------------------------------------------------------------------------- writers
-COLUMNS = ("measure", "a", "b", "model_a", "layer_a", "model_b", "layer_b", "value", "k",
-           "n", "seconds", "note")
+COLUMNS = ("measure", "a", "b", "model_a", "layer_a", "model_b", "layer_b", "value", "std",
+           "sem", "repeats", "k", "n", "seconds", "note")
 
 
 def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -368,3 +368,43 @@ def test_inner_product_neighbours_are_exact_when_float32_cannot_tell() -> None:
     assert np.array_equal(np.take_along_axis(full, idx.numpy(), 1), want)
     b = a[:, ::-1] + rng.normal(size=a.shape) * 1e-2
     assert measures.cknna(a, b, 5) == pytest.approx(_dense_cknna(a, b, 5, True), rel=1e-9)
+
+
+# ------------------------------------------------------------------------ subsampling
+def test_subsampling_gives_mean_and_error_over_subsets(example) -> None:
+    inputs = load_arrays(example)
+    rows = compare(inputs.arrays, inputs.labels, measures=["ii", "cka", "ii_labels"],
+                   subsample=80, repeats=4, seed=3)
+    r = next(r for r in rows if r["measure"] == "cka" and r["a"] == "mlp_a/layer1"
+             and r["b"] == "mlp_b/layer1")
+    rng = np.random.default_rng(3)
+    vals = []
+    for _ in range(4):
+        idx = np.sort(rng.choice(200, 80, replace=False))
+        vals.append(measures.linear_cka(inputs.arrays["mlp_a/layer1"][idx],
+                                        inputs.arrays["mlp_b/layer1"][idx]))
+    assert r["value"] == pytest.approx(np.mean(vals), abs=1e-10)
+    assert r["std"] == pytest.approx(np.std(vals, ddof=1), abs=1e-10)
+    assert r["sem"] == pytest.approx(np.std(vals, ddof=1) / 2, abs=1e-10)
+    assert r["repeats"] == 4 and r["n"] == 80 and "mean of 4 subsets of 80" in r["note"]
+    assert "std" in to_csv(rows).splitlines()[0]
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"subsample": 3}, "subsample=3 is invalid: allowed an integer in \\[4, 20\\]"),
+    ({"subsample": 21}, "subsample=21 is invalid"),
+    ({"subsample": 10, "repeats": 1}, "repeats=1 is invalid: allowed an integer in \\[2, 100\\]"),
+    ({"subsample": 10, "k": 9}, "k=9 is invalid for N=10 points"),
+])
+def test_bad_subsampling_raises(kw, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        compare({"a": GOOD, "b": GOOD + 1}, **kw)
+
+
+def test_cli_subsample(example, tmp_path, capsys) -> None:
+    out = tmp_path / "t.json"
+    assert cli.main(["compare", str(example), "--measures", "cka", "--subsample", "50",
+                     "--repeats", "3", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert {r["repeats"] for r in rows} == {3} and all(r["std"] >= 0 for r in rows)
+    assert "sem" in capsys.readouterr().out
