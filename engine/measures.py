@@ -544,7 +544,10 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     memory O(block_size x N); time O(N^2 (dA + dB)). Without ties the minimum, reached
     for B = A, is (k + 1) / N; 1 means no information. On the CPU the neighbour and rank
     passes run with one torch thread (process-wide while they run, then restored; see
-    :func:`_one_thread`); the distance products use numpy's BLAS threads.
+    :func:`_one_thread`); the distance products use numpy's BLAS threads. Ranks in a
+    discrete space (labels, few distinct points) come from its per-class table; for
+    Delta(h -> labels) alone, :func:`information_imbalance_to` skips the costly
+    Delta(labels -> h).
     """
     sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
     k = check_k(k, sa.n)
