@@ -17,10 +17,12 @@ from ui import common, plots
 
 common.ensure_router()
 
-# The page computes in the visitor's own script run, so it takes smaller inputs than the
-# engine's own limits (engine.compare.LIMITS): a full table of 16 arrays of 5,000 points
-# stays within about a minute on a 2-core CPU.
-PAGE_LIMITS = Limits(max_arrays=16, max_points=5000)
+# The page computes in the visitor's own script run, so it takes fewer arrays than the
+# engine (engine.compare.LIMITS) and computes exactly on at most EXACT_MAX points (a full
+# table of 16 arrays of 5,000 points stays within about a minute on a 2-core CPU); larger
+# N (up to the engine's limit) is computed on random subsets, with errors over them.
+PAGE_LIMITS = Limits(max_arrays=16)
+EXACT_MAX = 5000
 PAIRWISE = [m for m in MEASURES if m not in ("id", "ii_labels")]
 SOURCES = ["example", "upload"]
 
@@ -40,10 +42,11 @@ def _load(data: bytes | None) -> tuple[dict, np.ndarray | None]:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _table(data: bytes | None, measures: tuple[str, ...], k: int, knn_k: int,
-           metric: str) -> list[dict]:
+           metric: str, subsample: int | None, repeats: int) -> list[dict]:
     arrays, labels = _load(data)
     return compare(arrays, labels, measures=list(measures), k=k, knn_k=knn_k,
-                   knn_metric=metric, limits=PAGE_LIMITS)
+                   knn_metric=metric, subsample=subsample, repeats=repeats,
+                   limits=PAGE_LIMITS)
 
 
 st.title("Compare representations")
@@ -56,8 +59,11 @@ common.help_box(f"""
 names), each `N × D` over the **same N inputs** in the same order, and optionally
 `labels` (N integer class ids). Files are read with `allow_pickle=False`. On this page:
 at most **{upload_mb} MB** per upload, **{PAGE_LIMITS.max_arrays} arrays**,
-**N from {PAGE_LIMITS.min_points} to {PAGE_LIMITS.max_points:,}** (the command line,
-`noisealign compare`, takes up to {Limits().max_points:,}). The bundled example has two
+**N from {PAGE_LIMITS.min_points} to {PAGE_LIMITS.max_points:,}**; above
+{EXACT_MAX:,} points every measure is computed on random subsets of at most
+{EXACT_MAX:,} points and reported as their mean, with the standard deviation and
+standard error over the subsets in the table (the command line, `noisealign compare`,
+computes exactly up to {PAGE_LIMITS.max_points:,}, `--subsample` on request). The bundled example has two
 3-layer "models" and an unrelated `random` array over 600 inputs from 6 classes.
 
 **Measures.** *Information Imbalance* Δ(a→b) (Glielmo et al. 2022), exact over all N
@@ -102,7 +108,8 @@ with st.sidebar:
 data: bytes | None = None
 if source == "upload":
     up = st.file_uploader(f"A .npz file (at most {upload_mb} MB; "
-                          f"{PAGE_LIMITS.max_arrays} arrays, N ≤ {PAGE_LIMITS.max_points:,})",
+                          f"{PAGE_LIMITS.max_arrays} arrays, N ≤ {PAGE_LIMITS.max_points:,}; "
+                          f"above {EXACT_MAX:,} points on subsets)",
                           type=["npz"], key="upload")
     if up is None:
         st.info("Upload a `.npz` of arrays named `model/layer` (each N × D, the same N "
@@ -119,8 +126,20 @@ try:
     if not measures:
         st.warning("Choose at least one measure.", icon=":material/rule:")
         st.stop()
+    subsample, repeats = None, 0
+    if n > EXACT_MAX:
+        with st.sidebar:
+            st.subheader("Subsets (N > %s)" % f"{EXACT_MAX:,}")
+            subsample = int(st.number_input(
+                "Points per subset", PAGE_LIMITS.min_points, EXACT_MAX, 2000, key="sub",
+                bind="query-params", help=f"N = {n:,} is above the page's exact limit "
+                f"({EXACT_MAX:,}): every measure is the mean over random subsets."))
+            repeats = int(st.number_input("Subsets", 2, 20, 3, key="reps",
+                                          bind="query-params",
+                                          help="Random subsets (seed 0); the table shows "
+                                               "the std and standard error over them."))
     with st.spinner(f"Comparing {len(names)} arrays of N = {n:,} points..."):
-        rows = _table(data, measures, int(k), int(knn_k), metric)
+        rows = _table(data, measures, int(k), int(knn_k), metric, subsample, repeats)
 except ValueError as e:
     st.error(plain(str(e)), icon=":material/error:")
     st.stop()
@@ -128,7 +147,10 @@ except ValueError as e:
 st.caption(f"{len(names)} arrays, N = {n:,} points"
            + (f", {len(np.unique(labels))} classes" if labels is not None else ", no labels")
            + f"; k = {int(k)} (II), k = {int(knn_k)} ({metric}, mutual k-NN / CKNNA); "
-           f"k ≤ N − 2 = {max_k(n):,}.")
+           f"k ≤ N − 2 = {max_k(n if subsample is None else subsample):,}."
+           + ("" if subsample is None else
+              f" Computed on {repeats} random subsets of {subsample:,} points: values are "
+              "their means (std and sem in the table)."))
 if labels is None and "ii_labels" in chosen:
     st.caption("Δ(a→labels) is left out: the file has no `labels` array.")
 notes = sorted({r["note"] for r in rows if r["note"].startswith(("skipped", "undefined"))})

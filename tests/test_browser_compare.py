@@ -1,6 +1,7 @@
 """The Compare page in a real browser: `streamlit run app.py` on a free port, headless
 Chromium (Debian's `chromium`) through Playwright. The bundled example renders its
-views; a user's .npz upload is compared; a bad upload is explained in one message.
+views; a user's .npz upload is compared; a bad upload is explained in one message; an
+upload above the page's exact limit is computed on subsets.
 Without /usr/bin/chromium it skips, unless REQUIRE_BROWSER=1 (CI), where it fails."""
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def test_example_and_an_upload_in_the_browser(server, tmp_path):
     bad = tmp_path / "bad.npz"
     rng = np.random.default_rng(0)
     np.savez(bad, **{"net/l1": rng.normal(size=(50, 3)), "net/l2": rng.normal(size=(40, 3))})
+    big = tmp_path / "big.npz"  # N above the page's exact limit: computed on subsets
+    z = rng.normal(size=(6000, 3))
+    np.savez(big, **{"net/l1": z, "net/l2": z + 0.1 * rng.normal(size=z.shape)},
+             labels=(z[:, 0] > 0).astype(int))
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -68,5 +73,11 @@ def test_example_and_an_upload_in_the_browser(server, tmp_path):
             expect(page.get_by_text("has N=40 points but")).to_be_visible(timeout=60_000)
             expect(page.get_by_text("Traceback")).to_have_count(0)
             expect(charts).to_have_count(0)
+
+            # N = 6,000 > 5,000: random subsets, means with errors.
+            page.locator('input[type="file"]').set_input_files(str(big))
+            expect(page.get_by_text("Computed on 3 random subsets of 2,000 points")).to_be_visible(
+                timeout=90_000)
+            expect(charts.first.locator(".main-svg").first).to_be_visible(timeout=30_000)
         finally:
             browser.close()

@@ -408,3 +408,20 @@ def test_cli_subsample(example, tmp_path, capsys) -> None:
     rows = json.loads(out.read_text())
     assert {r["repeats"] for r in rows} == {3} and all(r["std"] >= 0 for r in rows)
     assert "sem" in capsys.readouterr().out
+
+
+def test_hostile_member_names_are_refused_and_shown_escaped(tmp_path) -> None:
+    path = tmp_path / "names.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        buf = io.BytesIO()
+        np.save(buf, GOOD)
+        zf.writestr("<img src=x onerror=alert(1)>.npy", buf.getvalue())
+    with pytest.raises(ValueError) as e:
+        load_arrays(path)
+    msg = str(e.value)
+    assert msg.startswith("array name '<img src=x onerror=alert(1)>' is invalid: allowed up to 100")
+    long = tmp_path / "long.npz"
+    np.savez(long, **{"x" * 5000: GOOD})
+    with pytest.raises(ValueError, match=r"array name 'x{40,}\.\.\. is invalid") as e:
+        load_arrays(long)
+    assert len(str(e.value)) < 300
