@@ -75,6 +75,7 @@ class Limits:
     max_points: int = 20_000
     max_features: int = 65_536
     max_values: int = 2**27  # N x D per array (1 GiB as float64)
+    max_total_values: int = 2**28  # all arrays together (2 GiB as float64)
     max_name: int = 100
     max_classes: int = 1000
 
@@ -210,6 +211,10 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
                              f"{show(name0, 60)} has N={n0:,}: allowed the same N inputs "
                              "in every array")
         out[name] = a
+    total = sum(a.size for a in out.values())
+    if total > limits.max_total_values:
+        raise ValueError(f"the {len(out)} arrays hold {total:,} values together: allowed at "
+                         f"most {limits.max_total_values:,}")
     y = None if labels is None else _check_labels(labels, n0, limits)
     g = None
     if groups is not None:
@@ -331,6 +336,11 @@ def load_arrays(source: str | os.PathLike | bytes | BinaryIO, *,
             if len(members) > limits.max_arrays + len(RESERVED):
                 raise ValueError(f"the .npz archive holds {len(members)} arrays: allowed "
                                  f"at most {limits.max_arrays} (+ labels, groups)")
+            total = sum(m.file_size for m in members)
+            if total > limits.max_total_values * 8 + 65536 * len(members):
+                raise ValueError(f"the .npz archive holds {total:,} bytes uncompressed: "
+                                 f"allowed at most {limits.max_total_values * 8:,} bytes "
+                                 f"({limits.max_total_values:,} float64 values) in all")
             for m in members:
                 name = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
                 if m.file_size > limits.max_values * 8 + 65536:  # values + a header

@@ -425,3 +425,13 @@ def test_hostile_member_names_are_refused_and_shown_escaped(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"array name 'x{40,}\.\.\. is invalid") as e:
         load_arrays(long)
     assert len(str(e.value)) < 300
+
+
+def test_total_size_limit(tmp_path) -> None:
+    arrays = {f"x{i}": np.zeros((20, 10)) for i in range(3)}
+    with pytest.raises(ValueError, match="the 3 arrays hold 600 values together: allowed at "
+                                         "most 500"):
+        compare(arrays, limits=Limits(max_total_values=500))
+    path = _npz(tmp_path, **{f"x{i}": np.zeros((200, 100)) for i in range(3)})
+    with pytest.raises(ValueError, match="the .npz archive holds .* bytes uncompressed"):
+        load_arrays(path, limits=Limits(max_total_values=1000))
