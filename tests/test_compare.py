@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from engine import cli, measures
-from engine.compare import (LIMITS, MEASURES, Limits, best_matches, compare, example_arrays,
+from engine.compare import (MEASURES, Limits, best_matches, compare, example_arrays,
                             ii_plane, load_arrays, make_example, matrix, to_csv, to_json)
 
 ROOT = Path(__file__).resolve().parents[1]
