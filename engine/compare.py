@@ -16,7 +16,10 @@ dict of (N, D_i) arrays named ``model/layer`` (or plain names), optionally with 
 =================  =====================================================================
 
 Every number comes from :mod:`engine.measures`; this module only validates, loads,
-arranges and writes. :func:`load_arrays` reads a ``.npz`` or a folder of ``.npy`` files
+arranges and writes. The II matrix, mutual k-NN and Delta(a -> labels) share one pass
+over the distances (:func:`engine.measures.alignment_matrices`). For N too large for the
+exact O(N^2) measures, ``subsample=`` computes on random subsets and reports the mean
+with its standard deviation and standard error. :class:`Limits` bounds the input. :func:`load_arrays` reads a ``.npz`` or a folder of ``.npy`` files
 with ``allow_pickle=False`` and refuses bad input (sizes, dtypes, NaN/inf, mismatched N,
 empty or too many arrays) with one ``ValueError`` each, naming the array and the allowed
 range. :func:`make_example` writes the small synthetic file used by the README and tests.
