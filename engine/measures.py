@@ -248,10 +248,20 @@ class _Space:
         cum[:, 1:] = others.gather(1, order).cumsum(1)
         below = cum.gather(1, torch.searchsorted(s, t, side="left"))
         upto = cum.gather(1, torch.searchsorted(s, t, side="right"))
+        self._level_counts = (below, upto - below)
         # below + (ties + 1) / 2, ties counting the point itself (as _counted_rank_sum)
         table = below + (upto - below + 1.0) * 0.5
         self._rank_table = table
         return table
+
+    def weight_table(self, k: int) -> torch.Tensor:
+        """(Nu, Nu) float64: [u, v] is the k-NN weight (as :func:`_dense_weights`) of
+        any point of class v in the row of a point of class u: 1 at levels wholly
+        before the k-th place, (k - below) / ties at the k-th place's level, else 0."""
+        self.rank_table()
+        below, ties = self._level_counts
+        share = (k - below) / ties.clamp(min=1.0)
+        return torch.where(below >= k, 0.0, torch.where(below + ties <= k, 1.0, share))
 
     def block(self, start: int, stop: int) -> torch.Tensor:
         """Squared distances (stop - start, N) from points start..stop-1 to all points,
@@ -511,6 +521,52 @@ def _rank_sum(dn: torch.Tensor, dr: torch.Tensor, k: int) -> float:
     return total + _counted_rank_sum(dr, idx, w)
 
 
+class _ClassSupport:
+    """For a discrete neighbour space: per class u, the columns whose points get a
+    weight in the row of a point of class u, and those weights (``weight_table``)."""
+
+    def __init__(self, space: _Space, k: int):
+        self.w = space.weight_table(k)
+        self.classes = space.inverse
+        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.cached = 0
+
+    def get(self, u: int) -> tuple[torch.Tensor, torch.Tensor]:
+        hit = self.cache.get(u)
+        if hit is not None:
+            return hit
+        wu = self.w[u][self.classes]  # (N,) weights of every point in a u-row
+        cols = torch.nonzero(wu > 0, as_tuple=True)[0]
+        out = (cols, wu[cols])
+        if self.cached + len(cols) <= 2**24:  # keep up to ~200 MB of columns
+            self.cache[u] = out
+            self.cached += len(cols)
+        return out
+
+
+def _support_rank_sum(dr: torch.Tensor, support: _ClassSupport, rows: torch.Tensor) -> float:
+    """sum_i sum_j w_ij r_ij over a block when the neighbours come from a discrete space
+    (weights by class, ``support``) and the ranks from continuous distances ``dr``:
+    each row of ``dr`` sorted once (values only), then each weighted point's mid-rank by
+    two binary searches -- no argsort, no dense weights. ``rows``: the class of each
+    row's point in the neighbour space."""
+    srt = _sorted_rows(dr)
+    total = 0.0
+    for u in torch.unique(rows).tolist():
+        sel = torch.nonzero(rows == u, as_tuple=True)[0]
+        cols, w = support.get(u)
+        if not len(cols):
+            continue
+        v = dr[sel][:, cols]  # (rows of u, weighted points)
+        sr = srt[sel]
+        below = torch.searchsorted(sr, v, side="left")
+        upto = torch.searchsorted(sr, v, side="right")
+        r = below.double() + (upto - below + 1).double() * 0.5
+        r = r.masked_fill_(v == math.inf, 0.0)  # the point itself (weight of its class)
+        total += float((r * w[None, :]).sum())
+    return total
+
+
 def _table_rank_sum(dn: torch.Tensor, k: int, table: torch.Tensor, rows: torch.Tensor,
                     classes: torch.Tensor) -> float:
     """:func:`_rank_sum` when the rank space is discrete: the ranks are looked up in its
@@ -602,8 +658,11 @@ def _ii_both(sa: _Space, sb: _Space, k: int, block_size: int | None, want_ab: bo
     sub = rows if sa.device.type == "cuda" else min(rows, max(8, _CHUNK_FLOATS // n))
     table_b = sb.rank_table() if want_ab and sb.discrete else None
     table_a = sa.rank_table() if want_ba and sa.discrete else None
-    need_a = want_ab or (want_ba and table_a is None)  # A's neighbours or A's ranks
-    need_b = want_ba or (want_ab and table_b is None)
+    # Discrete neighbours, continuous ranks: weights by class, ranks by binary search.
+    sup_a = _ClassSupport(sa, k) if want_ab and sa.discrete and table_b is None else None
+    sup_b = _ClassSupport(sb, k) if want_ba and sb.discrete and table_a is None else None
+    need_a = (want_ab and sup_a is None) or (want_ba and table_a is None)
+    need_b = (want_ba and sup_b is None) or (want_ab and table_b is None)
     if block_size is None and sa.device.type == "cpu" and all(
             s.unique is None or s.unique.shape[1] <= _SMALL_PRODUCT_DIM
             for s, need in ((sa, need_a), (sb, need_b)) if need):
@@ -620,12 +679,21 @@ def _ii_both(sa: _Space, sb: _Space, k: int, block_size: int | None, want_ab: bo
                 c1 = min(stop - start, c0 + sub)
                 da = sa.finish(ra, start, c0, c1) if need_a else None
                 db = sb.finish(rb, start, c0, c1) if need_b else None
+                a0, a1 = start + c0, start + c1
                 if want_ab:
-                    ab += _rank_sum(da, db, k) if table_b is None else _table_rank_sum(
-                        da, k, table_b, sb.inverse[start + c0:start + c1], sb.inverse)
+                    if table_b is not None:
+                        ab += _table_rank_sum(da, k, table_b, sb.inverse[a0:a1], sb.inverse)
+                    elif sup_a is not None:
+                        ab += _support_rank_sum(db, sup_a, sa.inverse[a0:a1])
+                    else:
+                        ab += _rank_sum(da, db, k)
                 if want_ba:
-                    ba += _rank_sum(db, da, k) if table_a is None else _table_rank_sum(
-                        db, k, table_a, sa.inverse[start + c0:start + c1], sa.inverse)
+                    if table_a is not None:
+                        ba += _table_rank_sum(db, k, table_a, sa.inverse[a0:a1], sa.inverse)
+                    elif sup_b is not None:
+                        ba += _support_rank_sum(da, sup_b, sb.inverse[a0:a1])
+                    else:
+                        ba += _rank_sum(db, da, k)
     scale = 2.0 / (n * n * k)
     return (ab * scale if want_ab else math.nan), (ba * scale if want_ba else math.nan)
 
