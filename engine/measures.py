@@ -46,8 +46,10 @@ Discrete spaces (label vectors, or at most ~1,000 distinct points): a point's mi
 another's row depends only on the two classes, so the ranks *in* such a space come from
 a (U, U) table counted once per class (``_Space.rank_table``) and cost O(k) per row after
 the neighbour search; Delta(h -> labels) then needs no label distances and no sort
-(:func:`information_imbalance_to`). The other direction, Delta(labels -> h), still sorts
-h's rows (its neighbours are whole classes).
+(:func:`information_imbalance_to`). The other direction, Delta(labels -> h), has whole
+classes as neighbours: their weights come from the same per-class counts, h's rows are
+sorted once (values only) and each weighted point's mid-rank is found by binary search
+(O(N^2 log N), but without argsort or dense weight rows).
 
 Degenerate input. When all points of a space coincide, every distance ties: the measures
 then take their random-tie-breaking values -- Information Imbalance 1 in both directions
@@ -638,7 +640,7 @@ def information_imbalance_to(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     or at most ~1,000 distinct points; see :attr:`_Space.discrete`) its ranks come from
     a per-class table, so B's distances are never formed and the cost is that of A's
     neighbour search: Delta(h -> labels) is several times cheaper than both directions,
-    whose Delta(labels -> h) needs a row sort in h (O(N^2 log N)).
+    whose Delta(labels -> h) needs a sort of h's rows (O(N^2 log N)).
     """
     sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
     k = check_k(k, sa.n)
