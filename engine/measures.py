@@ -256,14 +256,19 @@ class _Space:
         self._rank_table = table
         return table
 
-    def weight_table(self, k: int) -> torch.Tensor:
-        """(Nu, Nu) float64: [u, v] is the k-NN weight (as :func:`_dense_weights`) of
-        any point of class v in the row of a point of class u: 1 at levels wholly
-        before the k-th place, (k - below) / ties at the k-th place's level, else 0."""
+    def weight_table(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(num, den), two (Nu, Nu) float64 tables: num[u, v] / den[u, v] is the k-NN
+        weight (as :func:`_dense_weights`) of any point of class v in the row of a point
+        of class u -- 1 at levels wholly before the k-th place, (k - below) / ties at
+        the k-th place's level, else 0 -- kept as a fraction of integers so that sums
+        can be divided once, exactly where the result is representable."""
         self.rank_table()
         below, ties = self._level_counts
-        share = (k - below) / ties.clamp(min=1.0)
-        return torch.where(below >= k, 0.0, torch.where(below + ties <= k, 1.0, share))
+        full = below + ties <= k
+        zero = below >= k
+        num = torch.where(zero, 0.0, torch.where(full, 1.0, k - below))
+        den = torch.where(zero | full, 1.0, ties.clamp(min=1.0))
+        return num, den
 
     def block(self, start: int, stop: int) -> torch.Tensor:
         """Squared distances (stop - start, N) from points start..stop-1 to all points,
@@ -528,19 +533,32 @@ class _ClassSupport:
     weight in the row of a point of class u, and those weights (``weight_table``)."""
 
     def __init__(self, space: _Space, k: int):
-        self.w = space.weight_table(k)
+        self.num, self.den = space.weight_table(k)
         self.classes = space.inverse
-        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.cache: dict[int, tuple[torch.Tensor, list]] = {}
         self.cached = 0
 
-    def get(self, u: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def get(self, u: int) -> tuple[torch.Tensor, list[tuple[int, int, float, float]]]:
+        """(cols, groups): the weighted columns of a u-row, ordered by weight, and per
+        weight (start, stop, num, den): the slice of ``cols`` with weight num / den."""
         hit = self.cache.get(u)
         if hit is not None:
             return hit
-        wu = self.w[u][self.classes]  # (N,) weights of every point in a u-row
-        cols = torch.nonzero(wu > 0, as_tuple=True)[0]
-        out = (cols, wu[cols])
-        if self.cached + len(cols) <= 2**24:  # keep up to ~200 MB of columns
+        classes_w = torch.nonzero(self.num[u] > 0, as_tuple=True)[0].tolist()
+        parts: dict[tuple[float, float], list[torch.Tensor]] = {}
+        for v in classes_w:
+            key = (float(self.num[u, v]), float(self.den[u, v]))
+            parts.setdefault(key, []).append(torch.nonzero(self.classes == v,
+                                                           as_tuple=True)[0])
+        cols_list, groups, pos = [], [], 0
+        for (num, den), idx in parts.items():
+            c = torch.cat(idx)
+            cols_list.append(c)
+            groups.append((pos, pos + len(c), num, den))
+            pos += len(c)
+        cols = torch.cat(cols_list) if cols_list else torch.zeros(0, dtype=torch.int64)
+        out = (cols, groups)
+        if self.cached + len(cols) <= 2**24:  # keep up to ~128 MB of columns
             self.cache[u] = out
             self.cached += len(cols)
         return out
@@ -556,7 +574,7 @@ def _support_rank_sum(dr: torch.Tensor, support: _ClassSupport, rows: torch.Tens
     total = 0.0
     for u in torch.unique(rows).tolist():
         sel = torch.nonzero(rows == u, as_tuple=True)[0]
-        cols, w = support.get(u)
+        cols, groups = support.get(u)
         if not len(cols):
             continue
         v = dr[sel][:, cols]  # (rows of u, weighted points)
@@ -565,7 +583,8 @@ def _support_rank_sum(dr: torch.Tensor, support: _ClassSupport, rows: torch.Tens
         upto = torch.searchsorted(sr, v, side="right")
         r = below.double() + (upto - below + 1).double() * 0.5
         r = r.masked_fill_(v == math.inf, 0.0)  # the point itself (weight of its class)
-        total += float((r * w[None, :]).sum())
+        for a, b, num, den in groups:  # sum the ranks of a weight, then weigh once
+            total += float(r[:, a:b].sum()) * num / den
     return total
 
 
