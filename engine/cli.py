@@ -413,6 +413,97 @@ def cmd_download(args: argparse.Namespace) -> int:
     return status
 
 
+def add_compare_command(sub: Any) -> None:
+    """``compare``: every measure between the arrays of a .npz file or .npy folder."""
+    from engine.compare import KNN_METRICS, LIMITS, MEASURES
+
+    p = sub.add_parser(
+        "compare", help="compare your own representations (a .npz or a folder of .npy)",
+        description="Pairwise Information Imbalance (both directions), II score, linear "
+        "and debiased CKA, mutual k-NN, CKNNA, intrinsic dimension and Delta(a -> labels) "
+        "between arrays named model/layer, each (N, D) over the same N inputs; an array "
+        "named 'labels' holds N class ids. Example: noisealign compare --write-example "
+        "ex.npz && noisealign compare ex.npz --out table.csv")
+    p.add_argument("file", nargs="?", default=None,
+                   help=f"a .npz file or a folder of .npy files (at most {LIMITS.max_arrays} "
+                        f"arrays, N in [{LIMITS.min_points}, {LIMITS.max_points:,}])")
+    p.add_argument("--measures", default=None, metavar="M1,M2,...",
+                   help="comma-separated subset of: " + ", ".join(MEASURES) + " (default: all)")
+    p.add_argument("--k", type=_parse_value, default=1,
+                   help="neighbours of the Information Imbalance, 1 to N - 2 (default: 1)")
+    p.add_argument("--knn-k", type=_parse_value, default=10,
+                   help="neighbours of mutual k-NN and CKNNA, 1 to N - 2 (default: 10)")
+    p.add_argument("--knn-metric", default="euclidean", choices=KNN_METRICS,
+                   help="mutual k-NN neighbours: euclidean (default) or cosine (rows "
+                        "L2-normalised, as platonic-rep)")
+    p.add_argument("--subsample", type=_parse_value, default=None, metavar="N_SUB",
+                   help="compute on --repeats random subsets of this many points (4 to N) "
+                        "and report mean, std and standard error (for large N)")
+    p.add_argument("--repeats", type=_parse_value, default=5,
+                   help="subsets with --subsample, 2 to 100 (default: 5)")
+    p.add_argument("--seed", type=_parse_value, default=0,
+                   help="seed of the subsets, 0 to 2^31 - 1 (default: 0)")
+    p.add_argument("--out", default=None, help="write the table (.csv or .json)")
+    p.add_argument("--write-example", default=None, metavar="FILE.npz",
+                   help="write the small synthetic example file and exit")
+    p.set_defaults(func=cmd_compare)
+
+
+def _check_out(out: str) -> Path:
+    path = Path(out)
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"--out {str(out)[:200]!r} is invalid: allowed a .csv or .json "
+                         "file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or path.is_dir():
+        raise ValueError(f"--out {str(out)[:200]!r} is invalid: its folder does not exist "
+                         "or is not writable, or it is a folder")
+    return path
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine.compare import compare, load_arrays, make_example, write_table
+
+    if args.write_example:
+        out = Path(args.write_example)
+        if out.suffix.lower() != ".npz" or not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise ValueError(f"--write-example {str(out)[:200]!r} is invalid: allowed a .npz "
+                             "file name in an existing folder")
+        make_example(out)
+        print(f"wrote {out} (example: 7 arrays of N=600, with labels)")
+        return 0
+    if args.file is None:
+        raise ValueError("no input given: allowed FILE.npz or a folder of .npy files "
+                         "(or --write-example FILE.npz)")
+    out = _check_out(args.out) if args.out else None
+    measures = None
+    if args.measures is not None:
+        measures = [m.strip() for m in args.measures.split(",") if m.strip()]
+    inputs = load_arrays(args.file)
+    t = time.perf_counter()
+    rows = compare(inputs.arrays, inputs.labels, measures=measures, k=args.k,
+                   knn_k=args.knn_k, knn_metric=args.knn_metric, subsample=args.subsample,
+                   repeats=args.repeats, seed=args.seed)
+    secs = time.perf_counter() - t
+    n = next(iter(inputs.arrays.values())).shape[0]
+    print(f"{len(inputs.arrays)} arrays, N={n:,}"
+          + (f", {len(set(inputs.labels.tolist()))} classes" if inputs.labels is not None else "")
+          + f", k={args.k}, knn_k={args.knn_k} ({args.knn_metric}): {len(rows)} rows in "
+          f"{secs:.1f}s", file=sys.stderr)
+    sub = args.subsample is not None
+    table = [["measure", "a", "b", "value"] + (["std", "sem"] if sub else []) + ["note"]]
+    for r in rows:
+        if r["measure"] in ("cka", "cka_debiased", "mknn", "cknna", "ii_score") and r["a"] > r["b"]:
+            continue  # symmetric: one row per pair on screen (the file has both)
+        table.append([r["measure"], r["a"], r["b"] or "-", _short(r["value"])]
+                     + ([_short(r["std"]), _short(r["sem"])] if sub else []) + [r["note"]])
+    print(_table(table))
+    if out is not None:
+        write_table(rows, out)
+        print(f"wrote {out} ({len(rows)} rows)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Usage lines name the command as it was typed: the console script or the module.
     invoked = os.path.basename(sys.argv[0] if sys.argv else "")
@@ -431,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
     add_sweep_commands(sub)  # python -m engine sweep ... / cache list|info|clear
+    add_compare_command(sub)  # python -m engine compare FILE.npz ...
     return p
 
 
