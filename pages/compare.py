@@ -27,13 +27,6 @@ PAIRWISE = [m for m in MEASURES if m not in ("id", "ii_labels")]
 SOURCES = ["example", "upload"]
 
 
-def plain(text: str, limit: int = 400) -> str:
-    """User-derived text for st.markdown / st.error: markdown and HTML characters
-    escaped, cut to ``limit`` characters."""
-    text = text if len(text) <= limit else text[:limit - 3] + "..."
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)
-
-
 @st.cache_data(max_entries=8, show_spinner=False)
 def _load(data: bytes | None) -> tuple[dict, np.ndarray | None]:
     inputs = example_arrays() if data is None else load_arrays(data, limits=PAGE_LIMITS)
@@ -141,7 +134,7 @@ try:
     with st.spinner(f"Comparing {len(names)} arrays of N = {n:,} points..."):
         rows = _table(data, measures, int(k), int(knn_k), metric, subsample, repeats)
 except ValueError as e:
-    st.error(plain(str(e)), icon=":material/error:")
+    common.error(e)
     st.stop()
 
 st.caption(f"{len(names)} arrays, N = {n:,} points"
@@ -155,7 +148,7 @@ if labels is None and "ii_labels" in chosen:
     st.caption("Δ(a→labels) is left out: the file has no `labels` array.")
 notes = sorted({r["note"] for r in rows if r["note"].startswith(("skipped", "undefined"))})
 for note in notes:
-    st.warning(plain(note), icon=":material/info:")
+    common.warning(note, icon=":material/info:")
 
 # ----------------------------------------------------------------------- heatmaps
 pairwise = [m for m in measures if m in PAIRWISE]

@@ -58,7 +58,7 @@ def test_settings_come_from_the_url():
 
 def test_invalid_k_is_explained():
     at = no_exception(open_app(PAGE, k="700"))
-    assert "k=700 is invalid for N=600 points: allowed 1 to N \\- 2 = 598" in errors(at)
+    assert "k=700 is invalid for N=600 points: allowed 1 to N - 2 = 598" in errors(at)
     assert charts(at) == 0
 
 
