@@ -104,11 +104,16 @@ def run_loop(spec, inits, x, y, xp, yp, device) -> float:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small grid, for a smoke test")
+    ap.add_argument("--tiny", action="store_true",
+                    help="one small cell, one repeat: checks the script runs (gpu_check.sh "
+                    "--dry-run); its numbers mean nothing")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--out", help="append the markdown table to this file")
     args = ap.parse_args()
     device = torch.device(args.device)
     ns, widths = ([200, 1000], [64, 256]) if args.quick else ([200, 1000, 4000], [64, 256, 1024])
+    if args.tiny:
+        ns, widths = [100], [32]
     peak = matmul_peak(device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
@@ -124,7 +129,7 @@ def main():
             # Alternate the two arms and keep each one's best time, so a burst of load
             # from other processes hits both arms alike instead of deciding the ratio.
             tb = tl = float("inf")
-            for _ in range(3 if n * w >= 4000 * 1024 else 5):
+            for _ in range(1 if args.tiny else 3 if n * w >= 4000 * 1024 else 5):
                 tb = min(tb, run_batched(*args_, device))
                 tl = min(tl, run_loop(*args_, device))
             flops = 6 * n * (D * w + w * 1) * K * EPOCHS

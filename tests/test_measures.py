@@ -282,6 +282,7 @@ def test_low_precision_float32_is_upgraded_for_close_neighbours() -> None:
         information_imbalance(h, z, dtype=torch.float64), abs=1e-9)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_equals_cpu() -> None:
     rng = np.random.default_rng(8)
