@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_replicates [--repeats 2]
 
-A 4-point sweep (n_train in {50, 100, 200, 400}, mnist1d, width 64, K = 4, 300 epochs)
+A 4-point sweep (n_train in {50, 100, 200, 400}, mnist1d, width 64, K = 4, 150 epochs)
 through the serial executor into a fresh cache each time, so every run trains; the
 ratio R = 3 / R = 1 of the median wall time. Floor (issue): at most 3.1x, i.e. no hidden
 per-seed overhead.
@@ -28,8 +28,8 @@ def main() -> None:
 
     load0 = os.getloadavg()[0]
     base = ExperimentSpec(dataset="mnist1d", n_probe=300, width=64, ensemble_size=4,
-                          max_epochs=300, loss_tol=0.0, activation="relu", device="cpu")
-    axes = {"n_train": [50, 100, 200, 400]}
+                          max_epochs=150, loss_tol=0.0, activation="relu", device="cpu")
+    axes = {"n_train": [50, 100, 200, 400]}  # 4 grid points
     with tempfile.TemporaryDirectory() as d:  # warm-up: the dataset pool, torch kernels
         list(run_sweep(Sweep(base, {"n_train": [50]}), ResultCache(d), executor="serial"))
     times: dict[int, list[float]] = {1: [], 3: []}
