@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
+from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, infoview, plots, presets, router
 
@@ -88,6 +89,10 @@ with st.sidebar:
     K = c1.number_input("Ensemble size K", *common.spec_range("ensemble_size"), 2, key="K", bind="query-params",
                         help="Members per point: the error bands are over members.")
     seed = c2.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params")
+    replicates = st.number_input(
+        "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
+        help="Train every point with this many data seeds; the curves then show the mean "
+        "and the standard error across seeds (with 1: over members of one draw).")
     c1, c2 = st.columns(2)
     max_epochs = c1.number_input("Max epochs", *common.spec_range("max_epochs"), 300, step=100, key="epochs",
                                  bind="query-params")
@@ -118,7 +123,7 @@ def _sweep():
                           seed=int(seed))
     if k > max_k(base.n_probe):
         raise ValueError(f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
-    return Sweep(base, {"width": widths, "label_noise": rates})
+    return Sweep(base, {"width": widths, "label_noise": rates}, replicates=int(replicates))
 
 
 loss_kind = st.radio("Loss axis (bottom plot)", ["training loss", "test loss"],
@@ -156,6 +161,8 @@ if frame.empty:
     st.stop()
 
 threshold = float(base.n_train * base.n_outputs())
+if sweep.replicates > 1:
+    st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
 st.plotly_chart(plots.information_figure(frame, threshold=threshold, info_label=info_label,
                                          error_label="test error rate (clean labels)"),

@@ -312,3 +312,22 @@ def test_alignment_training_protocol_controls_reach_the_run():
     (entry,) = services()[0].entries()
     spec = entry["spec"]
     assert (spec["batch_size"], spec["lr_schedule"], spec["grad_clip"]) == (8, "cosine", 0.5)
+
+
+def test_information_replicates_average_over_seeds():
+    import json
+
+    at = open_app("pages/information.py", reps="2", **{**TINY_INFO, "widths": "8"})
+    run_until(at, lambda a: "4 of 4 runs cached" in captions(a) and charts(a) >= 1,
+              what="the replicated information sweep")
+    assert "Mean over 2 data seeds" in captions(at)
+    from ui.common import services
+    entries = services()[0].entries()
+    clean = [e["summary"]["information_content"]["trained"]["ii_h_to_y_mean"]
+             for e in entries if e["spec"]["label_noise"] == 0.0]
+    assert len(clean) == 2
+    fig = json.loads(chart_specs(at)[0])
+    trace = next(t for t in fig["data"] if t.get("name") == "clean labels"
+                 and t.get("mode") == "lines+markers")
+    from tests.test_app import _plotted
+    assert _plotted(trace["y"]) == [pytest.approx(sum(clean) / 2)]

@@ -83,8 +83,9 @@ def info_frame(rows: Sequence[Mapping[str, Any]], *, k: int,
                     "info_mean": vals["ii_h_to_y"][0], "info_sem": vals["ii_h_to_y"][1],
                     "error_mean": err["mean"], "error_sem": err["sem"], "dash": False,
                     "key": r["key"]})
-        if random_features and spec.width not in init_done:
-            init_done.add(spec.width)
+        seed_key = (spec.width, r["values"].get("replicate", 0))
+        if random_features and seed_key not in init_done:
+            init_done.add(seed_key)
             out.append({"condition": "random features (untrained)", "p": math.nan,
                         "width": spec.width, "n_parameters": P,
                         "info_mean": vals["ii_h_to_y_init"][0],
@@ -94,6 +95,8 @@ def info_frame(rows: Sequence[Mapping[str, Any]], *, k: int,
     cols = ["condition", "p", "width", "n_parameters", "info_mean", "info_sem", "error_mean",
             "error_sem", "dash", "key"]
     df = pd.DataFrame(out, columns=cols)
+    if any("replicate" in r["values"] for r in rows):  # mean and error across seeds
+        df = runview.across_seeds(df, by=["condition", "width"], means=["info", "error"])
     order = {c: i for i, c in enumerate(
         sorted(df["condition"].unique(),
                key=lambda c: (c.startswith("random features"), c.startswith("random labels"),
