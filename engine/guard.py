@@ -56,6 +56,10 @@ from engine.spec import ExperimentSpec
 MEMORY_ENV = "NOISEALIGN_MAX_MEMORY_GB"
 SECONDS_ENV = "NOISEALIGN_MAX_SECONDS"
 CALIBRATE_ENV = "NOISEALIGN_GUARD_CALIBRATE"
+SWEEP_SECONDS_ENV = "NOISEALIGN_MAX_SWEEP_SECONDS"
+AUTO_RUN_SECONDS_ENV = "NOISEALIGN_AUTO_RUN_SECONDS"
+DEFAULT_MAX_SWEEP_SECONDS = 4 * 3600.0  # a whole sweep: 4 CPU-hours (override: --force)
+DEFAULT_AUTO_RUN_SECONDS = 300.0        # what a dashboard link may start without a click
 DEFAULT_MAX_MEMORY_BYTES = 4 * 10**9  # 4 GB: leaves room for the OS and a browser on 8 GB
 DEFAULT_MAX_SECONDS = 600.0           # 10 minutes: longer runs belong in a script or sweep
 CALIBRATION_TTL = 300.0               # seconds a measured calibration is reused
@@ -168,6 +172,9 @@ class Estimate:
     seconds: wall time if every member trains all max_epochs (an upper bound)
     device: "cpu" or "cuda" (what spec.device resolves to here)
     device_memory_bytes: peak GPU memory on "cuda", 0 on "cpu"
+    measures_seconds: the summary's measures after training (the cache computes them
+        before storing a result): O(N^2) per representation space and pair
+    total_seconds: ``seconds + measures_seconds``, what a job or sweep point costs
     memory_parts / time_parts: the terms, largest first, for explanations
     """
 
@@ -175,15 +182,20 @@ class Estimate:
     seconds: float
     device: str
     device_memory_bytes: int = 0
+    measures_seconds: float = 0.0
     memory_parts: tuple[tuple[str, int], ...] = field(default=(), compare=False)
     time_parts: tuple[tuple[str, float], ...] = field(default=(), compare=False)
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds + self.measures_seconds
 
     def describe(self) -> str:
         """One line, e.g. "about 1.2 GB of memory and about 40 s on cpu"."""
         text = f"about {format_bytes(self.memory_bytes)} of memory"
         if self.device == "cuda":
             text += f" ({format_bytes(self.device_memory_bytes)} on the GPU)"
-        return f"{text} and {format_seconds(self.seconds)} on {self.device}"
+        return f"{text} and {format_seconds(self.total_seconds)} on {self.device}"
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -516,10 +528,40 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
         "final measurements": fwd * (n + 2 * N) + 0.02,
     }
     seconds = float(sum(time_parts_d.values()))
+    measures_seconds = _measures_seconds(s, cal)
+    time_parts_d["summary measures"] = measures_seconds
     time_parts = tuple(sorted(time_parts_d.items(), key=lambda kv: -kv[1]))
     return Estimate(memory_bytes=memory, seconds=seconds, device=device,
-                    device_memory_bytes=device_bytes, memory_parts=memory_parts,
-                    time_parts=time_parts)
+                    device_memory_bytes=device_bytes, measures_seconds=measures_seconds,
+                    memory_parts=memory_parts, time_parts=time_parts)
+
+
+# The summary's measures (engine.summaries.summarise), run twice (trained and untrained
+# members) on the CPU over S = 2K + 2 spaces (each member's last hidden layer and
+# output, the clean targets and inputs): per space a distance matrix, neighbour weights
+# and ranks over N^2 entries (sorting: ~log2 N passes each), plus the CKA Gram products
+# and one dadapy neighbour search per member and layer. Fitted on K=4..8, N=500..4000
+# runs of a 2-core CPU (within 0.8x..1.4x); over-estimating is the safe side.
+# In matmul-equivalent operations (the calibrated matmul rate is the steadiest on a shared
+# CPU; the rank passes run on one thread like the fit's runs).
+_MEASURE_OPS_PER_LOG2N = 130.0   # per N^2 entry per space, per log2 N
+_ID_SECONDS = 0.12               # one intrinsic-dimension fit (dadapy) at small N
+_MEASURES_CONSTANT = 1.0         # imports, JSON, small matrices
+
+
+def _measures_seconds(s: dict[str, int], cal: Calibration) -> float:
+    """Seconds of the summary's measures of one run (see the constants above)."""
+    K, N, w, L, d, C = s["K"], s["N"], s["w"], s["L"], s["d"], s["C"]
+    if cal.device == "cuda":  # summaries run on the CPU: use the CPU constants
+        cal = DEFAULT_CALIBRATIONS["cpu"]
+    spaces = 2 * K + 2
+    n2 = float(N) * float(N)
+    ranks = _MEASURE_OPS_PER_LOG2N * math.log2(max(N, 2)) * spaces * n2
+    dims = K * (w + C) + d + 1
+    flops = 2.0 * n2 * (dims + spaces * spaces)     # distance products and pair sums
+    cka = 2.0 * n2 * K * w + float(K) * K * n2      # Gram matrices and their products
+    ids = (L + 1) * K * (_ID_SECONDS + 2.0 * n2 * w / cal.flops_per_second)
+    return 2.0 * ((ranks + flops + cka) / cal.flops_per_second + ids) + _MEASURES_CONSTANT
 
 
 # ----------------------------------------------------------------------------- check
@@ -581,6 +623,15 @@ def check(spec: ExperimentSpec, *, max_memory_bytes: float | None = None,
             f"limit of {format_seconds(sec_limit).removeprefix('about ')}: reduce "
             "max_epochs, n_train, width or ensemble_size",
             resource="time", needed=est.seconds, limit=sec_limit, estimate=est)
+    if est.total_seconds > sec_limit:
+        raise ResourceLimitError(
+            f"this run's measures on N = {spec.n_probe} probe points (O(N^2) for each of "
+            f"{2 * spec.ensemble_size + 2} spaces and their pairs) may take "
+            f"{format_seconds(est.measures_seconds)}, with training "
+            f"{format_seconds(est.total_seconds)} in all, over the limit of "
+            f"{format_seconds(sec_limit).removeprefix('about ')}: reduce n_probe "
+            "(or ensemble_size)",
+            resource="time", needed=est.total_seconds, limit=sec_limit, estimate=est)
     return est
 
 

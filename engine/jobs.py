@@ -498,10 +498,14 @@ class JobManager:
                     return True
                 return False
 
-            if job.kind == "run":
-                self._execute_run(job, cancel)
-            else:
-                self._execute_sweep(job, cancel)
+            # The scope lets the steps without a cancel callback (data generation, the
+            # summary's measures in the cache's put) stop within a second too.
+            from engine.cancel import cancel_scope
+            with cancel_scope(cancel):
+                if job.kind == "run":
+                    self._execute_run(job, cancel)
+                else:
+                    self._execute_sweep(job, cancel)
             job.finish(CANCELLED if job.cancel_requested else DONE)
         except Cancelled:
             job.finish(CANCELLED)

@@ -56,6 +56,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from engine.cancel import check_cancelled
+
 from engine.validation import check_k
 
 ArrayLike = Any  # numpy array, torch tensor, or nested sequence
@@ -436,6 +438,7 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     _warn_degenerate([sa, sb], "the Information Imbalance to and from it is 1 (ties)")
     ab = ba = 0.0
     for start in range(0, n, rows):
+        check_cancelled("the measures")
         stop = min(n, start + rows)
         ra, rb = sa.raw(start, stop), sb.raw(start, stop)
         with _one_thread(sa.device.type == "cpu"):
@@ -489,6 +492,7 @@ def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
     # Spaces upgraded to float64 for precision keep it; otherwise work in float32.
     dtype = torch.float64 if any(s.dtype == torch.float64 for s in spaces) else torch.float32
     for start in range(0, n, rows):
+        check_cancelled("the measures")  # a block is at most ~1 s of work
         stop = min(n, start + rows)
         # All spaces' blocks in one (M * rows, N) tensor: the rank work is batched, a few
         # large operations instead of many small ones.
@@ -527,6 +531,7 @@ def mutual_knn(A: ArrayLike, B: ArrayLike, k: int = 10, *,
     _warn_degenerate([sa, sb], "mutual k-NN with it is at chance, k/(N-1) (ties)")
     total = 0.0
     for start in range(0, n, rows):
+        check_cancelled("the measures")
         stop = min(n, start + rows)
         ra, rb = sa.raw(start, stop), sb.raw(start, stop)
         with _one_thread(sa.device.type == "cpu"):
@@ -729,6 +734,7 @@ def _cka_matrices(xs: Sequence[torch.Tensor], which: Sequence[bool]) -> list[np.
             fn = _hsic_unbiased if debiased else _hsic_biased
             for a in range(m):
                 for b in range(a, m):
+                    check_cancelled("linear CKA")
                     h[a, b] = h[b, a] = fn(xs[a], xs[b])[0]
             hs.append(h)
     out = []

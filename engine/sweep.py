@@ -258,11 +258,13 @@ def _compute_point(spec_json: str, representations: bool,
                    summarise: Callable | None, cancel: Callable[[], bool] | None,
                    progress: Callable[..., None] | None = None
                    ) -> tuple[bytes, bytes, dict | None, float]:
+    from engine.cancel import cancel_scope
     from engine.experiment import run_experiment
     t0 = time.perf_counter()
     spec = ExperimentSpec.from_json(spec_json)
-    result = run_experiment(spec, progress=progress, cancel=cancel)
-    summary = summarise(result) if summarise is not None else None
+    with cancel_scope(cancel):  # the summary's measures poll it too (engine.cancel)
+        result = run_experiment(spec, progress=progress, cancel=cancel)
+        summary = summarise(result) if summarise is not None else None
     # A summary computed in the worker must still be JSON-able (checked by the driver).
     meta, npz = result.to_bytes(representations=representations)
     return meta, npz, summary, time.perf_counter() - t0
