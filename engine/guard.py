@@ -655,3 +655,137 @@ def guarded_run(spec: ExperimentSpec, *, progress: Any = None,
         return cache.get_or_compute(spec, progress=progress, cancel=cancel)
     from engine.experiment import run_experiment
     return run_experiment(spec, progress=progress, cancel=cancel)
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+@dataclass(frozen=True)
+class SweepEstimate:
+    """The cost of the points of a sweep that are not cached yet.
+
+    seconds: sum of the missing points' :attr:`Estimate.total_seconds` (training and
+    measures, run one after another: the CPU-time a sweep occupies); n_missing /
+    n_points: points to compute / in the grid; largest: the dearest point's estimate.
+    """
+
+    seconds: float
+    n_missing: int
+    n_points: int
+    largest: Estimate | None = None
+
+    def describe(self) -> str:
+        return (f"{self.n_missing} of {self.n_points} points to compute, "
+                f"{format_seconds(self.seconds)} in all")
+
+
+def sweep_limit(max_sweep_seconds: float | None = None) -> float:
+    """The per-sweep limit in force: argument, else ``$NOISEALIGN_MAX_SWEEP_SECONDS``,
+    else :data:`DEFAULT_MAX_SWEEP_SECONDS` (4 h)."""
+    return _limit("max_sweep_seconds", max_sweep_seconds, SWEEP_SECONDS_ENV, 1.0,
+                  DEFAULT_MAX_SWEEP_SECONDS)
+
+
+def auto_run_limit(seconds: float | None = None) -> float:
+    """What the dashboard starts without a click: argument, else
+    ``$NOISEALIGN_AUTO_RUN_SECONDS``, else :data:`DEFAULT_AUTO_RUN_SECONDS` (5 min)."""
+    return _limit("auto_run_seconds", seconds, AUTO_RUN_SECONDS_ENV, 1.0,
+                  DEFAULT_AUTO_RUN_SECONDS)
+
+
+def _specs_of(sweep_or_specs: Any) -> list[ExperimentSpec]:
+    specs = sweep_or_specs.specs() if hasattr(sweep_or_specs, "specs") else sweep_or_specs
+    specs = list(specs)
+    for s in specs:
+        if not isinstance(s, ExperimentSpec):
+            raise ValueError(f"sweep must be an engine.sweep.Sweep or a list of "
+                             f"ExperimentSpec, got an element {type(s).__name__}")
+    return specs
+
+
+def estimate_sweep(sweep: Any, cache: Any = None) -> SweepEstimate:
+    """The summed estimate of the points of ``sweep`` (a :class:`engine.sweep.Sweep` or
+    a list of specs) that ``cache`` does not hold (all of them without a cache)."""
+    specs = _specs_of(sweep)
+    total, largest, missing = 0.0, None, 0
+    for spec in specs:
+        if cache is not None and cache.has(spec):
+            continue
+        est = estimate(spec)
+        missing += 1
+        total += est.total_seconds
+        if largest is None or est.total_seconds > largest.total_seconds:
+            largest = est
+    return SweepEstimate(seconds=total, n_missing=missing, n_points=len(specs),
+                         largest=largest)
+
+
+def check_sweep(sweep: Any, cache: Any = None, *,
+                max_sweep_seconds: float | None = None) -> SweepEstimate:
+    """The sweep's estimate, or :class:`ResourceLimitError` (a ``ValueError``) when its
+    missing points together exceed the per-sweep limit (:func:`sweep_limit`). The
+    message gives the estimate, the limit and what to reduce; ``math.inf`` disables it.
+
+    Each point alone is not held to the per-run limit (``NOISEALIGN_MAX_SECONDS``):
+    sweeps are where long points belong; the dashboard's job manager checks both.
+    """
+    limit = sweep_limit(max_sweep_seconds)
+    est = estimate_sweep(sweep, cache)
+    if est.seconds > limit:
+        top = est.largest
+        raise ResourceLimitError(
+            f"this sweep may take {format_seconds(est.seconds)} for its {est.n_missing} "
+            f"points to compute (of {est.n_points}), over the per-sweep limit of "
+            f"{format_seconds(limit).removeprefix('about ')} ({SWEEP_SECONDS_ENV}): use "
+            "fewer axis values or reduce max_epochs, n_train, width, ensemble_size or "
+            f"n_probe (the dearest point: {format_seconds(top.total_seconds) if top else '?'})",
+            resource="sweep time", needed=est.seconds, limit=limit,
+            estimate=top if top is not None else Estimate(0, 0.0, "cpu"))
+    return est
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def available_memory_bytes() -> float:
+    """Memory this process can still take: ``MemAvailable`` of /proc/meminfo, lowered
+    to the cgroup's remaining allowance (``memory.max - memory.current``) when one is
+    set; ``math.inf`` where neither can be read (not Linux)."""
+    avail = math.inf
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = float(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            cap = f.read().strip()
+        if cap != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                used = float(f.read().strip())
+            avail = min(avail, max(0.0, float(cap) - used))
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def check_machine_memory(spec: ExperimentSpec, *, available: float | None = None
+                         ) -> Estimate:
+    """The estimate of ``spec``, or :class:`ResourceLimitError` when its memory
+    estimate exceeds what this machine has available now (:func:`available_memory_bytes`,
+    or ``available``): the CLI ``run`` refuses those at once instead of swapping for
+    minutes and ending in a MemoryError."""
+    est = estimate(spec)
+    have = available_memory_bytes() if available is None else float(available)
+    if est.memory_bytes > have:
+        top = est.memory_parts[0][0] if est.memory_parts else "other"
+        raise ResourceLimitError(
+            f"this run needs about {format_bytes(est.memory_bytes)} of memory, more than "
+            f"the {format_bytes(have)} this machine has available now: reduce "
+            f"{_MEMORY_ADVICE[top]} (largest part: {top}, "
+            f"{format_bytes(est.memory_parts[0][1])})",
+            resource="memory", needed=est.memory_bytes, limit=have, estimate=est)
+    return est

@@ -285,12 +285,17 @@ class JobManager:
     ``admit``: called with every spec that would be trained (not those already cached)
     before a job is queued; it refuses a spec by raising ``ValueError`` (e.g.
     :func:`engine.guard.check`, whose message states the estimate and the limit).
+    ``admit_sweep``: called with every sweep (and the cache) before it is queued, after
+    ``admit`` passed each point; it refuses by raising ``ValueError`` (e.g.
+    :func:`engine.guard.check_sweep`: the missing points' summed estimate against the
+    per-sweep limit).
     """
 
     def __init__(self, cache: Any, *, max_workers: int = 1, max_queued: int = 8,
                  per_session_limit: int = 4, abandon_after: float | None = None,
                  keep_finished: int = 64,
-                 admit: Callable[[ExperimentSpec], Any] | None = None) -> None:
+                 admit: Callable[[ExperimentSpec], Any] | None = None,
+                 admit_sweep: Callable[[Any, Any], Any] | None = None) -> None:
         for name, value, lo in (("max_workers", max_workers, 1), ("max_queued", max_queued, 0),
                                 ("per_session_limit", per_session_limit, 1),
                                 ("keep_finished", keep_finished, 0)):
@@ -303,8 +308,12 @@ class JobManager:
         if admit is not None and not callable(admit):
             raise ValueError(f"admit={admit!r} is invalid: allowed a callable spec -> None "
                              "that raises ValueError to refuse, or None")
+        if admit_sweep is not None and not callable(admit_sweep):
+            raise ValueError(f"admit_sweep={admit_sweep!r} is invalid: allowed a callable "
+                             "(sweep, cache) -> None that raises ValueError to refuse, or None")
         self.cache = cache
         self.admit = admit
+        self.admit_sweep = admit_sweep
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.per_session_limit = per_session_limit
@@ -348,6 +357,8 @@ class JobManager:
         if not specs:
             raise ValueError("sweep has no points: give each axis at least one value")
         self._admit(list(zip(specs, sweep.points())))
+        if self.admit_sweep is not None:
+            self.admit_sweep(sweep, self.cache)
         axes = sorted(getattr(sweep, "axes", {}) or {})
         digest = hashlib.sha256(json.dumps(
             [axes, [self.cache.key(s) for s in specs]]).encode()).hexdigest()[:32]
@@ -543,6 +554,7 @@ class JobManager:
             job.report((done + epoch / max(1, max_epochs)) / total,
                        f"point {done + 1} of {total}, epoch {epoch}")
 
+        # The sweep guard ran when the job was admitted (admit_sweep), with the numbers.
         for point in run_sweep(job.sweep, self.cache, executor="serial", cancel=cancel,
-                               epoch_progress=epoch_progress):
+                               epoch_progress=epoch_progress, max_sweep_seconds=math.inf):
             job.add_point(point)

@@ -331,7 +331,8 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
               progress: Callable[[SweepProgress], None] | None = None,
               cancel: Callable[[], bool] | None = None,
               threads_per_worker: int | None = None,
-              epoch_progress: Callable[[int, int, int], None] | None = None
+              epoch_progress: Callable[[int, int, int], None] | None = None,
+              max_sweep_seconds: float | None = None
               ) -> Iterator[SweepPoint]:
     """Compute a sweep, yielding each point as it finishes (cached points first).
 
@@ -346,6 +347,12 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     runs in the caller's process) is called every epoch of the point being trained, with
     ``done`` the points finished before it: a job can show progress within a point.
     A failed point raises :class:`SweepError` after the others are stopped.
+
+    The sweep guard: the summed estimate of the missing points
+    (:func:`engine.guard.check_sweep`) must stay within ``max_sweep_seconds`` (default
+    ``$NOISEALIGN_MAX_SWEEP_SECONDS``, else 4 h), else :class:`engine.guard.
+    ResourceLimitError` (a ``ValueError`` stating the estimate and the limit) is raised
+    here, before anything runs; ``max_sweep_seconds=math.inf`` skips the check.
 
     Arguments are checked when this is called, before anything runs. As with any
     process pool, a script that runs a local sweep must guard its entry point with
@@ -368,6 +375,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     if epoch_progress is not None and executor != "serial":
         raise ValueError("epoch_progress is only used with executor='serial' (other "
                          f"executors train in other processes), not {executor!r}")
+    if max_sweep_seconds is None or max_sweep_seconds != math.inf:
+        from engine.guard import check_sweep
+        check_sweep(sweep, cache, max_sweep_seconds=max_sweep_seconds)
     return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
                          threads_per_worker, cores, epoch_progress)
 

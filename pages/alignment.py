@@ -242,7 +242,8 @@ if mode == "Single run":
     result = job.result if (job is not None and job.spec == base and job.result is not None) \
         else None
     summary = cache.get_summary(base)
-    if (summary is None and result is None and auto and not common.already_started(fp)):
+    if (summary is None and result is None and auto and not common.already_started(fp)
+            and common.auto_run_ok(fp, [base])):
         common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                  disabled=summary is not None):
@@ -287,7 +288,8 @@ clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="ru
                     disabled=not missing)
 b2.caption(f"{len(rows) - len(missing)} of {len(rows)} points cached"
            + (f"; {len(missing)} to compute." if missing else "."))
-if missing and (clicked or (auto and not common.already_started(fp))):
+if missing and (clicked or (auto and not common.already_started(fp)
+                            and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
 
