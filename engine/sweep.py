@@ -233,7 +233,57 @@ class SweepError(RuntimeError):
 # ----------------------------------------------------------------------------- workers
 
 
-def _init_worker(threads: int) -> None:
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (Linux /proc), to tell it from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    if started is not None:
+        return _process_start(pid) == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else: not ours any more
+        return False
+    return True
+
+
+WATCH_SECONDS = 0.5  # how often a local worker checks that its driver still lives
+
+
+def _watch_driver(pid: int, started: str | None) -> None:
+    """End this worker process once the sweep's driver ``pid`` is gone (killed with
+    SIGKILL it cannot shut its pool down). A forkserver child's parent is the fork
+    server, not the driver, so the parent-death signal alone would not do: a daemon
+    thread polls the driver (and also sets PR_SET_PDEATHSIG on Linux, so the worker
+    dies with the fork server as well)."""
+    import ctypes
+    import signal
+    import threading
+    with contextlib.suppress(Exception):  # Linux: die with the parent (fork server)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            if not _alive(pid, started):
+                os._exit(1)  # nothing of a point in flight is stored: the driver writes
+    threading.Thread(target=watch, daemon=True, name="noisealign-driver-watch").start()
+
+
+def _init_worker(threads: int, driver: tuple[int, str | None] | None = None) -> None:
+    if driver is not None:
+        _watch_driver(*driver)
     import torch
     torch.set_num_threads(max(1, int(threads)))
     with contextlib.suppress(RuntimeError):  # only allowed before any parallel work
@@ -568,7 +618,8 @@ def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers
     env = _engine_env()
     pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(drive.todo)),
                                   mp_context=_mp_context(), initializer=_init_worker,
-                                  initargs=(threads,))
+                                  initargs=(threads, (os.getpid(),
+                                                      _process_start(os.getpid()))))
 
     def submit(i: int) -> cf.Future:
         return pool.submit(_local_task, drive.specs[i].to_json(), reps, summarise,
