@@ -203,3 +203,16 @@ def test_the_guard_counts_the_measures_and_refuses_a_huge_probe_set():
     e1 = estimate(ExperimentSpec(n_probe=4000)).measures_seconds
     e2 = estimate(ExperimentSpec(n_probe=8000)).measures_seconds
     assert 3.0 < e2 / e1 < 5.0
+
+
+def test_the_dashboard_refuses_a_probe_set_of_100000_points(tmp_path):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update({"mode": "Single run", "probe": "100000", "auto": "true"})
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Auto-run paused" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.button(key="run_btn").click().run()
+    errors = [e.value for e in at.error]
+    assert any("measures on N = 100000 probe points" in e for e in errors), errors
+    assert "_job_alignment" not in at.session_state
