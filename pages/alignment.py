@@ -58,14 +58,55 @@ cache, manager = common.services()
 slots = common.ErrorSlots()
 
 
-def _on_dataset_change() -> None:
-    # Switching between regression and classification: pick a noise kind that applies.
-    task = DATASETS[st.session_state["dataset"]].task
-    noise = st.session_state.get("noise", "target")
+PROBE_DEFAULT = 300
+
+
+def _applicable_noise(task: str, noise: str) -> str:
+    """The noise kind to use on a dataset of ``task``: target noise on a classifier
+    becomes label noise, label noise on a regression becomes target noise."""
     if task == "classification" and noise == "target":
-        st.session_state["noise"] = "label"
+        return "label"
     if task == "regression" and noise == "label":
-        st.session_state["noise"] = "target"
+        return "target"
+    return noise
+
+
+def _probe_pool(name: str) -> int:
+    info = DATASETS[name]
+    params = {}
+    for p, spec in info.params.items():
+        default = PARAM_DEFAULTS.get(name, {}).get(p, spec.default)
+        value = st.session_state.get(p, default)
+        params[p] = value if isinstance(value, (int, float)) else default
+    try:
+        return int(info.pool_sizes(info.validate_params(params))[1])
+    except (ValueError, TypeError):
+        return int(info.pool_sizes(info.validate_params({}))[1])
+
+
+def _on_dataset_change() -> None:
+    # Switching between regression and classification: pick a noise kind that applies;
+    # a probe size above what the dataset holds comes down to all of it.
+    name = st.session_state["dataset"]
+    task = DATASETS[name].task
+    noise = st.session_state.get("noise", "target")
+    if _applicable_noise(task, noise) != noise:
+        st.session_state["noise"] = _applicable_noise(task, noise)
+    pool = _probe_pool(name)
+    if st.session_state.get("probe", PROBE_DEFAULT) > pool:
+        st.session_state["probe"] = pool
+
+
+def _fix_url_for(name: str) -> None:
+    """The same fix-ups for a link: on a tab's first run, a noise kind from the URL that
+    does not apply to the URL's dataset is replaced as the dropdown would replace it
+    (a link opened with dataset=mnist1d&noise=target gets label noise)."""
+    if st.session_state.get("_url_fixed") or name not in DATASETS:
+        return
+    st.session_state["_url_fixed"] = True
+    given = st.query_params.get("noise")
+    if given in NOISE_KINDS and given != _applicable_noise(DATASETS[name].task, given):
+        common.replace_query_param("noise", _applicable_noise(DATASETS[name].task, given))
 
 
 def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
@@ -80,6 +121,7 @@ with st.sidebar:
                            help="; ".join(f"**{k}**: {v.description}" for k, v in
                                           DATASETS.items()))
     info = DATASETS[dataset]
+    _fix_url_for(dataset)
     params: dict = {}
     for name, p in info.params.items():
         default = PARAM_DEFAULTS.get(dataset, {}).get(name, p.default)
@@ -90,7 +132,10 @@ with st.sidebar:
             params[name] = st.number_input(f"{name} ({p.help})", float(p.lo), float(p.hi),
                                            float(default), key=name, bind="query-params")
     slots.add("dataset", "dataset_params", "task")
-    noise = st.selectbox("Noise", NOISE_KINDS, index=NOISE_KINDS.index("target"), key="noise",
+    # The default noise kind applies to the dataset (a link naming only dataset=mnist1d
+    # gets label noise, as choosing mnist1d in the dropdown does).
+    noise = st.selectbox("Noise", NOISE_KINDS, key="noise",
+                         index=NOISE_KINDS.index(_applicable_noise(info.task, "target")),
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
@@ -108,7 +153,10 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 50, key="n", bind="query-params",
                               help="Training points shared by all members.")
-    n_probe = c2.number_input("Probe points N", *common.spec_range("n_probe"), 300, step=50, key="probe",
+    # Default: 300, or all the dataset's held-out points when it has fewer (diabetes: 89).
+    probe_default = min(PROBE_DEFAULT, int(info.pool_sizes(info.validate_params(params))[1]))
+    n_probe = c2.number_input("Probe points N", *common.spec_range("n_probe"), probe_default,
+                              step=50, key="probe",
                               bind="query-params",
                               help="Clean held-out points the representations are compared on.")
     slots.add("n_train", "n_probe")
