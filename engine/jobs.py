@@ -21,6 +21,7 @@ This module never imports streamlit.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -40,6 +42,30 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, FAILED, CANCELLED)
+
+
+# Seconds the interpreter waits at exit for running jobs to stop (they stop at their next
+# epoch, or at the next block of the measures). Daemon threads still inside torch when
+# the interpreter tears down abort the process ("terminate called without an active
+# exception", exit status 134); cancelled first, they return cleanly.
+EXIT_JOIN_SECONDS = 5.0
+_MANAGERS: "weakref.WeakSet[JobManager]" = weakref.WeakSet()
+
+
+def _stop_all_at_exit() -> None:
+    managers = list(_MANAGERS)
+    for m in managers:
+        try:
+            m.shutdown(cancel=True, wait=False)
+        except Exception:  # noqa: BLE001 -- never fail the interpreter's exit
+            pass
+    deadline = time.monotonic() + EXIT_JOIN_SECONDS
+    for m in managers:
+        for t in m._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_stop_all_at_exit)
 
 
 class BusyError(RuntimeError):
@@ -330,9 +356,10 @@ class JobManager:
         self._threads = [threading.Thread(target=self._worker, daemon=True,
                                           name=f"noisealign-job-{i}")
                          for i in range(max_workers)]
+        self._closed = False
         for t in self._threads:
             t.start()
-        self._closed = False
+        _MANAGERS.add(self)  # cancelled and joined briefly at interpreter exit
 
     # ------------------------------------------------------------------ submitting
     def submit_run(self, spec: ExperimentSpec, session_id: str) -> Job:

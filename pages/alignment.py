@@ -97,18 +97,6 @@ def _on_dataset_change() -> None:
         st.session_state["probe"] = pool
 
 
-def _fix_url_for(name: str) -> None:
-    """The same fix-ups for a link: on a tab's first run, a noise kind from the URL that
-    does not apply to the URL's dataset is replaced as the dropdown would replace it
-    (a link opened with dataset=mnist1d&noise=target gets label noise)."""
-    if st.session_state.get("_url_fixed") or name not in DATASETS:
-        return
-    st.session_state["_url_fixed"] = True
-    given = st.query_params.get("noise")
-    if given in NOISE_KINDS and given != _applicable_noise(DATASETS[name].task, given):
-        common.replace_query_param("noise", _applicable_noise(DATASETS[name].task, given))
-
-
 def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
     st.session_state[values_key] = defaults.get(st.session_state[axis_key], "")
 
@@ -121,7 +109,6 @@ with st.sidebar:
                            help="; ".join(f"**{k}**: {v.description}" for k, v in
                                           DATASETS.items()))
     info = DATASETS[dataset]
-    _fix_url_for(dataset)
     params: dict = {}
     for name, p in info.params.items():
         default = PARAM_DEFAULTS.get(dataset, {}).get(name, p.default)
@@ -133,7 +120,8 @@ with st.sidebar:
                                            float(default), key=name, bind="query-params")
     slots.add("dataset", "dataset_params", "task")
     # The default noise kind applies to the dataset (a link naming only dataset=mnist1d
-    # gets label noise, as choosing mnist1d in the dropdown does).
+    # gets label noise, as choosing mnist1d in the dropdown does). A noise kind the link
+    # names itself is kept: a contradiction is explained next to the control.
     noise = st.selectbox("Noise", NOISE_KINDS, key="noise",
                          index=NOISE_KINDS.index(_applicable_noise(info.task, "target")),
                          bind="query-params",

@@ -34,18 +34,20 @@ def test_a_diabetes_link_uses_the_probe_points_it_has():
     assert not _errors(at), _errors(at)
 
 
-@pytest.mark.parametrize("params", [{"dataset": "mnist1d"},
-                                    {"dataset": "mnist1d", "noise": "target"}])
-def test_a_classifier_link_gets_label_noise(params):
-    at = _open(params)
+@pytest.mark.parametrize("dataset", ["mnist1d", "digits"])
+def test_a_classifier_link_gets_label_noise(dataset):
+    at = _open({"dataset": dataset})
     assert at.selectbox(key="noise").value == "label"
     assert not _errors(at), _errors(at)
 
 
-def test_a_regression_link_with_label_noise_gets_target_noise():
-    at = _open({"dataset": "diabetes", "noise": "label"})
+def test_values_the_link_names_itself_are_kept_and_a_contradiction_explained():
+    # What a link states is not silently changed (tests/test_app.py has more cases).
+    at = _open({"dataset": "mnist1d", "noise": "target"})
     assert at.selectbox(key="noise").value == "target"
-    assert not _errors(at), _errors(at)
+    assert any("noise='target' is invalid" in e for e in _errors(at)), _errors(at)
+    at = _open({"dataset": "diabetes", "probe": "200"})
+    assert any("n_probe=200 exceeds" in e for e in _errors(at)), _errors(at)
 
 
 def test_the_dropdown_does_the_same():

@@ -140,19 +140,6 @@ def drop_infinite_query_params() -> None:
                 del qp[key]
 
 
-def replace_query_param(key: str, value: str) -> None:
-    """Replace a URL value before its bound control is created: the control is seeded
-    with ``value`` (a link's fix-up), and the browser's URL shows it."""
-    try:  # the values bound controls are seeded from (a Streamlit internal)
-        from streamlit.runtime.state.session_state_proxy import get_session_state
-        with get_session_state().query_params() as state:
-            if key in state._initial_query_params:
-                state._initial_query_params[key] = [value]
-    except (ImportError, AttributeError, TypeError):  # pragma: no cover - other versions
-        pass
-    st.query_params[key] = value
-
-
 def _is_infinite(text: str) -> bool:
     try:
         return math.isinf(float(text))
