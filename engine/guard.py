@@ -627,8 +627,8 @@ def check(spec: ExperimentSpec, *, max_memory_bytes: float | None = None,
         raise ResourceLimitError(
             f"this run's measures on N = {spec.n_probe} probe points (O(N^2) for each of "
             f"{2 * spec.ensemble_size + 2} spaces and their pairs) may take "
-            f"{format_seconds(est.measures_seconds)}, with training "
-            f"{format_seconds(est.total_seconds)} in all, over the limit of "
+            f"{format_seconds(est.measures_seconds)} ({format_seconds(est.total_seconds)} "
+            f"with training), over the limit of "
             f"{format_seconds(sec_limit).removeprefix('about ')}: reduce n_probe "
             "(or ensemble_size)",
             resource="time", needed=est.total_seconds, limit=sec_limit, estimate=est)
@@ -777,8 +777,9 @@ def check_machine_memory(spec: ExperimentSpec, *, available: float | None = None
     """The estimate of ``spec``, or :class:`ResourceLimitError` when its memory
     estimate exceeds what this machine has available now (:func:`available_memory_bytes`,
     or ``available``): the CLI ``run`` refuses those at once instead of swapping for
-    minutes and ending in a MemoryError."""
-    est = estimate(spec)
+    minutes and ending in a MemoryError. Memory does not depend on the rates: no
+    calibration is run (the check takes milliseconds)."""
+    est = estimate(spec, calibration=DEFAULT_CALIBRATIONS[_resolve_device(spec)])
     have = available_memory_bytes() if available is None else float(available)
     if est.memory_bytes > have:
         top = est.memory_parts[0][0] if est.memory_parts else "other"

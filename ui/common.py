@@ -292,6 +292,18 @@ def auto_run_ok(fingerprint: str, specs: list) -> bool:
                f"than the auto-run budget of {format_seconds(limit).removeprefix('about ')}."
                " Press **Run** to start it anyway (the resource limits still apply).",
                icon=":material/pause_circle:")
+    refusal = memo.get(("refusal", fingerprint), "")
+    if ("refusal", fingerprint) not in memo:  # over the hard limits too? Say so now.
+        from engine.guard import check, check_sweep
+        try:
+            check(specs[0]) if len(specs) == 1 else check_sweep(specs)
+        except ValueError as e:
+            refusal = str(e)
+        except Exception:  # noqa: BLE001 -- Run will report it
+            pass
+        memo[("refusal", fingerprint)] = refusal
+    if refusal:
+        st.error(refusal, icon=":material/error:")
     return False
 
 
