@@ -40,3 +40,31 @@ def test_exit_while_a_job_trains_is_clean(tmp_path):
     assert "training: epoch" in r.stdout, (r.stdout, r.stderr)
     assert "terminate called" not in r.stderr, r.stderr
     assert r.returncode == 0, (r.returncode, r.stderr)
+
+
+def test_stopping_the_server_while_a_job_trains_is_clean(tmp_path, monkeypatch):
+    import asyncio
+
+    from tests._browser import streamlit_server
+    from tests._wsession import WebsocketSession
+
+    # An endless run that Auto-run starts from a link (budgets and limits raised).
+    monkeypatch.setenv("NOISEALIGN_AUTO_RUN_SECONDS", "1e9")
+    monkeypatch.setenv("NOISEALIGN_MAX_SECONDS", "1e9")
+    monkeypatch.setenv("NOISEALIGN_GUARD_CALIBRATE", "0")
+    query = "d=8&n=200&probe=40&width=256&K=4&epochs=1000000&tol=0&mode=Single+run&auto=true"
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
+                str(port), "--server.headless", "true", "--server.address", "127.0.0.1",
+                "--server.fileWatcherType", "none"]
+
+    with streamlit_server(command, tmp_path) as (proc, base):
+        port = base.rsplit(":", 1)[1]
+        session = WebsocketSession(f"ws://127.0.0.1:{port}/_stcore/stream", query)
+        asyncio.run(session.run_until("of at most 1000000", timeout=120))
+        proc.terminate()  # SIGTERM, as a service manager (or Ctrl+C) stops the server
+        rc = proc.wait(60)
+    log = (tmp_path / "streamlit.log").read_text()
+    assert "terminate called" not in log, log[-3000:]
+    assert rc == 0, (rc, log[-3000:])
