@@ -92,3 +92,22 @@ def test_scope_checks_are_free_outside_a_scope_and_stack():
             with pytest.raises(Cancelled, match="during the measures"):
                 check_cancelled("the measures")
     check_cancelled()
+
+
+def test_cancel_during_data_generation_stops_the_job_within_seconds(tmp_path):
+    # mnist1d's generator makes samples one by one: 200,000 take about a minute here.
+    spec = ExperimentSpec(dataset="mnist1d", dataset_params={"n_samples": 199_990},
+                          n_train=50, n_probe=50, width=8, ensemble_size=2, max_epochs=5)
+    m = JobManager(ResultCache(tmp_path / "c"), max_workers=1)
+    try:
+        job = m.submit_run(spec, "s1")
+        assert _until(lambda: job.status == "running", 30), job.view()
+        time.sleep(2.0)  # inside the generator
+        assert not job.done and job.progress == 0
+        t0 = time.monotonic()
+        job.cancel()
+        assert job.wait(10), f"still running {time.monotonic() - t0:.1f} s after cancel"
+        assert job.status == CANCELLED
+        print(f"\nstopped {time.monotonic() - t0:.2f} s after cancel (in data generation)")
+    finally:
+        m.shutdown()
