@@ -4,6 +4,7 @@ Read the modules in the order data flows:
 
     spec -> datasets -> noise -> model -> train -> experiment (Result)
          -> measures -> summaries        theory (no training)
+    compare: every measure between a user's own arrays (no training)
     cache, sweep and export wrap that pipeline from outside; jobs and guard serve the
     dashboard; cli is the command line (``noisealign --help``).
 
@@ -28,6 +29,8 @@ _PUBLIC = {
     "Result": "engine.result",
     "Cancelled": "engine.errors",
     "run_experiment": "engine.experiment",
+    "compare": "engine.compare",
+    "load_arrays": "engine.compare",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

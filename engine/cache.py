@@ -1,6 +1,7 @@
 """The results cache: every experiment a user has seen comes back instantly, computed once.
 
-Layout of a cache directory (owner-only permissions, 0o700; database files 0o600)::
+Layout of a cache directory (what this module creates is owner-only: directories 0o700,
+files 0o600; a directory that already exists keeps its mode)::
 
     <dir>/results/   a diskcache.Cache (SQLite index + value files)
     <dir>/locks/     one lock file per key, for single flight across processes
@@ -29,11 +30,13 @@ This module never imports streamlit; torch is only imported when something is co
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
 import math
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -60,8 +63,20 @@ ENV_VAR = "NOISEALIGN_CACHE_DIR"
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
 ENTRY_FORMAT = 2  # layout of one entry; part of the key, bump when it changes
 _RETRY_OPEN_S = 10.0  # an unavailable cache directory is retried this often
+# diskcache objects of databases deleted or replaced under this process (see
+# ResultCache._open): kept, never closed, for the life of the process.
+_RETIRED: list = []
 
 Summariser = Callable[[Result], dict]
+
+_KEY = re.compile(r"[0-9a-f]{64}")  # ResultCache.key(): SHA-256 hex
+
+# Metadata fields every entry has, and the JSON types they must have.
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "spec": (dict,), "spec_json": (str,), "summary": (dict,), "result_meta": (str,),
+    "created": (int, float), "npz_bytes": (int,), "npz_crc32": (int,),
+    "has_representations": (bool,),
+}
 
 
 class CacheWarning(UserWarning):
@@ -110,12 +125,55 @@ def _json_default(o: Any) -> Any:
 
 
 def _private_dir(path: Path) -> None:
-    """Create ``path`` with mode 0o700, and tighten it if it exists and is ours."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & 0o077:
-        # Only take group/other bits away: a directory its owner made read-only stays so.
-        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+    """Create ``path`` (and missing parents) with mode 0o700; an existing directory is
+    left exactly as it is.
+
+    Modes are only chosen for what this module creates: a directory that already exists
+    belongs to whoever made it (a 1777 ``/tmp`` must keep its sticky bit, a directory its
+    owner made read-only stays so).
+    """
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue  # made by another process meanwhile: theirs, left alone
+        # mkdir's mode passes through the umask; a umask cannot widen 0o700, but one
+        # that removes owner bits (e.g. 0o277) would leave a directory we cannot use.
+        with contextlib.suppress(OSError):
+            os.chmod(d, 0o700)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty ``path`` with mode 0o600 unless it exists (then untouched).
+
+    SQLite creates a missing database file with mode 0o644 and gives its -wal and -shm
+    files the database file's mode: creating the (empty, and so valid) database file
+    first makes all three owner-only without changing the mode of anything that exists.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _file_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None when it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _is_corruption(e: BaseException) -> bool:
@@ -146,6 +204,11 @@ class _SafeDisk(diskcache.Disk):
     placeholder for a pickled key instead of unpickling it.
     """
 
+    # The most bytes one value file may hold: an entry larger than the cache's size limit
+    # is never stored, so a bigger file (or a row claiming one) was not written here.
+    # ResultCache sets it to its size limit; a planted Settings table cannot change it.
+    max_file_bytes = DEFAULT_SIZE_LIMIT
+
     def __init__(self, directory: str, min_file_size: int = 0, pickle_protocol: int = 0,
                  **_ignored: Any) -> None:
         # _ignored: unknown disk_* settings found in a planted Settings table.
@@ -160,6 +223,82 @@ class _SafeDisk(diskcache.Disk):
         if not raw:
             return _UnsafeKey("<pickled key: not loaded>")
         return super().get(key, raw)
+
+    # -------------------------------------------------------------- value files
+    # diskcache joins a row's ``filename`` to the directory as given: an absolute path
+    # or one with ``..`` (a tampered row) would make it read, or on deletion remove,
+    # any file the process can reach. Every path from a row is checked here first.
+    def _inside(self, filename: Any) -> str:
+        """The full path of a row's value file; UnsafeEntry unless it stays inside."""
+        if type(filename) is not str or not filename or "\0" in filename:
+            raise UnsafeEntry(f"its value file name {filename!r} is not a file name")
+        if os.path.isabs(filename):
+            raise UnsafeEntry(f"its value file {filename[:200]!r} is an absolute path, "
+                              "outside the cache directory")
+        root = os.path.realpath(self._directory)
+        full = os.path.join(self._directory, filename)
+        real = os.path.realpath(full)
+        if real == root or os.path.commonpath([root, real]) != root:
+            raise UnsafeEntry(f"its value file {filename[:200]!r} resolves to {real[:200]!r}, "
+                              "outside the cache directory")
+        return full
+
+    def check_file(self, filename: Any, size: Any) -> None:
+        """UnsafeEntry unless the row's file is a regular file inside the cache directory
+        of the ``size`` the row records (at most :attr:`max_file_bytes`).
+
+        A missing file is left to diskcache, which treats it as a missing item.
+        """
+        full = self._inside(filename)
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= self.max_file_bytes:
+            raise UnsafeEntry(f"its row records a size of {str(size)[:40]} bytes: allowed 0 "
+                              f"to {self.max_file_bytes}")
+        try:
+            st = os.lstat(full)
+        except OSError:
+            return
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeEntry(f"its value file {filename[:200]!r} is not a regular file "
+                              f"({_file_kind(st.st_mode)})")
+        if st.st_size != size:
+            raise UnsafeEntry(f"its value file {filename[:200]!r} is {st.st_size} bytes, the "
+                              f"row records {size}")
+
+    def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> int:
+        """diskcache's writer, creating what it needs owner-only (dirs 0o700, the file
+        0o600; diskcache's own gives 0o755 and 0o644) and never an existing file."""
+        if mode != "xb":
+            raise TypeError("value files are written as new binary files only")
+        full_dir = Path(full_path).parent
+        for count in range(1, 11):
+            with contextlib.suppress(OSError):
+                _private_dir(full_dir)
+            try:
+                # Another cache may have deleted the directory before the file opened.
+                fd = os.open(full_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_CLOEXEC", 0), 0o600)
+            except OSError:
+                if count == 10:
+                    raise
+                continue
+            with os.fdopen(fd, "wb") as writer:
+                size = 0
+                for chunk in iterator:
+                    size += len(chunk)
+                    writer.write(chunk)
+                return size
+        raise OSError(f"could not create {full_path}")  # pragma: no cover - loop returns
+
+    def remove(self, file_path: Any) -> None:
+        """Remove a value file, only if it is inside the cache directory: a tampered
+        row is dropped by the caller, and the path it names is never touched."""
+        try:
+            self._inside(file_path)
+        except UnsafeEntry as e:
+            warnings.warn(f"results cache row refused: {e}; the row is dropped and that "
+                          "path is not touched", CacheWarning, stacklevel=2)
+            return
+        super().remove(file_path)
 
     def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> tuple:
         if type(value) is not bytes or read:
@@ -183,10 +322,49 @@ class _SafeDisk(diskcache.Disk):
         if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
             raise UnsafeEntry(f"stored item has diskcache mode {mode} (pickle or text), "
                               "not plain bytes: refused")
-        out = super().fetch(mode, filename, value, read)
+        if mode == diskcache.core.MODE_RAW:
+            out = super().fetch(mode, filename, value, read)
+        else:
+            out = self._read_file(filename)
         if type(out) is not bytes:
             raise UnsafeEntry(f"stored item is {type(out).__name__}, not bytes: refused")
         return out
+
+    def _read_file(self, filename: Any) -> bytes:
+        full = self._inside(filename)
+        # O_NONBLOCK: opening a FIFO planted under the name returns at once (a blocking
+        # open waits for a writer forever); O_NOFOLLOW: a symlink is not followed.
+        flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fd = os.open(full, flags)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise UnsafeEntry(f"its value file {filename[:200]!r} is a symbolic "
+                                  "link") from None
+            raise  # missing: diskcache's "key deleted meanwhile"
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafeEntry(f"its value file {filename[:200]!r} is not a regular file "
+                                  f"({_file_kind(st.st_mode)})")
+            if st.st_size > self.max_file_bytes:
+                raise UnsafeEntry(f"its value file {filename[:200]!r} is {st.st_size} bytes, "
+                                  f"over the cache's size limit of {self.max_file_bytes}")
+            data = f.read(st.st_size + 1)  # +1: a file growing while read is noticed
+            if len(data) != st.st_size:
+                raise UnsafeEntry(f"its value file {filename[:200]!r} changed size while "
+                                  "being read")
+            return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 # ----------------------------------------------------------------------------- locks
@@ -293,6 +471,9 @@ class ResultCache:
         self.summarise: Summariser = summarise if summarise is not None else _default_summarise
         self._results_dir = self.directory / "results"
         self._locks_dir = self.directory / "locks"
+        self._db_path = self._results_dir / "cache.db"
+        self._db_id: tuple[int, int] | None = None  # (device, inode) of the open database
+        self._log_ids: dict[str, tuple[int, int] | None] = {}  # and of its -wal / -shm
         self._cache: diskcache.Cache | None = None
         self._open_lock = threading.Lock()
         self._failed_at = -math.inf  # monotonic time of the last failed open
@@ -300,14 +481,32 @@ class ResultCache:
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> diskcache.Cache | None:
-        """The diskcache, opened on first use; None (with a warning) if it cannot be."""
-        if self._cache is not None:
-            return self._cache
-        if time.monotonic() - self._failed_at < _RETRY_OPEN_S:
+        """The diskcache, opened on first use; None (with a warning) if it cannot be.
+
+        A database file deleted or replaced while open (``rm``, a restored backup) is
+        noticed by its inode and reopened: otherwise this process would go on writing
+        into a deleted file that no other process can see.
+        """
+        cache = self._cache
+        if cache is not None and self._same_database():
+            return cache
+        if cache is None and time.monotonic() - self._failed_at < _RETRY_OPEN_S:
             return None  # failed a moment ago (and warned): a miss, quietly
         with self._open_lock:
             if self._cache is not None:
-                return self._cache
+                if self._same_database():
+                    return self._cache
+                warnings.warn(f"results cache database {self._db_path} was deleted or "
+                              "replaced while in use: reopening it (entries only in the "
+                              "old file are recomputed when asked for)", CacheWarning,
+                              stacklevel=3)
+                # Not closed: SQLite's last close of a database checkpoints it and then
+                # deletes "cache.db-wal" and "-shm" *by name*, and those names now
+                # belong to the new database (its log would vanish under every process
+                # using it). Kept open, the old connections touch only the old files.
+                _RETIRED.append(self._cache)
+                self._cache = None
+                self._remove_stale_log()
             try:
                 _private_dir(self.directory)
                 _private_dir(self._results_dir)
@@ -322,12 +521,6 @@ class ResultCache:
                     shutil.rmtree(self._results_dir, ignore_errors=True)
                     _private_dir(self._results_dir)
                     cache = self._new_diskcache()
-                for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
-                    p = self._results_dir / name
-                    with contextlib.suppress(OSError):
-                        mode = stat.S_IMODE(p.stat().st_mode) if p.exists() else 0
-                        if mode & 0o077:
-                            os.chmod(p, mode & 0o700)
             except (OSError, sqlite3.Error, diskcache.Timeout) as e:
                 if self._failed_at == -math.inf:  # warn once; put() warns every time
                     warnings.warn(f"results cache in {self.directory} is unavailable ({e}): "
@@ -338,13 +531,45 @@ class ResultCache:
             self._cache = cache
             return cache
 
+    def _remove_stale_log(self) -> None:
+        """Remove the -wal/-shm files of the database that was deleted or replaced.
+
+        They stay under their names when only ``cache.db`` is removed or renamed over,
+        and SQLite would read that log as the new file's: the old entries would come
+        back over the new database, or corrupt it. Only the files this cache opened with
+        the old database (same inode) are removed: log files made since, by another
+        process or another cache object here that reopened first, belong to the new one.
+        """
+        for suffix, old in self._log_ids.items():
+            path = f"{self._db_path}{suffix}"
+            if old is not None and _file_id(path) == old:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+
+    def _database_id(self) -> tuple[int, int] | None:
+        return _file_id(self._db_path)
+
+    def _same_database(self) -> bool:
+        """Whether the open database is still the file at its path (one stat call)."""
+        current = self._database_id()
+        # An unreadable path (directory made unsearchable) is not proof of a change.
+        return current is None and os.path.lexists(self._db_path) or current == self._db_id
+
     def _new_diskcache(self) -> diskcache.Cache:
+        _create_private_file(self._db_path)
         # cull_limit=0: diskcache's own culling drops 10 items (here 5 entries) whenever
         # the volume is over the limit; _evict() drops whole entries, oldest use first.
         # The LRU policy still records each item's access time for it.
-        return diskcache.Cache(str(self._results_dir), timeout=60, disk=_SafeDisk,
-                               size_limit=self.size_limit, cull_limit=0,
-                               eviction_policy="least-recently-used", statistics=0)
+        cache = diskcache.Cache(str(self._results_dir), timeout=60, disk=_SafeDisk,
+                                size_limit=self.size_limit, cull_limit=0,
+                                eviction_policy="least-recently-used", statistics=0)
+        cache._disk.max_file_bytes = self.size_limit
+        self._db_id = self._database_id()
+        # Opening in WAL mode has created (or joined) the log files; they keep their
+        # inodes while this cache's connection is open.
+        self._log_ids = {suffix: _file_id(f"{self._db_path}{suffix}")
+                         for suffix in ("-wal", "-shm")}
+        return cache
 
     def _recreate(self, error: BaseException) -> None:
         warnings.warn(f"results cache database in {self._results_dir} is corrupted ({error}); "
@@ -392,6 +617,7 @@ class ResultCache:
         if cache is None:
             return None
         try:
+            self._check_row(cache, item)
             return cache.get(item)
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
@@ -412,14 +638,26 @@ class ResultCache:
             return None
 
     @staticmethod
+    def _check_row(cache: diskcache.Cache, item: str) -> None:
+        """UnsafeEntry unless the item's value file (if any) is a regular file inside the
+        cache directory of the recorded size: checked before diskcache opens it."""
+        row = cache._sql("SELECT filename, size FROM Cache WHERE key = ? AND raw = 1",
+                         (item,)).fetchone()
+        if row is not None and row[0] is not None:
+            cache._disk.check_file(*row)
+
+    @staticmethod
     def _peek(cache: diskcache.Cache, item: str) -> bytes | None:
         """``cache.get(item)`` without the eviction bookkeeping write (never unpickles)."""
-        row = cache._sql("SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1 "
-                         "AND (expire_time IS NULL OR expire_time > ?)",
+        row = cache._sql("SELECT mode, filename, value, size FROM Cache WHERE key = ? "
+                         "AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
                          (item, time.time())).fetchone()
         if row is None:
             return None
-        return cache._disk.fetch(*row, False)
+        mode, filename, value, size = row
+        if filename is not None:
+            cache._disk.check_file(filename, size)
+        return cache._disk.fetch(mode, filename, value, False)
 
     def _drop(self, key: str, why: str) -> None:
         warnings.warn(f"results cache entry {key[:12]} is unreadable ({why}): dropped, it will "
@@ -467,10 +705,20 @@ class ResultCache:
                 raise ValueError("metadata belongs to another key")
             if spec is not None and meta.get("spec_json") != spec.to_json():
                 raise ValueError("metadata belongs to another spec")
-            for field in ("summary", "result_meta", "npz_bytes", "npz_crc32",
-                          "has_representations", "created"):
+            for field, kinds in _META_TYPES.items():
                 if field not in meta:
                     raise ValueError(f"metadata lacks {field!r}")
+                v = meta[field]
+                # A field of the wrong type (with a valid checksum: whoever can write
+                # the directory can recompute it) would fail far from here, in a sort
+                # or a page; it is a damaged entry like any other.
+                if not isinstance(v, kinds) or (bool not in kinds and isinstance(v, bool)):
+                    raise ValueError(f"metadata field {field!r} is a {type(v).__name__}: "
+                                     f"allowed {' or '.join(k.__name__ for k in kinds)}")
+                if field == "created" and not math.isfinite(v):
+                    raise ValueError(f"metadata field 'created' is {v}: allowed a finite time")
+                if field == "npz_bytes" and v < 0:
+                    raise ValueError(f"metadata field 'npz_bytes' is {v}: allowed >= 0")
         except (ValueError, UnicodeDecodeError) as e:
             self._drop(key, str(e))
             return None
@@ -739,18 +987,25 @@ class ResultCache:
         try:
             # Read-only scan through diskcache's SQL helper: Cache.get would count as a
             # use and reorder the least-recently-used eviction.
-            rows = cache._sql("SELECT key, raw, mode, filename, value FROM Cache").fetchall()
+            rows = cache._sql("SELECT key, raw, mode, filename, value, size FROM Cache"
+                              ).fetchall()
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
                 self._recreate(e)
             return []
         blobs = {k[2:] for k, raw, *_ in rows if raw and isinstance(k, str) and k.startswith("b/")}
         out = []
-        for k, raw, mode, filename, value in rows:
+        for k, raw, mode, filename, value, size in rows:
             if not raw or not isinstance(k, str) or not k.startswith("m/"):
                 continue
             key = k[2:]
+            if not _KEY.fullmatch(key):
+                # Not written by this module (keys are SHA-256 hex): left alone, and never
+                # shown, since pages print keys as markdown.
+                continue
             try:
+                if filename is not None:
+                    cache._disk.check_file(filename, size)
                 data = cache._disk.fetch(mode, filename, value, False)
             except UnsafeEntry as e:
                 self._drop(key, str(e))

@@ -2,6 +2,12 @@
 
 Every spec field is a flag (``--n-train``, ``--snr-db``...); ``--level`` sets the noise
 level of the chosen kind (SNR in dB for target/input noise, the rate p for label noise).
+
+A failure is one line on stderr (``error: ...``), never a traceback, with an exit code
+that says what kind it was (:data:`EXIT_CODES`): 2 bad input, 3 a run or sweep point
+that failed, 4 out of memory, 5 the environment (a file that cannot be written, a
+network or disk error), 130 interrupted. Results are stored in the cache before any
+output file is written, so a failed ``--out`` loses nothing: rerunning loads them.
 """
 
 from __future__ import annotations
@@ -13,12 +19,22 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 from engine.spec import SPEC_FIELDS, ExperimentSpec
 
 _SHORT = {"ensemble_size": ["-K"]}
+
+EXIT_USAGE = 2        # bad input: a flag, a spec value, an --out name
+EXIT_FAILED = 3       # a run or sweep point failed while computing
+EXIT_MEMORY = 4       # out of memory
+EXIT_ENVIRONMENT = 5  # the system refused: unwritable file, disk full, network
+EXIT_INTERRUPTED = 130
+EXIT_CODES = {"usage": EXIT_USAGE, "failed": EXIT_FAILED, "memory": EXIT_MEMORY,
+              "environment": EXIT_ENVIRONMENT, "interrupted": EXIT_INTERRUPTED}
+OUT_SUFFIXES = (".csv", ".json")  # what sweep --out writes (engine.export.write_table)
 
 
 def _parse_value(text: str) -> Any:
@@ -42,10 +58,7 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per spec field; unset flags keep the spec's defaults."""
     from engine import spec as spec_rules
     from engine.datasets import DATASETS
-    choices = {"dataset": tuple(DATASETS), "task": spec_rules.TASKS,
-               "noise": ("auto",) + spec_rules.NOISE_KINDS,
-               "activation": spec_rules.ACTIVATIONS, "optimizer": spec_rules.OPTIMIZERS,
-               "device": spec_rules.DEVICES}
+    choices = {"dataset": tuple(DATASETS), **spec_rules.CHOICES}
     for f in dataclasses.fields(ExperimentSpec):
         if f.name == "dataset_params":
             continue
@@ -108,7 +121,42 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
             raise ValueError("--level is invalid with --noise none: choose a noise kind")
     if "task" not in kw:
         kw["task"] = "auto"
-    return ExperimentSpec(**kw)
+    spec = ExperimentSpec(**kw)
+    # The spec resets a level its noise kind does not use (so equal experiments hash
+    # equally); a level typed on the command line for a task without that noise would
+    # then be dropped without a word.
+    if getattr(args, "label_noise", None) is not None and spec.task == "regression":
+        raise ValueError(f"--label-noise {_show(args.label_noise)} is invalid for dataset "
+                         f"{spec.dataset!r} (a regression task): label noise applies to "
+                         "classification datasets only; for regression use --noise target "
+                         "with --snr-db")
+    return spec
+
+
+def _show(value: Any) -> str:
+    from engine.validation import show
+    return show(value)
+
+
+def check_out(value: str, targets: Sequence[Path]) -> None:
+    """Refuse an ``--out`` that could not be written, before any work: its folder must
+    exist and be writable and no target may be a folder (ValueError naming it)."""
+    out = Path(value)
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ValueError(f"--out {_show(str(value))} is invalid: its folder {_show(str(folder))} "
+                         "does not exist or is not writable")
+    for target in targets:
+        if target.is_dir():
+            raise ValueError(f"--out {_show(str(value))} is invalid: {target} is a folder")
+
+
+def _write_failed(value: str, e: OSError, cache_dir: Any) -> OSError:
+    """The error for an output file that could not be written after the work was done."""
+    where = (f"the results are in the cache ({cache_dir}): rerun the same command with a "
+             "writable --out to write them without computing again") if cache_dir else (
+             "the result was not cached (--no-cache)")
+    return OSError(f"could not write --out {_show(str(value))} ({e.strerror or e}); {where}")
 
 
 def _table(rows: list[list[str]]) -> str:
@@ -123,13 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
     if args.out:  # refuse an unwritable --out before training, not after
         out = Path(args.out)
-        folder = out.parent if str(out.parent) else Path(".")
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise ValueError(f"--out {str(args.out)[:200]!r} is invalid: its folder does "
-                             "not exist or is not writable")
-        for target in (out.with_suffix(".json"), out.with_suffix(".npz")):
-            if target.is_dir():
-                raise ValueError(f"--out {str(args.out)[:200]!r} is invalid: {target} is a folder")
+        check_out(args.out, (out.with_suffix(".json"), out.with_suffix(".npz")))
 
     def progress(epoch: int, max_epochs: int, losses) -> None:
         if not args.quiet:
@@ -145,6 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ValueError as e:
                 raise ValueError(f"{e}; or pass --force to run it anyway") from None
 
+    cache = None
     if args.no_cache:
         result, cached = run_experiment(spec, progress=progress), False
     else:  # the shared results cache: a repeated run is loaded, a new one is stored first
@@ -169,8 +212,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         meta, npz = result.to_bytes(representations=True)
-        out.with_suffix(".json").write_bytes(meta)
-        out.with_suffix(".npz").write_bytes(npz)
+        try:
+            out.with_suffix(".json").write_bytes(meta)
+            out.with_suffix(".npz").write_bytes(npz)
+        except OSError as e:  # folder removed or made read-only meanwhile, disk full
+            raise _write_failed(args.out, e, cache and cache.directory) from None
         print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.npz')}")
     return 0
 
@@ -215,7 +261,8 @@ def _short(v: Any) -> str:
 
 def cmd_sweep(args: Any) -> int:
     from engine.cache import ResultCache
-    from engine.export import columns, sweep_table, write_table
+    from engine.export import (aggregate, columns, seeds_error_column, sweep_table,
+                               write_table)
     from engine.sweep import Sweep, SweepProgress, run_sweep
 
     axes: dict[str, list] = {}
@@ -235,7 +282,12 @@ def cmd_sweep(args: Any) -> int:
                              "classification dataset (or target/input noise on a regression "
                              "one)") from None
         raise
-    sweep = Sweep(base, axes)
+    sweep = Sweep(base, axes, replicates=args.replicates)
+    if args.out:  # an --out the sweep could not write is refused before it runs
+        if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
+            raise ValueError(f"--out {_show(str(args.out))} is invalid: allowed a file name "
+                             f"ending in {' or '.join(OUT_SUFFIXES)}")
+        check_out(args.out, (Path(args.out),))
     executor = args.executor or ("dask" if args.scheduler else "local")
     cache = ResultCache(args.cache_dir)
 
@@ -243,7 +295,9 @@ def cmd_sweep(args: Any) -> int:
         if not args.quiet:
             print("\r" + progress_bar(p), end="", file=sys.stderr, flush=True)
 
-    print(f"sweep of {len(sweep)} points over {', '.join(sweep.axis_names)} "
+    print(f"sweep of {len(sweep)} " + (f"runs ({sweep.replicates} seeds per point)"
+                                       if sweep.replicates > 1 else "points")
+          + f" over {', '.join(sweep.axis_names)} "
           f"({executor} executor; cache {cache.directory})", file=sys.stderr)
     try:  # the sweep guard: the missing points' summed estimate against the limit
         it = run_sweep(sweep, cache, executor=executor, workers=args.workers,
@@ -257,14 +311,21 @@ def cmd_sweep(args: Any) -> int:
     points = list(it)
     if not args.quiet:
         print(file=sys.stderr)
-    rows = sweep_table(points)
+    reps = sweep.replicates > 1
+    rows = aggregate(points) if reps else sweep_table(points)
     present = set(columns(rows))
-    cols = sweep.axis_names + ["from_cache", "seconds"] + [
-        c for c in TABLE_COLUMNS if c in present]
+    shown = [c for c in TABLE_COLUMNS if c in present]
+    if reps:  # each mean beside its error across seeds
+        shown = [x for c in shown for x in (c, seeds_error_column(c)) if x in present]
+    cols = sweep.axis_names + (["replicates"] if reps else []) + ["from_cache", "seconds"] \
+        + shown
     print(_table([cols] + [[_short(r.get(c, "")) for c in cols] for r in rows]))
     cached = sum(p.from_cache for p in points)
-    if args.out:
-        path = write_table(points, args.out)
+    if args.out:  # after run_sweep stored every point in the cache
+        try:
+            path = write_table(points, args.out)
+        except OSError as e:
+            raise _write_failed(args.out, e, cache.directory) from None
         print(f"wrote {path} ({len(points)} points, {cached} from the cache)", file=sys.stderr)
     return 0
 
@@ -307,6 +368,10 @@ def add_sweep_commands(sub: Any) -> None:
     p.add_argument("--axis", action="append", default=[], required=True,
                    metavar="FIELD=V1,V2,...",
                    help="an axis (once or twice): a spec field or dataset_params.NAME")
+    p.add_argument("--replicates", type=int, default=1, metavar="R",
+                   help="train every grid point with R data seeds (new data, noise and "
+                   "initialisations each); the table shows means and .sem_seeds, the "
+                   "standard error across seeds (default 1)")
     p.add_argument("--workers", type=int, default=None,
                    help="parallel workers (default: one per core)")
     p.add_argument("--threads", type=int, default=None,
@@ -366,6 +431,97 @@ def cmd_download(args: argparse.Namespace) -> int:
     return status
 
 
+def add_compare_command(sub: Any) -> None:
+    """``compare``: every measure between the arrays of a .npz file or .npy folder."""
+    from engine.compare import KNN_METRICS, LIMITS, MEASURES
+
+    p = sub.add_parser(
+        "compare", help="compare your own representations (a .npz or a folder of .npy)",
+        description="Pairwise Information Imbalance (both directions), II score, linear "
+        "and debiased CKA, mutual k-NN, CKNNA, intrinsic dimension and Delta(a -> labels) "
+        "between arrays named model/layer, each (N, D) over the same N inputs; an array "
+        "named 'labels' holds N class ids. Example: noisealign compare --write-example "
+        "ex.npz && noisealign compare ex.npz --out table.csv")
+    p.add_argument("file", nargs="?", default=None,
+                   help=f"a .npz file or a folder of .npy files (at most {LIMITS.max_arrays} "
+                        f"arrays, N in [{LIMITS.min_points}, {LIMITS.max_points:,}])")
+    p.add_argument("--measures", default=None, metavar="M1,M2,...",
+                   help="comma-separated subset of: " + ", ".join(MEASURES) + " (default: all)")
+    p.add_argument("--k", type=_parse_value, default=1,
+                   help="neighbours of the Information Imbalance, 1 to N - 2 (default: 1)")
+    p.add_argument("--knn-k", type=_parse_value, default=10,
+                   help="neighbours of mutual k-NN and CKNNA, 1 to N - 2 (default: 10)")
+    p.add_argument("--knn-metric", default="euclidean", choices=KNN_METRICS,
+                   help="mutual k-NN neighbours: euclidean (default) or cosine (rows "
+                        "L2-normalised, as platonic-rep)")
+    p.add_argument("--subsample", type=_parse_value, default=None, metavar="N_SUB",
+                   help="compute on --repeats random subsets of this many points (4 to N) "
+                        "and report mean, std and standard error (for large N)")
+    p.add_argument("--repeats", type=_parse_value, default=5,
+                   help="subsets with --subsample, 2 to 100 (default: 5)")
+    p.add_argument("--seed", type=_parse_value, default=0,
+                   help="seed of the subsets, 0 to 2^31 - 1 (default: 0)")
+    p.add_argument("--out", default=None, help="write the table (.csv or .json)")
+    p.add_argument("--write-example", default=None, metavar="FILE.npz",
+                   help="write the small synthetic example file and exit")
+    p.set_defaults(func=cmd_compare)
+
+
+def _check_out(out: str) -> Path:
+    path = Path(out)
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"--out {str(out)[:200]!r} is invalid: allowed a .csv or .json "
+                         "file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or path.is_dir():
+        raise ValueError(f"--out {str(out)[:200]!r} is invalid: its folder does not exist "
+                         "or is not writable, or it is a folder")
+    return path
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine.compare import compare, load_arrays, make_example, write_table
+
+    if args.write_example:
+        out = Path(args.write_example)
+        if out.suffix.lower() != ".npz" or not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise ValueError(f"--write-example {str(out)[:200]!r} is invalid: allowed a .npz "
+                             "file name in an existing folder")
+        make_example(out)
+        print(f"wrote {out} (example: 7 arrays of N=600, with labels)")
+        return 0
+    if args.file is None:
+        raise ValueError("no input given: allowed FILE.npz or a folder of .npy files "
+                         "(or --write-example FILE.npz)")
+    out = _check_out(args.out) if args.out else None
+    measures = None
+    if args.measures is not None:
+        measures = [m.strip() for m in args.measures.split(",") if m.strip()]
+    inputs = load_arrays(args.file)
+    t = time.perf_counter()
+    rows = compare(inputs.arrays, inputs.labels, measures=measures, k=args.k,
+                   knn_k=args.knn_k, knn_metric=args.knn_metric, subsample=args.subsample,
+                   repeats=args.repeats, seed=args.seed)
+    secs = time.perf_counter() - t
+    n = next(iter(inputs.arrays.values())).shape[0]
+    print(f"{len(inputs.arrays)} arrays, N={n:,}"
+          + (f", {len(set(inputs.labels.tolist()))} classes" if inputs.labels is not None else "")
+          + f", k={args.k}, knn_k={args.knn_k} ({args.knn_metric}): {len(rows)} rows in "
+          f"{secs:.1f}s", file=sys.stderr)
+    sub = args.subsample is not None
+    table = [["measure", "a", "b", "value"] + (["std", "sem"] if sub else []) + ["note"]]
+    for r in rows:
+        if r["measure"] in ("cka", "cka_debiased", "mknn", "cknna", "ii_score") and r["a"] > r["b"]:
+            continue  # symmetric: one row per pair on screen (the file has both)
+        table.append([r["measure"], r["a"], r["b"] or "-", _short(r["value"])]
+                     + ([_short(r["std"]), _short(r["sem"])] if sub else []) + [r["note"]])
+    print(_table(table))
+    if out is not None:
+        write_table(rows, out)
+        print(f"wrote {out} ({len(rows)} rows)", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Usage lines name the command as it was typed: the console script or the module.
     invoked = os.path.basename(sys.argv[0] if sys.argv else "")
@@ -387,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
     add_sweep_commands(sub)  # python -m engine sweep ... / cache list|info|clear
+    add_compare_command(sub)  # python -m engine compare FILE.npz ...
     return p
 
 
@@ -396,14 +553,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse printed its usage message: return, do not exit
         return e.code if isinstance(e.code, int) else 2
+    # Warnings (the cache's, say) as one line each, like errors: Python's default format
+    # adds the file name and source line of the code that warned.
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _run(args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ConnectionError as e:  # e.g. engine.errors.SchedulerUnreachable
-        print(f"error: {e}", file=sys.stderr)
-        return 4
+        return _fail(e, EXIT_USAGE)
+    except MemoryError as e:
+        return _fail(f"out of memory ({type(e).__name__}{': ' if str(e) else ''}{e}): "
+                     "reduce n_train, width, ensemble_size or n_probe", EXIT_MEMORY)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        return _fail(e, EXIT_ENVIRONMENT)
+    except RuntimeError as e:
+        # First: a failed sweep point says itself what failed (its worker may have died
+        # "killed, or out of memory": that is not known to be memory).
+        sweep = sys.modules.get("engine.sweep")  # loaded if it raised
+        if sweep is not None and isinstance(e, sweep.SweepError):
+            return _fail(e, EXIT_FAILED)
+        # torch reports a failed allocation as a RuntimeError ("DefaultCPUAllocator:
+        # can't allocate memory", "CUDA out of memory"), not a MemoryError.
+        text = str(e)
+        if "can't allocate memory" in text or "out of memory" in text.lower():
+            return _fail(f"out of memory ({text.splitlines()[0] if text else e}): reduce "
+                         "n_train, width, ensemble_size or n_probe", EXIT_MEMORY)
+        raise
+
+
+def _fail(message: object, code: int) -> int:
+    """Print ``error: message`` as one bounded line; return ``code``."""
+    text = " ".join(str(message).split()) or "(no message)"
+    if len(text) > 2000:  # a message echoing a huge value stays readable
+        text = text[:1997] + "..."
+    print(f"error: {text}", file=sys.stderr)
+    return code

@@ -31,6 +31,7 @@ import functools
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import tarfile
 import tempfile
@@ -64,6 +65,16 @@ CIFAR_TEST_FILES = ("test_batch.bin",)
 CIFAR_SUBDIR = "cifar-10-batches-bin"
 CIFAR_ARCHIVE = "cifar-10-binary.tar.gz"
 N_CLASSES = 10
+
+# The most a file may declare or hold: the official files' sizes (60000 / 10000 images
+# per IDX file, 10000 records per CIFAR-10 batch). A header declaring more, or a gzip
+# that unpacks beyond its header's dimensions, is refused before it is read, so a
+# crafted 27 MB gzip (6 GB unpacked) or a 40 GB sparse file never reaches memory.
+MAX_IDX_ITEMS = 60000
+MAX_CIFAR_RECORDS = 10000
+# The official CIFAR-10 tar holds 6 batches and two small text files (~184 MB).
+MAX_CIFAR_MEMBER = MAX_CIFAR_RECORDS * CIFAR_RECORD
+MAX_CIFAR_MEMBERS = 100
 
 IDX_FILES = {  # role -> official file name (gzipped)
     "train_images": "train-images-idx3-ubyte.gz",
@@ -207,8 +218,8 @@ def find_files(name: str, directory: str | os.PathLike | None = None) -> DataFil
         return _find_cifar(folder)
     paths, missing = {}, []
     for role, gz_name in IDX_FILES.items():
-        found = next((folder / c for c in _idx_candidates(gz_name) if (folder / c).is_file()),
-                     None)
+        found = next((folder / c for c in _idx_candidates(gz_name)
+                      if _present(folder / c, folder.parent)), None)
         if found is None:
             missing.append(gz_name)
         else:
@@ -220,14 +231,35 @@ def find_files(name: str, directory: str | os.PathLike | None = None) -> DataFil
     return DataFiles(name, folder, paths)
 
 
+def _inside(path: Path, base: Path) -> Path:
+    """``path`` with its symlinks resolved, if that stays inside the data directory
+    ``base`` (already resolved); else ValueError naming both.
+
+    A link out of data/ would make the dashboard read (and echo parts of) any file the
+    server can read: /etc/shadow, /dev/zero, another user's files.
+    """
+    real = path.resolve()
+    if real != path and not real.is_relative_to(base):
+        raise ValueError(f"{path} leads through a symbolic link to {real}, outside the data "
+                         f"directory {base}: refused (copy the file into {path.parent} "
+                         "instead)")
+    return path
+
+
+def _present(path: Path, base: Path) -> bool:
+    """Whether ``path`` is a regular file (after :func:`_inside`'s check of links)."""
+    _inside(path, base)
+    return path.is_file()
+
+
 def _find_cifar(folder: Path) -> DataFiles:
     wanted = CIFAR_TRAIN_FILES + CIFAR_TEST_FILES
     for where in (folder / CIFAR_SUBDIR, folder):
-        paths = {f: where / f for f in wanted if (where / f).is_file()}
+        paths = {f: where / f for f in wanted if _present(where / f, folder.parent)}
         if len(paths) == len(wanted):
             return DataFiles("cifar10", folder, paths)
     archive = folder / CIFAR_ARCHIVE
-    if archive.is_file():
+    if _present(archive, folder.parent):
         return DataFiles("cifar10", folder, {}, archive)
     sub = folder / CIFAR_SUBDIR
     have = [f for f in wanted if (sub / f).is_file()] or [f for f in wanted
@@ -245,45 +277,107 @@ def is_available(name: str, directory: str | os.PathLike | None = None) -> bool:
     try:
         find_files(name, directory)
         return True
-    except DataNotFoundError:
+    except ValueError:  # missing (DataNotFoundError), or a link out of the data directory
         return False
 
 
 # ----------------------------------------------------------------------------- parsing
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
-    """The file's bytes, gunzipped if it starts with the gzip magic (whatever its name)."""
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head != b"\x1f\x8b":
-        return path.read_bytes()
+        return f.read(2) == b"\x1f\x8b"
+
+
+def _idx_header(magic: int, dims: tuple[int, ...], *, kind: str, source: str) -> int:
+    """Check an IDX header's magic number and dimensions; the payload size it declares.
+
+    Dimensions are multiplied as Python integers (numpy's int64 product wraps around for
+    three dimensions near 2**32 and gives a wrong, even negative, size).
+    """
+    magic_wanted, ndim = {"images": (IDX_IMAGES_MAGIC, 3), "labels": (IDX_LABELS_MAGIC, 1)}[kind]
+    what = f"an IDX {'image' if kind == 'images' else 'label'} file"
+    if magic != magic_wanted:
+        raise ValueError(f"{source}: bad magic number {magic}, expected {magic_wanted} for "
+                         f"{what}: wrong or corrupt file?")
+    if kind == "images" and dims[1:] != (MNIST_SIDE, MNIST_SIDE):
+        raise ValueError(f"{source}: images are {dims[1]}x{dims[2]}, expected "
+                         f"{MNIST_SIDE}x{MNIST_SIDE}")
+    if dims[0] > MAX_IDX_ITEMS:
+        raise ValueError(f"{source}: the header declares {dims[0]} {kind}, over the "
+                         f"{MAX_IDX_ITEMS} of the largest official file: wrong or corrupt "
+                         f"file?")
+    return math.prod(dims)
+
+
+def _read_idx_file(path: Path, kind: str) -> np.ndarray:
+    """An IDX file (gzipped or not) read no further than its header declares.
+
+    The header is read first and checked; a plain file must then have exactly the
+    declared size (checked before reading), a gzip is unpacked to at most the declared
+    size plus one byte (so trailing data is noticed without unpacking it all).
+    """
+    ndim = 3 if kind == "images" else 1
+    header_len = 4 + 4 * ndim
+    source = str(path)
     try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
+        gz = _is_gzip(path)
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+            header = f.read(header_len)
+            what = f"an IDX {'image' if kind == 'images' else 'label'} file"
+            if len(header) < 4:
+                raise ValueError(f"{source}: only {len(header)} bytes, too short for {what}: "
+                                 f"file truncated?")
+            if len(header) < header_len:
+                magic = int.from_bytes(header[:4], "big")
+                _idx_header(magic, (0,) * ndim if kind == "labels" else
+                            (0, MNIST_SIDE, MNIST_SIDE), kind=kind, source=source)
+                raise ValueError(f"{source}: header cut short ({len(header)} of {header_len} "
+                                 f"bytes): file truncated?")
+            magic = int.from_bytes(header[:4], "big")
+            dims = tuple(int.from_bytes(header[4 + 4 * i: 8 + 4 * i], "big")
+                         for i in range(ndim))
+            need = _idx_header(magic, dims, kind=kind, source=source)
+            shape = "x".join(map(str, dims))
+            if not gz:
+                payload = os.fstat(f.fileno()).st_size - header_len
+                if payload != need:
+                    raise ValueError(
+                        f"{source}: payload is {payload} bytes but the header's dimensions "
+                        f"{shape} need {need}: file "
+                        f"{'truncated' if payload < need else 'has trailing bytes'}?")
+            data = f.read(need + 1)
     except (OSError, EOFError, zlib.error) as e:
+        if isinstance(e, FileNotFoundError) or not gz:
+            raise
         raise ValueError(f"{path} is a truncated or corrupt gzip file ({e}): "
                          f"download it again") from None
+    if len(data) != need:
+        raise ValueError(
+            f"{source}: payload is "
+            f"{f'more than {need}' if len(data) > need else len(data)} bytes "
+            f"but the header's dimensions {shape} need {need}: file "
+            f"{'truncated' if len(data) < need else 'has trailing bytes'}?")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def parse_idx(data: bytes, *, kind: str, source: str = "<bytes>") -> np.ndarray:
     """Parse an IDX file's bytes: ``kind='images'`` -> (n, rows, cols) uint8,
     ``kind='labels'`` -> (n,) uint8. Checks the magic number, dimensions and length."""
-    magic_wanted, ndim = {"images": (IDX_IMAGES_MAGIC, 3), "labels": (IDX_LABELS_MAGIC, 1)}[kind]
+    ndim = {"images": 3, "labels": 1}[kind]
     what = f"an IDX {'image' if kind == 'images' else 'label'} file"
     if len(data) < 4:
         raise ValueError(f"{source}: only {len(data)} bytes, too short for {what}: "
                          f"file truncated?")
     magic = int.from_bytes(data[:4], "big")
-    if magic != magic_wanted:
-        raise ValueError(f"{source}: bad magic number {magic}, expected {magic_wanted} for "
-                         f"{what}: wrong or corrupt file?")
     header = 4 + 4 * ndim
     if len(data) < header:
+        _idx_header(magic, (0,) * ndim if kind == "labels" else (0, MNIST_SIDE, MNIST_SIDE),
+                    kind=kind, source=source)
         raise ValueError(f"{source}: header cut short ({len(data)} of {header} bytes): "
                          f"file truncated?")
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    need = int(np.prod(dims, dtype=np.int64))
+    need = _idx_header(magic, dims, kind=kind, source=source)
     payload = len(data) - header
     if payload != need:
         shape = "x".join(map(str, dims))
@@ -294,11 +388,8 @@ def parse_idx(data: bytes, *, kind: str, source: str = "<bytes>") -> np.ndarray:
 
 
 def _read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    images = parse_idx(_read_maybe_gzip(images_path), kind="images", source=str(images_path))
-    labels = parse_idx(_read_maybe_gzip(labels_path), kind="labels", source=str(labels_path))
-    if images.shape[1:] != (MNIST_SIDE, MNIST_SIDE):
-        raise ValueError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
-                         f"expected {MNIST_SIDE}x{MNIST_SIDE}")
+    images = _read_idx_file(images_path, "images")
+    labels = _read_idx_file(labels_path, "labels")
     if len(images) != len(labels):
         raise ValueError(f"{images_path} holds {len(images)} images but {labels_path} holds "
                          f"{len(labels)} labels: the files do not belong together")
@@ -330,13 +421,22 @@ def parse_cifar_batch(data: bytes, *, source: str = "<bytes>") -> tuple[np.ndarr
 def _cifar_batches(files: DataFiles) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     wanted = CIFAR_TRAIN_FILES + CIFAR_TEST_FILES
     if files.archive is None:
-        return {f: parse_cifar_batch(p.read_bytes(), source=str(p))
+        return {f: parse_cifar_batch(_read_cifar_file(p), source=str(p))
                 for f, p in files.paths.items()}
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     try:
         # Read members in memory: nothing is extracted, so member paths cannot escape.
         with tarfile.open(files.archive, "r:gz") as tar:
-            for member in tar:
+            # tar.next() by hand: iterating would unpack (to skip) a member before its
+            # size could be checked; a member larger than any official one is refused.
+            while (member := tar.next()) is not None:
+                if len(tar.members) > MAX_CIFAR_MEMBERS:  # each one is kept in memory
+                    raise ValueError(f"{files.archive}: more than {MAX_CIFAR_MEMBERS} members "
+                                     "(the CIFAR-10 archive has 9): not the CIFAR-10 archive?")
+                if member.size > MAX_CIFAR_MEMBER:
+                    raise ValueError(f"{files.archive}: member {member.name[:200]!r} is "
+                                     f"{member.size} bytes, over the {MAX_CIFAR_MEMBER} of a "
+                                     "full CIFAR-10 batch: not the CIFAR-10 archive?")
                 base = member.name.rsplit("/", 1)[-1]
                 if base in wanted and base not in out and member.isfile():
                     fobj = tar.extractfile(member)
@@ -351,6 +451,16 @@ def _cifar_batches(files: DataFiles) -> dict[str, tuple[np.ndarray, np.ndarray]]
         raise ValueError(f"{files.archive} lacks the members {', '.join(missing)}: is it "
                          f"the binary version ({CIFAR_ARCHIVE})?")
     return out
+
+
+def _read_cifar_file(path: Path) -> bytes:
+    """A CIFAR-10 batch file's bytes, its size checked before reading."""
+    size = path.stat().st_size
+    if size > MAX_CIFAR_MEMBER:
+        raise ValueError(f"{path}: {size} bytes, over the {MAX_CIFAR_MEMBER} of a full "
+                         f"CIFAR-10 batch ({MAX_CIFAR_RECORDS} records): wrong or corrupt file?")
+    with open(path, "rb") as f:
+        return f.read(MAX_CIFAR_MEMBER + 1)
 
 
 def _to_unit_float(images: np.ndarray) -> np.ndarray:

@@ -98,7 +98,9 @@ class DatasetInfo:
     synthetic: bool = False
 
     def validate_params(self, given: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(given) - set(self.params), key=str)  # names need not be str
+        # Names need not be str: sort by type, then as shown (str() of a huge int raises).
+        unknown = sorted(set(given) - set(self.params),
+                         key=lambda k: (type(k).__name__, show(k)))
         if unknown:
             allowed = sorted(self.params) or "none"
             raise ValueError(f"dataset_params {show(unknown)} are not parameters of "

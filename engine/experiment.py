@@ -90,7 +90,8 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
     check_cancelled("data generation")
     data = load_data(spec)
     check_cancelled("data generation")
-    noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members)
+    noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members,
+                       spec.label_noise_kind)
     t_data = time.perf_counter()
     check_cancelled("data generation")
 
@@ -116,6 +117,7 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
                         optimizer=spec.optimizer, lr=spec.lr, weight_decay=spec.weight_decay,
                         max_epochs=spec.max_epochs, loss_tol=spec.loss_tol,
                         batch_size=spec.batch_size, shuffle_seed=spec.seed,
+                        lr_schedule=spec.lr_schedule, grad_clip=spec.grad_clip,
                         progress=progress, cancel=cancel)
     if device.type == "cuda":
         torch.cuda.synchronize(device)

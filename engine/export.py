@@ -1,7 +1,14 @@
 """Writers for sweep results: a flat table (one row per point), CSV and strict JSON.
 
 These only read :class:`engine.sweep.SweepPoint` fields (``axis_values``, ``from_cache``,
-``seconds``, ``key``, ``spec``, ``summary``); nothing here computes.
+``seconds``, ``key``, ``spec``, ``summary``); nothing here trains.
+
+A sweep with replicates (``Sweep(..., replicates=R)``, each run's axis values then hold
+``"replicate"``) is written one row per grid point by :func:`aggregate`: every number is
+the mean over the seeds, and each ``<x>.mean`` gets ``<x>.sem_seeds``, the standard error
+across seeds (the honest error bar: seeds redraw data, noise and initialisations). The
+``<x>.sem`` columns stay what they are in a single run, the error over member pairs of
+one data draw (averaged over the seeds), which understates the spread between draws.
 """
 
 from __future__ import annotations
@@ -45,6 +52,66 @@ def sweep_table(points: Sequence[SweepPoint]) -> list[dict]:
     return rows
 
 
+REPLICATE = "replicate"  # as engine.sweep.REPLICATE (not imported: sweep imports torch)
+
+
+def has_replicates(points: Sequence[SweepPoint]) -> bool:
+    return any(REPLICATE in p.axis_values for p in points)
+
+
+def _grid_key(values: Mapping[str, Any]) -> tuple:
+    return tuple((k, repr(v)) for k, v in values.items() if k != REPLICATE)
+
+
+def seeds_error_column(col: str) -> str | None:
+    """The across-seeds error column of a mean column (``a.mean`` -> ``a.sem_seeds``,
+    ``a_mean`` -> ``a_sem_seeds``), or None for other columns."""
+    for suffix, sep in ((".mean", "."), ("_mean", "_")):
+        if col.endswith(suffix):
+            return col[:-len(suffix)] + sep + "sem_seeds"
+    return None
+
+
+def aggregate(points: Sequence[SweepPoint]) -> list[dict]:
+    """One row per grid point over its replicates (first-seen order).
+
+    Axis values (without ``replicate``), ``replicates`` (runs finished), ``from_cache``
+    (all of them), ``seconds`` (their sum), then every number of :func:`sweep_table` as
+    the mean over the runs (NaN ignored) and, for each ``<x>.mean`` (or ``<x>_mean``),
+    ``<x>.sem_seeds`` (``<x>_sem_seeds``):
+    ``std(ddof=1) / sqrt(R)`` over the runs' values (NaN with fewer than 2). A sweep
+    without replicates gives one row per point with ``replicates`` = 1.
+    """
+    groups: dict[tuple, list[tuple[SweepPoint, dict]]] = {}
+    for p, row in zip(points, sweep_table(points)):
+        groups.setdefault(_grid_key(p.axis_values), []).append((p, row))
+    out = []
+    for members in groups.values():
+        first = members[0][0]
+        row: dict[str, Any] = {k: v for k, v in first.axis_values.items() if k != REPLICATE}
+        row["replicates"] = len(members)
+        row["from_cache"] = all(p.from_cache for p, _ in members)
+        row["seconds"] = round(sum(float(p.seconds) for p, _ in members), 4)
+        for col in columns([r for _, r in members]):
+            if col in row or col == REPLICATE:
+                continue
+            vals = [r.get(col) for _, r in members]
+            nums = [float(v) for v in vals
+                    if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if len(nums) != len(vals):  # text, flags: the first run's value
+                row[col] = vals[0]
+                continue
+            a = np.asarray(nums, dtype=np.float64)
+            a = a[np.isfinite(a)]
+            row[col] = float(a.mean()) if a.size else math.nan
+            sem_col = seeds_error_column(col)
+            if sem_col is not None:
+                row[sem_col] = (float(a.std(ddof=1) / math.sqrt(a.size)) if a.size >= 2
+                                else math.nan)
+        out.append(row)
+    return out
+
+
 def columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     cols: dict[str, None] = {}
     for r in rows:
@@ -73,8 +140,9 @@ def json_safe(obj: Any) -> Any:
 
 
 def write_csv(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
-    """Write :func:`sweep_table` as CSV (a column per axis and summary number)."""
-    rows = sweep_table(points)
+    """Write :func:`sweep_table` as CSV (a column per axis and summary number); with
+    replicates, :func:`aggregate` (one row per grid point, errors across seeds)."""
+    rows = aggregate(points) if has_replicates(points) else sweep_table(points)
     path = Path(path)
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns(rows), restval="")
@@ -86,9 +154,26 @@ def write_csv(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
 def write_json(points: Sequence[SweepPoint], path: str | os.PathLike) -> Path:
     """Write one object per point as strict JSON: the axis values, ``from_cache``,
     ``seconds``, the cache ``key``, the full ``spec`` and the full (nested) ``summary``
-    (NaN as null, infinities as "inf"/"-inf")."""
-    out = [{**p.axis_values, "from_cache": p.from_cache, "seconds": p.seconds,
-            "key": p.key, "spec": p.spec.to_dict(), "summary": p.summary} for p in points]
+    (NaN as null, infinities as "inf"/"-inf").
+
+    With replicates: one object per grid point, its axis values, ``replicates``,
+    ``across_seeds`` (its :func:`aggregate` row) and ``runs`` (the objects above, one per
+    seed, each with its ``replicate`` index)."""
+    def run(p: SweepPoint) -> dict:
+        return {**p.axis_values, "from_cache": p.from_cache, "seconds": p.seconds,
+                "key": p.key, "spec": p.spec.to_dict(), "summary": p.summary}
+
+    if has_replicates(points):
+        groups: dict[tuple, list[SweepPoint]] = {}
+        for p in points:
+            groups.setdefault(_grid_key(p.axis_values), []).append(p)
+        out: list = []
+        for row, group in zip(aggregate(points), groups.values()):
+            axes = {k: v for k, v in group[0].axis_values.items() if k != REPLICATE}
+            out.append({**axes, "replicates": row["replicates"], "across_seeds": row,
+                        "runs": [run(p) for p in group]})
+    else:
+        out = [run(p) for p in points]
     path = Path(path)
     path.write_text(json.dumps(json_safe(out), indent=1, allow_nan=False) + "\n")
     return path

@@ -3,10 +3,13 @@
 Pure functions of arrays (numpy arrays or torch tensors, on the CPU or a GPU):
 
 - :func:`information_imbalance` -- exact Information Imbalance, both directions
+- :func:`information_imbalance_to` -- one direction, Delta(A -> B) (fast when B is
+  discrete, e.g. labels)
 - :func:`information_imbalance_matrix` -- the same for every ordered pair of M spaces
 - :func:`linear_cka` / :func:`linear_cka_matrix` -- linear CKA (Kornblith et al. 2019),
   biased or debiased
 - :func:`mutual_knn` / :func:`mutual_knn_matrix` -- mutual k-NN alignment (Huh et al. 2024)
+- :func:`cknna` -- CKNNA, CKA over mutual nearest neighbours (Huh et al. 2024)
 - :func:`intrinsic_dimension` -- TwoNN / GRIDE via dadapy (imported lazily)
 
 Spaces. A representation is a 2-D array (N points, features). A 1-D array of an
@@ -39,6 +42,14 @@ references to the last rank.
 Speed. Time O(N^2 (d_A + d_B)) (one matrix product per block of rows and space), plus
 O(N^2 k) comparisons for the ranks; a row sort (O(N^2 log N)) only for rows whose k-th
 neighbour ties with more than 24 candidates (label spaces). Memory O(block x N).
+Discrete spaces (label vectors, or at most ~1,000 distinct points): a point's mid-rank in
+another's row depends only on the two classes, so the ranks *in* such a space come from
+a (U, U) table counted once per class (``_Space.rank_table``) and cost O(k) per row after
+the neighbour search; Delta(h -> labels) then needs no label distances and no sort
+(:func:`information_imbalance_to`). The other direction, Delta(labels -> h), has whole
+classes as neighbours: their weights come from the same per-class counts, h's rows are
+sorted once (values only) and each weighted point's mid-rank is found by binary search
+(O(N^2 log N), but without argsort or dense weight rows).
 
 Degenerate input. When all points of a space coincide, every distance ties: the measures
 then take their random-tie-breaking values -- Information Imbalance 1 in both directions
@@ -71,6 +82,11 @@ _CHUNK_FLOATS = 2**19
 # comparisons (O(N) per neighbour, no sort); beyond it (e.g. label spaces, where a
 # whole class ties) each block of rows is sorted once instead.
 _MAX_COUNTED_NEIGHBOURS = 24
+# A space with at most this many distinct points (and at most N/2) is *discrete*: the
+# mid-rank of a point in another's row depends only on the two points' classes, so the
+# ranks in it come from a (U, U) table built once (counting per class) instead of from
+# comparisons or a sort of every row. 0 turns the table path off (the generic path).
+_DISCRETE_MAX_LEVELS = 1024
 # Up to this many features, distances are summed from coordinate differences (no
 # cancellation); above it, |a|^2 + |b|^2 - 2 a.b with a matrix product.
 _DIRECT_MAX_DIM = 4
@@ -187,6 +203,74 @@ class _Space:
     @property
     def degenerate(self) -> bool:
         return self.n_unique == 1
+
+    @property
+    def discrete(self) -> bool:
+        """True for a label vector or a space of few distinct points (at most
+        ``_DISCRETE_MAX_LEVELS`` and at most N / 2): its ranks come from a table."""
+        return self.inverse is not None and \
+            self.n_unique <= min(_DISCRETE_MAX_LEVELS, self.n // 2)
+
+    def level_table(self) -> torch.Tensor:
+        """(Nu, Nu) distances between the distinct points, entry [u, v] being the value
+        that :meth:`finish` puts in a row of a point u at the columns of the points v
+        (the same arithmetic, so the same order and ties); [u, u] is a duplicate's."""
+        nu = self.n_unique
+        if self.is_labels:
+            eye = torch.eye(nu, dtype=torch.bool, device=self.device)
+            return (~eye).to(self.dtype) * 2.0
+        urow = torch.arange(nu, device=self.device)
+        if self.direct:
+            d = self._unique_block(urow)
+            d[urow, urow] = 0.0
+            return d
+        if self.device.type == "cpu":
+            u = self.unique.numpy()
+            raw = torch.from_numpy(u @ u.T)
+        else:
+            raw = self.unique @ self.unique.T
+        d = torch.add(self.sq[None, :], raw, alpha=-2.0)
+        d[urow, urow] = -self.sq
+        return d
+
+    def rank_table(self) -> torch.Tensor:
+        """(Nu, Nu) float64: [u, v] is the mid-rank (nearest = 1, self excluded) of any
+        point of class v in the row of any point of class u (v == u: another point of
+        u's class). Built by counting the points per class below and at each distance
+        level of row u -- O(Nu^2 log Nu) -- and cached."""
+        cached = getattr(self, "_rank_table", None)
+        if cached is not None:
+            return cached
+        nu = self.n_unique
+        t = self.level_table()
+        counts = torch.bincount(self.inverse, minlength=nu).double()
+        others = counts.expand(nu, nu).clone()  # row u: the points other than u itself
+        others.diagonal().sub_(1.0)
+        order = torch.argsort(t, dim=1)
+        s = t.gather(1, order).contiguous()
+        cum = torch.zeros(nu, nu + 1, dtype=torch.float64, device=self.device)
+        cum[:, 1:] = others.gather(1, order).cumsum(1)
+        below = cum.gather(1, torch.searchsorted(s, t, side="left"))
+        upto = cum.gather(1, torch.searchsorted(s, t, side="right"))
+        self._level_counts = (below, upto - below)
+        # below + (ties + 1) / 2, ties counting the point itself (as _counted_rank_sum)
+        table = below + (upto - below + 1.0) * 0.5
+        self._rank_table = table
+        return table
+
+    def weight_table(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(num, den), two (Nu, Nu) float64 tables: num[u, v] / den[u, v] is the k-NN
+        weight (as :func:`_dense_weights`) of any point of class v in the row of a point
+        of class u -- 1 at levels wholly before the k-th place, (k - below) / ties at
+        the k-th place's level, else 0 -- kept as a fraction of integers so that sums
+        can be divided once, exactly where the result is representable."""
+        self.rank_table()
+        below, ties = self._level_counts
+        full = below + ties <= k
+        zero = below >= k
+        num = torch.where(zero, 0.0, torch.where(full, 1.0, k - below))
+        den = torch.where(zero | full, 1.0, ties.clamp(min=1.0))
+        return num, den
 
     def block(self, start: int, stop: int) -> torch.Tensor:
         """Squared distances (stop - start, N) from points start..stop-1 to all points,
@@ -307,6 +391,42 @@ def _one_thread(enabled: bool = True) -> Iterator[None]:
         torch.set_num_threads(prev)
 
 
+# Products over at most this many features are memory-bound: smaller row blocks.
+_SMALL_PRODUCT_DIM = 64
+# Candidate search for the few nearest neighbours: rows are cut into chunks of this many
+# columns, and the kk smallest values lie in the kk chunks with the smallest minima.
+_SELECT_CHUNK = 64
+
+
+def _smallest(d: torch.Tensor, kk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``kk`` smallest values per row and their columns, ascending: the values of
+    ``torch.topk(d, kk, largest=False, sorted=True)`` exactly (columns may differ only
+    among equal values), found in two stages for long rows.
+
+    Each of the kk smallest values lies in a chunk whose minimum is no larger, so among
+    the kk chunks with the smallest minima (a reduction ~8x cheaper than topk over the
+    row) there are kk values at least as small as the row's kk smallest: the same
+    values. Ties are settled by the callers on the full row.
+    """
+    b, n = d.shape
+    c = _SELECT_CHUNK
+    whole = n // c
+    if whole < 16 * kk or d.device.type != "cpu":
+        return torch.topk(d, kk, dim=1, largest=False, sorted=True)
+    mins = d[:, :whole * c].reshape(b, whole, c).amin(2)
+    if whole * c < n:  # the tail as one more (shorter) chunk
+        mins = torch.cat([mins, d[:, whole * c:].amin(1, keepdim=True)], 1)
+    chunks = torch.topk(mins, kk, dim=1, largest=False, sorted=False).indices  # (b, kk)
+    cols = (chunks[:, :, None] * c + torch.arange(c, device=d.device)).reshape(b, -1)
+    cols = cols.clamp_(max=n - 1)  # the tail chunk's missing columns repeat column n-1
+    cand = d.gather(1, cols)
+    if whole * c < n:  # a repeated column must not count twice
+        over = (chunks[:, :, None] * c + torch.arange(c, device=d.device)).reshape(b, -1) >= n
+        cand = cand.masked_fill(over, math.inf)
+    vals, pos = torch.topk(cand, kk, dim=1, largest=False, sorted=True)
+    return vals, cols.gather(1, pos)
+
+
 def _count(mask: torch.Tensor) -> torch.Tensor:
     """Per-row number of True entries (count_nonzero is much faster than sum on CPU)."""
     return torch.count_nonzero(mask, dim=1)
@@ -410,6 +530,83 @@ def _rank_sum(dn: torch.Tensor, dr: torch.Tensor, k: int) -> float:
     return total + _counted_rank_sum(dr, idx, w)
 
 
+class _ClassSupport:
+    """For a discrete neighbour space: per class u, the columns whose points get a
+    weight in the row of a point of class u, and those weights (``weight_table``)."""
+
+    def __init__(self, space: _Space, k: int):
+        self.num, self.den = space.weight_table(k)
+        self.classes = space.inverse
+        self.cache: dict[int, tuple[torch.Tensor, list]] = {}
+        self.cached = 0
+
+    def get(self, u: int) -> tuple[torch.Tensor, list[tuple[int, int, float, float]]]:
+        """(cols, groups): the weighted columns of a u-row, ordered by weight, and per
+        weight (start, stop, num, den): the slice of ``cols`` with weight num / den."""
+        hit = self.cache.get(u)
+        if hit is not None:
+            return hit
+        classes_w = torch.nonzero(self.num[u] > 0, as_tuple=True)[0].tolist()
+        parts: dict[tuple[float, float], list[torch.Tensor]] = {}
+        for v in classes_w:
+            key = (float(self.num[u, v]), float(self.den[u, v]))
+            parts.setdefault(key, []).append(torch.nonzero(self.classes == v,
+                                                           as_tuple=True)[0])
+        cols_list, groups, pos = [], [], 0
+        for (num, den), idx in parts.items():
+            c = torch.cat(idx)
+            cols_list.append(c)
+            groups.append((pos, pos + len(c), num, den))
+            pos += len(c)
+        cols = torch.cat(cols_list) if cols_list else torch.zeros(0, dtype=torch.int64)
+        out = (cols, groups)
+        if self.cached + len(cols) <= 2**24:  # keep up to ~128 MB of columns
+            self.cache[u] = out
+            self.cached += len(cols)
+        return out
+
+
+def _support_rank_sum(dr: torch.Tensor, support: _ClassSupport, rows: torch.Tensor) -> float:
+    """sum_i sum_j w_ij r_ij over a block when the neighbours come from a discrete space
+    (weights by class, ``support``) and the ranks from continuous distances ``dr``:
+    each row of ``dr`` sorted once (values only), then each weighted point's mid-rank by
+    two binary searches -- no argsort, no dense weights. ``rows``: the class of each
+    row's point in the neighbour space."""
+    srt = _sorted_rows(dr)
+    total = 0.0
+    for u in torch.unique(rows).tolist():
+        sel = torch.nonzero(rows == u, as_tuple=True)[0]
+        cols, groups = support.get(u)
+        if not len(cols):
+            continue
+        v = dr[sel][:, cols]  # (rows of u, weighted points)
+        sr = srt[sel]
+        below = torch.searchsorted(sr, v, side="left")
+        upto = torch.searchsorted(sr, v, side="right")
+        r = below.double() + (upto - below + 1).double() * 0.5
+        r = r.masked_fill_(v == math.inf, 0.0)  # the point itself (weight of its class)
+        for a, b, num, den in groups:  # sum the ranks of a weight, then weigh once
+            total += float(r[:, a:b].sum()) * num / den
+    return total
+
+
+def _table_rank_sum(dn: torch.Tensor, k: int, table: torch.Tensor, rows: torch.Tensor,
+                    classes: torch.Tensor) -> float:
+    """:func:`_rank_sum` when the rank space is discrete: the ranks are looked up in its
+    :meth:`_Space.rank_table` (``rows``: the class of each row's point, ``classes``: of
+    every point) instead of being counted or sorted in a distance block."""
+    vals, idx = _smallest(dn, k + 1)
+    tie = vals[:, k - 1] == vals[:, k]  # someone ties with the k-th neighbour
+    total = 0.0
+    plain = ~tie
+    if bool(plain.any()):
+        total += float(table[rows[plain][:, None], classes[idx[plain, :k]]].sum())
+    if bool(tie.any()):
+        w = _dense_weights(dn[tie], k)
+        total += float((w * table[rows[tie]][:, classes]).sum())
+    return total
+
+
 # ------------------------------------------------------------------------- measures
 def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
                           dtype: torch.dtype = torch.float32,
@@ -426,29 +623,103 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     memory O(block_size x N); time O(N^2 (dA + dB)). Without ties the minimum, reached
     for B = A, is (k + 1) / N; 1 means no information. On the CPU the neighbour and rank
     passes run with one torch thread (process-wide while they run, then restored; see
-    :func:`_one_thread`); the distance products use numpy's BLAS threads.
+    :func:`_one_thread`); the distance products use numpy's BLAS threads. Ranks in a
+    discrete space (labels, few distinct points) come from its per-class table; for
+    Delta(h -> labels) alone, :func:`information_imbalance_to` skips the costly
+    Delta(labels -> h).
     """
     sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
     k = check_k(k, sa.n)
+    _warn_degenerate([sa, sb], "the Information Imbalance to and from it is 1 (ties)")
+    return _ii_both(sa, sb, k, block_size, True, True)
+
+
+def information_imbalance_to(A: ArrayLike, B: ArrayLike, k: int = 1, *,
+                             dtype: torch.dtype = torch.float32,
+                             device: torch.device | str | None = None,
+                             block_size: int | None = None) -> float:
+    """Exact Information Imbalance in one direction, Delta(A -> B).
+
+    Parameters
+    ----------
+    A, B : array_like
+        As in :func:`information_imbalance`: (N, d) representations, (N,) integer
+        labels or (N,) float coordinates, the same N points.
+    k : int
+        Neighbours in A, 1 <= k <= N - 2.
+    dtype, device, block_size
+        As in :func:`information_imbalance`.
+
+    Returns
+    -------
+    float
+        ``information_imbalance(A, B, k)[0]``, to the last bits of the sum.
+
+    Notes
+    -----
+    Only A's neighbours and B's ranks are needed. When B is discrete (a label vector,
+    or at most ~1,000 distinct points; see :attr:`_Space.discrete`) its ranks come from
+    a per-class table, so B's distances are never formed and the cost is that of A's
+    neighbour search: Delta(h -> labels) is several times cheaper than both directions,
+    whose Delta(labels -> h) needs a sort of h's rows (O(N^2 log N)).
+    """
+    sa, sb = _spaces([A, B], ["A", "B"], dtype, device)
+    k = check_k(k, sa.n)
+    _warn_degenerate([sa, sb], "the Information Imbalance to and from it is 1 (ties)")
+    return _ii_both(sa, sb, k, block_size, True, False)[0]
+
+
+def _ii_both(sa: _Space, sb: _Space, k: int, block_size: int | None, want_ab: bool,
+             want_ba: bool) -> tuple[float, float]:
+    """(Delta(A -> B), Delta(B -> A)) of two validated spaces; a direction not wanted
+    is NaN. A discrete rank space uses its rank table (no distance block is formed for
+    it unless its neighbours are needed)."""
     n = sa.n
     rows = _block_rows(n, 2, block_size)
     # The matrix products run on blocks of rows; the rank work on sub-blocks of about
     # 2 MB per space, which stay in the CPU cache (3-5x faster than whole blocks).
     sub = rows if sa.device.type == "cuda" else min(rows, max(8, _CHUNK_FLOATS // n))
-    _warn_degenerate([sa, sb], "the Information Imbalance to and from it is 1 (ties)")
+    table_b = sb.rank_table() if want_ab and sb.discrete else None
+    table_a = sa.rank_table() if want_ba and sa.discrete else None
+    # Discrete neighbours, continuous ranks: weights by class, ranks by binary search.
+    sup_a = _ClassSupport(sa, k) if want_ab and sa.discrete and table_b is None else None
+    sup_b = _ClassSupport(sb, k) if want_ba and sb.discrete and table_a is None else None
+    need_a = (want_ab and sup_a is None) or (want_ba and table_a is None)
+    need_b = (want_ba and sup_b is None) or (want_ab and table_b is None)
+    if block_size is None and sa.device.type == "cpu" and all(
+            s.unique is None or s.unique.shape[1] <= _SMALL_PRODUCT_DIM
+            for s, need in ((sa, need_a), (sb, need_b)) if need):
+        # Few features: the product is memory-bound, so blocks of a few sub-blocks,
+        # whose products stay in the CPU cache until used, are faster (~1.5-2x).
+        rows = min(rows, 4 * sub)
     ab = ba = 0.0
     for start in range(0, n, rows):
         check_cancelled("the measures")
         stop = min(n, start + rows)
-        ra, rb = sa.raw(start, stop), sb.raw(start, stop)
+        ra = sa.raw(start, stop) if need_a else None
+        rb = sb.raw(start, stop) if need_b else None
         with _one_thread(sa.device.type == "cpu"):
             for c0 in range(0, stop - start, sub):
                 c1 = min(stop - start, c0 + sub)
-                da, db = sa.finish(ra, start, c0, c1), sb.finish(rb, start, c0, c1)
-                ab += _rank_sum(da, db, k)
-                ba += _rank_sum(db, da, k)
+                da = sa.finish(ra, start, c0, c1) if need_a else None
+                db = sb.finish(rb, start, c0, c1) if need_b else None
+                a0, a1 = start + c0, start + c1
+                if want_ab:
+                    if table_b is not None:
+                        ab += _table_rank_sum(da, k, table_b, sb.inverse[a0:a1], sb.inverse)
+                    elif sup_a is not None:
+                        ab += _support_rank_sum(db, sup_a, sa.inverse[a0:a1])
+                    else:
+                        ab += _rank_sum(da, db, k)
+                if want_ba:
+                    if table_a is not None:
+                        ba += _table_rank_sum(db, k, table_a, sa.inverse[a0:a1], sa.inverse)
+                    elif sup_b is not None:
+                        ba += _support_rank_sum(da, sup_b, sb.inverse[a0:a1])
+                    else:
+                        ba += _rank_sum(db, da, k)
     scale = 2.0 / (n * n * k)
-    return ab * scale, ba * scale
+    return (ab * scale if want_ab else math.nan), (ba * scale if want_ba else math.nan)
 
 
 def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
@@ -474,8 +745,121 @@ def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
     k = check_k(k, n)
     if warn:
         _warn_degenerate(spaces, "its Information Imbalances are 1 (ties)")
-    total = _pair_sums(spaces, k, None, block_size)[0]
+    total = _ii_matrix_sums(spaces, k, block_size)
     return total * (2.0 / (n * n * k))
+
+
+def _sorted_rows(d: torch.Tensor) -> torch.Tensor:
+    """Each row of ``d`` sorted ascending (values only)."""
+    if d.device.type == "cpu":
+        return torch.from_numpy(np.sort(d.numpy(), axis=1))
+    return torch.sort(d, dim=1).values
+
+
+def _ii_matrix_sums(spaces: Sequence[_Space], k: int, block_size: int | None) -> np.ndarray:
+    """(M, M) sums of w^a r^b over all rows (see :func:`_matrix_sums`)."""
+    return _matrix_sums(spaces, k, None, block_size)[0]
+
+
+def _matrix_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
+                 block_size: int | None, n_targets: int = 0
+                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """One pass over blocks of rows for both matrices: (M, M) sums of w^a r^b (II,
+    neighbours of order ``k``) and of w^a w^b (mutual k-NN, order ``knn_k``); either may
+    be None (not computed). Each space's distance block is formed once per sub-block.
+
+    II: each space's k nearest neighbours and sorted rows once per sub-block, then for
+    every other space the mid-ranks of those neighbours by binary search in its sorted
+    rows (or from its rank table when discrete); rows whose k-th neighbour ties go
+    through :func:`_rank_sum` (sorting when the tie is large). Much cheaper than sorting
+    every row of every space into dense ranks, as :func:`_pair_sums` does.
+
+    Mutual k-NN: each space's knn_k nearest neighbours once, then per pair the common
+    indices of rows without a tie at the k-th place (knn_k^2 comparisons per row), and
+    the dense weights of :func:`_overlap` for rows with one.
+
+    The last ``n_targets`` spaces are only ranked in (Delta(a -> target)): their
+    neighbours are never searched, their rows of the II sums stay 0 and they take no
+    part in mutual k-NN (their rows and columns there are 0)."""
+    n, m = spaces[0].n, len(spaces)
+    rows = _block_rows(n, m, block_size)
+    cpu = spaces[0].device.type == "cpu"
+    sub = rows if not cpu else min(rows, max(8, _CHUNK_FLOATS // n))
+    tables = [s.rank_table() if s.discrete else None for s in spaces] if k else None
+    ii = np.zeros((m, m)) if k is not None else None
+    kn = np.zeros((m, m)) if knn_k is not None else None
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        raws = [s.raw(start, stop) for s in spaces]
+        with _one_thread(cpu):
+            for c0 in range(0, stop - start, sub):
+                c1 = min(stop - start, c0 + sub)
+                ds = [s.finish(r, start, c0, c1) for s, r in zip(spaces, raws)]
+                if ii is not None:
+                    _ii_block(spaces, ds, tables, k, start + c0, start + c1, ii,
+                              m - n_targets)
+                if kn is not None:
+                    _knn_block(ds[:m - n_targets], knn_k, kn)
+    return ii, kn
+
+
+def _ii_block(spaces: Sequence[_Space], ds: Sequence[torch.Tensor],
+              tables: Sequence[torch.Tensor | None], k: int, a0: int, a1: int,
+              total: np.ndarray, n_sources: int) -> None:
+    """Add one sub-block's (rows a0..a1-1) II sums to ``total`` (see :func:`_matrix_sums`);
+    neighbours from the first ``n_sources`` spaces only."""
+    m = len(spaces)
+    # Each continuous space's rows sorted once (values only: numpy's sort is ~14x faster
+    # than torch's on the CPU); a neighbour's mid-rank is then two binary searches,
+    # instead of two passes over the row for every pair.
+    srt = [None if t is not None else _sorted_rows(d) for t, d in zip(tables, ds)]
+    for a in range(n_sources):
+        vals, idx = _smallest(ds[a], k + 1)
+        tie = vals[:, k - 1] == vals[:, k]
+        any_tie = bool(tie.any())
+        plain = ~tie if any_tie else None
+        nb = idx[:, :k] if plain is None else idx[plain, :k]
+        for b in range(m):
+            if tables[b] is not None:
+                cls = spaces[b].inverse
+                own = cls[a0:a1]
+                if plain is not None:
+                    own = own[plain]
+                total[a, b] += float(tables[b][own[:, None], cls[nb]].sum())
+            elif nb.shape[0]:
+                dr, sr = (ds[b], srt[b]) if plain is None else (ds[b][plain], srt[b][plain])
+                v = dr.gather(1, nb)
+                below = torch.searchsorted(sr, v, side="left")
+                upto = torch.searchsorted(sr, v, side="right")
+                # below + (ties + 1) / 2, as _counted_rank_sum
+                total[a, b] += float(below.sum()) + 0.5 * float(
+                    (upto - below).sum() + below.numel())
+            if any_tie:
+                total[a, b] += _rank_sum(ds[a][tie], ds[b][tie], k)
+
+
+def _knn_block(ds: Sequence[torch.Tensor], k: int, total: np.ndarray) -> None:
+    """Add one sub-block's mutual k-NN sums to ``total`` (see :func:`_matrix_sums`)."""
+    m = len(ds)
+    nbs, ties = [], []
+    for d in ds:
+        vals, idx = _smallest(d, k + 1)
+        nbs.append(idx[:, :k])
+        ties.append(vals[:, k - 1] == vals[:, k])
+    dense: dict[int, torch.Tensor] = {}
+    for a in range(m):
+        for b in range(a, m):
+            tie = ties[a] | ties[b]
+            plain = ~tie
+            t = float((nbs[a][plain, :, None] == nbs[b][plain, None, :]).sum())
+            if bool(tie.any()):
+                for c in (a, b):
+                    if c not in dense:
+                        dense[c] = _dense_weights(ds[c], k)
+                t += float((dense[a][tie] * dense[b][tie]).sum())
+            total[a, b] += t
+            if a != b:
+                total[b, a] += t
 
 
 def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
@@ -570,7 +954,59 @@ def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
     k = check_k(k, n)
     if warn:
         _warn_degenerate(spaces, "its mutual k-NN values are at chance (ties)")
-    return _pair_sums(spaces, None, k, block_size)[1] / (n * k)
+    return _knn_matrix_sums(spaces, k, block_size) / (n * k)
+
+
+def _knn_matrix_sums(spaces: Sequence[_Space], k: int, block_size: int | None) -> np.ndarray:
+    """(M, M) sums of w^a w^b, symmetric (see :func:`_matrix_sums`)."""
+    return _matrix_sums(spaces, None, k, block_size)[1]
+
+
+def alignment_matrices(reps: Sequence[ArrayLike], k: int = 1, knn_k: int = 10, *,
+                       dtype: torch.dtype = torch.float32,
+                       device: torch.device | str | None = None,
+                       block_size: int | None = None,
+                       names: Sequence[str] | None = None,
+                       warn: bool = True, targets: Sequence[ArrayLike] = ()
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`information_imbalance_matrix` and :func:`mutual_knn_matrix` in one pass,
+    and Delta(rep -> target) for extra ``targets`` (e.g. labels).
+
+    Parameters
+    ----------
+    reps : sequence of array_like
+        M representations of the same N points.
+    k, knn_k : int
+        Neighbours of the Information Imbalance and of mutual k-NN (1 to N - 2).
+    dtype, device, block_size, names, warn
+        As in :func:`information_imbalance_matrix`.
+    targets : sequence of array_like
+        T further spaces (labels, say) only ranked in: their own neighbours are never
+        searched, so a label target costs no sort (its ranks come from its table).
+
+    Returns
+    -------
+    (ii, mknn, to_targets) : (M, M), (M, M) and (M, T) float64 arrays
+        The values of the two functions and ``to_targets[a, t] = Delta(reps[a] ->
+        targets[t])`` (= :func:`information_imbalance_to`); each space's distances are
+        formed once for all of them.
+    """
+    m = len(reps)
+    if m == 0:
+        raise ValueError("reps is empty: allowed at least one representation")
+    names = list(names) if names is not None else [f"reps[{i}]" for i in range(m)]
+    t = len(targets)
+    spaces = _spaces(list(reps) + list(targets),
+                     names + [f"targets[{i}]" for i in range(t)], dtype, device)
+    n = spaces[0].n
+    k = check_k(k, n)
+    knn_k = check_k(knn_k, n, "knn_k")
+    if warn:
+        _warn_degenerate(spaces, "its Information Imbalances are 1 and its mutual k-NN "
+                         "values at chance (ties)")
+    ii, kn = _matrix_sums(spaces, k, knn_k, block_size, n_targets=t)
+    ii = ii * (2.0 / (n * n * k))
+    return ii[:m, :m], kn[:m, :m] / (n * knn_k), ii[:m, m:]
 
 
 def _features(X: ArrayLike, name: str, dtype: torch.dtype,
@@ -647,6 +1083,14 @@ def _gram_traces(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]
         return float((kx * ky).sum()), float((kx * kx).sum()), float((ky * ky).sum())
     return (float((x.T @ y).square().sum()), float((x.T @ x).square().sum()),
             float((y.T @ y).square().sum()))
+
+
+def _cross_trace(x: torch.Tensor, y: torch.Tensor) -> float:
+    """tr(K L) for K = x x^T, L = y y^T, in the cheaper space (as :func:`_gram_traces`)."""
+    n, dx, dy = x.shape[0], x.shape[1], y.shape[1]
+    if n * n < dx * dy:
+        return float(((x @ x.T) * (y @ y.T)).sum())
+    return float((x.T @ y).square().sum())
 
 
 def _hsic_biased(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
@@ -729,14 +1173,24 @@ def _cka_matrices(xs: Sequence[torch.Tensor], which: Sequence[bool]) -> list[np.
                  - 2.0 / (n - 2) * (u @ u.T))
             hs.append(h.cpu().numpy().astype(np.float64))
     else:
-        for debiased in which:
-            h = np.zeros((m, m))
-            fn = _hsic_unbiased if debiased else _hsic_biased
-            for a in range(m):
-                for b in range(a, m):
-                    check_cancelled("linear CKA")
-                    h[a, b] = h[b, a] = fn(xs[a], xs[b])[0]
-            hs.append(h)
+        # Pair by pair, each cross trace tr(K_a K_b) once for both variants, and the
+        # per-space terms of the unbiased estimator (Gram diagonal, K~1) once per space.
+        diag = [(x * x).sum(1) for x in xs]
+        ones = [x @ x.sum(0) - d for x, d in zip(xs, diag)]
+        hs = [np.zeros((m, m)) for _ in which]
+        for a in range(m):
+            for b in range(a, m):
+                check_cancelled("linear CKA")
+                t = _cross_trace(xs[a], xs[b])
+                for h, debiased in zip(hs, which):
+                    if debiased:
+                        tr = t - float((diag[a] * diag[b]).sum())
+                        v = (tr + float(ones[a].sum()) * float(ones[b].sum())
+                             / ((n - 1) * (n - 2))
+                             - 2.0 / (n - 2) * float((ones[a] * ones[b]).sum()))
+                    else:
+                        v = t
+                    h[a, b] = h[b, a] = v
     out = []
     for h in hs:
         diag = np.diag(h).copy()
@@ -744,6 +1198,180 @@ def _cka_matrices(xs: Sequence[torch.Tensor], which: Sequence[bool]) -> list[np.
         c = h / np.sqrt(np.outer(diag, diag))
         out.append((c + c.T) / 2)
     return out
+
+
+# ------------------------------------------------------------------------------ CKNNA
+def inner_product_knn(X: ArrayLike, k: int, *, include_self: bool = False,
+                      name: str = "A", dtype: torch.dtype = torch.float64,
+                      device: torch.device | str | None = None,
+                      block_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest inner products x_i . x_j of each point, blockwise (memory
+    O(block x N)), for :func:`cknna`.
+
+    Parameters
+    ----------
+    X : array_like
+        (N, d) features (1-D labels one-hot, 1-D floats one coordinate).
+    k : int
+        Neighbours per point, 1 <= k <= N - 2.
+    include_self : bool
+        Whether j = i may be chosen (platonic-rep's biased CKNNA keeps it).
+    name, dtype, device, block_size
+        The array's name in messages; arithmetic; device; rows per block.
+
+    Returns
+    -------
+    (idx, val) : (N, k) int64 and (N, k) float tensors
+        Columns and values, largest first; ties are broken arbitrarily (as
+        ``torch.topk``), as in platonic-rep.
+    """
+    x = _features(X, name, dtype, device)
+    n, dim = x.shape
+    k = check_k(k, n)
+    rows = _block_rows(n, 1, block_size)
+    idx = torch.empty(n, k, dtype=torch.int64, device=x.device)
+    val = torch.empty(n, k, dtype=x.dtype, device=x.device)
+    # float64 asked: candidates from a float32 product (about 2x faster), their exact
+    # values in float64, and a bound on the float32 error that proves no other point
+    # can be among the k largest; rows where it cannot prove it are redone in float64.
+    fast = x.dtype == torch.float64
+    x32 = x.float() if fast else x
+    norms = x.norm(dim=1)
+    c = min(k + max(8, k), n - (0 if include_self else 1)) if fast else k
+    # |fl32(x.y) - x.y| <= (dim + 2) u |x| |y| (inputs rounded, then summed); twice that
+    bound = (dim + 4) * 2.0**-23 * norms * norms.max()
+    if fast:  # the (rows, c, dim) gather for the exact values: at most ~32 MB
+        rows = max(1, min(rows, 2**22 // (c * dim)))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        here = torch.arange(stop - start, device=x.device)
+        d = -(x32[start:stop] @ x32.T)  # smallest = largest inner product
+        if not include_self:
+            d[here, here + start] = math.inf
+        v, i = _smallest(d, c)
+        if fast:
+            exact = torch.einsum("bd,bcd->bc", x[start:stop], x[i])
+            top, pos = torch.topk(exact, k, dim=1)
+            i = i.gather(1, pos)
+            outside = -v[:, -1].double() + bound[start:stop]  # best value left out
+            redo = ~(outside < top[:, -1]) if c < n - (0 if include_self else 1) else \
+                torch.zeros(stop - start, dtype=torch.bool, device=x.device)
+            if bool(redo.any()):
+                r = here[redo] + start
+                dd = x[r] @ x.T
+                if not include_self:
+                    dd[torch.arange(len(r), device=x.device), r] = -math.inf
+                top_r, i_r = torch.topk(dd, k, dim=1)
+                top[redo], i[redo] = top_r, i_r
+            idx[start:stop], val[start:stop] = i, top
+        else:
+            idx[start:stop], val[start:stop] = i, -v
+    return idx, val
+
+
+def _masked_hsic(rows: torch.Tensor, cols: torch.Tensor, kv: torch.Tensor,
+                 lv: torch.Tensor, n: int, unbiased: bool) -> float:
+    """HSIC of the sparse matrices K~, L~ with entries kv, lv at (rows, cols) (each
+    pair once), by platonic-rep's formulas for dense matrices without forming them:
+    unbiased (Song et al. 2012) ``[tr(K~ L~) + 1'K~1 1'L~1 / ((n-1)(n-2))
+    - 2/(n-2) 1'K~L~1] / (n(n-3))`` (diagonal entries dropped), biased
+    ``tr(K H L H)`` with H = I - 11'/n. Here tr(K L) = sum_ij K_ij L_ji."""
+    if unbiased:
+        off = rows != cols
+        rows, cols, kv, lv = rows[off], cols[off], kv[off], lv[off]
+    key = rows * n + cols
+    order = torch.argsort(key)
+    key_sorted = key[order]
+    tkey = cols * n + rows  # (j, i) for each (i, j)
+    pos = torch.searchsorted(key_sorted, tkey).clamp_(max=max(len(key) - 1, 0))
+    hit = key_sorted[pos] == tkey if len(key) else torch.zeros(0, dtype=torch.bool)
+    tr = float((kv[hit] * lv[order[pos[hit]]]).sum())  # sum_ij K_ij L_ji
+    k_rows = torch.zeros(n, dtype=kv.dtype).index_add_(0, rows, kv)  # K 1
+    k_cols = torch.zeros(n, dtype=kv.dtype).index_add_(0, cols, kv)  # 1'K
+    l_rows = torch.zeros(n, dtype=lv.dtype).index_add_(0, rows, lv)
+    l_cols = torch.zeros(n, dtype=lv.dtype).index_add_(0, cols, lv)
+    sk, sl = float(kv.sum()), float(lv.sum())
+    if unbiased:
+        return (tr + sk * sl / ((n - 1) * (n - 2))
+                - 2.0 / (n - 2) * float((k_cols * l_rows).sum())) / (n * (n - 3))
+    # tr(KHLH) = tr(KL) - (1/n) 1'KL1 - (1/n) 1'LK1 + (1/n^2) 1'K1 1'L1
+    return (tr - float((k_cols * l_rows).sum()) / n - float((l_cols * k_rows).sum()) / n
+            + sk * sl / (n * n))
+
+
+def _cknna_term(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
+                n: int, unbiased: bool) -> float:
+    """HSIC(mask * K, mask * L), the mask being the pairs (i, j) with j among i's k
+    nearest neighbours in both spaces (``a``, ``b``: (idx, val) of
+    :func:`inner_product_knn`)."""
+    ia, va = a
+    ib, vb = b
+    k = ia.shape[1]
+    same = ia[:, :, None] == ib[:, None, :]  # (N, k, k)
+    ri, pa, pb = torch.nonzero(same, as_tuple=True)
+    rows = ri
+    cols = ia[ri, pa]
+    return _masked_hsic(rows, cols, va[ri, pa].double(), vb[ri, pb].double(), n, unbiased)
+
+
+def cknna_from_knn(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, torch.Tensor],
+                   n: int, *, unbiased: bool = True,
+                   self_terms: tuple[float, float] | None = None) -> float:
+    """CKNNA from precomputed :func:`inner_product_knn` results (see :func:`cknna`);
+    ``self_terms`` = (HSIC_A, HSIC_B) of each space with itself, when known."""
+    kl = _cknna_term(a, b, n, unbiased)
+    kk, ll = self_terms if self_terms is not None else (
+        _cknna_term(a, a, n, unbiased), _cknna_term(b, b, n, unbiased))
+    if not kk * ll > 0:
+        return math.nan
+    return kl / math.sqrt(kk * ll)
+
+
+def cknna(A: ArrayLike, B: ArrayLike, k: int = 10, *, unbiased: bool = True,
+          dtype: torch.dtype = torch.float64,
+          device: torch.device | str | None = None) -> float:
+    """CKNNA (Huh et al. 2024, platonic-rep): CKA restricted to mutual nearest
+    neighbours.
+
+    Parameters
+    ----------
+    A, B : array_like
+        (N, dA), (N, dB) features of the same N points (1-D labels one-hot).
+    k : int
+        Neighbours per point, 1 <= k <= N - 2, by **inner product** (the largest
+        x_i . x_j, as platonic-rep; L2-normalise the rows first for cosine neighbours).
+    unbiased : bool
+        True: self excluded from the neighbours and the unbiased HSIC estimator; False:
+        self allowed and the biased HSIC, tr(K H L H).
+
+    Returns
+    -------
+    float
+        ``HSIC(M * K, M * L) / sqrt(HSIC(M_A * K, M_A * K) HSIC(M_B * L, M_B * L))``
+        with K, L the linear Gram matrices, M_A / M_B the k-NN indicator matrices and
+        M = M_A * M_B; NaN when a denominator term is not positive (platonic-rep adds
+        1e-6 to the denominator instead).
+
+    Notes
+    -----
+    Only the N k neighbour pairs enter, so after the blockwise neighbour search
+    (O(N^2 d) time, O(block x N) memory) it costs O(N k^2); the formulas are those of
+    platonic-rep's dense N x N code, rearranged (``tests/test_compare.py`` checks them
+    against a dense version). Tied inner products are broken arbitrarily.
+    """
+    if not isinstance(unbiased, bool):
+        raise ValueError(f"unbiased={unbiased!r} is invalid: allowed True or False")
+    x = _features(A, "A", dtype, device)
+    y = _features(B, "B", dtype, x.device)
+    n = x.shape[0]
+    if y.shape[0] != n:
+        raise ValueError(f"the representations have different numbers of points (A: N={n}, "
+                         f"B: N={y.shape[0]}): allowed the same N points in both")
+    if n < 4:
+        raise ValueError(f"N={n} points is too few for CKNNA: allowed N >= 4")
+    a = inner_product_knn(x, k, include_self=not unbiased, name="A", dtype=dtype)
+    b = inner_product_knn(y, k, include_self=not unbiased, name="B", dtype=dtype)
+    return cknna_from_knn(a, b, n, unbiased=unbiased)
 
 
 # ---------------------------------------------------------------- intrinsic dimension
@@ -829,10 +1457,16 @@ def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16) -> dict[str, Any]:
         return {"twonn": math.nan, "gride": math.nan, "gride_scale": 0}
     # GRIDE at order `scale` needs `scale` neighbours besides the point itself.
     top = 1 << int(math.log2(min(int(scale), nu - 1)))
+    maxk = max(2, top)
+    # The neighbour search in torch (float64, as dadapy's own), handed to dadapy as its
+    # (distances, indices) input: 2-4x faster than dadapy's search, the same estimates.
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    dist, ind = torch.topk(torch.cdist(xt, xt), maxk + 1, largest=False)
+    dist, ind = dist.numpy().copy(), ind.numpy().copy()
+    dist[:, 0] = 0.0  # column 0 is the point itself (all points are distinct)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = Data(coordinates=x, maxk=max(2, top), n_jobs=1)
-        d.compute_distances(maxk=max(2, top), n_jobs=1)
+        d = Data(distances=(dist, ind), maxk=maxk, n_jobs=1)
         twonn = float(d.compute_id_2NN()[0])
         gride = math.nan
         if top >= 2:

@@ -46,11 +46,14 @@ def _db(signal: float, noise: float) -> float:
 
 
 def make_noisy(data: Data, noise: str, snr: float, label_noise: float, seed: int,
-               members: list[int]) -> NoisyData:
+               members: list[int], label_noise_kind: str = "uniform") -> NoisyData:
     """Each member's noisy copy of ``data``'s training sample.
 
-    ``snr`` is a ratio (``inf`` for no noise); ``label_noise`` the probability that a
-    label is replaced by a class drawn uniformly from all classes.
+    ``snr`` is a ratio (``inf`` for no noise); ``label_noise`` the probability p that a
+    label is replaced: ``label_noise_kind="uniform"`` by a class drawn uniformly from
+    all classes (so a label changes with probability p (1 - 1/C)), ``"pair"`` by the
+    next class, c -> (c + 1) mod C (it changes with probability p). The achieved rate
+    is ``label_flip_rate``.
     """
     n, d = data.x_train.shape
     m_count = len(members)
@@ -76,8 +79,12 @@ def make_noisy(data: Data, noise: str, snr: float, label_noise: float, seed: int
         for m in members:
             rng = member_noise_rng(seed, m)
             replace = rng.random(n) < label_noise
-            random_class = rng.integers(0, c, size=n)
-            ys.append(np.where(replace, random_class, data.y_train))
+            random_class = rng.integers(0, c, size=n)  # drawn for both kinds: same stream
+            if label_noise_kind == "pair":
+                new_class = (data.y_train + 1) % c
+            else:
+                new_class = random_class
+            ys.append(np.where(replace, new_class, data.y_train))
         y = np.stack(ys).astype(np.int64)
         flips = (y != data.y_train[None]).mean(axis=1)
     return NoisyData(x, y, snr_db, flips)

@@ -79,6 +79,16 @@ class Result:
         """Indices of members that did not diverge."""
         return np.flatnonzero(~self.diverged)
 
+    @property
+    def stop_reason(self) -> np.ndarray:
+        """(K,) why each member stopped training: ``"diverged"`` (its loss became NaN or
+        infinite), ``"loss_tol"`` (its full-data training loss fell below
+        ``spec.loss_tol`` at ``epochs[m]``) or ``"max_epochs"`` (it used them all)."""
+        reasons = np.where(np.asarray(self.epochs) < self.spec.max_epochs, "loss_tol",
+                           "max_epochs").astype(object)
+        reasons[np.asarray(self.diverged, bool)] = "diverged"
+        return reasons.astype(str)
+
     def layer(self, index: int = -1, *, init: bool = False) -> np.ndarray:
         """Representations (K, N, features) of a layer.
 
@@ -98,6 +108,8 @@ class Result:
             "test_error_mean": mean(self.test_error),
             "train_loss_mean": mean(self.train_loss),
             "n_diverged": int(self.diverged.sum()),
+            "stopped": {r: int((self.stop_reason == r).sum())
+                        for r in ("loss_tol", "max_epochs", "diverged")},
             "n_parameters": self.n_parameters,
             "device": self.device,
             "train_seconds": self.timings.get("train", float("nan")),

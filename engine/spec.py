@@ -27,6 +27,10 @@ from engine.validation import fail as _fail
 from engine.validation import show  # noqa: F401  (re-exported: engine.spec.show)
 
 NOISE_KINDS = ("none", "target", "input", "label")
+# uniform: a flipped label becomes any class, uniformly; pair: class c becomes c + 1
+# (mod classes), the class-dependent flip of the label-noise literature.
+LABEL_NOISE_KINDS = ("uniform", "pair")
+LR_SCHEDULES = ("constant", "cosine", "step")  # as engine.train (which imports torch)
 DEFAULT_PROBE = 500  # n_probe=None: this many probe points, or the whole probe pool
 ACTIVATIONS = ("relu", "tanh", "linear")
 OPTIMIZERS = ("sgd", "adam")
@@ -38,6 +42,17 @@ MIN_DEPTH, MAX_DEPTH = 1, 3
 MAX_WIDTH = 16384
 MAX_EPOCHS = 1_000_000
 MIN_PROBE = 10
+
+# The choice fields, as data (the dataset's choices are the registry, engine.datasets).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "task": TASKS, "noise": ("auto",) + NOISE_KINDS, "label_noise_kind": LABEL_NOISE_KINDS,
+    "activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "device": DEVICES,
+    "lr_schedule": LR_SCHEDULES,
+}
+
+# Fields added after cache keys were first written -> the value that means "as before".
+ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform", "lr_schedule": "constant",
+                                "grad_clip": 0.0}
 
 # The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
 # checks every field against this table and the dashboard's controls take their limits
@@ -61,6 +76,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "lr": (0.0, 100.0, True),
     "loss_tol": (0.0, 1e6, False),
     "weight_decay": (0.0, 100.0, False),
+    "grad_clip": (0.0, 1e6, False),
 }
 
 
@@ -107,6 +123,7 @@ class ExperimentSpec:
     noise: str = "auto"  # auto: 'target' for regression, 'label' for classification
     snr_db: float = 10.0
     label_noise: float = 0.0
+    label_noise_kind: str = "uniform"
     # network
     width: int = 64
     depth: int = 1
@@ -123,6 +140,8 @@ class ExperimentSpec:
     loss_tol: float = 1e-4
     batch_size: int = 0  # 0 = full batch
     weight_decay: float = 0.0
+    lr_schedule: str = "constant"  # or "cosine", "step" (engine.train.lr_factor)
+    grad_clip: float = 0.0  # > 0: each member's gradient norm clipped to this
     # reproducibility and placement
     seed: int = 0
     device: str = "auto"
@@ -179,6 +198,8 @@ class ExperimentSpec:
         # Reset the level that does not apply, so equal experiments hash equally.
         set_("snr_db", snr_db if noise in ("target", "input") else math.inf)
         set_("label_noise", label_noise if noise == "label" else 0.0)
+        kind = _check_choice("label_noise_kind", self.label_noise_kind, LABEL_NOISE_KINDS)
+        set_("label_noise_kind", kind if noise == "label" and label_noise > 0 else "uniform")
 
         set_("width", _int_field("width", self.width))
         set_("depth", _int_field("depth", self.depth))
@@ -195,6 +216,8 @@ class ExperimentSpec:
         set_("lr", _float_field("lr", self.lr))
         set_("max_epochs", _int_field("max_epochs", self.max_epochs))
         set_("loss_tol", _float_field("loss_tol", self.loss_tol))
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        set_("grad_clip", _float_field("grad_clip", self.grad_clip))
         set_("batch_size", _int_field("batch_size", self.batch_size))
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch
@@ -224,14 +247,18 @@ class ExperimentSpec:
         return d
 
     def to_json(self) -> str:
-        """Canonical JSON: sorted keys, ``inf`` written as the string "inf"."""
+        """Canonical JSON: sorted keys, ``inf`` written as the string "inf". Fields added
+        after the first release are left out while they hold their neutral value
+        (``ADDED_FIELDS``), so a spec that does not use them keeps its old JSON, hash and
+        cache key."""
         def enc(v: Any) -> Any:
             if isinstance(v, float) and math.isinf(v):
                 return "inf" if v > 0 else "-inf"
             if isinstance(v, dict):
                 return {k: enc(x) for k, x in v.items()}
             return v
-        return json.dumps({k: enc(v) for k, v in self.to_dict().items()},
+        return json.dumps({k: enc(v) for k, v in self.to_dict().items()
+                           if k not in ADDED_FIELDS or v != ADDED_FIELDS[k]},
                           sort_keys=True, separators=(",", ":"))
 
     @classmethod

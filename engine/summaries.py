@@ -300,6 +300,11 @@ def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]
     except Exception as e:  # noqa: BLE001 -- ImportError, or a broken jax underneath
         return {"error": f"intrinsic dimension unavailable: dadapy could not be imported "
                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"}
+    with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
+        return _intrinsic_dimension(result, init)
+
+
+def _intrinsic_dimension(result: Result, init: bool) -> dict[str, Any]:
     layers = [f"hidden {i + 1}" for i in range(len(result.hidden))] + ["output"]
     kk = result.ensemble_size
     out: dict[str, Any] = {"layers": layers, "twonn": [], "gride": [], "gride_scale": 0}
@@ -338,7 +343,8 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
     - ``test_error``, ``train_loss``: mean, std, sem over non-diverged members
     - ``N``, ``k``, ``knn_k`` (``knn_k=None``: 10, or N - 2 when the probe set is smaller),
       ``layer`` (hidden index counted from 0, or "output"), ``K``, ``n_ok``,
-      ``n_parameters``, ``task``, ``degenerate_members`` / ``degenerate_members_init``
+      ``n_parameters``, ``task``, ``stopped`` (members per stop reason:
+      ``Result.stop_reason``), ``degenerate_members`` / ``degenerate_members_init``
       (members whose representation has all points coinciding: their II is 1)
     - ``intrinsic_dimension["trained" | "init"]``: TwoNN and GRIDE per layer and member
       (:func:`intrinsic_dimension`; ``{"error": ...}`` without dadapy)
@@ -361,6 +367,8 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
         "N": n, "k": int(k), "knn_k": knn_used, "layer": layer,
         "K": result.ensemble_size, "n_ok": int(len(result.ok_members)),
         "n_parameters": int(result.n_parameters), "task": result.spec.task,
+        "stopped": {r: int((result.stop_reason == r).sum())
+                    for r in ("loss_tol", "max_epochs", "diverged")},
         "degenerate_members": trained["degenerate_members"],
         "degenerate_members_init": untrained["degenerate_members"],
         "measures": {}, "measures_init": {}, "information_content": {},

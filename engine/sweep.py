@@ -28,6 +28,7 @@ import collections
 import concurrent.futures as cf
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import json
 import logging
@@ -52,6 +53,8 @@ from engine.spec import SPEC_FIELDS, ExperimentSpec
 
 MAX_AXES = 2
 MAX_POINTS = 10_000
+MAX_REPLICATES = 50
+REPLICATE = "replicate"  # the extra key in a point's values when replicates > 1
 EXECUTORS = ("local", "serial", "dask")
 PARAM_PREFIX = "dataset_params."
 
@@ -94,6 +97,11 @@ def _axis_names_allowed(base: ExperimentSpec) -> list[str]:
 class Sweep:
     """A base spec and 1 or 2 axes ``{field: values}``; the grid is their product.
 
+    ``replicates = R`` trains every grid point R times, each with its own data seed
+    (:func:`replicate_seed`: new data sample, noise and initialisations), for error bars
+    across seeds (:func:`engine.export.aggregate`); each run is cached on its own, so
+    raising R computes only the new seeds.
+
     Axis names are spec fields (``"n_train"``, ``"snr_db"``, ``"width"``...) or dataset
     parameters as ``"dataset_params.<name>"`` (e.g. ``"dataset_params.d"``). With two
     axes, points run over the first axis in the outer loop. Every spec is built and
@@ -104,9 +112,10 @@ class Sweep:
 
     base: ExperimentSpec
     axes: Mapping[str, tuple]
+    replicates: int = 1
 
     def __post_init__(self) -> None:
-        base, axes = self.base, self.axes
+        base, axes, reps = self.base, self.axes, self.replicates
         if not isinstance(base, ExperimentSpec):
             raise ValueError(f"base must be an ExperimentSpec, got {type(base).__name__}")
         if not isinstance(axes, Mapping):
@@ -134,9 +143,17 @@ class Sweep:
             if msg is not None:
                 raise ValueError(msg)
             norm[name] = values
-        n_points = math.prod(len(v) for v in norm.values())
+        if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) \
+                or not 1 <= reps <= MAX_REPLICATES:
+            raise ValueError(f"replicates={reps!r} is invalid: allowed an integer from 1 to "
+                             f"{MAX_REPLICATES}")
+        reps = int(reps)
+        if reps > 1 and "seed" in norm:
+            raise ValueError("replicates > 1 with a 'seed' axis: allowed one or the other "
+                             "(replicates draw their own seeds)")
+        n_points = math.prod(len(v) for v in norm.values()) * reps
         if n_points > MAX_POINTS:
-            raise ValueError(f"the sweep has {n_points} points: allowed at most {MAX_POINTS}")
+            raise ValueError(f"the sweep has {n_points} runs: allowed at most {MAX_POINTS}")
 
         names = list(norm)
         specs: list[ExperimentSpec] = []
@@ -153,9 +170,15 @@ class Sweep:
                                  "(the spec normalises one into the other): allowed values "
                                  "that change the experiment")
             seen[h] = values
-            specs.append(spec)
-            points.append(point)
+            for r in range(reps):
+                if reps == 1:
+                    specs.append(spec)
+                    points.append(point)
+                else:
+                    specs.append(dataclasses.replace(spec, seed=replicate_seed(spec.seed, r)))
+                    points.append({**point, REPLICATE: r})
         object.__setattr__(self, "axes", MappingProxyType(norm))
+        object.__setattr__(self, "replicates", reps)
         object.__setattr__(self, "_specs", tuple(specs))
         object.__setattr__(self, "_points", tuple(points))
 
@@ -169,15 +192,28 @@ class Sweep:
         return tuple(len(v) for v in self.axes.values())
 
     def __len__(self) -> int:
+        """Runs: grid points times replicates."""
         return len(self._specs)  # type: ignore[attr-defined]
 
     def specs(self) -> list[ExperimentSpec]:
-        """Every grid point's spec, first axis outermost."""
+        """Every run's spec, first axis outermost, a grid point's replicates together."""
         return list(self._specs)  # type: ignore[attr-defined]
 
     def points(self) -> list[dict]:
-        """Axis values of every grid point (as the spec holds them), same order."""
+        """Axis values of every run (as the spec holds them), same order; with
+        ``replicates > 1`` each also holds its replicate index under ``"replicate"``."""
         return [dict(p) for p in self._points]  # type: ignore[attr-defined]
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The seed of a grid point's ``replicate``-th run: ``seed`` itself for replicate 0
+    (so one replicate is the plain sweep and shares its cache entries), otherwise a
+    hash of both, so replicates of different seeds never coincide. Each seed redraws
+    the data sample, the noise and the initialisations."""
+    if replicate == 0:
+        return int(seed)
+    digest = hashlib.sha256(f"noisealign-replicate:{int(seed)}:{int(replicate)}".encode())
+    return int.from_bytes(digest.digest()[:4], "big") & 0x7FFFFFFF
 
 
 def _apply(base: ExperimentSpec, values: Mapping[str, Any]) -> ExperimentSpec:

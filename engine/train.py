@@ -10,6 +10,7 @@ or inf is marked diverged and frozen.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -110,15 +111,54 @@ def log_epochs(max_epochs: int, points: int = 60) -> np.ndarray:
     return np.concatenate([[0], e])
 
 
+def lr_factor(schedule: str, epoch: int, max_epochs: int) -> float:
+    """The learning rate of ``epoch`` as a fraction of the spec's ``lr``.
+
+    constant: 1; cosine: ``(1 + cos(pi * epoch / max_epochs)) / 2``, from 1 down to 0;
+    step: 1, then 0.1 from half of ``max_epochs`` and 0.01 from three quarters.
+    """
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, max_epochs)))
+    if schedule == "step":
+        return 0.01 if epoch >= 0.75 * max_epochs else 0.1 if epoch >= 0.5 * max_epochs else 1.0
+    return 1.0
+
+
+def clip_member_gradients(params: list[torch.Tensor], max_norm: float) -> None:
+    """Scale each member's gradient to a norm of at most ``max_norm`` (0: no clipping).
+
+    The norm is each member's own, over all its parameters (dim 0 of every tensor is
+    the member), so clipping never couples members: each still trains as if alone.
+    """
+    if not max_norm > 0:
+        return
+    sq = None
+    for p in params:
+        if p.grad is None:
+            continue
+        part = p.grad.detach().pow(2).reshape(p.grad.shape[0], -1).sum(dim=1)
+        sq = part if sq is None else sq + part
+    if sq is None:
+        return
+    scale = (max_norm / (sq.sqrt() + 1e-12)).clamp(max=1.0)
+    for p in params:
+        if p.grad is not None:
+            p.grad.mul_(scale.reshape((-1,) + (1,) * (p.grad.dim() - 1)))
+
+
 def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Tensor,
           y_probe: torch.Tensor, *, task: str, optimizer: str, lr: float, weight_decay: float,
           max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
+          lr_schedule: str = "constant", grad_clip: float = 0.0,
           progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> TrainOutcome:
     """Train all members in place.
 
     x: (n, d) or (M, n, d); y: (M, n); x_probe: (N, d); y_probe: (N,).
     ``batch_size`` 0 means full batch. Minibatches follow one permutation per epoch,
-    drawn from ``shuffle_seed`` and shared by all members.
+    drawn from ``shuffle_seed`` and shared by all members. ``lr_schedule`` sets each
+    epoch's learning rate (:func:`lr_factor`); ``grad_clip`` > 0 clips each member's
+    gradient norm before every step (:func:`clip_member_gradients`). A member stops when
+    its full-data training loss falls below ``loss_tol`` or at ``max_epochs``.
     """
     _keep_freed_memory()
     params = [*model.weights, *model.biases]  # the order of model.group_params
@@ -212,7 +252,11 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
             break
 
         # ---- one epoch of updates
+        if lr_schedule != "constant":
+            for group in opt.param_groups:
+                group["lr"] = lr * lr_factor(lr_schedule, epoch, max_epochs)
         if full_batch:
+            clip_member_gradients(params, grad_clip)
             opt.step()  # gradients were computed with the losses above
         else:
             perm = torch.randperm(n, generator=shuffle).to(y.device)
@@ -223,6 +267,7 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
                 lb = per_member_loss(out, y[:, idx], task)
                 opt.zero_grad(set_to_none=True)
                 torch.where(torch.as_tensor(stopped, device=lb.device), 0.0, lb).sum().backward()
+                clip_member_gradients(params, grad_clip)
                 opt.step()
         if frozen:
             # Weight decay and optimiser momentum would still move stopped members.

@@ -11,7 +11,16 @@ live here too, so a page never retypes a limit.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+
+# The most characters of a message shown back to a user (dashboard error boxes, notes).
+MESSAGE_LIMIT = 600
+# Every ASCII punctuation character: CommonMark lets a backslash make any of them literal,
+# and between them they start every construct that could fetch or link something
+# (images, links, autolinks "https://" and "www.", raw HTML, Streamlit's ":color[...]"
+# directives, LaTeX "$...$") or restyle the box (headings, lists, tables, emphasis).
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def show(value: Any, limit: int = 80) -> str:
@@ -25,8 +34,33 @@ def show(value: Any, limit: int = 80) -> str:
     except (ValueError, RecursionError):
         if isinstance(value, int):
             return f"<an integer of {value.bit_length()} bits>"
+        if isinstance(value, (list, tuple)) and len(value) <= 8:
+            text = ", ".join(show(v, limit) for v in value)
+            text = f"[{text}]" if isinstance(value, list) else f"({text})"
+            return text if len(text) <= limit else text[:limit - 3] + "..."
         return f"<a {type(value).__name__} that cannot be shown>"
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def for_markdown(message: Any, limit: int = MESSAGE_LIMIT) -> str:
+    """``message`` as markdown that shows exactly its text: one line, at most ``limit``
+    characters (the rest cut, saying how much), every punctuation character escaped.
+
+    Messages echo what a user typed or a link carried (``?xs=![p](http://...)``); shown
+    as markdown unescaped, such a value would make the browser fetch an image or show a
+    live link inside an error box, and a 100 000-character value a 200 KB alert. Every
+    value the dashboard shows back goes through this one function (``ui.common``).
+    Never raises.
+    """
+    try:
+        text = str(message)
+    except Exception:  # a hostile __str__; the type still says what it was
+        text = f"<a {type(message).__name__} that cannot be shown>"
+    text = " ".join(text.split())  # newlines would start headings, lists, tables
+    if len(text) > limit:
+        cut = len(text) - (limit - 40)
+        text = f"{text[:limit - 40]}... ({cut} more characters not shown)"
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 def fail(name: str, value: Any, allowed: str) -> None:

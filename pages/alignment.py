@@ -8,7 +8,9 @@ import json
 import streamlit as st
 
 from engine.datasets import DATASETS
-from engine.spec import ACTIVATIONS, NOISE_KINDS, OPTIMIZERS, ExperimentSpec
+from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
+                         OPTIMIZERS, ExperimentSpec)
+from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, data, plots, presets, router, runview
 
@@ -127,7 +129,7 @@ with st.sidebar:
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
-    snr_db, label_noise = 10.0, 0.2
+    snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
     if noise in ("target", "input"):
         snr_db = st.number_input("SNR (dB)", *common.spec_range("snr_db"), 10.0, step=1.0, key="snr",
                                  bind="query-params",
@@ -135,9 +137,15 @@ with st.sidebar:
     elif noise == "label":
         label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
                                 bind="query-params",
-                                help="Each label is replaced by a uniformly drawn class with "
-                                "probability p (p = 1: random labels).")
-    slots.add("noise", "snr_db", "label_noise")
+                                help="Each label is replaced with probability p: by a "
+                                "uniformly drawn class (uniform; p = 1: random labels) or by "
+                                "the next class, c → c + 1 (pair).")
+        label_kind = st.radio("Label-noise kind", LABEL_NOISE_KINDS, horizontal=True,
+                              key="pkind", bind="query-params",
+                              help="uniform: any class, so a label changes with probability "
+                              "p·(1 − 1/classes); pair: class-dependent, it always changes. "
+                              "The achieved flip rate is shown per member of a run.")
+    slots.add("noise", "snr_db", "label_noise", "label_noise_kind")
     c1, c2 = st.columns(2)
     n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 50, key="n", bind="query-params",
                               help="Training points shared by all members.")
@@ -184,7 +192,27 @@ with st.sidebar:
                                    key="tol", bind="query-params",
                                    help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
-        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol")
+        c1, c2, c3 = st.columns(3)
+        batch_size = c1.number_input(
+            "Batch size", *common.spec_range("batch_size"), 0, step=32, key="batch",
+            bind="query-params", help="Minibatch size; 0 = full batch (every member sees "
+            "the same minibatches in the same order).")
+        lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched",
+                                   bind="query-params",
+                                   help="constant; cosine: from lr down to 0 at the last "
+                                   "epoch; step: x0.1 at half the epochs, x0.01 at 3/4.")
+        grad_clip = c3.number_input(
+            "Gradient clip", *common.spec_range("grad_clip"), 0.0, step=0.5, format="%.3g",
+            key="clip", bind="query-params",
+            help="Each member's gradient norm is cut to this before every step; 0 = off.")
+        replicates = st.number_input(
+            "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
+            help="Sweeps: train every point with this many data seeds (each redraws the "
+            "data, the noise and the initialisations). With 2 or more, the curves show the "
+            "mean over seeds and the error bars the standard error across seeds; with 1 "
+            "they show the error over member pairs of one draw, which understates it.")
+        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol",
+                  "batch_size", "lr_schedule", "grad_clip")
 
     st.subheader("Measure")
     measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
@@ -203,11 +231,13 @@ with st.sidebar:
 def _base() -> ExperimentSpec:
     return ExperimentSpec(
         dataset=dataset, dataset_params=params, n_train=int(n_train), n_probe=int(n_probe),
-        noise=noise, snr_db=float(snr_db), label_noise=float(label_noise), width=int(width),
+        noise=noise, snr_db=float(snr_db), label_noise=float(label_noise),
+        label_noise_kind=label_kind, width=int(width),
         depth=int(depth), activation=activation, ensemble_size=int(K),
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
-        loss_tol=float(loss_tol), seed=int(seed))
+        loss_tol=float(loss_tol), seed=int(seed), batch_size=int(batch_size),
+        lr_schedule=lr_schedule, grad_clip=float(grad_clip))
 
 
 base = common.build(_base, slots)
@@ -306,7 +336,7 @@ def _sweep():
     axes = {x_axis: _values(xs_text, x_axis, "xs")}
     if series != "none":
         axes[series] = _values(ss_text, series, "ss")
-    return Sweep(base, axes)
+    return Sweep(base, axes, replicates=int(replicates))
 
 
 sweep = common.build(_sweep, sweep_slots)
@@ -322,7 +352,8 @@ missing = [r for r in rows if r["summary"] is None]
 b1, b2 = st.columns([1, 5], vertical_alignment="center")
 clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                     disabled=not missing)
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} points cached"
+unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds per point)"
+b2.caption(f"{len(rows) - len(missing)} of {len(rows)} {unit} cached"
            + (f"; {len(missing)} to compute." if missing else "."))
 if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
@@ -346,6 +377,14 @@ fig = plots.sweep_figure(frame, x=x_axis, x_label=data.AXIS_LABELS[x_axis],
                          threshold=threshold)
 event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
                         width="stretch")
+if sweep.replicates > 1:
+    st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "
+               "across seeds (columns align_sem_pairs / error_sem_pairs in the CSV keep the "
+               "within-run error over member pairs).")
+else:
+    st.caption("Error bars: standard error over member pairs of one data draw (pairs share "
+               "members and data, so it understates the spread between draws: set "
+               "Replicates to 2 or more for errors across seeds).")
 if threshold is not None:
     st.caption(f"Dashed line: interpolation threshold at {data.AXIS_LABELS[x_axis]} = "
                f"{threshold:.4g} (P = n · outputs"
@@ -356,7 +395,8 @@ dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
 common.downloads([
     ("Plotted data (CSV)", dl.to_csv(index=False), f"alignment_{x_axis}.csv", "text/csv"),
     ("Spec (JSON)", json.dumps({"base": json.loads(base.to_json()),
-                                "axes": {k_: list(v) for k_, v in sweep.axes.items()}},
+                                "axes": {k_: list(v) for k_, v in sweep.axes.items()},
+                                "replicates": sweep.replicates},
                                indent=2), "alignment_sweep.json", "application/json"),
 ], key="sweep_dl")
 

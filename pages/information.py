@@ -105,7 +105,8 @@ with st.sidebar:
 
 def _sweep():
     from engine.sweep import Sweep
-    widths = common.number_list(widths_text, "widths", integer=True, lo=1, hi=16384)
+    lo, hi = common.spec_range("width")
+    widths = common.number_list(widths_text, "widths", integer=True, lo=lo, hi=hi)
     rates = common.number_list(rates_text, "rates", lo=0.0, hi=1.0)
     if random_labels and 1.0 not in rates:
         rates.append(1.0)

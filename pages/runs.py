@@ -28,7 +28,7 @@ cache, manager = common.services()
 try:
     entries = common.cache_entries()
 except Exception as e:  # noqa: BLE001 -- a broken cache must not break the page
-    st.error(f"The cache could not be read: {type(e).__name__}: {e}")
+    common.error(f"The cache could not be read: {type(e).__name__}: {e}")
     entries = []
 
 table = data.runs_table(entries)

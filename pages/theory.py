@@ -68,7 +68,7 @@ n_values = np.linspace(max(1.0, nd_range[0] * d), nd_range[1] * d, 600)
 try:
     curves = theory.curves(float(d), snr, n_values, float(wd))
 except ValueError as e:
-    st.error(str(e))
+    common.error(e)
     st.stop()
 curves = dict(curves, d=float(d))
 

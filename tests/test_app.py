@@ -3,6 +3,7 @@ runs a tiny job to the end, and explains invalid settings instead of raising."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def captions(at: AppTest) -> str:
 
 
 def errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    """The error boxes' text as the user reads it (messages are markdown-escaped)."""
+    return "\n".join(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", e.value) for e in at.error)
 
 
 def charts(at: AppTest) -> int:
@@ -255,3 +257,62 @@ def test_runs_page_lists_filters_and_deletes():
     at.button(key="delete_one").click().run()
     no_exception(at)
     assert cache.entries() == []
+
+
+def _plotted(values) -> list[float]:
+    """A Plotly array as the browser gets it: a list, or base64 typed-array data."""
+    import base64
+
+    import numpy as np
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def test_alignment_replicates_draw_means_with_errors_across_seeds():
+    import json
+    import math
+
+    at = open_app(reps="2", **TINY_ALIGN)
+    run_until(at, lambda a: "4 of 4 runs (2 seeds per point) cached" in captions(a)
+              and charts(a) == 1, what="the replicated sweep")
+    assert "error bars: standard error across seeds" in captions(at)
+    from ui.common import services
+    entries = services()[0].entries()
+    assert len(entries) == 4 and len({e["spec"]["seed"] for e in entries}) == 2
+    by_x: dict = {}
+    for e in entries:
+        by_x.setdefault(e["spec"]["n_train"], []).append(e["summary"]["measures"]["cka"]["mean"])
+    fig = json.loads(chart_specs(at)[0])
+    line = next(t for t in fig["data"] if t.get("mode") == "lines+markers")
+    xs, ys = _plotted(line["x"]), _plotted(line["y"])
+    assert sorted(xs) == sorted(by_x)
+    for x, y in zip(xs, ys):
+        assert y == pytest.approx(sum(by_x[x]) / 2)  # the mean over the two seeds
+    band = next(t for t in fig["data"] if t.get("fill") == "toself")
+    upper = _plotted(band["y"])[:len(xs)]
+    for x, y, top in zip(xs, ys, upper):
+        a, b = by_x[x]
+        assert top - y == pytest.approx(abs(a - b) / 2)  # std(ddof=1)/sqrt(2) of two seeds
+        assert math.isfinite(top)
+
+
+def test_alignment_pair_label_noise_reaches_the_run():
+    at = open_app(mode="Single run", dataset="gaussian-mixture", d="4", n="30", probe="40",
+                  width="8", K="2", epochs="40", noise="label", p="0.4", pkind="pair")
+    run_until(at, lambda a: any(m.label.startswith("CKA") for m in a.metric),
+              what="the pair-noise run")
+    assert at.radio(key="pkind").value == "pair"
+    from ui.common import services
+    (entry,) = services()[0].entries()
+    assert entry["spec"]["label_noise_kind"] == "pair" and entry["spec"]["label_noise"] == 0.4
+
+
+def test_alignment_training_protocol_controls_reach_the_run():
+    at = open_app(mode="Single run", batch="8", sched="cosine", clip="0.5", **TINY_ALIGN)
+    run_until(at, lambda a: any(m.label.startswith("CKA") for m in a.metric),
+              what="the minibatch run")
+    from ui.common import services
+    (entry,) = services()[0].entries()
+    spec = entry["spec"]
+    assert (spec["batch_size"], spec["lr_schedule"], spec["grad_clip"]) == (8, "cosine", 0.5)

@@ -107,19 +107,22 @@ def test_key_follows_spec_content_and_engine_version(tmp_path, monkeypatch, tiny
 
 
 def test_owner_only_permissions(tmp_path, tiny_result):
+    """What the cache creates is owner-only; an existing directory keeps its mode
+    (tests/test_cache_tamper.py checks a 1777 directory and the value files)."""
     spec, _ = tiny_result
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     os.chmod(existing, 0o755)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
     for d in (tmp_path / "new" / "nested", existing):
         cache = make_cache(d)
         cache.get_or_compute(spec)
-        mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
-        assert mode(d) == 0o700
+        assert mode(d) == (0o755 if d == existing else 0o700)
         assert mode(d / "results") == 0o700 and mode(d / "locks") == 0o700
         assert mode(d / "results" / "cache.db") == 0o600
         for f in (d / "locks").iterdir():
             assert mode(f) == 0o600
+    assert mode(tmp_path / "new") == 0o700  # a missing parent is created too
 
 
 def test_bad_arguments_are_named(tmp_path, tiny_result):

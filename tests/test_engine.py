@@ -253,3 +253,50 @@ def test_member_groups_are_balanced_over_the_threads():
     assert [g.stop - g.start for g in member_groups(3, 10, threads=2)] == [3]
     groups = member_groups(64, GROUP_BYTES, threads=2)  # a member bigger than the budget
     assert all(g.stop - g.start == 2 for g in groups) and groups[-1].stop == 64
+
+
+# ----------------------------------------------------------------- training protocol
+def test_lr_schedules_and_clipping_keep_each_member_equal_to_training_it_alone():
+    import dataclasses
+
+    from engine.train import lr_factor
+    assert lr_factor("constant", 70, 100) == 1.0
+    assert lr_factor("cosine", 0, 100) == 1.0 and lr_factor("cosine", 100, 100) == 0.0
+    assert lr_factor("cosine", 50, 100) == pytest.approx(0.5)
+    assert [lr_factor("step", e, 100) for e in (0, 49, 50, 74, 75, 99)] == [
+        1.0, 1.0, 0.1, 0.1, 0.01, 0.01]
+    base = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 6}, n_train=40,
+                          n_probe=20, width=8, ensemble_size=3, max_epochs=60, loss_tol=0.0,
+                          batch_size=16, lr_schedule="cosine", grad_clip=0.05,
+                          optimizer="sgd", lr=0.05, device="cpu")
+    together = run_experiment(base)
+    # Clipping is per member: member 2 of the ensemble equals member 2 trained alone.
+    from engine.experiment import run_experiment as run
+    alone = run(base, members=[2])
+    assert np.allclose(alone.hidden[-1][0], together.hidden[-1][2], atol=1e-5)
+    # Both settings change training (a clipped, decayed run ends elsewhere).
+    plain = run_experiment(dataclasses.replace(base, lr_schedule="constant", grad_clip=0.0))
+    assert not np.allclose(plain.hidden[-1], together.hidden[-1], atol=1e-4)
+    assert list(together.stop_reason) == ["max_epochs"] * 3
+
+
+def test_stop_reason_is_recorded_per_member():
+    spec = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 4}, n_train=8,
+                          n_probe=20, width=32, ensemble_size=2, max_epochs=3000,
+                          loss_tol=1e-3, noise="none", device="cpu")
+    result = run_experiment(spec)
+    assert list(result.stop_reason) == ["loss_tol", "loss_tol"]
+    assert (result.epochs < spec.max_epochs).all()
+    from engine.summaries import summarise
+    assert summarise(result)["stopped"] == {"loss_tol": 2, "max_epochs": 0, "diverged": 0}
+
+
+def test_training_protocol_fields_are_checked_and_keep_old_cache_keys():
+    with pytest.raises(ValueError, match="lr_schedule='linear' is invalid"):
+        ExperimentSpec(lr_schedule="linear")
+    with pytest.raises(ValueError, match="grad_clip=-1"):
+        ExperimentSpec(grad_clip=-1)
+    text = ExperimentSpec().to_json()
+    assert "lr_schedule" not in text and "grad_clip" not in text
+    spec = ExperimentSpec(lr_schedule="step", grad_clip=1.0)
+    assert ExperimentSpec.from_json(spec.to_json()) == spec

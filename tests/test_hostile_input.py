@@ -80,7 +80,25 @@ _plausible = {
     "batch_size": st.integers(-1, 2 * 10**7), "weight_decay": st.floats(-1, 200),
     "seed": st.integers(-1, 2**32), "device": st.sampled_from(["auto", "cpu", "cuda"]),
 }
-_field_value = {f: st.one_of(_plausible[f], _values) for f in SPEC_FIELDS}
+
+
+def _plausible_from_rules(field: str):
+    """Fields without a hand-written strategy (added later): plausible values from the
+    spec's own rule tables, so a new field is attacked from the day it is added."""
+    from engine import spec as rules
+    if field in rules.CHOICES:
+        return st.sampled_from(rules.CHOICES[field])
+    if field in rules.INT_BOUNDS:
+        lo, hi = rules.INT_BOUNDS[field]
+        return st.integers(lo - 2, 2 * hi)
+    if field in rules.FLOAT_BOUNDS:
+        lo, hi, _ = rules.FLOAT_BOUNDS[field]
+        return st.floats(lo - 1, 2 * hi)
+    return _values
+
+
+_field_value = {f: st.one_of(_plausible.get(f) or _plausible_from_rules(f), _values)
+                for f in SPEC_FIELDS}
 _fields = st.one_of(st.fixed_dictionaries({}, optional=_field_value),
                     st.fixed_dictionaries({}, optional=_plausible))  # more valid specs
 

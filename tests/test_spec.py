@@ -120,3 +120,48 @@ def test_noise_kind_and_probe_size_follow_the_dataset_when_not_given():
     assert ExperimentSpec().noise == "target" and ExperimentSpec().n_probe == 500
     # resolved values hash like explicit ones: one experiment, one cache entry
     assert digits.content_hash() == ExperimentSpec(dataset="digits", noise="label", n_probe=360).content_hash()
+
+
+# ----------------------------------------------------------------- label-noise kinds
+def test_pair_label_noise_flips_each_class_to_the_next_at_the_asked_rate():
+    import numpy as np
+
+    from engine.datasets import load_data as load
+    from engine.noise import make_noisy
+    spec = ExperimentSpec(dataset="digits", n_train=1000, n_probe=50, noise="label",
+                          label_noise=0.3, label_noise_kind="pair")
+    data = load(spec)
+    pair = make_noisy(data, "label", spec.snr, 0.3, 0, [0, 1, 2], "pair")
+    uniform = make_noisy(data, "label", spec.snr, 0.3, 0, [0, 1, 2], "uniform")
+    c = data.n_classes
+    for m in range(3):
+        changed = pair.y[m] != data.y_train
+        assert np.array_equal(pair.y[m][changed], (data.y_train[changed] + 1) % c)
+        # Binomial(1000, 0.3): 4 standard deviations either way.
+        assert abs(pair.label_flip_rate[m] - 0.3) < 4 * np.sqrt(0.3 * 0.7 / 1000)
+        expected = 0.3 * (1 - 1 / c)  # a uniform draw may give back the same class
+        assert abs(uniform.label_flip_rate[m] - expected) < 4 * np.sqrt(
+            expected * (1 - expected) / 1000)
+    # Member m's noise does not depend on which members train with it.
+    alone = make_noisy(data, "label", spec.snr, 0.3, 0, [2], "pair")
+    assert np.array_equal(alone.y[0], pair.y[2])
+
+
+def test_label_noise_kind_is_checked_normalised_and_keeps_old_cache_keys():
+    with pytest.raises(ValueError, match="label_noise_kind='flip' is invalid"):
+        ExperimentSpec(dataset="digits", noise="label", label_noise=0.2,
+                       label_noise_kind="flip")
+    plain = ExperimentSpec(dataset="digits", noise="label", label_noise=0.2)
+    # The neutral value is left out of the canonical JSON: specs written before the
+    # field existed keep their hash, and so their cache entries.
+    assert "label_noise_kind" not in plain.to_json()
+    assert ExperimentSpec.from_json(plain.to_json()) == plain
+    pair = ExperimentSpec(dataset="digits", noise="label", label_noise=0.2,
+                          label_noise_kind="pair")
+    assert '"label_noise_kind":"pair"' in pair.to_json()
+    assert pair.content_hash() != plain.content_hash()
+    assert ExperimentSpec.from_json(pair.to_json()) == pair
+    # Without label noise the kind means nothing: it is reset, so equal runs hash equally.
+    clean = ExperimentSpec(dataset="digits", noise="label", label_noise=0.0,
+                           label_noise_kind="pair")
+    assert clean == ExperimentSpec(dataset="digits", noise="label", label_noise=0.0)

@@ -33,6 +33,7 @@ KEYS = {
     "pages/theory.py": ["d", "snr", "nd", "wd", "large_d", "logerr", "init", "sim_nd", "width",
                         "K", "epochs", "seed", "probe", "opt", "lr"],
     "pages/runs.py": ["q", "ds", "noise", "sort", "desc", "run"],
+    "pages/compare.py": ["src", "measures", "k", "knn_k", "knn_metric", "heat", "best_by"],
 }
 
 HOSTILE = st.one_of(

@@ -6,6 +6,10 @@
 - :func:`job_panel`: the progress bar / time left / Cancel button of a page's job,
   polled by an ``st.fragment(run_every=...)`` outside the script thread's training.
 - :class:`ErrorSlots`: places a spec's ``ValueError`` next to the control it names.
+- :func:`error`, :func:`warning`, :func:`info`: how every message that carries a value
+  (an error, a job's note) is shown: escaped for markdown and cut to a bounded length
+  (:func:`engine.validation.for_markdown`), so a link's values cannot inject images,
+  links or megabytes into the page.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Callable, Iterable
 import streamlit as st
 
 from engine.jobs import ACTIVE, DONE, BusyError, Job, JobManager
+from engine.validation import for_markdown, show
 
 POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 20.0
@@ -157,22 +162,38 @@ def number_list(text: str, name: str, *, integer: bool = False, lo: float = -mat
     allowed = f"comma-separated {kind} in [{lo:g}, {hi:g}], at most {max_items}"
     parts = [p.strip() for p in re.split(r"[,;\s]+", str(text).strip()) if p.strip()]
     if not parts:
-        raise ValueError(f"{name}={text!r} is invalid: allowed {allowed}")
+        raise ValueError(f"{name}={show(text)} is invalid: allowed {allowed}")
     out: list[Any] = []
     for p in parts:
         try:
             v = float(p)
         except ValueError:
-            raise ValueError(f"{name}={text!r} is invalid ({p!r} is not a number): "
-                             f"allowed {allowed}") from None
+            raise ValueError(f"{name}={show(text)} is invalid ({show(p, 40)} is not a "
+                             f"number): allowed {allowed}") from None
         if math.isnan(v) or not lo <= v <= hi or (integer and not v.is_integer()):
-            raise ValueError(f"{name}={text!r} is invalid ({p!r}): allowed {allowed}")
+            raise ValueError(f"{name}={show(text)} is invalid ({show(p, 40)}): allowed {allowed}")
         v = int(v) if integer else v
         if v not in out:
             out.append(v)
     if len(out) > max_items:
-        raise ValueError(f"{name}={text!r} is invalid ({len(out)} values): allowed {allowed}")
+        raise ValueError(f"{name}={show(text)} is invalid ({len(out)} values): allowed {allowed}")
     return out
+
+
+def error(message: Any, *, where: Any = None, icon: str = ":material/error:") -> None:
+    """An error box showing ``message`` as text (escaped, bounded), in ``where`` (a
+    placeholder or column) or at this point of the page."""
+    (where if where is not None else st).error(for_markdown(message), icon=icon)
+
+
+def warning(message: Any, *, where: Any = None, icon: str = ":material/warning:") -> None:
+    """A warning box showing ``message`` as text (see :func:`error`)."""
+    (where if where is not None else st).warning(for_markdown(message), icon=icon)
+
+
+def info(message: Any, *, where: Any = None, icon: str = ":material/info:") -> None:
+    """An info box showing ``message`` as text (see :func:`error`)."""
+    (where if where is not None else st).info(for_markdown(message), icon=icon)
 
 
 class ErrorSlots:
@@ -203,7 +224,7 @@ class ErrorSlots:
     def show(self, message: str) -> None:
         field = self.field_of(message)
         slot = self._slots.get(field or "", self._fallback)
-        (slot if slot is not None else st).error(message, icon=":material/error:")
+        error(message, where=slot)
 
 
 def build(make: Callable[[], Any], slots: ErrorSlots) -> Any:
@@ -240,10 +261,10 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
     try:
         job = submit(manager, sid)
     except BusyError as e:
-        st.warning(str(e), icon=":material/hourglass_top:")
+        warning(e, icon=":material/hourglass_top:")
         return None
     except ValueError as e:
-        st.error(str(e), icon=":material/error:")
+        error(e)
         return None
     st.session_state[f"_job_{page}"] = job.id
     st.session_state[f"_jobfp_{page}"] = fingerprint
@@ -340,6 +361,7 @@ def _render_job(page: str) -> None:
     if v.active:
         label = (f"{v.label}: {v.message} · {_fmt_seconds(v.eta)}"
                  if v.status == "running" else f"{v.label}: waiting for a free worker")
+        label = for_markdown(label)  # progress text is markdown too
         if v.n_sessions > 1:
             label += f" · shared with {v.n_sessions - 1} other tab(s)"
         cols = st.columns([5, 1], vertical_alignment="center")
@@ -353,10 +375,10 @@ def _render_job(page: str) -> None:
     elif v.status == DONE:
         st.caption(f"{v.label}: done in {v.elapsed:.1f} s.")
     elif v.status == "failed":
-        st.error(f"The job failed: {v.error}", icon=":material/error:")
+        error(f"The job failed: {v.error}")
     else:
-        st.info(f"{v.label}: {v.message}. Finished points are kept in the cache; "
-                "press Run to resume.", icon=":material/info:")
+        info(f"{v.label}: {v.message}. Finished points are kept in the cache; "
+             "press Run to resume.")
 
 
 def _in_fragment_rerun() -> bool:

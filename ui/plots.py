@@ -366,3 +366,42 @@ def theory_figure(curves: dict, *, sims: pd.DataFrame | None = None, log_error: 
     fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig
+
+
+def names_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str,
+                  row_title: str = "a (from)", col_title: str = "b (to)",
+                  colorscale: str = "Viridis", reverse: bool = False,
+                  cols: Sequence[str] | None = None) -> go.Figure:
+    """A matrix with named rows and columns (arrays of the Compare page); entry
+    (a, b) from row a to column b; NaN cells are blank."""
+    m = np.asarray(matrix, float)
+    cols = list(names) if cols is None else list(cols)
+    text = [[("" if not np.isfinite(v) else f"{v:.3f}") for v in row] for row in m]
+    fig = go.Figure(go.Heatmap(z=m, x=cols, y=list(names), colorscale=colorscale,
+                               reversescale=reverse, text=text,
+                               texttemplate="%{text}" if max(m.shape) <= 12 else None,
+                               hovertemplate="%{y} → %{x}: %{z:.4f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text=row_title, type="category")
+    fig.update_xaxes(title_text=col_title, side="bottom", type="category")
+    fig.update_layout(title=title, height=max(360, 60 + 34 * len(names)),
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def ii_plane_figure(points: Sequence[dict]) -> go.Figure:
+    """The information-imbalance plane: Delta(a -> b) against Delta(b -> a), one point
+    per pair, with the diagonal; below it a predicts b better than b predicts a."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1.1], y=[0, 1.1], mode="lines", name="Δ(a→b) = Δ(b→a)",
+                             line=dict(color="#999", dash="dash"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=[p["ii_ab"] for p in points], y=[p["ii_ba"] for p in points], mode="markers",
+        name="pairs", marker=dict(size=9, color="#1f77b4"),
+        customdata=[[p["a"], p["b"]] for p in points],
+        hovertemplate="a = %{customdata[0]}<br>b = %{customdata[1]}<br>Δ(a→b) = %{x:.4f}"
+                      "<br>Δ(b→a) = %{y:.4f}<extra></extra>"))
+    fig.update_xaxes(title_text="Δ(a → b)", range=[0, 1.1])
+    fig.update_yaxes(title_text="Δ(b → a)", range=[0, 1.1], scaleanchor="x")
+    fig.update_layout(title="Information-imbalance plane", height=460, showlegend=False,
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig

@@ -208,7 +208,8 @@ def render_report(path: Path = REPORT) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        st.error(f"Cannot read {REPORT_REL}: {e}")
+        from ui.common import error  # here: ui.common imports the job manager
+        error(f"Cannot read {REPORT_REL}: {e}")
         return
     chunk: list[str] = []
 

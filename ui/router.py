@@ -20,6 +20,8 @@ def main() -> None:
                 url_path="theory"),
         st.Page("pages/runs.py", title="Runs", icon=":material/table_rows:",
                 url_path="runs"),
+        st.Page("pages/compare.py", title="Compare representations",
+                icon=":material/compare_arrows:", url_path="compare"),
         st.Page("pages/report.py", title="Findings report", icon=":material/article:",
                 url_path="report"),
     ]

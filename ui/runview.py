@@ -149,7 +149,35 @@ def sweep_frame(rows: Sequence[Mapping[str, Any]], *, x_axis: str, series: str, 
         })
     cols = ["x", "series", "measure", "align_mean", "align_std", "align_sem", "n_pairs",
             "error_mean", "error_std", "error_sem", "n_parameters", "N", "k", "key"]
-    return pd.DataFrame(out, columns=cols)
+    df = pd.DataFrame(out, columns=cols)
+    if any("replicate" in r["values"] for r in rows):
+        df = across_seeds(df, by=["x", "series"], means=["align", "error"])
+    return df
+
+
+def across_seeds(df: pd.DataFrame, *, by: Sequence[str], means: Sequence[str]) -> pd.DataFrame:
+    """Rows of one grid point's replicates (runs with their own data seeds) combined:
+    for each name in ``means``, ``<name>_mean`` is the mean over seeds and
+    ``<name>_sem`` the standard error across seeds (the error bars drawn), while
+    ``<name>_sem_pairs`` keeps the mean within-run error (over member pairs or
+    members). ``n_seeds`` counts the finished seeds; other columns come from the first
+    run (its ``key`` opens that run)."""
+    if df.empty:
+        return df.assign(n_seeds=pd.Series(dtype=int),
+                         **{f"{m}_sem_pairs": pd.Series(dtype=float) for m in means})
+    rows = []
+    for _, g in df.groupby(list(by), sort=False, dropna=False):
+        row = g.iloc[0].to_dict()
+        row["n_seeds"] = len(g)
+        for m in means:
+            vals = g[f"{m}_mean"].astype(float)
+            vals = vals[np.isfinite(vals)]
+            row[f"{m}_sem_pairs"] = float(g[f"{m}_sem"].astype(float).mean())
+            row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
+            row[f"{m}_sem"] = (float(vals.std(ddof=1) / math.sqrt(len(vals)))
+                               if len(vals) >= 2 else math.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- one run

@@ -1,0 +1,737 @@
+"""Compare your own representations: every measure between every pair of arrays.
+
+A user's activations -- several models, several layers, the same N inputs -- go in as a
+dict of (N, D_i) arrays named ``model/layer`` (or plain names), optionally with ``labels``
+(N class ids). :func:`compare` returns a *tidy* table, one row per (measure, a, b):
+
+=================  =====================================================================
+``ii``             Delta(a -> b), exact Information Imbalance (both orders are rows)
+``ii_score``       1 - (Delta(a -> b) + Delta(b -> a)) / 2
+``cka``            linear CKA (Kornblith et al. 2019)
+``cka_debiased``   debiased linear CKA (unbiased HSIC)
+``mknn``           mutual k-NN (Huh et al. 2024)
+``cknna``          CKNNA: CKA over mutual k-NN pairs (Huh et al. 2024)
+``id``             intrinsic dimension of a (TwoNN, dadapy; b is empty)
+``ii_labels``      Delta(a -> labels) (b is ``"labels"``; only with labels)
+=================  =====================================================================
+
+Every number comes from :mod:`engine.measures`; this module only validates, loads,
+arranges and writes. The II matrix, mutual k-NN and Delta(a -> labels) share one pass
+over the distances (:func:`engine.measures.alignment_matrices`). For N too large for the
+exact O(N^2) measures, ``subsample=`` computes on random subsets and reports the mean
+with its standard deviation and standard error. :class:`Limits` bounds the input. :func:`load_arrays` reads a ``.npz`` or a folder of ``.npy`` files
+with ``allow_pickle=False`` and refuses bad input (sizes, dtypes, NaN/inf, mismatched N,
+empty or too many arrays) with one ``ValueError`` each, naming the array and the allowed
+range. :func:`make_example` writes the small synthetic file used by the README and tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+import time
+import types
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from engine.validation import check_choice, check_k, show
+
+MEASURES = ("ii", "ii_score", "cka", "cka_debiased", "mknn", "cknna", "id", "ii_labels")
+MEASURE_LABELS = {
+    "ii": "Information Imbalance Δ(a→b)",
+    "ii_score": "II score 1 - (Δ(a→b) + Δ(b→a))/2",
+    "cka": "linear CKA",
+    "cka_debiased": "debiased linear CKA",
+    "mknn": "mutual k-NN",
+    "cknna": "CKNNA",
+    "id": "intrinsic dimension (TwoNN)",
+    "ii_labels": "Δ(a→labels)",
+}
+#: measures where a larger value means more similar (for "best matching layer")
+HIGHER_IS_CLOSER = {"ii": False, "ii_score": True, "cka": True, "cka_debiased": True,
+                    "mknn": True, "cknna": True}
+KNN_METRICS = ("euclidean", "cosine")
+RESERVED = ("labels", "groups")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what :func:`load_arrays` and :func:`compare` accept.
+
+    The exact Information Imbalance and mutual k-NN take O(N^2 D) time: ``max_points``
+    keeps one comparison within minutes on a 2-core CPU.
+    """
+
+    max_arrays: int = 32
+    min_points: int = 4
+    max_points: int = 20_000
+    max_features: int = 65_536
+    max_values: int = 2**27  # N x D per array (1 GiB as float64)
+    max_total_values: int = 2**28  # all arrays together (2 GiB as float64)
+    max_name: int = 100
+    max_classes: int = 1000
+
+
+LIMITS = Limits()
+
+
+@dataclass
+class Inputs:
+    """What :func:`load_arrays` read: the arrays by name, and optional labels / groups."""
+
+    arrays: dict[str, np.ndarray]
+    labels: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------- validation
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-/ :+=\[\]()]+$")
+
+
+def _check_name(name: Any, limits: Limits) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"array name {show(name)} is invalid: allowed a non-empty string")
+    if len(name) > limits.max_name or not _NAME_RE.match(name):
+        raise ValueError(f"array name {show(name, 60)} is invalid: allowed up to "
+                         f"{limits.max_name} letters, digits, spaces and _ . - / : + = [ ] ( )")
+    return name
+
+
+def _check_array(name: str, a: Any, limits: Limits) -> np.ndarray:
+    """One representation as a finite float array (N, D) within the limits."""
+    label = f"array {show(name, 60)}"
+    if not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except Exception as e:  # noqa: BLE001 -- ragged lists and the like
+            raise ValueError(f"{label} could not be read as an array ({type(e).__name__}): "
+                             "allowed an (N, D) array of real numbers") from None
+    if a.dtype.kind not in "biuf":
+        raise ValueError(f"{label} has dtype {show(str(a.dtype), 40)}: allowed real numbers "
+                         "(float, integer or bool)")
+    if a.ndim != 2:
+        raise ValueError(f"{label} has shape {tuple(a.shape)}: allowed a 2-D (N points, "
+                         "D features) array")
+    n, d = a.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{label} is empty (shape {tuple(a.shape)}): allowed N in "
+                         f"[{limits.min_points}, {limits.max_points:,}] points and D in "
+                         f"[1, {limits.max_features:,}] features")
+    if not limits.min_points <= n <= limits.max_points:
+        raise ValueError(f"{label} has N={n:,} points: allowed {limits.min_points} to "
+                         f"{limits.max_points:,}")
+    if d > limits.max_features or n * d > limits.max_values:
+        raise ValueError(f"{label} has shape ({n:,}, {d:,}): allowed D <= "
+                         f"{limits.max_features:,} features and N x D <= "
+                         f"{limits.max_values:,} values")
+    if a.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(a)))
+        if bad:
+            raise ValueError(f"{label} contains {bad:,} NaN or inf value(s): allowed "
+                             "finite numbers only")
+        if a.dtype.itemsize < 4:
+            a = a.astype(np.float32)
+    else:
+        a = a.astype(np.float64)
+    return a
+
+
+def _check_labels(labels: Any, n: int, limits: Limits, what: str = "labels") -> np.ndarray:
+    y = np.asarray(labels)
+    if y.dtype.kind not in "biu":
+        raise ValueError(f"{what} has dtype {show(str(y.dtype), 40)}: allowed integer "
+                         "class ids (or bool)")
+    if y.ndim != 1:
+        raise ValueError(f"{what} has shape {tuple(y.shape)}: allowed a 1-D array of "
+                         f"N={n:,} class ids")
+    if len(y) != n:
+        raise ValueError(f"{what} has {len(y):,} entries: allowed N={n:,}, the number of "
+                         "points of every array")
+    classes = len(np.unique(y))
+    if not 2 <= classes <= min(limits.max_classes, n // 2):
+        raise ValueError(f"{what} has {classes:,} distinct classes: allowed 2 to "
+                         f"{min(limits.max_classes, n // 2):,} (at most N/2)")
+    return y.astype(np.int64)
+
+
+def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, *,
+             limits: Limits = LIMITS) -> Inputs:
+    """Check ``arrays`` (and ``labels`` / ``groups``) as :func:`compare` needs them.
+
+    Parameters
+    ----------
+    arrays : mapping of str to array_like
+        The representations, each (N, D_i) over the same N inputs.
+    labels : array_like, optional
+        (N,) integer class ids.
+    groups : array_like, optional
+        (N,) integer group ids (kept with the inputs; no measure uses them yet).
+    limits : Limits
+        The bounds (:data:`LIMITS` by default).
+
+    Returns
+    -------
+    Inputs
+        The arrays as finite float arrays, labels as int64.
+
+    Raises
+    ------
+    ValueError
+        One message per problem, naming the array and what is allowed.
+    """
+    if not isinstance(arrays, Mapping):
+        raise ValueError(f"arrays is a {type(arrays).__name__}: allowed a dict of "
+                         "name -> (N, D) array")
+    if not arrays:
+        raise ValueError(f"no arrays given: allowed 1 to {limits.max_arrays} arrays "
+                         "of shape (N, D)")
+    if len(arrays) > limits.max_arrays:
+        raise ValueError(f"{len(arrays)} arrays given: allowed at most {limits.max_arrays}")
+    out: dict[str, np.ndarray] = {}
+    n0 = name0 = None
+    for name, a in arrays.items():
+        name = _check_name(name, limits)
+        if name in RESERVED:
+            raise ValueError(f"array name {name!r} is reserved: pass it as {name}=..., not "
+                             "as a representation")
+        a = _check_array(name, a, limits)
+        if n0 is None:
+            n0, name0 = a.shape[0], name
+        elif a.shape[0] != n0:
+            raise ValueError(f"array {show(name, 60)} has N={a.shape[0]:,} points but "
+                             f"{show(name0, 60)} has N={n0:,}: allowed the same N inputs "
+                             "in every array")
+        out[name] = a
+    total = sum(a.size for a in out.values())
+    if total > limits.max_total_values:
+        raise ValueError(f"the {len(out)} arrays hold {total:,} values together: allowed at "
+                         f"most {limits.max_total_values:,}")
+    y = None if labels is None else _check_labels(labels, n0, limits)
+    g = None
+    if groups is not None:
+        g = np.asarray(groups)
+        if g.dtype.kind not in "biu" or g.ndim != 1 or len(g) != n0:
+            raise ValueError(f"groups has dtype {show(str(g.dtype), 40)} and shape "
+                             f"{tuple(g.shape)}: allowed a 1-D integer array of N={n0:,} "
+                             "group ids")
+    return Inputs(out, y, g)
+
+
+# ---------------------------------------------------------------------------- loading
+def _npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, before any data is read."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except Exception as e:  # noqa: BLE001 -- any malformed header
+        raise ValueError(f"array {show(name, 60)} is not a valid .npy array "
+                         f"({show(str(e), 80)}): allowed arrays written by numpy.save / "
+                         "numpy.savez") from None
+    return tuple(int(s) for s in shape), dtype
+
+
+def _check_header(name: str, shape: tuple[int, ...], dtype: np.dtype, limits: Limits) -> None:
+    """Refuse an array by its header (no allocation): objects, or far too many values."""
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise ValueError(f"array {show(name, 60)} has dtype {show(str(dtype), 40)}: "
+                         "allowed real numbers (float, integer or bool); objects are "
+                         "never unpickled")
+    size = math.prod(shape) if shape else 1
+    if size > limits.max_values:
+        raise ValueError(f"array {show(name, 60)} has shape {shape} ({size:,} values): "
+                         f"allowed at most {limits.max_values:,} values per array")
+
+
+def _read_npy(f: BinaryIO, name: str, limits: Limits) -> np.ndarray:
+    start = f.tell() if f.seekable() else None
+    shape, dtype = _npy_header(f, name)
+    _check_header(name, shape, dtype, limits)
+    if start is not None:
+        f.seek(start)
+        try:
+            return np.load(f, allow_pickle=False)
+        except Exception as e:  # noqa: BLE001 -- truncated data and the like
+            raise ValueError(f"array {show(name, 60)} could not be read "
+                             f"({show(str(e), 80)}): allowed complete .npy data") from None
+    raise ValueError(f"array {show(name, 60)} could not be read: not seekable")
+
+
+def load_arrays(source: str | os.PathLike | bytes | BinaryIO, *,
+                limits: Limits = LIMITS) -> Inputs:
+    """Read representations from a ``.npz`` file, a folder of ``.npy`` files, raw
+    ``.npz`` bytes or a binary file object (an upload).
+
+    Parameters
+    ----------
+    source : path, bytes or binary file
+        A ``.npz`` (``numpy.savez``; member names are the array names, e.g.
+        ``"resnet/layer3"``) or a folder of ``.npy`` files (names are the paths relative
+        to the folder without ``.npy``, e.g. ``resnet/layer3.npy``). An array named
+        ``labels`` (or ``labels.npy``) holds the N class ids, ``groups`` optional
+        group ids.
+    limits : Limits
+        The bounds.
+
+    Returns
+    -------
+    Inputs
+        Validated as :func:`validate` does.
+
+    Raises
+    ------
+    ValueError
+        Unreadable file, pickled objects (``allow_pickle=False``), or anything
+        :func:`validate` refuses; headers are checked before data is read.
+    """
+    raw: dict[str, np.ndarray] = {}
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        folder = Path(source)
+        files = sorted(p for p in folder.rglob("*.npy") if p.is_file())
+        if not files:
+            raise ValueError(f"folder {show(str(folder), 120)} holds no .npy files: allowed "
+                             "a folder of .npy arrays (one per representation)")
+        if len(files) > limits.max_arrays + len(RESERVED):
+            raise ValueError(f"folder {show(str(folder), 120)} holds {len(files)} .npy "
+                             f"files: allowed at most {limits.max_arrays} arrays "
+                             "(+ labels, groups)")
+        for p in files:
+            name = p.relative_to(folder).with_suffix("").as_posix()
+            try:
+                with open(p, "rb") as f:
+                    raw[name] = _read_npy(f, name, limits)
+            except OSError as e:
+                raise ValueError(f"array {show(name, 60)} could not be read "
+                                 f"({show(e.strerror or str(e), 80)}): allowed a readable "
+                                 ".npy file") from None
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            source = io.BytesIO(source)
+        elif isinstance(source, (str, os.PathLike)):
+            if not Path(source).is_file():
+                raise ValueError(f"{show(str(source), 120)} is not a file or folder: "
+                                 "allowed a .npz file or a folder of .npy files")
+        try:
+            zf = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError, ValueError) as e:
+            raise ValueError(f"the input is not a .npz archive ({show(str(e), 80)}): "
+                             "allowed a file written by numpy.savez / savez_compressed, or "
+                             "a folder of .npy files") from None
+        with zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if not members:
+                raise ValueError("the .npz archive is empty: allowed 1 to "
+                                 f"{limits.max_arrays} arrays (+ labels, groups)")
+            if len(members) > limits.max_arrays + len(RESERVED):
+                raise ValueError(f"the .npz archive holds {len(members)} arrays: allowed "
+                                 f"at most {limits.max_arrays} (+ labels, groups)")
+            total = sum(m.file_size for m in members)
+            if total > limits.max_total_values * 8 + 65536 * len(members):
+                raise ValueError(f"the .npz archive holds {total:,} bytes uncompressed: "
+                                 f"allowed at most {limits.max_total_values * 8:,} bytes "
+                                 f"({limits.max_total_values:,} float64 values) in all")
+            for m in members:
+                name = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
+                if m.file_size > limits.max_values * 8 + 65536:  # values + a header
+                    raise ValueError(f"array {show(name, 60)} is {m.file_size:,} bytes "
+                                     f"uncompressed: allowed at most "
+                                     f"{limits.max_values * 8 + 65536:,} bytes "
+                                     f"({limits.max_values:,} float64 values)")
+                try:
+                    with zf.open(m) as f:
+                        data = io.BytesIO(f.read())
+                except (OSError, EOFError, RuntimeError, NotImplementedError,
+                        zipfile.BadZipFile, zlib.error) as e:  # truncated, encrypted...
+                    raise ValueError(f"array {show(name, 60)} could not be read from the "
+                                     f"archive ({type(e).__name__}: {show(str(e), 80)}): "
+                                     "allowed an intact numpy.savez file") from None
+                raw[name] = _read_npy(data, name, limits)
+    labels = raw.pop("labels", None)
+    groups = raw.pop("groups", None)
+    return validate(raw, labels, groups, limits=limits)
+
+
+# ------------------------------------------------------------------------- the table
+def split_name(name: str) -> tuple[str, str]:
+    """``"model/layer"`` -> ``("model", "layer")`` (at the last ``/``); a plain name is
+    its own model with layer ``""``."""
+    if "/" in name.strip("/"):
+        model, layer = name.strip("/").rsplit("/", 1)
+        return model, layer
+    return name, ""
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero, as torch's F.normalize)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def compare(arrays: Mapping[str, Any], labels: Any = None, *,
+            measures: Sequence[str] | None = None, k: int = 1, knn_k: int = 10,
+            knn_metric: str = "euclidean", groups: Any = None,
+            subsample: int | None = None, repeats: int = 5, seed: int = 0,
+            limits: Limits = LIMITS) -> list[dict[str, Any]]:
+    """Every requested measure between every pair of arrays, as a tidy table.
+
+    Parameters
+    ----------
+    arrays : mapping of str to array_like
+        M representations (N, D_i) of the same N inputs; names ``model/layer`` group
+        the heatmaps and "best matching layer" of the dashboard.
+    labels : array_like, optional
+        (N,) integer class ids: adds ``ii_labels``, Delta(a -> labels), per array.
+    measures : sequence of str, optional
+        A subset of :data:`MEASURES` (default: all; ``ii_labels`` only with labels).
+    k : int
+        Neighbours of the Information Imbalance, 1 <= k <= N - 2 (default 1).
+    knn_k : int
+        Neighbours of mutual k-NN and CKNNA, 1 <= knn_k <= N - 2 (default 10).
+    knn_metric : {"euclidean", "cosine"}
+        Neighbours of mutual k-NN: Euclidean distance (this project's convention), or
+        cosine similarity, i.e. rows L2-normalised first, as platonic-rep normalises
+        features and ranks them by inner product. CKNNA always takes inner-product
+        neighbours (its definition), of the normalised rows under "cosine".
+    groups : array_like, optional
+        Validated and carried along; unused by the measures.
+    subsample : int, optional
+        Compute on ``repeats`` random subsets of this many points (the same subset for
+        every array and the labels) instead of all N, and report the mean with its
+        standard deviation and standard error over the subsets: for N too large for the
+        exact O(N^2) measures. 4 <= subsample <= N.
+    repeats : int
+        Number of subsets, 2 to 100 (only with ``subsample``).
+    seed : int
+        Seed of the subsets.
+    limits : Limits
+        Input bounds (checked on the full arrays).
+
+    Returns
+    -------
+    list of dict
+        One row per (measure, a, b): keys ``measure``, ``a``, ``b`` (``""`` for per-array
+        measures, ``"labels"`` for ``ii_labels``), ``model_a``, ``layer_a``,
+        ``model_b``, ``layer_b``, ``value`` (float; NaN where undefined), ``k`` (the
+        neighbour count used, or None), ``n`` (points), ``seconds`` (time of that
+        measure over all pairs) and ``note``. Pairwise measures have a row for both
+        orders (a, b) and (b, a); the symmetric ones repeat their value. With
+        ``subsample``: ``value`` is the mean over the subsets, and ``std``, ``sem`` and
+        ``repeats`` are added (``n`` is the subset size, ``seconds`` the total).
+
+    Raises
+    ------
+    ValueError
+        Bad input or parameters (see :func:`validate`).
+    """
+    inputs = validate(arrays, labels, groups, limits=limits)
+    if subsample is None:
+        return _compare(inputs, measures, k, knn_k, knn_metric)
+    n = next(iter(inputs.arrays.values())).shape[0]
+    from engine.validation import check_int
+    subsample = check_int("subsample", subsample, limits.min_points, n)
+    repeats = check_int("repeats", repeats, 2, 100)
+    seed = check_int("seed", seed, 0, 2**31 - 1)
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(repeats):
+        idx = np.sort(rng.choice(n, subsample, replace=False))
+        sub = Inputs({nm: a[idx] for nm, a in inputs.arrays.items()},
+                     None if inputs.labels is None else inputs.labels[idx])
+        if sub.labels is not None and len(np.unique(sub.labels)) < 2:
+            raise ValueError(f"subsample={subsample} is invalid: a subset of the points holds "
+                             "a single class; allowed a larger subsample")
+        runs.append(_compare(sub, measures, k, knn_k, knn_metric))
+    out = []
+    for i, row in enumerate(runs[0]):
+        vals = np.array([r[i]["value"] for r in runs])
+        finite = vals[np.isfinite(vals)]
+        std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
+        out.append(dict(row, value=float(finite.mean()) if len(finite) else math.nan,
+                        std=std, sem=std / math.sqrt(len(finite)) if len(finite) > 1
+                        else math.nan, repeats=repeats,
+                        seconds=round(sum(r[i]["seconds"] for r in runs), 4),
+                        note=(row["note"] + "; " if row["note"] else "")
+                        + f"mean of {repeats} subsets of {subsample} points"))
+    return out
+
+
+def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
+             knn_metric: str) -> list[dict[str, Any]]:
+    """:func:`compare` on validated inputs (all points)."""
+    from engine import measures as ms
+
+    names = list(inputs.arrays)
+    xs = list(inputs.arrays.values())
+    n = xs[0].shape[0]
+    chosen = _check_measures(measures, inputs.labels is not None)
+    k = check_k(k, n, "k")
+    knn_k = check_k(knn_k, n, "knn_k")
+    check_choice("knn_metric", knn_metric, KNN_METRICS)
+    rows: list[dict[str, Any]] = []
+
+    def add(measure: str, a: str, b: str, value: float, kk: int | None, secs: float,
+            note: str = "") -> None:
+        ma, la = split_name(a)
+        mb, lb = split_name(b) if b and b != "labels" else (b, "")
+        rows.append({"measure": measure, "a": a, "b": b, "model_a": ma, "layer_a": la,
+                     "model_b": mb, "layer_b": lb, "value": float(value), "k": kk, "n": n,
+                     "seconds": round(secs, 4), "note": note})
+
+    def pairs(measure: str, mat: np.ndarray, kk: int | None, secs: float,
+              note: str = "") -> None:
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                if i != j:
+                    add(measure, a, b, mat[i, j], kk, secs, note)
+
+    m = len(names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ms.DegenerateRepresentationWarning)
+        knn_xs = [_normalise_rows(x) for x in xs] if knn_metric == "cosine" else xs
+        note = f"{knn_metric} neighbours"
+        mk = to_labels = None
+        if m > 1 and ({"ii", "ii_score"} & set(chosen)):
+            t = time.perf_counter()
+            both = "mknn" in chosen and knn_metric == "euclidean"
+            with_labels = "ii_labels" in chosen
+            if both or with_labels:  # one pass over the distances for all of them
+                ii, mk, to_labels = ms.alignment_matrices(
+                    xs, k, knn_k, names=names, warn=False,
+                    targets=[inputs.labels] if with_labels else ())
+                mk = mk if both else None
+            else:
+                ii = ms.information_imbalance_matrix(xs, k, names=names, warn=False)
+            ii_secs = secs = time.perf_counter() - t
+            if "ii" in chosen:
+                pairs("ii", ii, k, secs)
+            if "ii_score" in chosen:
+                pairs("ii_score", 1.0 - (ii + ii.T) / 2.0, k, secs)
+        if m > 1 and ({"cka", "cka_debiased"} & set(chosen)):
+            import torch
+            t = time.perf_counter()
+            feats = [ms._features(x, nm, torch.float64, None) for x, nm in zip(xs, names)]
+            which = [d for d, key in ((False, "cka"), (True, "cka_debiased")) if key in chosen]
+            mats = ms._cka_matrices(feats, which)
+            secs = time.perf_counter() - t
+            for debiased, mat in zip(which, mats):
+                pairs("cka_debiased" if debiased else "cka", mat, None, secs)
+            del feats
+        if m > 1 and "mknn" in chosen:
+            if mk is not None:  # computed with the II matrix: the seconds are shared
+                pairs("mknn", mk, knn_k, ii_secs, note + " (time shared with ii)")
+            else:
+                t = time.perf_counter()
+                mk = ms.mutual_knn_matrix(knn_xs, knn_k, names=names, warn=False)
+                pairs("mknn", mk, knn_k, time.perf_counter() - t, note)
+        if m > 1 and "cknna" in chosen:
+            t = time.perf_counter()
+            knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, names)]
+            selfs = [ms._cknna_term(a, a, n, True) for a in knn]
+            mat = np.full((m, m), np.nan)
+            for i in range(m):
+                for j in range(i + 1, m):
+                    mat[i, j] = mat[j, i] = ms.cknna_from_knn(
+                        knn[i], knn[j], n, self_terms=(selfs[i], selfs[j]))
+            pairs("cknna", mat, knn_k, time.perf_counter() - t,
+                  "inner-product neighbours" + (" of normalised rows"
+                                                if knn_metric == "cosine" else ""))
+        if "id" in chosen:
+            _intrinsic_dimensions(names, xs, add)
+        if "ii_labels" in chosen and to_labels is not None:
+            for i, name in enumerate(names):
+                add("ii_labels", name, "labels", to_labels[i, 0], k, ii_secs,
+                    "time shared with ii")
+        elif "ii_labels" in chosen:
+            for name, x in zip(names, xs):
+                t = time.perf_counter()
+                v = ms.information_imbalance_to(x, inputs.labels, k)
+                add("ii_labels", name, "labels", v, k, time.perf_counter() - t)
+    return rows
+
+
+def _check_measures(measures: Sequence[str] | None, has_labels: bool) -> list[str]:
+    if measures is None:
+        return [m for m in MEASURES if has_labels or m != "ii_labels"]
+    if isinstance(measures, str):
+        measures = [measures]
+    chosen = []
+    for m in measures:
+        check_choice("measures", m, MEASURES)
+        if m == "ii_labels" and not has_labels:
+            raise ValueError("measures='ii_labels' is invalid without labels: allowed only "
+                             "when labels (N class ids) are given")
+        if m not in chosen:
+            chosen.append(m)
+    if not chosen:
+        raise ValueError("measures is empty: allowed one or more of " + ", ".join(MEASURES))
+    return chosen
+
+
+def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray], add) -> None:
+    """TwoNN of each array via dadapy; one note row per array if dadapy is missing."""
+    from engine import measures as ms
+    try:
+        ms._import_dadapy()
+    except ImportError as e:
+        for name in names:
+            add("id", name, "", math.nan, None, 0.0,
+                f"skipped: dadapy is not installed ({show(str(e), 60)}); "
+                "pip install 'noisealign[id]'")
+        return
+    for name, x in zip(names, xs):
+        t = time.perf_counter()
+        try:
+            v, note = ms.intrinsic_dimension(x), ""
+        except ValueError as e:  # too few distinct points
+            v, note = math.nan, f"undefined: {show(str(e), 120)}"
+        add("id", name, "", v, None, time.perf_counter() - t, note)
+
+
+# ------------------------------------------------------------------------ summaries
+def matrix(rows: Sequence[Mapping[str, Any]], measure: str
+           ) -> tuple[list[str], np.ndarray]:
+    """(names, (M, M) matrix) of a pairwise measure from :func:`compare`'s rows; the
+    diagonal is NaN (not computed)."""
+    names: list[str] = []
+    for r in rows:
+        for nm in (r["a"], r["b"]):
+            if r["measure"] == measure and nm not in names:
+                names.append(nm)
+    pos = {nm: i for i, nm in enumerate(names)}
+    out = np.full((len(names), len(names)), np.nan)
+    for r in rows:
+        if r["measure"] == measure:
+            out[pos[r["a"]], pos[r["b"]]] = r["value"]
+    return names, out
+
+
+def best_matches(rows: Sequence[Mapping[str, Any]], measure: str) -> list[dict[str, Any]]:
+    """For each pair of models (A, B) and each layer of A, the layer of B closest to it
+    by ``measure`` (largest similarity; smallest Delta(a -> b) for ``ii``)."""
+    if measure not in HIGHER_IS_CLOSER:
+        raise ValueError(f"measure={show(measure)} is invalid: allowed one of "
+                         + ", ".join(HIGHER_IS_CLOSER))
+    higher = HIGHER_IS_CLOSER[measure]
+    best: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        if r["measure"] != measure or r["model_a"] == r["model_b"]:
+            continue
+        v = r["value"]
+        if not math.isfinite(v):
+            continue
+        key = (r["model_a"], r["layer_a"], r["model_b"])
+        cur = best.get(key)
+        if cur is None or (v > cur["value"] if higher else v < cur["value"]):
+            best[key] = {"model_a": r["model_a"], "layer_a": r["layer_a"],
+                         "model_b": r["model_b"], "best_layer_b": r["layer_b"],
+                         "b": r["b"], "a": r["a"], "measure": measure, "value": v}
+    return list(best.values())
+
+
+def ii_plane(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One point per unordered pair: Delta(a -> b) and Delta(b -> a), the axes of the
+    information-imbalance plane (below the diagonal: a predicts b better than b
+    predicts a)."""
+    ii = {(r["a"], r["b"]): r["value"] for r in rows if r["measure"] == "ii"}
+    out, seen = [], set()
+    for (a, b), v in ii.items():
+        if (b, a) in seen or (b, a) not in ii:
+            continue
+        seen.add((a, b))
+        out.append({"a": a, "b": b, "ii_ab": v, "ii_ba": ii[(b, a)]})
+    return out
+
+
+# -------------------------------------------------------------------------- writers
+COLUMNS = ("measure", "a", "b", "model_a", "layer_a", "model_b", "layer_b", "value", "std",
+           "sem", "repeats", "k", "n", "seconds", "note")
+
+
+def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The table as CSV text (NaN written as empty)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), restval="", extrasaction="ignore")
+    w.writeheader()
+    for r in rows:
+        w.writerow({c: ("" if isinstance(r.get(c), float) and math.isnan(r[c]) else r.get(c))
+                    for c in COLUMNS})
+    return buf.getvalue()
+
+
+def to_json(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The table as strict JSON (a list of objects; NaN as null)."""
+    from engine.export import json_safe
+    return json.dumps(json_safe([dict(r) for r in rows]), indent=1, allow_nan=False) + "\n"
+
+
+def write_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike) -> Path:
+    """Write ``.csv`` or ``.json`` by the file's suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValueError(f"--out {show(str(path), 120)} is invalid: allowed a .csv or "
+                         ".json file name")
+    path.write_text(to_csv(rows) if suffix == ".csv" else to_json(rows))
+    return path
+
+
+# -------------------------------------------------------------------------- example
+def example_arrays(n: int = 600, seed: int = 0) -> Inputs:
+    """A small synthetic set: two "models" of three layers each over the same ``n``
+    inputs from 6 classes, plus an unrelated ``random`` array.
+
+    Each model maps a shared 8-dimensional latent (class mean + noise) through random
+    ReLU layers of widths 64, 32, 16, its own weights and noise: layers of one model are
+    close, the two models are alike at matching depths, ``random`` predicts nothing.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 6, size=n)
+    means = rng.normal(size=(6, 8)) * 1.5
+    z = means[labels] + rng.normal(size=(n, 8))
+    arrays: dict[str, np.ndarray] = {}
+    for model in ("mlp_a", "mlp_b"):
+        h = z
+        for depth, width in enumerate((64, 32, 16), start=1):
+            w = rng.normal(size=(h.shape[1], width)) / math.sqrt(h.shape[1])
+            h = np.maximum(h @ w + 0.3 * rng.normal(size=(n, width)), 0.0)
+            arrays[f"{model}/layer{depth}"] = h.astype(np.float32)
+    arrays["random"] = rng.normal(size=(n, 16)).astype(np.float32)
+    return Inputs(arrays, labels.astype(np.int64))
+
+
+def make_example(path: str | os.PathLike, n: int = 600, seed: int = 0) -> Path:
+    """Write :func:`example_arrays` to ``path`` (.npz, with ``labels``)."""
+    ex = example_arrays(n, seed)
+    path = Path(path)
+    with open(path, "wb") as f:
+        np.savez(f, labels=ex.labels, **ex.arrays)
+    return path
+
+
+class _CallableModule(types.ModuleType):
+    """``engine.compare`` is both this module and the function :func:`compare`.
+
+    The package exposes the function lazily (``from engine import compare``), but
+    importing the submodule (``import engine.compare``) makes the package attribute the
+    module; calling the module calls the function, so ``engine.compare(arrays)`` works
+    whichever came first."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
