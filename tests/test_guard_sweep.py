@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -39,6 +40,11 @@ TINY = ExperimentSpec(n_train=20, n_probe=30, width=4, ensemble_size=2, max_epoc
 @pytest.fixture(autouse=True)
 def _constants(monkeypatch):
     monkeypatch.setenv("NOISEALIGN_GUARD_CALIBRATE", "0")
+
+
+def _plain(text: str) -> str:
+    """A message as shown: the dashboard escapes markdown (a backslash before marks)."""
+    return re.sub(r"\\(.)", r"\1", text)
 
 
 def _cli(*args: str, env: dict | None = None, timeout: float = 120):
@@ -132,13 +138,13 @@ def test_a_costly_shared_link_opens_with_auto_run_paused(tmp_path, monkeypatch):
                             "epochs": "7000", "tol": "0", "auto": "true"})
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    paused = [w.value for w in at.warning if "Auto-run paused" in w.value]
+    paused = [_plain(w.value) for w in at.warning if "Auto-run paused" in _plain(w.value)]
     assert paused, [w.value for w in at.warning]
     assert "576 points to compute would take about" in paused[0] and " h" in paused[0]
     assert "_job_alignment" not in at.session_state  # nothing was queued
     # Pressing Run asks the job manager, whose sweep guard refuses it with the numbers.
     at.button(key="run_btn").click().run()
-    assert any("over the per-sweep limit" in e.value for e in at.error), \
+    assert any("over the per-sweep limit" in _plain(e.value) for e in at.error), \
         [e.value for e in at.error]
     assert "_job_alignment" not in at.session_state
 
@@ -153,7 +159,7 @@ def test_a_link_over_a_smaller_auto_run_budget_is_paused_on_the_information_page
     at.switch_page("pages/information.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    paused = [w.value for w in at.warning if "Auto-run paused" in w.value]
+    paused = [_plain(w.value) for w in at.warning if "Auto-run paused" in _plain(w.value)]
     assert paused and "auto-run budget of under 1 s" in paused[0], \
         [w.value for w in at.warning]
     assert "_job_information" not in at.session_state
@@ -211,8 +217,9 @@ def test_the_dashboard_refuses_a_probe_set_of_100000_points(tmp_path):
     at.query_params.update({"mode": "Single run", "probe": "100000", "auto": "true"})
     at.run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("Auto-run paused" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("Auto-run paused" in _plain(w.value) for w in at.warning), \
+        [w.value for w in at.warning]
     at.button(key="run_btn").click().run()
-    errors = [e.value for e in at.error]
+    errors = [_plain(e.value) for e in at.error]
     assert any("measures on N = 100000 probe points" in e for e in errors), errors
     assert "_job_alignment" not in at.session_state

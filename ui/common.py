@@ -324,7 +324,7 @@ def auto_run_ok(fingerprint: str, specs: list) -> bool:
             pass
         memo[("refusal", fingerprint)] = refusal
     if refusal:
-        st.error(refusal, icon=":material/error:")
+        error(refusal)
     return False
 
 
