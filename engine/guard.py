@@ -16,6 +16,15 @@ Limits come from arguments, else the environment variables ``NOISEALIGN_MAX_MEMO
 and ``NOISEALIGN_MAX_SECONDS``, else laptop-sized defaults (4 GB, 10 minutes).
 :func:`guarded_run` is ``check`` followed by the run (or a cache lookup).
 
+Beyond one run: :func:`check_sweep` holds the summed estimate of a sweep's missing
+points to ``NOISEALIGN_MAX_SWEEP_SECONDS`` (default 4 h; :func:`engine.sweep.run_sweep`,
+the CLI ``sweep`` and the dashboard's job manager call it), :func:`auto_run_limit` is
+what the dashboard may start without a click (``NOISEALIGN_AUTO_RUN_SECONDS``, 5 min),
+and :func:`check_machine_memory` compares the memory estimate with what the machine has
+available now (the CLI ``run``). ``Estimate.measures_seconds`` is the summary's
+measures after training (O(N^2) per representation space and pair); ``check`` limits
+training plus measures.
+
 The memory model
 ----------------
 A sum of terms, each a tensor size times a coefficient fitted to measured peak RSS deltas
@@ -541,12 +550,13 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
 # output, the clean targets and inputs): per space a distance matrix, neighbour weights
 # and ranks over N^2 entries (sorting: ~log2 N passes each), plus the CKA Gram products
 # and one dadapy neighbour search per member and layer. Fitted on K=4..8, N=500..4000
-# runs of a 2-core CPU (within 0.8x..1.4x); over-estimating is the safe side.
+# runs of a 2-core CPU (refitted after CKNNA joined the summary: 0.95x..1.2x);
+# over-estimating is the safe side.
 # In matmul-equivalent operations (the calibrated matmul rate is the steadiest on a shared
 # CPU; the rank passes run on one thread like the fit's runs).
-_MEASURE_OPS_PER_LOG2N = 130.0   # per N^2 entry per space, per log2 N
+_MEASURE_OPS_PER_LOG2N = 160.0   # per N^2 entry per space, per log2 N
 _ID_SECONDS = 0.12               # one intrinsic-dimension fit (dadapy) at small N
-_MEASURES_CONSTANT = 1.0         # imports, JSON, small matrices
+_MEASURES_CONSTANT = 2.5         # imports, JSON, small matrices
 
 
 def _measures_seconds(s: dict[str, int], cal: Calibration) -> float:
