@@ -179,6 +179,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"\r  epoch {epoch}/{max_epochs}  mean loss {finite.mean() if finite.size else float('nan'):.4g}",
                   end="", file=sys.stderr, flush=True)
 
+    if not args.force:  # refuse what the machine cannot hold, before any training
+        from engine.guard import check_machine_memory
+        if args.no_cache or not ResultCache(args.cache_dir).has(spec):
+            try:
+                check_machine_memory(spec)
+            except ValueError as e:
+                raise ValueError(f"{e}; or pass --force to run it anyway") from None
+
     cache = None
     if args.no_cache:
         result, cached = run_experiment(spec, progress=progress), False
@@ -291,9 +299,16 @@ def cmd_sweep(args: Any) -> int:
                                        if sweep.replicates > 1 else "points")
           + f" over {', '.join(sweep.axis_names)} "
           f"({executor} executor; cache {cache.directory})", file=sys.stderr)
-    points = list(run_sweep(sweep, cache, executor=executor, workers=args.workers,
-                            scheduler=args.scheduler, progress=show,
-                            threads_per_worker=args.threads))
+    try:  # the sweep guard: the missing points' summed estimate against the limit
+        it = run_sweep(sweep, cache, executor=executor, workers=args.workers,
+                       scheduler=args.scheduler, progress=show,
+                       threads_per_worker=args.threads,
+                       max_sweep_seconds=math.inf if args.force else None)
+    except ValueError as e:
+        if getattr(e, "resource", None) != "sweep time":
+            raise
+        raise ValueError(f"{e}; or pass --force to run it anyway") from None
+    points = list(it)
     if not args.quiet:
         print(file=sys.stderr)
     reps = sweep.replicates > 1
@@ -369,6 +384,9 @@ def add_sweep_commands(sub: Any) -> None:
                    help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
     p.add_argument("--out", default=None, help="write the results table (.csv or .json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="run even if the sweep's estimate exceeds the per-sweep limit "
+                        "($NOISEALIGN_MAX_SWEEP_SECONDS, default 4 h)")
     p.set_defaults(func=cmd_sweep)
 
     c = sub.add_parser("cache", help="list, inspect or clear the results cache")
@@ -519,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
     run.add_argument("--no-cache", action="store_true",
                      help="train even if the result is cached, and do not store it")
+    run.add_argument("--force", action="store_true",
+                     help="run even if the memory estimate exceeds the memory this "
+                          "machine has available")
     run.set_defaults(func=cmd_run)
     add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
     add_sweep_commands(sub)  # python -m engine sweep ... / cache list|info|clear

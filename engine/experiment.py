@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from engine import __version__
+from engine.cancel import cancel_scope, check_cancelled
 from engine.datasets import load_data
 from engine.model import BatchedMLP, init_weights, member_init_seed
 from engine.noise import make_noisy
@@ -74,14 +75,25 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     """
     if not isinstance(spec, ExperimentSpec):
         raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+    # The steps around training take no callback: they poll the scope's flag
+    # (engine.cancel), so a cancel is honoured in data generation and measurements too.
+    with cancel_scope(cancel):
+        return _run(spec, progress, cancel, members)
+
+
+def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | None,
+         members: Sequence[int] | None) -> Result:
     t0 = time.perf_counter()
     device = resolve_device(spec.device)
     members = list(range(spec.ensemble_size)) if members is None else [int(m) for m in members]
 
+    check_cancelled("data generation")
     data = load_data(spec)
+    check_cancelled("data generation")
     noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members,
                        spec.label_noise_kind)
     t_data = time.perf_counter()
+    check_cancelled("data generation")
 
     dims = [data.input_dim] + [spec.width] * spec.depth + [spec.n_outputs()]
     init_seeds = [member_init_seed(spec.seed, 0 if spec.shared_init else m) for m in members]
@@ -97,6 +109,7 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     with torch.no_grad():
         out0, hidden0 = model(x_probe)
         output_init, hidden_init = _np(out0), tuple(_np(h) for h in hidden0)
+    check_cancelled("the initial probe pass")
 
     t_train0 = time.perf_counter()
     with _subnormals_flushed():
@@ -109,6 +122,7 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t_train1 = time.perf_counter()
+    check_cancelled("the final measurements")
 
     with torch.no_grad():
         out_train, _ = model(x)

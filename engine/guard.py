@@ -16,6 +16,15 @@ Limits come from arguments, else the environment variables ``NOISEALIGN_MAX_MEMO
 and ``NOISEALIGN_MAX_SECONDS``, else laptop-sized defaults (4 GB, 10 minutes).
 :func:`guarded_run` is ``check`` followed by the run (or a cache lookup).
 
+Beyond one run: :func:`check_sweep` holds the summed estimate of a sweep's missing
+points to ``NOISEALIGN_MAX_SWEEP_SECONDS`` (default 4 h; :func:`engine.sweep.run_sweep`,
+the CLI ``sweep`` and the dashboard's job manager call it), :func:`auto_run_limit` is
+what the dashboard may start without a click (``NOISEALIGN_AUTO_RUN_SECONDS``, 5 min),
+and :func:`check_machine_memory` compares the memory estimate with what the machine has
+available now (the CLI ``run``). ``Estimate.measures_seconds`` is the summary's
+measures after training (O(N^2) per representation space and pair); ``check`` limits
+training plus measures.
+
 The memory model
 ----------------
 A sum of terms, each a tensor size times a coefficient fitted to measured peak RSS deltas
@@ -56,6 +65,10 @@ from engine.spec import ExperimentSpec
 MEMORY_ENV = "NOISEALIGN_MAX_MEMORY_GB"
 SECONDS_ENV = "NOISEALIGN_MAX_SECONDS"
 CALIBRATE_ENV = "NOISEALIGN_GUARD_CALIBRATE"
+SWEEP_SECONDS_ENV = "NOISEALIGN_MAX_SWEEP_SECONDS"
+AUTO_RUN_SECONDS_ENV = "NOISEALIGN_AUTO_RUN_SECONDS"
+DEFAULT_MAX_SWEEP_SECONDS = 4 * 3600.0  # a whole sweep: 4 CPU-hours (override: --force)
+DEFAULT_AUTO_RUN_SECONDS = 300.0        # what a dashboard link may start without a click
 DEFAULT_MAX_MEMORY_BYTES = 4 * 10**9  # 4 GB: leaves room for the OS and a browser on 8 GB
 DEFAULT_MAX_SECONDS = 600.0           # 10 minutes: longer runs belong in a script or sweep
 CALIBRATION_TTL = 300.0               # seconds a measured calibration is reused
@@ -168,6 +181,9 @@ class Estimate:
     seconds: wall time if every member trains all max_epochs (an upper bound)
     device: "cpu" or "cuda" (what spec.device resolves to here)
     device_memory_bytes: peak GPU memory on "cuda", 0 on "cpu"
+    measures_seconds: the summary's measures after training (the cache computes them
+        before storing a result): O(N^2) per representation space and pair
+    total_seconds: ``seconds + measures_seconds``, what a job or sweep point costs
     memory_parts / time_parts: the terms, largest first, for explanations
     """
 
@@ -175,15 +191,20 @@ class Estimate:
     seconds: float
     device: str
     device_memory_bytes: int = 0
+    measures_seconds: float = 0.0
     memory_parts: tuple[tuple[str, int], ...] = field(default=(), compare=False)
     time_parts: tuple[tuple[str, float], ...] = field(default=(), compare=False)
+
+    @property
+    def total_seconds(self) -> float:
+        return self.seconds + self.measures_seconds
 
     def describe(self) -> str:
         """One line, e.g. "about 1.2 GB of memory and about 40 s on cpu"."""
         text = f"about {format_bytes(self.memory_bytes)} of memory"
         if self.device == "cuda":
             text += f" ({format_bytes(self.device_memory_bytes)} on the GPU)"
-        return f"{text} and {format_seconds(self.seconds)} on {self.device}"
+        return f"{text} and {format_seconds(self.total_seconds)} on {self.device}"
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -516,10 +537,41 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
         "final measurements": fwd * (n + 2 * N) + 0.02,
     }
     seconds = float(sum(time_parts_d.values()))
+    measures_seconds = _measures_seconds(s, cal)
+    time_parts_d["summary measures"] = measures_seconds
     time_parts = tuple(sorted(time_parts_d.items(), key=lambda kv: -kv[1]))
     return Estimate(memory_bytes=memory, seconds=seconds, device=device,
-                    device_memory_bytes=device_bytes, memory_parts=memory_parts,
-                    time_parts=time_parts)
+                    device_memory_bytes=device_bytes, measures_seconds=measures_seconds,
+                    memory_parts=memory_parts, time_parts=time_parts)
+
+
+# The summary's measures (engine.summaries.summarise), run twice (trained and untrained
+# members) on the CPU over S = 2K + 2 spaces (each member's last hidden layer and
+# output, the clean targets and inputs): per space a distance matrix, neighbour weights
+# and ranks over N^2 entries (sorting: ~log2 N passes each), plus the CKA Gram products
+# and one dadapy neighbour search per member and layer. Fitted on K=4..8, N=500..4000
+# runs of a 2-core CPU (refitted after CKNNA joined the summary: 0.95x..1.2x);
+# over-estimating is the safe side.
+# In matmul-equivalent operations (the calibrated matmul rate is the steadiest on a shared
+# CPU; the rank passes run on one thread like the fit's runs).
+_MEASURE_OPS_PER_LOG2N = 160.0   # per N^2 entry per space, per log2 N
+_ID_SECONDS = 0.12               # one intrinsic-dimension fit (dadapy) at small N
+_MEASURES_CONSTANT = 2.5         # imports, JSON, small matrices
+
+
+def _measures_seconds(s: dict[str, int], cal: Calibration) -> float:
+    """Seconds of the summary's measures of one run (see the constants above)."""
+    K, N, w, L, d, C = s["K"], s["N"], s["w"], s["L"], s["d"], s["C"]
+    if cal.device == "cuda":  # summaries run on the CPU: use the CPU constants
+        cal = DEFAULT_CALIBRATIONS["cpu"]
+    spaces = 2 * K + 2
+    n2 = float(N) * float(N)
+    ranks = _MEASURE_OPS_PER_LOG2N * math.log2(max(N, 2)) * spaces * n2
+    dims = K * (w + C) + d + 1
+    flops = 2.0 * n2 * (dims + spaces * spaces)     # distance products and pair sums
+    cka = 2.0 * n2 * K * w + float(K) * K * n2      # Gram matrices and their products
+    ids = (L + 1) * K * (_ID_SECONDS + 2.0 * n2 * w / cal.flops_per_second)
+    return 2.0 * ((ranks + flops + cka) / cal.flops_per_second + ids) + _MEASURES_CONSTANT
 
 
 # ----------------------------------------------------------------------------- check
@@ -581,6 +633,15 @@ def check(spec: ExperimentSpec, *, max_memory_bytes: float | None = None,
             f"limit of {format_seconds(sec_limit).removeprefix('about ')}: reduce "
             "max_epochs, n_train, width or ensemble_size",
             resource="time", needed=est.seconds, limit=sec_limit, estimate=est)
+    if est.total_seconds > sec_limit:
+        raise ResourceLimitError(
+            f"this run's measures on N = {spec.n_probe} probe points (O(N^2) for each of "
+            f"{2 * spec.ensemble_size + 2} spaces and their pairs) may take "
+            f"{format_seconds(est.measures_seconds)} ({format_seconds(est.total_seconds)} "
+            f"with training), over the limit of "
+            f"{format_seconds(sec_limit).removeprefix('about ')}: reduce n_probe "
+            "(or ensemble_size)",
+            resource="time", needed=est.total_seconds, limit=sec_limit, estimate=est)
     return est
 
 
@@ -604,3 +665,138 @@ def guarded_run(spec: ExperimentSpec, *, progress: Any = None,
         return cache.get_or_compute(spec, progress=progress, cancel=cancel)
     from engine.experiment import run_experiment
     return run_experiment(spec, progress=progress, cancel=cancel)
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+@dataclass(frozen=True)
+class SweepEstimate:
+    """The cost of the points of a sweep that are not cached yet.
+
+    seconds: sum of the missing points' :attr:`Estimate.total_seconds` (training and
+    measures, run one after another: the CPU-time a sweep occupies); n_missing /
+    n_points: points to compute / in the grid; largest: the dearest point's estimate.
+    """
+
+    seconds: float
+    n_missing: int
+    n_points: int
+    largest: Estimate | None = None
+
+    def describe(self) -> str:
+        return (f"{self.n_missing} of {self.n_points} points to compute, "
+                f"{format_seconds(self.seconds)} in all")
+
+
+def sweep_limit(max_sweep_seconds: float | None = None) -> float:
+    """The per-sweep limit in force: argument, else ``$NOISEALIGN_MAX_SWEEP_SECONDS``,
+    else :data:`DEFAULT_MAX_SWEEP_SECONDS` (4 h)."""
+    return _limit("max_sweep_seconds", max_sweep_seconds, SWEEP_SECONDS_ENV, 1.0,
+                  DEFAULT_MAX_SWEEP_SECONDS)
+
+
+def auto_run_limit(seconds: float | None = None) -> float:
+    """What the dashboard starts without a click: argument, else
+    ``$NOISEALIGN_AUTO_RUN_SECONDS``, else :data:`DEFAULT_AUTO_RUN_SECONDS` (5 min)."""
+    return _limit("auto_run_seconds", seconds, AUTO_RUN_SECONDS_ENV, 1.0,
+                  DEFAULT_AUTO_RUN_SECONDS)
+
+
+def _specs_of(sweep_or_specs: Any) -> list[ExperimentSpec]:
+    specs = sweep_or_specs.specs() if hasattr(sweep_or_specs, "specs") else sweep_or_specs
+    specs = list(specs)
+    for s in specs:
+        if not isinstance(s, ExperimentSpec):
+            raise ValueError(f"sweep must be an engine.sweep.Sweep or a list of "
+                             f"ExperimentSpec, got an element {type(s).__name__}")
+    return specs
+
+
+def estimate_sweep(sweep: Any, cache: Any = None) -> SweepEstimate:
+    """The summed estimate of the points of ``sweep`` (a :class:`engine.sweep.Sweep` or
+    a list of specs) that ``cache`` does not hold (all of them without a cache)."""
+    specs = _specs_of(sweep)
+    total, largest, missing = 0.0, None, 0
+    for spec in specs:
+        if cache is not None and cache.has(spec):
+            continue
+        est = estimate(spec)
+        missing += 1
+        total += est.total_seconds
+        if largest is None or est.total_seconds > largest.total_seconds:
+            largest = est
+    return SweepEstimate(seconds=total, n_missing=missing, n_points=len(specs),
+                         largest=largest)
+
+
+def check_sweep(sweep: Any, cache: Any = None, *,
+                max_sweep_seconds: float | None = None) -> SweepEstimate:
+    """The sweep's estimate, or :class:`ResourceLimitError` (a ``ValueError``) when its
+    missing points together exceed the per-sweep limit (:func:`sweep_limit`). The
+    message gives the estimate, the limit and what to reduce; ``math.inf`` disables it.
+
+    Each point alone is not held to the per-run limit (``NOISEALIGN_MAX_SECONDS``):
+    sweeps are where long points belong; the dashboard's job manager checks both.
+    """
+    limit = sweep_limit(max_sweep_seconds)
+    est = estimate_sweep(sweep, cache)
+    if est.seconds > limit:
+        top = est.largest
+        raise ResourceLimitError(
+            f"this sweep may take {format_seconds(est.seconds)} for its {est.n_missing} "
+            f"points to compute (of {est.n_points}), over the per-sweep limit of "
+            f"{format_seconds(limit).removeprefix('about ')} ({SWEEP_SECONDS_ENV}): use "
+            "fewer axis values or reduce max_epochs, n_train, width, ensemble_size or "
+            f"n_probe (the dearest point: {format_seconds(top.total_seconds) if top else '?'})",
+            resource="sweep time", needed=est.seconds, limit=limit,
+            estimate=top if top is not None else Estimate(0, 0.0, "cpu"))
+    return est
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def available_memory_bytes() -> float:
+    """Memory this process can still take: ``MemAvailable`` of /proc/meminfo, lowered
+    to the cgroup's remaining allowance (``memory.max - memory.current``) when one is
+    set; ``math.inf`` where neither can be read (not Linux)."""
+    avail = math.inf
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = float(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            cap = f.read().strip()
+        if cap != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                used = float(f.read().strip())
+            avail = min(avail, max(0.0, float(cap) - used))
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def check_machine_memory(spec: ExperimentSpec, *, available: float | None = None
+                         ) -> Estimate:
+    """The estimate of ``spec``, or :class:`ResourceLimitError` when its memory
+    estimate exceeds what this machine has available now (:func:`available_memory_bytes`,
+    or ``available``): the CLI ``run`` refuses those at once instead of swapping for
+    minutes and ending in a MemoryError. Memory does not depend on the rates: no
+    calibration is run (the check takes milliseconds)."""
+    est = estimate(spec, calibration=DEFAULT_CALIBRATIONS[_resolve_device(spec)])
+    have = available_memory_bytes() if available is None else float(available)
+    if est.memory_bytes > have:
+        top = est.memory_parts[0][0] if est.memory_parts else "other"
+        raise ResourceLimitError(
+            f"this run needs about {format_bytes(est.memory_bytes)} of memory, more than "
+            f"the {format_bytes(have)} this machine has available now: reduce "
+            f"{_MEMORY_ADVICE[top]} (largest part: {top}, "
+            f"{format_bytes(est.memory_parts[0][1])})",
+            resource="memory", needed=est.memory_bytes, limit=have, estimate=est)
+    return est

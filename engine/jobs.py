@@ -21,6 +21,7 @@ This module never imports streamlit.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -40,6 +42,30 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
 FINISHED = (DONE, FAILED, CANCELLED)
+
+
+# Seconds the interpreter waits at exit for running jobs to stop (they stop at their next
+# epoch, or at the next block of the measures). Daemon threads still inside torch when
+# the interpreter tears down abort the process ("terminate called without an active
+# exception", exit status 134); cancelled first, they return cleanly.
+EXIT_JOIN_SECONDS = 5.0
+_MANAGERS: "weakref.WeakSet[JobManager]" = weakref.WeakSet()
+
+
+def _stop_all_at_exit() -> None:
+    managers = list(_MANAGERS)
+    for m in managers:
+        try:
+            m.shutdown(cancel=True, wait=False)
+        except Exception:  # noqa: BLE001 -- never fail the interpreter's exit
+            pass
+    deadline = time.monotonic() + EXIT_JOIN_SECONDS
+    for m in managers:
+        for t in m._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_stop_all_at_exit)
 
 
 class BusyError(RuntimeError):
@@ -285,12 +311,17 @@ class JobManager:
     ``admit``: called with every spec that would be trained (not those already cached)
     before a job is queued; it refuses a spec by raising ``ValueError`` (e.g.
     :func:`engine.guard.check`, whose message states the estimate and the limit).
+    ``admit_sweep``: called with every sweep (and the cache) before it is queued, after
+    ``admit`` passed each point; it refuses by raising ``ValueError`` (e.g.
+    :func:`engine.guard.check_sweep`: the missing points' summed estimate against the
+    per-sweep limit).
     """
 
     def __init__(self, cache: Any, *, max_workers: int = 1, max_queued: int = 8,
                  per_session_limit: int = 4, abandon_after: float | None = None,
                  keep_finished: int = 64,
-                 admit: Callable[[ExperimentSpec], Any] | None = None) -> None:
+                 admit: Callable[[ExperimentSpec], Any] | None = None,
+                 admit_sweep: Callable[[Any, Any], Any] | None = None) -> None:
         for name, value, lo in (("max_workers", max_workers, 1), ("max_queued", max_queued, 0),
                                 ("per_session_limit", per_session_limit, 1),
                                 ("keep_finished", keep_finished, 0)):
@@ -303,8 +334,12 @@ class JobManager:
         if admit is not None and not callable(admit):
             raise ValueError(f"admit={admit!r} is invalid: allowed a callable spec -> None "
                              "that raises ValueError to refuse, or None")
+        if admit_sweep is not None and not callable(admit_sweep):
+            raise ValueError(f"admit_sweep={admit_sweep!r} is invalid: allowed a callable "
+                             "(sweep, cache) -> None that raises ValueError to refuse, or None")
         self.cache = cache
         self.admit = admit
+        self.admit_sweep = admit_sweep
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.per_session_limit = per_session_limit
@@ -321,9 +356,10 @@ class JobManager:
         self._threads = [threading.Thread(target=self._worker, daemon=True,
                                           name=f"noisealign-job-{i}")
                          for i in range(max_workers)]
+        self._closed = False
         for t in self._threads:
             t.start()
-        self._closed = False
+        _MANAGERS.add(self)  # cancelled and joined briefly at interpreter exit
 
     # ------------------------------------------------------------------ submitting
     def submit_run(self, spec: ExperimentSpec, session_id: str) -> Job:
@@ -348,6 +384,8 @@ class JobManager:
         if not specs:
             raise ValueError("sweep has no points: give each axis at least one value")
         self._admit(list(zip(specs, sweep.points())))
+        if self.admit_sweep is not None:
+            self.admit_sweep(sweep, self.cache)
         axes = sorted(getattr(sweep, "axes", {}) or {})
         digest = hashlib.sha256(json.dumps(
             [axes, [self.cache.key(s) for s in specs]]).encode()).hexdigest()[:32]
@@ -498,10 +536,14 @@ class JobManager:
                     return True
                 return False
 
-            if job.kind == "run":
-                self._execute_run(job, cancel)
-            else:
-                self._execute_sweep(job, cancel)
+            # The scope lets the steps without a cancel callback (data generation, the
+            # summary's measures in the cache's put) stop within a second too.
+            from engine.cancel import cancel_scope
+            with cancel_scope(cancel):
+                if job.kind == "run":
+                    self._execute_run(job, cancel)
+                else:
+                    self._execute_sweep(job, cancel)
             job.finish(CANCELLED if job.cancel_requested else DONE)
         except Cancelled:
             job.finish(CANCELLED)
@@ -539,6 +581,7 @@ class JobManager:
             job.report((done + epoch / max(1, max_epochs)) / total,
                        f"point {done + 1} of {total}, epoch {epoch}")
 
+        # The sweep guard ran when the job was admitted (admit_sweep), with the numbers.
         for point in run_sweep(job.sweep, self.cache, executor="serial", cancel=cancel,
-                               epoch_progress=epoch_progress):
+                               epoch_progress=epoch_progress, max_sweep_seconds=math.inf):
             job.add_point(point)

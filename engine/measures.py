@@ -67,6 +67,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from engine.cancel import check_cancelled
+
 from engine.validation import check_k
 
 ArrayLike = Any  # numpy array, torch tensor, or nested sequence
@@ -692,6 +694,7 @@ def _ii_both(sa: _Space, sb: _Space, k: int, block_size: int | None, want_ab: bo
         rows = min(rows, 4 * sub)
     ab = ba = 0.0
     for start in range(0, n, rows):
+        check_cancelled("the measures")
         stop = min(n, start + rows)
         ra = sa.raw(start, stop) if need_a else None
         rb = sb.raw(start, stop) if need_b else None
@@ -873,6 +876,7 @@ def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
     # Spaces upgraded to float64 for precision keep it; otherwise work in float32.
     dtype = torch.float64 if any(s.dtype == torch.float64 for s in spaces) else torch.float32
     for start in range(0, n, rows):
+        check_cancelled("the measures")  # a block is at most ~1 s of work
         stop = min(n, start + rows)
         # All spaces' blocks in one (M * rows, N) tensor: the rank work is batched, a few
         # large operations instead of many small ones.
@@ -911,6 +915,7 @@ def mutual_knn(A: ArrayLike, B: ArrayLike, k: int = 10, *,
     _warn_degenerate([sa, sb], "mutual k-NN with it is at chance, k/(N-1) (ties)")
     total = 0.0
     for start in range(0, n, rows):
+        check_cancelled("the measures")
         stop = min(n, start + rows)
         ra, rb = sa.raw(start, stop), sb.raw(start, stop)
         with _one_thread(sa.device.type == "cpu"):
@@ -1175,6 +1180,7 @@ def _cka_matrices(xs: Sequence[torch.Tensor], which: Sequence[bool]) -> list[np.
         hs = [np.zeros((m, m)) for _ in which]
         for a in range(m):
             for b in range(a, m):
+                check_cancelled("linear CKA")
                 t = _cross_trace(xs[a], xs[b])
                 for h, debiased in zip(hs, which):
                     if debiased:

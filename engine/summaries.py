@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from engine import measures
+from engine.cancel import check_cancelled
 from engine.validation import check_k, max_k
 from engine.result import Result
 
@@ -131,6 +132,7 @@ def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: i
 def _analyse(result: Result, layer: int | str, **kw: Any) -> dict[str, Any]:
     """Pairwise matrices (K x K) for ``pairs`` and, if ``info``, information content,
     with every space's distances computed once per block of rows."""
+    check_cancelled("the measures")
     with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
         return _analyse_inner(result, layer, **kw)
 
@@ -311,6 +313,7 @@ def _intrinsic_dimension(result: Result, init: bool) -> dict[str, Any]:
         ok = _usable(result, reps, init)
         tw, gr = np.full(kk, np.nan), np.full(kk, np.nan)
         for m in ok:
+            check_cancelled("the intrinsic dimension")
             est = measures.intrinsic_dimensions(reps[m], scale=ID_SCALE)
             tw[m], gr[m] = est["twonn"], est["gride"]
             out["gride_scale"] = max(out["gride_scale"], est["gride_scale"])

@@ -269,7 +269,57 @@ class SweepError(RuntimeError):
 # ----------------------------------------------------------------------------- workers
 
 
-def _init_worker(threads: int) -> None:
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (Linux /proc), to tell it from a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return stat[stat.rindex(b")") + 2:].split()[19].decode()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    if started is not None:
+        return _process_start(pid) == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else: not ours any more
+        return False
+    return True
+
+
+WATCH_SECONDS = 0.5  # how often a local worker checks that its driver still lives
+
+
+def _watch_driver(pid: int, started: str | None) -> None:
+    """End this worker process once the sweep's driver ``pid`` is gone (killed with
+    SIGKILL it cannot shut its pool down). A forkserver child's parent is the fork
+    server, not the driver, so the parent-death signal alone would not do: a daemon
+    thread polls the driver (and also sets PR_SET_PDEATHSIG on Linux, so the worker
+    dies with the fork server as well)."""
+    import ctypes
+    import signal
+    import threading
+    with contextlib.suppress(Exception):  # Linux: die with the parent (fork server)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_SECONDS)
+            if not _alive(pid, started):
+                os._exit(1)  # nothing of a point in flight is stored: the driver writes
+    threading.Thread(target=watch, daemon=True, name="noisealign-driver-watch").start()
+
+
+def _init_worker(threads: int, driver: tuple[int, str | None] | None = None) -> None:
+    if driver is not None:
+        _watch_driver(*driver)
     import torch
     torch.set_num_threads(max(1, int(threads)))
     with contextlib.suppress(RuntimeError):  # only allowed before any parallel work
@@ -294,11 +344,13 @@ def _compute_point(spec_json: str, representations: bool,
                    summarise: Callable | None, cancel: Callable[[], bool] | None,
                    progress: Callable[..., None] | None = None
                    ) -> tuple[bytes, bytes, dict | None, float]:
+    from engine.cancel import cancel_scope
     from engine.experiment import run_experiment
     t0 = time.perf_counter()
     spec = ExperimentSpec.from_json(spec_json)
-    result = run_experiment(spec, progress=progress, cancel=cancel)
-    summary = summarise(result) if summarise is not None else None
+    with cancel_scope(cancel):  # the summary's measures poll it too (engine.cancel)
+        result = run_experiment(spec, progress=progress, cancel=cancel)
+        summary = summarise(result) if summarise is not None else None
     # A summary computed in the worker must still be JSON-able (checked by the driver).
     meta, npz = result.to_bytes(representations=representations)
     return meta, npz, summary, time.perf_counter() - t0
@@ -365,7 +417,8 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
               progress: Callable[[SweepProgress], None] | None = None,
               cancel: Callable[[], bool] | None = None,
               threads_per_worker: int | None = None,
-              epoch_progress: Callable[[int, int, int], None] | None = None
+              epoch_progress: Callable[[int, int, int], None] | None = None,
+              max_sweep_seconds: float | None = None
               ) -> Iterator[SweepPoint]:
     """Compute a sweep, yielding each point as it finishes (cached points first).
 
@@ -380,6 +433,12 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     runs in the caller's process) is called every epoch of the point being trained, with
     ``done`` the points finished before it: a job can show progress within a point.
     A failed point raises :class:`SweepError` after the others are stopped.
+
+    The sweep guard: the summed estimate of the missing points
+    (:func:`engine.guard.check_sweep`) must stay within ``max_sweep_seconds`` (default
+    ``$NOISEALIGN_MAX_SWEEP_SECONDS``, else 4 h), else :class:`engine.guard.
+    ResourceLimitError` (a ``ValueError`` stating the estimate and the limit) is raised
+    here, before anything runs; ``max_sweep_seconds=math.inf`` skips the check.
 
     Arguments are checked when this is called, before anything runs. As with any
     process pool, a script that runs a local sweep must guard its entry point with
@@ -402,6 +461,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     if epoch_progress is not None and executor != "serial":
         raise ValueError("epoch_progress is only used with executor='serial' (other "
                          f"executors train in other processes), not {executor!r}")
+    if max_sweep_seconds is None or max_sweep_seconds != math.inf:
+        from engine.guard import check_sweep
+        check_sweep(sweep, cache, max_sweep_seconds=max_sweep_seconds)
     return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
                          threads_per_worker, cores, epoch_progress)
 
@@ -592,7 +654,8 @@ def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers
     env = _engine_env()
     pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(drive.todo)),
                                   mp_context=_mp_context(), initializer=_init_worker,
-                                  initargs=(threads,))
+                                  initargs=(threads, (os.getpid(),
+                                                      _process_start(os.getpid()))))
 
     def submit(i: int) -> cf.Future:
         return pool.submit(_local_task, drive.specs[i].to_json(), reps, summarise,

@@ -150,7 +150,8 @@ b2.caption(f"{len(rows) - len(missing)} of {len(rows)} runs cached"
            + (f"; {len(missing)} to compute" if missing else "")
            + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
            + f" · device {common.device_label()}")
-if missing and (clicked or (auto and not common.already_started(fp))):
+if missing and (clicked or (auto and not common.already_started(fp)
+                            and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
 

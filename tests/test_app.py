@@ -218,7 +218,11 @@ def test_information_invalid_settings_are_explained():
 # ----------------------------------------------------------------------------- jobs
 
 
-def test_second_tab_joins_the_running_job_and_cancel_frees_it():
+def test_second_tab_joins_the_running_job_and_cancel_frees_it(monkeypatch):
+    # Auto-run starts this slow run without a click only with a larger budget.
+    monkeypatch.setenv("NOISEALIGN_AUTO_RUN_SECONDS", "1e9")
+    # and the guard's documented rates: a loaded machine's calibration would refuse it
+    monkeypatch.setenv("NOISEALIGN_GUARD_CALIBRATE", "0")
     slow = dict(TINY_ALIGN, mode="Single run", n="40", epochs="200000")
     a = open_app(**slow)
     b = open_app(**slow)

@@ -7,6 +7,7 @@ work is kept.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -61,7 +62,8 @@ def test_killed_worker_fails_the_sweep_clearly_and_the_caller_keeps_working(tmp_
 
     def consume() -> None:
         try:
-            outcome["points"] = list(run_sweep(sweep, cache, executor="local", workers=1))
+            outcome["points"] = list(run_sweep(sweep, cache, executor="local", workers=1,
+                                               max_sweep_seconds=math.inf))
         except BaseException as e:  # noqa: BLE001 - recorded for the assertions
             outcome["error"] = e
 

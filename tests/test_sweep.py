@@ -201,7 +201,8 @@ def test_cancel_stops_a_local_sweep_and_stores_nothing_unfinished(tmp_path):
     cache = cache_at(tmp_path)
     t0 = time.monotonic()
     points = list(run_sweep(sweep, cache, executor="local", workers=2,
-                            cancel=lambda: time.monotonic() - t0 > 3.0))
+                            cancel=lambda: time.monotonic() - t0 > 3.0,
+                            max_sweep_seconds=math.inf))  # past the sweep guard on purpose
     assert points == [] and cache.entries() == []
     assert time.monotonic() - t0 < 30  # workers stopped at their next epoch
 
@@ -210,7 +211,8 @@ def test_closing_the_iterator_early_stops_the_workers(tmp_path):
     # two workers: the fast point finishes and is yielded while the slow one trains
     sweep = Sweep(dict_replace(BASE_SPEC, loss_tol=0.0), {"max_epochs": [20, 200_000]})
     cache = cache_at(tmp_path)
-    it = run_sweep(sweep, cache, executor="local", workers=2, threads_per_worker=1)
+    it = run_sweep(sweep, cache, executor="local", workers=2, threads_per_worker=1,
+                   max_sweep_seconds=math.inf)  # past the sweep guard on purpose
     first = next(it)
     assert first.axis_values == {"max_epochs": 20} and not first.from_cache
     t0 = time.monotonic()

@@ -43,10 +43,11 @@ def _services(cache_dir: str) -> tuple[Any, JobManager]:
     from engine.cache import ResultCache
     try:  # the resource guard refuses runs over the memory/time limits, with the numbers
         from engine.guard import check as admit
+        from engine.guard import check_sweep as admit_sweep
     except ImportError:  # pragma: no cover - an engine without the guard
-        admit = None
+        admit = admit_sweep = None
     cache = ResultCache(cache_dir)
-    manager = JobManager(cache, admit=admit,
+    manager = JobManager(cache, admit=admit, admit_sweep=admit_sweep,
                          max_workers=_env_int("NOISEALIGN_WORKERS", 2),
                          max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),
                          per_session_limit=_env_int("NOISEALIGN_SESSION_JOBS", 4),
@@ -286,6 +287,45 @@ def sweep_rows(cache: Any, sweep: Any, job: Job | None) -> list[dict]:
             summary = job_points[key].summary
         rows.append({"spec": spec, "values": values, "key": key, "summary": summary})
     return rows
+
+
+def auto_run_ok(fingerprint: str, specs: list) -> bool:
+    """Whether Auto-run may start this work without a click: the summed estimate of
+    ``specs`` (the points still to compute) within the auto-run budget
+    (:func:`engine.guard.auto_run_limit`, ``$NOISEALIGN_AUTO_RUN_SECONDS``, 5 min).
+
+    Otherwise Auto-run is paused for it and a warning says what it would cost; **Run**
+    still starts it (within the guard's limits). A shared link therefore never queues
+    hours of work on its own. The estimate is computed once per fingerprint.
+    """
+    from engine.guard import auto_run_limit, estimate_sweep, format_seconds
+    memo = st.session_state.setdefault("_auto_estimates", {})
+    if fingerprint not in memo:
+        try:
+            memo[fingerprint] = estimate_sweep(specs).seconds
+        except Exception:  # noqa: BLE001 -- the job manager's guard will say why
+            memo[fingerprint] = 0.0
+    seconds, limit = memo[fingerprint], auto_run_limit()
+    if seconds <= limit:
+        return True
+    what = "run" if len(specs) == 1 else f"{len(specs)} points to compute"
+    st.warning(f"Auto-run paused: the {what} would take {format_seconds(seconds)}, more "
+               f"than the auto-run budget of {format_seconds(limit).removeprefix('about ')}."
+               " Press **Run** to start it anyway (the resource limits still apply).",
+               icon=":material/pause_circle:")
+    refusal = memo.get(("refusal", fingerprint), "")
+    if ("refusal", fingerprint) not in memo:  # over the hard limits too? Say so now.
+        from engine.guard import check, check_sweep
+        try:
+            check(specs[0]) if len(specs) == 1 else check_sweep(specs)
+        except ValueError as e:
+            refusal = str(e)
+        except Exception:  # noqa: BLE001 -- Run will report it
+            pass
+        memo[("refusal", fingerprint)] = refusal
+    if refusal:
+        error(refusal)
+    return False
 
 
 def already_started(fingerprint: str) -> bool:
