@@ -65,7 +65,7 @@ def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
             expect(page.get_by_role("spinbutton", name="Ensemble size K")).to_have_value("2")
             expect(page.get_by_role("spinbutton", name="Samples n")).to_have_value("16")
             page.get_by_text("Training", exact=True).click()  # the expander with the seed
-            expect(page.get_by_role("spinbutton", name="Seed")).to_have_value("3")
+            expect(page.get_by_role("spinbutton", name="Seed", exact=True)).to_have_value("3")
             params = parse_qs(urlparse(page.evaluate("window.location.href")).query)
             for key, value in TINY.items():
                 assert params.get(key) == [value], (key, page.url)
