@@ -17,6 +17,7 @@ import torch
 
 from engine import __version__
 from engine.datasets import load_data
+from engine.epochs import snapshot_epochs
 from engine.model import BatchedMLP, init_weights, member_init_seed
 from engine.noise import make_noisy
 from engine.result import Result
@@ -103,7 +104,8 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
                         optimizer=spec.optimizer, lr=spec.lr, weight_decay=spec.weight_decay,
                         max_epochs=spec.max_epochs, loss_tol=spec.loss_tol,
                         batch_size=spec.batch_size, shuffle_seed=spec.seed,
-                        progress=progress, cancel=cancel)
+                        progress=progress, cancel=cancel,
+                        snapshot_at=snapshot_epochs(spec.max_epochs, spec.snapshots))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t_train1 = time.perf_counter()
@@ -129,6 +131,11 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
         hidden=tuple(_np(h) for h in hidden_p), output=_np(out_p),
         hidden_init=hidden_init, output_init=output_init,
         x_probe=data.x_probe, y_probe=data.y_probe,
+        snapshot_epochs=outcome.snapshot_epochs,
+        snapshot_test_error=np.where(diverged & (outcome.epochs <= outcome.snapshot_epochs[:, None]),
+                                     np.nan, outcome.snapshot_test_error)
+        if len(outcome.snapshot_epochs) else outcome.snapshot_test_error,
+        hidden_snapshots=outcome.snapshot_hidden, output_snapshots=outcome.snapshot_output,
         label_flip_rate=noisy.label_flip_rate, achieved_snr_db=noisy.achieved_snr_db,
         n_parameters=spec.n_parameters(), n_classes=data.n_classes,
         device=device_name(device),

@@ -38,6 +38,10 @@ MIN_DEPTH, MAX_DEPTH = 1, 3
 MAX_WIDTH = 16384
 MAX_EPOCHS = 1_000_000
 MIN_PROBE = 10
+MAX_SNAPSHOTS = 40
+# Fields left out of the canonical JSON (and so of hashes and cache keys) while they hold
+# their default: a field added later leaves every existing spec's hash unchanged.
+_OMIT_AT_DEFAULT = {"snapshots": 0}
 
 # The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
 # checks every field against this table and the dashboard's controls take their limits
@@ -52,6 +56,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "max_epochs": (1, MAX_EPOCHS),
     "batch_size": (0, 10**7),
     "seed": (0, 2**31 - 1),
+    "snapshots": (0, MAX_SNAPSHOTS),
 }
 # field -> (lowest, highest, lowest excluded?); snr_db also accepts inf (no noise).
 FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
@@ -123,6 +128,9 @@ class ExperimentSpec:
     loss_tol: float = 1e-4
     batch_size: int = 0  # 0 = full batch
     weight_decay: float = 0.0
+    # alignment over training time: keep the probe representations at this many
+    # log-spaced epochs besides initialisation and the end (0 = off; engine.epochs)
+    snapshots: int = 0
     # reproducibility and placement
     seed: int = 0
     device: str = "auto"
@@ -199,6 +207,11 @@ class ExperimentSpec:
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch
         set_("weight_decay", _float_field("weight_decay", self.weight_decay))
+        # More snapshots than distinct recorded epochs between 0 and max_epochs is the
+        # same experiment as that many: stored as such, so equal runs hash equally.
+        from engine.epochs import max_snapshots
+        set_("snapshots", min(_int_field("snapshots", self.snapshots),
+                              max_snapshots(self.max_epochs)))
         set_("seed", _int_field("seed", self.seed))
         _check_choice("device", self.device, DEVICES)
 
@@ -224,14 +237,17 @@ class ExperimentSpec:
         return d
 
     def to_json(self) -> str:
-        """Canonical JSON: sorted keys, ``inf`` written as the string "inf"."""
+        """Canonical JSON: sorted keys, ``inf`` written as the string "inf"; fields of
+        ``_OMIT_AT_DEFAULT`` holding their default are left out (so adding such a field
+        kept every older spec's hash and cache key)."""
         def enc(v: Any) -> Any:
             if isinstance(v, float) and math.isinf(v):
                 return "inf" if v > 0 else "-inf"
             if isinstance(v, dict):
                 return {k: enc(x) for k, x in v.items()}
             return v
-        return json.dumps({k: enc(v) for k, v in self.to_dict().items()},
+        return json.dumps({k: enc(v) for k, v in self.to_dict().items()
+                           if not (k in _OMIT_AT_DEFAULT and v == _OMIT_AT_DEFAULT[k])},
                           sort_keys=True, separators=(",", ":"))
 
     @classmethod

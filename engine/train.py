@@ -11,13 +11,14 @@ or inf is marked diverged and frozen.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.epochs import log_epochs  # noqa: F401  (also engine.train.log_epochs)
 from engine.errors import Cancelled  # noqa: F401  (also engine.train.Cancelled)
 from engine.model import BatchedMLP
 
@@ -35,6 +36,14 @@ class TrainOutcome:
     curve_epochs: np.ndarray      # (T,)
     curve_train_loss: np.ndarray  # (M, T)
     curve_test_error: np.ndarray  # (M, T)
+    # Probe snapshots at the requested epochs reached before training finished (S of
+    # them; the end of training is never among them): epochs (S,), test error (S, M)
+    # of every member (a stopped member's frozen weights), hidden layers L arrays
+    # (S, M, N, width), output (S, M, N, outputs).
+    snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    snapshot_test_error: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    snapshot_hidden: tuple[np.ndarray, ...] = ()
+    snapshot_output: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
 
 
 def per_member_loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
@@ -104,21 +113,18 @@ def _keep_freed_memory() -> None:
         pass
 
 
-def log_epochs(max_epochs: int, points: int = 60) -> np.ndarray:
-    """Epochs at which curves are recorded: 0 and about log-spaced up to max_epochs."""
-    e = np.unique(np.round(np.geomspace(1, max_epochs, points)).astype(int))
-    return np.concatenate([[0], e])
-
-
 def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Tensor,
           y_probe: torch.Tensor, *, task: str, optimizer: str, lr: float, weight_decay: float,
           max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
-          progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> TrainOutcome:
+          progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+          snapshot_at: Sequence[int] = ()) -> TrainOutcome:
     """Train all members in place.
 
     x: (n, d) or (M, n, d); y: (M, n); x_probe: (N, d); y_probe: (N,).
     ``batch_size`` 0 means full batch. Minibatches follow one permutation per epoch,
     drawn from ``shuffle_seed`` and shared by all members.
+    ``snapshot_at``: epochs (among :func:`log_epochs`) at which to keep the probe
+    representations, except the epoch training finishes at (the caller has those).
     """
     _keep_freed_memory()
     params = [*model.weights, *model.biases]  # the order of model.group_params
@@ -133,6 +139,10 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     shuffle = torch.Generator().manual_seed(shuffle_seed)
 
     record = set(log_epochs(max_epochs).tolist())
+    snap_at = {int(e) for e in snapshot_at}
+    if not snap_at <= record:
+        raise ValueError(f"snapshot_at={sorted(snap_at - record)} are not recorded epochs")
+    snaps: list[tuple[int, np.ndarray, list[np.ndarray], np.ndarray]] = []
     rec_epochs: list[int] = []
     rec_loss: list[np.ndarray] = []
     rec_err: list[np.ndarray] = []
@@ -198,8 +208,12 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
         finished = bool(stopped.all()) or epoch == max_epochs
         if epoch in record or finished:
             with torch.no_grad():
-                out_p, _ = model(x_probe)
+                out_p, hidden_p = model(x_probe)
                 err = per_member_error(out_p, y_probe, task).cpu().numpy()
+            if epoch in snap_at and not finished:
+                # Fresh tensors each forward pass: kept as they are (a copy on a GPU).
+                snaps.append((epoch, err.astype(np.float64), [_host(h) for h in hidden_p],
+                              _host(out_p)))
             training = ~stopped | (epochs == epoch)  # members that stopped earlier: NaN
             rec_epochs.append(epoch)
             rec_loss.append(np.where(training, loss_np, np.nan))
@@ -233,5 +247,17 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
 
     # Curves: the loss and test error at each recorded epoch while a member trained,
     # NaN after it stopped; the last column is the end of training.
+    snap_kw = {}
+    if snaps:
+        snap_kw = dict(
+            snapshot_epochs=np.asarray([e for e, *_ in snaps], dtype=np.int64),
+            snapshot_test_error=np.stack([err for _, err, _, _ in snaps]),
+            snapshot_hidden=tuple(np.stack([hs[l] for _, _, hs, _ in snaps])
+                                  for l in range(len(snaps[0][2]))),
+            snapshot_output=np.stack([o for *_, o in snaps]))
     return TrainOutcome(epochs, diverged, np.asarray(rec_epochs), np.stack(rec_loss, axis=1),
-                        np.stack(rec_err, axis=1))
+                        np.stack(rec_err, axis=1), **snap_kw)
+
+
+def _host(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to("cpu", torch.float32).numpy()
