@@ -148,7 +148,14 @@ with st.sidebar:
                                    key="tol", bind="query-params",
                                    help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
-        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol")
+        snapshots = st.number_input("Snapshots over training", *common.spec_range("snapshots"),
+                                    0, key="snaps", bind="query-params",
+                                    help="Keep the probe representations at this many "
+                                    "log-spaced epochs besides initialisation and the end "
+                                    "(0 = off): a single run then shows every measure "
+                                    "against epoch.")
+        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol",
+                  "snapshots")
 
     st.subheader("Measure")
     measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
@@ -171,7 +178,7 @@ def _base() -> ExperimentSpec:
         depth=int(depth), activation=activation, ensemble_size=int(K),
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
-        loss_tol=float(loss_tol), seed=int(seed))
+        loss_tol=float(loss_tol), seed=int(seed), snapshots=int(snapshots))
 
 
 base = common.build(_base, slots)

@@ -1,0 +1,129 @@
+"""What snapshots over training cost (issue 14, floor: N = 10 at most 10% over none).
+
+    python -m benchmarks.bench_snapshots [--repeats 5] [--snapshots 10] [--quick]
+
+For each configuration, :func:`engine.run_experiment` with ``snapshots = 0`` and with
+``snapshots = N`` run alternately in this process (the order flips every repeat, so a
+change in the machine's load hits both); the table gives the median wall time of each
+and the median of the paired ratios. Then, for the same runs: storing the result in a
+results cache (serialise + write), and the summaries: :func:`engine.summaries.summarise`
+without and with snapshots, and the part spent in the over-training block.
+The machine's load average is printed before and after (a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+CONFIGS = [
+    # (label, spec fields)
+    ("mnist1d, K = 8, n = N = 500, width 256, 100 epochs",
+     dict(dataset="mnist1d", n_train=500, n_probe=500, width=256, ensemble_size=8,
+          max_epochs=100, loss_tol=0.0)),
+    ("linear-teacher d = 50, K = 8, n = 100, N = 500, width 64, 500 epochs",
+     dict(dataset="linear-teacher", dataset_params={"d": 50}, n_train=100, n_probe=500,
+          width=64, ensemble_size=8, max_epochs=500, loss_tol=0.0)),
+    ("mnist1d, K = 4, n = 1000, N = 500, depth 3, width 128, minibatch 100, 30 epochs",
+     dict(dataset="mnist1d", n_train=1000, n_probe=500, width=128, depth=3,
+          ensemble_size=4, max_epochs=30, batch_size=100, loss_tol=0.0)),
+]
+
+
+def _load() -> str:
+    try:
+        return "%.2f %.2f %.2f" % os.getloadavg()
+    except OSError:  # pragma: no cover
+        return "n/a"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_snapshots")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--snapshots", type=int, default=10)
+    ap.add_argument("--quick", action="store_true", help="first configuration only")
+    args = ap.parse_args()
+
+    import torch
+
+    from engine import ExperimentSpec, run_experiment, summaries
+    from engine.cache import ResultCache
+
+    print(f"load average before: {_load()} ({os.cpu_count()} CPUs, "
+          f"{torch.get_num_threads()} torch threads)\n")
+    configs = CONFIGS[:1] if args.quick else CONFIGS
+    run_rows, store_rows, summary_rows = [], [], []
+    for label, fields in configs:
+        off = ExperimentSpec(**fields, device="cpu")
+        on = off.replace(snapshots=args.snapshots)
+        run_experiment(off)  # warm: data files loaded, allocator tuned
+        t_off, t_on, ratios = [], [], []
+        last = {}
+        for rep in range(args.repeats):
+            pair = {}
+            for spec in ((off, on) if rep % 2 == 0 else (on, off)):
+                t = time.perf_counter()
+                last[spec.snapshots] = run_experiment(spec)
+                pair[spec.snapshots] = time.perf_counter() - t
+            t_off.append(pair[0])
+            t_on.append(pair[on.snapshots])
+            ratios.append(pair[on.snapshots] / pair[0])
+        run_rows.append((label, len(last[on.snapshots].snapshot_epochs),
+                         statistics.median(t_off), statistics.median(t_on),
+                         statistics.median(ratios), min(ratios), max(ratios)))
+
+        with tempfile.TemporaryDirectory() as d:
+            cache = ResultCache(d, summarise=lambda r: {})
+            store = {}
+            for s, r in last.items():
+                times = []
+                for i in range(3):
+                    cache.clear()
+                    t = time.perf_counter()
+                    cache.put(r.spec, r)
+                    times.append(time.perf_counter() - t)
+                store[s] = (statistics.median(times), len(r.to_bytes()[1]))
+            cache.close()
+        store_rows.append((label, store[0], store[on.snapshots]))
+
+        summaries.summarise(last[0])  # warm: dadapy imported
+        s_off, s_on, s_ot = [], [], []
+        for _ in range(max(1, args.repeats // 2)):
+            t = time.perf_counter()
+            summaries.summarise(last[0])
+            s_off.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            summaries.summarise(last[on.snapshots])
+            s_on.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            summaries.over_training(last[on.snapshots])
+            s_ot.append(time.perf_counter() - t)
+        summary_rows.append((label, statistics.median(s_off), statistics.median(s_on),
+                             statistics.median(s_ot)))
+
+    n = args.snapshots
+    print(f"Training (run_experiment), median of {args.repeats} alternating pairs:\n")
+    print(f"| configuration | snapshots kept | 0 snapshots s | {n} snapshots s | "
+          "ratio (median of pairs) | ratio min..max |")
+    print("|---|---|---|---|---|---|")
+    for label, kept, a, b, r, lo, hi in run_rows:
+        print(f"| {label} | {kept} | {a:.2f} | {b:.2f} | {r:.3f} | {lo:.3f}..{hi:.3f} |")
+    print("\nStoring in the results cache (serialise + write, median of 3):\n")
+    print(f"| configuration | 0 snapshots s (MB) | {n} snapshots s (MB) |")
+    print("|---|---|---|")
+    for label, (a, ba), (b, bb) in store_rows:
+        print(f"| {label} | {a:.3f} ({ba / 1e6:.1f}) | {b:.3f} ({bb / 1e6:.1f}) |")
+    print("\nSummaries (summarise: everything a cache entry stores), median:\n")
+    print(f"| configuration | summarise, 0 snapshots s | summarise, {n} snapshots s | "
+          "added by the snapshots s | over_training alone s (also redoes init and end) |")
+    print("|---|---|---|---|---|")
+    for label, a, b, c in summary_rows:
+        print(f"| {label} | {a:.2f} | {b:.2f} | {b - a:.2f} ({b / a:.2f}x) | {c:.2f} |")
+    print(f"\nload average after: {_load()}")
+
+
+if __name__ == "__main__":
+    main()
