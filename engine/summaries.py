@@ -136,7 +136,10 @@ def _analyse(result: Result, layer: int | str, **kw: Any) -> dict[str, Any]:
 
 
 def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | None,
-                   init: bool, pairs: tuple[str, ...], info: bool) -> dict[str, Any]:
+                   init: bool, pairs: tuple[str, ...], info: bool,
+                   info_y_only: bool = False) -> dict[str, Any]:
+    """``info_y_only``: of the information content only Delta(h <-> y) (the others NaN),
+    without the spaces the others need (penultimate, output, x): half the spaces."""
     kk = result.ensemble_size
     h = result.layer(layer, init=init)
     ok = _usable(result, h, init)
@@ -144,7 +147,10 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
     spaces_in: list[np.ndarray] = [h[m] for m in ok]
     names = [f"member {m}" for m in ok]
     pen_idx = out_idx = None
-    if info:
+    if info and info_y_only:
+        spaces_in += [_targets(result)]
+        names += ["y (clean probe targets)"]
+    elif info:
         pen = result.layer(-1, init=init)
         outl = result.layer("output", init=init)
         # A member is usable only if all its layers involved are finite.
@@ -196,7 +202,11 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
             out[name] = np.full((kk, kk), np.nan)
     if info:
         res = {key: np.full(kk, np.nan) for key in INFO_KEYS}
-        if nh:
+        if nh and info_y_only:
+            iy, hi = len(spaces_in) - 1, np.arange(nh)
+            res["ii_h_to_y"][ok] = ii[hi, iy]
+            res["ii_y_to_h"][ok] = ii[iy, hi]
+        elif nh:
             iy, ix = len(spaces_in) - 2, len(spaces_in) - 1
             hi = np.arange(nh)
             pairs_of = {"ii_h_to_y": (hi, iy), "ii_y_to_h": (iy, hi),
@@ -432,7 +442,8 @@ def _over_training(result: Result, layer: int | str, k: int, knn_k: int,
     for i, r in enumerate(runs):
         part = known.get(i if i < len(runs) - 1 else -1)
         if part is None:
-            part = _analyse(r, layer, k=k, knn_k=knn_k, init=False, pairs=MEASURES, info=True)
+            part = _analyse(r, layer, k=k, knn_k=knn_k, init=False, pairs=MEASURES, info=True,
+                            info_y_only=True)
         stats = {m: pair_stats(part[m], symmetric=SYMMETRIC[m]) for m in OVER_TRAINING_MEASURES}
         stats.update({key: _stats(part["info"][key]) for key in OVER_TRAINING_INFO})
         stats["test_error"] = _stats(np.asarray(r.test_error, np.float64)[~r.diverged])
