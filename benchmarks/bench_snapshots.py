@@ -4,8 +4,9 @@
 
 For each configuration, :func:`engine.run_experiment` with ``snapshots = 0`` and with
 ``snapshots = N`` run alternately in this process (the order flips every repeat, so a
-change in the machine's load hits both); the table gives the median wall time of each
-and the median of the paired ratios. Then, for the same runs: storing the result in a
+change in the machine's load hits both); the table gives the median wall time of each,
+the median of the paired wall-time ratios and of the paired CPU-time ratios (this
+process's CPU time: what the snapshots add, less sensitive to other jobs' load). Then, for the same runs: storing the result in a
 results cache (serialise + write), and the summaries: :func:`engine.summaries.summarise`
 without and with snapshots, and the part spent in the over-training block.
 The machine's load average is printed before and after (a shared machine).
@@ -53,27 +54,30 @@ def main() -> None:
     from engine.cache import ResultCache
 
     print(f"load average before: {_load()} ({os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} torch threads)\n")
+          f"{torch.get_num_threads()} torch threads)\n", flush=True)
     configs = CONFIGS[:1] if args.quick else CONFIGS
     run_rows, store_rows, summary_rows = [], [], []
     for label, fields in configs:
         off = ExperimentSpec(**fields, device="cpu")
         on = off.replace(snapshots=args.snapshots)
         run_experiment(off)  # warm: data files loaded, allocator tuned
-        t_off, t_on, ratios = [], [], []
+        t_off, t_on, ratios, cpu_ratios = [], [], [], []
         last = {}
         for rep in range(args.repeats):
-            pair = {}
+            pair, cpu = {}, {}
             for spec in ((off, on) if rep % 2 == 0 else (on, off)):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 last[spec.snapshots] = run_experiment(spec)
                 pair[spec.snapshots] = time.perf_counter() - t
+                cpu[spec.snapshots] = time.process_time() - c
             t_off.append(pair[0])
             t_on.append(pair[on.snapshots])
             ratios.append(pair[on.snapshots] / pair[0])
+            cpu_ratios.append(cpu[on.snapshots] / cpu[0])
         run_rows.append((label, len(last[on.snapshots].snapshot_epochs),
                          statistics.median(t_off), statistics.median(t_on),
-                         statistics.median(ratios), min(ratios), max(ratios)))
+                         statistics.median(ratios), min(ratios), max(ratios),
+                         statistics.median(cpu_ratios)))
 
         with tempfile.TemporaryDirectory() as d:
             cache = ResultCache(d, summarise=lambda r: {})
@@ -92,31 +96,38 @@ def main() -> None:
         summaries.summarise(last[0])  # warm: dadapy imported
         s_off, s_on, s_ot = [], [], []
         for _ in range(max(1, args.repeats // 2)):
-            t = time.perf_counter()
+            t = time.process_time()
             summaries.summarise(last[0])
-            s_off.append(time.perf_counter() - t)
-            t = time.perf_counter()
+            s_off.append(time.process_time() - t)
+            t = time.process_time()
             summaries.summarise(last[on.snapshots])
-            s_on.append(time.perf_counter() - t)
-            t = time.perf_counter()
+            s_on.append(time.process_time() - t)
+            t = time.process_time()
             summaries.over_training(last[on.snapshots])
-            s_ot.append(time.perf_counter() - t)
+            s_ot.append(time.process_time() - t)
         summary_rows.append((label, statistics.median(s_off), statistics.median(s_on),
                              statistics.median(s_ot)))
+        r = run_rows[-1]
+        print(f"[{label}] run ratio {r[4]:.3f} (CPU {r[7]:.3f}; {r[2]:.2f} s vs {r[3]:.2f} s), "
+              f"summaries "
+              f"{summary_rows[-1][1]:.2f} s vs {summary_rows[-1][2]:.2f} s; load {_load()}",
+              flush=True)
 
     n = args.snapshots
     print(f"Training (run_experiment), median of {args.repeats} alternating pairs:\n")
     print(f"| configuration | snapshots kept | 0 snapshots s | {n} snapshots s | "
-          "ratio (median of pairs) | ratio min..max |")
-    print("|---|---|---|---|---|---|")
-    for label, kept, a, b, r, lo, hi in run_rows:
-        print(f"| {label} | {kept} | {a:.2f} | {b:.2f} | {r:.3f} | {lo:.3f}..{hi:.3f} |")
+          "wall ratio (median of pairs) | wall ratio min..max | CPU-time ratio (median) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, kept, a, b, r, lo, hi, c in run_rows:
+        print(f"| {label} | {kept} | {a:.2f} | {b:.2f} | {r:.3f} | {lo:.3f}..{hi:.3f} "
+              f"| {c:.3f} |")
     print("\nStoring in the results cache (serialise + write, median of 3):\n")
     print(f"| configuration | 0 snapshots s (MB) | {n} snapshots s (MB) |")
     print("|---|---|---|")
     for label, (a, ba), (b, bb) in store_rows:
         print(f"| {label} | {a:.3f} ({ba / 1e6:.1f}) | {b:.3f} ({bb / 1e6:.1f}) |")
-    print("\nSummaries (summarise: everything a cache entry stores), median:\n")
+    print("\nSummaries (summarise: everything a cache entry stores), median CPU time "
+          "(one torch thread):\n")
     print(f"| configuration | summarise, 0 snapshots s | summarise, {n} snapshots s | "
           "added by the snapshots s | over_training alone s (also redoes init and end) |")
     print("|---|---|---|---|---|")
