@@ -6,7 +6,11 @@ For each configuration, :func:`engine.run_experiment` with ``snapshots = 0`` and
 ``snapshots = N`` run alternately in this process (the order flips every repeat, so a
 change in the machine's load hits both); the table gives the median wall time of each,
 the median of the paired wall-time ratios and of the paired CPU-time ratios (this
-process's CPU time: what the snapshots add, less sensitive to other jobs' load). Then, for the same runs: storing the result in a
+process's CPU time), the ratio of the fastest run of each (the least disturbed), and
+the share of the training time spent keeping the snapshots, timed inside the same run
+(``Result.timings["snapshots"]``: the copies are all that snapshots add to training, the
+forward pass on the probe set is made for the curves anyway), which a shared machine's
+load cannot skew between two runs. Then, for the same runs: storing the result in a
 results cache (serialise + write), and the summaries: :func:`engine.summaries.summarise`
 without and with snapshots, and the part spent in the over-training block.
 The machine's load average is printed before and after (a shared machine).
@@ -61,7 +65,7 @@ def main() -> None:
         off = ExperimentSpec(**fields, device="cpu")
         on = off.replace(snapshots=args.snapshots)
         run_experiment(off)  # warm: data files loaded, allocator tuned
-        t_off, t_on, ratios, cpu_ratios = [], [], [], []
+        t_off, t_on, ratios, cpu_ratios, shares = [], [], [], [], []
         last = {}
         for rep in range(args.repeats):
             pair, cpu = {}, {}
@@ -74,10 +78,13 @@ def main() -> None:
             t_on.append(pair[on.snapshots])
             ratios.append(pair[on.snapshots] / pair[0])
             cpu_ratios.append(cpu[on.snapshots] / cpu[0])
+            r_on = last[on.snapshots]
+            shares.append(r_on.timings["snapshots"] / r_on.timings["train"])
         run_rows.append((label, len(last[on.snapshots].snapshot_epochs),
                          statistics.median(t_off), statistics.median(t_on),
                          statistics.median(ratios), min(ratios), max(ratios),
-                         statistics.median(cpu_ratios)))
+                         statistics.median(cpu_ratios), min(t_on) / min(t_off),
+                         statistics.median(shares), max(shares)))
 
         with tempfile.TemporaryDirectory() as d:
             cache = ResultCache(d, summarise=lambda r: {})
@@ -108,19 +115,21 @@ def main() -> None:
         summary_rows.append((label, statistics.median(s_off), statistics.median(s_on),
                              statistics.median(s_ot)))
         r = run_rows[-1]
-        print(f"[{label}] run ratio {r[4]:.3f} (CPU {r[7]:.3f}; {r[2]:.2f} s vs {r[3]:.2f} s), "
+        print(f"[{label}] run ratio {r[4]:.3f} (CPU {r[7]:.3f}, fastest {r[8]:.3f}, in-run "
+              f"{r[9]:.2%}; {r[2]:.2f} s vs {r[3]:.2f} s), "
               f"summaries "
               f"{summary_rows[-1][1]:.2f} s vs {summary_rows[-1][2]:.2f} s; load {_load()}",
               flush=True)
 
     n = args.snapshots
     print(f"Training (run_experiment), median of {args.repeats} alternating pairs:\n")
-    print(f"| configuration | snapshots kept | 0 snapshots s | {n} snapshots s | "
-          "wall ratio (median of pairs) | wall ratio min..max | CPU-time ratio (median) |")
-    print("|---|---|---|---|---|---|---|")
-    for label, kept, a, b, r, lo, hi, c in run_rows:
-        print(f"| {label} | {kept} | {a:.2f} | {b:.2f} | {r:.3f} | {lo:.3f}..{hi:.3f} "
-              f"| {c:.3f} |")
+    print(f"| configuration | snapshots kept | 0 snapshots s (median) | {n} snapshots s "
+          "(median) | wall ratio: median of pairs (min..max) | ratio of fastest runs | "
+          "CPU-time ratio (median) | in-run share kept by snapshots: median (max) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, kept, a, b, r, lo, hi, c, fast, share, share_max in run_rows:
+        print(f"| {label} | {kept} | {a:.2f} | {b:.2f} | {r:.3f} ({lo:.2f}..{hi:.2f}) "
+              f"| {fast:.3f} | {c:.3f} | {share:.2%} ({share_max:.2%}) |")
     print("\nStoring in the results cache (serialise + write, median of 3):\n")
     print(f"| configuration | 0 snapshots s (MB) | {n} snapshots s (MB) |")
     print("|---|---|---|")

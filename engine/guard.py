@@ -456,8 +456,8 @@ def _memory_terms(spec: ExperimentSpec, s: dict[str, int], coef: dict[str, float
 
 
 def _snapshot_bytes(spec: ExperimentSpec, s: dict[str, int]) -> float:
-    """Host memory of the kept snapshots (every layer, twice: kept, then stacked)."""
-    return 2.0 * spec.snapshots * s["K"] * s["N"] * (s["L"] * s["w"] + s["C"]) * _F32
+    """Host memory of the kept snapshots: every layer's probe representations, once."""
+    return 1.0 * spec.snapshots * s["K"] * s["N"] * (s["L"] * s["w"] + s["C"]) * _F32
 
 
 def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) -> Estimate:

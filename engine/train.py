@@ -44,6 +44,7 @@ class TrainOutcome:
     snapshot_test_error: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     snapshot_hidden: tuple[np.ndarray, ...] = ()
     snapshot_output: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    snapshot_seconds: float = 0.0  # wall time spent keeping them (all they add to training)
 
 
 def per_member_loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
@@ -142,7 +143,13 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     snap_at = {int(e) for e in snapshot_at}
     if not snap_at <= record:
         raise ValueError(f"snapshot_at={sorted(snap_at - record)} are not recorded epochs")
-    snaps: list[tuple[int, np.ndarray, list[np.ndarray], np.ndarray]] = []
+    # Snapshots are copied into buffers allocated at the first one (numpy: pages are
+    # touched only as they are written), so the forward pass's tensors go back to the
+    # allocator as usual and nothing is stacked at the end.
+    snap_bufs: list[np.ndarray] = []  # hidden layers..., output: (S, M, N, features)
+    snap_err: np.ndarray | None = None
+    snap_done: list[int] = []
+    snap_seconds = 0.0
     rec_epochs: list[int] = []
     rec_loss: list[np.ndarray] = []
     rec_err: list[np.ndarray] = []
@@ -211,9 +218,17 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
                 out_p, hidden_p = model(x_probe)
                 err = per_member_error(out_p, y_probe, task).cpu().numpy()
             if epoch in snap_at and not finished:
-                # Fresh tensors each forward pass: kept as they are (a copy on a GPU).
-                snaps.append((epoch, err.astype(np.float64), [_host(h) for h in hidden_p],
-                              _host(out_p)))
+                t_snap = time.perf_counter()
+                layers = [*hidden_p, out_p]
+                if not snap_bufs:
+                    snap_bufs = [np.empty((len(snap_at), *t.shape), np.float32) for t in layers]
+                    snap_err = np.empty((len(snap_at), m_count))
+                j = len(snap_done)
+                for buf, t in zip(snap_bufs, layers):
+                    buf[j] = t.detach().to("cpu", torch.float32).numpy()
+                snap_err[j] = err
+                snap_done.append(epoch)
+                snap_seconds += time.perf_counter() - t_snap
             training = ~stopped | (epochs == epoch)  # members that stopped earlier: NaN
             rec_epochs.append(epoch)
             rec_loss.append(np.where(training, loss_np, np.nan))
@@ -248,16 +263,11 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     # Curves: the loss and test error at each recorded epoch while a member trained,
     # NaN after it stopped; the last column is the end of training.
     snap_kw = {}
-    if snaps:
-        snap_kw = dict(
-            snapshot_epochs=np.asarray([e for e, *_ in snaps], dtype=np.int64),
-            snapshot_test_error=np.stack([err for _, err, _, _ in snaps]),
-            snapshot_hidden=tuple(np.stack([hs[l] for _, _, hs, _ in snaps])
-                                  for l in range(len(snaps[0][2]))),
-            snapshot_output=np.stack([o for *_, o in snaps]))
+    if snap_done:
+        s = len(snap_done)  # fewer than planned when training stopped early
+        snap_kw = dict(snapshot_epochs=np.asarray(snap_done, dtype=np.int64),
+                       snapshot_test_error=snap_err[:s],
+                       snapshot_hidden=tuple(b[:s] for b in snap_bufs[:-1]),
+                       snapshot_output=snap_bufs[-1][:s], snapshot_seconds=snap_seconds)
     return TrainOutcome(epochs, diverged, np.asarray(rec_epochs), np.stack(rec_loss, axis=1),
                         np.stack(rec_err, axis=1), **snap_kw)
-
-
-def _host(t: torch.Tensor) -> np.ndarray:
-    return t.detach().to("cpu", torch.float32).numpy()
