@@ -1,6 +1,7 @@
 """What snapshots over training cost (issue 14, floor: N = 10 at most 10% over none).
 
     python -m benchmarks.bench_snapshots [--repeats 5] [--snapshots 10] [--quick]
+                                         [--threads 1]
 
 For each configuration, :func:`engine.run_experiment` with ``snapshots = 0`` and with
 ``snapshots = N`` run alternately in this process (the order flips every repeat, so a
@@ -50,9 +51,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--snapshots", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="first configuration only")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: on a shared 2-core machine two threads "
+                    "stall on each other's barriers and identical runs vary 0.3x-1.6x)")
     args = ap.parse_args()
 
     import torch
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     from engine import ExperimentSpec, run_experiment, summaries
     from engine.cache import ResultCache

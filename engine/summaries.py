@@ -359,7 +359,7 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
       representations): :func:`over_training` on the same layer and k
 
     About 8 kB of JSON for K = 8; CPU time about 0.3 s per K = 8, N = 500, width 256
-    (see BENCHMARKS.md), plus about 0.1 s per snapshot.
+    (see BENCHMARKS.md), plus about 0.2 s per snapshot at that size.
     """
     result = _check_result(result)
     layer = _check_layer(result, layer)
