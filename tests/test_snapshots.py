@@ -268,3 +268,32 @@ def test_no_over_training_block_without_snapshots():
     r = run_experiment(ExperimentSpec(**TINY))
     assert "over_training" not in summaries.summarise(r)
     assert summaries.over_training(r)["epochs"] == [0, TINY["max_epochs"]]
+
+
+# ----------------------------------------------------------------------------- CLI, guard
+
+
+def test_cli_run_with_snapshots_writes_them_and_the_summary_block(tmp_path, capsys):
+    from engine import cli
+    args = ["run", "--dataset", "linear-teacher", "--n-train", "20", "--n-probe", "20",
+            "--width", "4", "-K", "2", "--max-epochs", "30", "--loss-tol", "0",
+            "--snapshots", "3", "--quiet", "--cache-dir", str(tmp_path / "c"),
+            "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 0
+    r = Result.from_bytes((tmp_path / "r.json").read_bytes(), (tmp_path / "r.npz").read_bytes())
+    assert r.spec.snapshots == 3 and len(r.snapshot_epochs) == 3
+    assert r.has_snapshot_representations
+    (entry,) = ResultCache(tmp_path / "c").entries()
+    assert entry["summary"]["over_training"]["epochs"] == [0, *r.snapshot_epochs.tolist(), 30]
+
+
+def test_guard_counts_the_snapshots_memory():
+    from engine.guard import DEFAULT_CALIBRATIONS, estimate
+    spec = ExperimentSpec(dataset="mnist1d", n_train=500, n_probe=500, width=256,
+                          ensemble_size=8, max_epochs=100, device="cpu")
+    cal = DEFAULT_CALIBRATIONS["cpu"]
+    off, on = estimate(spec, calibration=cal), estimate(spec.replace(snapshots=10),
+                                                        calibration=cal)
+    stored = 10 * 8 * 500 * (256 + 10) * 4  # what Result.hidden/output_snapshots hold
+    assert on.memory_bytes - off.memory_bytes == pytest.approx(stored, rel=0.01)
+    assert "probe snapshots" in dict(on.memory_parts)
