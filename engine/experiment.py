@@ -18,6 +18,7 @@ import torch
 from engine import __version__
 from engine.cancel import cancel_scope, check_cancelled
 from engine.datasets import load_data
+from engine.epochs import snapshot_epochs
 from engine.model import BatchedMLP, init_weights, member_init_seed
 from engine.noise import make_noisy
 from engine.result import Result
@@ -118,7 +119,8 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
                         max_epochs=spec.max_epochs, loss_tol=spec.loss_tol,
                         batch_size=spec.batch_size, shuffle_seed=spec.seed,
                         lr_schedule=spec.lr_schedule, grad_clip=spec.grad_clip,
-                        progress=progress, cancel=cancel)
+                        progress=progress, cancel=cancel,
+                        snapshot_at=snapshot_epochs(spec.max_epochs, spec.snapshots))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t_train1 = time.perf_counter()
@@ -145,10 +147,16 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
         hidden=tuple(_np(h) for h in hidden_p), output=_np(out_p),
         hidden_init=hidden_init, output_init=output_init,
         x_probe=data.x_probe, y_probe=data.y_probe,
+        snapshot_epochs=outcome.snapshot_epochs,
+        snapshot_test_error=np.where(diverged & (outcome.epochs <= outcome.snapshot_epochs[:, None]),
+                                     np.nan, outcome.snapshot_test_error)
+        if len(outcome.snapshot_epochs) else outcome.snapshot_test_error,
+        hidden_snapshots=outcome.snapshot_hidden, output_snapshots=outcome.snapshot_output,
         label_flip_rate=noisy.label_flip_rate, achieved_snr_db=noisy.achieved_snr_db,
         n_parameters=spec.n_parameters(), n_classes=data.n_classes,
         device=device_name(device),
-        timings={"data": t_data - t0, "train": t_train1 - t_train0, "total": t1 - t0},
+        timings={"data": t_data - t0, "train": t_train1 - t_train0, "total": t1 - t0,
+                 **({"snapshots": outcome.snapshot_seconds} if spec.snapshots else {})},
         versions={"engine": __version__, "torch": torch.__version__, "numpy": np.__version__,
                   "python": platform.python_version()},
     )

@@ -470,9 +470,15 @@ def _memory_terms(spec: ExperimentSpec, s: dict[str, int], coef: dict[str, float
         "noisy input copies (one per member)": (coef["noisy_inputs"] * K * n * d * _F32
                                                 if spec.noise == "input" else 0.0),
         "outputs": coef["logits"] * K * (n + N) * s["classes"] * _F32,
+        "probe snapshots": _snapshot_bytes(spec, s),
         "other": coef["constant"],
     }
     return terms
+
+
+def _snapshot_bytes(spec: ExperimentSpec, s: dict[str, int]) -> float:
+    """Host memory of the kept snapshots: every layer's probe representations, once."""
+    return 1.0 * spec.snapshots * s["K"] * s["N"] * (s["L"] * s["w"] + s["C"]) * _F32
 
 
 def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) -> Estimate:
@@ -498,6 +504,7 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
             "noisy input copies (one per member)": (
                 4 * K * n * s["d"] * _F32 if spec.noise == "input" else 0.0),
             "probe representations": 2 * L * K * N * w * _F32,
+            "probe snapshots": _snapshot_bytes(spec, s),
             "other": _MEM["constant"],
         }
     else:
@@ -579,6 +586,7 @@ def _measures_seconds(s: dict[str, int], cal: Calibration) -> float:
 _MEMORY_ADVICE = {
     "training activations": "width, n_train or ensemble_size (or set a batch_size)",
     "probe representations": "n_probe, width or ensemble_size",
+    "probe snapshots": "snapshots, n_probe, width or ensemble_size",
     "inputs": "n_train, n_probe or ensemble_size",
     "parameters and optimiser state": "width, depth or ensemble_size",
     "noisy input copies (one per member)": "n_train or ensemble_size (input noise stores "

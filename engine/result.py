@@ -11,6 +11,7 @@ Serialisation splits a result into a JSON-able ``meta`` dict and a dict of numpy
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ class Result:
     - ``label_flip_rate`` (K,): fraction of training labels actually changed by label
       noise (0 for other noise kinds); ``achieved_snr_db`` (K,): empirical SNR of the
       member's noise realisation (inf when there is none)
+    - ``snapshot_epochs`` (S,), ``snapshot_test_error`` (S, K), ``hidden_snapshots``
+      (L arrays (S, K, N, width)), ``output_snapshots`` (S, K, N, n_outputs): the probe
+      representations at the S epochs of ``spec.snapshots`` (engine.epochs) that training
+      reached before it finished, strictly between initialisation and the end (those
+      two are ``*_init`` and the final arrays, never stored twice). Empty (S = 0)
+      without snapshots. :meth:`over_training` lists all of them with init and end.
     """
 
     spec: ExperimentSpec
@@ -68,6 +75,10 @@ class Result:
     device: str
     timings: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    snapshot_test_error: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    hidden_snapshots: tuple[np.ndarray, ...] = ()
+    output_snapshots: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
 
     # ------------------------------------------------------------------ conveniences
     @property
@@ -100,6 +111,50 @@ class Result:
             return self.output_init if init else self.output
         return hidden[index]
 
+    # ------------------------------------------------------------------ over training
+    @property
+    def end_epoch(self) -> int:
+        """The epoch training finished at (the last recorded epoch)."""
+        return int(self.curve_epochs[-1]) if len(self.curve_epochs) else 0
+
+    @property
+    def has_snapshot_representations(self) -> bool:
+        return len(self.snapshot_epochs) > 0 and self.output_snapshots.ndim == 4
+
+    def over_training(self) -> list["Result"]:
+        """The run at every stored epoch: initialisation, each snapshot, the end.
+
+        Each is a Result whose ``hidden``/``output`` are the probe representations at
+        that epoch and ``test_error`` the members' test error there; ``diverged`` marks
+        members diverged by then; the snapshot at index 0 is initialisation and the
+        last one is ``self``. Its ``curve_epochs[-1]`` is the epoch (see
+        :attr:`end_epoch`); everything else is shared with ``self`` (views, no copies).
+        Without stored snapshot representations (``spec.snapshots = 0``, or stored
+        without representations) the list is [init, end] when representations exist.
+        """
+        init = self._at(0, self.hidden_init, self.output_init, self.curve_test_error[:, 0]
+                        if self.curve_test_error.ndim == 2 and self.curve_test_error.shape[1]
+                        else np.full(self.ensemble_size, np.nan))
+        out = [init]
+        if self.has_snapshot_representations:
+            for j, e in enumerate(self.snapshot_epochs):
+                out.append(self._at(int(e), tuple(h[j] for h in self.hidden_snapshots),
+                                    self.output_snapshots[j], self.snapshot_test_error[j]))
+        out.append(self)
+        return out
+
+    def _at(self, epoch: int, hidden: tuple[np.ndarray, ...], output: np.ndarray,
+            test_error: np.ndarray) -> "Result":
+        diverged = np.asarray(self.diverged, bool) & (np.asarray(self.epochs) <= epoch)
+        if epoch == 0:
+            diverged = np.zeros_like(diverged)  # initial weights are finite by construction
+        te = np.where(diverged, np.nan, np.asarray(test_error, np.float64))
+        return dataclasses.replace(
+            self, hidden=tuple(hidden), output=output, hidden_init=self.hidden_init,
+            test_error=te, diverged=diverged, curve_epochs=np.asarray([epoch]),
+            snapshot_epochs=np.zeros(0, np.int64), snapshot_test_error=np.zeros((0, 0)),
+            hidden_snapshots=(), output_snapshots=np.zeros((0,), np.float32))
+
     def summary(self) -> dict[str, Any]:
         """Small JSON-able per-run numbers (no representations)."""
         ok = ~self.diverged
@@ -118,7 +173,8 @@ class Result:
     # ------------------------------------------------------------------ serialisation
     _ARRAYS = ("train_loss", "test_error", "test_loss", "train_error", "epochs", "diverged",
                "curve_epochs", "curve_train_loss", "curve_test_error", "output",
-               "output_init", "x_probe", "y_probe", "label_flip_rate", "achieved_snr_db")
+               "output_init", "x_probe", "y_probe", "label_flip_rate", "achieved_snr_db",
+               "snapshot_epochs", "snapshot_test_error", "output_snapshots")
 
     def to_parts(self, *, representations: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(meta, arrays): JSON-able metadata and named numpy arrays.
@@ -139,8 +195,10 @@ class Result:
             for i, (h, h0) in enumerate(zip(self.hidden, self.hidden_init)):
                 arrays[f"hidden_{i}"] = h
                 arrays[f"hidden_init_{i}"] = h0
+            for i, hs in enumerate(self.hidden_snapshots):
+                arrays[f"hidden_snapshots_{i}"] = hs
         else:
-            for k in ("output", "output_init", "x_probe"):
+            for k in ("output", "output_init", "x_probe", "output_snapshots"):
                 arrays[k] = np.zeros((0,), np.float32)
         return meta, arrays
 
@@ -151,8 +209,15 @@ class Result:
         empty = np.zeros((0,), np.float32)
         hidden = tuple(arrays.get(f"hidden_{i}", empty) for i in range(depth))
         hidden_init = tuple(arrays.get(f"hidden_init_{i}", empty) for i in range(depth))
-        kw = {k: arrays[k] for k in cls._ARRAYS}
+        # Entries written before snapshots existed lack their arrays: none stored.
+        optional = {"snapshot_epochs": np.zeros(0, np.int64),
+                    "snapshot_test_error": np.zeros((0, 0)), "output_snapshots": empty}
+        kw = {k: arrays[k] if k in arrays or k not in optional else optional[k]
+              for k in cls._ARRAYS}
+        hidden_snapshots = tuple(arrays[f"hidden_snapshots_{i}"] for i in range(depth)
+                                 if f"hidden_snapshots_{i}" in arrays)
         return cls(spec=spec, hidden=hidden, hidden_init=hidden_init,
+                   hidden_snapshots=hidden_snapshots,
                    n_parameters=int(meta["n_parameters"]), n_classes=int(meta["n_classes"]),
                    device=str(meta["device"]), timings=dict(meta["timings"]),
                    versions=dict(meta["versions"]), **kw)

@@ -42,6 +42,7 @@ MIN_DEPTH, MAX_DEPTH = 1, 3
 MAX_WIDTH = 16384
 MAX_EPOCHS = 1_000_000
 MIN_PROBE = 10
+MAX_SNAPSHOTS = 40
 
 # The choice fields, as data (the dataset's choices are the registry, engine.datasets).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -51,8 +52,10 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 # Fields added after cache keys were first written -> the value that means "as before".
+# Left out of the canonical JSON (and so of hashes and cache keys) while they hold it:
+# a field added later leaves every existing spec's hash unchanged.
 ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform", "lr_schedule": "constant",
-                                "grad_clip": 0.0}
+                                "grad_clip": 0.0, "snapshots": 0}
 
 # The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
 # checks every field against this table and the dashboard's controls take their limits
@@ -67,6 +70,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "max_epochs": (1, MAX_EPOCHS),
     "batch_size": (0, 10**7),
     "seed": (0, 2**31 - 1),
+    "snapshots": (0, MAX_SNAPSHOTS),
 }
 # field -> (lowest, highest, lowest excluded?); snr_db also accepts inf (no noise).
 FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
@@ -142,6 +146,9 @@ class ExperimentSpec:
     weight_decay: float = 0.0
     lr_schedule: str = "constant"  # or "cosine", "step" (engine.train.lr_factor)
     grad_clip: float = 0.0  # > 0: each member's gradient norm clipped to this
+    # alignment over training time: keep the probe representations at this many
+    # log-spaced epochs besides initialisation and the end (0 = off; engine.epochs)
+    snapshots: int = 0
     # reproducibility and placement
     seed: int = 0
     device: str = "auto"
@@ -222,6 +229,11 @@ class ExperimentSpec:
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch
         set_("weight_decay", _float_field("weight_decay", self.weight_decay))
+        # More snapshots than distinct recorded epochs between 0 and max_epochs is the
+        # same experiment as that many: stored as such, so equal runs hash equally.
+        from engine.epochs import max_snapshots
+        set_("snapshots", min(_int_field("snapshots", self.snapshots),
+                              max_snapshots(self.max_epochs)))
         set_("seed", _int_field("seed", self.seed))
         _check_choice("device", self.device, DEVICES)
 

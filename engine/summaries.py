@@ -138,7 +138,10 @@ def _analyse(result: Result, layer: int | str, **kw: Any) -> dict[str, Any]:
 
 
 def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | None,
-                   init: bool, pairs: tuple[str, ...], info: bool) -> dict[str, Any]:
+                   init: bool, pairs: tuple[str, ...], info: bool,
+                   info_y_only: bool = False) -> dict[str, Any]:
+    """``info_y_only``: of the information content only Delta(h <-> y) (the others NaN),
+    without the spaces the others need (penultimate, output, x): half the spaces."""
     kk = result.ensemble_size
     h = result.layer(layer, init=init)
     ok = _usable(result, h, init)
@@ -146,7 +149,10 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
     spaces_in: list[np.ndarray] = [h[m] for m in ok]
     names = [f"member {m}" for m in ok]
     pen_idx = out_idx = None
-    if info:
+    if info and info_y_only:
+        spaces_in += [_targets(result)]
+        names += ["y (clean probe targets)"]
+    elif info:
         pen = result.layer(-1, init=init)
         outl = result.layer("output", init=init)
         # A member is usable only if all its layers involved are finite.
@@ -198,7 +204,11 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
             out[name] = np.full((kk, kk), np.nan)
     if info:
         res = {key: np.full(kk, np.nan) for key in INFO_KEYS}
-        if nh:
+        if nh and info_y_only:
+            iy, hi = len(spaces_in) - 1, np.arange(nh)
+            res["ii_h_to_y"][ok] = ii[hi, iy]
+            res["ii_y_to_h"][ok] = ii[iy, hi]
+        elif nh:
             iy, ix = len(spaces_in) - 2, len(spaces_in) - 1
             hi = np.arange(nh)
             pairs_of = {"ii_h_to_y": (hi, iy), "ii_y_to_h": (iy, hi),
@@ -349,8 +359,11 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
     - ``intrinsic_dimension["trained" | "init"]``: TwoNN and GRIDE per layer and member
       (:func:`intrinsic_dimension`; ``{"error": ...}`` without dadapy)
 
+    - ``over_training`` (only for a spec with ``snapshots`` > 0 and stored snapshot
+      representations): :func:`over_training` on the same layer and k
+
     About 8 kB of JSON for K = 8; CPU time about 0.3 s per K = 8, N = 500, width 256
-    (see BENCHMARKS.md).
+    (see BENCHMARKS.md), plus about 0.2 s per snapshot at that size.
     """
     result = _check_result(result)
     layer = _check_layer(result, layer)
@@ -391,4 +404,57 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
     for key in ("test_error", "train_loss"):
         s = _stats(np.asarray(getattr(result, key), dtype=np.float64)[ok])
         out[key] = {"mean": s["mean"], "std": s["std"], "sem": s["sem"]}
+    if result.spec.snapshots and result.has_snapshot_representations:
+        out["over_training"] = _over_training(result, layer, k, knn_used,
+                                              {0: untrained, -1: trained})
+    return out
+
+
+# Per-epoch series of the over-training block: the pair measures, then information content.
+OVER_TRAINING_MEASURES: tuple[str, ...] = MEASURES
+OVER_TRAINING_INFO: tuple[str, ...] = ("ii_h_to_y", "ii_y_to_h")
+
+
+def over_training(result: Result, *, layer: int | str = -1, k: int = 1,
+                  knn_k: int | None = None) -> dict[str, Any]:
+    """Every measure at every stored epoch (:meth:`engine.Result.over_training`:
+    initialisation, the ``spec.snapshots`` snapshots, the end), as JSON-able lists:
+
+    ``{"epochs": [...], "layer", "k", "knn_k",
+    "<measure>": {"mean": [...], "sem": [...], "std": [...]}`` for each of MEASURES
+    (pair statistics as :func:`pair_stats`; "ii" over both directions of every pair),
+    ``"ii_h_to_y"``, ``"ii_y_to_h"``: mean and standard error over members of
+    Delta(h -> y clean) and Delta(y clean -> h), and ``"test_error"``: mean and standard
+    error over non-diverged members at each epoch ``}``. Each epoch's values equal
+    :func:`summarise` / :func:`pairwise_matrix` on that epoch's representations.
+    """
+    result = _check_result(result)
+    layer = _check_layer(result, layer)
+    n = int(result.x_probe.shape[0])
+    check_k(k, n)
+    knn_used = min(DEFAULT_KNN_K, max_k(n)) if knn_k is None else check_k(knn_k, n, "knn_k")
+    return _over_training(result, layer, k, knn_used, {})
+
+
+def _over_training(result: Result, layer: int | str, k: int, knn_k: int,
+                   known: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """``known``: analyses already computed, by position (0 = init, -1 = end)."""
+    runs = result.over_training()
+    out: dict[str, Any] = {"epochs": [r.end_epoch for r in runs], "layer": layer, "k": int(k),
+                           "knn_k": int(knn_k)}
+    series: dict[str, dict[str, list]] = {
+        name: {"mean": [], "sem": [], "std": []}
+        for name in (*OVER_TRAINING_MEASURES, *OVER_TRAINING_INFO, "test_error")}
+    for i, r in enumerate(runs):
+        part = known.get(i if i < len(runs) - 1 else -1)
+        if part is None:
+            part = _analyse(r, layer, k=k, knn_k=knn_k, init=False, pairs=MEASURES, info=True,
+                            info_y_only=True)
+        stats = {m: pair_stats(part[m], symmetric=SYMMETRIC[m]) for m in OVER_TRAINING_MEASURES}
+        stats.update({key: _stats(part["info"][key]) for key in OVER_TRAINING_INFO})
+        stats["test_error"] = _stats(np.asarray(r.test_error, np.float64)[~r.diverged])
+        for name, st in stats.items():
+            for field in ("mean", "sem", "std"):
+                series[name][field].append(st[field])
+    out.update(series)
     return out

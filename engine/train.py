@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.epochs import log_epochs  # noqa: F401  (also engine.train.log_epochs)
 from engine.errors import Cancelled  # noqa: F401  (also engine.train.Cancelled)
 from engine.model import BatchedMLP
 
@@ -36,6 +37,15 @@ class TrainOutcome:
     curve_epochs: np.ndarray      # (T,)
     curve_train_loss: np.ndarray  # (M, T)
     curve_test_error: np.ndarray  # (M, T)
+    # Probe snapshots at the requested epochs reached before training finished (S of
+    # them; the end of training is never among them): epochs (S,), test error (S, M)
+    # of every member (a stopped member's frozen weights), hidden layers L arrays
+    # (S, M, N, width), output (S, M, N, outputs).
+    snapshot_epochs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    snapshot_test_error: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    snapshot_hidden: tuple[np.ndarray, ...] = ()
+    snapshot_output: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float32))
+    snapshot_seconds: float = 0.0  # wall time spent keeping them (all they add to training)
 
 
 def per_member_loss(out: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
@@ -105,12 +115,6 @@ def _keep_freed_memory() -> None:
         pass
 
 
-def log_epochs(max_epochs: int, points: int = 60) -> np.ndarray:
-    """Epochs at which curves are recorded: 0 and about log-spaced up to max_epochs."""
-    e = np.unique(np.round(np.geomspace(1, max_epochs, points)).astype(int))
-    return np.concatenate([[0], e])
-
-
 def lr_factor(schedule: str, epoch: int, max_epochs: int) -> float:
     """The learning rate of ``epoch`` as a fraction of the spec's ``lr``.
 
@@ -150,7 +154,8 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
           y_probe: torch.Tensor, *, task: str, optimizer: str, lr: float, weight_decay: float,
           max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
           lr_schedule: str = "constant", grad_clip: float = 0.0,
-          progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> TrainOutcome:
+          progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+          snapshot_at: Sequence[int] = ()) -> TrainOutcome:
     """Train all members in place.
 
     x: (n, d) or (M, n, d); y: (M, n); x_probe: (N, d); y_probe: (N,).
@@ -159,6 +164,8 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     epoch's learning rate (:func:`lr_factor`); ``grad_clip`` > 0 clips each member's
     gradient norm before every step (:func:`clip_member_gradients`). A member stops when
     its full-data training loss falls below ``loss_tol`` or at ``max_epochs``.
+    ``snapshot_at``: epochs (among :func:`log_epochs`) at which to keep the probe
+    representations, except the epoch training finishes at (the caller has those).
     """
     _keep_freed_memory()
     params = [*model.weights, *model.biases]  # the order of model.group_params
@@ -173,6 +180,16 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     shuffle = torch.Generator().manual_seed(shuffle_seed)
 
     record = set(log_epochs(max_epochs).tolist())
+    snap_at = {int(e) for e in snapshot_at}
+    if not snap_at <= record:
+        raise ValueError(f"snapshot_at={sorted(snap_at - record)} are not recorded epochs")
+    # Snapshots are copied into buffers allocated at the first one (numpy: pages are
+    # touched only as they are written), so the forward pass's tensors go back to the
+    # allocator as usual and nothing is stacked at the end.
+    snap_bufs: list[np.ndarray] = []  # hidden layers..., output: (S, M, N, features)
+    snap_err: np.ndarray | None = None
+    snap_done: list[int] = []
+    snap_seconds = 0.0
     rec_epochs: list[int] = []
     rec_loss: list[np.ndarray] = []
     rec_err: list[np.ndarray] = []
@@ -238,8 +255,20 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
         finished = bool(stopped.all()) or epoch == max_epochs
         if epoch in record or finished:
             with torch.no_grad():
-                out_p, _ = model(x_probe)
+                out_p, hidden_p = model(x_probe)
                 err = per_member_error(out_p, y_probe, task).cpu().numpy()
+            if epoch in snap_at and not finished:
+                t_snap = time.perf_counter()
+                layers = [*hidden_p, out_p]
+                if not snap_bufs:
+                    snap_bufs = [np.empty((len(snap_at), *t.shape), np.float32) for t in layers]
+                    snap_err = np.empty((len(snap_at), m_count))
+                j = len(snap_done)
+                for buf, t in zip(snap_bufs, layers):
+                    buf[j] = t.detach().to("cpu", torch.float32).numpy()
+                snap_err[j] = err
+                snap_done.append(epoch)
+                snap_seconds += time.perf_counter() - t_snap
             training = ~stopped | (epochs == epoch)  # members that stopped earlier: NaN
             rec_epochs.append(epoch)
             rec_loss.append(np.where(training, loss_np, np.nan))
@@ -278,5 +307,12 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
 
     # Curves: the loss and test error at each recorded epoch while a member trained,
     # NaN after it stopped; the last column is the end of training.
+    snap_kw = {}
+    if snap_done:
+        s = len(snap_done)  # fewer than planned when training stopped early
+        snap_kw = dict(snapshot_epochs=np.asarray(snap_done, dtype=np.int64),
+                       snapshot_test_error=snap_err[:s],
+                       snapshot_hidden=tuple(b[:s] for b in snap_bufs[:-1]),
+                       snapshot_output=snap_bufs[-1][:s], snapshot_seconds=snap_seconds)
     return TrainOutcome(epochs, diverged, np.asarray(rec_epochs), np.stack(rec_loss, axis=1),
-                        np.stack(rec_err, axis=1))
+                        np.stack(rec_err, axis=1), **snap_kw)

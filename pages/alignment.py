@@ -211,8 +211,15 @@ with st.sidebar:
             "data, the noise and the initialisations). With 2 or more, the curves show the "
             "mean over seeds and the error bars the standard error across seeds; with 1 "
             "they show the error over member pairs of one draw, which understates it.")
+
+        snapshots = st.number_input("Snapshots over training", *common.spec_range("snapshots"),
+                                    0, key="snaps", bind="query-params",
+                                    help="Keep the probe representations at this many "
+                                    "log-spaced epochs besides initialisation and the end "
+                                    "(0 = off): a single run then shows every measure "
+                                    "against epoch.")
         slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol",
-                  "batch_size", "lr_schedule", "grad_clip")
+                  "batch_size", "lr_schedule", "grad_clip", "snapshots")
 
     st.subheader("Measure")
     measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
@@ -237,7 +244,7 @@ def _base() -> ExperimentSpec:
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
         loss_tol=float(loss_tol), seed=int(seed), batch_size=int(batch_size),
-        lr_schedule=lr_schedule, grad_clip=float(grad_clip))
+        lr_schedule=lr_schedule, grad_clip=float(grad_clip), snapshots=int(snapshots))
 
 
 base = common.build(_base, slots)

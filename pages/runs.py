@@ -7,7 +7,8 @@ import time
 
 import streamlit as st
 
-from ui import common, data, router
+from engine.spec import ExperimentSpec
+from ui import common, data, router, runview
 
 router.ensure_router()
 
@@ -122,6 +123,15 @@ with right:
     st.caption(f"key `{key}` · stored {time.strftime('%Y-%m-%d %H:%M', time.localtime(entry['created']))}"
                f" · {data.human_bytes(entry['bytes'])}"
                + ("" if entry.get("has_representations") else " · without representations"))
+
+try:
+    run_spec = ExperimentSpec.from_dict(entry["spec"])
+except ValueError:
+    run_spec = None
+if run_spec is not None and run_spec.snapshots:
+    runview.show_over_training(run_spec, summary=entry["summary"],
+                               result=runview.load_result(run_spec), measure=None,
+                               k=runview.DEFAULT_K, knn_k=runview.DEFAULT_KNN_K, key="runs")
 
 spec_json = json.dumps(data.json_safe(entry["spec"]), indent=2)
 common.downloads([

@@ -79,6 +79,7 @@ _plausible = {
     "max_epochs": st.integers(-1, 2 * 10**6), "loss_tol": st.floats(-1, 2e6),
     "batch_size": st.integers(-1, 2 * 10**7), "weight_decay": st.floats(-1, 200),
     "seed": st.integers(-1, 2**32), "device": st.sampled_from(["auto", "cpu", "cuda"]),
+    "snapshots": st.integers(-1, 60),
 }
 
 

@@ -263,3 +263,26 @@ def loss_stat(summary: Mapping[str, Any] | None, name: str) -> float:
     if isinstance(v, Mapping):
         return _num(v.get("mean"))
     return _num(summary.get(f"{name}_mean", v))
+
+
+# ----------------------------------------------------------------------------- over training
+
+OVER_TRAINING_SERIES = ("ii", "ii_score", "cka", "cka_debiased", "mknn", "ii_h_to_y",
+                        "ii_y_to_h", "test_error")
+
+
+def over_training_frame(block: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The summary's ``over_training`` block (engine.summaries.over_training) as a table:
+    one row per stored epoch, ``epoch`` then ``<series>_mean`` / ``<series>_sem`` for each
+    measure, Delta(h <-> y clean) and the test error. Empty without a block."""
+    cols = ["epoch"] + [f"{s}_{f}" for s in OVER_TRAINING_SERIES for f in ("mean", "sem")]
+    if not block or not block.get("epochs"):
+        return pd.DataFrame(columns=cols)
+    epochs = [int(e) for e in block["epochs"]]
+    out: dict[str, list] = {"epoch": epochs}
+    for s in OVER_TRAINING_SERIES:
+        part = block.get(s) if isinstance(block.get(s), Mapping) else {}
+        for f in ("mean", "sem"):
+            vals = list(part.get(f) or [])
+            out[f"{s}_{f}"] = [_num(v) for v in vals] + [math.nan] * (len(epochs) - len(vals))
+    return pd.DataFrame(out, columns=cols)

@@ -405,3 +405,67 @@ def ii_plane_figure(points: Sequence[dict]) -> go.Figure:
     fig.update_layout(title="Information-imbalance plane", height=460, showlegend=False,
                       margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+# ----------------------------------------------------------------------------- over training
+
+INIT_X = 0.5  # where initialisation (epoch 0) sits on the log epoch axis
+
+
+def _epoch_x(epochs) -> np.ndarray:
+    e = np.asarray(epochs, float)
+    return np.where(e > 0, e, INIT_X)
+
+
+def over_training_figure(df: pd.DataFrame, *, measure: str, measure_label: str,
+                         error_label: str, epoch: int | None = None) -> go.Figure:
+    """One run's measures against training epoch, with the test error on the same axis.
+
+    ``df``: :func:`ui.data.over_training_frame`. Top: the pair measures (the chosen
+    ``measure`` shown, the others one legend click away), mean over pairs +- standard
+    error; middle: Delta(h -> y clean) and Delta(y clean -> h), mean over members;
+    bottom: the test error. Log epoch axis, initialisation at "init". ``epoch`` (the
+    slider's) is marked with a dotted line.
+    """
+    from ui.data import MEASURE_SHORT
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.45, 0.3, 0.25])
+    x = _epoch_x(df["epoch"])
+    for i, m in enumerate(("cka", "cka_debiased", "ii_score", "mknn", "ii")):
+        if f"{m}_mean" not in df:
+            continue
+        name = MEASURE_SHORT.get(m, m) + (" (both directions)" if m == "ii" else "")
+        before = len(fig.data)
+        _band(fig, x, df[f"{m}_mean"], df[f"{m}_sem"], PALETTE[i], name, row=1,
+              hover="epoch %{customdata}: %{y:.4g}<extra>" + name + "</extra>",
+              customdata=df["epoch"])
+        if m != measure:
+            for tr in fig.data[before:]:
+                tr.visible = "legendonly"
+    for i, (s, name) in enumerate((("ii_h_to_y", "Δ(h → y clean)"),
+                                   ("ii_y_to_h", "Δ(y clean → h)"))):
+        _band(fig, x, df[f"{s}_mean"], df[f"{s}_sem"], PALETTE[5 + i], name, row=2,
+              customdata=df["epoch"],
+              hover="epoch %{customdata}: %{y:.4g}<extra>" + name + "</extra>")
+    _band(fig, x, df["test_error_mean"], df["test_error_sem"], PALETTE[8], error_label, row=3,
+          customdata=df["epoch"],
+          hover="epoch %{customdata}: %{y:.4g}<extra>" + error_label + "</extra>")
+    if epoch is not None:
+        for r in (1, 2, 3):
+            fig.add_vline(x=float(_epoch_x([epoch])[0]), line_dash="dot",
+                          line_color=THRESHOLD_COLOR, line_width=1.5, row=r, col=1)
+    ticks = [float(v) for v in x]
+    labels = ["init" if e == 0 else f"{int(e):,}" for e in df["epoch"]]
+    if len(ticks) > 12:  # keep init, the end and about ten between
+        keep = sorted(set(np.linspace(0, len(ticks) - 1, 12).round().astype(int).tolist()))
+        ticks, labels = [ticks[i] for i in keep], [labels[i] for i in keep]
+    for r in (1, 2, 3):
+        fig.update_xaxes(type="log", tickvals=ticks, ticktext=labels, row=r, col=1)
+    fig.update_xaxes(title_text="epoch (log scale)", row=3, col=1)
+    fig.update_yaxes(title_text=measure_label, row=1, col=1)
+    fig.update_yaxes(title_text="Δ with y clean", row=2, col=1)
+    fig.update_yaxes(title_text=error_label, row=3, col=1)
+    fig.update_layout(height=640, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                      hovermode="closest", title=None)
+    return fig

@@ -123,6 +123,130 @@ def show_intrinsic_dimension(spec: ExperimentSpec, summary: Mapping[str, Any] | 
                   "same networks untrained.")
 
 
+# ----------------------------------------------------------------------------- over training
+
+
+def _has_snapshots(result: Any) -> bool:
+    return result is not None and bool(getattr(result, "has_snapshot_representations", False))
+
+
+def _block_matches(block: Mapping[str, Any] | None, k: int, knn_k: int) -> bool:
+    return bool(block) and int(block.get("k", DEFAULT_K)) == k \
+        and int(block.get("knn_k", DEFAULT_KNN_K)) == knn_k
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _computed_over_training(cache_dir: str, spec_json: str, k: int, knn_k: int) -> dict | None:
+    from engine import summaries
+    result = load_result(ExperimentSpec.from_json(spec_json))
+    if not _has_snapshots(result) or not _has_reps(result):
+        return None
+    return summaries.over_training(result, k=k, knn_k=knn_k)
+
+
+def over_training_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None, k: int,
+                     knn_k: int, result: Any = None) -> dict | None:
+    """The over-training block (engine.summaries.over_training) of a run: from its stored
+    summary when the settings match, else computed from the stored snapshots; None when
+    the run has no snapshot representations."""
+    block = (summary or {}).get("over_training")
+    if _block_matches(block, k, knn_k):
+        return dict(block)
+    if _has_snapshots(result) and _has_reps(result):
+        from engine import summaries
+        return summaries.over_training(result, k=k, knn_k=knn_k)
+    cache, _ = common.services()
+    return _computed_over_training(str(cache.directory), spec.to_json(), k, knn_k)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _epoch_matrix(cache_dir: str, spec_json: str, index: int, measure: str, k: int,
+                  knn_k: int) -> list | None:
+    result = load_result(ExperimentSpec.from_json(spec_json))
+    m = _matrix_at(result, index, measure, k, knn_k)
+    return None if m is None else m.tolist()
+
+
+def _matrix_at(result: Any, index: int, measure: str, k: int, knn_k: int) -> np.ndarray | None:
+    if not _has_reps(result):
+        return None
+    runs = result.over_training()
+    if not 0 <= index < len(runs):
+        return None
+    from engine import summaries
+    return np.asarray(summaries.pairwise_matrix(runs[index], measure, k=k, knn_k=knn_k), float)
+
+
+def epoch_matrix(spec: ExperimentSpec, index: int, measure: str, k: int, knn_k: int,
+                 result: Any = None) -> np.ndarray | None:
+    """The K x K matrix of ``measure`` at stored epoch ``index`` (0 = initialisation, the
+    last = the end: Result.over_training), or None without representations."""
+    if result is not None and _has_reps(result):
+        return _matrix_at(result, index, measure, k, knn_k)
+    cache, _ = common.services()
+    got = _epoch_matrix(str(cache.directory), spec.to_json(), index, measure, k, knn_k)
+    return None if got is None else np.asarray(got, float)
+
+
+def _epoch_label(epochs: Sequence[int], i: int) -> str:
+    e = int(epochs[i])
+    if i == len(epochs) - 1:
+        return f"{e:,} (end)"
+    return "init" if i == 0 else f"{e:,}"
+
+
+def show_over_training(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None,
+                       result: Any, measure: str | None, k: int, knn_k: int, key: str) -> None:
+    """Alignment over training: every measure against epoch with the test error on the
+    same axis, and a slider that scrubs the K x K matrix through the stored epochs.
+    ``measure=None`` offers a measure selector (pages without one)."""
+    if not spec.snapshots:
+        st.caption("Alignment over training: set **Snapshots** above 0 (Training settings) "
+                   "to keep the representations at log-spaced epochs and see every measure "
+                   "against epoch.")
+        return
+    st.subheader("Over training")
+    if measure is None:
+        measure = st.selectbox("Measure", list(data.MEASURE_LABELS),
+                               index=list(data.MEASURE_LABELS).index("cka"),
+                               key=f"{key}_ot_measure",
+                               format_func=lambda m: data.MEASURE_LABELS[m])
+    block = over_training_of(spec, summary, k, knn_k, result=result)
+    if block is None:
+        st.info("Alignment over training needs the stored snapshot representations, which "
+                "this cached run does not have; rerun it to see it.", icon=":material/info:")
+        return
+    df = data.over_training_frame(block)
+    epochs = [int(e) for e in df["epoch"]]
+    index = st.select_slider("Epoch", options=list(range(len(epochs))),
+                             value=len(epochs) - 1, key=f"{key}_epoch",
+                             format_func=lambda i: _epoch_label(epochs, i),
+                             help="Scrub through the stored epochs: the K x K matrix shows "
+                             "the chosen one, the dotted line marks it on the curves.")
+    error_label = "test MSE" if spec.task == "regression" else "test error rate"
+    short = data.MEASURE_SHORT[measure]
+    fig = plots.over_training_figure(df, measure=measure, measure_label=short,
+                                     error_label=error_label, epoch=epochs[index])
+    left, right = st.columns([3, 2])
+    left.plotly_chart(fig, key=f"{key}_over_training", width="stretch")
+    left.caption(f"{len(epochs) - 2} log-spaced snapshots between initialisation and the "
+                 f"end of training, on the N = {spec.n_probe} probe points (k = "
+                 f"{block.get('k', k)}, mutual k-NN k = {block.get('knn_k', knn_k)}). "
+                 "Bands: ± one standard error over member pairs (alignment) or members "
+                 "(Δ, test error). Click a legend entry to show another measure.")
+    matrix = epoch_matrix(spec, index, measure, k, knn_k, result=result)
+    if matrix is not None:
+        right.plotly_chart(plots.heatmap_figure(
+            matrix, title=f"{short} at epoch {_epoch_label(epochs, index)}", zmin=0.0,
+            zmax=1.0, reverse=measure == "ii"), key=f"{key}_epoch_heatmap", width="stretch")
+    else:
+        right.info("The K x K matrix at each epoch needs the stored representations, which "
+                   "this cached run does not have.", icon=":material/info:")
+    common.downloads([("Over training (CSV)", df.to_csv(index=False),
+                       f"over_training_{spec.content_hash()[:12]}.csv", "text/csv")],
+                     key=f"{key}_ot_dl")
+
+
 # ----------------------------------------------------------------------------- sweep table
 
 
@@ -248,6 +372,8 @@ def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result:
             right.warning(f"{int(result.diverged.sum())} member(s) diverged (loss became NaN "
                           "or infinite): lower the learning rate.", icon=":material/warning:")
 
+    show_over_training(spec, summary=summary, result=result, measure=measure, k=k,
+                       knn_k=knn_k, key=key)
     show_intrinsic_dimension(spec, summary, key=key)
 
     items = [("Spec (JSON)", json.dumps(json.loads(spec.to_json()), indent=2),
