@@ -17,7 +17,7 @@ import torch
 
 from engine import __version__
 from engine.datasets import load_data
-from engine.model import BatchedMLP, init_weights, member_init_seed
+from engine.model import build_model, member_init_seed
 from engine.noise import make_noisy
 from engine.result import Result
 from engine.spec import ExperimentSpec
@@ -82,10 +82,8 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     noisy = make_noisy(data, spec.noise, spec.snr, spec.label_noise, spec.seed, members)
     t_data = time.perf_counter()
 
-    dims = [data.input_dim] + [spec.width] * spec.depth + [spec.n_outputs()]
     init_seeds = [member_init_seed(spec.seed, 0 if spec.shared_init else m) for m in members]
-    model = BatchedMLP([init_weights(dims, s, spec.init_scale, spec.bias) for s in init_seeds],
-                       spec.activation).to(device)
+    model = build_model(spec, data.input_dim, init_seeds).to(device)
 
     y_dtype = torch.int64 if data.task == "classification" else torch.float32
     x = torch.as_tensor(noisy.x, device=device)

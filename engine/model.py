@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from engine.spec import ACTIVATIONS
 
@@ -148,3 +149,172 @@ class BatchedMLP(torch.nn.Module):
             if hidden_layer:
                 hidden.append(h)
         return h, hidden
+
+    def floats_per_point(self) -> int:
+        """Activation floats one member keeps per input point (its widest layer)."""
+        return int(max(w.shape[-1] for w in self.weights))
+
+
+# ----------------------------------------------------------------------------- the CNN
+# Two conv blocks (3x3 convolution with `width` channels and 'same' padding, the
+# activation, 2x2 max pool), a dense hidden layer of CNN_HIDDEN_PER_WIDTH * width units and
+# the output layer. Hidden representations: each block's pooled output (flattened
+# channel-major, as torch flattens an (n, C, H, W) tensor) and the dense layer.
+CNN_BLOCKS = 2
+CNN_HIDDEN_PER_WIDTH = 2
+KERNEL = 3
+
+
+def cnn_layer_sizes(image_shape: tuple[int, int, int], width: float, outputs: int) -> dict:
+    """Shapes of the CNN on (channels, height, width) images; ``width`` may be a float
+    (for the interpolation threshold's bisection)."""
+    c, h, w = image_shape
+    sides = [(h, w)]
+    for _ in range(CNN_BLOCKS):
+        sides.append((sides[-1][0] // 2, sides[-1][1] // 2))
+    feat = width * sides[-1][0] * sides[-1][1]
+    return {"in_channels": c, "sides": sides, "features": feat,
+            "hidden": CNN_HIDDEN_PER_WIDTH * width, "outputs": outputs}
+
+
+def cnn_n_parameters(image_shape: tuple[int, int, int], width: float, outputs: int,
+                     bias: bool) -> float:
+    s = cnn_layer_sizes(image_shape, width, outputs)
+    k2, b = KERNEL * KERNEL, 1 if bias else 0
+    return ((s["in_channels"] * k2 + b) * width + (width * k2 + b) * width
+            + (s["features"] + b) * s["hidden"] + (s["hidden"] + b) * outputs)
+
+
+def cnn_matmuls(image_shape: tuple[int, int, int], width: int, outputs: int
+                ) -> list[tuple[int, int, int]]:
+    """The CNN's forward pass as (rows per point, fan_in, fan_out) products (for cost
+    estimates: a 3x3 convolution is a product over every output pixel)."""
+    s = cnn_layer_sizes(image_shape, width, outputs)
+    k2 = KERNEL * KERNEL
+    (h0, w0), (h1, w1) = s["sides"][0], s["sides"][1]
+    return [(h0 * w0, s["in_channels"] * k2, width), (h1 * w1, width * k2, width),
+            (1, int(s["features"]), int(s["hidden"])), (1, int(s["hidden"]), outputs)]
+
+
+def cnn_activation_floats(image_shape: tuple[int, int, int], width: int) -> int:
+    """Activation floats per point and member kept for the backward pass (conv outputs
+    before and after pooling, the dense layer)."""
+    s = cnn_layer_sizes(image_shape, width, 1)
+    (h0, w0), (h1, w1), (h2, w2) = s["sides"]
+    return int(width * (h0 * w0 + 2 * h1 * w1 + h2 * w2) + s["hidden"])
+
+
+def init_cnn_weights(image_shape: tuple[int, int, int], width: int, outputs: int,
+                     init_seed: int, init_scale: float, bias: bool
+                     ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """One CNN member's initial weights: N(0, init_scale^2 / fan_in), biases 0, as for the
+    MLP (a convolution's fan_in is in_channels * 3 * 3). Conv weights are (out, in, 3, 3),
+    dense weights (fan_in, fan_out); float32 on the CPU."""
+    s = cnn_layer_sizes(image_shape, width, outputs)
+    g = torch.Generator().manual_seed(init_seed)
+    layers = []
+    for c_in in (s["in_channels"], width):
+        fan_in = c_in * KERNEL * KERNEL
+        w = torch.randn(width, c_in, KERNEL, KERNEL, generator=g) * (init_scale / fan_in ** 0.5)
+        layers.append((w, torch.zeros(width) if bias else None))
+    for fan_in, fan_out in ((s["features"], s["hidden"]), (s["hidden"], outputs)):
+        w = torch.randn(fan_in, fan_out, generator=g) * (init_scale / fan_in ** 0.5)
+        layers.append((w, torch.zeros(fan_out) if bias else None))
+    return layers
+
+
+_ACT = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}
+
+
+class BatchedCNN(torch.nn.Module):
+    """K CNNs as one model: the conv blocks are grouped convolutions (groups = K).
+
+    weights: conv1 (K, width, C, 3, 3), conv2 (K, width, width, 3, 3), dense
+    (K, features, hidden), output (K, hidden, outputs); biases (K, width), (K, width),
+    (K, 1, hidden), (K, 1, outputs). Member m's channels are block m of the grouped
+    convolution's channels, so members never mix. Shared inputs enter the first
+    convolution once (one ordinary convolution with K * width output channels); per-member
+    inputs (input noise) as K channel groups. The dense layers are BatchedLinear.
+
+    Grouped convolutions were measured against ``torch.func.vmap`` over stacked
+    parameters (``python -m benchmarks.bench_cnn``): equal within noise, vmap never
+    clearly faster; the explicit form keeps the shared first layer as one convolution.
+    """
+
+    def __init__(self, members: list[list[tuple[torch.Tensor, torch.Tensor | None]]],
+                 activation: str, image_shape: tuple[int, int, int]):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+        self.activation = activation
+        self.image_shape = tuple(int(v) for v in image_shape)
+        n_layers = len(members[0])
+        self.weights = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.stack([m[l][0] for m in members])) for l in range(n_layers)])
+        has_bias = members[0][0][1] is not None
+        biases = []
+        if has_bias:
+            for l in range(n_layers):
+                b = torch.stack([m[l][1] for m in members])
+                biases.append(torch.nn.Parameter(b if l < CNN_BLOCKS else b[:, None, :]))
+        self.biases = torch.nn.ParameterList(biases)
+
+    @property
+    def n_members(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.weights[0].shape[1])
+
+    def floats_per_point(self) -> int:
+        return cnn_activation_floats(self.image_shape, self.width)
+
+    def group_params(self, members: slice) -> list[torch.Tensor]:
+        return [w[members] for w in self.weights] + [b[members] for b in self.biases]
+
+    def forward(self, x: torch.Tensor, members: slice = slice(None),
+                params: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """As BatchedMLP.forward: x (n, d) shared or (M, n, d) per member, d = C*H*W
+        channel-major -> (output (M, n, outputs), [block 1, block 2, dense] each
+        (M, n, features))."""
+        params = self.group_params(members) if params is None else params
+        n_layers = len(self.weights)
+        weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
+        act = _ACT[self.activation]
+        m, width = weights[0].shape[0], weights[0].shape[1]
+        c, hgt, wid = self.image_shape
+        hidden = []
+        if x.dim() == 2:
+            n = x.shape[0]
+            h = x.reshape(n, c, hgt, wid)
+            groups = 1
+        else:
+            n = x.shape[1]
+            h = x.reshape(m, n, c, hgt, wid).transpose(0, 1).reshape(n, m * c, hgt, wid)
+            groups = m
+        for l in range(CNN_BLOCKS):
+            w, b = weights[l], biases[l]
+            h = F.conv2d(h, w.reshape(m * width, *w.shape[2:]),
+                         None if b is None else b.reshape(-1), padding=KERNEL // 2,
+                         groups=groups if l == 0 else m)
+            h = F.max_pool2d(act(h), 2)
+            hidden.append(h.reshape(n, m, -1).transpose(0, 1))
+        h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
+        hidden.append(h)
+        out = BatchedLinear.apply(h, weights[-1], biases[-1], "linear")
+        return out, hidden
+
+
+def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:
+    """The batched model of ``spec`` (MLP or CNN) with one member per initial seed."""
+    outputs = spec.n_outputs()
+    if getattr(spec, "architecture", "mlp") == "cnn":
+        shape = spec.image_shape()
+        inits = [init_cnn_weights(shape, spec.width, outputs, s, spec.init_scale, spec.bias)
+                 for s in init_seeds]
+        return BatchedCNN(inits, spec.activation, shape)
+    dims = [input_dim] + [spec.width] * spec.depth + [outputs]
+    return BatchedMLP([init_weights(dims, s, spec.init_scale, spec.bias) for s in init_seeds],
+                      spec.activation)

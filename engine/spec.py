@@ -32,6 +32,14 @@ ACTIVATIONS = ("relu", "tanh", "linear")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("auto", "regression", "classification")
+# architecture -> what it is and the datasets it runs on (None: every dataset). The one
+# place these rules live: the spec checks them, the CLI and the dashboard offer them.
+ARCHITECTURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "mlp": ("fully connected: `depth` hidden layers of `width` units", None),
+    "cnn": ("two conv blocks (3x3 conv with `width` channels, activation, 2x2 max pool), "
+            "a dense hidden layer of 2 * `width` units, the output layer; `depth` does not "
+            "apply (reset to 1)", datasets.IMAGE_DATASETS),
+}
 
 MIN_MEMBERS, MAX_MEMBERS = 2, 64
 MIN_DEPTH, MAX_DEPTH = 1, 3
@@ -74,6 +82,11 @@ def _float_field(name: str, value: Any) -> float:
     return _check_float(name, value, lo, hi, lo_open=lo_open, allow_inf=name == "snr_db")
 
 
+def architectures_for(dataset: str) -> tuple[str, ...]:
+    """The architectures that run on ``dataset`` (in ARCHITECTURES' order)."""
+    return tuple(a for a, (_, only) in ARCHITECTURES.items() if only is None or dataset in only)
+
+
 def snr_db_to_ratio(snr_db: float) -> float:
     """SNR in decibels -> ratio; ``inf`` dB is an infinite ratio (no noise)."""
     return math.inf if snr_db == math.inf else 10.0 ** (snr_db / 10.0)
@@ -108,6 +121,7 @@ class ExperimentSpec:
     snr_db: float = 10.0
     label_noise: float = 0.0
     # network
+    architecture: str = "mlp"  # see ARCHITECTURES
     width: int = 64
     depth: int = 1
     activation: str = "relu"
@@ -180,8 +194,17 @@ class ExperimentSpec:
         set_("snr_db", snr_db if noise in ("target", "input") else math.inf)
         set_("label_noise", label_noise if noise == "label" else 0.0)
 
+        arch = _check_choice("architecture", self.architecture, tuple(ARCHITECTURES))
+        if arch not in architectures_for(name):
+            images = ", ".join(repr(d) for d in ARCHITECTURES[arch][1] or ())
+            raise ValueError(
+                f"architecture={arch!r} is invalid for dataset {name!r}: allowed "
+                f"{' or '.join(repr(a) for a in architectures_for(name))} (a {arch} needs an "
+                f"image dataset: {images})")
         set_("width", _int_field("width", self.width))
         set_("depth", _int_field("depth", self.depth))
+        if arch == "cnn":
+            set_("depth", 1)  # the CNN's layout is fixed; equal experiments hash equally
         _check_choice("activation", self.activation, ACTIVATIONS)
         if not isinstance(self.bias, bool):
             _fail("bias", self.bias, "True or False")
@@ -223,6 +246,14 @@ class ExperimentSpec:
         d["dataset_params"] = dict(self.dataset_params)
         return d
 
+    def _canonical_dict(self) -> dict[str, Any]:
+        # Fields added after caches existed are left out at their default, so every
+        # spec written before them keeps its JSON and hash (and its cache entries).
+        d = self.to_dict()
+        if d["architecture"] == "mlp":
+            del d["architecture"]
+        return d
+
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, ``inf`` written as the string "inf"."""
         def enc(v: Any) -> Any:
@@ -231,7 +262,7 @@ class ExperimentSpec:
             if isinstance(v, dict):
                 return {k: enc(x) for k, x in v.items()}
             return v
-        return json.dumps({k: enc(v) for k, v in self.to_dict().items()},
+        return json.dumps({k: enc(v) for k, v in self._canonical_dict().items()},
                           sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -273,8 +304,16 @@ class ExperimentSpec:
     def input_dim(self) -> int:
         return datasets.DATASETS[self.dataset].input_dim(self.params)
 
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """(channels, height, width) of an image dataset's inputs, else None."""
+        return datasets.DATASETS[self.dataset].image_shape
+
     def n_parameters(self) -> int:
         """Trainable parameters of one member."""
+        if self.architecture == "cnn":
+            from engine.model import cnn_n_parameters
+            return int(cnn_n_parameters(self.image_shape(), self.width, self.n_outputs(),
+                                        self.bias))
         dims = [self.input_dim()] + [self.width] * self.depth + [self.n_outputs()]
         return sum(a * b + (b if self.bias else 0) for a, b in zip(dims[:-1], dims[1:]))
 

@@ -143,7 +143,7 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     last_report = time.monotonic()
 
     # Groups are for CPU caches; a GPU wants all members in each kernel launch.
-    groups = (member_groups(m_count, n * max(p.shape[-1] for p in model.weights))
+    groups = (member_groups(m_count, n * model.floats_per_point())
               if params[0].device.type == "cpu" else [slice(0, m_count)])
 
     def full_loss() -> tuple[torch.Tensor, torch.Tensor]:
