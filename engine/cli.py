@@ -44,6 +44,7 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     from engine.datasets import DATASETS
     choices = {"dataset": tuple(DATASETS), "task": spec_rules.TASKS,
                "noise": ("auto",) + spec_rules.NOISE_KINDS,
+               "architecture": tuple(spec_rules.ARCHITECTURES),
                "activation": spec_rules.ACTIVATIONS, "optimizer": spec_rules.OPTIMIZERS,
                "device": spec_rules.DEVICES}
     for f in dataclasses.fields(ExperimentSpec):
