@@ -41,6 +41,11 @@ ARCHITECTURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
             "apply (reset to 1)", datasets.IMAGE_DATASETS),
 }
 
+# Fields added after caches existed -> the default at which the canonical JSON leaves
+# them out, so every spec written before them keeps its JSON, its hash and its cache
+# entries (from_json fills the default back in).
+LATER_FIELDS: dict[str, Any] = {"architecture": "mlp"}
+
 MIN_MEMBERS, MAX_MEMBERS = 2, 64
 MIN_DEPTH, MAX_DEPTH = 1, 3
 MAX_WIDTH = 16384
@@ -247,11 +252,10 @@ class ExperimentSpec:
         return d
 
     def _canonical_dict(self) -> dict[str, Any]:
-        # Fields added after caches existed are left out at their default, so every
-        # spec written before them keeps its JSON and hash (and its cache entries).
         d = self.to_dict()
-        if d["architecture"] == "mlp":
-            del d["architecture"]
+        for name, default in LATER_FIELDS.items():
+            if d[name] == default:
+                del d[name]
         return d
 
     def to_json(self) -> str:
