@@ -248,10 +248,15 @@ class BatchedCNN(torch.nn.Module):
     GROUPED_ON_CPU = False
 
     def __init__(self, members: list[list[tuple[torch.Tensor, torch.Tensor | None]]],
-                 activation: str, image_shape: tuple[int, int, int]):
+                 activation: str, image_shape: tuple[int, int, int],
+                 batching: str | None = None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+        batching = CNN_BATCHING if batching is None else batching
+        if batching not in ("grouped", "vmap"):
+            raise ValueError(f"batching={batching!r} is not one of ('grouped', 'vmap')")
+        self.batching = batching
         self.activation = activation
         self.image_shape = tuple(int(v) for v in image_shape)
         n_layers = len(members[0])
@@ -286,6 +291,8 @@ class BatchedCNN(torch.nn.Module):
         channel-major -> (output (M, n, outputs), [block 1, block 2, dense] each
         (M, n, features))."""
         params = self.group_params(members) if params is None else params
+        if self.batching == "vmap":
+            return self._forward_vmap(x, params)
         n_layers = len(self.weights)
         weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
         act = _ACT[self.activation]
@@ -313,6 +320,36 @@ class BatchedCNN(torch.nn.Module):
         hidden.append(h)
         out = BatchedLinear.apply(h, weights[-1], biases[-1], "linear")
         return out, hidden
+
+    def _forward_vmap(self, x: torch.Tensor, params: list[torch.Tensor]
+                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The same network as ``torch.func.vmap`` of one member over stacked params."""
+        n_layers = len(self.weights)
+        act = _ACT[self.activation]
+        c, hgt, wid = self.image_shape
+        has_bias = len(params) > n_layers
+
+        def one(xm: torch.Tensor, *p: torch.Tensor):
+            ws, bs = p[:n_layers], p[n_layers:] if has_bias else [None] * n_layers
+            h = xm.reshape(-1, c, hgt, wid)
+            hidden = []
+            for l in range(CNN_BLOCKS):
+                h = act(F.max_pool2d(F.conv2d(h, ws[l], bs[l], padding=KERNEL // 2), 2))
+                hidden.append(h.flatten(1))
+            h = h.flatten(1) @ ws[-2]
+            h = act(h + bs[-2] if has_bias else h)
+            hidden.append(h)
+            out = h @ ws[-1]
+            return (out + bs[-1] if has_bias else out), tuple(hidden)
+
+        from torch.func import vmap
+        out, hidden = vmap(one, in_dims=(0 if x.dim() == 3 else None,) + (0,) * len(params))(
+            x, *params)
+        return out, list(hidden)
+
+
+# "grouped" or "vmap": how BatchedCNN batches its members (measured: BENCHMARKS.md)
+CNN_BATCHING = "grouped"
 
 
 def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:

@@ -96,8 +96,9 @@ def _reference(layers, x):
     return h3 @ w4 + b4, [h1.flatten(1), h2.flatten(1), h3]
 
 
+@pytest.mark.parametrize("batching", ["grouped", "vmap"])
 @pytest.mark.parametrize("shared_input", [True, False])
-def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_input):
+def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_input, batching):
     K, n = 3, 11
     g = torch.Generator().manual_seed(0)
     members = [[(w.double(), b.double()) for w, b in init_cnn_weights((1, 8, 8), 5, 10, s, 1.0, True)]
@@ -105,7 +106,7 @@ def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_i
     for layers in members:  # nonzero biases, so the bias paths are checked too
         for _, b in layers:
             b.normal_(0, 0.1, generator=g)
-    model = BatchedCNN(members, "relu", (1, 8, 8)).double()
+    model = BatchedCNN(members, "relu", (1, 8, 8), batching).double()
     x = torch.randn(K, n, 64, generator=g, dtype=torch.float64)
     out, hidden = model(x[0] if shared_input else x)
     y = torch.randint(0, 10, (K, n), generator=g)
@@ -125,7 +126,8 @@ def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_i
             torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
 
 
-def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64():
+@pytest.mark.parametrize("batching", ["grouped", "vmap"])
+def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64(batching):
     """engine.train on the batched CNN in float64: every member ends with the weights it
     gets when trained on its own (K = 1), to rounding."""
     K, n = 4, 24
@@ -137,10 +139,10 @@ def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64
     inits = [init_cnn_weights((1, 8, 8), 6, 10, member_init_seed(0, m), 1.0, True) for m in range(K)]
     kw = dict(task="classification", optimizer="adam", lr=1e-2, weight_decay=1e-3,
               max_epochs=25, loss_tol=0.3, batch_size=0, shuffle_seed=0)
-    together = BatchedCNN(inits, "relu", (1, 8, 8)).double()
+    together = BatchedCNN(inits, "relu", (1, 8, 8), batching).double()
     out_t = train(together, x, y, xp, yp, **kw)
     for m in range(K):
-        alone = BatchedCNN([inits[m]], "relu", (1, 8, 8)).double()
+        alone = BatchedCNN([inits[m]], "relu", (1, 8, 8), batching).double()
         out_a = train(alone, x, y[m:m + 1], xp, yp, **kw)
         assert out_a.epochs[0] == out_t.epochs[m]
         for p_t, p_a in zip(together.parameters(), alone.parameters()):
