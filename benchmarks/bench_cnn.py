@@ -9,7 +9,8 @@ of load from other processes hits all arms alike:
 
 * engine: the engine's own ``engine.train.train`` on one BatchedCNN (grouped
   convolutions, groups = K; it also reads every member's loss each epoch and evaluates a
-  50-point probe set at its log-spaced record epochs: here every epoch);
+  50-point probe set at its log-spaced record epochs: here every epoch; its time is per
+  forward/backward pass, of which train() makes one more than it has epochs);
 * grouped: the bare training loop (forward, summed loss, backward, fused Adam, the
   losses read back) on BatchedCNN's forward;
 * vmap: the same bare loop on ``torch.func.vmap`` of one functional CNN over the K
@@ -76,7 +77,9 @@ def run_batched(spec, inits, x, y, xp, yp, device, epochs) -> float:
     train(model, x, y, xp, yp, task="classification", optimizer="adam", lr=spec.lr,
           weight_decay=0.0, max_epochs=epochs, loss_tol=0.0, batch_size=0, shuffle_seed=0)
     sync(device)
-    return (time.perf_counter() - t) / epochs
+    # train() makes epochs + 1 forward/backward passes (the last one measures the final
+    # loss; in a run of hundreds of epochs it is noise), so per pass:
+    return (time.perf_counter() - t) / (epochs + 1)
 
 
 def _sequential(layers, width, device):
@@ -163,7 +166,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small grid, for a smoke test")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", help="append the markdown table to this file")
     args = ap.parse_args()
     device = torch.device(args.device)
