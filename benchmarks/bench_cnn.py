@@ -3,16 +3,18 @@
 K = 8 CNN members (engine.model.BatchedCNN: two 3x3 conv blocks with `width` channels,
 2x2 max pool, a dense layer of 2 * width, 10 outputs) on digits 8x8 with label noise,
 full batch, Adam, over n in {500, 1437} x width (channels) in {8, 32, 64} (1437 is all of
-digits' training pool: the issue's n = 2000 does not exist on digits). Four arms,
+digits' training pool: the issue's n = 2000 does not exist on digits). Five arms,
 alternated within each grid point and each kept at its best of the repeats, so a burst
 of load from other processes hits all arms alike:
 
-* engine: the engine's own ``engine.train.train`` on one BatchedCNN (grouped
-  convolutions, groups = K; it also reads every member's loss each epoch and evaluates a
+* engine: the engine's own ``engine.train.train`` on one BatchedCNN (its default
+  batching, "auto": grouped below 32 channels, members from 32 on a CPU; it also reads every member's loss each epoch and evaluates a
   50-point probe set at its log-spaced record epochs: here every epoch; its time is per
   forward/backward pass, of which train() makes one more than it has epochs);
 * grouped: the bare training loop (forward, summed loss, backward, fused Adam, the
-  losses read back) on BatchedCNN's forward;
+  losses read back) on BatchedCNN's grouped-convolution forward (batching="grouped");
+* members: the same bare loop, each member's convolutions on their own
+  (batching="members"; the dense layers and the optimiser still batched);
 * vmap: the same bare loop on ``torch.func.vmap`` of one functional CNN over the K
   stacked parameter sets (the alternative design);
 * loop: K plain ``torch.nn.Sequential`` CNNs with the same initial weights, each with
@@ -144,10 +146,15 @@ def _bare_loop(forward, params, y, spec, device, epochs) -> float:
     return (time.perf_counter() - t) / epochs
 
 
-def run_grouped(spec, inits, x, y, xp, yp, device, epochs) -> float:
-    """The bare loop on BatchedCNN (grouped convolutions, groups = K)."""
-    model = BatchedCNN(inits, "relu", SHAPE).to(device)
-    return _bare_loop(lambda: model(x)[0], list(model.parameters()), y, spec, device, epochs)
+def _run_mode(batching):
+    def run(spec, inits, x, y, xp, yp, device, epochs) -> float:
+        model = BatchedCNN(inits, "relu", SHAPE, batching).to(device)
+        return _bare_loop(lambda: model(x)[0], list(model.parameters()), y, spec, device,
+                          epochs)
+    return run
+
+
+run_grouped, run_members = _run_mode("grouped"), _run_mode("members")
 
 
 def run_vmap(spec, inits, x, y, xp, yp, device, epochs) -> float:
@@ -177,23 +184,25 @@ def main():
     lines = [f"Device: {name}; torch {torch.__version__}. K={K} CNN members on digits 8x8, "
              "full batch, Adam; milliseconds per epoch (best of "
              f"{args.repeats}, arms alternated).", "",
-             "| n | channels | P per member | engine (ms) | grouped (ms) | vmap (ms) "
-             "| loop (ms) | loop / engine | vmap / grouped |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| n | channels | P per member | engine (ms) | grouped (ms) | members (ms) "
+             "| vmap (ms) | loop (ms) | loop / engine | loop / grouped | loop / members "
+             "| loop / vmap |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in ns:
         for w in widths:
             args_ = setup(n, w, device)
             epochs = 6 if n <= 500 else 3
-            arms = {"engine": run_batched, "grouped": run_grouped, "vmap": run_vmap,
-                    "loop": run_loop}
+            arms = {"engine": run_batched, "grouped": run_grouped, "members": run_members,
+                    "vmap": run_vmap, "loop": run_loop}
             best = {arm: float("inf") for arm in arms}
             for _ in range(args.repeats):
                 for arm, fn in arms.items():
                     best[arm] = min(best[arm], fn(*args_, device, epochs))
             p = args_[0].n_parameters()
-            e, g, v, lp = (1000 * best[a] for a in arms)
-            lines.append(f"| {n} | {w} | {p} | {e:.1f} | {g:.1f} | {v:.1f} | {lp:.1f} | "
-                         f"{lp / e:.2f}x | {v / g:.2f} |")
+            e, g, mb, v, lp = (1000 * best[a] for a in arms)
+            lines.append(f"| {n} | {w} | {p} | {e:.1f} | {g:.1f} | {mb:.1f} | {v:.1f} | "
+                         f"{lp:.1f} | {lp / e:.2f}x | {lp / g:.2f}x | {lp / mb:.2f}x | "
+                         f"{lp / v:.2f}x |")
             print(lines[-1], flush=True)
     load1 = os.getloadavg()
     lines += ["", f"Load average (1, 5, 15 min) at the start {load0[0]:.1f}, {load0[1]:.1f}, "

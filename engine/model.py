@@ -238,10 +238,11 @@ class BatchedCNN(torch.nn.Module):
     convolution once (one ordinary convolution with K * width output channels); per-member
     inputs (input noise) as K channel groups. The dense layers are BatchedLinear.
 
-    Grouped convolutions were measured against ``torch.func.vmap`` over stacked
-    parameters (``python -m benchmarks.bench_cnn``): equal within noise, vmap never
-    clearly faster; the explicit form keeps the shared first layer as one convolution.
-    Training all K members in one grouped convolution beat cache-sized groups of members
+    ``batching`` (default CNN_BATCHING, "auto") picks how the convolutions are batched;
+    every choice computes the same network (tested in float64). Grouped convolutions
+    were measured against ``torch.func.vmap`` over stacked parameters and against each
+    member's own convolutions (``python -m benchmarks.bench_cnn``); "auto" keeps the
+    faster per case. Training all K members at once beat cache-sized groups of members
     (as the MLP trains on a CPU) by 1.1-3.5x on digits (K = 8, n = 500, width 8 and 64).
     """
 
@@ -254,8 +255,8 @@ class BatchedCNN(torch.nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
         batching = CNN_BATCHING if batching is None else batching
-        if batching not in ("grouped", "vmap"):
-            raise ValueError(f"batching={batching!r} is not one of ('grouped', 'vmap')")
+        if batching not in CNN_BATCHINGS:
+            raise ValueError(f"batching={batching!r} is not one of {CNN_BATCHINGS}")
         self.batching = batching
         self.activation = activation
         self.image_shape = tuple(int(v) for v in image_shape)
@@ -291,7 +292,11 @@ class BatchedCNN(torch.nn.Module):
         channel-major -> (output (M, n, outputs), [block 1, block 2, dense] each
         (M, n, features))."""
         params = self.group_params(members) if params is None else params
-        if self.batching == "vmap":
+        batching = self.batching
+        if batching == "auto":  # the faster of the measured ones (BENCHMARKS.md, issue 14)
+            batching = ("grouped" if x.device.type != "cpu"
+                        or self.width < CNN_MEMBERS_FROM_WIDTH else "members")
+        if batching == "vmap":
             return self._forward_vmap(x, params)
         n_layers = len(self.weights)
         weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
@@ -299,6 +304,8 @@ class BatchedCNN(torch.nn.Module):
         m, width = weights[0].shape[0], weights[0].shape[1]
         c, hgt, wid = self.image_shape
         hidden = []
+        if batching == "members":
+            return self._forward_members(x, weights, biases)
         if x.dim() == 2:
             n = x.shape[0]
             h = x.reshape(n, c, hgt, wid)
@@ -320,6 +327,27 @@ class BatchedCNN(torch.nn.Module):
         hidden.append(h)
         out = BatchedLinear.apply(h, weights[-1], biases[-1], "linear")
         return out, hidden
+
+    def _forward_members(self, x: torch.Tensor, weights: list[torch.Tensor],
+                         biases: list[torch.Tensor | None]
+                         ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Each member's convolutions on their own (dense convolutions, which oneDNN runs
+        faster than grouped ones once the blocks are wide); the dense layers batched."""
+        act = _ACT[self.activation]
+        c, hgt, wid = self.image_shape
+        m = weights[0].shape[0]
+        blocks: list[list[torch.Tensor]] = [[] for _ in range(CNN_BLOCKS)]
+        for j in range(m):
+            h = (x if x.dim() == 2 else x[j]).reshape(-1, c, hgt, wid)
+            for l in range(CNN_BLOCKS):
+                b = biases[l]
+                h = act(F.max_pool2d(F.conv2d(h, weights[l][j], None if b is None else b[j],
+                                              padding=KERNEL // 2), 2))
+                blocks[l].append(h.flatten(1))
+        hidden = [torch.stack(hs) for hs in blocks]
+        h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
+        hidden.append(h)
+        return BatchedLinear.apply(h, weights[-1], biases[-1], "linear"), hidden
 
     def _forward_vmap(self, x: torch.Tensor, params: list[torch.Tensor]
                       ) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -348,8 +376,15 @@ class BatchedCNN(torch.nn.Module):
         return out, list(hidden)
 
 
-# "grouped" or "vmap": how BatchedCNN batches its members (measured: BENCHMARKS.md)
-CNN_BATCHING = "grouped"
+# How BatchedCNN batches its members' convolutions: "grouped" (one grouped convolution,
+# groups = K), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
+# member's convolutions on their own; dense layers and optimiser still batched) or "auto":
+# grouped on a GPU and for narrow CPU blocks, members from CNN_MEMBERS_FROM_WIDTH channels
+# on a CPU, where oneDNN's grouped convolutions fall behind dense ones (measured with
+# python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14; vmap was never the fastest).
+CNN_BATCHINGS = ("auto", "grouped", "vmap", "members")
+CNN_BATCHING = "auto"
+CNN_MEMBERS_FROM_WIDTH = 32
 
 
 def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:
