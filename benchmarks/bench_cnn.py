@@ -8,9 +8,10 @@ alternated within each grid point and each kept at its best of the repeats, so a
 of load from other processes hits all arms alike:
 
 * engine: the engine's own ``engine.train.train`` on one BatchedCNN (its default
-  batching, "auto": grouped below 32 channels, members from 32 on a CPU; it also reads every member's loss each epoch and evaluates a
-  50-point probe set at its log-spaced record epochs: here every epoch; its time is per
-  forward/backward pass, of which train() makes one more than it has epochs);
+  batching, "auto": grouped below 12 channels, members from 12 on a CPU; it also reads
+  every member's loss each epoch and evaluates a 50-point probe set at its log-spaced
+  record epochs, here every epoch; its time is per forward/backward pass, of which
+  train() makes one more than it has epochs);
 * grouped: the bare training loop (forward, summed loss, backward, fused Adam, the
   losses read back) on BatchedCNN's grouped-convolution forward (batching="grouped");
 * members: the same bare loop, each member's convolutions on their own

@@ -380,11 +380,12 @@ class BatchedCNN(torch.nn.Module):
 # groups = K), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
 # member's convolutions on their own; dense layers and optimiser still batched) or "auto":
 # grouped on a GPU and for narrow CPU blocks, members from CNN_MEMBERS_FROM_WIDTH channels
-# on a CPU, where oneDNN's grouped convolutions fall behind dense ones (measured with
+# on a CPU, where oneDNN's grouped convolutions fall behind dense ones (grouped was faster
+# at 8 channels, slower at 12, 16, 32 and 64 on digits; measured with
 # python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14; vmap was never the fastest).
 CNN_BATCHINGS = ("auto", "grouped", "vmap", "members")
 CNN_BATCHING = "auto"
-CNN_MEMBERS_FROM_WIDTH = 32
+CNN_MEMBERS_FROM_WIDTH = 12
 
 
 def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:
