@@ -96,6 +96,8 @@ class DatasetInfo:
     # (params) -> (x_train_pool, y_train_pool, x_probe_pool, y_probe_pool) or a sampler
     _load: Callable[..., Any]
     synthetic: bool = False
+    # (channels, height, width) when each input is an image flattened channel-major
+    image_shape: tuple[int, int, int] | None = None
 
     def validate_params(self, given: dict[str, Any]) -> dict[str, Any]:
         # Names need not be str: sort by type, then as shown (str() of a huge int raises).
@@ -256,7 +258,8 @@ DATASETS: dict[str, DatasetInfo] = {
         lambda p: p["n_classes"], _gaussian_mixture, synthetic=True),
     "digits": DatasetInfo(
         "digits", "classification", "scikit-learn's bundled 8x8 handwritten digits",
-        {}, _const((1437, 360)), _const(64), _const(10), lambda p: _digits_pools()),
+        {}, _const((1437, 360)), _const(64), _const(10), lambda p: _digits_pools(),
+        image_shape=(1, 8, 8)),
     "diabetes": DatasetInfo(
         "diabetes", "regression",
         "scikit-learn's bundled diabetes progression (targets standardised)",
@@ -269,17 +272,21 @@ DATASETS: dict[str, DatasetInfo] = {
         _const(40), _const(10), lambda p: _mnist1d_pools(p["n_samples"])),
     "mnist": DatasetInfo(
         "mnist", "classification", "MNIST from its IDX files in the data directory",
-        {}, _const((60000, 10000)), _const(784), _const(10), lambda p: _file_pools("mnist")),
+        {}, _const((60000, 10000)), _const(784), _const(10), lambda p: _file_pools("mnist"),
+        image_shape=(1, 28, 28)),
     "fashion-mnist": DatasetInfo(
         "fashion-mnist", "classification",
         "Fashion-MNIST from its IDX files in the data directory",
         {}, _const((60000, 10000)), _const(784), _const(10),
-        lambda p: _file_pools("fashion-mnist")),
+        lambda p: _file_pools("fashion-mnist"), image_shape=(1, 28, 28)),
     "cifar10": DatasetInfo(
         "cifar10", "classification",
         "CIFAR-10 (binary version) from the data directory",
-        {}, _const((50000, 10000)), _const(3072), _const(10), lambda p: _file_pools("cifar10")),
+        {}, _const((50000, 10000)), _const(3072), _const(10), lambda p: _file_pools("cifar10"),
+        image_shape=(3, 32, 32)),
 }
+# Datasets whose inputs are images (what a CNN can take).
+IMAGE_DATASETS: tuple[str, ...] = tuple(k for k, v in DATASETS.items() if v.image_shape)
 
 
 def _standardise(x_train: np.ndarray, x_probe: np.ndarray):

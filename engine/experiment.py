@@ -19,7 +19,7 @@ from engine import __version__
 from engine.cancel import cancel_scope, check_cancelled
 from engine.datasets import load_data
 from engine.epochs import snapshot_epochs
-from engine.model import BatchedMLP, init_weights, member_init_seed
+from engine.model import build_model, member_init_seed
 from engine.noise import make_noisy
 from engine.result import Result
 from engine.spec import ExperimentSpec
@@ -96,10 +96,8 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
     t_data = time.perf_counter()
     check_cancelled("data generation")
 
-    dims = [data.input_dim] + [spec.width] * spec.depth + [spec.n_outputs()]
     init_seeds = [member_init_seed(spec.seed, 0 if spec.shared_init else m) for m in members]
-    model = BatchedMLP([init_weights(dims, s, spec.init_scale, spec.bias) for s in init_seeds],
-                       spec.activation).to(device)
+    model = build_model(spec, data.input_dim, init_seeds).to(device)
 
     y_dtype = torch.int64 if data.task == "classification" else torch.float32
     x = torch.as_tensor(noisy.x, device=device)

@@ -421,9 +421,14 @@ def _shape(spec: ExperimentSpec) -> dict[str, int]:
     info = DATASETS[spec.dataset]
     params = spec.params
     classes = info.n_classes(params)
+    w, L = spec.width, spec.depth
+    if spec.architecture == "cnn":
+        # A rough CNN: its activations per point (all layers) stand in for depth * width.
+        from engine.model import cnn_activation_floats
+        w, L = cnn_activation_floats(info.image_shape, spec.width), 1
     return {
-        "K": spec.ensemble_size, "n": spec.n_train, "N": spec.n_probe, "w": spec.width,
-        "L": spec.depth, "d": info.input_dim(params), "C": info.n_outputs(params),
+        "K": spec.ensemble_size, "n": spec.n_train, "N": spec.n_probe, "w": w,
+        "L": L, "d": info.input_dim(params), "C": info.n_outputs(params),
         "classes": classes, "P": spec.n_parameters(), "b": spec.batch_size,
     }
 
@@ -459,7 +464,8 @@ def _memory_terms(spec: ExperimentSpec, s: dict[str, int], coef: dict[str, float
     full = s["b"] == 0
     # Full-batch training on the CPU keeps one group of members' activations at a time
     # (engine.train.member_groups); a GPU trains all K at once.
-    G = K if coef is _MEM_CUDA else _group_size(K, n, max(w, s["C"]))
+    G = (K if coef is _MEM_CUDA or spec.architecture == "cnn"  # BatchedCNN: one group
+         else _group_size(K, n, max(w, s["C"])))
     terms = {
         "training activations": (coef["activations_full"] * L * G * n * w * _F32 if full else
                                  coef["activations_batch"] * L * K * s["b"] * w * _F32
@@ -520,8 +526,14 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
     epochs = spec.max_epochs
     full = s["b"] == 0
     steps_per_epoch = 1 if full else math.ceil(n / s["b"])
-    dims = [s["d"]] + [w] * L + [s["C"]]
-    fwd = _forward_seconds(dims, K, cal.flops_per_second)  # per point, all members
+    if spec.architecture == "cnn":
+        # a convolution as a product per output pixel (a rough FLOP count)
+        from engine.model import cnn_matmuls
+        fwd = sum(rows * _forward_seconds([a, b], K, cal.flops_per_second)
+                  for rows, a, b in cnn_matmuls(spec.image_shape(), spec.width, s["C"]))
+    else:
+        dims = [s["d"]] + [w] * L + [s["C"]]
+        fwd = _forward_seconds(dims, K, cal.flops_per_second)  # per point, all members
     act = float(K * w * L)                  # activations per point, all members
     opt = _OPT_PASSES[spec.optimizer] * K * s["P"]
     ce = _CE_PER_ROW * K * n if s["classes"] else 0.0

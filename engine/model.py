@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from engine.spec import ACTIVATIONS
 
@@ -104,6 +105,8 @@ class BatchedMLP(torch.nn.Module):
     weights[l]: (K, dims[l], dims[l+1]); biases[l]: (K, 1, dims[l+1]).
     """
 
+    GROUPED_ON_CPU = True  # engine.train trains cache-sized groups of members on a CPU
+
     def __init__(self, members: list[list[tuple[torch.Tensor, torch.Tensor | None]]],
                  activation: str):
         super().__init__()
@@ -148,3 +151,251 @@ class BatchedMLP(torch.nn.Module):
             if hidden_layer:
                 hidden.append(h)
         return h, hidden
+
+    def floats_per_point(self) -> int:
+        """Activation floats one member keeps per input point (its widest layer)."""
+        return int(max(w.shape[-1] for w in self.weights))
+
+
+# ----------------------------------------------------------------------------- the CNN
+# Two conv blocks (3x3 convolution with `width` channels and 'same' padding, the
+# activation, 2x2 max pool), a dense hidden layer of CNN_HIDDEN_PER_WIDTH * width units and
+# the output layer. Hidden representations: each block's pooled output (flattened
+# channel-major, as torch flattens an (n, C, H, W) tensor) and the dense layer.
+CNN_BLOCKS = 2
+CNN_HIDDEN_PER_WIDTH = 2
+KERNEL = 3
+
+
+def cnn_layer_sizes(image_shape: tuple[int, int, int], width: float, outputs: int) -> dict:
+    """Shapes of the CNN on (channels, height, width) images; ``width`` may be a float
+    (for the interpolation threshold's bisection)."""
+    c, h, w = image_shape
+    sides = [(h, w)]
+    for _ in range(CNN_BLOCKS):
+        sides.append((sides[-1][0] // 2, sides[-1][1] // 2))
+    feat = width * sides[-1][0] * sides[-1][1]
+    return {"in_channels": c, "sides": sides, "features": feat,
+            "hidden": CNN_HIDDEN_PER_WIDTH * width, "outputs": outputs}
+
+
+def cnn_n_parameters(image_shape: tuple[int, int, int], width: float, outputs: int,
+                     bias: bool) -> float:
+    s = cnn_layer_sizes(image_shape, width, outputs)
+    k2, b = KERNEL * KERNEL, 1 if bias else 0
+    return ((s["in_channels"] * k2 + b) * width + (width * k2 + b) * width
+            + (s["features"] + b) * s["hidden"] + (s["hidden"] + b) * outputs)
+
+
+def cnn_matmuls(image_shape: tuple[int, int, int], width: int, outputs: int
+                ) -> list[tuple[int, int, int]]:
+    """The CNN's forward pass as (rows per point, fan_in, fan_out) products (for cost
+    estimates: a 3x3 convolution is a product over every output pixel)."""
+    s = cnn_layer_sizes(image_shape, width, outputs)
+    k2 = KERNEL * KERNEL
+    (h0, w0), (h1, w1) = s["sides"][0], s["sides"][1]
+    return [(h0 * w0, s["in_channels"] * k2, width), (h1 * w1, width * k2, width),
+            (1, int(s["features"]), int(s["hidden"])), (1, int(s["hidden"]), outputs)]
+
+
+def cnn_activation_floats(image_shape: tuple[int, int, int], width: int) -> int:
+    """Activation floats per point and member kept for the backward pass (conv outputs
+    before and after pooling, the dense layer)."""
+    s = cnn_layer_sizes(image_shape, width, 1)
+    (h0, w0), (h1, w1), (h2, w2) = s["sides"]
+    return int(width * (h0 * w0 + 2 * h1 * w1 + h2 * w2) + s["hidden"])
+
+
+def init_cnn_weights(image_shape: tuple[int, int, int], width: int, outputs: int,
+                     init_seed: int, init_scale: float, bias: bool
+                     ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """One CNN member's initial weights: N(0, init_scale^2 / fan_in), biases 0, as for the
+    MLP (a convolution's fan_in is in_channels * 3 * 3). Conv weights are (out, in, 3, 3),
+    dense weights (fan_in, fan_out); float32 on the CPU."""
+    s = cnn_layer_sizes(image_shape, width, outputs)
+    g = torch.Generator().manual_seed(init_seed)
+    layers = []
+    for c_in in (s["in_channels"], width):
+        fan_in = c_in * KERNEL * KERNEL
+        w = torch.randn(width, c_in, KERNEL, KERNEL, generator=g) * (init_scale / fan_in ** 0.5)
+        layers.append((w, torch.zeros(width) if bias else None))
+    for fan_in, fan_out in ((s["features"], s["hidden"]), (s["hidden"], outputs)):
+        w = torch.randn(fan_in, fan_out, generator=g) * (init_scale / fan_in ** 0.5)
+        layers.append((w, torch.zeros(fan_out) if bias else None))
+    return layers
+
+
+_ACT = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}
+
+
+class BatchedCNN(torch.nn.Module):
+    """K CNNs as one model: the conv blocks are grouped convolutions (groups = K).
+
+    weights: conv1 (K, width, C, 3, 3), conv2 (K, width, width, 3, 3), dense
+    (K, features, hidden), output (K, hidden, outputs); biases (K, width), (K, width),
+    (K, 1, hidden), (K, 1, outputs). Member m's channels are block m of the grouped
+    convolution's channels, so members never mix. Shared inputs enter the first
+    convolution once (one ordinary convolution with K * width output channels); per-member
+    inputs (input noise) as K channel groups. The dense layers are BatchedLinear.
+
+    ``batching`` (default CNN_BATCHING, "auto") picks how the convolutions are batched;
+    every choice computes the same network (tested in float64). Grouped convolutions
+    were measured against ``torch.func.vmap`` over stacked parameters and against each
+    member's own convolutions (``python -m benchmarks.bench_cnn``); "auto" keeps the
+    faster per case. Training all K members at once beat cache-sized groups of members
+    (as the MLP trains on a CPU) by 1.1-3.5x on digits (K = 8, n = 500, width 8 and 64).
+    """
+
+    GROUPED_ON_CPU = False
+
+    def __init__(self, members: list[list[tuple[torch.Tensor, torch.Tensor | None]]],
+                 activation: str, image_shape: tuple[int, int, int],
+                 batching: str | None = None):
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r} is not one of {ACTIVATIONS}")
+        batching = CNN_BATCHING if batching is None else batching
+        if batching not in CNN_BATCHINGS:
+            raise ValueError(f"batching={batching!r} is not one of {CNN_BATCHINGS}")
+        self.batching = batching
+        self.activation = activation
+        self.image_shape = tuple(int(v) for v in image_shape)
+        n_layers = len(members[0])
+        self.weights = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.stack([m[l][0] for m in members])) for l in range(n_layers)])
+        has_bias = members[0][0][1] is not None
+        biases = []
+        if has_bias:
+            for l in range(n_layers):
+                b = torch.stack([m[l][1] for m in members])
+                biases.append(torch.nn.Parameter(b if l < CNN_BLOCKS else b[:, None, :]))
+        self.biases = torch.nn.ParameterList(biases)
+
+    @property
+    def n_members(self) -> int:
+        return int(self.weights[0].shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.weights[0].shape[1])
+
+    def floats_per_point(self) -> int:
+        return cnn_activation_floats(self.image_shape, self.width)
+
+    def group_params(self, members: slice) -> list[torch.Tensor]:
+        return [w[members] for w in self.weights] + [b[members] for b in self.biases]
+
+    def forward(self, x: torch.Tensor, members: slice = slice(None),
+                params: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """As BatchedMLP.forward: x (n, d) shared or (M, n, d) per member, d = C*H*W
+        channel-major -> (output (M, n, outputs), [block 1, block 2, dense] each
+        (M, n, features))."""
+        params = self.group_params(members) if params is None else params
+        batching = self.batching
+        if batching == "auto":  # the faster of the measured ones (BENCHMARKS.md, issue 14)
+            batching = ("grouped" if x.device.type != "cpu"
+                        or self.width < CNN_MEMBERS_FROM_WIDTH else "members")
+        if batching == "vmap":
+            return self._forward_vmap(x, params)
+        n_layers = len(self.weights)
+        weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
+        act = _ACT[self.activation]
+        m, width = weights[0].shape[0], weights[0].shape[1]
+        c, hgt, wid = self.image_shape
+        hidden = []
+        if batching == "members":
+            return self._forward_members(x, weights, biases)
+        if x.dim() == 2:
+            n = x.shape[0]
+            h = x.reshape(n, c, hgt, wid)
+            groups = 1
+        else:
+            n = x.shape[1]
+            h = x.reshape(m, n, c, hgt, wid).transpose(0, 1).reshape(n, m * c, hgt, wid)
+            groups = m
+        for l in range(CNN_BLOCKS):
+            w, b = weights[l], biases[l]
+            h = F.conv2d(h, w.reshape(m * width, *w.shape[2:]),
+                         None if b is None else b.reshape(-1), padding=KERNEL // 2,
+                         groups=groups if l == 0 else m)
+            # pool, then the activation: the same values (every activation here is
+            # monotone), on a quarter of the elements
+            h = act(F.max_pool2d(h, 2))
+            hidden.append(h.reshape(n, m, -1).transpose(0, 1))
+        h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
+        hidden.append(h)
+        out = BatchedLinear.apply(h, weights[-1], biases[-1], "linear")
+        return out, hidden
+
+    def _forward_members(self, x: torch.Tensor, weights: list[torch.Tensor],
+                         biases: list[torch.Tensor | None]
+                         ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Each member's convolutions on their own (dense convolutions, which oneDNN runs
+        faster than grouped ones once the blocks are wide); the dense layers batched."""
+        act = _ACT[self.activation]
+        c, hgt, wid = self.image_shape
+        m = weights[0].shape[0]
+        blocks: list[list[torch.Tensor]] = [[] for _ in range(CNN_BLOCKS)]
+        for j in range(m):
+            h = (x if x.dim() == 2 else x[j]).reshape(-1, c, hgt, wid)
+            for l in range(CNN_BLOCKS):
+                b = biases[l]
+                h = act(F.max_pool2d(F.conv2d(h, weights[l][j], None if b is None else b[j],
+                                              padding=KERNEL // 2), 2))
+                blocks[l].append(h.flatten(1))
+        hidden = [torch.stack(hs) for hs in blocks]
+        h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
+        hidden.append(h)
+        return BatchedLinear.apply(h, weights[-1], biases[-1], "linear"), hidden
+
+    def _forward_vmap(self, x: torch.Tensor, params: list[torch.Tensor]
+                      ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The same network as ``torch.func.vmap`` of one member over stacked params."""
+        n_layers = len(self.weights)
+        act = _ACT[self.activation]
+        c, hgt, wid = self.image_shape
+        has_bias = len(params) > n_layers
+
+        def one(xm: torch.Tensor, *p: torch.Tensor):
+            ws, bs = p[:n_layers], p[n_layers:] if has_bias else [None] * n_layers
+            h = xm.reshape(-1, c, hgt, wid)
+            hidden = []
+            for l in range(CNN_BLOCKS):
+                h = act(F.max_pool2d(F.conv2d(h, ws[l], bs[l], padding=KERNEL // 2), 2))
+                hidden.append(h.flatten(1))
+            h = h.flatten(1) @ ws[-2]
+            h = act(h + bs[-2] if has_bias else h)
+            hidden.append(h)
+            out = h @ ws[-1]
+            return (out + bs[-1] if has_bias else out), tuple(hidden)
+
+        from torch.func import vmap
+        out, hidden = vmap(one, in_dims=(0 if x.dim() == 3 else None,) + (0,) * len(params))(
+            x, *params)
+        return out, list(hidden)
+
+
+# How BatchedCNN batches its members' convolutions: "grouped" (one grouped convolution,
+# groups = K), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
+# member's convolutions on their own; dense layers and optimiser still batched) or "auto":
+# grouped on a GPU and for narrow CPU blocks, members from CNN_MEMBERS_FROM_WIDTH channels
+# on a CPU, where oneDNN's grouped convolutions fall behind dense ones (grouped was faster
+# at 8 channels, slower at 12, 16, 32 and 64 on digits; measured with
+# python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14; vmap was never the fastest).
+CNN_BATCHINGS = ("auto", "grouped", "vmap", "members")
+CNN_BATCHING = "auto"
+CNN_MEMBERS_FROM_WIDTH = 12
+
+
+def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:
+    """The batched model of ``spec`` (MLP or CNN) with one member per initial seed."""
+    outputs = spec.n_outputs()
+    if getattr(spec, "architecture", "mlp") == "cnn":
+        shape = spec.image_shape()
+        inits = [init_cnn_weights(shape, spec.width, outputs, s, spec.init_scale, spec.bias)
+                 for s in init_seeds]
+        return BatchedCNN(inits, spec.activation, shape)
+    dims = [input_dim] + [spec.width] * spec.depth + [outputs]
+    return BatchedMLP([init_weights(dims, s, spec.init_scale, spec.bias) for s in init_seeds],
+                      spec.activation)

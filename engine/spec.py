@@ -36,6 +36,14 @@ ACTIVATIONS = ("relu", "tanh", "linear")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
 TASKS = ("auto", "regression", "classification")
+# architecture -> what it is and the datasets it runs on (None: every dataset). The one
+# place these rules live: the spec checks them, the CLI and the dashboard offer them.
+ARCHITECTURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "mlp": ("fully connected: `depth` hidden layers of `width` units", None),
+    "cnn": ("two conv blocks (3x3 conv with `width` channels, activation, 2x2 max pool), "
+            "a dense hidden layer of 2 * `width` units, the output layer; `depth` does not "
+            "apply (reset to 1)", datasets.IMAGE_DATASETS),
+}
 
 MIN_MEMBERS, MAX_MEMBERS = 2, 64
 MIN_DEPTH, MAX_DEPTH = 1, 3
@@ -48,14 +56,15 @@ MAX_SNAPSHOTS = 40
 CHOICES: dict[str, tuple[str, ...]] = {
     "task": TASKS, "noise": ("auto",) + NOISE_KINDS, "label_noise_kind": LABEL_NOISE_KINDS,
     "activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "device": DEVICES,
-    "lr_schedule": LR_SCHEDULES,
+    "lr_schedule": LR_SCHEDULES, "architecture": tuple(ARCHITECTURES),
 }
 
 # Fields added after cache keys were first written -> the value that means "as before".
 # Left out of the canonical JSON (and so of hashes and cache keys) while they hold it:
 # a field added later leaves every existing spec's hash unchanged.
+# (from_json fills the default back in).
 ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform", "lr_schedule": "constant",
-                                "grad_clip": 0.0, "snapshots": 0}
+                                "grad_clip": 0.0, "snapshots": 0, "architecture": "mlp"}
 
 # The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
 # checks every field against this table and the dashboard's controls take their limits
@@ -94,6 +103,11 @@ def _float_field(name: str, value: Any) -> float:
     return _check_float(name, value, lo, hi, lo_open=lo_open, allow_inf=name == "snr_db")
 
 
+def architectures_for(dataset: str) -> tuple[str, ...]:
+    """The architectures that run on ``dataset`` (in ARCHITECTURES' order)."""
+    return tuple(a for a, (_, only) in ARCHITECTURES.items() if only is None or dataset in only)
+
+
 def snr_db_to_ratio(snr_db: float) -> float:
     """SNR in decibels -> ratio; ``inf`` dB is an infinite ratio (no noise)."""
     return math.inf if snr_db == math.inf else 10.0 ** (snr_db / 10.0)
@@ -129,6 +143,7 @@ class ExperimentSpec:
     label_noise: float = 0.0
     label_noise_kind: str = "uniform"
     # network
+    architecture: str = "mlp"  # see ARCHITECTURES
     width: int = 64
     depth: int = 1
     activation: str = "relu"
@@ -208,8 +223,17 @@ class ExperimentSpec:
         kind = _check_choice("label_noise_kind", self.label_noise_kind, LABEL_NOISE_KINDS)
         set_("label_noise_kind", kind if noise == "label" and label_noise > 0 else "uniform")
 
+        arch = _check_choice("architecture", self.architecture, tuple(ARCHITECTURES))
+        if arch not in architectures_for(name):
+            images = ", ".join(repr(d) for d in ARCHITECTURES[arch][1] or ())
+            raise ValueError(
+                f"architecture={arch!r} is invalid for dataset {name!r}: allowed "
+                f"{' or '.join(repr(a) for a in architectures_for(name))} (a {arch} needs an "
+                f"image dataset: {images})")
         set_("width", _int_field("width", self.width))
         set_("depth", _int_field("depth", self.depth))
+        if arch == "cnn":
+            set_("depth", 1)  # the CNN's layout is fixed; equal experiments hash equally
         _check_choice("activation", self.activation, ACTIVATIONS)
         if not isinstance(self.bias, bool):
             _fail("bias", self.bias, "True or False")
@@ -312,8 +336,16 @@ class ExperimentSpec:
     def input_dim(self) -> int:
         return datasets.DATASETS[self.dataset].input_dim(self.params)
 
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """(channels, height, width) of an image dataset's inputs, else None."""
+        return datasets.DATASETS[self.dataset].image_shape
+
     def n_parameters(self) -> int:
         """Trainable parameters of one member."""
+        if self.architecture == "cnn":
+            from engine.model import cnn_n_parameters
+            return int(cnn_n_parameters(self.image_shape(), self.width, self.n_outputs(),
+                                        self.bias))
         dims = [self.input_dim()] + [self.width] * self.depth + [self.n_outputs()]
         return sum(a * b + (b if self.bias else 0) for a, b in zip(dims[:-1], dims[1:]))
 

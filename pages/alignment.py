@@ -158,9 +158,14 @@ with st.sidebar:
     slots.add("n_train", "n_probe")
 
     st.subheader("Networks")
+    architecture = common.architecture_control(st, dataset)
     c1, c2 = st.columns(2)
-    width = c1.number_input("Width", *common.spec_range("width"), 64, key="width", bind="query-params")
-    depth = c2.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth", bind="query-params")
+    width = c1.number_input("Width" if architecture == "mlp" else "Width (conv channels)",
+                            *common.spec_range("width"), 64, key="width", bind="query-params")
+    depth = c2.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
+                            bind="query-params", disabled=architecture == "cnn",
+                            help="The CNN's layout is fixed (two conv blocks and a dense "
+                            "layer)." if architecture == "cnn" else None)
     c1, c2 = st.columns(2)
     activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
                               key="act", bind="query-params")
@@ -172,7 +177,8 @@ with st.sidebar:
     shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
                               help="Every member starts from the same weights, so the noise "
                               "is the only difference between them.")
-    slots.add("width", "depth", "activation", "ensemble_size", "init_scale", "shared_init")
+    slots.add("architecture", "width", "depth", "activation", "ensemble_size", "init_scale",
+              "shared_init")
     with st.expander("Training", icon=":material/tune:"):
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
@@ -239,7 +245,7 @@ def _base() -> ExperimentSpec:
     return ExperimentSpec(
         dataset=dataset, dataset_params=params, n_train=int(n_train), n_probe=int(n_probe),
         noise=noise, snr_db=float(snr_db), label_noise=float(label_noise),
-        label_noise_kind=label_kind, width=int(width),
+        label_noise_kind=label_kind, architecture=architecture, width=int(width),
         depth=int(depth), activation=activation, ensemble_size=int(K),
         shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
         lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
@@ -283,7 +289,7 @@ if base is None:
              icon=":material/error:")
     st.stop()
 
-if base.activation == "linear":
+if base.activation == "linear" and base.architecture == "mlp":
     eff = base.input_dim() + int(base.bias)
     size_note = (f"P = {base.n_parameters():,} parameters per network, but a linear network "
                  f"is one linear map with {eff} parameters per output: threshold at n = {eff}")

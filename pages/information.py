@@ -78,11 +78,16 @@ with st.sidebar:
     slots.add("rates", "label_noise")
 
     st.subheader("Networks")
+    architecture = common.architecture_control(st, dataset)
     widths_text = st.text_input("Widths", "2, 5, 10, 13, 20, 50, 100", key="widths",
                                 bind="query-params",
-                                help="Hidden widths to sweep (the x axis, as parameters).")
+                                help="Hidden widths to sweep (the x axis, as parameters); "
+                                "for the CNN, its conv channels.")
     c1, c2 = st.columns(2)
-    depth = c1.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth", bind="query-params")
+    depth = c1.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
+                            bind="query-params", disabled=architecture == "cnn",
+                            help="The CNN's layout is fixed (two conv blocks and a dense "
+                            "layer)." if architecture == "cnn" else None)
     activation = c2.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu"),
                               key="act", bind="query-params")
     c1, c2 = st.columns(2)
@@ -98,7 +103,7 @@ with st.sidebar:
                                  bind="query-params")
     lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
                          key="lr", bind="query-params")
-    slots.add("widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
+    slots.add("architecture", "widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
     loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g", key="tol",
                                bind="query-params",
@@ -117,7 +122,7 @@ def _sweep():
         rates.append(1.0)
     base = ExperimentSpec(dataset=dataset, dataset_params=params, n_train=int(n_train),
                           n_probe=int(n_probe), noise="label", label_noise=rates[0],
-                          width=widths[0], depth=int(depth), activation=activation,
+                          architecture=architecture, width=widths[0], depth=int(depth), activation=activation,
                           ensemble_size=int(K), optimizer="adam", lr=float(lr),
                           max_epochs=int(max_epochs), loss_tol=float(loss_tol),
                           seed=int(seed))

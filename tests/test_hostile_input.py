@@ -71,6 +71,7 @@ _plausible = {
     "n_train": st.integers(-2, 2 * 10**7), "n_probe": st.integers(-2, 2 * 10**7),
     "noise": st.sampled_from(["none", "target", "input", "label"]),
     "snr_db": st.floats(-100, 200), "label_noise": st.floats(-1, 2),
+    "architecture": st.sampled_from(["mlp", "cnn"]),
     "width": st.integers(-1, 20000), "depth": st.integers(-1, 5),
     "activation": st.sampled_from(["relu", "tanh", "linear"]),
     "bias": st.booleans(), "ensemble_size": st.integers(-1, 100),

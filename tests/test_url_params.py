@@ -24,11 +24,11 @@ EXAMPLES = int(os.environ.get("URL_PARAM_EXAMPLES", "30"))
 
 DATASET_PARAMS = sorted({p for d in DATASETS.values() for p in d.params})
 KEYS = {
-    None: ["dataset", "noise", "snr", "p", "n", "probe", "width", "depth", "act", "K", "init",
+    None: ["dataset", "noise", "snr", "p", "n", "probe", "arch", "width", "depth", "act", "K", "init",
            "shared", "opt", "lr", "epochs", "wd", "seed", "measure", "k", "knn", "mode", "x",
            "xs", "series", "ss", "open"] + DATASET_PARAMS,
     "pages/information.py": ["dataset", "n", "probe", "rates", "random", "features", "widths",
-                             "depth", "act", "K", "seed", "epochs", "lr", "k", "loss",
+                             "arch", "depth", "act", "K", "seed", "epochs", "lr", "k", "loss",
                              "n_samples"] + DATASET_PARAMS,
     "pages/theory.py": ["d", "snr", "nd", "wd", "large_d", "logerr", "init", "sim_nd", "width",
                         "K", "epochs", "seed", "probe", "opt", "lr"],

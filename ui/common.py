@@ -114,6 +114,24 @@ def spec_range(field: str, floor: float | None = None) -> tuple:
 # ----------------------------------------------------------------------------- input
 
 
+def architecture_control(container: Any, dataset: str) -> str:
+    """The network architecture control (engine.spec.ARCHITECTURES); returns the one to use.
+
+    Offered where the dataset allows more than one (a CNN needs images); otherwise shown
+    disabled with a note, and the MLP is used whatever the control (or a link) says.
+    """
+    from engine.spec import ARCHITECTURES, architectures_for
+    allowed = architectures_for(dataset)
+    choices = tuple(ARCHITECTURES)
+    chosen = container.selectbox(
+        "Architecture", choices, key="arch", bind="query-params", disabled=len(allowed) < 2,
+        help="; ".join(f"**{a}**: {ARCHITECTURES[a][0]}" for a in choices))
+    if len(allowed) < 2:
+        only = ", ".join(ARCHITECTURES["cnn"][1] or ())
+        container.caption(f"A CNN needs an image dataset ({only}); {dataset} trains MLPs.")
+    return chosen if chosen in allowed else allowed[0]
+
+
 def drop_infinite_query_params() -> None:
     """Remove URL query values that read as an infinite number ("inf", "1e400").
 

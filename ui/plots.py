@@ -38,6 +38,8 @@ def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
     bias)`` and does not move with width. None when ``axis`` does not move the threshold.
     """
     d, outputs, depth, bias = spec.input_dim(), spec.n_outputs(), spec.depth, spec.bias
+    if spec.architecture == "cnn":
+        return _cnn_threshold(spec, axis)
     if axis == "n_train":
         if spec.activation == "linear":
             return float(d + (1 if bias else 0))
@@ -58,6 +60,27 @@ def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
         if spec.activation == "linear":
             return None
         return float(spec.n_train * outputs)
+    return None
+
+
+def _cnn_threshold(spec: ExperimentSpec, axis: str) -> float | None:
+    """As interpolation_threshold for the CNN (engine.model.cnn_n_parameters): its max
+    pooling makes it nonlinear whatever the activation, so P alone sets the threshold."""
+    from engine.model import cnn_n_parameters
+    outputs, target = spec.n_outputs(), spec.n_train * spec.n_outputs()
+    if axis == "n_train":
+        return spec.n_parameters() / outputs
+    if axis == "n_parameters":
+        return float(target)
+    if axis == "width":
+        p = lambda w: cnn_n_parameters(spec.image_shape(), w, outputs, spec.bias)  # noqa: E731
+        lo, hi = 1e-3, float(2 ** 24)
+        if p(lo) >= target:
+            return None
+        for _ in range(100):  # P grows with width: bisect
+            mid = math.sqrt(lo * hi)
+            lo, hi = (mid, hi) if p(mid) < target else (lo, mid)
+        return hi
     return None
 
 

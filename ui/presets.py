@@ -63,8 +63,8 @@ def preset_values(name: str) -> tuple[str, dict[str, Any], list[str]]:
         v: dict[str, Any] = {
             "dataset": spec.dataset, **_params(spec), "noise": spec.noise,
             "snr": float(spec.snr_db), "p": float(spec.label_noise), "n": int(spec.n_train),
-            "probe": int(spec.n_probe), "width": int(spec.width), "depth": int(spec.depth),
-            "act": spec.activation, "K": int(spec.ensemble_size),
+            "probe": int(spec.n_probe), "arch": spec.architecture, "width": int(spec.width),
+            "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
             "init": float(spec.init_scale), "shared": bool(spec.shared_init),
             "opt": spec.optimizer, "lr": float(spec.lr), "epochs": int(spec.max_epochs),
             "wd": float(spec.weight_decay), "tol": float(spec.loss_tol),
@@ -92,7 +92,8 @@ def preset_values(name: str) -> tuple[str, dict[str, Any], list[str]]:
         v = {
             "dataset": spec.dataset, **_params(spec), "n": int(spec.n_train),
             "probe": int(spec.n_probe), "rates": _fmt(clean or [1.0]),
-            "random": 1.0 in rates, "features": True, "widths": _fmt(list(widths)),
+            "random": 1.0 in rates, "features": True, "arch": spec.architecture,
+            "widths": _fmt(list(widths)),
             "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
             "seed": int(spec.seed), "epochs": int(spec.max_epochs), "lr": float(spec.lr),
             "tol": float(spec.loss_tol),
