@@ -6,8 +6,8 @@
 #                                      # that every step runs; CI runs it (tests/test_gpu_check.py)
 #
 # 1. the tests marked `cuda` (skipped without a GPU: the dry run checks they are collected);
-# 2. the batched ensemble against the per-member loop on the device (bench_ensemble; the
-#    CNN arm too when benchmarks/bench_cnn.py exists);
+# 2. the batched ensemble against the per-member loop on the device: MLP (bench_ensemble)
+#    and CNN (bench_cnn);
 # 3. the measures at N = 100,000 on the device (bench_gpu_measures).
 # Everything goes to one markdown report, ${OUT:-gpu_check.md}; on a real run it is also
 # appended to BENCHMARKS.md under a dated heading. Uses .venv/bin/python if present.
@@ -43,9 +43,8 @@ if [ "$TESTS_RC" != 0 ]; then echo "the cuda tests failed (pytest exit $TESTS_RC
 
 step "2/3 batched ensemble vs per-member loop on $DEVICE"
 "$PY" -m benchmarks.bench_ensemble $QUICK --device "$DEVICE" --out "$REPORT"
-if [ -f benchmarks/bench_cnn.py ]; then
-  "$PY" -m benchmarks.bench_cnn $QUICK --device "$DEVICE" --out "$REPORT"
-fi
+if [ "$DRY" = 1 ]; then CNN_ARGS="--quick --repeats 1"; else CNN_ARGS=""; fi
+"$PY" -m benchmarks.bench_cnn $CNN_ARGS --device "$DEVICE" --out "$REPORT"
 
 step "3/3 measures at N = $N on $DEVICE"
 "$PY" -m benchmarks.bench_gpu_measures --device "$DEVICE" --n "$N" --out "$REPORT"

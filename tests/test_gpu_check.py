@@ -25,6 +25,7 @@ def test_gpu_check_dry_run_writes_every_section(tmp_path):
     text = report.read_text()
     assert "DRY RUN, CPU" in text
     assert "skipped" in text or "passed" in text  # the cuda tests were collected
-    assert "| n | width | batched (s) | loop (s) |" in text  # the ensemble benchmark
+    assert "| n | width | batched (s) | loop (s) |" in text  # the MLP ensemble benchmark
+    assert "| 500 | 8 |" in text  # the CNN ensemble benchmark's first cell
     assert "Measures at N = 2,000" in text and "| II, both directions (k = 1) |" in text
     assert (ROOT / "BENCHMARKS.md").read_text() == before  # a dry run records nothing
