@@ -424,7 +424,7 @@ def _shape(spec: ExperimentSpec) -> dict[str, int]:
     w, L = spec.width, spec.depth
     if spec.architecture == "cnn":
         # A rough CNN: its activations per point (all layers) stand in for depth * width.
-        from engine.model import cnn_activation_floats
+        from engine.cnn_layout import cnn_activation_floats
         w, L = cnn_activation_floats(info.image_shape, spec.width), 1
     return {
         "K": spec.ensemble_size, "n": spec.n_train, "N": spec.n_probe, "w": w,
@@ -528,7 +528,7 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
     steps_per_epoch = 1 if full else math.ceil(n / s["b"])
     if spec.architecture == "cnn":
         # a convolution as a product per output pixel (a rough FLOP count)
-        from engine.model import cnn_matmuls
+        from engine.cnn_layout import cnn_matmuls
         fwd = sum(rows * _forward_seconds([a, b], K, cal.flops_per_second)
                   for rows, a, b in cnn_matmuls(spec.image_shape(), spec.width, s["C"]))
     else:

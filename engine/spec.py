@@ -343,7 +343,7 @@ class ExperimentSpec:
     def n_parameters(self) -> int:
         """Trainable parameters of one member."""
         if self.architecture == "cnn":
-            from engine.model import cnn_n_parameters
+            from engine.cnn_layout import cnn_n_parameters
             return int(cnn_n_parameters(self.image_shape(), self.width, self.n_outputs(),
                                         self.bias))
         dims = [self.input_dim()] + [self.width] * self.depth + [self.n_outputs()]

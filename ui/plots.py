@@ -64,9 +64,9 @@ def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
 
 
 def _cnn_threshold(spec: ExperimentSpec, axis: str) -> float | None:
-    """As interpolation_threshold for the CNN (engine.model.cnn_n_parameters): its max
+    """As interpolation_threshold for the CNN (engine.cnn_layout.cnn_n_parameters): its max
     pooling makes it nonlinear whatever the activation, so P alone sets the threshold."""
-    from engine.model import cnn_n_parameters
+    from engine.cnn_layout import cnn_n_parameters
     outputs, target = spec.n_outputs(), spec.n_train * spec.n_outputs()
     if axis == "n_train":
         return spec.n_parameters() / outputs
