@@ -18,12 +18,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from engine.sweep import SweepPoint
+from engine.sweep import REPLICATE, SweepPoint  # REPLICATE: the key replicates add
+
 
 def _flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -52,7 +52,6 @@ def sweep_table(points: Sequence[SweepPoint]) -> list[dict]:
     return rows
 
 
-REPLICATE = "replicate"  # as engine.sweep.REPLICATE (not imported: sweep imports torch)
 
 
 def has_replicates(points: Sequence[SweepPoint]) -> bool:

@@ -10,7 +10,6 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
-from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, data, plots, presets, router, runview
 
@@ -211,12 +210,7 @@ with st.sidebar:
             "Gradient clip", *common.spec_range("grad_clip"), 0.0, step=0.5, format="%.3g",
             key="clip", bind="query-params",
             help="Each member's gradient norm is cut to this before every step; 0 = off.")
-        replicates = st.number_input(
-            "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
-            help="Sweeps: train every point with this many data seeds (each redraws the "
-            "data, the noise and the initialisations). With 2 or more, the curves show the "
-            "mean over seeds and the error bars the standard error across seeds; with 1 "
-            "they show the error over member pairs of one draw, which understates it.")
+        replicates = common.replicates_input()
 
         snapshots = st.number_input("Snapshots over training", *common.spec_range("snapshots"),
                                     0, key="snaps", bind="query-params",

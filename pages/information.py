@@ -9,7 +9,6 @@ import streamlit as st
 
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
-from engine.sweep import MAX_REPLICATES
 from engine.validation import max_k
 from ui import common, infoview, plots, presets, router
 
@@ -94,10 +93,7 @@ with st.sidebar:
     K = c1.number_input("Ensemble size K", *common.spec_range("ensemble_size"), 2, key="K", bind="query-params",
                         help="Members per point: the error bands are over members.")
     seed = c2.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params")
-    replicates = st.number_input(
-        "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
-        help="Train every point with this many data seeds; the curves then show the mean "
-        "and the standard error across seeds (with 1: over members of one draw).")
+    replicates = common.replicates_input()
     c1, c2 = st.columns(2)
     max_epochs = c1.number_input("Max epochs", *common.spec_range("max_epochs"), 300, step=100, key="epochs",
                                  bind="query-params")

@@ -111,6 +111,17 @@ def spec_range(field: str, floor: float | None = None) -> tuple:
     return float(lo), float(hi)
 
 
+def replicates_input() -> int:
+    """The sweep pages' Replicates control (URL key ``reps``): data seeds per point."""
+    from engine.sweep import MAX_REPLICATES
+    return int(st.number_input(
+        "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
+        help="Sweeps: train every point with this many data seeds (each redraws the data, "
+        "the noise and the initialisations). With 2 or more, the curves show the mean over "
+        "seeds and the error bars the standard error across seeds; with 1 they show the "
+        "error over members of one draw, which understates it."))
+
+
 # ----------------------------------------------------------------------------- input
 
 
