@@ -117,6 +117,7 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
                         max_epochs=spec.max_epochs, loss_tol=spec.loss_tol,
                         batch_size=spec.batch_size, shuffle_seed=spec.seed,
                         lr_schedule=spec.lr_schedule, grad_clip=spec.grad_clip,
+                        momentum=spec.momentum,
                         progress=progress, cancel=cancel,
                         snapshot_at=snapshot_epochs(spec.max_epochs, spec.snapshots))
     if device.type == "cuda":

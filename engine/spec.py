@@ -64,7 +64,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # a field added later leaves every existing spec's hash unchanged.
 # (from_json fills the default back in).
 ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform", "lr_schedule": "constant",
-                                "grad_clip": 0.0, "snapshots": 0, "architecture": "mlp"}
+                                "grad_clip": 0.0, "snapshots": 0, "architecture": "mlp",
+                                "momentum": 0.0}
 
 # The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
 # checks every field against this table and the dashboard's controls take their limits
@@ -90,6 +91,7 @@ FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
     "loss_tol": (0.0, 1e6, False),
     "weight_decay": (0.0, 100.0, False),
     "grad_clip": (0.0, 1e6, False),
+    "momentum": (0.0, 0.999, False),
 }
 
 
@@ -161,6 +163,7 @@ class ExperimentSpec:
     weight_decay: float = 0.0
     lr_schedule: str = "constant"  # or "cosine", "step" (engine.train.lr_factor)
     grad_clip: float = 0.0  # > 0: each member's gradient norm clipped to this
+    momentum: float = 0.0  # heavy-ball momentum of optimizer='sgd' (0 = plain SGD)
     # alignment over training time: keep the probe representations at this many
     # log-spaced epochs besides initialisation and the end (0 = off; engine.epochs)
     snapshots: int = 0
@@ -249,6 +252,10 @@ class ExperimentSpec:
         set_("loss_tol", _float_field("loss_tol", self.loss_tol))
         _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         set_("grad_clip", _float_field("grad_clip", self.grad_clip))
+        set_("momentum", _float_field("momentum", self.momentum))
+        if self.momentum and self.optimizer != "sgd":
+            _fail("momentum", self.momentum, "0 unless optimizer='sgd' (Adam keeps its own "
+                  "moment estimates)")
         set_("batch_size", _int_field("batch_size", self.batch_size))
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch

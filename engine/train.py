@@ -153,7 +153,7 @@ def clip_member_gradients(params: list[torch.Tensor], max_norm: float) -> None:
 def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Tensor,
           y_probe: torch.Tensor, *, task: str, optimizer: str, lr: float, weight_decay: float,
           max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
-          lr_schedule: str = "constant", grad_clip: float = 0.0,
+          lr_schedule: str = "constant", grad_clip: float = 0.0, momentum: float = 0.0,
           progress: ProgressFn | None = None, cancel: CancelFn | None = None,
           snapshot_at: Sequence[int] = ()) -> TrainOutcome:
     """Train all members in place.
@@ -172,8 +172,9 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     # The fused optimisers update each parameter in one pass over memory; with all K
     # members' weights in one tensor, the multi-pass default is memory-bound.
     opt_cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+    extra = {"momentum": momentum} if optimizer == "sgd" and momentum else {}
     opt = opt_cls(params, lr=lr, weight_decay=weight_decay,
-                  fused=params[0].device.type in ("cpu", "cuda"))
+                  fused=params[0].device.type in ("cpu", "cuda"), **extra)
     m_count = model.n_members
     n = y.shape[1]
     full_batch = batch_size == 0 or batch_size >= n

@@ -300,3 +300,22 @@ def test_training_protocol_fields_are_checked_and_keep_old_cache_keys():
     assert "lr_schedule" not in text and "grad_clip" not in text
     spec = ExperimentSpec(lr_schedule="step", grad_clip=1.0)
     assert ExperimentSpec.from_json(spec.to_json()) == spec
+
+
+def test_sgd_momentum_keeps_each_member_equal_to_training_it_alone_and_is_checked():
+    import dataclasses
+    base = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 6}, n_train=40,
+                          n_probe=20, width=8, ensemble_size=3, max_epochs=40, loss_tol=0.0,
+                          batch_size=16, optimizer="sgd", lr=0.02, momentum=0.9,
+                          device="cpu")
+    together = run_experiment(base)
+    alone = run_experiment(base, members=[1])
+    assert np.allclose(alone.hidden[-1][0], together.hidden[-1][1], atol=1e-5)
+    plain = run_experiment(dataclasses.replace(base, momentum=0.0))
+    assert not np.allclose(plain.hidden[-1], together.hidden[-1], atol=1e-4)
+    with pytest.raises(ValueError, match="momentum=0.9 is invalid.*optimizer='sgd'"):
+        ExperimentSpec(optimizer="adam", momentum=0.9)
+    with pytest.raises(ValueError, match="momentum=1"):
+        ExperimentSpec(optimizer="sgd", momentum=1.0)
+    assert "momentum" not in ExperimentSpec().to_json()  # old cache keys unchanged
+    assert ExperimentSpec.from_json(base.to_json()) == base
