@@ -223,3 +223,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         "replicates": REPLICATES,
     },
 }
+
+# Alignment over training time, one setting per paper (the report's last section): each a
+# sweep of one axis, one data seed, with the probe representations kept at ``snapshots``
+# log-spaced epochs (engine.epochs). The linear network at n = d/2, d, 2d; the MNIST-1D
+# classifier (label noise 0.2) below, at and above P = n x classes (width 784).
+OVER_TRAINING: dict[str, dict[str, Any]] = {
+    "linear": {
+        "title": "Linear network, SNR 10 dB: alignment over training",
+        "spec": dict(_LINEAR, snapshots=10),
+        "axes": {"n_train": [25, 50, 100]},
+    },
+    "mnist1d": {
+        "title": "MNIST-1D, label noise 0.2: alignment and information over training",
+        "spec": dict(_MNIST1D, label_noise=0.2, snapshots=10),
+        "axes": {"width": [64, 784, 2048]},
+    },
+}

@@ -8,6 +8,7 @@ those numbers. The cache and data directories are the test's own (conftest.py).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -17,9 +18,12 @@ from engine.cache import ResultCache
 from engine.presets import MEASURE_HELP, PAGES, PRESETS
 from engine.spec import ExperimentSpec
 from engine.sweep import Sweep
-from experiments.findings.claims import (analyse, claim1, claim2, interior_min, local_peak,
-                                         monotone_increasing, spearman)
-from experiments.findings.collect import RunLog, collect, preset, series_of, sweep_of
+from engine import theory
+from experiments.findings.claims import (_compare_verdict, _noisy_vs_clean, _pen_out_trend,
+                                         _pen_out_verdict, _random_vs_features, analyse, claim1,
+                                         claim2, interior_min, local_peak, monotone_increasing,
+                                         spearman, theory_trend)
+from experiments.findings.collect import Point, RunLog, collect, preset, series_of, sweep_of
 from experiments.findings.figures import make_figures
 from experiments.findings.report import _badge, run_record, write_report
 
@@ -47,13 +51,17 @@ def linear_data(tmp_path_factory):
 
 def test_every_preset_is_a_valid_sweep_for_the_dashboard():
     for name, p in PRESETS.items():
-        assert set(p) == {"title", "claim", "page", "spec", "axes", "series", "measure"}, name
+        assert set(p) == {"title", "claim", "page", "spec", "axes", "series", "measure",
+                          "replicates"}, name
+        assert p["replicates"] >= 3  # every verdict has error bars across data seeds
         assert p["page"] in PAGES
         assert p["measure"] in MEASURE_HELP
         assert len(p["axes"]) == 1 and (p["series"] is None or len(p["series"]) == 1)
-        sweep = Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})})
+        sweep = Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})},
+                      replicates=p["replicates"])
         n_series = len(next(iter(p["series"].values()))) if p["series"] else 1
-        assert len(sweep) == len(next(iter(p["axes"].values()))) * n_series
+        assert len(sweep) == len(next(iter(p["axes"].values()))) * n_series * p["replicates"]
+        assert sweep_of(p).specs() == sweep.specs()
         # The quick version is a valid, smaller sweep of the same experiment family.
         q = sweep_of(preset(name, quick=True))
         assert len(q) <= len(sweep)
@@ -114,7 +122,7 @@ def test_rerun_resumes_from_the_cache_without_computing(linear_data):
     log = RunLog()
     again = collect(["linear_n"], quick=True, cache=cache, executor="serial", log=log,
                     echo=None)
-    assert log.computed == 0 and log.cached == len(again["linear_n"])
+    assert log.computed == 0 and log.cached == sum(p.seeds for p in again["linear_n"])
     assert [p.align["cka"] for p in again["linear_n"]] == [p.align["cka"] for p in data["linear_n"]]
 
 
@@ -138,13 +146,95 @@ def test_report_and_figures_are_written_with_verdicts(linear_data, tmp_path):
     assert "figures/findings_2_n.png" in text
 
 
+@pytest.mark.slow
+def test_points_carry_error_bars_across_data_seeds(linear_data):
+    cache, data, _ = linear_data
+    pts = data["linear_n"]
+    assert all(p.seeds == 2 for p in pts)  # --quick: two seeds per point
+    p = next(p for p in pts if p.x == pts[0].spec.params["d"])
+    # The across-seed error is the spread of the seeds' own pair means.
+    seeds = sorted({s.seed for s in sweep_of(preset("linear_n", quick=True)).specs()})
+    specs = [dataclasses.replace(p.spec, seed=s) for s in seeds]
+    means = [cache.get_summary(s)["measures"]["cka"]["mean"] for s in specs]
+    assert p.align["cka"][0] == pytest.approx(np.mean(means))
+    assert p.align["cka"][1] == pytest.approx(np.std(means, ddof=1) / math.sqrt(2))
+    assert np.isfinite(p.moved[0]) and 0.0 <= p.moved[0] <= 1.0 + 1e-9
+
+
+def _pt(x, s, ii, ii_sem=0.005, init=(0.5, 0.005), moved=(0.5, 0.01), train_error=0.0,
+        n_train=4000):
+    spec = ExperimentSpec(dataset="mnist1d", dataset_params={"n_samples": 10000},
+                          n_train=n_train, n_probe=2000, width=int(x), label_noise=s,
+                          noise="label")
+    z2 = (0.0, 0.0)
+    return Point(x=float(x), s=s, spec=spec, seeds=3, align={"cka": z2}, align_pair_sem={},
+                 align_init={}, info={"ii_h_to_y": (ii, ii_sem), "ii_pen_to_out": z2},
+                 info_init={"ii_h_to_y": init, "ii_pen_to_out": z2}, test_error=(0.5, 0.01),
+                 train_loss=0.0, test_loss=(1.0, 0.1), train_error=train_error, moved=moved,
+                 epochs_max_fraction=0.0, n_parameters=51 * int(x) + 10, n_probe=2000,
+                 from_cache=True, seconds=0.0)
+
+
+def test_noisy_vs_clean_is_judged_only_where_networks_left_their_initialisation():
+    # Below P = n*C (width 784): noisy labels more informative at 64, equal at 2048.
+    clean = [_pt(64, 0.0, 0.40), _pt(2048, 0.0, 0.30)]
+    noisy = [_pt(64, 0.2, 0.30), _pt(2048, 0.2, 0.30)]
+    rows = _noisy_vs_clean({0.0: clean, 0.2: noisy})
+    assert [r["below_nc"] for r in rows] == [True, False] and all(r["judged"] for r in rows)
+    assert _compare_verdict(rows).status == "holds"
+    # The same numbers where the wide networks never moved: that case is not judged.
+    stuck = [_pt(64, 0.2, 0.30), _pt(2048, 0.2, 0.30, moved=(0.99, 0.001))]
+    rows = _noisy_vs_clean({0.0: clean, 0.2: stuck})
+    assert [r["judged"] for r in rows] == [True, False]
+    assert "1 cases not judged" in _compare_verdict(rows).why
+    # Noisy LESS informative below the threshold: the claim does not hold.
+    worse = [_pt(64, 0.2, 0.50), _pt(2048, 0.2, 0.40)]
+    assert _compare_verdict(_noisy_vs_clean({0.0: clean, 0.2: worse})).status == "does not hold"
+    # Differences within the error bars everywhere: inconclusive.
+    same = [_pt(64, 0.2, 0.401, ii_sem=0.05), _pt(2048, 0.2, 0.31, ii_sem=0.05)]
+    assert _compare_verdict(_noisy_vs_clean({0.0: clean, 0.2: same})).status == "inconclusive"
+
+
+def test_random_labels_verdict_counts_only_networks_that_fit_them():
+    fit_worse = [_pt(w, 1.0, 0.6, init=(0.5, 0.005)) for w in (256, 2048)]
+    assert _random_vs_features(fit_worse)[1].status == "holds"
+    unfit = [_pt(w, 1.0, 0.6, train_error=0.5) for w in (256, 2048)]
+    rows, v = _random_vs_features(unfit)
+    assert v.status == "inconclusive" and not any(r["fitted"] for r in rows)
+    within = [_pt(w, 1.0, 0.505, ii_sem=0.01) for w in (256, 2048)]
+    assert _random_vs_features(within)[1].status == "inconclusive"
+
+
+def test_pen_to_out_trend_below_the_floor_is_inconclusive():
+    def pts(values):
+        out = []
+        for w, (ce, v) in zip((1024, 2048, 4096), values):
+            p = _pt(w, 0.0, 0.3)
+            out.append(dataclasses.replace(p, test_loss=(ce, 0.01),
+                                           info={**p.info, "ii_pen_to_out": (v, 1e-5)}))
+        return out
+    clear = _pen_out_trend({0.0: pts([(1.0, 0.05), (0.8, 0.03), (0.6, 0.01)])})
+    assert _pen_out_verdict(clear).status == "holds"  # falls together with the loss
+    tiny = _pen_out_trend({0.0: pts([(1.0, 0.0012), (0.8, 0.0011), (0.6, 0.0010)])})
+    assert not tiny["per"][0]["resolved"]  # a spread of 0.0002 is under 2/N = 0.001
+    assert _pen_out_verdict(tiny).status == "inconclusive"
+
+
+def test_theory_predicts_the_snr_inversion_next_to_the_threshold_only():
+    grid = [-10.0, 0.0, 10.0, 30.0]
+    assert not theory_trend(100, 50, grid)["inverts"]  # far above n = d: rises
+    at = theory_trend(50, 50, grid)
+    assert at["values"] == pytest.approx(
+        [float(theory.cka(50, 50, 10 ** (v / 10))) for v in grid])
+
+
 def test_monotone_and_minimum_helpers_decide_on_significance():
     rising = [(0.1, 0.01), (0.3, 0.01), (0.5, 0.01)]
     assert monotone_increasing(rising).status == "holds"
     dip = [(0.1, 0.01), (0.5, 0.01), (0.3, 0.01), (0.7, 0.01)]
     assert monotone_increasing(dip).status == "partly"
     noisy_flat = [(0.5, 0.2), (0.45, 0.2), (0.5, 0.2)]
-    assert monotone_increasing(noisy_flat).status != "holds"
+    assert monotone_increasing(noisy_flat).status == "inconclusive"
     v = [(0.8, 0.01), (0.3, 0.01), (0.6, 0.01)]
     mn = interior_min([1, 2, 3], v)
     assert mn["x"] == 2 and mn["non_monotone"]

@@ -14,7 +14,7 @@ import experiments.findings as findings
 from engine.cache import ResultCache
 from engine.presets import PRESETS
 from experiments.findings.claims import analyse
-from experiments.findings.collect import FIGURES, RunLog, collect
+from experiments.findings.collect import FIGURES, RunLog, collect, collect_over_training
 from experiments.findings.figures import make_figures
 from experiments.findings.report import add_notes, run_record, write_report
 
@@ -52,13 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     t0 = time.perf_counter()
     data = collect(names, quick=args.quick, cache=cache, executor=args.executor,
                    workers=args.workers, log=log)
+    over = ({} if args.only else
+            collect_over_training(quick=args.quick, cache=cache, executor=args.executor,
+                                  workers=args.workers, log=log))
     log.wall_seconds = time.perf_counter() - t0
     claims = analyse(data)
     notes = add_notes(claims, data)  # per-claim notes go into claims[...]["note"]
     info = run_record(out, log, args.workers, args.quick, load_before)
     info["notes"] = notes
-    make_figures(data, claims, out / "figures")
-    path = write_report(data, claims, out, args.quick, info)
+    make_figures(data, claims, out / "figures", over)
+    path = write_report(data, claims, out, args.quick, info, over)
     print(f"computed {log.computed} points, {log.cached} from cache, "
           f"{log.wall_seconds:.0f} s; report: {path}")
     for k, c in claims.items():

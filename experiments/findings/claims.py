@@ -376,10 +376,11 @@ def _compare_verdict(rows: Sequence[dict[str, Any]]) -> Verdict:
     ok_over = bool(over) and equal == len(over)
     if ok_under and ok_over:
         return Verdict("holds", why)
+    if all(abs(r["z"]) <= Z for r in judged):
+        # "Equal above the threshold" alone is no evidence when nothing differs anywhere.
+        return Verdict("inconclusive", why + "; no difference beyond the error bars")
     if more or (over and equal == len(over) and not less):
         return Verdict("partly", why)
-    if all(abs(r["z"]) <= Z for r in judged):
-        return Verdict("inconclusive", why + "; no difference beyond the error bars")
     return Verdict("does not hold", why)
 
 

@@ -10,7 +10,6 @@ arrays.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from engine.cache import ResultCache
-from engine.presets import PRESETS
+from engine.presets import OVER_TRAINING, PRESETS
 from engine.spec import ExperimentSpec
 from engine.sweep import REPLICATE, Sweep, SweepProgress, run_sweep
 
@@ -61,6 +60,10 @@ QUICK: dict[str, dict[str, Any]] = {
                    "series": {"label_noise": [0.0, 0.2]}},
 }
 QUICK_REPLICATES = 2
+QUICK_OVER_TRAINING: dict[str, dict[str, Any]] = {
+    "linear": {"spec": dict(_Q_LINEAR, snapshots=6), "axes": {"n_train": [10, 20, 40]}},
+    "mnist1d": {"spec": dict(_Q_MNIST1D, snapshots=6), "axes": {"width": [16, 256]}},
+}
 FIGURES = tuple(PRESETS)
 
 
@@ -307,3 +310,50 @@ def series_of(points: Sequence[Point]) -> dict[Any, list[Point]]:
     for p in points:
         groups.setdefault(p.s, []).append(p)
     return {k: sorted(v, key=lambda p: p.x) for k, v in groups.items()}
+
+
+# ----------------------------------------------------------------------------- over training
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One run of an over-training sweep: its axis value, spec and the summary's
+    ``over_training`` block (every measure at every stored epoch)."""
+
+    x: float
+    spec: ExperimentSpec
+    block: dict[str, Any]
+
+
+def collect_over_training(*, quick: bool, cache: ResultCache, executor: str = "local",
+                          workers: int | None = None, log: RunLog | None = None,
+                          echo: Callable[[str], None] | None = print
+                          ) -> dict[str, list[Trajectory]]:
+    """Run (or load) the over-training sweeps of :data:`engine.presets.OVER_TRAINING`
+    (one data seed each; scaled down with ``quick``)."""
+    log = log if log is not None else RunLog()
+    out: dict[str, list[Trajectory]] = {}
+    for name, full in OVER_TRAINING.items():
+        p = copy.deepcopy(full)
+        if quick:
+            q = QUICK_OVER_TRAINING[name]
+            p["spec"].update(q["spec"])
+            p["axes"] = q["axes"]
+        sweep = Sweep(ExperimentSpec(**p["spec"]), p["axes"])
+        axis = next(iter(p["axes"]))
+        t0 = time.perf_counter()
+        if echo:
+            echo(f"[over_training/{name}] {len(sweep)} runs with snapshots")
+        got = []
+        for sp in run_sweep(sweep, cache, executor=executor, workers=workers,
+                            max_sweep_seconds=math.inf):
+            if sp.from_cache:
+                log.cached += 1
+            else:
+                log.computed += 1
+                log.compute_seconds += sp.seconds
+            got.append(Trajectory(float(sp.axis_values[axis]), sp.spec,
+                                  sp.summary.get("over_training", {})))
+        out[name] = sorted(got, key=lambda t: t.x)
+        log.per_figure[f"over_training/{name}"] = time.perf_counter() - t0
+    return out

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import numpy as np
 from engine import theory
 from engine.presets import PRESETS
 from engine.spec import snr_db_to_ratio
-from experiments.findings.claims import (ALIGN_LABELS, error_peak, interpolation_width,
-                                         threshold_n)
-from experiments.findings.collect import Point, series_of
+from experiments.findings.claims import (ALIGN_LABELS, WIDTH_FIGURE, error_peak,
+                                         interpolation_width, threshold_n)
+from experiments.findings.collect import Point, Trajectory, series_of
 
 
 def _plt():
@@ -34,25 +33,26 @@ def _errbar(ax, xs, vals, label=None, **kw):
 
 def figure_snr(data: dict[str, list[Point]], path: Path) -> None:
     plt = _plt()
-    figs = [f for f in ("linear_snr", "mlp_snr", "digits_label_noise") if f in data]
+    figs = [f for f in ("linear_snr", "linear_snr_threshold", "mlp_snr", "digits_label_noise")
+            if f in data]
     fig, axes = plt.subplots(2, len(figs), figsize=(4.2 * len(figs), 6.4), squeeze=False)
     for j, name in enumerate(figs):
         ax, axe = axes[0, j], axes[1, j]
         groups = series_of(data[name])
         for k, (s, pts) in enumerate(groups.items()):
             xs = [p.x for p in pts]
-            sl = "" if s is None else f" ({'n' if name == 'linear_snr' else 'init'} = {s:g})"
+            sl = "" if s is None else f" ({'init' if name == 'mlp_snr' else 'n'} = {s:g})"
             for m, ls in (("cka", "-"), ("ii_score", "--")):
                 _errbar(ax, xs, [p.align[m] for p in pts], f"{ALIGN_LABELS[m]}{sl}",
                         ls=ls, color=f"C{2 * k + (m == 'ii_score')}")
             _errbar(axe, xs, [p.test_error for p in pts], f"test error{sl}", color=f"C{2 * k}")
-            if name == "linear_snr":
+            if name in ("linear_snr", "linear_snr_threshold"):
                 p0 = pts[0]
                 d = p0.spec.params["d"]
                 snr_grid = np.linspace(min(xs), max(xs), 200)
                 t = theory.theory(p0.spec.n_train, d, snr_db_to_ratio_array(snr_grid))
                 ax.plot(snr_grid, t.cka, ":", color=f"C{2 * k}", lw=1,
-                        label=f"theory CKA (n = {s:g})")
+                        label=f"theory CKA, finite d (n = {s:g})")
                 ax.plot(snr_grid, 1 - t.ii, ":", color=f"C{2 * k + 1}", lw=1,
                         label=f"theory II score (n = {s:g})")
                 axe.plot(snr_grid, t.test_error, ":", color=f"C{2 * k}", lw=1)
@@ -156,43 +156,42 @@ def figure_align_vs_error(data: dict[str, list[Point]], c3: dict[str, Any], path
 
 def figure_width(data: dict[str, list[Point]], c4: dict[str, Any], path: Path) -> None:
     plt = _plt()
-    if "digits_width" not in data:
+    if WIDTH_FIGURE not in data:
         return
-    groups = series_of(data["digits_width"])
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    p0 = data["digits_width"][0]
+    groups = series_of(data[WIDTH_FIGURE])
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4.4))
+    p0 = data[WIDTH_FIGURE][0]
     n, c = p0.spec.n_train, p0.spec.n_outputs()
     for k, (s, pts) in enumerate(groups.items()):
         P = [p.n_parameters for p in pts]
         lab = f"label noise {s:g}"
         _errbar(axes[0], P, [p.test_error for p in pts], lab, color=f"C{k}")
-        axes[0].plot(P, [p.train_error for p in pts], ":", color=f"C{k}", lw=1,
-                     label=f"train error ({lab})")
+        axes[0].plot(P, [p.train_error for p in pts], ":", color=f"C{k}", lw=1)
         _errbar(axes[1], P, [p.info["ii_h_to_y"] for p in pts], lab + " (trained)", color=f"C{k}")
         if k == 0:  # the untrained networks do not depend on the labels: drawn once
             axes[1].plot(P, [p.info_init["ii_h_to_y"][0] for p in pts], ":", color="grey",
                          lw=1.2, label="untrained (random features)")
         _errbar(axes[2], P, [p.test_loss for p in pts], lab, color=f"C{k}")
-        w_int = c4.get("peaks", {}).get(s, {}).get("w_interp", math.nan)
-        if np.isfinite(w_int):
-            p_int = next(p.n_parameters for p in pts if p.x == w_int)
-            for a in axes:
-                a.axvline(p_int, color=f"C{k}", lw=0.9, ls="-.",
-                          label=f"train error 0 from P = {p_int} ({lab})")
+        _errbar(axes[3], P, [p.moved for p in pts], lab, color=f"C{k}")
     for a in axes:
         a.axvline(n * c, color="k", ls="--", lw=1.2, label=f"P = n x classes = {n * c}")
         a.axvline(n, color="grey", ls=":", lw=1.2, label=f"P = n = {n}")
         a.set_xscale("log")
-        a.set_xlabel("parameters P (width 4 ... 512)")
-    axes[0].set_ylabel("error rate")
-    axes[0].set_title("Test error vs parameters (digits, n = %d)" % n)
+        a.set_xlabel(f"parameters P (width {groups[0.0][0].x:g} ... {groups[0.0][-1].x:g})"
+                     if 0.0 in groups else "parameters P")
+    axes[0].set_ylabel("error rate (dotted: training error on the noisy labels)")
+    axes[0].set_title(f"Test error vs parameters ({p0.spec.dataset}, n = {n})")
     axes[1].set_ylabel("Delta(h -> y_clean)  (lower = more informative)")
     axes[1].set_title("Information content of the hidden layer")
     axes[2].set_ylabel("test cross-entropy")
     axes[2].set_yscale("log")
     axes[2].set_title("Test cross-entropy")
+    axes[3].set_ylabel("CKA(trained h, untrained h) of each network")
+    axes[3].set_title("Did the hidden layer move from its initialisation?")
+    axes[3].set_ylim(0, 1.02)
     for a in axes:
         a.legend(fontsize=6)
+    fig.suptitle("error bars: standard error across data seeds", fontsize=8, y=0.995)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -209,8 +208,8 @@ def figure_random_labels(data: dict[str, list[Point]], path: Path) -> None:
             color="C3")
     _errbar(ax, P, [p.info_init["ii_h_to_y"] for p in pts], "untrained (random features)",
             color="C7", ls="--")
-    if "digits_width" in data:
-        clean = {p.x: p for p in data["digits_width"] if p.s == 0.0}
+    if WIDTH_FIGURE in data:
+        clean = {p.x: p for p in data[WIDTH_FIGURE] if p.s == 0.0}
         cp = [clean[p.x] for p in pts if p.x in clean]
         if cp:
             _errbar(ax, [p.n_parameters for p in cp], [p.info["ii_h_to_y"] for p in cp],
@@ -218,7 +217,11 @@ def figure_random_labels(data: dict[str, list[Point]], path: Path) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("parameters P")
     ax.set_ylabel("Delta(h -> y_clean)  (lower = more informative)")
-    ax.set_title("Random labels vs random features (digits)")
+    ax.set_title(f"Random labels vs random features ({pts[0].spec.dataset})")
+    for p in pts:
+        if not p.fitted:
+            ax.annotate("not fitted", (p.n_parameters, p.info["ii_h_to_y"][0]), fontsize=5.5,
+                        xytext=(2, -8), textcoords="offset points", color="C3")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
@@ -263,10 +266,55 @@ def figure_pen_out(data: dict[str, list[Point]], c6: dict[str, Any], path: Path)
     plt.close(fig)
 
 
+def figure_over_training(over: dict[str, list[Trajectory]], path: Path) -> None:
+    """Per over-training setting: CKA and II score against epoch (top) beside the test
+    error and Delta(h -> y_clean) (bottom), one curve per axis value."""
+    plt = _plt()
+    if not over:
+        return
+    names = [k for k, v in over.items() if v]
+    fig, axes = plt.subplots(2, len(names), figsize=(5.6 * len(names), 6.6), squeeze=False)
+    for j, name in enumerate(names):
+        ax, axe = axes[0, j], axes[1, j]
+        axis = "n" if name == "linear" else "width"
+        for k, t in enumerate(over[name]):
+            b = t.block
+            if not b.get("epochs"):
+                continue
+            ep = np.maximum(np.asarray(b["epochs"], float), 0.5)  # epoch 0 on a log axis
+            for m, ls in (("cka", "-"), ("ii_score", "--")):
+                ax.errorbar(ep, b[m]["mean"], yerr=np.nan_to_num(b[m]["sem"]), ls=ls,
+                            marker="o", ms=3, capsize=2, color=f"C{2 * k + (m == 'ii_score')}",
+                            label=f"{ALIGN_LABELS[m]} ({axis} = {t.x:g})")
+            axe.plot(ep, b["test_error"]["mean"], "-o", ms=3, color=f"C{2 * k}",
+                     label=f"test error ({axis} = {t.x:g})")
+            if name != "linear":
+                axe.plot(ep, b["ii_h_to_y"]["mean"], ":s", ms=3, color=f"C{2 * k + 1}",
+                         label=f"Delta(h -> y_clean) ({axis} = {t.x:g})")
+        for a in (ax, axe):
+            a.set_xscale("log")
+            a.set_xlabel("epoch (0 drawn at 0.5)")
+        ax.set_ylabel("alignment between members")
+        axe.set_ylabel("test error" + ("" if name == "linear" else " / Delta(h -> y_clean)"))
+        if name == "linear":
+            axe.set_yscale("log")
+        ax.set_title(OVER_TRAINING_TITLES.get(name, name))
+        ax.legend(fontsize=6)
+        axe.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+OVER_TRAINING_TITLES = {"linear": "Linear network (d = 50, 10 dB) over training",
+                        "mnist1d": "MNIST-1D (label noise 0.2) over training"}
+
+
 # ----------------------------------------------------------------------------- all figures
 
 
-def make_figures(data: dict[str, list[Point]], claims: dict[str, dict], fig_dir: Path) -> list[Path]:
+def make_figures(data: dict[str, list[Point]], claims: dict[str, dict], fig_dir: Path,
+                 over: dict[str, list[Trajectory]] | None = None) -> list[Path]:
     fig_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "findings_1_snr.png": lambda p: figure_snr(data, p),
@@ -275,6 +323,7 @@ def make_figures(data: dict[str, list[Point]], claims: dict[str, dict], fig_dir:
         "findings_4_width.png": lambda p: figure_width(data, claims["4"], p),
         "findings_5_random_labels.png": lambda p: figure_random_labels(data, p),
         "findings_6_pen_to_out.png": lambda p: figure_pen_out(data, claims["6"], p),
+        "findings_7_over_training.png": lambda p: figure_over_training(over or {}, p),
     }
     written = []
     for fname, fn in paths.items():
