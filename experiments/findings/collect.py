@@ -37,8 +37,8 @@ _Q_WIDTHS = [16, 64, 256]
 QUICK: dict[str, dict[str, Any]] = {
     "linear_snr": {"spec": dict(_Q_LINEAR, n_train=60), "axes": {"snr_db": [-10.0, 0.0, 10.0, 20.0, 30.0]},
                    "series": {"n_train": [8, 60]}},
-    "linear_snr_threshold": {"spec": dict(_Q_LINEAR, n_train=20, max_epochs=5000),
-                             "axes": {"snr_db": [-10.0, 0.0, 10.0, 30.0]},
+    "linear_snr_threshold": {"spec": dict(_Q_LINEAR, n_train=20),
+                             "axes": {"snr_db": [-10.0, 10.0, 30.0]},
                              "series": {"n_train": [17, 20, 23]}},
     "linear_n": {"spec": _Q_LINEAR, "axes": {"n_train": [4, 8, 12, 16, 20, 24, 30, 40, 60, 100]},
                  "series": {"snr_db": [10.0]}},
