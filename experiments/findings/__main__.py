@@ -31,12 +31,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--executor", default="local", choices=["local", "serial", "dask"])
     ap.add_argument("--cache", default=None,
                     help="results cache directory (default: $NOISEALIGN_CACHE_DIR or <repo>/cache)")
+    ap.add_argument("--cache-gb", type=float, default=8.0,
+                    help="size limit of the results cache in GiB (default 8)")
     ap.add_argument("--out", default=None,
                     help="report directory (default: docs/, or test-artifacts/findings-quick/ "
                          "with --quick)")
     ap.add_argument("--only", default=None,
                     help="comma-separated figure names (default: all): " + ", ".join(FIGURES))
     args = ap.parse_args(argv)
+    if not 0.01 <= args.cache_gb <= 10_000:
+        raise SystemExit(f"--cache-gb={args.cache_gb} is invalid: allowed 0.01 to 10000")
     if args.workers is not None and args.workers < 1:
         raise SystemExit(f"--workers={args.workers} is invalid: allowed an integer >= 1")
     names = list(FIGURES) if not args.only else [n.strip() for n in args.only.split(",")]
@@ -45,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(f"--only figure {n!r} is invalid: allowed {', '.join(FIGURES)}")
     out = Path(args.out) if args.out else (ROOT / ("test-artifacts/findings-quick" if args.quick
                                                    else "docs"))
-    cache = ResultCache(args.cache)
+    # The full run keeps about 3 GB of results (the MNIST-1D runs hold 2000 probe points x
+    # up to 2048 units per member and layer); under the dashboard's default limit the
+    # cache would evict the first figures' runs while the last ones are computed.
+    cache = ResultCache(args.cache, size_limit=int(args.cache_gb * 2**30))
     print(f"cache: {cache.directory}; report: {out}")
     load_before = os.getloadavg()
     log = RunLog()

@@ -35,6 +35,8 @@ def figure_snr(data: dict[str, list[Point]], path: Path) -> None:
     plt = _plt()
     figs = [f for f in ("linear_snr", "linear_snr_threshold", "mlp_snr", "digits_label_noise")
             if f in data]
+    if not figs:
+        return
     fig, axes = plt.subplots(2, len(figs), figsize=(4.2 * len(figs), 6.4), squeeze=False)
     for j, name in enumerate(figs):
         ax, axe = axes[0, j], axes[1, j]
@@ -81,6 +83,8 @@ def snr_db_to_ratio_array(db: np.ndarray) -> np.ndarray:
 def figure_n(data: dict[str, list[Point]], path: Path) -> None:
     plt = _plt()
     figs = [f for f in ("linear_n", "mlp_n") if f in data]
+    if not figs:
+        return
     fig, axes = plt.subplots(2, len(figs), figsize=(5.2 * len(figs), 6.6), squeeze=False)
     for j, name in enumerate(figs):
         ax, axe = axes[0, j], axes[1, j]
@@ -126,6 +130,8 @@ def figure_n(data: dict[str, list[Point]], path: Path) -> None:
 def figure_align_vs_error(data: dict[str, list[Point]], c3: dict[str, Any], path: Path) -> None:
     plt = _plt()
     figs = [f for f in ("linear_n", "alignment_vs_error") if f in data]
+    if not figs:
+        return
     fig, axes = plt.subplots(1, len(figs), figsize=(5.0 * len(figs), 4.0), squeeze=False)
     for j, name in enumerate(figs):
         ax = axes[0, j]
