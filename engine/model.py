@@ -184,6 +184,17 @@ def init_cnn_weights(image_shape: tuple[int, int, int], width: int, outputs: int
 
 
 _ACT = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}
+_ACT_INPLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "linear": lambda t: t}
+
+
+def _patches(x: torch.Tensor) -> torch.Tensor:
+    """x: (n, c, H, W) -> (n * H * W, 9 * c): each pixel's 3x3 neighbourhood ('same'
+    zero padding), columns ordered (ky, kx, channel)."""
+    n, c, hgt, wid = x.shape
+    xp = F.pad(x, (1, 1, 1, 1))
+    sn, sc, si, sj = xp.stride()
+    return xp.as_strided((n, hgt, wid, KERNEL, KERNEL, c),
+                         (sn, si, sj, si, sj, sc)).reshape(n * hgt * wid, KERNEL * KERNEL * c)
 
 
 class BatchedCNN(torch.nn.Module):
@@ -198,9 +209,9 @@ class BatchedCNN(torch.nn.Module):
 
     ``batching`` (default CNN_BATCHING, "auto") picks how the convolutions are batched;
     every choice computes the same network (tested in float64). Grouped convolutions
-    were measured against ``torch.func.vmap`` over stacked parameters and against each
-    member's own convolutions (``python -m benchmarks.bench_cnn``); "auto" keeps the
-    faster per case. Training all K members at once beat cache-sized groups of members
+    (on (n, C, H, W) or channels-last tensors) were measured against ``torch.func.vmap``
+    over stacked parameters and against each member's own convolutions
+    (``python -m benchmarks.bench_cnn``); "auto" keeps the fastest per device. Training all K members at once beat cache-sized groups of members
     (as the MLP trains on a CPU) by 1.1-3.5x on digits (K = 8, n = 500, width 8 and 64).
     """
 
@@ -252,8 +263,7 @@ class BatchedCNN(torch.nn.Module):
         params = self.group_params(members) if params is None else params
         batching = self.batching
         if batching == "auto":  # the faster of the measured ones (BENCHMARKS.md, issue 14)
-            batching = ("grouped" if x.device.type != "cpu"
-                        or self.width < CNN_MEMBERS_FROM_WIDTH else "members")
+            batching = "grouped" if x.device.type != "cpu" else "channels_last"
         if batching == "vmap":
             return self._forward_vmap(x, params)
         n_layers = len(self.weights)
@@ -264,6 +274,8 @@ class BatchedCNN(torch.nn.Module):
         hidden = []
         if batching == "members":
             return self._forward_members(x, weights, biases)
+        if batching == "channels_last":
+            return self._forward_channels_last(x, weights, biases)
         if x.dim() == 2:
             n = x.shape[0]
             h = x.reshape(n, c, hgt, wid)
@@ -285,6 +297,50 @@ class BatchedCNN(torch.nn.Module):
         hidden.append(h)
         out = BatchedLinear.apply(h, weights[-1], biases[-1], "linear")
         return out, hidden
+
+    def _forward_channels_last(self, x: torch.Tensor, weights: list[torch.Tensor],
+                               biases: list[torch.Tensor | None]
+                               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Grouped convolutions on channels-last tensors (n, H, W, K * width in memory),
+        for which oneDNN's grouped kernels and the max pool are several times faster than
+        on (n, K * width, H, W); shared inputs enter the first convolution as one matrix
+        product of their 3x3 patches with all members' filters side by side (a
+        single-channel convolution is a poor kernel; the patches need no gradient)."""
+        act_ = _ACT_INPLACE[self.activation]
+        c, hgt, wid = self.image_shape
+        m, width = weights[0].shape[0], weights[0].shape[1]
+        cl = torch.channels_last
+        if x.dim() == 2:
+            n = x.shape[0]
+            # (n * H * W, 9 * c) patch rows, columns (ky, kx, channel), as the filters below
+            patches = _patches(x.reshape(n, c, hgt, wid))
+            w = weights[0].permute(3, 4, 2, 0, 1).reshape(KERNEL * KERNEL * c, m * width)
+            b = biases[0]
+            z = torch.mm(patches, w) if b is None else torch.addmm(b.reshape(-1), patches, w)
+            h = z.view(n, hgt, wid, m * width).permute(0, 3, 1, 2)  # channels-last view
+        else:
+            n = x.shape[1]
+            h = (x.reshape(m, n, c, hgt, wid).transpose(0, 1).reshape(n, m * c, hgt, wid)
+                 .contiguous(memory_format=cl))
+            b = biases[0]
+            h = F.conv2d(h, weights[0].reshape(m * width, c, KERNEL, KERNEL)
+                         .contiguous(memory_format=cl), None if b is None else b.reshape(-1),
+                         padding=KERNEL // 2, groups=m)
+        hidden = []
+        for l in range(CNN_BLOCKS):
+            if l > 0:
+                w, b = weights[l], biases[l]
+                h = F.conv2d(h, w.reshape(m * width, width, KERNEL, KERNEL)
+                             .contiguous(memory_format=cl), None if b is None else b.reshape(-1),
+                             padding=KERNEL // 2, groups=m)
+            # pool, then the activation (the same values, a quarter of the elements); in
+            # place: the pool's backward needs its input and indices, not its output
+            h = act_(F.max_pool2d(h, 2))
+            # (n, K, width * h * w) channel-major per member: a copy, as the layout differs
+            hidden.append(h.reshape(n, m, -1).transpose(0, 1))
+        h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
+        hidden.append(h)
+        return BatchedLinear.apply(h, weights[-1], biases[-1], "linear"), hidden
 
     def _forward_members(self, x: torch.Tensor, weights: list[torch.Tensor],
                          biases: list[torch.Tensor | None]
@@ -335,15 +391,15 @@ class BatchedCNN(torch.nn.Module):
 
 
 # How BatchedCNN batches its members' convolutions: "grouped" (one grouped convolution,
-# groups = K), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
+# groups = K, on (n, K * width, H, W) tensors), "channels_last" (the same grouped
+# convolutions on channels-last tensors, shared inputs' first convolution as one matrix
+# product), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
 # member's convolutions on their own; dense layers and optimiser still batched) or "auto":
-# grouped on a GPU and for narrow CPU blocks, members from CNN_MEMBERS_FROM_WIDTH channels
-# on a CPU, where oneDNN's grouped convolutions fall behind dense ones (grouped was faster
-# at 8 channels, slower at 12, 16, 32 and 64 on digits; measured with
-# python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14; vmap was never the fastest).
-CNN_BATCHINGS = ("auto", "grouped", "vmap", "members")
+# channels_last on a CPU, grouped on a GPU (where channels-last was not measured). On a
+# CPU, channels_last was the fastest at 8, 32 and 64 channels on digits; vmap never was
+# (python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14).
+CNN_BATCHINGS = ("auto", "grouped", "channels_last", "vmap", "members")
 CNN_BATCHING = "auto"
-CNN_MEMBERS_FROM_WIDTH = 12
 
 
 def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:

@@ -96,7 +96,7 @@ def _reference(layers, x):
     return h3 @ w4 + b4, [h1.flatten(1), h2.flatten(1), h3]
 
 
-@pytest.mark.parametrize("batching", ["grouped", "vmap", "members"])
+@pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
 @pytest.mark.parametrize("shared_input", [True, False])
 def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_input, batching):
     K, n = 3, 11
@@ -126,7 +126,7 @@ def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_i
             torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("batching", ["grouped", "vmap", "members"])
+@pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
 def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64(batching):
     """engine.train on the batched CNN in float64: every member ends with the weights it
     gets when trained on its own (K = 1), to rounding."""
