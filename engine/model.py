@@ -187,14 +187,24 @@ _ACT = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}
 _ACT_INPLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "linear": lambda t: t}
 
 
-def _patches(x: torch.Tensor) -> torch.Tensor:
-    """x: (n, c, H, W) -> (n * H * W, 9 * c): each pixel's 3x3 neighbourhood ('same'
-    zero padding), columns ordered (ky, kx, channel)."""
+def _patches(x: torch.Tensor, ones: bool) -> torch.Tensor:
+    """x: (n, c, H, W) -> (n * H * W, 9 * c [+ 1]): each pixel's 3x3 neighbourhood ('same'
+    zero padding), columns ordered (ky, kx, channel), then a column of ones if ``ones``."""
     n, c, hgt, wid = x.shape
+    k2c = KERNEL * KERNEL * c
     xp = F.pad(x, (1, 1, 1, 1))
     sn, sc, si, sj = xp.stride()
-    return xp.as_strided((n, hgt, wid, KERNEL, KERNEL, c),
-                         (sn, si, sj, si, sj, sc)).reshape(n * hgt * wid, KERNEL * KERNEL * c)
+    view = xp.as_strided((n, hgt, wid, KERNEL, KERNEL, c), (sn, si, sj, si, sj, sc))
+    out = x.new_empty(n * hgt * wid, k2c + int(ones))
+    out[:, :k2c].view(n, hgt, wid, KERNEL, KERNEL, c).copy_(view)
+    if ones:
+        out[:, k2c] = 1
+    return out
+
+
+# Patch matrices kept for reuse (full-batch training passes the same inputs every epoch)
+# up to this size; larger ones are rebuilt each pass.
+PATCH_CACHE_BYTES = 64 * 2 ** 20
 
 
 class BatchedCNN(torch.nn.Module):
@@ -312,11 +322,15 @@ class BatchedCNN(torch.nn.Module):
         cl = torch.channels_last
         if x.dim() == 2:
             n = x.shape[0]
-            # (n * H * W, 9 * c) patch rows, columns (ky, kx, channel), as the filters below
-            patches = _patches(x.reshape(n, c, hgt, wid))
-            w = weights[0].permute(3, 4, 2, 0, 1).reshape(KERNEL * KERNEL * c, m * width)
             b = biases[0]
-            z = torch.mm(patches, w) if b is None else torch.addmm(b.reshape(-1), patches, w)
+            # (n * H * W, 9 * c [+ 1]) patch rows, columns (ky, kx, channel [, 1 for the
+            # bias, so one product gives the output and one its weights' gradient])
+            patches = self._patches(x, b is not None)
+            w = weights[0].permute(3, 4, 2, 0, 1).reshape(KERNEL * KERNEL * c, m * width)
+            # contiguous (cat copies too): on a transposed view, mm's backward takes MKL's
+            # slow order (5x)
+            w = w.contiguous() if b is None else torch.cat([w, b.reshape(1, -1)])
+            z = torch.mm(patches, w)
             h = z.view(n, hgt, wid, m * width).permute(0, 3, 1, 2)  # channels-last view
         else:
             n = x.shape[1]
@@ -341,6 +355,25 @@ class BatchedCNN(torch.nn.Module):
         h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
         hidden.append(h)
         return BatchedLinear.apply(h, weights[-1], biases[-1], "linear"), hidden
+
+    def _patches(self, x: torch.Tensor, ones: bool) -> torch.Tensor:
+        """:func:`_patches` of the images ``x`` (n, c * H * W), kept for the next passes
+        when small: the cache holds
+        ``x`` itself (an identity check cannot match a new tensor at a reused address)
+        and its version counter (an in-place change invalidates it); two entries, for
+        the training and the probe inputs."""
+        image = x.reshape(x.shape[0], *self.image_shape)
+        if x.requires_grad:
+            return _patches(image, ones)
+        cache = self.__dict__.setdefault("_patch_cache", [])
+        for entry in cache:
+            if entry[0] is x and entry[1] == x._version and entry[2] == ones:
+                return entry[3]
+        p = _patches(image, ones)
+        if p.numel() * p.element_size() <= PATCH_CACHE_BYTES:
+            cache.insert(0, (x, x._version, ones, p))
+            del cache[2:]
+        return p
 
     def _forward_members(self, x: torch.Tensor, weights: list[torch.Tensor],
                          biases: list[torch.Tensor | None]
