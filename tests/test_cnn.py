@@ -126,6 +126,38 @@ def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_i
             torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
 
 
+def test_channels_last_cnn_without_bias_tanh_and_a_changed_input_equals_plain_torch_float64():
+    """The channels-last path's other branches: no bias column in the patch matrix, tanh
+    applied in place after the pool, and its patch cache, which must notice an input
+    changed in place and a new input tensor."""
+    K, n = 3, 9
+    g = torch.Generator().manual_seed(3)
+    members = [[(w.double(), None) for w, _ in init_cnn_weights((1, 8, 8), 4, 10, s, 1.0, False)]
+               for s in range(K)]
+    model = BatchedCNN(members, "tanh", (1, 8, 8), "channels_last").double()
+
+    def reference(layers, x):
+        (w1, _), (w2, _), (w3, _), (w4, _) = layers
+        h = torch.tanh(F.max_pool2d(F.conv2d(x.view(-1, 1, 8, 8), w1, padding=1), 2))
+        h = torch.tanh(F.max_pool2d(F.conv2d(h, w2, padding=1), 2))
+        return torch.tanh(h.flatten(1) @ w3) @ w4
+
+    x = torch.randn(n, 64, generator=g, dtype=torch.float64)
+    for step in range(3):
+        out, _ = model(x)
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        for m, layers in enumerate(members):
+            leaves = [w.clone().requires_grad_() for w, _ in layers]
+            ref = reference([(w, None) for w in leaves], x)
+            torch.testing.assert_close(out[m], ref, rtol=1e-12, atol=1e-12)
+            for got, want in zip(grads, torch.autograd.grad(ref.square().sum(), leaves)):
+                torch.testing.assert_close(got[m], want, rtol=1e-10, atol=1e-12)
+        if step == 0:
+            x.mul_(-0.5)  # in place: the cached patches of x are stale now
+        else:
+            x = torch.randn(n, 64, generator=g, dtype=torch.float64)
+
+
 @pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
 def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64(batching):
     """engine.train on the batched CNN in float64: every member ends with the weights it
