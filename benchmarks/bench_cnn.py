@@ -56,7 +56,7 @@ from engine import ExperimentSpec
 from engine.datasets import load_data
 from engine.model import BatchedCNN, init_cnn_weights, member_init_seed
 from engine.noise import make_noisy
-from engine.train import train
+from engine.train import _keep_freed_memory, train
 
 K = 8
 SHAPE = (1, 8, 8)
@@ -211,6 +211,7 @@ def main():
         ap.error(f"--arms: {unknown} are not among {list(ARMS)}")
     arm_names = [a for a in ARMS if a in arm_names and a != "loop"] + ["loop"]
     torch.set_num_threads(args.threads)  # the same threads for the batched arms and the loop
+    _keep_freed_memory()  # train() sets it on its first call: every arm gets it from the start
     device = torch.device(args.device)
     ns, widths = ([500], [8, 64]) if args.quick else ([500, 1437], [8, 32, 64])
     name = torch.cuda.get_device_name() if device.type == "cuda" else \
