@@ -30,13 +30,13 @@ def test_architecture_is_validated_with_the_allowed_values():
     with pytest.raises(ValueError, match=r"architecture='rnn' is invalid: allowed one of "
                                          r"'mlp', 'cnn'"):
         ExperimentSpec(architecture="rnn")
-    for name in ("linear-teacher", "gaussian-mixture", "mnist1d", "diabetes"):
+    for name in ("linear-teacher", "gaussian-mixture", "diabetes"):
         with pytest.raises(ValueError) as e:
             ExperimentSpec(dataset=name, architecture="cnn")
         msg = str(e.value)
         assert f"architecture='cnn' is invalid for dataset {name!r}: allowed 'mlp'" in msg
-        assert "'digits', 'mnist', 'fashion-mnist', 'cifar10'" in msg
-    for name in ("digits", "mnist", "fashion-mnist", "cifar10"):  # no files needed to validate
+        assert "'digits', 'mnist1d', 'mnist', 'fashion-mnist', 'cifar10'" in msg
+    for name in ("digits", "mnist1d", "mnist", "fashion-mnist", "cifar10"):  # no files needed
         assert ExperimentSpec(dataset=name, architecture="cnn").architecture == "cnn"
 
 
@@ -61,6 +61,12 @@ def test_parameter_count_of_the_cnn():
     assert sum(p.numel() for p in model.parameters()) == want
     cifar = ExperimentSpec(dataset="cifar10", architecture="cnn", width=w)
     assert cifar.n_parameters() == (27 + 1) * w + (9 * w + 1) * w + (64 * w + 1) * 2 * w + (2 * w + 1) * 10
+    # mnist1d, the 1-D variant: 40 -> pool 20 -> pool 10; kernels of 3 taps
+    signal = ExperimentSpec(dataset="mnist1d", architecture="cnn", width=w)
+    want1d = (3 + 1) * w + (3 * w + 1) * w + (10 * w + 1) * 2 * w + (2 * w + 1) * 10
+    assert signal.n_parameters() == want1d
+    model = BatchedCNN([init_cnn_weights((1, 1, 40), w, 10, 0, 1.0, True)], "relu", (1, 1, 40))
+    assert sum(p.numel() for p in model.parameters()) == want1d
 
 
 def test_interpolation_threshold_and_resource_estimate_for_the_cnn():
@@ -74,7 +80,11 @@ def test_interpolation_threshold_and_resource_estimate_for_the_cnn():
     # linear activations: max pooling keeps the CNN nonlinear, so P sets the threshold
     assert interpolation_threshold(spec.replace(activation="linear"), "n_train") == \
         pytest.approx(spec.n_parameters() / 10)
-    for name in ("digits", "mnist", "fashion-mnist", "cifar10"):
+    signal = ExperimentSpec(**{**TINY, "dataset": "mnist1d", "n_train": 500, "width": 16})
+    w = interpolation_threshold(signal, "width")
+    assert cnn_n_parameters((1, 1, 40), w, 10, True) == pytest.approx(5000, rel=1e-6)
+    assert interpolation_threshold(signal, "n_train") == pytest.approx(signal.n_parameters() / 10)
+    for name in ("digits", "mnist1d", "mnist", "fashion-mnist", "cifar10"):
         big = ExperimentSpec(dataset=name, architecture="cnn", n_train=1000, width=32)
         cal = guard.DEFAULT_CALIBRATIONS["cpu"]
         est = guard.estimate(big, calibration=cal)
@@ -124,6 +134,61 @@ def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_i
         for i, want in enumerate(ref_grads):  # leaves are w1, b1, w2, b2, ...
             got = ours[i // 2] if i % 2 == 0 else ours[4 + i // 2]
             torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
+
+
+def _reference_1d(layers, x):
+    """One member of the 1-D variant as plain torch conv1d (conv, ReLU, max pool; twice;
+    dense, ReLU; output) on 40-point signals."""
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = layers
+    h1 = F.max_pool1d(F.relu(F.conv1d(x.view(-1, 1, 40), w1[:, :, 0], b1, padding=1)), 2)
+    h2 = F.max_pool1d(F.relu(F.conv1d(h1, w2[:, :, 0], b2, padding=1)), 2)
+    h3 = F.relu(h2.flatten(1) @ w3 + b3)
+    return h3 @ w4 + b4, [h1.flatten(1), h2.flatten(1), h3]
+
+
+@pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
+@pytest.mark.parametrize("shared_input", [True, False])
+def test_1d_cnn_forward_and_gradients_equal_plain_torch_conv1d_in_float64(shared_input,
+                                                                           batching):
+    K, n = 3, 7
+    g = torch.Generator().manual_seed(4)
+    members = [[(w.double(), b.double()) for w, b in init_cnn_weights((1, 1, 40), 5, 10, s, 1.0, True)]
+               for s in range(K)]
+    for layers in members:
+        for _, b in layers:
+            b.normal_(0, 0.1, generator=g)
+    model = BatchedCNN(members, "relu", (1, 1, 40), batching).double()
+    x = torch.randn(K, n, 40, generator=g, dtype=torch.float64)
+    out, hidden = model(x[0] if shared_input else x)
+    assert [h.shape for h in hidden] == [(K, n, 5 * 20), (K, n, 5 * 10), (K, n, 10)]
+    y = torch.randint(0, 10, (K, n), generator=g)
+    loss = F.cross_entropy(out.reshape(-1, 10), y.reshape(-1), reduction="sum")
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    for m, layers in enumerate(members):
+        leaves = [t.clone().requires_grad_() for pair in layers for t in pair]
+        ref, ref_hidden = _reference_1d([(leaves[2 * i], leaves[2 * i + 1]) for i in range(4)],
+                                        x[0] if shared_input else x[m])
+        torch.testing.assert_close(out[m], ref, rtol=1e-12, atol=1e-12)
+        for a, b in zip(hidden, ref_hidden):
+            torch.testing.assert_close(a[m], b, rtol=1e-12, atol=1e-12)
+        ref_grads = torch.autograd.grad(F.cross_entropy(ref, y[m], reduction="sum"), leaves)
+        ours = [grads[i][m] for i in range(4)] + [grads[4 + i][m] for i in range(4)]
+        for i, want in enumerate(ref_grads):
+            got = ours[i // 2] if i % 2 == 0 else ours[4 + i // 2]
+            torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
+
+
+def test_1d_cnn_on_mnist1d_members_equal_members_trained_alone():
+    spec = ExperimentSpec(**{**TINY, "dataset": "mnist1d", "dataset_params": {"n_samples": 200}})
+    together = run_experiment(spec)
+    w = spec.width
+    assert [h.shape for h in together.hidden] == [(3, 30, w * 20), (3, 30, w * 10), (3, 30, 2 * w)]
+    assert together.n_parameters == spec.n_parameters()
+    for m in range(spec.ensemble_size):
+        alone = run_experiment(spec, members=[m])
+        for a, b in zip(alone.hidden, together.hidden):
+            np.testing.assert_allclose(a[0], b[m], rtol=1e-4, atol=1e-5)
+        assert alone.epochs[0] == together.epochs[m]
 
 
 def test_channels_last_cnn_without_bias_tanh_and_a_changed_input_equals_plain_torch_float64():
@@ -227,10 +292,10 @@ def test_cli_runs_a_cnn_ensemble_on_digits(tmp_path):
     saved = json.loads((tmp_path / "cnn.json").read_text())
     assert '"architecture": "cnn"' in json.dumps(saved) or "cnn" in json.dumps(saved)
     bad = subprocess.run([sys.executable, "-m", "engine", "run", "--architecture", "cnn",
-                          "--dataset", "mnist1d"], capture_output=True, text=True, timeout=120,
+                          "--dataset", "diabetes"], capture_output=True, text=True, timeout=120,
                          cwd=ROOT)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "architecture='cnn' is invalid for dataset 'mnist1d'" in bad.stderr
+    assert "architecture='cnn' is invalid for dataset 'diabetes'" in bad.stderr
     helped = subprocess.run([sys.executable, "-m", "engine", "run", "--help"],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert "--architecture" in helped.stdout and "mlp, cnn" in helped.stdout
@@ -249,7 +314,7 @@ def test_dashboard_offers_the_cnn_on_digits_and_runs_it():
     # On a dataset without images the control is disabled and the MLP is used.
     at = no_exception(open_app(auto="false", arch="cnn"))
     assert at.selectbox(key="arch").disabled
-    assert "A CNN needs an image dataset" in captions(at)
+    assert "A CNN needs an image or signal dataset" in captions(at)
     assert not at.error
 
 
