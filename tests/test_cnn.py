@@ -323,3 +323,8 @@ def test_information_page_offers_the_architecture():
     at = no_exception(open_app("pages/information.py", auto="false", arch="cnn"))
     assert at.selectbox(key="arch").value == "cnn" and not at.selectbox(key="arch").disabled
     assert not at.error
+    # mnist1d's signals take the 1-D variant, so the control is offered there too
+    at = no_exception(open_app(auto="false", dataset="mnist1d", arch="cnn"))
+    assert at.selectbox(key="arch").value == "cnn" and not at.selectbox(key="arch").disabled
+    assert "A CNN needs" not in " ".join(c.value for c in at.caption)
+    assert not at.error
