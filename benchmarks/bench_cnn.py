@@ -3,23 +3,30 @@
 K = 8 CNN members (engine.model.BatchedCNN: two 3x3 conv blocks with `width` channels,
 2x2 max pool, a dense layer of 2 * width, 10 outputs) on digits 8x8 with label noise,
 full batch, Adam, over n in {500, 1437} x width (channels) in {8, 32, 64} (1437 is all of
-digits' training pool: the issue's n = 2000 does not exist on digits). Five arms,
-alternated within each grid point and each kept at its best of the repeats, so a burst
-of load from other processes hits all arms alike:
+digits' training pool: the issue's n = 2000 does not exist on digits). The arms run one
+after another within each repeat, in the same process with the same torch threads
+(``--threads``), so a burst of load from other processes hits all arms alike; the table
+gives each arm's median over the repeats and the median over repeats of the ratio
+loop / arm within a repeat:
 
 * engine: the engine's own ``engine.train.train`` on one BatchedCNN (its default
-  batching, "auto": grouped below 12 channels, members from 12 on a CPU; it also reads
-  every member's loss each epoch and evaluates a 50-point probe set at its log-spaced
-  record epochs, here every epoch; its time is per forward/backward pass, of which
-  train() makes one more than it has epochs);
-* grouped: the bare training loop (forward, summed loss, backward, fused Adam, the
-  losses read back) on BatchedCNN's grouped-convolution forward (batching="grouped");
+  batching, "auto": channels_last on a CPU, grouped on a GPU; it also reads every
+  member's loss each epoch and evaluates a 50-point probe set at its log-spaced record
+  epochs, here every epoch; its time is per forward/backward pass, of which train()
+  makes one more than it has epochs);
+* channels_last: the bare training loop (forward, summed loss, backward, fused Adam,
+  the losses read back) on BatchedCNN's channels-last forward (batching="channels_last":
+  grouped convolutions on channels-last tensors, the shared input's first convolution
+  as one matrix product of its 3x3 patches);
+* grouped: the same bare loop on grouped convolutions over (n, K * width, H, W) tensors
+  (batching="grouped");
 * members: the same bare loop, each member's convolutions on their own
   (batching="members"; the dense layers and the optimiser still batched);
 * vmap: the same bare loop on ``torch.func.vmap`` of one functional CNN over the K
   stacked parameter sets (the alternative design);
 * loop: K plain ``torch.nn.Sequential`` CNNs with the same initial weights, each with
-  its own fused Adam, trained one after another (reading the loss each epoch).
+  its own fused Adam, trained one after another on the same data (reading the loss
+  each epoch).
 
 All arms pool before the ReLU, as BatchedCNN does (the same values as ReLU then pool, on a
 quarter of the elements), so only the batching differs.
@@ -27,14 +34,18 @@ quarter of the elements), so only the batching differs.
 Time per epoch is steady after the first, so each arm runs a few epochs (6 at n = 500,
 3 at n = 1437) after one warm-up epoch. The load average is printed with the table.
 
-    python -m benchmarks.bench_cnn [--quick] [--device cpu|cuda] [--out FILE.md]
+    python -m benchmarks.bench_cnn [--quick] [--device cpu|cuda] [--threads T]
+                                   [--repeats R] [--arms a,b,...] [--out FILE.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
+import statistics
+import subprocess
 import time
 
 import torch
@@ -45,7 +56,7 @@ from engine import ExperimentSpec
 from engine.datasets import load_data
 from engine.model import BatchedCNN, init_cnn_weights, member_init_seed
 from engine.noise import make_noisy
-from engine.train import train
+from engine.train import _keep_freed_memory, train
 
 K = 8
 SHAPE = (1, 8, 8)
@@ -156,6 +167,7 @@ def _run_mode(batching):
 
 
 run_grouped, run_members = _run_mode("grouped"), _run_mode("members")
+run_channels_last = _run_mode("channels_last")
 
 
 def run_vmap(spec, inits, x, y, xp, yp, device, epochs) -> float:
@@ -170,40 +182,64 @@ def run_vmap(spec, inits, x, y, xp, yp, device, epochs) -> float:
     return _bare_loop(lambda: forward(params), list(params.values()), y, spec, device, epochs)
 
 
+ARMS = {"engine": run_batched, "channels_last": run_channels_last, "grouped": run_grouped,
+        "members": run_members, "vmap": run_vmap, "loop": run_loop}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=30).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small grid, for a smoke test")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                    help="torch threads for every arm (default: torch's own choice)")
+    ap.add_argument("--arms", default=",".join(ARMS),
+                    help=f"comma-separated subset of {', '.join(ARMS)} (loop is always run)")
     ap.add_argument("--out", help="append the markdown table to this file")
     args = ap.parse_args()
+    arm_names = [a for a in args.arms.split(",") if a]
+    unknown = sorted(set(arm_names) - set(ARMS))
+    if unknown:
+        ap.error(f"--arms: {unknown} are not among {list(ARMS)}")
+    arm_names = [a for a in ARMS if a in arm_names and a != "loop"] + ["loop"]
+    torch.set_num_threads(args.threads)  # the same threads for the batched arms and the loop
+    _keep_freed_memory()  # train() sets it on its first call: every arm gets it from the start
     device = torch.device(args.device)
     ns, widths = ([500], [8, 64]) if args.quick else ([500, 1437], [8, 32, 64])
     name = torch.cuda.get_device_name() if device.type == "cuda" else \
-        f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
+        f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads for every arm"
     load0 = os.getloadavg()
-    lines = [f"Device: {name}; torch {torch.__version__}. K={K} CNN members on digits 8x8, "
-             "full batch, Adam; milliseconds per epoch (best of "
-             f"{args.repeats}, arms alternated).", "",
-             "| n | channels | P per member | engine (ms) | grouped (ms) | members (ms) "
-             "| vmap (ms) | loop (ms) | loop / engine | loop / grouped | loop / members "
-             "| loop / vmap |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    others = [a for a in arm_names if a != "loop"]
+    lines = [f"{datetime.date.today().isoformat()}, commit {_commit()}. Device: {name}; "
+             f"torch {torch.__version__}. K={K} CNN members on digits 8x8, full batch, "
+             f"Adam; milliseconds per epoch, median of {args.repeats} repeats (arms in "
+             "turn within each); ratios: median over repeats of loop / arm in the same "
+             "repeat.", "",
+             "| n | channels | P per member | " + " | ".join(f"{a} (ms)" for a in arm_names)
+             + " | " + " | ".join(f"loop / {a}" for a in others) + " |",
+             "|" + "---:|" * (3 + len(arm_names) + len(others))]
     for n in ns:
         for w in widths:
             args_ = setup(n, w, device)
             epochs = 6 if n <= 500 else 3
-            arms = {"engine": run_batched, "grouped": run_grouped, "members": run_members,
-                    "vmap": run_vmap, "loop": run_loop}
-            best = {arm: float("inf") for arm in arms}
+            times = {arm: [] for arm in arm_names}
             for _ in range(args.repeats):
-                for arm, fn in arms.items():
-                    best[arm] = min(best[arm], fn(*args_, device, epochs))
+                for arm in arm_names:
+                    times[arm].append(ARMS[arm](*args_, device, epochs))
             p = args_[0].n_parameters()
-            e, g, mb, v, lp = (1000 * best[a] for a in arms)
-            lines.append(f"| {n} | {w} | {p} | {e:.1f} | {g:.1f} | {mb:.1f} | {v:.1f} | "
-                         f"{lp:.1f} | {lp / e:.2f}x | {lp / g:.2f}x | {lp / mb:.2f}x | "
-                         f"{lp / v:.2f}x |")
+            med = {a: 1000 * statistics.median(t) for a, t in times.items()}
+            ratio = {a: statistics.median(lp / t for lp, t in zip(times["loop"], times[a]))
+                     for a in others}
+            lines.append(f"| {n} | {w} | {p} | " + " | ".join(f"{med[a]:.1f}" for a in arm_names)
+                         + " | " + " | ".join(f"{ratio[a]:.2f}x" for a in others) + " |")
             print(lines[-1], flush=True)
     load1 = os.getloadavg()
     lines += ["", f"Load average (1, 5, 15 min) at the start {load0[0]:.1f}, {load0[1]:.1f}, "

@@ -97,6 +97,7 @@ class DatasetInfo:
     _load: Callable[..., Any]
     synthetic: bool = False
     # (channels, height, width) when each input is an image flattened channel-major
+    # (height 1: a 1-D signal)
     image_shape: tuple[int, int, int] | None = None
 
     def validate_params(self, given: dict[str, Any]) -> dict[str, Any]:
@@ -269,7 +270,8 @@ DATASETS: dict[str, DatasetInfo] = {
         "MNIST-1D, generated locally by the mnist1d package (80/20 split)",
         {"n_samples": Param(int, 5000, 100, 200_000, "points generated (80% train pool)")},
         lambda p: _mnist1d_sizes(p["n_samples"]),
-        _const(40), _const(10), lambda p: _mnist1d_pools(p["n_samples"])),
+        _const(40), _const(10), lambda p: _mnist1d_pools(p["n_samples"]),
+        image_shape=(1, 1, 40)),  # a 1-D signal: the CNN's 1-D variant
     "mnist": DatasetInfo(
         "mnist", "classification", "MNIST from its IDX files in the data directory",
         {}, _const((60000, 10000)), _const(784), _const(10), lambda p: _file_pools("mnist"),

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.cnn_layout import (CNN_BLOCKS, CNN_HIDDEN_PER_WIDTH, KERNEL,  # noqa: F401
-                               cnn_activation_floats, cnn_layer_sizes, cnn_matmuls,
-                               cnn_n_parameters)
+                               cnn_activation_floats, cnn_kernel, cnn_layer_sizes,
+                               cnn_matmuls, cnn_n_parameters, cnn_pool)
 from engine.spec import ACTIVATIONS
 
 
@@ -168,14 +168,16 @@ def init_cnn_weights(image_shape: tuple[int, int, int], width: int, outputs: int
                      init_seed: int, init_scale: float, bias: bool
                      ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
     """One CNN member's initial weights: N(0, init_scale^2 / fan_in), biases 0, as for the
-    MLP (a convolution's fan_in is in_channels * 3 * 3). Conv weights are (out, in, 3, 3),
-    dense weights (fan_in, fan_out); float32 on the CPU."""
+    MLP (a convolution's fan_in is in_channels * 3 * 3, or in_channels * 3 for a 1-D
+    signal). Conv weights are (out, in, 3, 3) (or (out, in, 1, 3)), dense weights (fan_in,
+    fan_out); float32 on the CPU."""
     s = cnn_layer_sizes(image_shape, width, outputs)
+    kh, kw = cnn_kernel(image_shape)
     g = torch.Generator().manual_seed(init_seed)
     layers = []
     for c_in in (s["in_channels"], width):
-        fan_in = c_in * KERNEL * KERNEL
-        w = torch.randn(width, c_in, KERNEL, KERNEL, generator=g) * (init_scale / fan_in ** 0.5)
+        fan_in = c_in * kh * kw
+        w = torch.randn(width, c_in, kh, kw, generator=g) * (init_scale / fan_in ** 0.5)
         layers.append((w, torch.zeros(width) if bias else None))
     for fan_in, fan_out in ((s["features"], s["hidden"]), (s["hidden"], outputs)):
         w = torch.randn(fan_in, fan_out, generator=g) * (init_scale / fan_in ** 0.5)
@@ -184,12 +186,36 @@ def init_cnn_weights(image_shape: tuple[int, int, int], width: int, outputs: int
 
 
 _ACT = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}
+_ACT_INPLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "linear": lambda t: t}
+
+
+def _patches(x: torch.Tensor, kernel: tuple[int, int], ones: bool) -> torch.Tensor:
+    """x: (n, c, H, W) -> (n * H * W, kh * kw * c [+ 1]): each pixel's kh x kw
+    neighbourhood ('same' zero padding), columns ordered (ky, kx, channel), then a column
+    of ones if ``ones``."""
+    n, c, hgt, wid = x.shape
+    kh, kw = kernel
+    k2c = kh * kw * c
+    xp = F.pad(x, (kw // 2, kw // 2, kh // 2, kh // 2))
+    sn, sc, si, sj = xp.stride()
+    view = xp.as_strided((n, hgt, wid, kh, kw, c), (sn, si, sj, si, sj, sc))
+    out = x.new_empty(n * hgt * wid, k2c + int(ones))
+    out[:, :k2c].view(n, hgt, wid, kh, kw, c).copy_(view)
+    if ones:
+        out[:, k2c] = 1
+    return out
+
+
+# Patch matrices kept for reuse (full-batch training passes the same inputs every epoch)
+# up to this size; larger ones are rebuilt each pass.
+PATCH_CACHE_BYTES = 64 * 2 ** 20
 
 
 class BatchedCNN(torch.nn.Module):
     """K CNNs as one model: the conv blocks are grouped convolutions (groups = K).
 
-    weights: conv1 (K, width, C, 3, 3), conv2 (K, width, width, 3, 3), dense
+    weights: conv1 (K, width, C, 3, 3), conv2 (K, width, width, 3, 3) (1 x 3 kernels on a
+    1-D signal, image height 1, with 1 x 2 pools), dense
     (K, features, hidden), output (K, hidden, outputs); biases (K, width), (K, width),
     (K, 1, hidden), (K, 1, outputs). Member m's channels are block m of the grouped
     convolution's channels, so members never mix. Shared inputs enter the first
@@ -198,10 +224,11 @@ class BatchedCNN(torch.nn.Module):
 
     ``batching`` (default CNN_BATCHING, "auto") picks how the convolutions are batched;
     every choice computes the same network (tested in float64). Grouped convolutions
-    were measured against ``torch.func.vmap`` over stacked parameters and against each
-    member's own convolutions (``python -m benchmarks.bench_cnn``); "auto" keeps the
-    faster per case. Training all K members at once beat cache-sized groups of members
-    (as the MLP trains on a CPU) by 1.1-3.5x on digits (K = 8, n = 500, width 8 and 64).
+    (on (n, C, H, W) or channels-last tensors) were measured against ``torch.func.vmap``
+    over stacked parameters and against each member's own convolutions
+    (``python -m benchmarks.bench_cnn``); "auto" keeps the fastest per device. Training
+    all K members at once beat cache-sized groups of members (as the MLP trains on a CPU)
+    by 1.1-3.5x on digits (K = 8, n = 500, width 8 and 64).
     """
 
     GROUPED_ON_CPU = False
@@ -218,6 +245,8 @@ class BatchedCNN(torch.nn.Module):
         self.batching = batching
         self.activation = activation
         self.image_shape = tuple(int(v) for v in image_shape)
+        self.kernel, self.pool = cnn_kernel(self.image_shape), cnn_pool(self.image_shape)
+        self.padding = (self.kernel[0] // 2, self.kernel[1] // 2)
         n_layers = len(members[0])
         self.weights = torch.nn.ParameterList(
             [torch.nn.Parameter(torch.stack([m[l][0] for m in members])) for l in range(n_layers)])
@@ -252,8 +281,7 @@ class BatchedCNN(torch.nn.Module):
         params = self.group_params(members) if params is None else params
         batching = self.batching
         if batching == "auto":  # the faster of the measured ones (BENCHMARKS.md, issue 14)
-            batching = ("grouped" if x.device.type != "cpu"
-                        or self.width < CNN_MEMBERS_FROM_WIDTH else "members")
+            batching = "grouped" if x.device.type != "cpu" else "channels_last"
         if batching == "vmap":
             return self._forward_vmap(x, params)
         n_layers = len(self.weights)
@@ -264,6 +292,8 @@ class BatchedCNN(torch.nn.Module):
         hidden = []
         if batching == "members":
             return self._forward_members(x, weights, biases)
+        if batching == "channels_last":
+            return self._forward_channels_last(x, weights, biases)
         if x.dim() == 2:
             n = x.shape[0]
             h = x.reshape(n, c, hgt, wid)
@@ -275,16 +305,83 @@ class BatchedCNN(torch.nn.Module):
         for l in range(CNN_BLOCKS):
             w, b = weights[l], biases[l]
             h = F.conv2d(h, w.reshape(m * width, *w.shape[2:]),
-                         None if b is None else b.reshape(-1), padding=KERNEL // 2,
+                         None if b is None else b.reshape(-1), padding=self.padding,
                          groups=groups if l == 0 else m)
             # pool, then the activation: the same values (every activation here is
             # monotone), on a quarter of the elements
-            h = act(F.max_pool2d(h, 2))
+            h = act(F.max_pool2d(h, self.pool))
             hidden.append(h.reshape(n, m, -1).transpose(0, 1))
         h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
         hidden.append(h)
         out = BatchedLinear.apply(h, weights[-1], biases[-1], "linear")
         return out, hidden
+
+    def _forward_channels_last(self, x: torch.Tensor, weights: list[torch.Tensor],
+                               biases: list[torch.Tensor | None]
+                               ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Grouped convolutions on channels-last tensors (n, H, W, K * width in memory),
+        for which oneDNN's grouped kernels and the max pool are several times faster than
+        on (n, K * width, H, W); shared inputs enter the first convolution as one matrix
+        product of their 3x3 patches with all members' filters side by side (a
+        single-channel convolution is a poor kernel; the patches need no gradient)."""
+        act_ = _ACT_INPLACE[self.activation]
+        c, hgt, wid = self.image_shape
+        m, width = weights[0].shape[0], weights[0].shape[1]
+        cl = torch.channels_last
+        if x.dim() == 2:
+            n = x.shape[0]
+            b = biases[0]
+            # (n * H * W, 9 * c [+ 1]) patch rows, columns (ky, kx, channel [, 1 for the
+            # bias, so one product gives the output and one its weights' gradient])
+            patches = self._patches(x, b is not None)
+            w = weights[0].permute(3, 4, 2, 0, 1).reshape(-1, m * width)
+            # contiguous (cat copies too): on a transposed view, mm's backward takes MKL's
+            # slow order (5x)
+            w = w.contiguous() if b is None else torch.cat([w, b.reshape(1, -1)])
+            z = torch.mm(patches, w)
+            h = z.view(n, hgt, wid, m * width).permute(0, 3, 1, 2)  # channels-last view
+        else:
+            n = x.shape[1]
+            h = (x.reshape(m, n, c, hgt, wid).transpose(0, 1).reshape(n, m * c, hgt, wid)
+                 .contiguous(memory_format=cl))
+            b = biases[0]
+            h = F.conv2d(h, weights[0].reshape(m * width, *weights[0].shape[2:])
+                         .contiguous(memory_format=cl), None if b is None else b.reshape(-1),
+                         padding=self.padding, groups=m)
+        hidden = []
+        for l in range(CNN_BLOCKS):
+            if l > 0:
+                w, b = weights[l], biases[l]
+                h = F.conv2d(h, w.reshape(m * width, *w.shape[2:])
+                             .contiguous(memory_format=cl), None if b is None else b.reshape(-1),
+                             padding=self.padding, groups=m)
+            # pool, then the activation (the same values, a quarter of the elements); in
+            # place: the pool's backward needs its input and indices, not its output
+            h = act_(F.max_pool2d(h, self.pool))
+            # (n, K, width * h * w) channel-major per member: a copy, as the layout differs
+            hidden.append(h.reshape(n, m, -1).transpose(0, 1))
+        h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
+        hidden.append(h)
+        return BatchedLinear.apply(h, weights[-1], biases[-1], "linear"), hidden
+
+    def _patches(self, x: torch.Tensor, ones: bool) -> torch.Tensor:
+        """:func:`_patches` of the images ``x`` (n, c * H * W), kept for the next passes
+        when small: the cache holds
+        ``x`` itself (an identity check cannot match a new tensor at a reused address)
+        and its version counter (an in-place change invalidates it); two entries, for
+        the training and the probe inputs."""
+        image = x.reshape(x.shape[0], *self.image_shape)
+        if x.requires_grad:
+            return _patches(image, self.kernel, ones)
+        cache = self.__dict__.setdefault("_patch_cache", [])
+        for entry in cache:
+            if entry[0] is x and entry[1] == x._version and entry[2] == ones:
+                return entry[3]
+        p = _patches(image, self.kernel, ones)
+        if p.numel() * p.element_size() <= PATCH_CACHE_BYTES:
+            cache.insert(0, (x, x._version, ones, p))
+            del cache[2:]
+        return p
 
     def _forward_members(self, x: torch.Tensor, weights: list[torch.Tensor],
                          biases: list[torch.Tensor | None]
@@ -300,7 +397,7 @@ class BatchedCNN(torch.nn.Module):
             for l in range(CNN_BLOCKS):
                 b = biases[l]
                 h = act(F.max_pool2d(F.conv2d(h, weights[l][j], None if b is None else b[j],
-                                              padding=KERNEL // 2), 2))
+                                              padding=self.padding), self.pool))
                 blocks[l].append(h.flatten(1))
         hidden = [torch.stack(hs) for hs in blocks]
         h = BatchedLinear.apply(hidden[-1], weights[-2], biases[-2], self.activation)
@@ -320,7 +417,8 @@ class BatchedCNN(torch.nn.Module):
             h = xm.reshape(-1, c, hgt, wid)
             hidden = []
             for l in range(CNN_BLOCKS):
-                h = act(F.max_pool2d(F.conv2d(h, ws[l], bs[l], padding=KERNEL // 2), 2))
+                h = act(F.max_pool2d(F.conv2d(h, ws[l], bs[l], padding=self.padding),
+                                     self.pool))
                 hidden.append(h.flatten(1))
             h = h.flatten(1) @ ws[-2]
             h = act(h + bs[-2] if has_bias else h)
@@ -335,15 +433,15 @@ class BatchedCNN(torch.nn.Module):
 
 
 # How BatchedCNN batches its members' convolutions: "grouped" (one grouped convolution,
-# groups = K), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
+# groups = K, on (n, K * width, H, W) tensors), "channels_last" (the same grouped
+# convolutions on channels-last tensors, shared inputs' first convolution as one matrix
+# product), "vmap" (torch.func.vmap over the stacked parameters), "members" (each
 # member's convolutions on their own; dense layers and optimiser still batched) or "auto":
-# grouped on a GPU and for narrow CPU blocks, members from CNN_MEMBERS_FROM_WIDTH channels
-# on a CPU, where oneDNN's grouped convolutions fall behind dense ones (grouped was faster
-# at 8 channels, slower at 12, 16, 32 and 64 on digits; measured with
-# python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14; vmap was never the fastest).
-CNN_BATCHINGS = ("auto", "grouped", "vmap", "members")
+# channels_last on a CPU, grouped on a GPU (where channels-last was not measured). On a
+# CPU, channels_last was the fastest at 8, 32 and 64 channels on digits; vmap never was
+# (python -m benchmarks.bench_cnn: BENCHMARKS.md, issue 14).
+CNN_BATCHINGS = ("auto", "grouped", "channels_last", "vmap", "members")
 CNN_BATCHING = "auto"
-CNN_MEMBERS_FROM_WIDTH = 12
 
 
 def build_model(spec, input_dim: int, init_seeds: list[int]) -> torch.nn.Module:

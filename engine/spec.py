@@ -40,9 +40,10 @@ TASKS = ("auto", "regression", "classification")
 # place these rules live: the spec checks them, the CLI and the dashboard offer them.
 ARCHITECTURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "mlp": ("fully connected: `depth` hidden layers of `width` units", None),
-    "cnn": ("two conv blocks (3x3 conv with `width` channels, activation, 2x2 max pool), "
-            "a dense hidden layer of 2 * `width` units, the output layer; `depth` does not "
-            "apply (reset to 1)", datasets.IMAGE_DATASETS),
+    "cnn": ("two conv blocks (3x3 conv with `width` channels, activation, 2x2 max pool; "
+            "on a 1-D signal, mnist1d, kernel 3 and pool 2), a dense hidden layer of "
+            "2 * `width` units, the output layer; `depth` does not apply (reset to 1)",
+            datasets.IMAGE_DATASETS),
 }
 
 MIN_MEMBERS, MAX_MEMBERS = 2, 64
@@ -232,7 +233,7 @@ class ExperimentSpec:
             raise ValueError(
                 f"architecture={arch!r} is invalid for dataset {name!r}: allowed "
                 f"{' or '.join(repr(a) for a in architectures_for(name))} (a {arch} needs an "
-                f"image dataset: {images})")
+                f"image or signal dataset: {images})")
         set_("width", _int_field("width", self.width))
         set_("depth", _int_field("depth", self.depth))
         if arch == "cnn":

@@ -30,13 +30,13 @@ def test_architecture_is_validated_with_the_allowed_values():
     with pytest.raises(ValueError, match=r"architecture='rnn' is invalid: allowed one of "
                                          r"'mlp', 'cnn'"):
         ExperimentSpec(architecture="rnn")
-    for name in ("linear-teacher", "gaussian-mixture", "mnist1d", "diabetes"):
+    for name in ("linear-teacher", "gaussian-mixture", "diabetes"):
         with pytest.raises(ValueError) as e:
             ExperimentSpec(dataset=name, architecture="cnn")
         msg = str(e.value)
         assert f"architecture='cnn' is invalid for dataset {name!r}: allowed 'mlp'" in msg
-        assert "'digits', 'mnist', 'fashion-mnist', 'cifar10'" in msg
-    for name in ("digits", "mnist", "fashion-mnist", "cifar10"):  # no files needed to validate
+        assert "'digits', 'mnist1d', 'mnist', 'fashion-mnist', 'cifar10'" in msg
+    for name in ("digits", "mnist1d", "mnist", "fashion-mnist", "cifar10"):  # no files needed
         assert ExperimentSpec(dataset=name, architecture="cnn").architecture == "cnn"
 
 
@@ -61,6 +61,12 @@ def test_parameter_count_of_the_cnn():
     assert sum(p.numel() for p in model.parameters()) == want
     cifar = ExperimentSpec(dataset="cifar10", architecture="cnn", width=w)
     assert cifar.n_parameters() == (27 + 1) * w + (9 * w + 1) * w + (64 * w + 1) * 2 * w + (2 * w + 1) * 10
+    # mnist1d, the 1-D variant: 40 -> pool 20 -> pool 10; kernels of 3 taps
+    signal = ExperimentSpec(dataset="mnist1d", architecture="cnn", width=w)
+    want1d = (3 + 1) * w + (3 * w + 1) * w + (10 * w + 1) * 2 * w + (2 * w + 1) * 10
+    assert signal.n_parameters() == want1d
+    model = BatchedCNN([init_cnn_weights((1, 1, 40), w, 10, 0, 1.0, True)], "relu", (1, 1, 40))
+    assert sum(p.numel() for p in model.parameters()) == want1d
 
 
 def test_interpolation_threshold_and_resource_estimate_for_the_cnn():
@@ -74,7 +80,11 @@ def test_interpolation_threshold_and_resource_estimate_for_the_cnn():
     # linear activations: max pooling keeps the CNN nonlinear, so P sets the threshold
     assert interpolation_threshold(spec.replace(activation="linear"), "n_train") == \
         pytest.approx(spec.n_parameters() / 10)
-    for name in ("digits", "mnist", "fashion-mnist", "cifar10"):
+    signal = ExperimentSpec(**{**TINY, "dataset": "mnist1d", "n_train": 500, "width": 16})
+    w = interpolation_threshold(signal, "width")
+    assert cnn_n_parameters((1, 1, 40), w, 10, True) == pytest.approx(5000, rel=1e-6)
+    assert interpolation_threshold(signal, "n_train") == pytest.approx(signal.n_parameters() / 10)
+    for name in ("digits", "mnist1d", "mnist", "fashion-mnist", "cifar10"):
         big = ExperimentSpec(dataset=name, architecture="cnn", n_train=1000, width=32)
         cal = guard.DEFAULT_CALIBRATIONS["cpu"]
         est = guard.estimate(big, calibration=cal)
@@ -96,7 +106,7 @@ def _reference(layers, x):
     return h3 @ w4 + b4, [h1.flatten(1), h2.flatten(1), h3]
 
 
-@pytest.mark.parametrize("batching", ["grouped", "vmap", "members"])
+@pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
 @pytest.mark.parametrize("shared_input", [True, False])
 def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_input, batching):
     K, n = 3, 11
@@ -126,7 +136,94 @@ def test_batched_cnn_forward_and_gradients_equal_plain_torch_in_float64(shared_i
             torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("batching", ["grouped", "vmap", "members"])
+def _reference_1d(layers, x):
+    """One member of the 1-D variant as plain torch conv1d (conv, ReLU, max pool; twice;
+    dense, ReLU; output) on 40-point signals."""
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = layers
+    h1 = F.max_pool1d(F.relu(F.conv1d(x.view(-1, 1, 40), w1[:, :, 0], b1, padding=1)), 2)
+    h2 = F.max_pool1d(F.relu(F.conv1d(h1, w2[:, :, 0], b2, padding=1)), 2)
+    h3 = F.relu(h2.flatten(1) @ w3 + b3)
+    return h3 @ w4 + b4, [h1.flatten(1), h2.flatten(1), h3]
+
+
+@pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
+@pytest.mark.parametrize("shared_input", [True, False])
+def test_1d_cnn_forward_and_gradients_equal_plain_torch_conv1d_in_float64(shared_input,
+                                                                           batching):
+    K, n = 3, 7
+    g = torch.Generator().manual_seed(4)
+    members = [[(w.double(), b.double()) for w, b in init_cnn_weights((1, 1, 40), 5, 10, s, 1.0, True)]
+               for s in range(K)]
+    for layers in members:
+        for _, b in layers:
+            b.normal_(0, 0.1, generator=g)
+    model = BatchedCNN(members, "relu", (1, 1, 40), batching).double()
+    x = torch.randn(K, n, 40, generator=g, dtype=torch.float64)
+    out, hidden = model(x[0] if shared_input else x)
+    assert [h.shape for h in hidden] == [(K, n, 5 * 20), (K, n, 5 * 10), (K, n, 10)]
+    y = torch.randint(0, 10, (K, n), generator=g)
+    loss = F.cross_entropy(out.reshape(-1, 10), y.reshape(-1), reduction="sum")
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    for m, layers in enumerate(members):
+        leaves = [t.clone().requires_grad_() for pair in layers for t in pair]
+        ref, ref_hidden = _reference_1d([(leaves[2 * i], leaves[2 * i + 1]) for i in range(4)],
+                                        x[0] if shared_input else x[m])
+        torch.testing.assert_close(out[m], ref, rtol=1e-12, atol=1e-12)
+        for a, b in zip(hidden, ref_hidden):
+            torch.testing.assert_close(a[m], b, rtol=1e-12, atol=1e-12)
+        ref_grads = torch.autograd.grad(F.cross_entropy(ref, y[m], reduction="sum"), leaves)
+        ours = [grads[i][m] for i in range(4)] + [grads[4 + i][m] for i in range(4)]
+        for i, want in enumerate(ref_grads):
+            got = ours[i // 2] if i % 2 == 0 else ours[4 + i // 2]
+            torch.testing.assert_close(got.reshape(want.shape), want, rtol=1e-10, atol=1e-12)
+
+
+def test_1d_cnn_on_mnist1d_members_equal_members_trained_alone():
+    spec = ExperimentSpec(**{**TINY, "dataset": "mnist1d", "dataset_params": {"n_samples": 200}})
+    together = run_experiment(spec)
+    w = spec.width
+    assert [h.shape for h in together.hidden] == [(3, 30, w * 20), (3, 30, w * 10), (3, 30, 2 * w)]
+    assert together.n_parameters == spec.n_parameters()
+    for m in range(spec.ensemble_size):
+        alone = run_experiment(spec, members=[m])
+        for a, b in zip(alone.hidden, together.hidden):
+            np.testing.assert_allclose(a[0], b[m], rtol=1e-4, atol=1e-5)
+        assert alone.epochs[0] == together.epochs[m]
+
+
+def test_channels_last_cnn_without_bias_tanh_and_a_changed_input_equals_plain_torch_float64():
+    """The channels-last path's other branches: no bias column in the patch matrix, tanh
+    applied in place after the pool, and its patch cache, which must notice an input
+    changed in place and a new input tensor."""
+    K, n = 3, 9
+    g = torch.Generator().manual_seed(3)
+    members = [[(w.double(), None) for w, _ in init_cnn_weights((1, 8, 8), 4, 10, s, 1.0, False)]
+               for s in range(K)]
+    model = BatchedCNN(members, "tanh", (1, 8, 8), "channels_last").double()
+
+    def reference(layers, x):
+        (w1, _), (w2, _), (w3, _), (w4, _) = layers
+        h = torch.tanh(F.max_pool2d(F.conv2d(x.view(-1, 1, 8, 8), w1, padding=1), 2))
+        h = torch.tanh(F.max_pool2d(F.conv2d(h, w2, padding=1), 2))
+        return torch.tanh(h.flatten(1) @ w3) @ w4
+
+    x = torch.randn(n, 64, generator=g, dtype=torch.float64)
+    for step in range(3):
+        out, _ = model(x)
+        grads = torch.autograd.grad(out.square().sum(), list(model.parameters()))
+        for m, layers in enumerate(members):
+            leaves = [w.clone().requires_grad_() for w, _ in layers]
+            ref = reference([(w, None) for w in leaves], x)
+            torch.testing.assert_close(out[m], ref, rtol=1e-12, atol=1e-12)
+            for got, want in zip(grads, torch.autograd.grad(ref.square().sum(), leaves)):
+                torch.testing.assert_close(got[m], want, rtol=1e-10, atol=1e-12)
+        if step == 0:
+            x.mul_(-0.5)  # in place: the cached patches of x are stale now
+        else:
+            x = torch.randn(n, 64, generator=g, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("batching", ["grouped", "channels_last", "vmap", "members"])
 def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64(batching):
     """engine.train on the batched CNN in float64: every member ends with the weights it
     gets when trained on its own (K = 1), to rounding."""
@@ -195,10 +292,10 @@ def test_cli_runs_a_cnn_ensemble_on_digits(tmp_path):
     saved = json.loads((tmp_path / "cnn.json").read_text())
     assert '"architecture": "cnn"' in json.dumps(saved) or "cnn" in json.dumps(saved)
     bad = subprocess.run([sys.executable, "-m", "engine", "run", "--architecture", "cnn",
-                          "--dataset", "mnist1d"], capture_output=True, text=True, timeout=120,
+                          "--dataset", "diabetes"], capture_output=True, text=True, timeout=120,
                          cwd=ROOT)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert "architecture='cnn' is invalid for dataset 'mnist1d'" in bad.stderr
+    assert "architecture='cnn' is invalid for dataset 'diabetes'" in bad.stderr
     helped = subprocess.run([sys.executable, "-m", "engine", "run", "--help"],
                             capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert "--architecture" in helped.stdout and "mlp, cnn" in helped.stdout
@@ -217,7 +314,7 @@ def test_dashboard_offers_the_cnn_on_digits_and_runs_it():
     # On a dataset without images the control is disabled and the MLP is used.
     at = no_exception(open_app(auto="false", arch="cnn"))
     assert at.selectbox(key="arch").disabled
-    assert "A CNN needs an image dataset" in captions(at)
+    assert "A CNN needs an image or signal dataset" in captions(at)
     assert not at.error
 
 
@@ -225,4 +322,9 @@ def test_information_page_offers_the_architecture():
     from tests.test_app import no_exception, open_app
     at = no_exception(open_app("pages/information.py", auto="false", arch="cnn"))
     assert at.selectbox(key="arch").value == "cnn" and not at.selectbox(key="arch").disabled
+    assert not at.error
+    # mnist1d's signals take the 1-D variant, so the control is offered there too
+    at = no_exception(open_app(auto="false", dataset="mnist1d", arch="cnn"))
+    assert at.selectbox(key="arch").value == "cnn" and not at.selectbox(key="arch").disabled
+    assert "A CNN needs" not in " ".join(c.value for c in at.caption)
     assert not at.error

@@ -139,7 +139,7 @@ def architecture_control(container: Any, dataset: str) -> str:
         help="; ".join(f"**{a}**: {ARCHITECTURES[a][0]}" for a in choices))
     if len(allowed) < 2:
         only = ", ".join(ARCHITECTURES["cnn"][1] or ())
-        container.caption(f"A CNN needs an image dataset ({only}); {dataset} trains MLPs.")
+        container.caption(f"A CNN needs an image or signal dataset ({only}); {dataset} trains MLPs.")
     return chosen if chosen in allowed else allowed[0]
 
 
