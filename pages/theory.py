@@ -144,28 +144,27 @@ with st.sidebar:
         sim_text = st.text_input("n / d values to simulate", "0.4, 0.8, 1, 1.4, 3",
                                  key="sim_nd", bind="query-params")
     c1, c2 = st.columns(2)
-    width = c1.number_input("Hidden width", 2, 1024, 32, key="width", bind="query-params")
-    K = c2.number_input("Ensemble size K", 2, 16, 4, key="K", bind="query-params")
+    # Ranges from the spec (ui.controls): an out-of-range value is explained next to
+    # its control, never dropped; the resource guard refuses what would take too long.
+    width = controls.spec_number(c1, "width", 32, key="width")
+    K = controls.spec_number(c2, "ensemble_size", 4, key="K", label="Ensemble size K")
     c1, c2 = st.columns(2)
-    epochs = c1.number_input("Max epochs", 10, 20000, 500, step=50, key="epochs",
-                             bind="query-params")
-    seed = c2.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params")
-    probe = st.number_input("Probe points N", 50, 2000, 300, step=50, key="probe",
-                            bind="query-params")
+    epochs = controls.spec_number(c1, "max_epochs", 500, step=50, key="epochs")
+    seed = controls.spec_number(c2, "seed", 0, key="seed")
+    probe = controls.spec_number(st, "n_probe", 300, step=50, key="probe",
+                                 label="Probe points N")
     c1, c2 = st.columns(2)
     optimizer = c1.selectbox("Optimiser", OPTIMIZERS, key="opt", bind="query-params",
                              help="The theory assumes (full-batch) gradient descent: sgd is "
                              "the faithful choice but needs many epochs near n = d; adam "
                              "(default) is much faster and lands close to it.")
-    lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
-                         key="lr", bind="query-params",
-                         help="Lower it if members diverge (sgd at small n/d).")
-    loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g", key="tol",
-                               bind="query-params",
-                               help="A member stops once its training loss is below this.")
+    lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr", floor=1e-5,
+                              help="Lower it if members diverge (sgd at small n/d).")
+    loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+                                    help="A member stops once its training loss is below this.")
     slots = common.ErrorSlots()
-    slots.add("loss_tol", "sim_nd", "sim_snr", "n_train", "snr_db", "dataset_params", "lr",
-              "optimizer", "init_scale")
+    slots.add("width", "ensemble_size", "max_epochs", "seed", "n_probe", "loss_tol", "sim_nd",
+              "sim_snr", "n_train", "snr_db", "dataset_params", "lr", "optimizer", "init_scale")
     slots.fallback()
 
 

@@ -190,3 +190,11 @@ def test_theory_overlays_the_explorers_matching_sweep():
     # Another SNR: no matching sweep, no diamonds.
     at.slider(key="snr").set_value(20).run()
     assert not any("explorer" in t["name"] for t in _traces(at))
+
+
+def test_theory_simulation_numbers_out_of_range_are_explained():
+    at = no_exception(open_app("pages/theory.py", K="100"))
+    assert at.number_input(key="K").value == 100
+    assert "Ensemble size K: 100 is invalid: allowed an integer in [2, 64]" in errors(at)
+    assert at.button(key="simulate").disabled
+    assert len(chart_specs(at)) == 1  # the theory itself still shows
