@@ -11,7 +11,7 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import common, data, plots, presets, router, runview
+from ui import common, controls, data, labels, plots, presets, router, runview
 
 router.ensure_router()
 
@@ -102,6 +102,32 @@ def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
     st.session_state[values_key] = defaults.get(st.session_state[axis_key], "")
 
 
+auto = True
+mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
+                bind="query-params", label_visibility="collapsed")
+if mode == "Sweep":
+    c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
+    x_axis = controls.select_id(c[0], "x axis", AXES, key="x",
+                                on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
+                                help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
+    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
+    series = controls.select_id(c[2], "Series", ["none"] + AXES, key="series",
+                                on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
+                                help="A second axis: one curve per value.")
+    ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
+                              bind="query-params", disabled=series == "none")
+    auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
+                         help="Compute missing points as soon as the settings change.")
+    sweep_slots = common.ErrorSlots()
+    sweep_slots.add("xs", "ss", "axis", "sweep")
+    sweep_slots.fallback()
+else:
+    auto = st.checkbox("Auto-run", True, key="auto", bind="query-params",
+                       help="Compute the run as soon as the settings change.")
+# The fields the sweep sets: their sidebar controls are disabled ("set by the sweep axis").
+swept = {x_axis, series} - {"none"} if mode == "Sweep" else set()
+
+
 with st.sidebar:
     presets.selector(PAGE)
     st.subheader("Data")
@@ -130,15 +156,17 @@ with st.sidebar:
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
     snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
     if noise in ("target", "input"):
-        snr_db = st.number_input("SNR (dB)", *common.spec_range("snr_db"), 10.0, step=1.0, key="snr",
-                                 bind="query-params",
-                                 help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
+        snr_db = controls.spec_number(st, "snr_db", 10.0, key="snr", label="SNR (dB)",
+                                      step=1.0, overridden="snr_db" in swept,
+                                      help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
     elif noise == "label":
         label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
-                                bind="query-params",
+                                bind="query-params", disabled="label_noise" in swept,
                                 help="Each label is replaced with probability p: by a "
                                 "uniformly drawn class (uniform; p = 1: random labels) or by "
                                 "the next class, c → c + 1 (pair).")
+        if "label_noise" in swept:
+            st.caption(controls.OVERRIDDEN_NOTE)
         label_kind = st.radio("Label-noise kind", LABEL_NOISE_KINDS, horizontal=True,
                               key="pkind", bind="query-params",
                               help="uniform: any class, so a label changes with probability "
@@ -146,21 +174,23 @@ with st.sidebar:
                               "The achieved flip rate is shown per member of a run.")
     slots.add("noise", "snr_db", "label_noise", "label_noise_kind")
     c1, c2 = st.columns(2)
-    n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 50, key="n", bind="query-params",
-                              help="Training points shared by all members.")
+    n_train = controls.spec_number(c1, "n_train", 50, key="n", label="Samples n",
+                                   overridden="n_train" in swept,
+                                   help="Training points shared by all members.")
     # Default: 300, or all the dataset's held-out points when it has fewer (diabetes: 89).
     probe_default = min(PROBE_DEFAULT, int(info.pool_sizes(info.validate_params(params))[1]))
-    n_probe = c2.number_input("Probe points N", *common.spec_range("n_probe"), probe_default,
-                              step=50, key="probe",
-                              bind="query-params",
-                              help="Clean held-out points the representations are compared on.")
+    n_probe = controls.spec_number(c2, "n_probe", probe_default, step=50, key="probe",
+                                   label="Probe points N",
+                                   help="Clean held-out points the representations are "
+                                   "compared on.")
     slots.add("n_train", "n_probe")
 
     st.subheader("Networks")
     architecture = common.architecture_control(st, dataset)
     c1, c2 = st.columns(2)
-    width = c1.number_input("Width" if architecture == "mlp" else "Width (conv channels)",
-                            *common.spec_range("width"), 64, key="width", bind="query-params")
+    width = controls.spec_number(c1, "width", 64, key="width", overridden="width" in swept,
+                                 label="Width" if architecture == "mlp"
+                                 else "Width (conv channels)")
     depth = c2.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
                             bind="query-params", disabled=architecture == "cnn",
                             help="The CNN's layout is fixed (two conv blocks and a dense "
@@ -168,11 +198,12 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
                               key="act", bind="query-params")
-    K = c2.number_input("Ensemble size K", *common.spec_range("ensemble_size"), 4, key="K", bind="query-params")
+    K = controls.spec_number(c2, "ensemble_size", 4, key="K", label="Ensemble size K")
     c1, c2 = st.columns(2)
-    init_scale = c1.number_input("Init scale", *common.spec_range("init_scale", 0.001), 0.1, step=0.05, format="%.3g",
-                                 key="init", bind="query-params",
-                                 help="Multiplies the default initialisation.")
+    init_scale = controls.spec_number(c1, "init_scale", 0.1, step=0.05, format="%.3g",
+                                      key="init", label="Init scale", floor=0.001,
+                                      overridden="init_scale" in swept,
+                                      help="Multiplies the default initialisation.")
     shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
                               help="Every member starts from the same weights, so the noise "
                               "is the only difference between them.")
@@ -182,39 +213,34 @@ with st.sidebar:
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")
-        lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
-                             key="lr", bind="query-params")
+        lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr",
+                                  floor=1e-5)
         c1, c2 = st.columns(2)
-        max_epochs = c1.number_input("Max epochs", *common.spec_range("max_epochs"), 300, step=100, key="epochs",
-                                     bind="query-params",
-                                     help="Full-batch epochs; a member stops early once its "
+        max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs",
+                                          help="Full-batch epochs; a member stops early once its "
                                      "training loss is below 1e-4.")
-        weight_decay = c2.number_input("Weight decay", *common.spec_range("weight_decay"), 0.0, step=1e-4,
-                                       format="%.4g", key="wd", bind="query-params")
-        seed = st.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params",
-                               help="Seeds the data sample, the noise and the initialisation.")
-        loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g",
-                                   key="tol", bind="query-params",
-                                   help="A member stops once its training loss is below "
+        weight_decay = controls.spec_number(c2, "weight_decay", 0.0, step=1e-4,
+                                            format="%.4g", key="wd")
+        seed = controls.spec_number(st, "seed", 0, key="seed",
+                                    help="Seeds the data sample, the noise and the initialisation.")
+        loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+                                        help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
         c1, c2, c3 = st.columns(3)
-        batch_size = c1.number_input(
-            "Batch size", *common.spec_range("batch_size"), 0, step=32, key="batch",
-            bind="query-params", help="Minibatch size; 0 = full batch (every member sees "
+        batch_size = controls.spec_number(
+            c1, "batch_size", 0, step=32, key="batch", help="Minibatch size; 0 = full batch (every member sees "
             "the same minibatches in the same order).")
         lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched",
                                    bind="query-params",
                                    help="constant; cosine: from lr down to 0 at the last "
                                    "epoch; step: x0.1 at half the epochs, x0.01 at 3/4.")
-        grad_clip = c3.number_input(
-            "Gradient clip", *common.spec_range("grad_clip"), 0.0, step=0.5, format="%.3g",
-            key="clip", bind="query-params",
+        grad_clip = controls.spec_number(
+            c3, "grad_clip", 0.0, step=0.5, format="%.3g", key="clip",
             help="Each member's gradient norm is cut to this before every step; 0 = off.")
         replicates = common.replicates_input()
 
-        snapshots = st.number_input("Snapshots over training", *common.spec_range("snapshots"),
-                                    0, key="snaps", bind="query-params",
-                                    help="Keep the probe representations at this many "
+        snapshots = controls.spec_number(st, "snapshots", 0, key="snaps",
+                                         help="Keep the probe representations at this many "
                                     "log-spaced epochs besides initialisation and the end "
                                     "(0 = off): a single run then shows every measure "
                                     "against epoch.")
@@ -222,9 +248,9 @@ with st.sidebar:
                   "batch_size", "lr_schedule", "grad_clip", "snapshots")
 
     st.subheader("Measure")
-    measure = st.selectbox("Alignment measure", list(data.MEASURE_LABELS), index=2,
-                           key="measure", bind="query-params",
-                           help="; ".join(f"**{k}**: {v}" for k, v in
+    measure = controls.select_id(st, "Alignment measure", list(data.MEASURE_LABELS),
+                                 index=2, key="measure",
+                                 help="; ".join(f"**{k}**: {v}" for k, v in
                                           data.MEASURE_LABELS.items()))
     st.caption(data.MEASURE_LABELS[measure])
     c1, c2 = st.columns(2)
@@ -255,41 +281,21 @@ if base is not None and knn_k > max_k(base.n_probe):
     slots.show(f"knn_k={knn_k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
     base = None
 
-mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
-                bind="query-params", label_visibility="collapsed")
-auto = True
-if mode == "Sweep":
-    c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
-    x_axis = c[0].selectbox("x axis", AXES, key="x", bind="query-params",
-                            on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
-                            help="; ".join(f"**{a}**: {data.AXIS_LABELS[a]}" for a in AXES))
-    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
-    series = c[2].selectbox("Series", ["none"] + AXES, key="series", bind="query-params",
-                            on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
-                            help="A second axis: one curve per value.")
-    ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
-                              bind="query-params", disabled=series == "none")
-    auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
-                         help="Compute missing points as soon as the settings change.")
-    sweep_slots = common.ErrorSlots()
-    sweep_slots.add("xs", "ss", "axis", "sweep")
-    sweep_slots.fallback()
-else:
-    auto = st.checkbox("Auto-run", True, key="auto", bind="query-params",
-                       help="Compute the run as soon as the settings change.")
-
 if base is None:
     st.error("The settings above are invalid; the message next to the control says why.",
              icon=":material/error:")
     st.stop()
 
+# One definition of P for the threshold (ui.plots.effective_parameters): this header, the
+# run view's metric and the plots' dashed line agree (a linear MLP counts as one map).
 if base.activation == "linear" and base.architecture == "mlp":
     eff = base.input_dim() + int(base.bias)
-    size_note = (f"P = {base.n_parameters():,} parameters per network, but a linear network "
-                 f"is one linear map with {eff} parameters per output: threshold at n = {eff}")
+    size_note = (f"P = {base.n_parameters():,} weights per network, but a linear network "
+                 f"is one linear map with {eff} parameters per output: threshold at n = {eff}"
+                 f" · P / (n·outputs) = {plots.interpolation_ratio(base):.2f}")
 else:
     size_note = (f"P = {base.n_parameters():,} parameters per network · "
-                 f"P / (n·outputs) = {base.interpolation_ratio():.2f}")
+                 f"P / (n·outputs) = {plots.interpolation_ratio(base):.2f}")
 st.caption(f"{size_note} · "
            f"{'Δ' if measure.startswith('ii') else data.MEASURE_SHORT[measure]} on "
            f"N = {base.n_probe} probe points"
@@ -378,9 +384,9 @@ if frame.empty:
 measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
     f", k={k})" if measure.startswith("ii") else f", k={knn_k})" if measure == "mknn" else ")")
 error_label = "test MSE" if base.task == "regression" else "test error rate"
-fig = plots.sweep_figure(frame, x=x_axis, x_label=data.AXIS_LABELS[x_axis],
+fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
-                         series_label=None if series == "none" else data.AXIS_LABELS[series],
+                         series_label=None if series == "none" else labels.label(series),
                          threshold=threshold)
 event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
                         width="stretch")
@@ -393,7 +399,7 @@ else:
                "members and data, so it understates the spread between draws: set "
                "Replicates to 2 or more for errors across seeds).")
 if threshold is not None:
-    st.caption(f"Dashed line: interpolation threshold at {data.AXIS_LABELS[x_axis]} = "
+    st.caption(f"Dashed line: interpolation threshold at {labels.label(x_axis)} = "
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
                   if base.activation == "linear" else ")"))
@@ -428,8 +434,9 @@ if picked and picked[0] != st.session_state.get("_picked"):
 options = ["none"] + list(by_label)
 
 st.subheader("Open a run")
-opened = st.selectbox("Run", options, key="open", bind="query-params",
-                      help="Or click a point of the plot.")
+opened = controls.select_id(st, "Run", options, key="open", format_func=labels.point_label,
+                            help="Or click a point of the plot (the link keeps the spec "
+                            "names, e.g. n_train=50).")
 if opened and opened != "none" and opened in by_label:
     r = by_label[opened]
     result = None

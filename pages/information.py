@@ -10,7 +10,7 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, infoview, plots, presets, router
+from ui import common, controls, infoview, plots, presets, router
 
 router.ensure_router()
 
@@ -61,9 +61,11 @@ with st.sidebar:
                                            float(p.default), key=name, bind="query-params")
     slots.add("dataset", "dataset_params")
     c1, c2 = st.columns(2)
-    n_train = c1.number_input("Samples n", *common.spec_range("n_train"), 100, key="n", bind="query-params")
-    n_probe = c2.number_input("Probe points N", *common.spec_range("n_probe"), 300, step=50, key="probe",
-                              bind="query-params")
+    # Spec-field inputs leave their range to the spec, which names it when a value is
+    # outside (ui.controls): a typed or linked value is never dropped silently.
+    n_train = controls.spec_number(c1, "n_train", 100, key="n", label="Samples n")
+    n_probe = controls.spec_number(c2, "n_probe", 300, step=50, key="probe",
+                                   label="Probe points N")
     slots.add("n_train", "n_probe")
     rates_text = st.text_input("Label-noise rates p", "0, 0.2", key="rates",
                                bind="query-params",
@@ -90,20 +92,17 @@ with st.sidebar:
     activation = c2.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("relu"),
                               key="act", bind="query-params")
     c1, c2 = st.columns(2)
-    K = c1.number_input("Ensemble size K", *common.spec_range("ensemble_size"), 2, key="K", bind="query-params",
-                        help="Members per point: the error bands are over members.")
-    seed = c2.number_input("Seed", *common.spec_range("seed"), 0, key="seed", bind="query-params")
+    K = controls.spec_number(c1, "ensemble_size", 2, key="K", label="Ensemble size K",
+                             help="Members per point: the error bands are over members.")
+    seed = controls.spec_number(c2, "seed", 0, key="seed")
     replicates = common.replicates_input()
     c1, c2 = st.columns(2)
-    max_epochs = c1.number_input("Max epochs", *common.spec_range("max_epochs"), 300, step=100, key="epochs",
-                                 bind="query-params")
-    lr = c2.number_input("Learning rate", *common.spec_range("lr", 1e-5), 0.01, step=0.005, format="%.4g",
-                         key="lr", bind="query-params")
+    max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs")
+    lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr", floor=1e-5)
     slots.add("architecture", "widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
-    loss_tol = st.number_input("Loss tolerance", *common.spec_range("loss_tol"), 1e-4, format="%.3g", key="tol",
-                               bind="query-params",
-                               help="A member stops once its training loss is below this.")
+    loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+                                    help="A member stops once its training loss is below this.")
     k = st.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params")
     slots.add("k", "loss_tol")
     slots.fallback()

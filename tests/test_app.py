@@ -104,7 +104,7 @@ def test_theory_needs_no_training_and_follows_its_sliders():
 
 def test_theory_invalid_simulation_values_are_explained():
     at = no_exception(open_app("pages/theory.py", sim_nd="0.5, lots"))
-    assert "sim_nd='0.5, lots' is invalid" in errors(at)
+    assert "n / d values to simulate: '0.5, lots' is invalid" in errors(at)
     assert charts(at) == 1  # the theory itself still shows
     assert at.button(key="simulate").disabled
 
@@ -169,11 +169,13 @@ def test_alignment_single_run_and_measure_change():
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"dataset": "digits", "noise": "target"}, "noise='target' is invalid"),
-    ({"dataset": "digits", "noise": "label", "probe": "500"}, "n_probe=500 exceeds"),
-    ({"noise": "label"}, "noise='label' is invalid"),
-    ({"xs": "10, ten"}, "xs='10, ten' is invalid"),
-    ({"x": "label_noise", "xs": "0, 0.1"}, "axis 'label_noise' has no effect"),
+    # Messages name the field by its label (ui/labels.py), not by its spec name.
+    ({"dataset": "digits", "noise": "target"}, "Noise kind: 'target' is invalid"),
+    ({"dataset": "digits", "noise": "label", "probe": "500"}, "Probe points N: 500 exceeds"),
+    ({"noise": "label"}, "Noise kind: 'label' is invalid"),
+    ({"xs": "10, ten"}, "x values: '10, ten' is invalid"),
+    ({"x": "label_noise", "xs": "0, 0.1"},
+     "Sweep axis Label-noise rate p has no effect"),
 ])
 def test_alignment_invalid_combination_is_explained(params, message):
     at = no_exception(open_app(auto="false", **params))
@@ -208,11 +210,11 @@ def test_information_tiny_sweep_completes():
 
 def test_information_invalid_settings_are_explained():
     at = no_exception(open_app("pages/information.py", auto="false", widths="4, -2"))
-    assert "widths='4, -2' is invalid" in errors(at)
+    assert "Widths: '4, -2' is invalid" in errors(at)
     # A spec-level combination: 100 generated MNIST-1D samples leave 80 for training.
     at = no_exception(open_app("pages/information.py", auto="false", dataset="mnist1d",
                                n_samples="100"))
-    assert "n_train=100 exceeds the 80 training points" in errors(at)
+    assert "Training samples n: 100 exceeds the 80 training points" in errors(at)
 
 
 # ----------------------------------------------------------------------------- jobs

@@ -47,9 +47,9 @@ def test_values_the_link_names_itself_are_kept_and_a_contradiction_explained():
     # What a link states is not silently changed (tests/test_app.py has more cases).
     at = _open({"dataset": "mnist1d", "noise": "target"})
     assert at.selectbox(key="noise").value == "target"
-    assert any("noise='target' is invalid" in e for e in _errors(at)), _errors(at)
+    assert any("Noise kind: 'target' is invalid" in e for e in _errors(at)), _errors(at)
     at = _open({"dataset": "diabetes", "probe": "200"})
-    assert any("n_probe=200 exceeds" in e for e in _errors(at)), _errors(at)
+    assert any("Probe points N: 200 exceeds" in e for e in _errors(at)), _errors(at)
 
 
 def test_the_dropdown_does_the_same():

@@ -251,9 +251,12 @@ class ErrorSlots:
         return m.group(2)
 
     def show(self, message: str) -> None:
+        """The message in its field's slot, the field named by its label
+        (``ui.labels.message``: "Series values: '' is invalid", not "ss=''")."""
+        from ui.labels import message as labelled
         field = self.field_of(message)
         slot = self._slots.get(field or "", self._fallback)
-        error(message, where=slot)
+        error(labelled(message), where=slot)
 
 
 def build(make: Callable[[], Any], slots: ErrorSlots) -> Any:

@@ -29,6 +29,26 @@ def _n_params(d: int, width: float, depth: int, outputs: int, bias: bool) -> flo
     return sum(a * b + (b if bias else 0) for a, b in zip(dims[:-1], dims[1:]))
 
 
+def effective_parameters(spec: ExperimentSpec) -> int:
+    """The parameters that count for the interpolation threshold: the one definition the
+    run view, the alignment page's header and the plots' threshold line share.
+
+    ``spec.n_parameters()`` (engine.spec, engine.cnn_layout for the CNN), except for an
+    MLP with linear activations: it is one linear map however wide or deep it is, so it
+    has ``(d + bias) * outputs`` free parameters (the threshold sits at ``n = d + bias``).
+    """
+    if spec.architecture == "mlp" and spec.activation == "linear":
+        return (spec.input_dim() + int(spec.bias)) * spec.n_outputs()
+    return spec.n_parameters()
+
+
+def interpolation_ratio(spec: ExperimentSpec) -> float:
+    """``P / (n * outputs)`` with :func:`effective_parameters`: 1 at the threshold, where
+    :func:`interpolation_threshold` draws its line (n = 50 on a linear network with
+    d = 50 and a bias: 51/50 = 1.02, not the raw 3,329/50 of its layers)."""
+    return effective_parameters(spec) / (spec.n_train * spec.n_outputs())
+
+
 def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
     """The value of ``axis`` at which the network can just fit the data (docs/science.md 1.7).
 
@@ -41,9 +61,7 @@ def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
     if spec.architecture == "cnn":
         return _cnn_threshold(spec, axis)
     if axis == "n_train":
-        if spec.activation == "linear":
-            return float(d + (1 if bias else 0))
-        return spec.n_parameters() / outputs
+        return effective_parameters(spec) / outputs
     if axis == "width" and spec.activation != "linear":
         target = spec.n_train * outputs
         lo, hi = 1e-3, float(2 ** 24)
@@ -130,13 +148,56 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def log_ticks(values: Sequence[float], max_ticks: int = 12) -> dict:
-    """Axis settings for a log axis: ticks at the data's own x values (few of them),
-    instead of Plotly's minor-tick labels ("2, 5, 100, 2")."""
-    v = sorted({float(x) for x in values if x is not None and float(x) > 0})
-    if not v or len(v) > max_ticks:
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def tick_text(v: float) -> str:
+    """A tick label as plain numbers: "0.001", "20", "19,210"; outside 1e-3..1e6 as a
+    power of ten, "2×10⁻⁵" (never Plotly's SI prefixes "100μ" or "1.921e+04")."""
+    v = float(v)
+    if v == 0 or not math.isfinite(v):
+        return f"{v:g}"
+    a = abs(v)
+    if 1e-3 <= a < 1e6:
+        if a >= 1000 or float(v).is_integer():
+            return f"{round(v):,}"
+        return f"{v:.4g}"
+    mant, exp = f"{v:.2e}".split("e")
+    mant = mant.rstrip("0").rstrip(".")
+    power = "10" + str(int(exp)).translate(_SUPERSCRIPT)
+    return power if mant == "1" else f"{mant}×{power}"
+
+
+def nice_log_ticks(lo: float, hi: float, max_ticks: int = 10) -> list[float]:
+    """1-2-5 ticks per decade covering [lo, hi] (1 per decade, or every n-th decade, when
+    that would be more than ``max_ticks``)."""
+    lo, hi = float(lo), float(hi)
+    if not (lo > 0 and hi > 0 and math.isfinite(lo) and math.isfinite(hi)):
+        return []
+    lo, hi = min(lo, hi), max(lo, hi)
+    e0, e1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    for mults in ((1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0 ** e for e in range(e0, e1 + 1) for m in mults]
+        ticks = [float(f"{t:.12g}") for t in ticks if lo / 1.5 <= t <= hi * 1.5]
+        if len(ticks) <= max_ticks:
+            return ticks
+    every = max(1, math.ceil((e1 - e0 + 1) / max_ticks))
+    return [10.0 ** e for e in range(e0, e1 + 1) if (e - e0) % every == 0]
+
+
+def log_ticks(values: Sequence[float], max_ticks: int = 8) -> dict:
+    """Axis settings for a log axis with clean labels: ticks at the data's own values when
+    they are few and well apart (a sweep's x values), else at 1-2-5 per decade; labels
+    as plain numbers (:func:`tick_text`); no minor-tick labels ("2 3 4 5"), no SI
+    prefixes. Pass the result to ``update_xaxes``/``update_yaxes`` with ``type="log"``."""
+    v = sorted({float(x) for x in values
+                if x is not None and math.isfinite(float(x)) and float(x) > 0})
+    if not v:
         return {}
-    return {"tickvals": v, "ticktext": [f"{x:,.4g}" for x in v]}
+    apart = all(b / a >= 1.3 for a, b in zip(v[:-1], v[1:]))
+    ticks = v if len(v) <= max_ticks and apart else nice_log_ticks(v[0], v[-1])
+    return {"tickvals": ticks, "ticktext": [tick_text(t) for t in ticks],
+            "minor": dict(showgrid=False, ticks=""), "hoverformat": ",.4~r"}
 
 
 def wants_log(values: Sequence[float]) -> bool:
@@ -333,7 +394,8 @@ def loss_figure(df: pd.DataFrame, *, x_label: str, y_label: str) -> go.Figure:
                                + " %{y:.3g}<br>P %{customdata[0]}, width %{customdata[1]}"
                                + "<extra>" + name + "</extra>")))
     log_x = wants_log(df["loss"]) if len(df) else False
-    fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear")
+    fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear",
+                     **(log_ticks(df["loss"]) if log_x else {}))
     fig.update_yaxes(title_text=y_label)
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
@@ -343,50 +405,98 @@ def loss_figure(df: pd.DataFrame, *, x_label: str, y_label: str) -> go.Figure:
 # ----------------------------------------------------------------------------- theory
 
 
-THEORY_CURVES = (("rho", "ρ = cos(β_a, β_b)", PALETTE[0]), ("cka", "linear CKA = ρ²", PALETTE[1]),
-                 ("ii_score", "II score 1 − Δ(ρ)", PALETTE[2]), ("ii", "Δ(ρ) (II)", PALETTE[3]))
+# (curve key, legend name, colour, row): row 1 holds the measures where higher is more
+# aligned, row 2 the Information Imbalance (lower is more aligned), row 3 the test error.
+THEORY_CURVES = (
+    ("rho", "ρ = cos(β_a, β_b) (theory)", PALETTE[0], 1),
+    ("cka", "Linear CKA, finite d (theory)", PALETTE[1], 1),
+    ("ii_score", "Information Imbalance score 1 − Δ (theory)", PALETTE[2], 1),
+    ("ii", "Information Imbalance Δ (theory)", PALETTE[3], 2),
+)
+# The d -> infinity limits, drawn dotted on request (rho^2 is what CKA tends to).
+THEORY_LARGE_D = (
+    ("cka_large_d", "ρ² (linear CKA as d → ∞)", PALETTE[1], 1),
+    ("ii_score_large_d", "Information Imbalance score as d → ∞", PALETTE[2], 1),
+    ("ii_large_d", "Δ(ρ) as d → ∞", PALETTE[3], 2),
+)
+THEORY_ROWS = {"cka": 1, "ii_score": 1, "ii": 2, "test_error": 3}
+THEORY_X = {"nd": "n / d (samples per input dimension)",
+            "snr_db": "signal-to-noise ratio SNR (dB)"}
 
 
-def theory_figure(curves: dict, *, sims: pd.DataFrame | None = None, log_error: bool = True
-                  ) -> go.Figure:
-    """Our linear model's curves against n/d (top: alignment; bottom: test error), with
-    cached simulations as markers (``sims`` columns: ``nd``, ``measure``, ``mean``,
-    ``sem``, ``label``; measure in {"cka", "ii_score", "ii", "test_error"})."""
-    nd = np.asarray(curves["n"], float) / float(curves["d"])
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        row_heights=[0.6, 0.4])
-    for key, label, color in THEORY_CURVES:
-        fig.add_trace(go.Scatter(x=nd, y=curves[key], mode="lines", name=label,
-                                 line=dict(color=color, width=2.5),
-                                 hovertemplate="n/d %{x:.3f}: %{y:.4f}<extra>" + label
-                                 + "</extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=nd, y=curves["test_error"], mode="lines", name="test error (theory)",
-                             line=dict(color=PALETTE[4], width=2.5),
-                             hovertemplate="n/d %{x:.3f}: %{y:.4f}<extra>test error</extra>"),
-                  row=2, col=1)
-    if sims is not None and len(sims):
-        colors = {"cka": PALETTE[1], "ii_score": PALETTE[2], "ii": PALETTE[3],
-                  "test_error": PALETTE[4]}
-        for (measure, label), g in sims.groupby(["measure", "label"], sort=False):
-            g = g.sort_values("nd")
+def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = None,
+                  explorer: pd.DataFrame | None = None, log_error: bool = True,
+                  large_d: bool = False, threshold: float | None = None) -> go.Figure:
+    """Our linear model's curves against ``x`` ("nd": n/d, or "snr_db"), in three rows
+    that share the x axis: alignment where higher is more aligned (ρ, the finite-d linear
+    CKA, the II score), the Information Imbalance Δ (lower is more aligned) on its own
+    axis, and the test error. ``large_d`` adds the d → ∞ limits dotted (ρ², ...).
+
+    ``curves``: :func:`engine.theory.curves` plus ``d`` (and ``snr_db`` for ``x="snr_db"``).
+    ``sims`` (the page's simulations) and ``explorer`` (a matching alignment-explorer
+    sweep) are markers; columns ``x`` (or ``nd``), ``measure`` (cka, ii_score, ii,
+    test_error), ``mean``, ``sem``, ``label``. ``threshold``: where to draw the
+    interpolation threshold on the x axis (default: n/d = 1 on the n/d axis, none on the
+    SNR axis, which does not move it).
+    """
+    if x == "snr_db":
+        xs = np.asarray(curves["snr_db"], float)
+    else:
+        xs = np.asarray(curves["n"], float) / float(curves["d"])
+        threshold = 1.0 if threshold is None else threshold
+    short = "n/d" if x == "nd" else "SNR (dB)"
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.45, 0.25, 0.3])
+    lines = [(k, n, c, r, None) for k, n, c, r in THEORY_CURVES]
+    if large_d:
+        lines += [(k, n, c, r, "dot") for k, n, c, r in THEORY_LARGE_D]
+    for key, label, color, row, dash in lines:
+        fig.add_trace(go.Scatter(x=xs, y=curves[key], mode="lines", name=label,
+                                 line=dict(color=color, width=1.5 if dash else 2.5, dash=dash),
+                                 hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>" + label
+                                 + "</extra>"), row=row, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=curves["test_error"], mode="lines",
+                             name="test error (theory)", line=dict(color=PALETTE[4], width=2.5),
+                             hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>test error"
+                             "</extra>"), row=3, col=1)
+    colors = {"cka": PALETTE[1], "ii_score": PALETTE[2], "ii": PALETTE[3],
+              "test_error": PALETTE[4]}
+    for frame, symbol in ((sims, "circle-open"), (explorer, "diamond-open")):
+        if frame is None or not len(frame):
+            continue
+        col = "x" if "x" in frame else "nd"
+        for (measure, label), g in frame.groupby(["measure", "label"], sort=False):
+            if measure not in THEORY_ROWS:
+                continue
+            g = g.sort_values(col)
             fig.add_trace(go.Scatter(
-                x=g["nd"], y=g["mean"], mode="markers",
+                x=g[col], y=g["mean"], mode="markers",
                 error_y=dict(type="data", array=np.nan_to_num(g["sem"].to_numpy(float)),
                              visible=True),
-                marker=dict(symbol="circle-open", size=11, color=colors.get(measure, "#000"),
+                marker=dict(symbol=symbol, size=11, color=colors.get(measure, "#000"),
                             line=dict(width=2)),
-                name=label, hovertemplate="n/d %{x:.3f}: %{y:.4f}<extra>" + label + "</extra>"),
-                row=2 if measure == "test_error" else 1, col=1)
-    fig.add_vline(x=1.0, line_dash="dash", line_color=THRESHOLD_COLOR, row=1, col=1)
-    fig.add_vline(x=1.0, line_dash="dash", line_color=THRESHOLD_COLOR, row=2, col=1)
-    fig.add_annotation(x=1.0, y=1.0, yref="y domain", xref="x", text=" n = d (threshold)",
-                       showarrow=False, yanchor="top", xanchor="left",
-                       font=dict(size=11, color=THRESHOLD_COLOR), row=1, col=1)
-    fig.update_yaxes(title_text="alignment", range=[-0.02, 1.05], row=1, col=1)
-    fig.update_yaxes(title_text="test error", type="log" if log_error else "linear",
-                     dtick=1 if log_error else None, row=2, col=1)
-    fig.update_xaxes(title_text="n / d (samples per input dimension)", row=2, col=1)
-    fig.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10),
+                name=label, hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>" + label
+                + "</extra>"), row=THEORY_ROWS[measure], col=1)
+    if threshold is not None:
+        for r in (1, 2, 3):
+            fig.add_vline(x=threshold, line_dash="dash", line_color=THRESHOLD_COLOR, row=r,
+                          col=1)
+        fig.add_annotation(x=threshold, y=1.0, yref="y domain", xref="x",
+                           text=" n = d (threshold)", showarrow=False, yanchor="top",
+                           xanchor="left", font=dict(size=11, color=THRESHOLD_COLOR),
+                           row=1, col=1)
+    fig.update_yaxes(title_text="alignment (higher = more aligned)", range=[-0.02, 1.05],
+                     row=1, col=1)
+    fig.update_yaxes(title_text="Δ (lower = more aligned)", range=[-0.02, 1.05], row=2, col=1)
+    err = np.asarray(curves["test_error"], float)
+    if sims is not None and len(sims):
+        err = np.concatenate([err, sims.loc[sims["measure"] == "test_error", "mean"]
+                              .to_numpy(float)])
+    fig.update_yaxes(title_text="test error (MSE, clean targets)",
+                     type="log" if log_error else "linear", row=3, col=1,
+                     **(log_ticks(err) if log_error else {}))
+    fig.update_xaxes(title_text=THEORY_X.get(x, x), row=3, col=1)
+    fig.update_layout(height=760, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig
 

@@ -1,0 +1,163 @@
+"""Human labels for spec fields, sweep axes, page inputs and measures: one table.
+
+The engine names things by their spec fields (``n_train``, ``snr_db``) and measure ids
+(``ii_score``, ``cka``); those names stay in the API, the CLI, URLs, exports and the
+controls' help texts. What a reader of the dashboard sees (a dropdown's options, an axis
+title, an error message) goes through this module instead:
+
+- :data:`FIELD_LABELS`: every :class:`engine.ExperimentSpec` field
+  (``tests/test_labels.py`` fails for a new field without a label);
+- :data:`INPUT_LABELS`: the pages' own inputs that messages name (``xs``, ``k``, ...);
+- :data:`MEASURE_LABELS`: every alignment measure (``engine.summaries.MEASURES``) and the
+  theory page's quantities, with :data:`LOWER_IS_BETTER` saying which read "lower = more
+  aligned";
+- :func:`label` (a name's label), :func:`axis_title` (with a unit or a direction), and
+  :func:`message` (an engine ``ValueError`` text whose leading ``field=`` is replaced by
+  the field's label).
+
+Plain Python (no streamlit), so the tables are testable on their own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Every spec field -> how the dashboard names it (sentence case, units in parentheses).
+FIELD_LABELS: dict[str, str] = {
+    "dataset": "Dataset",
+    "dataset_params": "Dataset parameters",
+    "task": "Task",
+    "n_train": "Training samples n",
+    "n_probe": "Probe points N",
+    "noise": "Noise kind",
+    "snr_db": "Signal-to-noise ratio (dB)",
+    "label_noise": "Label-noise rate p",
+    "label_noise_kind": "Label-noise kind",
+    "architecture": "Architecture",
+    "width": "Hidden width",
+    "depth": "Hidden layers",
+    "activation": "Activation",
+    "bias": "Bias terms",
+    "ensemble_size": "Ensemble size K",
+    "shared_init": "Shared initialisation",
+    "init_scale": "Initialisation scale",
+    "optimizer": "Optimiser",
+    "lr": "Learning rate",
+    "max_epochs": "Max epochs",
+    "loss_tol": "Loss tolerance",
+    "batch_size": "Batch size",
+    "weight_decay": "Weight decay",
+    "lr_schedule": "Learning-rate schedule",
+    "grad_clip": "Gradient clip",
+    "snapshots": "Snapshots over training",
+    "seed": "Seed",
+    "device": "Device",
+}
+
+# Inputs of the pages that are not spec fields, as their messages name them.
+INPUT_LABELS: dict[str, str] = {
+    "xs": "x values",
+    "ss": "Series values",
+    "series": "Series",
+    "axis": "Sweep axis",
+    "axes": "Sweep axes",
+    "sweep": "Sweep",
+    "replicates": "Replicates (data seeds)",
+    "replicate": "Replicate (data seed)",
+    "k": "Neighbours k (Information Imbalance)",
+    "knn_k": "Neighbours k (mutual k-NN)",
+    "widths": "Widths",
+    "rates": "Label-noise rates p",
+    "sim_nd": "n / d values to simulate",
+    "sim_snr": "SNR values to simulate (dB)",
+    "n_parameters": "Parameters P per network",
+    "nd": "Samples per input dimension n / d",
+    "d": "Input dimension d",
+    "snr": "Signal-to-noise ratio (ratio)",
+    "epoch": "Epoch",
+    "measure": "Alignment measure",
+}
+
+# Alignment measures (engine.summaries.MEASURES) and the theory page's quantities.
+MEASURE_LABELS: dict[str, str] = {
+    "ii": "Information Imbalance Δ(a→b)",
+    "ii_score": "Information Imbalance score",
+    "cka": "Linear CKA",
+    "cka_debiased": "Debiased linear CKA",
+    "mknn": "Mutual k-NN",
+    "rho": "Weight cosine ρ",
+    "cka_large_d": "ρ² (linear CKA as d → ∞)",
+    "ii_large_d": "Information Imbalance Δ(ρ) as d → ∞",
+    "ii_score_large_d": "Information Imbalance score as d → ∞",
+    "test_error": "Test error",
+}
+# Measures where a lower value means more aligned (or more informative): they get their
+# own axis, never one shared with the "higher = more aligned" measures.
+LOWER_IS_BETTER = frozenset({"ii", "ii_large_d", "test_error"})
+
+PARAM_PREFIX = "dataset_params."  # as engine.sweep.PARAM_PREFIX (axes over dataset parameters)
+_ALL: dict[str, str] = {**INPUT_LABELS, **MEASURE_LABELS, **FIELD_LABELS}
+
+
+def label(name: str) -> str:
+    """The human label of a spec field, page input or measure; ``name`` itself (as a
+    fallback that never raises) when it has none. A dataset parameter as a sweep axis
+    names it ("dataset_params.d" -> "Dataset parameter d")."""
+    name = str(name)
+    if name.startswith(PARAM_PREFIX) and len(name) > len(PARAM_PREFIX):
+        return f"Dataset parameter {name[len(PARAM_PREFIX):]}"
+    return _ALL.get(name, name)
+
+
+def format_option(name: Any) -> str:
+    """``format_func`` for a selectbox whose options are field or measure names
+    ("none" reads as "none")."""
+    return "none" if name == "none" else label(name)
+
+
+def axis_title(name: str, *, direction: bool = False) -> str:
+    """An axis title for ``name``; with ``direction``, measures say which way is better
+    ("Information Imbalance Δ(a→b) (lower = more aligned)")."""
+    text = label(name)
+    if direction and name in MEASURE_LABELS and name != "test_error":
+        text += " (lower = more aligned)" if name in LOWER_IS_BETTER else \
+            " (higher = more aligned)"
+    return text
+
+
+# "name=..." or "dataset_params['d']=..." (optionally "axis 'name' ...") at the start.
+_LEADING = re.compile(r"""\s*(?:dataset_params\[(['"])(?P<param>\w+)\1\]|(?P<field>\w+))=""")
+_AXIS = re.compile(r"""\s*axis (['"])(?P<axis>\w+)\1""")
+
+
+def message(text: Any) -> str:
+    """An engine or page ``ValueError`` message for a reader of the dashboard: a leading
+    ``field=value`` becomes ``Label: value`` (``"ss='' is invalid: ..."`` ->
+    ``"Series values: '' is invalid: ..."``), ``dataset_params['d']=0`` becomes
+    ``Dataset parameter d: 0``, a leading ``axis 'snr_db'`` names the axis by its label.
+    Anything else is returned unchanged. Plain text: escape it for markdown when showing
+    it (:func:`engine.validation.for_markdown`, ``ui.common.error``).
+    """
+    text = str(text)
+    m = _LEADING.match(text)
+    if m and m.group("param"):
+        return f"Dataset parameter {m.group('param')}: {text[m.end():]}"
+    if m and m.group("field") in _ALL:
+        return f"{label(m.group('field'))}: {text[m.end():]}"
+    m = _AXIS.match(text)
+    if m and m.group("axis") in _ALL:
+        return f"Sweep axis {label(m.group('axis'))}{text[m.end():]}"
+    return text
+
+
+def point_label(text: str) -> str:
+    """A sweep point's id ("n_train=50, snr_db=10") as labels ("Training samples n = 50,
+    Signal-to-noise ratio (dB) = 10"); anything else ("none") unchanged."""
+    parts = []
+    for part in str(text).split(", "):
+        name, sep, value = part.partition("=")
+        if not sep or label(name) == name:
+            return str(text)
+        parts.append(f"{label(name)} = {value}")
+    return ", ".join(parts)
