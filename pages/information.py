@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from engine.datasets import DATASETS
-from engine.spec import ACTIVATIONS, ExperimentSpec
+from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
 from ui import common, controls, infoview, plots, presets, router
 
@@ -101,6 +101,17 @@ with st.sidebar:
     lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr", floor=1e-5)
     slots.add("architecture", "widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
+    c1, c2 = st.columns(2)
+    optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
+                             key="opt", bind="query-params")
+    momentum = controls.spec_number(c2, "momentum", 0.0, step=0.1, format="%.3g", key="mom",
+                                    label="Momentum (SGD)", overridden=optimizer != "sgd",
+                                    help="Heavy-ball momentum of SGD; Adam keeps its own.")
+    c1, c2 = st.columns(2)
+    batch_size = controls.spec_number(c1, "batch_size", 0, step=32, key="batch",
+                                      label="Batch size", help="Minibatch size; 0 = full batch.")
+    lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched", bind="query-params")
+    slots.add("optimizer", "momentum", "batch_size", "lr_schedule")
     loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
                                     help="A member stops once its training loss is below this.")
     k = st.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params")
@@ -118,7 +129,9 @@ def _sweep():
     base = ExperimentSpec(dataset=dataset, dataset_params=params, n_train=int(n_train),
                           n_probe=int(n_probe), noise="label", label_noise=rates[0],
                           architecture=architecture, width=widths[0], depth=int(depth), activation=activation,
-                          ensemble_size=int(K), optimizer="adam", lr=float(lr),
+                          ensemble_size=int(K), optimizer=optimizer, lr=float(lr),
+                          momentum=float(momentum) if optimizer == "sgd" else 0.0,
+                          batch_size=int(batch_size), lr_schedule=lr_schedule,
                           max_epochs=int(max_epochs), loss_tol=float(loss_tol),
                           seed=int(seed))
     if k > max_k(base.n_probe):

@@ -37,15 +37,16 @@ def test_alignment_preset_sets_controls_and_url():
     spec = PRESETS["mlp_n"]["spec"]
     assert at.selectbox(key="dataset").value == "mlp-teacher"
     assert at.selectbox(key="x").value == "n_train"
-    assert at.text_input(key="xs").value == "50, 100, 150, 200, 250, 300, 350, 400, 500, " \
-                                            "700, 1000, 1500, 2000"
+    assert at.text_input(key="xs").value == ", ".join(str(n) for n in PRESETS["mlp_n"]["axes"]["n_train"])
     assert at.selectbox(key="series").value == "snr_db"
     assert at.text_input(key="ss").value == "10, 20"
     assert at.number_input(key="snr").value == spec["snr_db"]
     assert at.number_input(key="width").value == 16
     assert at.number_input(key="tol").value == pytest.approx(spec["loss_tol"])
     assert at.checkbox(key="auto").value is False  # nothing is trained by loading
-    assert "0 of 26 points cached" in captions(at)
+    assert at.number_input(key="reps").value == PRESETS["mlp_n"]["replicates"]
+    n_runs = len(PRESETS["mlp_n"]["axes"]["n_train"]) * 2 * PRESETS["mlp_n"]["replicates"]
+    assert f"0 of {n_runs} runs (3 seeds per point) cached" in captions(at), captions(at)
     # The view is a link: the non-default controls are in the URL.
     url = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
     assert url.get("ss") == "10, 20" and url.get("dataset") == "mlp-teacher", url
@@ -61,7 +62,6 @@ def test_alignment_preset_with_label_noise_and_a_missing_measure():
     assert at.selectbox(key="noise").value == "label"
     assert at.slider(key="p").value == pytest.approx(0.2)
     assert at.selectbox(key="x").value == "label_noise"
-    assert "0 of 8 points cached" in captions(at)
     _load(at, "alignment_vs_error")
     assert "Not represented here" in "\n".join(c.value for c in at.sidebar.caption)
 
@@ -69,14 +69,21 @@ def test_alignment_preset_with_label_noise_and_a_missing_measure():
 def test_information_preset_sets_controls():
     at = no_exception(open_app("pages/information.py", auto="false"))
     _load(at, "random_labels")
-    assert at.text_input(key="widths").value == "8, 16, 32, 64, 128, 256, 512"
+    p = PRESETS["random_labels"]
+    assert at.text_input(key="widths").value == ", ".join(str(w) for w in p["axes"]["width"])
     assert at.text_input(key="rates").value == "1"
     assert at.checkbox(key="random").value is True
-    assert at.number_input(key="n").value == 1000
-    assert "0 of 7 runs cached" in captions(at)
-    _load(at, "digits_width")
-    assert at.text_input(key="rates").value == "0, 0.2"
-    assert "0 of 28 runs cached" in captions(at)
+    assert at.number_input(key="n").value == p["spec"]["n_train"]
+    # The report's training protocol is represented: SGD with momentum, minibatches, cosine.
+    assert at.selectbox(key="opt").value == "sgd"
+    assert at.number_input(key="mom").value == pytest.approx(0.9)
+    assert at.number_input(key="batch").value == 128
+    assert at.selectbox(key="sched").value == "cosine"
+    n_runs = len(p["axes"]["width"]) * p["replicates"]
+    assert f"0 of {n_runs} runs cached" in captions(at), captions(at)
+    assert "has no control" not in "\n".join(c.value for c in at.sidebar.caption)
+    _load(at, "label_noise_width")
+    assert at.text_input(key="rates").value == "0, 0.1, 0.2, 0.4"
 
 
 def test_theory_preset_sets_controls_and_says_what_it_cannot_show():
@@ -86,7 +93,7 @@ def test_theory_preset_sets_controls_and_says_what_it_cannot_show():
     assert at.selectbox(key="opt").value == "sgd"
     assert len(at.text_input(key="sim_nd").value.split(",")) == 12
     side = "\n".join(c.value for c in at.sidebar.caption)
-    assert "one SNR at a time" in side and "12 of the report's 16" in side
+    assert "one SNR at a time" in side
     assert charts(at) == 1
 
 

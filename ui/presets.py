@@ -96,9 +96,10 @@ def preset_values(name: str) -> tuple[str, dict[str, Any], list[str]]:
             "widths": _fmt(list(widths)),
             "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
             "seed": int(spec.seed), "epochs": int(spec.max_epochs), "lr": float(spec.lr),
-            "tol": float(spec.loss_tol),
+            "tol": float(spec.loss_tol), "opt": spec.optimizer, "mom": float(spec.momentum),
+            "batch": int(spec.batch_size), "sched": spec.lr_schedule,
         }
-        fixed = {"noise": "label", "optimizer": "adam", "init_scale": 1.0, "bias": True,
+        fixed = {"noise": "label", "init_scale": 1.0, "bias": True,
                  "weight_decay": 0.0, "shared_init": False}
         for field, value in fixed.items():
             if getattr(spec, field) != value:
@@ -134,6 +135,8 @@ def preset_values(name: str) -> tuple[str, dict[str, Any], list[str]]:
     else:  # pragma: no cover - engine/presets.py guards its pages
         raise ValueError(f"page={page!r} is invalid: allowed one of alignment, "
                          "information, theory")
+    if page in ("alignment", "information"):
+        v["reps"] = int(p.get("replicates", 1))  # the report's data seeds per point
     return page, v, notes
 
 
