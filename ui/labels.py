@@ -50,6 +50,7 @@ FIELD_LABELS: dict[str, str] = {
     "weight_decay": "Weight decay",
     "lr_schedule": "Learning-rate schedule",
     "grad_clip": "Gradient clip",
+    "momentum": "Momentum (SGD)",
     "snapshots": "Snapshots over training",
     "seed": "Seed",
     "device": "Device",
