@@ -168,7 +168,12 @@ def _section_summary(claims: dict[str, dict]) -> list[str]:
 
 def _short_robust(line: str) -> str:
     """The robustness line up to its verdict (the numbers are in the claim's section)."""
-    return line.split(" (", 1)[0] if line.count("(") > 1 and len(line) > 160 else line
+    if ": " not in line:
+        return line
+    label, rest = line.split(": ", 1)
+    if label.startswith("Second model"):
+        return line
+    return f"{label.split(' (', 1)[0]}: {rest.split(' (', 1)[0]}"
 
 
 def _section_claim1(data: dict[str, list[Point]], claims: dict[str, dict],
