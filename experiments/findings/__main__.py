@@ -14,7 +14,8 @@ import experiments.findings as findings
 from engine.cache import ResultCache
 from engine.presets import PRESETS
 from experiments.findings.claims import analyse
-from experiments.findings.collect import FIGURES, RunLog, collect, collect_over_training
+from experiments.findings.collect import (FIGURES, OPTIONAL, RunLog, collect,
+                                          collect_over_training, optional_figures)
 from experiments.findings.figures import make_figures
 from experiments.findings.report import add_notes, run_record, write_report
 
@@ -37,16 +38,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="report directory (default: docs/, or test-artifacts/findings-quick/ "
                          "with --quick)")
     ap.add_argument("--only", default=None,
-                    help="comma-separated figure names (default: all): " + ", ".join(FIGURES))
+                    help="comma-separated figure names (default: all, and "
+                    + ", ".join(OPTIONAL) + " where its data files are present): "
+                    + ", ".join(FIGURES))
     args = ap.parse_args(argv)
     if not 0.01 <= args.cache_gb <= 10_000:
         raise SystemExit(f"--cache-gb={args.cache_gb} is invalid: allowed 0.01 to 10000")
     if args.workers is not None and args.workers < 1:
         raise SystemExit(f"--workers={args.workers} is invalid: allowed an integer >= 1")
-    names = list(FIGURES) if not args.only else [n.strip() for n in args.only.split(",")]
+    names = ([*FIGURES, *optional_figures()] if not args.only
+             else [n.strip() for n in args.only.split(",")])
     for n in names:
-        if n not in PRESETS:
-            raise SystemExit(f"--only figure {n!r} is invalid: allowed {', '.join(FIGURES)}")
+        if n not in PRESETS and n not in OPTIONAL:
+            raise SystemExit(f"--only figure {n!r} is invalid: allowed "
+                             f"{', '.join([*FIGURES, *OPTIONAL])}")
     out = Path(args.out) if args.out else (ROOT / ("test-artifacts/findings-quick" if args.quick
                                                    else "docs"))
     # The full run keeps about 3 GB of results (the MNIST-1D runs hold 2000 probe points x

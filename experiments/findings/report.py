@@ -19,8 +19,8 @@ from engine.presets import PRESETS
 from engine.spec import ExperimentSpec, snr_db_to_ratio
 from experiments.findings.claims import (ALIGN_LABELS, NEAR_FACTOR, ROBUST_FIGURE, STAYED_CKA,
                                          WIDTH_FIGURE, Z, threshold_n)
-from experiments.findings.collect import (FITTED_ERROR, QUICK_REPLICATES, Point, RunLog,
-                                          Trajectory, preset, series_of)
+from experiments.findings.collect import (FITTED_ERROR, MNIST_FIGURE, QUICK_REPLICATES, Point,
+                                          RunLog, Trajectory, preset, series_of)
 from engine.presets import OVER_TRAINING, REPLICATES
 
 # The full run's budget on the project's 2-core reference machine.
@@ -329,8 +329,36 @@ def _section_claim4(data: dict[str, list[Point]], claims: dict[str, dict],
                  "Delta(pen->out)"], _width_rows(data[ROBUST_FIGURE])) + "\n")
     a(table(["series", "verdict", "numbers"], [[_g(r["series"]), r["verdict"], r["why"]]
                                                for r in c4["rows"]]) + "\n")
+    L.extend(_mnist_md(data, c4, quick))
     a(_robust_md(c4))
     a(f"**Verdict: {_badge(c4['status'])}.** " + c4.get("note", "") + "\n")
+    return L
+
+
+def _mnist_md(data: dict[str, list[Point]], c4: dict, quick: bool) -> list[str]:
+    """Claim 4 on the real MNIST: its table and decisions where its files were present,
+    else one line saying that it did not run and why (the report says which ran)."""
+    from engine.datafiles import dataset_folder
+    if MNIST_FIGURE not in data:
+        folder = dataset_folder("mnist")
+        root = Path(__file__).resolve().parents[2]
+        where = folder.relative_to(root) if folder.is_relative_to(root) else folder
+        return [f"*Real MNIST*: **not run**: its IDX files are not in `{where}/` "
+                "on the machine that made this report (its sessions cannot download them). "
+                "With the files present (`noisealign download mnist`), the full run adds the "
+                "same width sweep on MNIST (" + settings_md(MNIST_FIGURE, quick) + ") and "
+                "decides claim 4 on it too, as a second dataset.\n"]
+    m = c4.get("mnist", {})
+    L = [f"**{preset(MNIST_FIGURE, quick)['title']}** (the real MNIST, a second dataset; "
+         + settings_md(MNIST_FIGURE, quick) + ")\n",
+         table(["label noise", "width", "P", "P/(n·C)", "train error", "fitted",
+                "moved (CKA to init)", "test error", "test CE", "Delta(h->y)",
+                "Delta(h->y) untrained", "Delta(pen->out)"],
+               _width_rows(data[MNIST_FIGURE])) + "\n",
+         table(["series", "verdict", "numbers"],
+               [[_g(r["series"]), r["verdict"], r["why"]] for r in m.get("rows", [])]) + "\n",
+         f"Real MNIST: **{m.get('status', 'not run')}** (not part of the verdict below, which "
+         "is MNIST-1D's; listed under robustness).\n"]
     return L
 
 
@@ -532,7 +560,9 @@ def settings_md(name: str, quick: bool) -> str:
     axes = "; ".join(f"`{k}` in {list(v)}" for k, v in p["axes"].items())
     series = ("; series `" + "`, `".join(f"{k}` in {list(v)}" for k, v in p["series"].items())
               if p["series"] else "")
-    return (f"*Preset `{name}`* (dashboard page: {p['page']}). Base spec: {fields}. "
+    what = (f"*Preset `{name}`* (dashboard page: {p['page']})" if name in PRESETS
+            else f"*Figure `{name}`* (needs data files; not a dashboard preset)")
+    return (f"{what}. Base spec: {fields}. "
             f"Axis: {axes}{series}; {p.get('replicates', 1)} data seeds per point.")
 
 
