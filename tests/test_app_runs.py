@@ -113,3 +113,14 @@ def test_compare_shows_the_differences_and_two_matrices_on_one_scale(cached):
     scales = [(f["data"][0]["zmin"], f["data"][0]["zmax"]) for f in figs]
     assert scales[0] == scales[1] and scales[0][0] < scales[0][1]
     assert [f["layout"]["title"]["text"] for f in figs] == ["Run A: CKA", "Run B: CKA"]
+
+
+@pytest.mark.parametrize("params", [
+    {"view": "Compare two runs", "cmp_a": "<b>x</b> (zzzzzzzz)", "cmp_b": "", "cmp_measure": "nope"},
+    {"group_by": "width", "group": "../../etc", "tags": ["<script>", "x" * 500]},
+    {"group_by": "sweep", "group": "sweep 000000", "run": "![p](http://example.com) (aaaaaaaa)"},
+    {"view": "nonsense", "runs_measure": "nan", "sort": "group_size"},
+])
+def test_hostile_links_to_the_runs_page_render(cached, params):
+    at = no_exception(open_app("pages/runs.py", **params))
+    assert at.title[0].value == "Runs" and at.dataframe

@@ -118,3 +118,11 @@ def test_decode_round_trips_and_rejects_garbage():
     assert runlabels.decode(runlabels.encode(label)) == label
     for raw in (b"", b"not json", "str", None, b"x" * (runlabels.STORED_MAX + 1)):
         assert runlabels.decode(raw) is None
+
+
+def test_cli_cache_list_shows_the_name(cache, tmp_path, capsys):
+    from engine.cli import main
+    cache.set_label(SPEC, name="baseline for lecture 3", tags="x")
+    assert main(["cache", "list", "--cache-dir", str(tmp_path / "cache")]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert header.split()[-1] == "name" and row.endswith("baseline for lecture 3")
