@@ -100,7 +100,9 @@ if not len(table):
             "appears here.", icon=":material/inbox:")
     st.stop()
 
-st.caption(f"{len(shown)} of {len(table)} runs shown.")
+st.caption(f"{len(shown)} of {len(table)} runs shown"
+           + (f", in {shown['group'].nunique()} {group_by} group(s)." if group_by != "none"
+              else "."))
 event = st.dataframe(
     shown.drop(columns=["key"]), width="stretch", hide_index=True,
     on_select="rerun", selection_mode="single-row", key="runs_table",
@@ -186,7 +188,8 @@ if view == "Open a run":
     entry = entry_of[key]
     label = run_labels.get(key, no_label)
 
-    st.subheader(for_markdown(label["name"] or "Run", limit=runlabels.NAME_MAX + 40))
+    st.subheader(for_markdown(label["name"], limit=runlabels.NAME_MAX + 40)
+                 if label["name"] else "Unnamed run")
     # The inputs show the stored name and tags of the run opened (set before they are
     # drawn; after a save the next run reads them back, normalised).
     if st.session_state.get("_label_run") != key:
@@ -283,7 +286,7 @@ def _highlight(row) -> list[str]:
 
 n_spec = int((frame["kind"] == "spec").sum())
 st.caption(("The runs' specs are identical." if n_spec == 0 else
-            f"Highlighted: the {n_spec} spec field(s) that differ") +
+            f"Highlighted: the {n_spec} spec field(s) that differ.") +
            " Below them: the headline measures (mean ± standard error over members or "
            "member pairs) and the settings they were measured with.")
 st.dataframe(frame.style.apply(_highlight, axis=1), hide_index=True, width="stretch",

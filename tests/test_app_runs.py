@@ -53,6 +53,11 @@ def test_name_and_tags_are_saved_shown_and_filtered(cached):
     at.multiselect(key="tags").set_value([]).run()
     at.text_input(key="q").set_value("BASELINE").run()
     assert len(_table(at)) == 1
+    # Deleting the run from the page deletes its name and tags.
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete_one").click().run()
+    no_exception(at)
+    assert cache.labels() == {} and len(cache.entries()) == 2
 
 
 def test_invalid_tags_are_explained_and_not_stored(cached):
