@@ -126,3 +126,13 @@ def test_cli_cache_list_shows_the_name(cache, tmp_path, capsys):
     assert main(["cache", "list", "--cache-dir", str(tmp_path / "cache")]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
     assert header.split()[-1] == "name" and row.endswith("baseline for lecture 3")
+
+
+def test_an_evicted_run_takes_its_label_with_it(cache, tmp_path):
+    cache.set_label(SPEC, name="old")
+    other = SPEC.replace(n_train=12)
+    # Room for about one entry: storing a second evicts the least recently used one.
+    small = ResultCache(tmp_path / "cache", size_limit=cache.volume() + 1000)
+    small.put(other, run_experiment(other))
+    assert [e["key"] for e in small.entries()] == [small.key(other)]
+    assert small.labels() == {}
