@@ -14,6 +14,10 @@ either complete or absent:
   and CRC-32 of the arrays, whether representations are included.
 - ``b/<key>``: the arrays as ``.npz`` bytes (``np.load(allow_pickle=False)``).
 
+A run's name and tags, when a user gave it some (:meth:`ResultCache.set_label`), are a
+third item ``l/<key>`` (:mod:`engine.runlabels`): deleted with the entry, never evicted
+on its own.
+
 Nothing is ever pickled or unpickled: the :class:`_SafeDisk` used for diskcache only
 accepts ``str`` keys and ``bytes`` values and refuses to load anything diskcache would
 unpickle (CVE-2025-69872: diskcache's default ``Disk`` unpickles values, so anyone who
@@ -673,6 +677,7 @@ class ResultCache:
             with cache.transact():
                 for item in (f"m/{key}", f"b/{key}"):
                     found = cache.delete(item) or found
+                cache.delete(f"l/{key}")  # its name and tags go with it
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
                 self._recreate(e)
@@ -880,8 +885,8 @@ class ResultCache:
                 break
             (item,) = rows[0]
             with cache.transact():
-                cache.delete(f"m/{item[2:]}")
-                cache.delete(f"b/{item[2:]}")
+                for kind in "mbl":
+                    cache.delete(f"{kind}/{item[2:]}")
 
     # ------------------------------------------------------------------ single flight
     def _acquire(self, key: str, *, blocking: bool,
@@ -1021,6 +1026,73 @@ class ResultCache:
                         "has_representations": meta["has_representations"],
                         "complete": key in blobs})
         out.sort(key=lambda e: e["created"], reverse=True)
+        return out
+
+    # ------------------------------------------------------------------ names and tags
+    def set_label(self, spec_or_key: ExperimentSpec | str, *, name: str = "",
+                  tags: str | list[str] | tuple[str, ...] = ()) -> dict | None:
+        """Give a cached run a name and tags (:func:`engine.runlabels.check_label`: a
+        comma-separated string or a list); both empty removes its label.
+
+        Returns the stored label ``{"name", "tags"}`` (None when removed). ValueError for
+        an invalid name or tags (naming the field and the allowed range) or a run that
+        is not in the cache; OSError when the cache cannot be written.
+        """
+        from engine import runlabels
+        key = self._key_of(spec_or_key)
+        label = runlabels.check_label(name, tags)
+        cache = self._open()
+        if cache is None:
+            raise OSError(f"results cache in {self.directory} is unavailable: the label "
+                          "was not stored")
+        try:
+            with cache.transact():  # the run cannot be deleted between check and write
+                if f"m/{key}" not in cache:
+                    raise ValueError(f"run {key[:12]} is not in the results cache: "
+                                     "allowed a cached run")
+                if runlabels.is_empty(label):
+                    cache.delete(f"l/{key}")
+                else:
+                    cache.set(f"l/{key}", runlabels.encode(label))
+        except (sqlite3.Error, diskcache.Timeout) as e:
+            raise OSError(f"results cache could not store the label of {key[:12]} "
+                          f"({e})") from e
+        return None if runlabels.is_empty(label) else label
+
+    def label(self, spec_or_key: ExperimentSpec | str) -> dict | None:
+        """The name and tags of a run (``{"name", "tags"}``), or None without any."""
+        from engine import runlabels
+        try:
+            raw = self._read(f"l/{self._key_of(spec_or_key)}")
+        except UnsafeEntry:
+            return None
+        return runlabels.decode(raw)
+
+    def labels(self) -> dict[str, dict]:
+        """Every run's name and tags: ``{key: {"name", "tags"}}`` (one query, no arrays
+        read, no use recorded). Rows that are not valid labels are skipped."""
+        from engine import runlabels
+        cache = self._open()
+        if cache is None:
+            return {}
+        try:
+            rows = cache._sql("SELECT key, mode, filename, value, size FROM Cache WHERE "
+                              "raw = 1 AND typeof(key) = 'text' AND key LIKE 'l/%'").fetchall()
+        except sqlite3.Error:
+            return {}
+        out = {}
+        for k, mode, filename, value, size in rows:
+            if not _KEY.fullmatch(k[2:]):
+                continue
+            try:
+                if filename is not None:
+                    cache._disk.check_file(filename, size)
+                raw = cache._disk.fetch(mode, filename, value, False)
+            except (UnsafeEntry, OSError):
+                continue
+            label = runlabels.decode(raw)
+            if label is not None:
+                out[k[2:]] = label
         return out
 
     def volume(self) -> int:

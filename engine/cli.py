@@ -344,14 +344,18 @@ def cmd_cache(args: Any) -> int:
         print(f"directory   {cache.directory}\nentries     {len(entries)}\n"
               f"on disk     {cache.volume() / 2**20:.1f} MiB of {cache.size_limit / 2**20:.0f} MiB")
         return 0
-    rows = [["key", "created", "dataset", "n_train", "width", "noise", "level", "MiB", "reps"]]
+    names = {k: v["name"] for k, v in cache.labels().items()}  # set on the Runs page
+    rows = [["key", "created", "dataset", "n_train", "width", "noise", "level", "MiB", "reps",
+             "name"]]
     for e in entries:
         s = e["spec"]
         level = s.get("label_noise") if s.get("noise") == "label" else s.get("snr_db")
+        name = names.get(e["key"], "")
         rows.append([e["key"][:12], time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"])),
                      str(s.get("dataset")), str(s.get("n_train")), str(s.get("width")),
                      str(s.get("noise")), _short(level), f"{e['bytes'] / 2**20:.2f}",
-                     "yes" if e["has_representations"] else "no"])
+                     "yes" if e["has_representations"] else "no",
+                     name if len(name) <= 30 else name[:29] + "…"])
     print(_table(rows) if entries else f"no entries in {cache.directory}")
     return 0
 

@@ -75,6 +75,6 @@ def test_runs_page_shows_a_run_over_training():
     slider.set_value(1).run()
     no_exception(at)
     assert any(t.startswith("CKA at epoch") and "end" not in t for t in _titles(at))
-    at.selectbox(key="runs_ot_measure").set_value("mknn").run()
+    at.selectbox(key="runs_measure").set_value("mknn").run()
     no_exception(at)
     assert any(t.startswith("mutual k-NN at epoch") for t in _titles(at))

@@ -32,7 +32,8 @@ KEYS = {
                              "n_samples"] + DATASET_PARAMS,
     "pages/theory.py": ["d", "snr", "nd", "wd", "large_d", "logerr", "init", "sim_nd", "width",
                         "K", "epochs", "seed", "probe", "opt", "lr"],
-    "pages/runs.py": ["q", "ds", "noise", "sort", "desc", "run"],
+    "pages/runs.py": ["q", "ds", "noise", "sort", "desc", "run", "tags", "group_by", "group",
+                       "view", "runs_measure", "cmp_a", "cmp_b", "cmp_measure"],
     "pages/compare.py": ["src", "measures", "k", "knn_k", "knn_metric", "heat", "best_by"],
 }
 

@@ -6,6 +6,8 @@ cache (:func:`engine.summaries.summarise`); this module only reads it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -108,14 +110,20 @@ def _level(spec: Mapping[str, Any]) -> Any:
     return f"{v} dB" if field == "snr_db" else f"p={v}"
 
 
-def runs_table(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per cache entry, newest first."""
+def runs_table(entries: Sequence[Mapping[str, Any]],
+               labels: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """One row per cache entry, newest first; ``labels`` (``ResultCache.labels()``) fill
+    the ``name`` and ``tags`` ("a, b") columns."""
+    labels = labels or {}
     rows = []
     for e in entries:
         s, summ = e.get("spec") or {}, e.get("summary") or {}
         params = s.get("dataset_params") or {}
+        lab = labels.get(e["key"]) or {}
         row = {
-            "key": e["key"], "created": pd.to_datetime(e.get("created", 0), unit="s"),
+            "key": e["key"], "name": lab.get("name", ""),
+            "tags": ", ".join(lab.get("tags", ())),
+            "created": pd.to_datetime(e.get("created", 0), unit="s"),
             "dataset": s.get("dataset"),
             "params": ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
             "noise": s.get("noise"), "level": _level(s), "n_train": s.get("n_train"),
@@ -131,32 +139,227 @@ def runs_table(entries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             row[m] = st_["mean"] if st_ else math.nan
         row["bytes"] = e.get("bytes")
         rows.append(row)
-    cols = ["key", "created", "dataset", "params", "noise", "level", "n_train", "n_probe",
+    cols = ["key", "name", "tags", "created", "dataset", "params", "noise", "level", "n_train", "n_probe",
             "width", "depth", "activation", "K", "shared_init", "init_scale", "optimizer", "lr",
             "max_epochs", "weight_decay", "seed", "test_error", "cka", "ii_score", "mknn",
             "bytes"]
     return pd.DataFrame(rows, columns=cols)
 
 
+def runs_export(entries: Sequence[Mapping[str, Any]],
+                labels: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict]:
+    """The runs' JSON export: for each entry its key, name, tags, spec, summary and
+    creation time, as strict JSON (NaN -> null)."""
+    labels = labels or {}
+    return [json_safe({"key": e["key"], "name": (labels.get(e["key"]) or {}).get("name", ""),
+                       "tags": list((labels.get(e["key"]) or {}).get("tags", [])),
+                       "spec": e["spec"], "summary": e["summary"], "created": e["created"]})
+            for e in entries]
+
+
+def table_tags(table: pd.DataFrame) -> list[str]:
+    """Every tag used in a runs table's ``tags`` column, sorted (ignoring case)."""
+    found: dict[str, str] = {}
+    for text in table.get("tags", pd.Series(dtype=str)):
+        for tag in split_tags(text):
+            found.setdefault(tag.casefold(), tag)
+    return sorted(found.values(), key=str.casefold)
+
+
+def split_tags(text: Any) -> list[str]:
+    """The tags of a ``tags`` cell ("a, b" -> ["a", "b"])."""
+    return [t.strip() for t in str(text or "").split(",") if t.strip()]
+
+
 def filter_runs(table: pd.DataFrame, *, query: str = "", datasets: Iterable[str] = (),
-                noises: Iterable[str] = ()) -> pd.DataFrame:
+                noises: Iterable[str] = (), tags: Iterable[str] = (),
+                group: str | None = None) -> pd.DataFrame:
+    """The rows of a runs table that match every filter given: ``query`` in any column
+    (name and tags included; case-insensitive), a dataset and a noise kind among those
+    listed, at least one of ``tags`` (ignoring case), and group id ``group`` (the
+    ``group`` column of :func:`add_groups`)."""
     out = table
     datasets, noises = list(datasets), list(noises)
+    wanted = {t.casefold() for t in tags}
     if datasets:
         out = out[out["dataset"].isin(datasets)]
     if noises:
         out = out[out["noise"].isin(noises)]
+    if wanted and len(out):
+        has = out["tags"].map(lambda text: bool(wanted & {t.casefold() for t in split_tags(text)}))
+        out = out[has.astype(bool)]
+    if group and "group" in out.columns:
+        out = out[out["group"] == group]
     q = query.strip().lower()
     if q and len(out):  # apply(axis=1) of no rows gives a DataFrame, without .str
-        text = out.astype(str).apply(lambda r: " ".join(r).lower(), axis=1)
+        # str() of each cell: pandas 3's astype(str) keeps missing values as NaN floats.
+        text = out.apply(lambda r: " ".join(map(str, r)).lower(), axis=1)
         out = out[text.str.contains(q, regex=False)]
     return out
 
 
 def run_label(row: Mapping[str, Any]) -> str:
+    """A run as an option of a selectbox: its name (if any), dataset, noise, n, width, K,
+    seed, and the first 8 characters of its key, which end every label (so a label whose
+    name changed still finds its run: :func:`find_label`)."""
     lvl = f" {row['level']}" if row.get("level") else ""
-    return (f"{row['dataset']} · {row['noise']}{lvl} · n={row['n_train']} · "
+    name = f"“{row['name']}” · " if row.get("name") else ""
+    return (f"{name}{row['dataset']} · {row['noise']}{lvl} · n={row['n_train']} · "
             f"width={row['width']} · K={row['K']} · seed={row['seed']} ({row['key'][:8]})")
+
+
+def find_label(labels: Sequence[str], wanted: str | None) -> str | None:
+    """``wanted`` if it is among ``labels``, else the label of the same run (same key
+    suffix "(0123abcd)": its name changed meanwhile), else None."""
+    if wanted in labels:
+        return wanted
+    if not wanted or not wanted.endswith(")") or "(" not in wanted:
+        return None
+    suffix = wanted[wanted.rindex("("):]
+    return next((lab for lab in labels if lab.endswith(suffix)), None)
+
+
+# ----------------------------------------------------------------------------- groups
+
+# The fields a sweep varies (the dashboard's and the CLI's sweep axes, and the replicate
+# seed): runs whose specs agree in every other field belong to one sweep.
+SWEEP_FIELDS = ("n_train", "snr_db", "width", "label_noise", "init_scale", "seed")
+GROUP_BY = ("none", "sweep", "dataset")
+
+
+def group_key(spec: Mapping[str, Any], by: str) -> str:
+    """The identity of the group a run (its spec dict) belongs to when grouping ``by``:
+
+    - ``"sweep"``: the whole spec except :data:`SWEEP_FIELDS` and ``device`` (where it
+      runs does not change the experiment), so two runs share a group exactly when their
+      specs differ only in swept fields;
+    - ``"dataset"``: the dataset and its parameters.
+    """
+    if by == "sweep":
+        rest = {k: v for k, v in spec.items() if k not in SWEEP_FIELDS and k != "device"}
+    elif by == "dataset":
+        rest = {"dataset": spec.get("dataset"), "dataset_params": spec.get("dataset_params") or {}}
+    else:
+        raise ValueError(f"by={by!r} is invalid: allowed one of {', '.join(GROUP_BY[1:])}")
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
+def run_groups(specs: Sequence[Mapping[str, Any]], by: str) -> list[dict[str, Any]]:
+    """For each spec (in order), its group when grouping ``by`` (see :func:`group_key`):
+    ``{"group": id, "group_size": runs in the group, "varies": the swept fields whose
+    values differ within the group ("" for one run, or when grouping by dataset)}``.
+
+    The id is "sweep " or "dataset " and 6 hex characters of the group's identity: the
+    same group keeps its id whatever else is cached, filtered or sorted (so it can travel
+    in a link).
+    """
+    keys = [group_key(s, by) for s in specs]
+    members: dict[str, list[Mapping[str, Any]]] = {}
+    for k, s in zip(keys, specs):
+        members.setdefault(k, []).append(s)
+    info: dict[str, dict[str, Any]] = {}
+    for k, group in members.items():
+        varies = ""
+        if by == "sweep" and len(group) > 1:
+            varies = ", ".join(f for f in SWEEP_FIELDS
+                               if len({json.dumps(s.get(f)) for s in group}) > 1)
+        info[k] = {"group": f"{by} {hashlib.sha256(k.encode()).hexdigest()[:6]}",
+                   "group_size": len(group), "varies": varies}
+    return [dict(info[k]) for k in keys]
+
+
+def add_groups(table: pd.DataFrame, entries: Sequence[Mapping[str, Any]], by: str
+               ) -> pd.DataFrame:
+    """``table`` (:func:`runs_table` of ``entries``) with the columns ``group``,
+    ``group_size`` and ``varies`` of :func:`run_groups` after ``tags``; unchanged for
+    ``by="none"``."""
+    if by == "none":
+        return table
+    spec_of = {e["key"]: e.get("spec") or {} for e in entries}
+    groups = run_groups([spec_of.get(k, {}) for k in table["key"]], by)
+    out = table.copy()
+    at = list(out.columns).index("tags") + 1
+    for i, col in enumerate(("group", "group_size", "varies")):
+        out.insert(at + i, col, [g[col] for g in groups] if groups else pd.Series(dtype=object))
+    return out
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return "—" if math.isnan(v) else f"{v:.4g}"
+    if isinstance(v, Mapping):
+        return ", ".join(f"{k}={x}" for k, x in sorted(v.items())) or "—"
+    return str(v)
+
+
+def _mean_sem(mean: float, sem: float) -> str:
+    if not math.isfinite(mean):
+        return "—"
+    return f"{mean:.4f}" + (f" ± {sem:.2g}" if math.isfinite(sem) else "")
+
+
+def compare_frame(a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:
+    """Two runs (cache entries: ``spec`` dict and ``summary``) side by side, as text:
+    the spec fields that differ (``kind`` "spec"), then the headline measures, each mean
+    ± its standard error (test error over members; CKA, II score and mutual k-NN over
+    member pairs; Delta(h -> y clean) over members), then the settings they were measured
+    with: probe points N, k of the Information Imbalance and of mutual k-NN (``kind``
+    "measure" and "setting"; rows missing from both runs are left out). ``differs`` says
+    whether the two cells differ. Columns: quantity, field, run A, run B, kind, differs.
+    """
+    from ui import labels as ui_labels  # plain Python; the human names of fields
+    sa, sb = a.get("spec") or {}, b.get("spec") or {}
+    ma, mb = a.get("summary") or {}, b.get("summary") or {}
+    rows = []
+    for field in list(dict.fromkeys([*sa, *sb])):
+        if field == "device":
+            continue
+        va, vb = _fmt(sa.get(field)), _fmt(sb.get(field))
+        if va != vb:
+            rows.append((ui_labels.label(field), field, va, vb, "spec"))
+
+    def measures(summ: Mapping[str, Any]) -> dict[str, str]:
+        e = error_stat(summ)
+        out = {"test_error": _mean_sem(e["mean"], e["sem"])}
+        for m in ("cka", "ii_score", "mknn"):
+            st_ = align_stat(summ, m)
+            out[m] = _mean_sem(st_["mean"], st_["sem"]) if st_ else "—"
+        out["ii_h_to_y"] = _mean_sem(*info_stat(summ, "ii_h_to_y"))
+        settings = summary_settings(summ)
+        for k in ("N", "k", "knn_k"):
+            out[k] = _fmt(settings.get(k))
+        return out
+
+    names = {"test_error": "Test error (mean over members)", "cka": "Linear CKA",
+             "ii_score": "Information Imbalance score", "mknn": "Mutual k-NN",
+             "ii_h_to_y": "Δ(h → y clean)", "N": "Probe points N",
+             "k": "Neighbours k (Information Imbalance)", "knn_k": "Neighbours k (mutual k-NN)"}
+    xa, xb = measures(ma), measures(mb)
+    for k, name in names.items():
+        if xa[k] == "—" and xb[k] == "—":
+            continue
+        rows.append((name, k, xa[k], xb[k], "setting" if k in ("N", "k", "knn_k") else "measure"))
+    df = pd.DataFrame(rows, columns=["quantity", "field", "run A", "run B", "kind"])
+    df["differs"] = df["run A"] != df["run B"]
+    return df
+
+
+def shared_range(*matrices: np.ndarray | None) -> tuple[float, float] | None:
+    """(min, max) of the finite values of all ``matrices`` (None ones skipped): one
+    colour scale for matrices shown side by side. None when there is no finite value;
+    a single value v gives (v - 0.5, v + 0.5)."""
+    vals = [np.asarray(m, float).ravel() for m in matrices if m is not None]
+    vals = np.concatenate(vals) if vals else np.empty(0)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        return None
+    lo, hi = float(vals.min()), float(vals.max())
+    return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
 
 
 # ----------------------------------------------------------------------------- matching
