@@ -26,6 +26,8 @@ from engine.jobs import ACTIVE, DONE, BusyError, Job, JobManager
 from engine.validation import for_markdown, show
 
 POLL_SECONDS = 1.0
+# How long a Cancel click waits for its job to stop before the page is redrawn.
+CANCEL_WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 20.0
 # A job nobody has polled for this long (its tabs were closed) is cancelled.
 ABANDON_AFTER = 90.0
@@ -436,6 +438,11 @@ def cancel_job(job_id: str) -> None:
     if job is None:
         return
     stopped = manager.release(job, session_id())
+    if stopped:
+        # A running job stops at its next epoch (milliseconds for small networks): a
+        # short wait lets the run that follows the click draw it stopped, and the
+        # sidebar's count with it.
+        job.wait(CANCEL_WAIT_SECONDS)
     for key in [k for k in st.session_state if str(k).startswith("_job_")]:
         if st.session_state[key] == job_id:
             del st.session_state[key]
