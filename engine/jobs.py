@@ -492,11 +492,15 @@ class JobManager:
         return out
 
     def stats(self) -> dict[str, int]:
-        """Counts of queued and running jobs, and the worker count."""
+        """Counts of queued and running jobs, and the worker count. ``stopping`` counts
+        the running jobs that were cancelled and have not yet stopped (they still hold a
+        worker; they are among ``running``)."""
         with self._lock:
             active = list(self._active.values())
+        running = [j for j in active if j.status == RUNNING]
         return {"queued": sum(j.status == QUEUED for j in active),
-                "running": sum(j.status == RUNNING for j in active),
+                "running": len(running),
+                "stopping": sum(j.cancel_requested for j in running),
                 "workers": self.max_workers}
 
     def shutdown(self, *, cancel: bool = True, wait: bool = True) -> None:

@@ -11,7 +11,7 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import common, controls, data, labels, plots, presets, router, runview
+from ui import common, controls, data, labels, plots, presets, router, runview, widget_sync
 
 router.ensure_router()
 
@@ -99,7 +99,9 @@ def _on_dataset_change() -> None:
 
 
 def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
-    st.session_state[values_key] = defaults.get(st.session_state[axis_key], "")
+    # Pinned: a request the browser sent before it drew the new values must not put the
+    # old ones back (ui.widget_sync; issue 17's "Series values: '' is invalid").
+    widget_sync.set_value(values_key, defaults.get(st.session_state[axis_key], ""))
 
 
 auto = True
@@ -110,12 +112,14 @@ if mode == "Sweep":
     x_axis = controls.select_id(c[0], "x axis", AXES, key="x",
                                 on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
-    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
+    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
+                              on_change=widget_sync.keep, args=("xs",))
     series = controls.select_id(c[2], "Series", ["none"] + AXES, key="series",
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
     ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
-                              bind="query-params", disabled=series == "none")
+                              bind="query-params", disabled=series == "none",
+                              on_change=widget_sync.keep, args=("ss",))
     auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
                          help="Compute missing points as soon as the settings change.")
     sweep_slots = common.ErrorSlots()
@@ -284,6 +288,7 @@ if base is not None and knn_k > max_k(base.n_probe):
 if base is None:
     st.error("The settings above are invalid; the message next to the control says why.",
              icon=":material/error:")
+    common.job_panel(PAGE)  # a job started before stays in sight, with its Cancel
     st.stop()
 
 # One definition of P for the threshold (ui.plots.effective_parameters): this header, the
@@ -354,6 +359,7 @@ def _sweep():
 
 sweep = common.build(_sweep, sweep_slots)
 if sweep is None:
+    common.job_panel(PAGE)  # a job started before stays in sight, with its Cancel
     st.stop()
 specs = sweep.specs()
 fp = "sweep:" + "|".join(s.content_hash() for s in specs)

@@ -148,6 +148,7 @@ sweep = common.build(_sweep, slots)
 if sweep is None:
     st.error("The settings in the sidebar are invalid; the message there says why.",
              icon=":material/error:")
+    common.job_panel(PAGE)  # a job started before stays in sight, with its Cancel
     st.stop()
 base = sweep.base
 specs = sweep.specs()

@@ -232,3 +232,38 @@ print("running", flush=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "running" in out.stdout
     assert time.monotonic() - t0 < 30  # an endless job did not hold the exit
+
+
+def test_cancel_stops_a_sweeps_pending_points_and_frees_the_worker(make_manager, cache):
+    # Issue 17: a sweep went on from 17/21 to 21/21 after Cancel. The first point trains
+    # 2 epochs, the others until cancelled: after the cancel no further point is
+    # computed or stored, the counts go back to zero and the single worker takes the
+    # next job.
+    from engine.sweep import Sweep
+
+    m = make_manager(max_workers=1)
+    sweep = Sweep(ExperimentSpec(**ENDLESS), {"max_epochs": [2, 10**6, 10**6 - 1, 10**6 - 2]})
+    job = m.submit_sweep(sweep, "s1")
+    assert wait_until(lambda: job.status == "running" and len(job.points) == 1
+                      and job.progress > 0.25)
+    assert m.stats()["running"] == 1
+    m.release(job, "s1")  # what the Cancel button does
+    assert job.wait(30) and job.status == CANCELLED
+    assert len(job.points) == 1
+    assert [cache.has(s) for s in sweep.specs()] == [True, False, False, False]
+    assert wait_until(lambda: m.stats()["running"] == 0 and m.stats()["stopping"] == 0)
+    nxt = m.submit_run(ExperimentSpec(**TINY), "s1")
+    assert nxt.wait(60) and nxt.status == DONE
+    time.sleep(0.5)  # nothing of the cancelled sweep comes back later
+    assert len(job.points) == 1 and not any(cache.has(s) for s in sweep.specs()[1:])
+
+
+def test_stats_count_cancelled_running_jobs_as_stopping(make_manager):
+    m = make_manager(max_workers=1)
+    job = m.submit_run(ExperimentSpec(**ENDLESS), "s1")
+    assert wait_until(lambda: job.status == "running")
+    assert m.stats() == {"queued": 0, "running": 1, "stopping": 0, "workers": 1}
+    job._cancel.set()  # the flag alone, as between a click and the next epoch
+    stats = m.stats()
+    assert stats["stopping"] == stats["running"]  # 1 and 1, or 0 and 0 if already done
+    assert job.wait(30) and m.stats()["stopping"] == 0

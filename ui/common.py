@@ -26,6 +26,8 @@ from engine.jobs import ACTIVE, DONE, BusyError, Job, JobManager
 from engine.validation import for_markdown, show
 
 POLL_SECONDS = 1.0
+# How long a Cancel click waits for its job to stop before the page is redrawn.
+CANCEL_WAIT_SECONDS = 1.0
 HEARTBEAT_SECONDS = 20.0
 # A job nobody has polled for this long (its tabs were closed) is cancelled.
 ABANDON_AFTER = 90.0
@@ -299,6 +301,7 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
         error(e)
         return None
     st.session_state[f"_job_{page}"] = job.id
+    st.session_state.setdefault("_job_pages", {})[job.id] = page  # for the job list
     st.session_state[f"_jobfp_{page}"] = fingerprint
     st.session_state.setdefault("_started", set()).add(fingerprint)
     return job
@@ -396,14 +399,7 @@ def _render_job(page: str) -> None:
         label = for_markdown(label)  # progress text is markdown too
         if v.n_sessions > 1:
             label += f" · shared with {v.n_sessions - 1} other tab(s)"
-        cols = st.columns([5, 1], vertical_alignment="center")
-        cols[0].progress(min(1.0, max(0.0, v.progress)), text=label)
-        if cols[1].button("Cancel", key=f"_cancel_{page}", icon=":material/stop:"):
-            stopped = manager.release(job, session_id())
-            st.session_state.pop(f"_job_{page}", None)
-            st.toast("Cancelled." if stopped else
-                     "Stopped following it; another tab still needs this job.")
-            st.rerun()
+        st.progress(min(1.0, max(0.0, v.progress)), text=label)
     elif v.status == DONE:
         st.caption(f"{v.label}: done in {v.elapsed:.1f} s.")
     elif v.status == "failed":
@@ -429,16 +425,62 @@ def mark_page_drawn() -> None:
         st.session_state["_drawn_" + key[len("_seen_"):]] = st.session_state[key]
 
 
+def cancel_job(job_id: str) -> None:
+    """``on_click`` of every Cancel button (the page's panel, the sidebar's job list).
+
+    A callback runs when the click's request arrives, before the script (and a run in
+    progress is cut short for it), so the job's cancel flag is set at once whatever the
+    page draws next; the job stops at its next epoch or block of the measures. This tab
+    stops following the job (another tab that shares it keeps it running).
+    """
+    _, manager = services()
+    job = manager.get(job_id)
+    if job is None:
+        return
+    stopped = manager.release(job, session_id())
+    if stopped:
+        # A running job stops at its next epoch (milliseconds for small networks): a
+        # short wait lets the run that follows the click draw it stopped, and the
+        # sidebar's count with it.
+        job.wait(CANCEL_WAIT_SECONDS)
+    for key in [k for k in st.session_state if str(k).startswith("_job_")]:
+        if st.session_state[key] == job_id:
+            del st.session_state[key]
+    st.session_state["_cancel_note"] = (
+        "Cancelled." if stopped else "Stopped following it; another tab still needs this job.")
+
+
+def cancel_note() -> None:
+    """The toast of a Cancel click (callbacks leave it for the run that follows)."""
+    note = st.session_state.pop("_cancel_note", None)
+    if note:
+        st.toast(note, icon=":material/stop:")
+
+
 def job_panel(page: str) -> Job | None:
     """Show the page's job status; while it is active, poll it every second and rerun
-    the page whenever new results arrive. Returns the job (or None)."""
+    the page whenever new results arrive. Returns the job (or None).
+
+    The progress is redrawn every second by a fragment; the Cancel button beside it is
+    not (it is drawn by the page's run, with a fixed key), so a click never lands on an
+    element that is being replaced.
+    """
+    cancel_note()
     job = current_job(page)
     if job is None:
         return None
     v = job.view()
     st.session_state[f"_seen_{page}"] = (v.id, v.n_points, v.status)
     frag = st.fragment(run_every=POLL_SECONDS if v.active else None)(_render_job)
-    frag(page)
+    if not v.active:
+        frag(page)
+        return job
+    progress, stop = st.columns([5, 1], vertical_alignment="center")
+    with progress:
+        frag(page)
+    stop.button("Cancel", key=f"_cancel_{page}", icon=":material/stop:",
+                on_click=cancel_job, args=(v.id,), help="Stop this job now (its finished "
+                "points stay in the cache).")
     return job
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common, presets
+from ui import common, jobs_view, presets
 
 
 def main() -> None:
@@ -28,11 +28,8 @@ def main() -> None:
     common.drop_infinite_query_params()  # before any bound control reads them
     page = st.navigation(pages, position="sidebar")
     with st.sidebar:
-        _, manager = common.services()
-        stats = manager.stats()
-        st.caption(f":material/memory: Device: **{common.device_label()}**  \n"
-                   f"Jobs: {stats['running']} running, {stats['queued']} queued "
-                   f"({stats['workers']} workers)")
+        st.caption(f":material/memory: Device: **{common.device_label()}**")
+        jobs_view.sidebar()  # live job count, and this tab's jobs with their Cancel
     presets.report_sidebar()
     common.heartbeat()
     try:
