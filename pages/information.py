@@ -11,6 +11,7 @@ from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
 from ui import common, controls, infoview, plots, presets, router
+from ui import precomputed as shipped
 
 router.ensure_router()
 
@@ -156,11 +157,11 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2 = st.columns([1, 5], vertical_alignment="center")
+b1, b2, b3 = st.columns([1, 4, 2], vertical_alignment="center")
 clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                     disabled=not missing)
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} runs cached"
-           + (f"; {len(missing)} to compute" if missing else "")
+shipped.recompute_button(b3, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
+b2.caption(shipped.status_text(rows, "runs")
            + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
            + f" · device {common.device_label()}")
 if missing and (clicked or (auto and not common.already_started(fp)
@@ -181,6 +182,7 @@ info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
 st.plotly_chart(plots.information_figure(frame, threshold=threshold, info_label=info_label,
                                          error_label="test error rate (clean labels)"),
                 key="info_chart", width="stretch")
+shipped.badge(rows)
 
 st.subheader("Penultimate vs pre-softmax")
 loss_col = "train_loss" if loss_kind == "training loss" else "test_loss"
