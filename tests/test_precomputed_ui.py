@@ -45,3 +45,52 @@ def test_shipped_points_are_drawn_marked_not_auto_run_and_recomputed(tmp_path, m
     run_until(at, lambda a: "2 of 2 points cached" in captions(a), what="the recompute")
     assert len(ResultCache(tmp_path / "fresh").entries()) == 2
     assert "precomputed" not in captions(at)
+
+
+# ----------------------------------------------------------------------------- preset selector
+
+
+def _sidebar(at) -> str:
+    return "\n".join(c.value for c in at.sidebar.caption)
+
+
+def test_edited_controls_compares_values_not_types():
+    from ui.presets import edited_controls
+    loaded = {"n": 100, "snr": 10.0, "nd": (0.1, 2.0), "xs": "10, 20", "open": "none"}
+    assert edited_controls(loaded, {"n": 100.0, "snr": 10, "nd": [0.1, 2.0], "xs": "10, 20",
+                                    "open": "n_train=10"}) == []
+    assert edited_controls(loaded, {"n": 101, "xs": "10, 30"}) == ["n", "xs"]
+    assert edited_controls(loaded, {}) == []  # controls not on the page are not counted
+
+
+def test_selector_names_only_the_preset_the_controls_show(monkeypatch):
+    monkeypatch.setenv(precomputed.ENV_VAR, "0")
+    at = no_exception(open_app(auto="false"))
+    assert "No preset loaded" in _sidebar(at)
+    at.selectbox(key="_preset_pick_alignment").set_value("mlp_n").run()
+    at.button(key="_preset_load_alignment").click().run()
+    no_exception(at)
+    assert "Loaded **ReLU MLP regression: alignment and test error vs n**" in _sidebar(at)
+    # Picking another figure without loading it: the view still shows mlp_n, and says so.
+    at.selectbox(key="_preset_pick_alignment").set_value("mlp_snr").run()
+    assert "Loaded" not in _sidebar(at)
+    assert "Showing **ReLU MLP regression: alignment and test error vs n**" in _sidebar(at)
+    # Editing a control after loading: no preset is claimed any more.
+    at.selectbox(key="_preset_pick_alignment").set_value("mlp_n").run()
+    assert "Loaded **" in _sidebar(at)
+    at.number_input(key="width").set_value(17).run()
+    no_exception(at)
+    assert "Loaded" not in _sidebar(at) and "Controls edited since loading" in _sidebar(at)
+    assert "Hidden width" in _sidebar(at) or "Width" in _sidebar(at)
+    # Loading again restores it; the menu follows the loaded preset.
+    at.button(key="_preset_load_alignment").click().run()
+    assert "Loaded **ReLU MLP" in _sidebar(at)
+
+
+def test_report_open_button_sets_the_menu_to_the_loaded_preset(monkeypatch):
+    monkeypatch.setenv(precomputed.ENV_VAR, "0")
+    at = no_exception(open_app("pages/report.py"))
+    at.button(key="_report_open_mlp_snr").click().run()
+    no_exception(at)
+    assert at.selectbox(key="_preset_pick_alignment").value == "mlp_snr"
+    assert "Loaded **ReLU MLP regression: alignment vs SNR**" in _sidebar(at)
