@@ -38,6 +38,12 @@ def _env_int(name: str, default: int, lo: int = 1) -> int:
         return default
 
 
+def _seconds_estimate(spec: Any) -> float:
+    """The guard's calibrated seconds for a spec (the jobs' time left, engine.eta)."""
+    from engine.guard import estimate
+    return estimate(spec).total_seconds
+
+
 @st.cache_resource(show_spinner=False)
 def _services(cache_dir: str) -> tuple[Any, JobManager]:
     from engine.cache import ResultCache
@@ -51,7 +57,7 @@ def _services(cache_dir: str) -> tuple[Any, JobManager]:
                          max_workers=_env_int("NOISEALIGN_WORKERS", 2),
                          max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),
                          per_session_limit=_env_int("NOISEALIGN_SESSION_JOBS", 4),
-                         abandon_after=ABANDON_AFTER)
+                         abandon_after=ABANDON_AFTER, estimate=_seconds_estimate)
     return cache, manager
 
 
