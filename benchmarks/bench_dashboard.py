@@ -4,6 +4,7 @@ Streamlit's AppTest in this process (no browser, no network).
 
     .venv/bin/python -m benchmarks.bench_dashboard
     .venv/bin/python -m benchmarks.bench_dashboard --revisit [--profile]
+    .venv/bin/python -m benchmarks.bench_dashboard --browser CACHE_DIR  # after --revisit
 
 The baseline of the ratios is the warm render of the same page in the same run: the
 ratio says how much waiting the cache saves a returning visitor.
@@ -125,9 +126,59 @@ def revisit(profile: bool = False) -> None:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
 
 
+def browser_revisit(cache_dir: str, repeats: int = 5) -> None:
+    """The same page in headless Chromium against a real ``streamlit run`` whose cache is
+    a copy of ``cache_dir`` (filled by ``--revisit``): seconds from opening the page's
+    link until its figure is drawn, first visit (imports) and revisits (median)."""
+    import shutil
+    import sys
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests._browser import CHROMIUM, streamlit_server
+    tmp = Path(tempfile.mkdtemp(prefix="noisealign-revisit-"))
+    shutil.copytree(cache_dir, tmp / "cache")
+    query = urlencode(REVISIT)
+    times = []
+    with streamlit_server(lambda port: [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp) as (_, base):
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            empty = []  # baseline: the same page with nothing to draw (another seed)
+            for i in range(repeats + 1):
+                page.goto(f"{base}/theory")  # elsewhere first
+                expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
+                t0 = time.perf_counter()
+                page.goto(f"{base}/information?{query}&seed=99")
+                expect(page.get_by_text(f"0 of {N_REVISIT} runs cached")
+                       ).to_be_visible(timeout=120_000)
+                empty.append(time.perf_counter() - t0)
+                page.goto(f"{base}/theory")  # elsewhere first
+                expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
+                t0 = time.perf_counter()
+                page.goto(f"{base}/information?{query}")
+                expect(page.get_by_text(f"{N_REVISIT} of {N_REVISIT} runs cached")
+                       ).to_be_visible(timeout=120_000)
+                expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first
+                       ).to_be_visible(timeout=120_000)
+                times.append(time.perf_counter() - t0)
+            browser.close()
+    print(f"| browser: open the link of the information page, {N_REVISIT} cached runs | "
+          f"first {times[0]:.2f} s | revisits median {statistics.median(times[1:]):.2f} s "
+          f"(min {min(times[1:]):.2f}, max {max(times[1:]):.2f}) |")
+    print(f"| baseline: the same page, nothing cached (seed 99) | first {empty[0]:.2f} s | "
+          f"median {statistics.median(empty[1:]):.2f} s |")
+
+
 if __name__ == "__main__":
     import sys
-    if "--revisit" in sys.argv:
+    if "--browser" in sys.argv:
+        browser_revisit(sys.argv[sys.argv.index("--browser") + 1])
+    elif "--revisit" in sys.argv:
         revisit(profile="--profile" in sys.argv)
     else:
         main()
