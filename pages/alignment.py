@@ -12,6 +12,7 @@ from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KIN
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
 from ui import common, controls, data, labels, plots, presets, router, runview
+from ui import figmemo
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -385,10 +386,10 @@ if frame.empty:
 measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
     f", k={k})" if measure.startswith("ii") else f", k={knn_k})" if measure == "mknn" else ")")
 error_label = "test MSE" if base.task == "regression" else "test error rate"
-fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
+fig = figmemo.figure("sweep_figure", frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
-                         threshold=threshold)
+                         threshold=threshold)  # memoised: a revisit reuses the figure
 event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
                         width="stretch")
 shipped.badge(rows)

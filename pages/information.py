@@ -10,7 +10,8 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, controls, infoview, plots, presets, router
+from ui import common, controls, infoview, presets, router
+from ui import figmemo
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -179,7 +180,7 @@ threshold = float(base.n_train * base.n_outputs())
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
-st.plotly_chart(plots.information_figure(frame, threshold=threshold, info_label=info_label,
+st.plotly_chart(figmemo.figure("information_figure", frame, threshold=threshold, info_label=info_label,
                                          error_label="test error rate (clean labels)"),
                 key="info_chart", width="stretch")
 shipped.badge(rows)
@@ -190,8 +191,8 @@ lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
 if lf.empty:
     st.info("No point with a loss yet.")
 else:
-    st.plotly_chart(plots.loss_figure(
-        lf, x_label=f"cross-entropy {loss_kind}",
+    st.plotly_chart(figmemo.figure(
+        "loss_figure", lf, x_label=f"cross-entropy {loss_kind}",
         y_label=f"Δ(penultimate → pre-softmax) (N={base.n_probe}, k={k})"),
         key="loss_chart", width="stretch")
     st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
@@ -202,7 +203,7 @@ if idf.empty:
     st.info("No point with an intrinsic dimension yet (it needs dadapy and either a "
             "summary that holds it or the stored representations).", icon=":material/info:")
 else:
-    st.plotly_chart(plots.id_sweep_figure(idf, threshold=threshold,
+    st.plotly_chart(figmemo.figure("id_sweep_figure", idf, threshold=threshold,
                                           x_label="parameters P per network"),
                     key="id_chart", width="stretch")
     st.caption(f"dadapy's TwoNN and GRIDE on the N = {base.n_probe} probe points; bands: "
