@@ -4,15 +4,18 @@ progress.
 A sweep's points differ in cost (a width-2048 point trains far longer than a width-32
 one), so the time left is not the elapsed time times the points left. :class:`TimeLeft`
 counts work in the guard's calibrated seconds (:func:`engine.guard.estimate`, one number
-per point still to train): the work done is the estimates of the finished points plus
-the current point's estimate times its epoch fraction. The measured speed is elapsed
-seconds per estimated second, and the time left is the work left times a blended speed:
+per point still to train, each assuming every member trains all ``max_epochs``), and
+corrects them with two measured factors, each starting from the guard (1) and moving to
+the measurement as work is done (a prior worth ``PRIOR_WEIGHT`` of the total work):
 
-    speed = (elapsed + PRIOR_WEIGHT * work_total) / (work_done + PRIOR_WEIGHT * work_total)
+- **speed**: elapsed seconds per estimated second of the epochs actually run (the
+  guard's calibration against this machine now, a busy CPU included);
+- **stopping**: the fraction of ``max_epochs`` finished points actually ran (members stop
+  at their loss tolerance; the guard's estimate is an upper bound).
 
-At the start this is 1 (the guard's estimate as is); as work is done it moves to the
-measured speed, so a guard that is off by a constant factor (members stopping early at
-their loss tolerance, a busy CPU) is corrected after the first points. Plain Python.
+    time left = speed * (stopping * work of the points left - work run on the current one)
+
+Plain Python, thread-safe.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Mapping
 
 # The guard's estimate counts as this fraction of the total work's worth of evidence:
 # after that much estimated work is done, measurement and estimate weigh the same.
-PRIOR_WEIGHT = 0.15
+PRIOR_WEIGHT = 0.05
 
 
 class TimeLeft:
@@ -39,7 +42,8 @@ class TimeLeft:
         self._pending = [k for k in estimates if k in self._est]
         self._total = sum(self._est.values())
         self._done = 0.0       # estimated seconds of the finished points
-        self._fraction = 0.0   # of the current point (its epochs)
+        self._ran = 0.0        # ... of the epochs they actually ran
+        self._fraction = 0.0   # of the current point (epoch / max_epochs)
         self._lock = threading.Lock()
 
     @property
@@ -53,6 +57,7 @@ class TimeLeft:
             if key in self._pending:
                 self._pending.remove(key)
                 self._done += self._est[key]
+                self._ran += self._est[key] * self._fraction
                 self._fraction = 0.0
 
     def within(self, fraction: float) -> None:
@@ -61,16 +66,24 @@ class TimeLeft:
             self._fraction = min(1.0, max(0.0, float(fraction)))
 
     def work_done(self) -> float:
-        """Estimated seconds of work done so far."""
+        """Estimated seconds of the epochs run so far (finished points and the current
+        one)."""
         with self._lock:
-            current = self._est[self._pending[0]] if self._pending else 0.0
-            return min(self._total, self._done + self._fraction * current)
+            return self._ran + self._current() * self._fraction
+
+    def _current(self) -> float:
+        return self._est[self._pending[0]] if self._pending else 0.0
 
     def seconds_left(self, elapsed: float) -> float:
         """Seconds left after ``elapsed`` seconds of training; NaN without estimates."""
         if self._total <= 0:
             return math.nan
-        done = self.work_done()
-        prior = PRIOR_WEIGHT * self._total
-        speed = (max(0.0, elapsed) + prior) / (done + prior)
-        return max(0.0, (self._total - done) * speed)
+        with self._lock:
+            prior = PRIOR_WEIGHT * self._total
+            current = self._current()
+            ran = self._ran + current * self._fraction
+            speed = (max(0.0, elapsed) + prior) / (ran + prior)
+            stopping = (self._ran + prior) / (self._done + prior)
+            rest = self._total - self._done - current
+            on_current = max(0.0, stopping * current - current * self._fraction)
+            return max(0.0, speed * (on_current + stopping * rest))

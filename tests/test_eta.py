@@ -18,30 +18,43 @@ def test_starts_from_the_guards_estimate():
 
 def test_unequal_points_count_by_their_estimate():
     t = TimeLeft({"small": 10.0, "big": 90.0})
+    t.within(1.0)
     t.finished("small")
     # On schedule (10 s for the 10 s point): the big point is still ahead, 90 s.
     assert t.seconds_left(10.0) == pytest.approx(90.0)
 
 
-def test_moves_to_the_measured_speed():
+def test_learns_that_points_stop_early():
     t = TimeLeft({k: 10.0 for k in "abcdefghij"})
     for k in "abcde":
+        t.within(0.5)  # each member reached its loss tolerance at half the epochs
         t.finished(k)
-    # Half the work took 25 s, the guard said 50 s: members stopped early, twice as fast.
-    left = t.seconds_left(25.0)
     prior = PRIOR_WEIGHT * 100
+    left = t.seconds_left(25.0)  # the epochs ran at the guard's speed
     assert left == pytest.approx(50 * (25 + prior) / (50 + prior))
     assert 25.0 < left < 50.0  # between the measured (25 s) and the guard's (50 s)
+
+
+def test_learns_the_machines_speed():
+    t = TimeLeft({k: 10.0 for k in "abcdefghij"})
+    for k in "abcde":
+        t.within(1.0)
+        t.finished(k)
+    prior = PRIOR_WEIGHT * 100
+    left = t.seconds_left(100.0)  # twice as slow as the guard said (a busy CPU)
+    assert left == pytest.approx(50 * (100 + prior) / (50 + prior))
+    assert 50.0 < left < 100.0
 
 
 def test_epoch_fraction_of_the_current_point_counts():
     t = TimeLeft({"a": 20.0, "b": 20.0})
     t.within(0.5)
     assert t.work_done() == pytest.approx(10.0)
+    assert t.seconds_left(10.0) == pytest.approx(30.0)  # on schedule: 10 + 20 s left
     t.finished("a")
-    assert t.work_done() == pytest.approx(20.0)  # the fraction starts again for b
+    assert t.work_done() == pytest.approx(10.0)  # a ran half its epochs; b starts at 0
     t.finished("unknown")  # a cached point is no work
-    assert t.work_done() == pytest.approx(20.0)
+    assert t.work_done() == pytest.approx(10.0)
 
 
 def test_without_estimates_it_does_not_know():
