@@ -6,7 +6,8 @@ one), so the time left is not the elapsed time times the points left. :class:`Ti
 counts work in the guard's calibrated seconds (:func:`engine.guard.estimate`, one number
 per point still to train, each assuming every member trains all ``max_epochs``), and
 corrects them with two measured factors, each starting from the guard (1) and moving to
-the measurement as work is done (a prior worth ``PRIOR_WEIGHT`` of the total work):
+the measurement as work is done (priors worth ``SPEED_PRIOR`` and ``PRIOR_WEIGHT`` of
+the total work):
 
 - **speed**: elapsed seconds per estimated second of the epochs actually run (the
   guard's calibration against this machine now, a busy CPU included);
@@ -26,6 +27,9 @@ from typing import Mapping
 
 # The guard's estimate counts as this fraction of the total work's worth of evidence:
 # after that much estimated work is done, measurement and estimate weigh the same.
+# Epochs run at a steady rate, so the speed is measured well after a few of them (a
+# small prior); whether points stop early is only seen when they finish (a larger one).
+SPEED_PRIOR = 0.01
 PRIOR_WEIGHT = 0.05
 
 
@@ -82,7 +86,8 @@ class TimeLeft:
             prior = PRIOR_WEIGHT * self._total
             current = self._current()
             ran = self._ran + current * self._fraction
-            speed = (max(0.0, elapsed) + prior) / (ran + prior)
+            fast = SPEED_PRIOR * self._total
+            speed = (max(0.0, elapsed) + fast) / (ran + fast)
             stopping = (self._ran + prior) / (self._done + prior)
             rest = self._total - self._done - current
             on_current = max(0.0, stopping * current - current * self._fraction)

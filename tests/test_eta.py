@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from engine.eta import PRIOR_WEIGHT, TimeLeft
+from engine.eta import PRIOR_WEIGHT, SPEED_PRIOR, TimeLeft
 
 
 def test_starts_from_the_guards_estimate():
@@ -29,9 +29,9 @@ def test_learns_that_points_stop_early():
     for k in "abcde":
         t.within(0.5)  # each member reached its loss tolerance at half the epochs
         t.finished(k)
-    prior = PRIOR_WEIGHT * 100
+    prior, fast = PRIOR_WEIGHT * 100, SPEED_PRIOR * 100
     left = t.seconds_left(25.0)  # the epochs ran at the guard's speed
-    assert left == pytest.approx(50 * (25 + prior) / (50 + prior))
+    assert left == pytest.approx(50 * (25 + prior) / (50 + prior) * (25 + fast) / (25 + fast))
     assert 25.0 < left < 50.0  # between the measured (25 s) and the guard's (50 s)
 
 
@@ -40,7 +40,7 @@ def test_learns_the_machines_speed():
     for k in "abcde":
         t.within(1.0)
         t.finished(k)
-    prior = PRIOR_WEIGHT * 100
+    prior = SPEED_PRIOR * 100
     left = t.seconds_left(100.0)  # twice as slow as the guard said (a busy CPU)
     assert left == pytest.approx(50 * (100 + prior) / (50 + prior))
     assert 50.0 < left < 100.0
