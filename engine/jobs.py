@@ -132,6 +132,7 @@ class Job:
         self._error: str | None = None
         self._result: Any = None
         self._points: list[Any] = []
+        self._time_left: Any = None  # engine.eta.TimeLeft, when the guard estimated it
         self._abandoned = False
         self.sessions: set[str] = set()
 
@@ -175,6 +176,9 @@ class Job:
         if self._status in FINISHED:
             return 0.0
         p, t0 = self._progress, self._t0
+        if self._status == RUNNING and t0 is not None and self._time_left is not None:
+            # The guard's per-point estimates corrected by the measured speed (engine.eta).
+            return self._time_left.seconds_left(time.monotonic() - t0)
         if self._status == RUNNING and t0 is not None and p > self._p0:
             spent = time.monotonic() - t0
             if spent > 0.5:  # too early, the rate is noise
@@ -239,8 +243,21 @@ class Job:
             if message is not None:
                 self._message = message
 
+    def plan(self, estimates: dict[str, float]) -> None:
+        """The guard's seconds for each point still to train (key -> seconds, in
+        training order): the time left then blends them with the measured progress."""
+        from engine.eta import TimeLeft
+        self._time_left = TimeLeft(estimates) if estimates else None
+
+    def within_point(self, fraction: float) -> None:
+        """The current point's epoch fraction (for the time left)."""
+        if self._time_left is not None:
+            self._time_left.within(fraction)
+
     def add_point(self, point: Any) -> None:
         """Append a finished sweep point (partial results are visible at once)."""
+        if self._time_left is not None:
+            self._time_left.finished(point.key)
         with self._lock:
             self._points.append(point)
             n = len(self._points)
@@ -315,13 +332,17 @@ class JobManager:
     ``admit`` passed each point; it refuses by raising ``ValueError`` (e.g.
     :func:`engine.guard.check_sweep`: the missing points' summed estimate against the
     per-sweep limit).
+    ``estimate``: seconds a spec will take (e.g. ``engine.guard.estimate(spec).
+    total_seconds``); with it, a job's time left blends these estimates with its
+    measured progress (:mod:`engine.eta`), else it extrapolates the progress alone.
     """
 
     def __init__(self, cache: Any, *, max_workers: int = 1, max_queued: int = 8,
                  per_session_limit: int = 4, abandon_after: float | None = None,
                  keep_finished: int = 64,
                  admit: Callable[[ExperimentSpec], Any] | None = None,
-                 admit_sweep: Callable[[Any, Any], Any] | None = None) -> None:
+                 admit_sweep: Callable[[Any, Any], Any] | None = None,
+                 estimate: Callable[[ExperimentSpec], float] | None = None) -> None:
         for name, value, lo in (("max_workers", max_workers, 1), ("max_queued", max_queued, 0),
                                 ("per_session_limit", per_session_limit, 1),
                                 ("keep_finished", keep_finished, 0)):
@@ -340,6 +361,7 @@ class JobManager:
         self.cache = cache
         self.admit = admit
         self.admit_sweep = admit_sweep
+        self.estimate = estimate
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.per_session_limit = per_session_limit
@@ -561,11 +583,23 @@ class JobManager:
             # Defensive (a no-op when it ended above): never leave a waiter hanging.
             job.finish(FAILED, error="the job ended without a result")
 
+    def _plan(self, job: Job, specs: list[ExperimentSpec]) -> None:
+        """Give ``job`` the guard's estimates of its points still to train."""
+        if self.estimate is None:
+            return
+        try:
+            job.plan({self.cache.key(s): float(self.estimate(s)) for s in specs
+                      if not self.cache.has(s)})
+        except Exception:  # noqa: BLE001 -- the time left falls back to the progress rate
+            log.warning("no time estimate for job %s", job.id, exc_info=True)
+
     def _execute_run(self, job: Job, cancel: Callable[[], bool]) -> None:
         def progress(epoch: int, max_epochs: int, *rest: Any) -> None:
+            job.within_point(epoch / max(1, max_epochs))
             job.report(epoch / max(1, max_epochs), f"epoch {epoch} of at most {max_epochs}")
 
         job.report(message="looking in the cache")
+        self._plan(job, [job.spec])
         job.begin_training()
         job.set_result(self.cache.get_or_compute(job.spec, progress=progress, cancel=cancel))
 
@@ -577,11 +611,13 @@ class JobManager:
 
         total = job.n_total
         started = {"training": False}
+        self._plan(job, list(job.sweep.specs()))
 
         def epoch_progress(done: int, epoch: int, max_epochs: int) -> None:
             if not started["training"]:
                 started["training"] = True
                 job.begin_training()
+            job.within_point(epoch / max(1, max_epochs))
             job.report((done + epoch / max(1, max_epochs)) / total,
                        f"point {done + 1} of {total}, epoch {epoch}")
 

@@ -12,6 +12,8 @@ from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KIN
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
 from ui import common, controls, data, labels, plots, presets, router, runview, widget_sync
+from ui import figmemo
+from ui import precomputed as shipped
 
 router.ensure_router()
 
@@ -368,12 +370,12 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2 = st.columns([1, 5], vertical_alignment="center")
+b1, b2, b3 = st.columns([1, 4, 2], vertical_alignment="center")
 clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                     disabled=not missing)
 unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds per point)"
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} {unit} cached"
-           + (f"; {len(missing)} to compute." if missing else "."))
+b2.caption(shipped.status_text(rows, unit) + ".")
+shipped.recompute_button(b3, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
 if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
@@ -390,12 +392,13 @@ if frame.empty:
 measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
     f", k={k})" if measure.startswith("ii") else f", k={knn_k})" if measure == "mknn" else ")")
 error_label = "test MSE" if base.task == "regression" else "test error rate"
-fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
+fig = figmemo.figure("sweep_figure", frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
-                         threshold=threshold)
+                         threshold=threshold)  # memoised: a revisit reuses the figure
 event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
                         width="stretch")
+shipped.badge(rows)
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "
                "across seeds (columns align_sem_pairs / error_sem_pairs in the CSV keep the "

@@ -10,7 +10,9 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, controls, infoview, plots, presets, router
+from ui import common, controls, infoview, presets, router
+from ui import figmemo
+from ui import precomputed as shipped
 
 router.ensure_router()
 
@@ -157,11 +159,11 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2 = st.columns([1, 5], vertical_alignment="center")
+b1, b2, b3 = st.columns([1, 4, 2], vertical_alignment="center")
 clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                     disabled=not missing)
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} runs cached"
-           + (f"; {len(missing)} to compute" if missing else "")
+shipped.recompute_button(b3, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
+b2.caption(shipped.status_text(rows, "runs")
            + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
            + f" · device {common.device_label()}")
 if missing and (clicked or (auto and not common.already_started(fp)
@@ -179,9 +181,10 @@ threshold = float(base.n_train * base.n_outputs())
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
-st.plotly_chart(plots.information_figure(frame, threshold=threshold, info_label=info_label,
+st.plotly_chart(figmemo.figure("information_figure", frame, threshold=threshold, info_label=info_label,
                                          error_label="test error rate (clean labels)"),
                 key="info_chart", width="stretch")
+shipped.badge(rows)
 
 st.subheader("Penultimate vs pre-softmax")
 loss_col = "train_loss" if loss_kind == "training loss" else "test_loss"
@@ -189,8 +192,8 @@ lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
 if lf.empty:
     st.info("No point with a loss yet.")
 else:
-    st.plotly_chart(plots.loss_figure(
-        lf, x_label=f"cross-entropy {loss_kind}",
+    st.plotly_chart(figmemo.figure(
+        "loss_figure", lf, x_label=f"cross-entropy {loss_kind}",
         y_label=f"Δ(penultimate → pre-softmax) (N={base.n_probe}, k={k})"),
         key="loss_chart", width="stretch")
     st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
@@ -201,7 +204,7 @@ if idf.empty:
     st.info("No point with an intrinsic dimension yet (it needs dadapy and either a "
             "summary that holds it or the stored representations).", icon=":material/info:")
 else:
-    st.plotly_chart(plots.id_sweep_figure(idf, threshold=threshold,
+    st.plotly_chart(figmemo.figure("id_sweep_figure", idf, threshold=threshold,
                                           x_label="parameters P per network"),
                     key="id_chart", width="stretch")
     st.caption(f"dadapy's TwoNN and GRIDE on the N = {base.n_probe} probe points; bands: "

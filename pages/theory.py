@@ -12,6 +12,7 @@ import streamlit as st
 from engine import theory
 from engine.spec import ExperimentSpec
 from ui import common, controls, data, labels, plots, presets, router
+from ui import precomputed as shipped
 
 router.ensure_router()
 
@@ -268,12 +269,15 @@ if base is not None:
     rows = data.matching_entries(common.cache_entries(), base, vary=vary)
     if job is not None and job.kind == "sweep":
         rows = data.merge_points(rows, job.points, base, vary=vary)
+    rows = shipped.merge(rows, sweep.specs())  # the findings presets' shipped summaries
     sims = _sim_frame(rows, "simulated")
 explorer, explorer_spec = _explorer_sweep(common.cache_entries(), base)
 
 fig = plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
                           large_d=large_d)
 st.plotly_chart(fig, key="theory_chart", width="stretch")
+if base is not None:
+    shipped.badge(rows, "**Simulate**")
 st.caption("Top: alignment, higher = more aligned (ρ, the finite-d linear CKA, the "
            "Information Imbalance score 1 − Δ). Middle: the Information Imbalance Δ itself, "
            "lower = more aligned. Bottom: the test error."

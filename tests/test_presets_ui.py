@@ -31,7 +31,9 @@ def _load(at: AppTest, name: str) -> AppTest:
     return no_exception(at)
 
 
-def test_alignment_preset_sets_controls_and_url():
+def test_alignment_preset_sets_controls_and_url(monkeypatch):
+    # Without the shipped summaries (engine.precomputed): nothing to draw, nothing trained.
+    monkeypatch.setenv("NOISEALIGN_PRECOMPUTED", "0")
     at = no_exception(open_app(auto="false"))
     _load(at, "mlp_n")
     spec = PRESETS["mlp_n"]["spec"]

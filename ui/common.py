@@ -40,6 +40,12 @@ def _env_int(name: str, default: int, lo: int = 1) -> int:
         return default
 
 
+def _seconds_estimate(spec: Any) -> float:
+    """The guard's calibrated seconds for a spec (the jobs' time left, engine.eta)."""
+    from engine.guard import estimate
+    return estimate(spec).total_seconds
+
+
 @st.cache_resource(show_spinner=False)
 def _services(cache_dir: str) -> tuple[Any, JobManager]:
     from engine.cache import ResultCache
@@ -53,7 +59,7 @@ def _services(cache_dir: str) -> tuple[Any, JobManager]:
                          max_workers=_env_int("NOISEALIGN_WORKERS", 2),
                          max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),
                          per_session_limit=_env_int("NOISEALIGN_SESSION_JOBS", 4),
-                         abandon_after=ABANDON_AFTER)
+                         abandon_after=ABANDON_AFTER, estimate=_seconds_estimate)
     return cache, manager
 
 
@@ -308,19 +314,25 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
 
 
 def sweep_rows(cache: Any, sweep: Any, job: Job | None) -> list[dict]:
-    """One row per sweep point: spec, axis values, cache key and summary.
+    """One row per sweep point: spec, axis values, cache key, summary and its source.
 
     The summary comes from the cache, or from the page's running sweep job for a point
-    it has finished but not yet stored; None when the point is still to compute.
+    it has finished but not yet stored, or else from the summaries shipped with the app
+    (:mod:`engine.precomputed`, the findings presets); None when the point is still to
+    compute. ``source`` says which: "cache", "job", "precomputed" or None.
     """
+    from engine import precomputed
     job_points = {p.key: p for p in job.points} if job is not None and job.kind == "sweep" else {}
     rows = []
     for spec, values in zip(sweep.specs(), sweep.points()):
         key = cache.key(spec)
-        summary = cache.get_summary(spec)
+        summary, source = cache.get_summary(spec), "cache"
         if summary is None and key in job_points:
-            summary = job_points[key].summary
-        rows.append({"spec": spec, "values": values, "key": key, "summary": summary})
+            summary, source = job_points[key].summary, "job"
+        if summary is None:
+            summary, source = precomputed.summary(key), "precomputed"
+        rows.append({"spec": spec, "values": values, "key": key, "summary": summary,
+                     "source": source if summary is not None else None})
     return rows
 
 

@@ -144,34 +144,106 @@ def _load(name: str) -> None:
     page, values, notes = preset_values(name)
     for k, val in values.items():
         st.session_state[k] = val
-    # Auto-run off: the report's sweeps take minutes to hours; its cached points show
-    # at once and Run computes what is missing.
+    # Auto-run off: the report's sweeps take minutes to hours; its cached (or shipped,
+    # engine.precomputed) points show at once and Run computes what is missing.
     if page != "theory":
         st.session_state["auto"] = False
-    st.session_state["_preset_loaded"] = {"name": name, "page": page, "notes": notes}
+    st.session_state[f"_preset_pick_{page}"] = name  # the menu names what is loaded
+    st.session_state["_preset_loaded"] = {"name": name, "page": page, "notes": notes,
+                                          "values": values}
+
+
+# Controls whose change does not change what the view shows.
+_NOT_THE_VIEW = frozenset({"open"})
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def edited_controls(loaded: dict[str, Any], state: Any) -> list[str]:
+    """The control keys whose value in ``state`` (the session state) differs from the
+    preset's ``loaded`` values: [] while the controls still show the preset. Controls
+    not on the page this run (absent from ``state``) are not counted."""
+    out = []
+    for k, v in loaded.items():
+        if k in _NOT_THE_VIEW or k not in state:
+            continue
+        if not _same_value(state[k], v):
+            out.append(k)
+    return out
+
+
+def shown_preset(page: str, state: Any = None) -> str | None:
+    """The preset whose settings the page's controls show now, or None (none loaded on
+    this page, or a control edited since)."""
+    state = st.session_state if state is None else state
+    loaded = state.get("_preset_loaded")
+    if not loaded or loaded.get("page") != page:
+        return None
+    if edited_controls(loaded.get("values") or {}, state):
+        return None
+    return loaded["name"]
+
+
+# Control keys (URL parameters) -> the name ui.labels knows them by.
+_KEY_NAMES = {"n": "n_train", "probe": "n_probe", "epochs": "max_epochs", "snr": "snr_db",
+              "p": "label_noise", "K": "ensemble_size", "init": "init_scale",
+              "opt": "optimizer", "act": "activation", "wd": "weight_decay", "tol": "loss_tol",
+              "reps": "replicates", "x": "axis", "mom": "momentum", "batch": "batch_size",
+              "sched": "lr_schedule", "arch": "architecture", "shared": "shared_init",
+              "knn": "knn_k"}
+
+
+def _control_label(key: str) -> str:
+    from ui.labels import label
+    return label(_KEY_NAMES.get(key, key))
 
 
 def selector(page: str) -> None:
     """Sidebar block: pick one of the report's figures for this page and load its
-    settings into the page's controls (the URL then links to that view)."""
+    settings into the page's controls (the URL then links to that view).
+
+    It never names a preset the view does not show: "Loaded" appears only while every
+    control still holds the preset's value, and the menu follows the loaded preset (a
+    pick that is not loaded yet says so)."""
     names = [n for n, p in PRESETS.items() if p["page"] == page]
     if not names:
         return
     st.subheader("Presets from the findings report")
+    shown = shown_preset(page)
+    loaded = st.session_state.get("_preset_loaded")
     pick = st.selectbox("Figure", names, key=f"_preset_pick_{page}",
                         format_func=lambda n: PRESETS[n]["title"],
                         help=f"The settings of the figures of {REPORT_REL}.")
     st.button("Load preset", key=f"_preset_load_{page}", on_click=_load, args=(pick,),
-              icon=":material/download_done:",
+              icon=":material/download_done:", type="secondary" if pick == shown else "primary",
               help="Sets the controls below to the figure's settings (auto-run off: "
-              "press Run to compute the points the cache does not hold).")
-    loaded = st.session_state.get("_preset_loaded")
-    if loaded and loaded["page"] == page:
-        p = PRESETS[loaded["name"]]
+              "its cached or precomputed points show at once; Run computes the others).")
+    if shown is not None and pick == shown:
+        p = PRESETS[shown]
         text = f"Loaded **{p['title']}**. Claim {p['claim']}"
         if loaded["notes"]:
             text += "  \nNot represented here: " + "; ".join(loaded["notes"]) + "."
         st.caption(text)
+    elif shown is not None:
+        st.caption(f"Showing **{PRESETS[shown]['title']}**; press **Load preset** to show "
+                   "the figure picked above.")
+    elif loaded and loaded.get("page") == page:
+        edited = [_control_label(k) for k in
+                  edited_controls(loaded.get("values") or {}, st.session_state)]
+        st.caption(f"Controls edited since loading **{PRESETS[loaded['name']]['title']}** "
+                   f"({', '.join(edited[:4])}{', ...' if len(edited) > 4 else ''}): the view "
+                   "is no longer that preset. Press **Load preset** to restore it.")
+    else:
+        st.caption("No preset loaded: the view shows the controls below. Press **Load "
+                   "preset** to show the figure picked above.")
 
 
 # ----------------------------------------------------------------------------- report
