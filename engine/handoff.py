@@ -183,7 +183,8 @@ def py_value(value: Any) -> str:
 
 
 def _spec_call(spec: ExperimentSpec, skip: Sequence[str], skip_params: Sequence[str],
-               indent: str) -> str:
+               name: str) -> str:
+    """``name = ExperimentSpec(...)`` wrapped at 88 characters, only changed fields."""
     args = [f"dataset={spec.dataset!r}"]
     params = changed_params(spec, skip=skip_params)
     if params:
@@ -191,15 +192,16 @@ def _spec_call(spec: ExperimentSpec, skip: Sequence[str], skip_params: Sequence[
     # noise: the constructor's own default is 'auto' (the dataset's natural kind).
     args += [f"{k}={py_value(v)}" for k, v in
              changed_fields(spec, skip=["dataset", *skip]).items()]
-    lines, line = [], "ExperimentSpec("
+    opening = f"{name} = ExperimentSpec("
+    lines, line = [], opening
     for i, a in enumerate(args):
         piece = a + (", " if i < len(args) - 1 else ")")
-        if len(line) + len(piece.rstrip()) > 88 - len(indent) and line.strip() != "ExperimentSpec(":
+        if len(line) + len(piece.rstrip()) > 88 and line != opening:
             lines.append(line.rstrip())
-            line = " " * len("ExperimentSpec(")
+            line = " " * len(opening)
         line += piece
     lines.append(line)
-    return ("\n" + indent).join(lines)
+    return "\n".join(lines)
 
 
 def python_snippet(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = None,
@@ -221,7 +223,7 @@ def python_snippet(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = N
             "from engine import ExperimentSpec",
             "from engine.cache import ResultCache",
             "",
-            f"spec = {_spec_call(base, [], [], indent='')}",
+            _spec_call(base, [], [], "spec"),
             "",
             'if __name__ == "__main__":',
             "    result = ResultCache().get_or_compute(spec)   # cached: loaded, not retrained",
@@ -238,7 +240,7 @@ def python_snippet(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = N
         "from engine.cache import ResultCache",
         "from engine.sweep import Sweep, run_sweep",
         "",
-        f"base = {_spec_call(base, swept, swept_params, indent='')}",
+        _spec_call(base, swept, swept_params, "base"),
         f"sweep = Sweep({sweep_args})",
         "",
         'if __name__ == "__main__":   # sweeps start worker processes',
