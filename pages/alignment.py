@@ -11,7 +11,7 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import common, controls, data, labels, plots, presets, router, runview
+from ui import common, controls, data, labels, plots, presets, router, runview, teach
 
 router.ensure_router()
 
@@ -106,17 +106,18 @@ auto = True
 mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
                 bind="query-params", label_visibility="collapsed")
 if mode == "Sweep":
-    c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
-    x_axis = controls.select_id(c[0], "x axis", AXES, key="x",
+    row = teach.control_row()  # one row that wraps at 800 px instead of squeezing
+    x_axis = controls.select_id(row, "x axis", AXES, key="x", width=200,
                                 on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
-    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
-    series = controls.select_id(c[2], "Series", ["none"] + AXES, key="series",
+    xs_text = row.text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
+                              width=220)
+    series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=200,
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
-    ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
-                              bind="query-params", disabled=series == "none")
-    auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
+    ss_text = row.text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
+                              bind="query-params", disabled=series == "none", width=220)
+    auto = row.checkbox("Auto-run", True, key="auto", bind="query-params",
                          help="Compute missing points as soon as the settings change.")
     sweep_slots = common.ErrorSlots()
     sweep_slots.add("xs", "ss", "axis", "sweep")
@@ -328,6 +329,7 @@ if mode == "Single run":
                  disabled=summary is not None):
         common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
     job = common.job_panel(PAGE)
+    teach.reproduce(base, what="this run")
     if result is None and job is not None and job.spec == base and job.result is not None:
         result = job.result
     if summary is None and result is None:
@@ -362,16 +364,17 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2 = st.columns([1, 5], vertical_alignment="center")
-clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
-                    disabled=not missing)
+run_row = teach.control_row()  # wraps at 800 px
+clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
+                         key="run_btn", disabled=not missing)
 unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds per point)"
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} {unit} cached"
+run_row.caption(f"{len(rows) - len(missing)} of {len(rows)} {unit} cached"
            + (f"; {len(missing)} to compute." if missing else "."))
 if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
+teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure, k=int(k),
                             knn_k=int(knn_k))
@@ -388,8 +391,7 @@ fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
                          threshold=threshold)
-event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
-                        width="stretch")
+event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "
                "across seeds (columns align_sem_pairs / error_sem_pairs in the CSV keep the "

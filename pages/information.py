@@ -10,7 +10,7 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, controls, infoview, plots, presets, router
+from ui import common, controls, infoview, plots, presets, router, teach
 
 router.ensure_router()
 
@@ -156,10 +156,10 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2 = st.columns([1, 5], vertical_alignment="center")
-clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
-                    disabled=not missing)
-b2.caption(f"{len(rows) - len(missing)} of {len(rows)} runs cached"
+run_row = teach.control_row()  # wraps at 800 px
+clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
+                         key="run_btn", disabled=not missing)
+run_row.caption(f"{len(rows) - len(missing)} of {len(rows)} runs cached"
            + (f"; {len(missing)} to compute" if missing else "")
            + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
            + f" · device {common.device_label()}")
@@ -167,6 +167,7 @@ if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
+teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = infoview.info_frame(rows, k=int(k), random_features=random_features)
 if frame.empty:
@@ -178,9 +179,9 @@ threshold = float(base.n_train * base.n_outputs())
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
-st.plotly_chart(plots.information_figure(frame, threshold=threshold, info_label=info_label,
+teach.chart(st, plots.information_figure(frame, threshold=threshold, info_label=info_label,
                                          error_label="test error rate (clean labels)"),
-                key="info_chart", width="stretch")
+            key="info_chart")
 
 st.subheader("Penultimate vs pre-softmax")
 loss_col = "train_loss" if loss_kind == "training loss" else "test_loss"
@@ -188,10 +189,10 @@ lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
 if lf.empty:
     st.info("No point with a loss yet.")
 else:
-    st.plotly_chart(plots.loss_figure(
+    teach.chart(st, plots.loss_figure(
         lf, x_label=f"cross-entropy {loss_kind}",
         y_label=f"Δ(penultimate → pre-softmax) (N={base.n_probe}, k={k})"),
-        key="loss_chart", width="stretch")
+        key="loss_chart")
     st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
 
 st.subheader("Intrinsic dimension of the last hidden layer")
@@ -200,9 +201,9 @@ if idf.empty:
     st.info("No point with an intrinsic dimension yet (it needs dadapy and either a "
             "summary that holds it or the stored representations).", icon=":material/info:")
 else:
-    st.plotly_chart(plots.id_sweep_figure(idf, threshold=threshold,
+    teach.chart(st, plots.id_sweep_figure(idf, threshold=threshold,
                                           x_label="parameters P per network"),
-                    key="id_chart", width="stretch")
+                key="id_chart")
     st.caption(f"dadapy's TwoNN and GRIDE on the N = {base.n_probe} probe points; bands: "
                "standard error over members. Dashed line: P = n · classes.")
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine import theory
 from engine.spec import ExperimentSpec
-from ui import common, controls, data, labels, plots, presets, router
+from ui import common, controls, data, labels, plots, presets, router, teach
 
 router.ensure_router()
 
@@ -273,7 +273,7 @@ explorer, explorer_spec = _explorer_sweep(common.cache_entries(), base)
 
 fig = plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
                           large_d=large_d)
-st.plotly_chart(fig, key="theory_chart", width="stretch")
+teach.chart(st, fig, key="theory_chart")
 st.caption("Top: alignment, higher = more aligned (ρ, the finite-d linear CKA, the "
            "Information Imbalance score 1 − Δ). Middle: the Information Imbalance Δ itself, "
            "lower = more aligned. Bottom: the test error."
@@ -312,3 +312,5 @@ if base is not None:
     items.append(("Simulation spec (JSON)", json.dumps(json.loads(base.to_json()), indent=2),
                   "simulation_spec.json", "application/json"))
 common.downloads(items, key="theory_dl")
+if sweep is not None:
+    teach.reproduce(sweep.base, sweep.axes, sweep.replicates, what="the simulations")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common, presets
+from ui import common, presets, teach
 
 
 def main() -> None:
@@ -34,6 +34,8 @@ def main() -> None:
                    f"Jobs: {stats['running']} running, {stats['queued']} queued "
                    f"({stats['workers']} workers)")
     presets.report_sidebar()
+    teach.sidebar()  # presentation mode (URL present=true)
+    link = st.sidebar.container()  # the link box, filled once the page's controls ran
     common.heartbeat()
     try:
         page.run()
@@ -41,8 +43,10 @@ def main() -> None:
         # A run cut short for a rerun drew nothing final; st.stop() and errors did.
         if type(e).__name__ != "RerunException":
             common.mark_page_drawn()
+            teach.share_box(link)
         raise
     common.mark_page_drawn()
+    teach.share_box(link)
 
 
 def ensure_router() -> None:
