@@ -107,16 +107,16 @@ mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
                 bind="query-params", label_visibility="collapsed")
 if mode == "Sweep":
     row = teach.control_row()  # one row that wraps at 800 px instead of squeezing
-    x_axis = controls.select_id(row, "x axis", AXES, key="x", width=200,
+    x_axis = controls.select_id(row, "x axis", AXES, key="x", width=210,
                                 on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
     xs_text = row.text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
-                              width=220)
-    series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=200,
+                              width=160)
+    series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=210,
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
     ss_text = row.text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
-                              bind="query-params", disabled=series == "none", width=220)
+                              bind="query-params", disabled=series == "none", width=160)
     auto = row.checkbox("Auto-run", True, key="auto", bind="query-params",
                          help="Compute missing points as soon as the settings change.")
     sweep_slots = common.ErrorSlots()

@@ -23,6 +23,7 @@ def test_page_url_replaces_the_query_and_keeps_repeated_keys():
     assert page_url("http://h/", {"xs": "10, 24", "k": ["a", "b"]}) \
         == "http://h/?xs=10%2C+24&k=a&k=b"
     assert page_url("http://h/runs", {}) == "http://h/runs"
+    assert page_url("http://h:8501", {"a": "1"}) == "http://h:8501/?a=1"  # the root page
 
 
 def _sweep_fig() -> go.Figure:

@@ -66,7 +66,7 @@ def page_url(address: str, params: Mapping[str, Any]) -> str:
     for key, value in params.items():
         values = value if isinstance(value, (list, tuple)) else [value]
         pairs += [(str(key), str(v)) for v in values]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(pairs), ""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(pairs), ""))
 
 
 def current_url() -> str:
