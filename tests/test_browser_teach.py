@@ -199,7 +199,7 @@ def test_copy_link_puts_the_address_in_the_clipboard_and_the_box_shows_it(server
         href = page.evaluate("window.location.href")
         assert page.evaluate("navigator.clipboard.readText()") == href
         page.get_by_text("Link to this view").click()
-        code = page.locator('[data-testid="stSidebar"] [data-testid="stCode"]')
+        code = page.locator('[data-testid="stCode"]').filter(has_text=server)
         expect(code).to_have_text(href, timeout=30_000)
     finally:
         ctx.close()
@@ -216,6 +216,7 @@ def test_presentation_mode_from_a_bookmark(server, browser):
         expect(chart.locator(".main-svg").first).to_be_visible(timeout=60_000)
         expect(page.get_by_text("What am I looking at?")).to_have_count(0)
         expect(page.get_by_role("button", name="Curves (CSV)")).to_have_count(0)
+        expect(page.get_by_text("Link to this view")).to_be_visible()  # the link stays
         size = chart.locator('g[class$="tick"] > text').first.evaluate(
             "t => parseFloat(getComputedStyle(t).fontSize)")
         assert size >= 18

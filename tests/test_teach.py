@@ -121,6 +121,6 @@ def test_presentation_mode_keeps_the_essentials_and_enlarges_the_plot():
 
 def test_link_box_shows_the_pages_controls():
     at = no_exception(open_app("pages/theory.py", d="120", snr="20"))
-    box = next(e for e in at.sidebar.expander if e.label == "Link to this view")
-    url = box.get("code")[0].value
+    assert at.sidebar.get("popover")  # "Link to this view"
+    url = at.sidebar.get("code")[0].value
     assert "d=120" in url and "snr=20" in url

@@ -101,12 +101,13 @@ button.addEventListener("click", async () => {
 
 
 def share_box(where: Any = None) -> None:
-    """The copy-link button and, in a collapsed box, the link itself (selectable, with
-    its own copy icon): the fallback where a browser refuses the clipboard."""
+    """The copy-link button and, in a popover, the link itself (selectable, with its own
+    copy icon): the fallback where a browser refuses the clipboard."""
     where = where if where is not None else st.sidebar
     with where:
         st.iframe(_COPY_HTML, height=44)  # static HTML: no user value goes into it
-        with st.expander("Link to this view", icon=":material/link:"):
+        # a popover, not an expander: presentation mode hides the sidebar's expanders
+        with st.popover("Link to this view", icon=":material/link:", width="stretch"):
             st.code(current_url(), language=None, wrap_lines=True)
 
 
