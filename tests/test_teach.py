@@ -101,8 +101,9 @@ def test_reproduce_box_matches_the_alignment_sweep_on_screen():
     assert "0 of 3 points cached" in "\n".join(c.value for c in at.caption)
 
 
-def test_presentation_mode_keeps_the_essentials_and_enlarges_the_plot():
-    at = no_exception(open_app("pages/theory.py", present="true"))
+@pytest.mark.parametrize("flag", ["true", "1"])  # the toggle's own value, or by hand
+def test_presentation_mode_keeps_the_essentials_and_enlarges_the_plot(flag):
+    at = no_exception(open_app("pages/theory.py", present=flag))
     assert at.toggle(key="present").value is True
     labels = [e.label for e in at.expander]
     assert "What am I looking at?" not in labels

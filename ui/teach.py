@@ -43,6 +43,9 @@ def presenting() -> bool:
 
 def sidebar() -> None:
     """The presentation toggle and the link box, at the top of every page's sidebar."""
+    if PRESENT_KEY not in st.session_state and \
+            st.query_params.get(PRESENT_KEY, "").lower() in ("1", "yes", "on"):
+        st.session_state[PRESENT_KEY] = True  # a hand-written bookmark: ?present=1
     with st.sidebar:
         st.toggle("Presentation mode", key=PRESENT_KEY, bind="query-params",
                   help="Large plot text and lines for a projector; the help boxes, "
