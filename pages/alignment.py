@@ -210,7 +210,7 @@ with st.sidebar:
                               "is the only difference between them.")
     slots.add("architecture", "width", "depth", "activation", "ensemble_size", "init_scale",
               "shared_init")
-    with st.expander("Training", icon=":material/tune:"):
+    with st.expander("Training", icon=":material/tune:", key="training"):  # expert options
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")

@@ -225,5 +225,16 @@ def test_presentation_mode_from_a_bookmark(server, browser):
         page.screenshot(path=str(ARTIFACTS / "teach_theory_present_1400.png"))
         page.get_by_text("Presentation mode", exact=True).click()
         expect(page.get_by_text("What am I looking at?")).to_be_visible(timeout=30_000)
+        # the alignment page: its expert Training options are hidden, the rest stays
+        page.goto(f"{server}/?{_query(TINY)}")
+        expect(page.get_by_text("points cached").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Training", exact=True)).to_be_visible()
+        page.get_by_text("Presentation mode", exact=True).click()
+        expect(page.get_by_text("Training", exact=True)).to_be_hidden(timeout=30_000)
+        expect(page.get_by_role("spinbutton", name="Samples n")).to_be_visible()
+        page.wait_for_function("() => window.location.href.includes('present=true')",
+                               timeout=30_000)
+        expect(page.locator('[data-testid="stSidebar"]').get_by_text(
+            "Findings report").first).to_be_visible()
     finally:
         ctx.close()

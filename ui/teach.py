@@ -23,15 +23,17 @@ import streamlit as st
 
 PRESENT_KEY = "present"  # the URL / session key of the presentation toggle
 
-# Presentation mode: larger page text, and the expert parts out of the way (the help
-# boxes and downloads are not drawn at all: ui.common.help_box / downloads ask).
+# Presentation mode: larger page text, and the expert parts out of the way: the
+# alignment page's Training options (its expander has key "training") are hidden; the
+# help boxes, downloads and reproduce box are not drawn at all (ui.common.help_box /
+# downloads and reproduce ask presenting()).
 _PRESENT_CSS = """
 <style>
   .stMainBlockContainer { font-size: 1.2rem; }
   .stMainBlockContainer h1 { font-size: 3rem; }
   .stMainBlockContainer [data-testid="stCaptionContainer"] { font-size: 1.05rem; }
   .stMainBlockContainer [data-testid="stWidgetLabel"] p { font-size: 1.1rem; }
-  [data-testid="stSidebarUserContent"] [data-testid="stExpander"] { display: none; }
+  .st-key-training { display: none; }
 </style>
 """
 
