@@ -111,7 +111,7 @@ except ValueError as e:
     st.stop()
 curves = dict(curves, d=float(d))
 
-m1, m2, m3, m4 = st.columns(4)
+m1, m2, m3, m4 = teach.wrapping_columns([190] * 4)  # two rows at 800 px
 i_star = int(np.argmin(curves["cka"]))
 if x_axis == "snr_db":
     m1.metric("n / d", f"{nd_at:.2f}", help=f"n = {curves['n'][0]:.4g} samples, d = {d}")
@@ -249,7 +249,7 @@ def _explorer_sweep(entries: list, sim: ExperimentSpec | None
 sweep = common.build(_sim_sweep, slots)
 base = sweep.base if sweep is not None else None
 
-run_col, info_col = st.columns([1, 4], vertical_alignment="center")
+run_col, info_col = teach.wrapping_columns(["content", "stretch"])
 clicked = run_col.button("Simulate", type="primary", icon=":material/play_arrow:",
                          disabled=sweep is None, key="simulate")
 info_col.caption(f"Trains the same network with the engine at the {'SNR' if x_axis == 'snr_db' else 'n/d'} values of the sidebar "

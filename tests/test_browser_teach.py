@@ -175,6 +175,11 @@ def test_information_and_theory_at_800px(server, browser):
         _check_charts(page, "information", 800)
         page.goto(f"{server}/theory")
         expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("button", name="Simulate")).to_be_visible(timeout=60_000)
+        assert _clipped(page, []) == []  # the buttons (Simulate)
+        for label in ("SNR (ratio)", "Test error at n = 2d", "ρ at n = 2d"):
+            metric = page.get_by_test_id("stMetricLabel").filter(has_text=label)
+            assert metric.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), label
         _check_charts(page, "theory", 800)
     finally:
         ctx.close()

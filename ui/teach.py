@@ -85,10 +85,11 @@ def current_url() -> str:
 # The copy button runs in the browser: Streamlit has no clipboard API. It copies the
 # address bar as it is at the click (the live URL), with a selectable fallback below.
 _COPY_HTML = """
-<button id="copy" style="font: 14px sans-serif; padding: 6px 12px; border-radius: 8px;
-  border: 1px solid rgba(49,51,63,0.25); background: white; cursor: pointer;">
-  Copy link to this view</button>
-<span id="state" style="font: 13px sans-serif; color: #555; margin-left: 6px;"></span>
+<style>body { margin: 0; font-family: "Source Sans 3", "Source Sans Pro", sans-serif; }</style>
+<button id="copy" style="font: inherit; font-size: 15px; width: 100%; height: 38px;
+  border-radius: 8px; border: 1px solid rgba(49,51,63,0.2); background: white;
+  color: rgb(49,51,63); cursor: pointer;">Copy link to this view</button>
+<div id="state" style="font-size: 13px; color: #555; margin-top: 2px;"></div>
 <script>
 const button = document.getElementById("copy"), state = document.getElementById("state");
 button.addEventListener("click", async () => {
@@ -110,7 +111,7 @@ def share_box(where: Any = None) -> None:
     copy icon): the fallback where a browser refuses the clipboard."""
     where = where if where is not None else st.sidebar
     with where:
-        st.iframe(_COPY_HTML, height=44)  # static HTML: no user value goes into it
+        st.iframe(_COPY_HTML, height=62)  # static HTML: no user value goes into it
         # a popover, not an expander: presentation mode hides the sidebar's expanders
         with st.popover("Link to this view", icon=":material/link:", width="stretch"):
             st.code(current_url(), language=None, wrap_lines=True)
@@ -137,6 +138,13 @@ def control_row(gap: str = "small") -> Any:
     """A row of controls that wraps onto the next line when the page is narrow (give
     each control a ``width`` in pixels); ``st.columns`` would squeeze them instead."""
     return st.container(horizontal=True, wrap=True, gap=gap, vertical_alignment="bottom")
+
+
+def wrapping_columns(widths: Sequence[int | str]) -> list[Any]:
+    """Like ``st.columns``, but each column keeps its width (pixels, ``"content"`` or
+    ``"stretch"``) and the row wraps onto the next line when the page is too narrow."""
+    row = control_row()
+    return [row.container(width=w) for w in widths]
 
 
 # ----------------------------------------------------------------------------- hand-off
