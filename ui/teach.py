@@ -1,15 +1,15 @@
 """Teaching widgets: presentation mode, a copy-link button, and "Reproduce this view".
 
 - :func:`sidebar` (called by the router on every page): the *Presentation mode* toggle
-  (URL ``present=true``, so a lecturer can bookmark the large view) and the page's link
-  with a copy button.
+  (URL ``present=true``, so a lecturer can bookmark the large view); :func:`share_box`
+  (the router, after the page ran): the page's link with a copy button.
 - :func:`chart`: ``st.plotly_chart`` for the pages' figures, restyled with large text,
   thick lines and big markers in presentation mode (:func:`ui.plots.presentation_style`).
 - :func:`reproduce`: an expander with the CLI line and the Python script that compute
   what the page shows (:mod:`engine.handoff`), so a what-if becomes a full sweep on a
   bigger machine or a cluster.
-- :func:`control_row`: a row of controls that wraps onto several lines on a narrow
-  screen instead of squeezing every label to two letters.
+- :func:`control_row`, :func:`wrapping_columns`: rows that wrap onto several lines on a
+  narrow screen instead of squeezing every label to two letters.
 
 The pure parts (:func:`page_url`) are testable without Streamlit.
 """
@@ -44,7 +44,7 @@ def presenting() -> bool:
 
 
 def sidebar() -> None:
-    """The presentation toggle and the link box, at the top of every page's sidebar."""
+    """The presentation toggle (every page's sidebar) and, when on, the larger page text."""
     if PRESENT_KEY not in st.session_state and \
             st.query_params.get(PRESENT_KEY, "").lower() in ("1", "yes", "on"):
         st.session_state[PRESENT_KEY] = True  # a hand-written bookmark: ?present=1
