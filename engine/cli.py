@@ -259,11 +259,10 @@ def _short(v: Any) -> str:
     return str(v)
 
 
-def cmd_sweep(args: Any) -> int:
-    from engine.cache import ResultCache
-    from engine.export import (aggregate, columns, seeds_error_column, sweep_table,
-                               write_table)
-    from engine.sweep import Sweep, SweepProgress, run_sweep
+def sweep_from_args(args: Any) -> "Sweep":
+    """The :class:`engine.sweep.Sweep` a parsed ``sweep`` command line describes (its
+    spec flags, ``--axis`` and ``--replicates``); ``ValueError`` naming the flag."""
+    from engine.sweep import Sweep
 
     axes: dict[str, list] = {}
     for item in args.axis:
@@ -282,7 +281,16 @@ def cmd_sweep(args: Any) -> int:
                              "classification dataset (or target/input noise on a regression "
                              "one)") from None
         raise
-    sweep = Sweep(base, axes, replicates=args.replicates)
+    return Sweep(base, axes, replicates=args.replicates)
+
+
+def cmd_sweep(args: Any) -> int:
+    from engine.cache import ResultCache
+    from engine.export import (aggregate, columns, seeds_error_column, sweep_table,
+                               write_table)
+    from engine.sweep import SweepProgress, run_sweep
+
+    sweep = sweep_from_args(args)
     if args.out:  # an --out the sweep could not write is refused before it runs
         if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
             raise ValueError(f"--out {_show(str(args.out))} is invalid: allowed a file name "

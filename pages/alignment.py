@@ -11,7 +11,7 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import common, controls, data, labels, plots, presets, router, runview, widget_sync
+from ui import common, controls, data, labels, plots, presets, router, runview, teach, widget_sync
 from ui import figmemo
 from ui import precomputed as shipped
 
@@ -110,19 +110,19 @@ auto = True
 mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
                 bind="query-params", label_visibility="collapsed")
 if mode == "Sweep":
-    c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
-    x_axis = controls.select_id(c[0], "x axis", AXES, key="x",
+    row = teach.control_row()  # one row that wraps at 800 px instead of squeezing
+    x_axis = controls.select_id(row, "x axis", AXES, key="x", width=210,
                                 on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
-    xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
-                              on_change=widget_sync.keep, args=("xs",))
-    series = controls.select_id(c[2], "Series", ["none"] + AXES, key="series",
+    xs_text = row.text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
+                             width=160, on_change=widget_sync.keep, args=("xs",))
+    series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=210,
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
-    ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
-                              bind="query-params", disabled=series == "none",
-                              on_change=widget_sync.keep, args=("ss",))
-    auto = c[4].checkbox("Auto-run", True, key="auto", bind="query-params",
+    ss_text = row.text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
+                             bind="query-params", disabled=series == "none", width=160,
+                             on_change=widget_sync.keep, args=("ss",))
+    auto = row.checkbox("Auto-run", True, key="auto", bind="query-params",
                          help="Compute missing points as soon as the settings change.")
     sweep_slots = common.ErrorSlots()
     sweep_slots.add("xs", "ss", "axis", "sweep")
@@ -215,7 +215,7 @@ with st.sidebar:
                               "is the only difference between them.")
     slots.add("architecture", "width", "depth", "activation", "ensemble_size", "init_scale",
               "shared_init")
-    with st.expander("Training", icon=":material/tune:"):
+    with st.expander("Training", icon=":material/tune:", key="training"):  # expert options
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")
@@ -335,6 +335,7 @@ if mode == "Single run":
                  disabled=summary is not None):
         common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
     job = common.job_panel(PAGE)
+    teach.reproduce(base, what="this run")
     if result is None and job is not None and job.spec == base and job.result is not None:
         result = job.result
     if summary is None and result is None:
@@ -370,16 +371,17 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2, b3 = st.columns([1, 4, 2], vertical_alignment="center")
-clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
-                    disabled=not missing)
+run_row = teach.control_row()  # wraps at 800 px
+clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
+                         key="run_btn", disabled=not missing)
 unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds per point)"
-b2.caption(shipped.status_text(rows, unit) + ".")
-shipped.recompute_button(b3, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
+run_row.caption(shipped.status_text(rows, unit) + ".")
+shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
 if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
+teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure, k=int(k),
                             knn_k=int(knn_k))
@@ -396,8 +398,7 @@ fig = figmemo.figure("sweep_figure", frame, x=x_axis, x_label=labels.axis_title(
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
                          threshold=threshold)  # memoised: a revisit reuses the figure
-event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
-                        width="stretch")
+event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
 shipped.badge(rows)
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "

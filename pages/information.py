@@ -10,7 +10,7 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, controls, infoview, presets, router
+from ui import common, controls, infoview, plots, presets, router, teach
 from ui import figmemo
 from ui import precomputed as shipped
 
@@ -159,17 +159,18 @@ job = common.current_job(PAGE)
 rows = common.sweep_rows(cache, sweep, job)
 missing = [r for r in rows if r["summary"] is None]
 
-b1, b2, b3 = st.columns([1, 4, 2], vertical_alignment="center")
-clicked = b1.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
-                    disabled=not missing)
-shipped.recompute_button(b3, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
-b2.caption(shipped.status_text(rows, "runs")
+run_row = teach.control_row()  # wraps at 800 px
+clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
+                         key="run_btn", disabled=not missing)
+shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
+run_row.caption(shipped.status_text(rows, "runs")
            + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
            + f" · device {common.device_label()}")
 if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
+teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = infoview.info_frame(rows, k=int(k), random_features=random_features)
 if frame.empty:
@@ -181,9 +182,10 @@ threshold = float(base.n_train * base.n_outputs())
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
-st.plotly_chart(figmemo.figure("information_figure", frame, threshold=threshold, info_label=info_label,
-                                         error_label="test error rate (clean labels)"),
-                key="info_chart", width="stretch")
+teach.chart(st, figmemo.figure("information_figure", frame, threshold=threshold,
+                               info_label=info_label,
+                               error_label="test error rate (clean labels)"),
+            key="info_chart")
 shipped.badge(rows)
 
 st.subheader("Penultimate vs pre-softmax")
@@ -192,10 +194,10 @@ lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
 if lf.empty:
     st.info("No point with a loss yet.")
 else:
-    st.plotly_chart(figmemo.figure(
+    teach.chart(st, figmemo.figure(
         "loss_figure", lf, x_label=f"cross-entropy {loss_kind}",
         y_label=f"Δ(penultimate → pre-softmax) (N={base.n_probe}, k={k})"),
-        key="loss_chart", width="stretch")
+        key="loss_chart")
     st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
 
 st.subheader("Intrinsic dimension of the last hidden layer")
@@ -204,9 +206,9 @@ if idf.empty:
     st.info("No point with an intrinsic dimension yet (it needs dadapy and either a "
             "summary that holds it or the stored representations).", icon=":material/info:")
 else:
-    st.plotly_chart(figmemo.figure("id_sweep_figure", idf, threshold=threshold,
+    teach.chart(st, figmemo.figure("id_sweep_figure", idf, threshold=threshold,
                                           x_label="parameters P per network"),
-                    key="id_chart", width="stretch")
+                key="id_chart")
     st.caption(f"dadapy's TwoNN and GRIDE on the N = {base.n_probe} probe points; bands: "
                "standard error over members. Dashed line: P = n · classes.")
 

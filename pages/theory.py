@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine import theory
 from engine.spec import ExperimentSpec
-from ui import common, controls, data, labels, plots, presets, router
+from ui import common, controls, data, labels, plots, presets, router, teach
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -112,7 +112,7 @@ except ValueError as e:
     st.stop()
 curves = dict(curves, d=float(d))
 
-m1, m2, m3, m4 = st.columns(4)
+m1, m2, m3, m4 = teach.wrapping_columns([190] * 4)  # two rows at 800 px
 i_star = int(np.argmin(curves["cka"]))
 if x_axis == "snr_db":
     m1.metric("n / d", f"{nd_at:.2f}", help=f"n = {curves['n'][0]:.4g} samples, d = {d}")
@@ -250,7 +250,7 @@ def _explorer_sweep(entries: list, sim: ExperimentSpec | None
 sweep = common.build(_sim_sweep, slots)
 base = sweep.base if sweep is not None else None
 
-run_col, info_col = st.columns([1, 4], vertical_alignment="center")
+run_col, info_col = teach.wrapping_columns(["content", "stretch"])
 clicked = run_col.button("Simulate", type="primary", icon=":material/play_arrow:",
                          disabled=sweep is None, key="simulate")
 info_col.caption(f"Trains the same network with the engine at the {'SNR' if x_axis == 'snr_db' else 'n/d'} values of the sidebar "
@@ -275,7 +275,7 @@ explorer, explorer_spec = _explorer_sweep(common.cache_entries(), base)
 
 fig = plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
                           large_d=large_d)
-st.plotly_chart(fig, key="theory_chart", width="stretch")
+teach.chart(st, fig, key="theory_chart")
 if base is not None:
     shipped.badge(rows, "**Simulate**")
 st.caption("Top: alignment, higher = more aligned (ρ, the finite-d linear CKA, the "
@@ -316,3 +316,5 @@ if base is not None:
     items.append(("Simulation spec (JSON)", json.dumps(json.loads(base.to_json()), indent=2),
                   "simulation_spec.json", "application/json"))
 common.downloads(items, key="theory_dl")
+if sweep is not None:
+    teach.reproduce(sweep.base, sweep.axes, sweep.replicates, what="the simulations")

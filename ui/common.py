@@ -514,14 +514,21 @@ def heartbeat() -> None:
 
 
 def help_box(text: str) -> None:
+    from ui import teach
+    if teach.presenting():  # a projected page keeps the essentials
+        return
     with st.expander("What am I looking at?", icon=":material/help:"):
         st.markdown(text)
 
 
 def downloads(items: Iterable[tuple[str, bytes | str, str, str]], key: str) -> None:
-    """Download buttons side by side: (label, data, file name, mime)."""
+    """Download buttons side by side: (label, data, file name, mime); none in
+    presentation mode."""
+    from ui import teach
     items = list(items)
-    cols = st.columns(len(items))
-    for i, (col, (label, data, name, mime)) in enumerate(zip(cols, items)):
-        col.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{i}",
+    if teach.presenting() or not items:
+        return
+    row = st.container(horizontal=True, wrap=True)  # wraps on a narrow screen
+    for i, (label, data, name, mime) in enumerate(items):
+        row.download_button(label, data, file_name=name, mime=mime, key=f"{key}_{i}",
                             icon=":material/download:", on_click="ignore")

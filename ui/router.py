@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common, jobs_view, presets
+from ui import common, jobs_view, presets, teach
 
 
 def main() -> None:
@@ -31,6 +31,8 @@ def main() -> None:
         st.caption(f":material/memory: Device: **{common.device_label()}**")
         jobs_view.sidebar()  # live job count, and this tab's jobs with their Cancel
     presets.report_sidebar()
+    teach.sidebar()  # presentation mode (URL present=true)
+    link = st.sidebar.container()  # the link box, filled once the page's controls ran
     common.heartbeat()
     try:
         page.run()
@@ -38,8 +40,10 @@ def main() -> None:
         # A run cut short for a rerun drew nothing final; st.stop() and errors did.
         if type(e).__name__ != "RerunException":
             common.mark_page_drawn()
+            teach.share_box(link)
         raise
     common.mark_page_drawn()
+    teach.share_box(link)
 
 
 def ensure_router() -> None:

@@ -1,8 +1,10 @@
 """Regenerate the README's screenshots: `.venv/bin/python docs/screenshots/take.py`.
 
 Starts the dashboard on a free local port with a fresh cache (in a temporary directory),
-lets each page compute its default view in headless Chromium, and saves one PNG per page
-here. Takes a minute or two on a laptop CPU.
+lets each page compute its default view in headless Chromium, and saves each page at a
+1400 px wide window (``alignment.png``) and at 800 px (``alignment_800.png``, the same
+view from the cache), plus one shot in presentation mode (``alignment_present.png``).
+Takes a few minutes on a laptop CPU.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ SHOTS = [
     ("theory.png", "/theory", "cached simulation(s)", "Simulate"),
     ("runs.png", "/runs", "runs shown", None),
 ]
+WIDTHS = (1400, 800)  # the 800 px shots are named like alignment_800.png
+# (file, path and query, text that says the view is complete): large fonts for a projector
+PRESENT = ("alignment_present.png", "/?series=snr_db&ss=0%2C+10%2C+20&present=true",
+           "18 of 18 points cached")
+
+
+def shot_name(name: str, width: int) -> str:
+    """``alignment.png`` at the widest window, ``alignment_800.png`` at the others."""
+    return name if width == WIDTHS[0] else name.replace(".png", f"_{width}.png")
 
 
 def main() -> int:
@@ -54,16 +65,25 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-background-networking"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1500})
-            for name, path, done, click in SHOTS:
-                t0 = time.monotonic()
-                page.goto(base + path)
-                if click:
-                    page.get_by_role("button", name=click, exact=True).click(timeout=60_000)
-                expect(page.get_by_text(done).first).to_be_visible(timeout=600_000)
-                time.sleep(2.5)  # let the charts finish drawing
-                page.screenshot(path=str(OUT / name))
-                print(f"{name}: {time.monotonic() - t0:.1f} s")
+            for width in WIDTHS:  # the first width computes, the others load the cache
+                page = browser.new_page(viewport={"width": width, "height": 1500})
+                for name, path, done, click in SHOTS:
+                    t0 = time.monotonic()
+                    page.goto(base + path)
+                    if click and width == WIDTHS[0]:
+                        page.get_by_role("button", name=click, exact=True).click(timeout=60_000)
+                    expect(page.get_by_text(done).first).to_be_visible(timeout=600_000)
+                    time.sleep(2.5)  # let the charts finish drawing
+                    page.screenshot(path=str(OUT / shot_name(name, width)))
+                    print(f"{shot_name(name, width)}: {time.monotonic() - t0:.1f} s")
+                page.close()
+            page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1500})
+            name, path, done = PRESENT
+            page.goto(base + path)
+            expect(page.get_by_text(done).first).to_be_visible(timeout=600_000)
+            time.sleep(2.5)
+            page.screenshot(path=str(OUT / name))
+            print(f"{name}: done")
             browser.close()
     finally:
         proc.terminate()
