@@ -11,7 +11,7 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import common, controls, data, labels, plots, presets, router, runview
+from ui import common, controls, data, labels, notes, plots, presets, router, runview
 
 router.ensure_router()
 
@@ -19,6 +19,9 @@ PAGE = "alignment"
 
 # Dashboard defaults: tiny, so the first screen is computed within seconds on a laptop
 # CPU; linear activations put the interpolation threshold at n = d (+1 for the bias).
+# The default view (alignment vs n, one curve per SNR: 18 points, ~20-30 s cold on two
+# busy cores, BENCHMARKS.md) shows both lessons of the page: the dip near the threshold
+# and alignment rising with the SNR.
 PARAM_DEFAULTS = {"linear-teacher": {"d": 50}}
 X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20, 30",
               "width": "4, 8, 16, 32, 64, 128", "label_noise": "0, 0.1, 0.2, 0.4, 0.6",
@@ -26,6 +29,7 @@ X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20
 S_DEFAULTS = {"snr_db": "0, 10, 20", "n_train": "25, 50, 100", "width": "16, 64, 256",
               "label_noise": "0, 0.2, 0.4", "init_scale": "0.1, 1"}
 AXES = ["n_train", "snr_db", "width", "label_noise", "init_scale"]
+SERIES_DEFAULT = "snr_db"
 INT_AXES = {"n_train", "width"}
 NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
                 "input": "input noise", "label": "label noise (classification)"}
@@ -102,16 +106,31 @@ def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
     st.session_state[values_key] = defaults.get(st.session_state[axis_key], "")
 
 
+def _series_default(x: str) -> str:
+    """One curve per SNR, or per n when the SNR is the x axis."""
+    return SERIES_DEFAULT if x != SERIES_DEFAULT else "n_train"
+
+
+def _on_x_change() -> None:
+    # New x values; a series on the new x axis moves to the other default axis (the
+    # default "alignment vs n per SNR" becomes "alignment vs SNR per n").
+    _reset_values("x", "xs", X_DEFAULTS)
+    x = st.session_state["x"]
+    if st.session_state.get("series") == x:
+        st.session_state["series"] = _series_default(x)
+        _reset_values("series", "ss", S_DEFAULTS)
+
+
 auto = True
 mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
                 bind="query-params", label_visibility="collapsed")
 if mode == "Sweep":
     c = st.columns([1.2, 2, 1.2, 2, 1], vertical_alignment="bottom")
-    x_axis = controls.select_id(c[0], "x axis", AXES, key="x",
-                                on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
+    x_axis = controls.select_id(c[0], "x axis", AXES, key="x", on_change=_on_x_change,
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
     xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
     series = controls.select_id(c[2], "Series", ["none"] + AXES, key="series",
+                                index=(["none"] + AXES).index(_series_default(x_axis)),
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
     ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
@@ -387,7 +406,9 @@ error_label = "test MSE" if base.task == "regression" else "test error rate"
 fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
-                         threshold=threshold)
+                         threshold=threshold,
+                         chance=1 - 1 / base.n_outputs() if base.task == "classification"
+                         else None)
 event = st.plotly_chart(fig, key="sweep_chart", on_select="rerun", selection_mode="points",
                         width="stretch")
 if sweep.replicates > 1:
@@ -403,6 +424,7 @@ if threshold is not None:
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
                   if base.activation == "linear" else ")"))
+notes.show(PAGE, x=x_axis, series=series)
 
 dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
 common.downloads([

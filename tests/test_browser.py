@@ -20,7 +20,7 @@ from tests._browser import CHROMIUM, require_browser, streamlit_server
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 TINY = {"d": "8", "n": "16", "probe": "40", "width": "8", "K": "2", "epochs": "40",
-        "xs": "10, 24", "seed": "3", "auto": "false"}
+        "xs": "10, 24", "series": "none", "seed": "3", "auto": "false"}
 
 pytestmark = pytest.mark.browser
 

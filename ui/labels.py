@@ -31,7 +31,7 @@ FIELD_LABELS: dict[str, str] = {
     "n_train": "Training samples n",
     "n_probe": "Probe points N",
     "noise": "Noise kind",
-    "snr_db": "Signal-to-noise ratio (dB)",
+    "snr_db": "Signal-to-noise ratio, SNR (dB)",
     "label_noise": "Label-noise rate p",
     "label_noise_kind": "Label-noise kind",
     "architecture": "Architecture",
@@ -154,7 +154,7 @@ def message(text: Any) -> str:
 
 def point_label(text: str) -> str:
     """A sweep point's id ("n_train=50, snr_db=10") as labels ("Training samples n = 50,
-    Signal-to-noise ratio (dB) = 10"); anything else ("none") unchanged."""
+    Signal-to-noise ratio, SNR (dB) = 10"); anything else ("none") unchanged."""
     parts = []
     for part in str(text).split(", "):
         name, sep, value = part.partition("=")
