@@ -420,7 +420,8 @@ else:
                "members and data, so it understates the spread between draws: set "
                "Replicates to 2 or more for errors across seeds).")
 if threshold is not None:
-    st.caption(f"Dashed line: interpolation threshold at {labels.label(x_axis)} = "
+    x_name = labels.label(x_axis)
+    st.caption(f"Dashed line: interpolation threshold at {x_name[0].lower()}{x_name[1:]} = "
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
                   if base.activation == "linear" else ")"))

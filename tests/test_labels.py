@@ -72,7 +72,10 @@ def test_page_messages_and_untouched_messages():
         number_list("", "ss")
     assert labels.message(str(e.value)).startswith("Series values: '' is invalid: allowed")
     assert labels.message("axis 'snr_db' has no effect with noise='none'") == \
-        "Sweep axis Signal-to-noise ratio, SNR (dB) has no effect with noise='none'"
+        "Sweep axis Signal-to-noise ratio, SNR (dB) has no effect with noise kind 'none'"
+    # Spec fields inside a message are named by their labels too; other words stay.
+    assert labels.message("the run needs n_train=50 and foo=1") == \
+        "the run needs training samples n 50 and foo=1"
     # Not a field: unchanged; a hostile value is still escaped when shown.
     assert labels.message("The job failed: boom") == "The job failed: boom"
     shown = for_markdown(labels.message("xs='![p](http://x)' is invalid"))
