@@ -46,9 +46,9 @@ has no double descent; noisy labels make the hidden layer *less* informative abo
 clean classes, below the threshold and above it; random-label networks are not worse than
 random features (their Δ tracks the input geometry the hidden layer keeps); Δ(pen → out)
 falls together with the test cross-entropy only at some noise rates. The notes under the
-plots say which claim each one concerns. The default view (digits, n = 100, a few seconds
-per width) is small enough to compute in about half a minute: it shows clean against noisy
-and random labels; the report's MNIST-1D presets show the test-error peak.
+plots say which claim each one concerns. The default view (digits, n = 100) is small
+enough to compute in about half a minute on a quiet 2-core machine: it shows clean against
+noisy and random labels; the report's MNIST-1D presets show the test-error peak.
 """)
 
 cache, manager = common.services()

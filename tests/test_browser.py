@@ -56,7 +56,13 @@ def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
             nav = page.locator('[data-testid="stSidebarNav"]')
             expect(nav).to_contain_text("Alignment explorer", timeout=30_000)
             expect(nav).to_contain_text("Information content")
-            expect(page.get_by_role("slider", name="Input dimension d")).to_have_value("120")
+            expect(page.get_by_role("slider", name="Input dimension d")).to_have_value(
+                "120", timeout=60_000)
+            # One "Findings report" in the sidebar (the navigation's entry), once the page
+            # and its sidebar are drawn (issue 17).
+            expect(page.get_by_text("What to notice:")).to_be_visible(timeout=60_000)
+            expect(page.locator('[data-testid="stSidebar"]').get_by_text(
+                "Findings report", exact=True)).to_have_count(1)
             expect(page.get_by_text("Page not found")).to_have_count(0)
 
             # The alignment explorer is the app's root page: its links start with "/?".
