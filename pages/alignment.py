@@ -100,25 +100,53 @@ def _on_dataset_change() -> None:
     pool = _probe_pool(name)
     if st.session_state.get("probe", PROBE_DEFAULT) > pool:
         st.session_state["probe"] = pool
+    _fit_series()
 
 
 def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
     st.session_state[values_key] = defaults.get(st.session_state[axis_key], "")
 
 
-def _series_default(x: str) -> str:
-    """One curve per SNR, or per n when the SNR is the x axis."""
-    return SERIES_DEFAULT if x != SERIES_DEFAULT else "n_train"
+# The series that applies to each noise kind (an SNR has no effect on label noise).
+SERIES_FOR_NOISE = {"target": SERIES_DEFAULT, "input": SERIES_DEFAULT,
+                    "label": "label_noise", "none": "none"}
+
+
+def _noise_now() -> str:
+    """The noise kind the sidebar will hold this run (it is drawn after the series
+    control): the control's value, else the link's, else the dataset's default."""
+    if st.session_state.get("noise") in NOISE_KINDS:
+        return st.session_state["noise"]
+    if st.query_params.get("noise") in NOISE_KINDS:
+        return st.query_params["noise"]
+    name = st.session_state.get("dataset") or st.query_params.get("dataset")
+    task = DATASETS[name].task if name in DATASETS else "regression"
+    return _applicable_noise(task, "target")
+
+
+def _series_default(x: str, noise: str) -> str:
+    """One curve per SNR (per label-noise rate for label noise); per n when that level
+    is the x axis."""
+    pick = SERIES_FOR_NOISE.get(noise, "none")
+    if pick == x:
+        return "n_train" if x != "n_train" else "none"
+    return pick
+
+
+def _fit_series() -> None:
+    # A series the x axis or the noise kind makes meaningless moves to the default one.
+    x, series = st.session_state.get("x", "n_train"), st.session_state.get("series")
+    level = {"snr_db": ("target", "input"), "label_noise": ("label",)}
+    if series == x or (series in level and _noise_now() not in level[series]):
+        st.session_state["series"] = _series_default(x, _noise_now())
+        _reset_values("series", "ss", S_DEFAULTS)
 
 
 def _on_x_change() -> None:
     # New x values; a series on the new x axis moves to the other default axis (the
     # default "alignment vs n per SNR" becomes "alignment vs SNR per n").
     _reset_values("x", "xs", X_DEFAULTS)
-    x = st.session_state["x"]
-    if st.session_state.get("series") == x:
-        st.session_state["series"] = _series_default(x)
-        _reset_values("series", "ss", S_DEFAULTS)
+    _fit_series()
 
 
 auto = True
@@ -130,7 +158,8 @@ if mode == "Sweep":
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
     xs_text = c[1].text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params")
     series = controls.select_id(c[2], "Series", ["none"] + AXES, key="series",
-                                index=(["none"] + AXES).index(_series_default(x_axis)),
+                                index=(["none"] + AXES).index(
+                                    _series_default(x_axis, _noise_now())),
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
     ss_text = c[3].text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
@@ -168,7 +197,7 @@ with st.sidebar:
     # The default noise kind applies to the dataset (a link naming only dataset=mnist1d
     # gets label noise, as choosing mnist1d in the dropdown does). A noise kind the link
     # names itself is kept: a contradiction is explained next to the control.
-    noise = st.selectbox("Noise", NOISE_KINDS, key="noise",
+    noise = st.selectbox("Noise", NOISE_KINDS, key="noise", on_change=_fit_series,
                          index=NOISE_KINDS.index(_applicable_noise(info.task, "target")),
                          bind="query-params",
                          help="What each member's independent noise perturbs: "

@@ -85,7 +85,9 @@ def test_alignment_default_axes_say_what_to_notice():
 
 def test_information_default_says_what_to_notice_and_explains_random_labels():
     at = open_app("pages/information.py", **TINY_INFO)  # random labels shown
-    run_until(at, lambda a: chart_specs(a) and "What to notice:" in _markdown(a),
+    # Widths 2 and 8 x clean and random labels: wait for all four runs.
+    run_until(at, lambda a: "4 of 4 runs cached" in "\n".join(c.value for c in a.caption)
+              and chart_specs(a) and "What to notice:" in _markdown(a),
               what="the information sweep")
     alerts = _alerts(at)
     assert "Our runs differ from the paper" in alerts
@@ -111,3 +113,17 @@ def test_one_findings_report_entry_in_the_sidebar(page):
         + [c.value for c in at.sidebar.caption] + [s.label for s in at.sidebar.selectbox]
     assert not any("Findings report" in str(x) for x in sidebar)  # the navigation has it
     assert VERDICTS_LABEL in [e.label for e in at.sidebar.expander]  # verdicts reachable
+
+
+def test_the_default_series_follows_the_noise_kind():
+    # An SNR has no effect on label noise: a classifier's default curves are per rate p.
+    at = no_exception(open_app(auto="false", dataset="digits"))
+    assert at.selectbox(key="series").value == "label_noise"
+    assert at.text_input(key="ss").value == "0, 0.2, 0.4"
+    assert not [e.value for e in at.error]
+    at = no_exception(open_app(auto="false"))
+    assert at.selectbox(key="series").value == "snr_db"
+    at.selectbox(key="dataset").select("digits").run()  # noise becomes label noise
+    no_exception(at)
+    assert at.selectbox(key="series").value == "label_noise"
+    assert not [e.value for e in at.error]
