@@ -23,7 +23,7 @@ os.environ["NOISEALIGN_CACHE_DIR"] = tempfile.mkdtemp(prefix="noisealign-bench-"
 
 from streamlit.testing.v1 import AppTest  # noqa: E402 (after the cache directory is set)
 
-PAGES = [("alignment (default sweep, 6 points)", None, "6 of 6 points cached"),
+PAGES = [("alignment (default sweep, 6 n x 3 SNR = 18 points)", None, "18 of 18 points cached"),
          ("information (default sweep, 21 runs)", "pages/information.py", "21 of 21 runs cached"),
          ("theory (600-point curves, no training)", "pages/theory.py", None),
          ("runs (table of the cache)", "pages/runs.py", None)]

@@ -11,7 +11,8 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import common, controls, data, labels, plots, presets, router, runview, teach, widget_sync
+from ui import (common, controls, data, labels, notes, plots, presets, router, runview, teach,
+                widget_sync)
 from ui import figmemo
 from ui import precomputed as shipped
 
@@ -21,6 +22,9 @@ PAGE = "alignment"
 
 # Dashboard defaults: tiny, so the first screen is computed within seconds on a laptop
 # CPU; linear activations put the interpolation threshold at n = d (+1 for the bias).
+# The default view (alignment vs n, one curve per SNR: 18 points, ~20-30 s cold on two
+# busy cores, BENCHMARKS.md) shows both lessons of the page: the dip near the threshold
+# and alignment rising with the SNR.
 PARAM_DEFAULTS = {"linear-teacher": {"d": 50}}
 X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20, 30",
               "width": "4, 8, 16, 32, 64, 128", "label_noise": "0, 0.1, 0.2, 0.4, 0.6",
@@ -28,6 +32,7 @@ X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20
 S_DEFAULTS = {"snr_db": "0, 10, 20", "n_train": "25, 50, 100", "width": "16, 64, 256",
               "label_noise": "0, 0.2, 0.4", "init_scale": "0.1, 1"}
 AXES = ["n_train", "snr_db", "width", "label_noise", "init_scale"]
+SERIES_DEFAULT = "snr_db"
 INT_AXES = {"n_train", "width"}
 NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
                 "input": "input noise", "label": "label noise (classification)"}
@@ -98,6 +103,7 @@ def _on_dataset_change() -> None:
     pool = _probe_pool(name)
     if st.session_state.get("probe", PROBE_DEFAULT) > pool:
         st.session_state["probe"] = pool
+    _fit_series()
 
 
 def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
@@ -106,17 +112,61 @@ def _reset_values(axis_key: str, values_key: str, defaults: dict) -> None:
     widget_sync.set_value(values_key, defaults.get(st.session_state[axis_key], ""))
 
 
+# The series that applies to each noise kind (an SNR has no effect on label noise).
+SERIES_FOR_NOISE = {"target": SERIES_DEFAULT, "input": SERIES_DEFAULT,
+                    "label": "label_noise", "none": "none"}
+
+
+def _noise_now() -> str:
+    """The noise kind the sidebar will hold this run (it is drawn after the series
+    control): the control's value, else the link's, else the dataset's default."""
+    if st.session_state.get("noise") in NOISE_KINDS:
+        return st.session_state["noise"]
+    if st.query_params.get("noise") in NOISE_KINDS:
+        return st.query_params["noise"]
+    name = st.session_state.get("dataset") or st.query_params.get("dataset")
+    task = DATASETS[name].task if name in DATASETS else "regression"
+    return _applicable_noise(task, "target")
+
+
+def _series_default(x: str, noise: str) -> str:
+    """One curve per SNR (per label-noise rate for label noise); per n when that level
+    is the x axis."""
+    pick = SERIES_FOR_NOISE.get(noise, "none")
+    if pick == x:
+        return "n_train" if x != "n_train" else "none"
+    return pick
+
+
+def _fit_series() -> None:
+    # A series the x axis or the noise kind makes meaningless moves to the default one.
+    x, series = st.session_state.get("x", "n_train"), st.session_state.get("series")
+    level = {"snr_db": ("target", "input"), "label_noise": ("label",)}
+    if series == x or (series in level and _noise_now() not in level[series]):
+        st.session_state["series"] = _series_default(x, _noise_now())
+        _reset_values("series", "ss", S_DEFAULTS)
+
+
+def _on_x_change() -> None:
+    # New x values; a series on the new x axis moves to the other default axis (the
+    # default "alignment vs n per SNR" becomes "alignment vs SNR per n").
+    _reset_values("x", "xs", X_DEFAULTS)
+    _fit_series()
+
+
 auto = True
 mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
                 bind="query-params", label_visibility="collapsed")
 if mode == "Sweep":
     row = teach.control_row()  # one row that wraps at 800 px instead of squeezing
     x_axis = controls.select_id(row, "x axis", AXES, key="x", width=210,
-                                on_change=_reset_values, args=("x", "xs", X_DEFAULTS),
+                                on_change=_on_x_change,
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
     xs_text = row.text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
                              width=160, on_change=widget_sync.keep, args=("xs",))
     series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=210,
+                                index=(["none"] + AXES).index(
+                                    _series_default(x_axis, _noise_now())),
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),
                                 help="A second axis: one curve per value.")
     ss_text = row.text_input("Series values", S_DEFAULTS.get(series, ""), key="ss",
@@ -155,7 +205,7 @@ with st.sidebar:
     # The default noise kind applies to the dataset (a link naming only dataset=mnist1d
     # gets label noise, as choosing mnist1d in the dropdown does). A noise kind the link
     # names itself is kept: a contradiction is explained next to the control.
-    noise = st.selectbox("Noise", NOISE_KINDS, key="noise",
+    noise = st.selectbox("Noise", NOISE_KINDS, key="noise", on_change=_fit_series,
                          index=NOISE_KINDS.index(_applicable_noise(info.task, "target")),
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
@@ -397,7 +447,9 @@ error_label = "test MSE" if base.task == "regression" else "test error rate"
 fig = figmemo.figure("sweep_figure", frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
-                         threshold=threshold)  # memoised: a revisit reuses the figure
+                         threshold=threshold,
+                         chance=1 - 1 / base.n_outputs() if base.task == "classification"
+                         else None)  # memoised: a revisit reuses the figure
 event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
 shipped.badge(rows)
 if sweep.replicates > 1:
@@ -409,10 +461,12 @@ else:
                "members and data, so it understates the spread between draws: set "
                "Replicates to 2 or more for errors across seeds).")
 if threshold is not None:
-    st.caption(f"Dashed line: interpolation threshold at {labels.label(x_axis)} = "
+    x_name = labels.label(x_axis)
+    st.caption(f"Dashed line: interpolation threshold at {x_name[0].lower()}{x_name[1:]} = "
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
                   if base.activation == "linear" else ")"))
+notes.show(PAGE, x=x_axis, series=series)
 
 dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
 common.downloads([

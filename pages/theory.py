@@ -11,7 +11,7 @@ import streamlit as st
 
 from engine import theory
 from engine.spec import ExperimentSpec
-from ui import common, controls, data, labels, plots, presets, router, teach
+from ui import common, controls, data, labels, notes, plots, presets, router, teach
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -283,6 +283,7 @@ st.caption("Top: alignment, higher = more aligned (ρ, the finite-d linear CKA, 
            "lower = more aligned. Bottom: the test error."
            + (" Dashed line: the interpolation threshold n = d." if x_axis == "nd" else
               " The SNR does not move the interpolation threshold (n = d)."))
+notes.show(PAGE, x=x_axis)
 if len(sims):
     st.caption(f"Markers: {sims['n'].nunique() if x_axis == 'nd' else sims['x'].nunique()} "
                f"cached simulation(s) of this model "

@@ -18,7 +18,7 @@ APP = str(ROOT / "app.py")
 
 # A sweep that trains in about a second per point on a busy 2-core CPU.
 TINY_ALIGN = {"d": "8", "n": "16", "probe": "40", "width": "8", "K": "2", "epochs": "40",
-              "xs": "10, 24"}
+              "xs": "10, 24", "series": "none"}
 TINY_INFO = {"dataset": "gaussian-mixture", "d": "4", "n": "20", "probe": "40",
              "widths": "2, 8", "rates": "0", "random": "true", "features": "true",
              "epochs": "40", "K": "2"}
@@ -123,9 +123,10 @@ def test_theory_simulation_is_drawn_over_the_curves():
 
 def test_alignment_controls_change_the_view():
     at = no_exception(open_app(auto="false"))
-    assert "0 of 6 points cached" in captions(at)
+    # The default: 6 values of n, one curve per SNR (3 values).
+    assert "0 of 18 points cached" in captions(at)
     at.text_input(key="xs").set_value("20, 40, 60").run()
-    assert "0 of 3 points cached" in captions(at)
+    assert "0 of 9 points cached" in captions(at)
     text = captions(at)
     at.selectbox(key="act").set_value("relu").run()
     assert captions(at) != text and "P / (n·outputs)" in captions(at)

@@ -48,7 +48,7 @@ def test_dropdowns_show_labels_while_the_url_keeps_spec_names():
     at = no_exception(open_app(auto="false", x="snr_db", measure="ii_score"))
     x = at.selectbox(key="x")
     assert x.value == "snr_db"  # the link's id still selects it
-    assert "Training samples n" in x.options and "Signal-to-noise ratio (dB)" in x.options
+    assert "Training samples n" in x.options and "Signal-to-noise ratio, SNR (dB)" in x.options
     assert not {"n_train", "snr_db", "init_scale"} & set(x.options)
     m = at.selectbox(key="measure")
     assert m.value == "ii_score"
@@ -77,10 +77,13 @@ def test_messages_name_fields_by_their_labels():
 
 
 def test_controls_the_sweep_sets_are_disabled_with_a_note():
-    at = no_exception(open_app(auto="false"))  # x axis: n_train
+    at = no_exception(open_app(auto="false"))  # the default: x axis n_train, series SNR
+    assert at.number_input(key="n").disabled and at.number_input(key="snr").disabled
+    assert not at.number_input(key="width").disabled
+    assert "Set by the sweep axis." in _sidebar_captions(at)
+    at = no_exception(open_app(auto="false", series="none"))
     assert at.number_input(key="n").disabled
     assert not at.number_input(key="snr").disabled and not at.number_input(key="width").disabled
-    assert "Set by the sweep axis." in _sidebar_captions(at)
     at = no_exception(open_app(auto="false", x="width", series="snr_db",
                                ss="0, 10"))
     assert at.number_input(key="width").disabled and at.number_input(key="snr").disabled
@@ -101,9 +104,9 @@ def test_controls_the_sweep_sets_are_disabled_with_a_note():
 
 
 def test_an_out_of_range_snr_is_explained_not_dropped():
-    at = no_exception(open_app(auto="false", x="width", snr="-100"))
+    at = no_exception(open_app(auto="false", x="width", series="none", snr="-100"))
     assert at.number_input(key="snr").value == -100  # kept, not reset to a default
-    assert ("Signal-to-noise ratio (dB): -100.0 is invalid: allowed a number in "
+    assert ("Signal-to-noise ratio, SNR (dB): -100.0 is invalid: allowed a number in "
             "[-40.0, 80.0] or inf") in errors(at)
     assert not chart_specs(at)
     # Typed in the field, the same: shown next to the control with the range.
@@ -111,11 +114,14 @@ def test_an_out_of_range_snr_is_explained_not_dropped():
     assert not errors(at)
     at.number_input(key="snr").set_value(-100.0).run()
     no_exception(at)
-    assert "allowed a number in [-40.0, 80.0]" in errors(at)
+    # Named as the control is labelled ("SNR (dB)"), with the allowed range; not applied.
+    assert "SNR (dB): -100.0 is invalid: allowed a number in [-40.0, 80.0]" in errors(at)
+    assert at.number_input(key="snr").label == "SNR (dB)"
+    assert not chart_specs(at)
     assert "Allowed: -40 to 80" in at.number_input(key="snr").help
     # Where the sweep sets the SNR, the (disabled) field's value has no effect.
     at = no_exception(open_app(auto="false", x="snr_db", snr="-100"))
-    assert "Signal-to-noise ratio (dB): -100" not in errors(at)
+    assert "Signal-to-noise ratio, SNR (dB): -100" not in errors(at)
 
 
 def test_information_page_explains_out_of_range_numbers():
@@ -130,7 +136,7 @@ def test_information_page_explains_out_of_range_numbers():
 def test_theory_x_axis_can_be_the_snr():
     at = no_exception(open_app("pages/theory.py"))
     assert at.selectbox(key="tx").value == "nd"
-    assert "Signal-to-noise ratio (dB)" in at.selectbox(key="tx").options
+    assert "Signal-to-noise ratio, SNR (dB)" in at.selectbox(key="tx").options
     at.selectbox(key="tx").set_value("snr_db").run()
     no_exception(at)
     assert "x axis" in [s.label for s in at.sidebar.selectbox]

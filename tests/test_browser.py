@@ -20,7 +20,7 @@ from tests._browser import CHROMIUM, require_browser, streamlit_server
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 TINY = {"d": "8", "n": "16", "probe": "40", "width": "8", "K": "2", "epochs": "40",
-        "xs": "10, 24", "seed": "3", "auto": "false"}
+        "xs": "10, 24", "series": "none", "seed": "3", "auto": "false"}
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +58,11 @@ def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
             expect(nav).to_contain_text("Information content")
             expect(page.get_by_role("slider", name="Input dimension d")).to_have_value(
                 "120", timeout=60_000)  # the deep link renders its widgets after the title
+            # One "Findings report" in the sidebar (the navigation's entry), once the page
+            # and its sidebar are drawn (issue 17).
+            expect(page.get_by_text("What to notice:")).to_be_visible(timeout=60_000)
+            expect(page.locator('[data-testid="stSidebar"]').get_by_text(
+                "Findings report", exact=True)).to_have_count(1)
             expect(page.get_by_text("Page not found")).to_have_count(0)
 
             # The alignment explorer is the app's root page: its links start with "/?".

@@ -41,17 +41,17 @@ def test_every_sweep_axis_and_page_input_has_a_label():
                  "xs", "ss", "k", "knn_k", "widths", "rates", "sim_nd", "sim_snr"):
         assert labels.label(name) != name, name
     assert labels.label("n_train") == "Training samples n"
-    assert labels.label("snr_db") == "Signal-to-noise ratio (dB)"
+    assert labels.label("snr_db") == "Signal-to-noise ratio, SNR (dB)"
     assert labels.label("dataset_params.d") == "Dataset parameter d"
     assert labels.label("no_such_thing") == "no_such_thing"  # a fallback, never raises
     assert labels.format_option("none") == "none"
     assert labels.point_label("n_train=50, snr_db=10") == \
-        "Training samples n = 50, Signal-to-noise ratio (dB) = 10"
+        "Training samples n = 50, Signal-to-noise ratio, SNR (dB) = 10"
     assert labels.point_label("none") == "none"
 
 
 @pytest.mark.parametrize("make, want", [
-    (lambda: ExperimentSpec(snr_db=-100), "Signal-to-noise ratio (dB): -100.0 is invalid: "
+    (lambda: ExperimentSpec(snr_db=-100), "Signal-to-noise ratio, SNR (dB): -100.0 is invalid: "
      "allowed a number in [-40.0, 80.0] or inf"),
     (lambda: ExperimentSpec(dataset="diabetes", noise="label"), "Noise kind: 'label' is invalid"),
     (lambda: ExperimentSpec(dataset="diabetes", n_train=100_000), "Training samples n: 100000 "
@@ -72,7 +72,10 @@ def test_page_messages_and_untouched_messages():
         number_list("", "ss")
     assert labels.message(str(e.value)).startswith("Series values: '' is invalid: allowed")
     assert labels.message("axis 'snr_db' has no effect with noise='none'") == \
-        "Sweep axis Signal-to-noise ratio (dB) has no effect with noise='none'"
+        "Sweep axis Signal-to-noise ratio, SNR (dB) has no effect with noise kind 'none'"
+    # Spec fields inside a message are named by their labels too; other words stay.
+    assert labels.message("the run needs n_train=50 and foo=1") == \
+        "the run needs training samples n 50 and foo=1"
     # Not a field: unchanged; a hostile value is still escaped when shown.
     assert labels.message("The job failed: boom") == "The job failed: boom"
     shown = for_markdown(labels.message("xs='![p](http://x)' is invalid"))

@@ -102,8 +102,13 @@ def test_theory_preset_sets_controls_and_says_what_it_cannot_show():
 @pytest.mark.parametrize("page", [None, "pages/runs.py"])
 def test_findings_section_on_every_page(page):
     at = no_exception(open_app(page, auto="false"))
-    exp = [e for e in at.sidebar.expander if e.label == "Findings report"]
+    from ui.presets import VERDICTS_LABEL
+    exp = [e for e in at.sidebar.expander if e.label == VERDICTS_LABEL]
     assert exp
+    # "Findings report" is the navigation's entry only: no sidebar element repeats it.
+    labels = [getattr(e, "label", "") for e in at.sidebar.expander] + \
+        [m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption]
+    assert not any("Findings report" in str(x) for x in labels)
     text = "\n".join(m.value for m in at.sidebar.markdown)
     assert "Alignment rises monotonically with SNR: **PARTLY**" in text
     assert "docs/findings.md" in "\n".join(c.value for c in at.sidebar.caption)

@@ -57,6 +57,11 @@ def info_values(spec: ExperimentSpec, summary: Mapping[str, Any], k: int
     return {key: tuple(v) for key, v in got.items()}
 
 
+def chance_level(spec: ExperimentSpec) -> float:
+    """The test error of guessing a class uniformly: 1 - 1/classes (0.9 for 10)."""
+    return 1.0 - 1.0 / spec.n_outputs()
+
+
 def condition(p: float) -> str:
     if p == 0:
         return "clean labels"

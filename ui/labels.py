@@ -31,7 +31,7 @@ FIELD_LABELS: dict[str, str] = {
     "n_train": "Training samples n",
     "n_probe": "Probe points N",
     "noise": "Noise kind",
-    "snr_db": "Signal-to-noise ratio (dB)",
+    "snr_db": "Signal-to-noise ratio, SNR (dB)",
     "label_noise": "Label-noise rate p",
     "label_noise_kind": "Label-noise kind",
     "architecture": "Architecture",
@@ -132,29 +132,47 @@ _LEADING = re.compile(r"""\s*(?:dataset_params\[(['"])(?P<param>\w+)\1\]|(?P<fie
 _AXIS = re.compile(r"""\s*axis (['"])(?P<axis>\w+)\1""")
 
 
+# "noise='none'" or "n_train=50" further on in a message (a spec field's name only).
+_INTERIOR = re.compile(r"""\b(?P<field>[a-z_]+)=(?P<value>'[^']*'|"[^"]*"|[\w.+-]+)""")
+
+
+def _interior(text: str) -> str:
+    """Spec fields named inside a message ("... with noise='none'") by their labels
+    ("... with noise kind 'none'")."""
+    def repl(m: re.Match) -> str:
+        name = m.group("field")
+        if name not in FIELD_LABELS:
+            return m.group(0)
+        lbl = FIELD_LABELS[name]
+        return f"{lbl[0].lower()}{lbl[1:]} {m.group('value')}"
+    return _INTERIOR.sub(repl, text)
+
+
 def message(text: Any) -> str:
     """An engine or page ``ValueError`` message for a reader of the dashboard: a leading
     ``field=value`` becomes ``Label: value`` (``"ss='' is invalid: ..."`` ->
     ``"Series values: '' is invalid: ..."``), ``dataset_params['d']=0`` becomes
-    ``Dataset parameter d: 0``, a leading ``axis 'snr_db'`` names the axis by its label.
-    Anything else is returned unchanged. Plain text: escape it for markdown when showing
-    it (:func:`engine.validation.for_markdown`, ``ui.common.error``).
+    ``Dataset parameter d: 0``, a leading ``axis 'snr_db'`` names the axis by its label,
+    and a spec field further on (``with noise='none'``) is named by its label
+    (``with noise kind 'none'``). Anything else is returned unchanged. Plain text: escape
+    it for markdown when showing it (:func:`engine.validation.for_markdown`,
+    ``ui.common.error``).
     """
     text = str(text)
     m = _LEADING.match(text)
     if m and m.group("param"):
-        return f"Dataset parameter {m.group('param')}: {text[m.end():]}"
+        return f"Dataset parameter {m.group('param')}: {_interior(text[m.end():])}"
     if m and m.group("field") in _ALL:
-        return f"{label(m.group('field'))}: {text[m.end():]}"
+        return f"{label(m.group('field'))}: {_interior(text[m.end():])}"
     m = _AXIS.match(text)
     if m and m.group("axis") in _ALL:
-        return f"Sweep axis {label(m.group('axis'))}{text[m.end():]}"
-    return text
+        return f"Sweep axis {label(m.group('axis'))}{_interior(text[m.end():])}"
+    return _interior(text)
 
 
 def point_label(text: str) -> str:
     """A sweep point's id ("n_train=50, snr_db=10") as labels ("Training samples n = 50,
-    Signal-to-noise ratio (dB) = 10"); anything else ("none") unchanged."""
+    Signal-to-noise ratio, SNR (dB) = 10"); anything else ("none") unchanged."""
     parts = []
     for part in str(text).split(", "):
         name, sep, value = part.partition("=")

@@ -295,8 +295,10 @@ def _fewer_ticks(axis: go.layout.XAxis | go.layout.YAxis) -> None:
 
 def sweep_figure(df: pd.DataFrame, *, x: str, x_label: str, measure_label: str,
                  error_label: str, series_label: str | None = None,
-                 threshold: float | None = None, log_x: bool | None = None) -> go.Figure:
+                 threshold: float | None = None, log_x: bool | None = None,
+                 chance: float | None = None) -> go.Figure:
     """Alignment (top) and test error (bottom) against ``x``, one curve per series.
+    ``chance`` (classification: 1 - 1/classes): the error axis spans 0 to it at least.
 
     ``df`` columns: ``x``, ``series`` (str), ``align_mean``, ``align_sem``, ``error_mean``,
     ``error_sem``, ``key`` (cache key, carried as customdata so a click opens the run).
@@ -318,6 +320,10 @@ def sweep_figure(df: pd.DataFrame, *, x: str, x_label: str, measure_label: str,
     _vline(fig, threshold, rows=(1, 2), log_x=log_x)
     fig.update_yaxes(title_text=measure_label, row=1, col=1)
     fig.update_yaxes(title_text=error_label, row=2, col=1)
+    if chance is not None:
+        err_range = error_axis_range(df["error_mean"], df["error_sem"], chance=chance)
+        if err_range is not None:
+            fig.update_yaxes(range=err_range, row=2, col=1)
     ticks = log_ticks(df["x"]) if log_x else {}
     fig.update_xaxes(title_text=x_label, row=2, col=1, type="log" if log_x else "linear",
                      **ticks)
@@ -424,11 +430,35 @@ def id_sweep_figure(df: pd.DataFrame, *, threshold: float | None, x_label: str) 
     return fig
 
 
+def error_axis_range(mean: Sequence[float], sem: Sequence[float] | None = None, *,
+                     chance: float | None = None) -> list[float] | None:
+    """A y range for a classification error axis that never zooms into noise: it spans
+    at least 0 to the chance level ``chance`` (1 - 1/classes) and every value +- its
+    error bar, with a small margin. Without a chance level, at least 0 to the largest
+    value. ``None`` when there is no finite value (the axis then autoscales).
+
+    Errors of networks at chance (random labels: 0.89-0.93 for 10 classes) would
+    otherwise fill the whole axis, so that their noise looks like a peak.
+    """
+    m = np.asarray(mean, float)
+    s = np.zeros_like(m) if sem is None else np.nan_to_num(np.asarray(sem, float))
+    ok = np.isfinite(m)
+    if not ok.any():
+        return None
+    lo = min(0.0, float(np.min(m[ok] - s[ok])))
+    hi = max(float(np.max(m[ok] + s[ok])), 0.0 if chance is None else float(chance))
+    pad = 0.04 * (hi - lo) if hi > lo else 0.05
+    return [lo - pad, hi + pad]
+
+
 def information_figure(df: pd.DataFrame, *, threshold: float | None,
-                       info_label: str, error_label: str) -> go.Figure:
+                       info_label: str, error_label: str,
+                       chance: float | None = None) -> go.Figure:
     """Delta(h -> y_clean) (left) and test error (right) against parameters, one curve
     per condition. ``df``: ``n_parameters``, ``condition``, ``info_mean``, ``info_sem``,
-    ``error_mean``, ``error_sem``, ``dash`` (bool: a reference curve), ``key``."""
+    ``error_mean``, ``error_sem``, ``dash`` (bool: a reference curve), ``key``.
+    ``chance``: the error of guessing (1 - 1/classes); the error axis spans 0 to it at
+    least (:func:`error_axis_range`)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=(info_label, error_label),
                         horizontal_spacing=0.1)
     log_x = wants_log(df["n_parameters"])
@@ -454,6 +484,9 @@ def information_figure(df: pd.DataFrame, *, threshold: float | None,
     for c in (1, 2):
         fig.update_xaxes(title_text="parameters P per network", type="log" if log_x else "linear",
                          row=1, col=c, **ticks)
+    err_range = error_axis_range(df["error_mean"], df["error_sem"], chance=chance)
+    if err_range is not None:
+        fig.update_yaxes(range=err_range, row=1, col=2)
     fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10),
                       legend=LEGEND_BELOW)
     return fig

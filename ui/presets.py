@@ -263,9 +263,14 @@ def verdicts(path: Path = REPORT) -> list[tuple[str, str, str]]:
     return rows
 
 
+# The sidebar's expander of verdicts: not named "Findings report", which is the
+# navigation's entry for the report page (one entry of that name in the sidebar).
+VERDICTS_LABEL = "Paper claims: our verdicts"
+
+
 def report_sidebar() -> None:
     """Every page's sidebar: the report's verdicts and a link to the full report."""
-    with st.sidebar.expander("Findings report", icon=":material/article:"):
+    with st.sidebar.expander(VERDICTS_LABEL, icon=":material/fact_check:"):
         rows = verdicts()
         if not rows:
             st.caption(f"{REPORT_REL} not found: run `python -m experiments.findings`.")
