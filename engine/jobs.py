@@ -371,6 +371,11 @@ class JobManager:
         self._jobs: dict[str, Job] = {}        # id -> job, insertion ordered
         self._active: dict[str, Job] = {}      # dedupe key -> queued/running job
         self._seen: dict[str, float] = {}      # session -> last heartbeat (monotonic)
+        # (session, slot) -> (job id, fingerprint): the job a session shows in one of its
+        # places (a dashboard page). Kept here, not in the UI's session state, so that
+        # recording a new job and releasing the one it replaces is one step that a UI
+        # rerun cannot cut in half (a cut left the old job running, out of sight).
+        self._slots: dict[tuple[str, str], tuple[str, str]] = {}
         # Daemon threads (not a ThreadPoolExecutor, whose threads the interpreter joins
         # at exit): stopping the server must not wait for a long run to finish. A run
         # cut short at exit stores nothing (cache entries are written in one transaction).
@@ -458,6 +463,32 @@ class JobManager:
             self._queue.put(job)
             return job
 
+    # ------------------------------------------------------------------ slots
+    def assign(self, session_id: str, slot: str, job: Job, fingerprint: str = "") -> None:
+        """Make ``job`` the one job of ``session_id``'s ``slot`` (say, a page), and release
+        the job the slot held before (cancelled unless another session watches it)."""
+        with self._lock:
+            old_id, _ = self._slots.get((session_id, slot), (None, ""))
+            self._slots[(session_id, slot)] = (job.id, fingerprint)
+        if old_id is not None and old_id != job.id:
+            old = self.get(old_id)
+            if old is not None and old.status in ACTIVE:
+                self.release(old, session_id)
+
+    def slot(self, session_id: str, slot: str) -> tuple[Job | None, str]:
+        """(job, fingerprint) of ``session_id``'s ``slot``; (None, "") when it holds none
+        (or its job was released or forgotten)."""
+        with self._lock:
+            job_id, fingerprint = self._slots.get((session_id, slot), (None, ""))
+            job = self._jobs.get(job_id) if job_id else None
+        return (job, fingerprint) if job is not None else (None, "")
+
+    def slots(self, session_id: str) -> dict[str, str]:
+        """job id -> slot name, for the slots of ``session_id``."""
+        with self._lock:
+            return {job_id: slot for (sid, slot), (job_id, _) in self._slots.items()
+                    if sid == session_id}
+
     def _check_quota(self, session_id: str) -> None:
         mine = sum(1 for j in self._active.values()
                    if session_id in j.sessions and j.status in ACTIVE)
@@ -469,6 +500,9 @@ class JobManager:
         finished = [j for j in self._jobs.values() if j.done]
         for j in finished[:max(0, len(finished) - self.keep_finished)]:
             del self._jobs[j.id]
+        for where, (job_id, _) in list(self._slots.items()):
+            if job_id not in self._jobs:
+                del self._slots[where]
 
     # ------------------------------------------------------------------ sessions
     def touch(self, session_id: str) -> None:
@@ -484,6 +518,9 @@ class JobManager:
             return False
         with self._lock:
             job.sessions.discard(session_id)
+            for where, (job_id, _) in list(self._slots.items()):
+                if where[0] == session_id and job_id == job.id:
+                    del self._slots[where]  # a released job is no longer the slot's
             if job.sessions or job.done:
                 return False
         job.cancel()

@@ -159,12 +159,12 @@ mode = st.radio("View", ["Sweep", "Single run"], horizontal=True, key="mode",
                 bind="query-params", label_visibility="collapsed")
 if mode == "Sweep":
     row = teach.control_row()  # one row that wraps at 800 px instead of squeezing
-    x_axis = controls.select_id(row, "x axis", AXES, key="x", width=210,
+    x_axis = controls.select_id(row, "x axis", AXES, key="x", width=250,
                                 on_change=_on_x_change,
                                 help="; ".join(f"**{a}**: {labels.label(a)}" for a in AXES))
     xs_text = row.text_input("x values", X_DEFAULTS[x_axis], key="xs", bind="query-params",
                              width=160, on_change=widget_sync.keep, args=("xs",))
-    series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=210,
+    series = controls.select_id(row, "Series", ["none"] + AXES, key="series", width=250,
                                 index=(["none"] + AXES).index(
                                     _series_default(x_axis, _noise_now())),
                                 on_change=_reset_values, args=("series", "ss", S_DEFAULTS),

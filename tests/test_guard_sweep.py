@@ -129,6 +129,11 @@ def test_job_manager_refuses_a_sweep_over_the_limit(tmp_path):
         manager.shutdown()
 
 
+def _nothing_started(at) -> bool:
+    """No job was submitted by the tab (ui.common.start_job records each one it started)."""
+    return "_started" not in at.session_state or not at.session_state["_started"]
+
+
 def test_a_costly_shared_link_opens_with_auto_run_paused(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
     xs = ", ".join(str(v) for v in range(20, 500, 20))
@@ -141,12 +146,12 @@ def test_a_costly_shared_link_opens_with_auto_run_paused(tmp_path, monkeypatch):
     paused = [_plain(w.value) for w in at.warning if "Auto-run paused" in _plain(w.value)]
     assert paused, [w.value for w in at.warning]
     assert "576 points to compute would take about" in paused[0] and " h" in paused[0]
-    assert "_job_alignment" not in at.session_state  # nothing was queued
+    assert _nothing_started(at)  # nothing was queued
     # Pressing Run asks the job manager, whose sweep guard refuses it with the numbers.
     at.button(key="run_btn").click().run()
     assert any("over the per-sweep limit" in _plain(e.value) for e in at.error), \
         [e.value for e in at.error]
-    assert "_job_alignment" not in at.session_state
+    assert _nothing_started(at)
 
 
 def test_a_link_over_a_smaller_auto_run_budget_is_paused_on_the_information_page(
@@ -162,7 +167,7 @@ def test_a_link_over_a_smaller_auto_run_budget_is_paused_on_the_information_page
     paused = [_plain(w.value) for w in at.warning if "Auto-run paused" in _plain(w.value)]
     assert paused and "auto-run budget of under 1 s" in paused[0], \
         [w.value for w in at.warning]
-    assert "_job_information" not in at.session_state
+    assert _nothing_started(at)
 
 
 # ----------------------------------------------------------------------------- case 7
@@ -224,4 +229,4 @@ def test_the_dashboard_refuses_a_probe_set_of_100000_points(tmp_path):
     at.button(key="run_btn").click().run()
     errors = [_plain(e.value) for e in at.error]
     assert any("measures on N = 100000 probe points" in e for e in errors), errors
-    assert "_job_alignment" not in at.session_state
+    assert _nothing_started(at)

@@ -267,3 +267,37 @@ def test_stats_count_cancelled_running_jobs_as_stopping(make_manager):
     stats = m.stats()
     assert stats["stopping"] == stats["running"]  # 1 and 1, or 0 and 0 if already done
     assert job.wait(30) and m.stats()["stopping"] == 0
+
+
+def test_a_slot_holds_one_job_and_assigning_a_new_one_releases_the_old(make_manager):
+    # A page's job is recorded in the manager (ui.common.start_job): replacing it releases
+    # the previous job in the same call, so no job runs on that nothing shows.
+    m = make_manager(max_workers=2)
+    first = m.submit_run(ExperimentSpec(**ENDLESS), "tab")
+    m.assign("tab", "alignment", first, "fp1")
+    assert m.slot("tab", "alignment") == (first, "fp1")
+    assert m.slot("tab", "theory") == (None, "") and m.slot("other", "alignment") == (None, "")
+    second = m.submit_run(ExperimentSpec(**dict(ENDLESS, seed=1)), "tab")
+    m.assign("tab", "alignment", second, "fp2")
+    assert first.wait(30) and first.status == CANCELLED  # released: nobody else watched it
+    assert m.slot("tab", "alignment") == (second, "fp2")
+    assert m.slots("tab") == {second.id: "alignment"}
+    # Assigning the same job again releases nothing.
+    m.assign("tab", "alignment", second, "fp2")
+    assert second.status in ("queued", "running") and not second.cancel_requested
+    # Released (a Cancel): the slot is empty, and the job stops.
+    assert m.release(second, "tab") is True
+    assert m.slot("tab", "alignment") == (None, "") and m.slots("tab") == {}
+    assert second.wait(30) and second.status == CANCELLED
+
+
+def test_a_slot_does_not_release_a_job_another_session_still_watches(make_manager):
+    m = make_manager()
+    shared = m.submit_run(ExperimentSpec(**ENDLESS), "a")
+    assert m.submit_run(ExperimentSpec(**ENDLESS), "b") is shared
+    m.assign("a", "alignment", shared)
+    m.assign("a", "alignment", m.submit_run(ExperimentSpec(**TINY), "a"))
+    time.sleep(0.2)
+    assert shared.status == "running" and shared.sessions == {"b"}
+    m.release(shared, "b")
+    assert shared.wait(30) and shared.status == CANCELLED

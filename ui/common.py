@@ -281,7 +281,7 @@ def build(make: Callable[[], Any], slots: ErrorSlots) -> Any:
 
 def current_job(page: str) -> Job | None:
     _, manager = services()
-    return manager.get(st.session_state.get(f"_job_{page}"))
+    return manager.slot(session_id(), page)[0]
 
 
 def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], Job]) -> Job | None:
@@ -292,12 +292,9 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
     """
     _, manager = services()
     sid = session_id()
-    old = current_job(page)
-    if old is not None and old.status in ACTIVE and st.session_state.get(
-            f"_jobfp_{page}") == fingerprint:
+    old, old_fingerprint = manager.slot(sid, page)
+    if old is not None and old.status in ACTIVE and old_fingerprint == fingerprint:
         return old
-    if old is not None and old.status in ACTIVE:
-        manager.release(old, sid)
     try:
         job = submit(manager, sid)
     except BusyError as e:
@@ -306,9 +303,10 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
     except ValueError as e:
         error(e)
         return None
-    st.session_state[f"_job_{page}"] = job.id
-    st.session_state.setdefault("_job_pages", {})[job.id] = page  # for the job list
-    st.session_state[f"_jobfp_{page}"] = fingerprint
+    # Recorded in the job manager, which releases the page's previous job in the same
+    # step: any st.session_state access may end this run for a newer rerun, and a job
+    # recorded only there was lost, running on out of sight (issue 17).
+    manager.assign(sid, page, job, fingerprint)
     st.session_state.setdefault("_started", set()).add(fingerprint)
     return job
 
@@ -455,9 +453,6 @@ def cancel_job(job_id: str) -> None:
         # short wait lets the run that follows the click draw it stopped, and the
         # sidebar's count with it.
         job.wait(CANCEL_WAIT_SECONDS)
-    for key in [k for k in st.session_state if str(k).startswith("_job_")]:
-        if st.session_state[key] == job_id:
-            del st.session_state[key]
     st.session_state["_cancel_note"] = (
         "Cancelled." if stopped else "Stopped following it; another tab still needs this job.")
 

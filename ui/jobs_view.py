@@ -80,7 +80,7 @@ def _job_list(polling_fast: bool) -> None:
     active, finished = tab_jobs(manager, sid)
     if not active and not finished:
         return
-    pages = st.session_state.get("_job_pages", {})
+    pages = manager.slots(sid)
     with st.container(key="job_list"):
         st.caption("**This tab's jobs**")
         for job in active:
