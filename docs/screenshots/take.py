@@ -29,6 +29,8 @@ SHOTS = [
     ("information.png", "/information", "21 of 21 runs cached", None),
     ("theory.png", "/theory", "cached simulation(s)", "Simulate"),
     ("runs.png", "/runs", "runs shown", None),
+    ("compare.png", "/compare", "Best-matching layer", None),
+    ("report.png", "/report", "How to rerun", None),
 ]
 WIDTHS = (1400, 800)  # the 800 px shots are named like alignment_800.png
 # (file, path and query, text that says the view is complete): large fonts for a projector

@@ -675,6 +675,11 @@ def run_record(out: Path, log: RunLog, workers: int | None, quick: bool,
                 f"on 2 cores), so an idle machine is faster. Per figure (s): "
                 + ", ".join(f"{k} {v:.0f}" for k, v in runs[-1]["per_figure_seconds"].items())
                 + ".")
+        # Whether the recorded time is the whole cost: only when nothing was cached before.
+        text += (" It started from an empty results cache: this is the whole cost of the "
+                 "report on this machine." if first.get("loaded_from_cache") == 0 else
+                 f" Its first invocation found {first.get('loaded_from_cache')} runs already "
+                 "in the results cache, so a run from an empty cache takes longer.")
     else:
         text = f"All {total_points} points were loaded from the cache (no timing record found)."
     if log.computed == 0 and runs:
@@ -867,13 +872,6 @@ def add_notes(claims: dict[str, dict], data: dict[str, list[Point]]) -> list[str
             "less. Alignment and generalisation are not ordered the same way across sample "
             "sizes.")
     return [
-        "Timing of this edition: besides the recorded invocation, a first pass over the "
-        "MNIST-1D width sweep ran before it (about 38 min on the shared machine, load "
-        "average about 5); under the dashboard's 1 GiB cache limit it evicted about half "
-        "of its own runs, which the recorded invocation recomputed (the findings run now "
-        "keeps its cache at 8 GiB, `--cache-gb`). From an empty cache on this machine the "
-        "full run therefore takes about the recorded time plus the MNIST-1D runs it found "
-        "cached (54 runs), well within the 90 min budget on an idle machine.",
         "Error bars are across data seeds (see Conventions); the first edition's verdicts "
         "used the within-draw pair errors, which understate how much a rerun varies.",
         "Information Imbalance values are exact over all N probe points with k = 1 "
