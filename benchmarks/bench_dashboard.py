@@ -101,23 +101,20 @@ def revisit(profile: bool = False) -> None:
         at.run()
     print(f"filled the cache: {N_REVISIT} runs in {time.perf_counter() - t0:.0f} s "
           f"({len(ResultCache(default_cache_dir()).entries())} entries)")
-    # Two arms, alternating in this run: the figures memoised (ui.figmemo) and, as the
-    # baseline, built on every run (NOISEALIGN_FIGURE_MEMO=0, as before).
+    # (A figure memo was tried as a second arm: 11x cheaper per figure, within load
+    # noise at page level, and it needed pickle; dropped. BENCHMARKS.md.)
     times: dict[tuple[str, str], list[float]] = {}
+    arm = "built each run"
     for _ in range(5):
-        for arm in ("rebuilt (baseline)", "memoised"):
-            os.environ["NOISEALIGN_FIGURE_MEMO"] = "0" if arm.startswith("rebuilt") else "1"
-            at.switch_page("pages/theory.py").run()
-            t0 = time.perf_counter()
-            _info_page(at)
-            times.setdefault(("revisit, same session", arm), []).append(
-                time.perf_counter() - t0)
-            assert any(f"{N_REVISIT} of {N_REVISIT}" in c.value for c in at.caption)
-            t0 = time.perf_counter()
-            new = _info_page()
-            times.setdefault(("new session (tab)", arm), []).append(time.perf_counter() - t0)
-            assert len(new.get("plotly_chart")) >= 2
-    os.environ.pop("NOISEALIGN_FIGURE_MEMO")
+        at.switch_page("pages/theory.py").run()
+        t0 = time.perf_counter()
+        _info_page(at)
+        times.setdefault(("revisit, same session", arm), []).append(time.perf_counter() - t0)
+        assert any(f"{N_REVISIT} of {N_REVISIT}" in c.value for c in at.caption)
+        t0 = time.perf_counter()
+        new = _info_page()
+        times.setdefault(("new session (tab)", arm), []).append(time.perf_counter() - t0)
+        assert len(new.get("plotly_chart")) >= 2
     print(f"load {os.getloadavg()[0]:.1f}")
     print("| information page, 84 cached runs | figures | median (s) | min (s) | max (s) |")
     print("|---|---|---|---|---|")

@@ -13,7 +13,6 @@ from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KIN
 from engine.validation import max_k
 from ui import (common, controls, data, labels, notes, plots, presets, router, runview, teach,
                 widget_sync)
-from ui import figmemo
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -444,12 +443,12 @@ if frame.empty:
 measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
     f", k={k})" if measure.startswith("ii") else f", k={knn_k})" if measure == "mknn" else ")")
 error_label = "test MSE" if base.task == "regression" else "test error rate"
-fig = figmemo.figure("sweep_figure", frame, x=x_axis, x_label=labels.axis_title(x_axis),
+fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          measure_label=measure_label, error_label=error_label,
                          series_label=None if series == "none" else labels.label(series),
                          threshold=threshold,
                          chance=1 - 1 / base.n_outputs() if base.task == "classification"
-                         else None)  # memoised: a revisit reuses the figure
+                         else None)
 event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
 shipped.badge(rows)
 if sweep.replicates > 1:

@@ -11,7 +11,6 @@ from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
 from ui import common, controls, infoview, notes, plots, presets, router, teach
-from ui import figmemo
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -193,7 +192,7 @@ if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
 shows_random = bool((frame["p"] == 1.0).any())
-teach.chart(st, figmemo.figure("information_figure", frame, threshold=threshold,
+teach.chart(st, plots.information_figure(frame, threshold=threshold,
                                info_label=info_label,
                                error_label="test error rate (clean labels)",
                                chance=infoview.chance_level(base)),
@@ -208,8 +207,7 @@ lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
 if lf.empty:
     st.info("No point with a loss yet.")
 else:
-    teach.chart(st, figmemo.figure(
-        "loss_figure", lf, x_label=f"cross-entropy {loss_kind}",
+    teach.chart(st, plots.loss_figure(lf, x_label=f"cross-entropy {loss_kind}",
         y_label=f"Δ(penultimate → pre-softmax) (N={base.n_probe}, k={k})"),
         key="loss_chart")
     st.caption("Filled: over-parameterised (P > n · classes); hollow: under-parameterised.")
@@ -221,7 +219,7 @@ if idf.empty:
     st.info("No point with an intrinsic dimension yet (it needs dadapy and either a "
             "summary that holds it or the stored representations).", icon=":material/info:")
 else:
-    teach.chart(st, figmemo.figure("id_sweep_figure", idf, threshold=threshold,
+    teach.chart(st, plots.id_sweep_figure(idf, threshold=threshold,
                                           x_label="parameters P per network"),
                 key="id_chart")
     st.caption(f"dadapy's TwoNN and GRIDE on the N = {base.n_probe} probe points; bands: "
