@@ -22,15 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
 
-# (file, path and query, text that says the view is complete, action before waiting)
+# (file, path and query, text that says the view is complete ("# ..." a heading), action
+# before waiting)
 SHOTS = [
     ("alignment.png", "/?series=snr_db&ss=0%2C+10%2C+20", "18 of 18 points cached", None),
     ("alignment_run.png", "/?mode=Single+run&measure=ii", "Δ(a→b), mean over pairs", None),
     ("information.png", "/information", "21 of 21 runs cached", None),
     ("theory.png", "/theory", "cached simulation(s)", "Simulate"),
     ("runs.png", "/runs", "runs shown", None),
-    ("compare.png", "/compare", "Best-matching layer", None),
-    ("report.png", "/report", "How to rerun", None),
+    ("compare.png", "/compare", "# Best-matching layer", None),
+    ("report.png", "/report", "# How to rerun", None),
 ]
 WIDTHS = (1400, 800)  # the 800 px shots are named like alignment_800.png
 # (file, path and query, text that says the view is complete): large fonts for a projector
@@ -74,7 +75,10 @@ def main() -> int:
                     page.goto(base + path)
                     if click and width == WIDTHS[0]:
                         page.get_by_role("button", name=click, exact=True).click(timeout=60_000)
-                    expect(page.get_by_text(done).first).to_be_visible(timeout=600_000)
+                    # "# Title": a heading (its words may also be in a folded help box)
+                    target = (page.get_by_role("heading", name=done[2:]) if done.startswith("# ")
+                              else page.get_by_text(done))
+                    expect(target.first).to_be_visible(timeout=600_000)
                     time.sleep(2.5)  # let the charts finish drawing
                     page.screenshot(path=str(OUT / shot_name(name, width)))
                     print(f"{shot_name(name, width)}: {time.monotonic() - t0:.1f} s")
