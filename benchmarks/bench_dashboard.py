@@ -137,41 +137,37 @@ def browser_revisit(cache_dir: str, repeats: int = 5) -> None:
     a copy of ``cache_dir`` (filled by ``--revisit``): seconds from opening the page's
     link until its figure is drawn, first visit (imports) and revisits (median)."""
     import shutil
-    import sys
     from urllib.parse import urlencode
 
     from playwright.sync_api import expect, sync_playwright
 
-    from tests._browser import CHROMIUM, streamlit_server
+    from tests._browser import app_command, launch_chromium, streamlit_server
     tmp = Path(tempfile.mkdtemp(prefix="noisealign-revisit-"))
     shutil.copytree(cache_dir, tmp / "cache")
     query = urlencode(REVISIT)
     times = []
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp) as (_, base):
+    with streamlit_server(app_command, tmp) as (_, base):
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu"])
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             empty = []  # baseline: the same page with nothing to draw (another seed)
+
+            def open_info(suffix: str, done: str) -> float:
+                """Seconds from opening the information page's link until ``done`` shows
+                (coming from another page, as a revisit does)."""
+                page.goto(f"{base}/theory")
+                expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
+                t0 = time.perf_counter()
+                page.goto(f"{base}/information?{query}{suffix}")
+                expect(page.get_by_text(done)).to_be_visible(timeout=120_000)
+                if not done.startswith("0 of"):
+                    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first
+                           ).to_be_visible(timeout=120_000)
+                return time.perf_counter() - t0
+
             for i in range(repeats + 1):
-                page.goto(f"{base}/theory")  # elsewhere first
-                expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
-                t0 = time.perf_counter()
-                page.goto(f"{base}/information?{query}&seed=99")
-                expect(page.get_by_text(f"0 of {N_REVISIT} runs cached")
-                       ).to_be_visible(timeout=120_000)
-                empty.append(time.perf_counter() - t0)
-                page.goto(f"{base}/theory")  # elsewhere first
-                expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
-                t0 = time.perf_counter()
-                page.goto(f"{base}/information?{query}")
-                expect(page.get_by_text(f"{N_REVISIT} of {N_REVISIT} runs cached")
-                       ).to_be_visible(timeout=120_000)
-                expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first
-                       ).to_be_visible(timeout=120_000)
-                times.append(time.perf_counter() - t0)
+                empty.append(open_info("&seed=99", f"0 of {N_REVISIT} runs cached"))
+                times.append(open_info("", f"{N_REVISIT} of {N_REVISIT} runs cached"))
             browser.close()
     print(f"| browser: open the link of the information page, {N_REVISIT} cached runs | "
           f"first {times[0]:.2f} s | revisits median {statistics.median(times[1:]):.2f} s "

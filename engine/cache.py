@@ -428,6 +428,16 @@ def _check_cancel(cancel: Callable[[], bool] | None) -> None:
 # ----------------------------------------------------------------------------- cache
 
 
+def spec_key(spec: ExperimentSpec) -> str:
+    """SHA-256 (hex) of the spec's canonical JSON and the engine version: the key of its
+    entry in any results cache (and of its shipped summary, :mod:`engine.precomputed`)."""
+    import engine  # at call time, so a changed engine.__version__ changes keys
+    if not isinstance(spec, ExperimentSpec):
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+    text = f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class ResultCache:
     """A size-limited, pickle-free, single-flight cache of :class:`Result` objects.
 
@@ -598,12 +608,8 @@ class ResultCache:
 
     # ------------------------------------------------------------------ keys
     def key(self, spec: ExperimentSpec) -> str:
-        """SHA-256 (hex) of the spec's canonical JSON and the engine version."""
-        import engine  # at call time, so a changed engine.__version__ changes keys
-        if not isinstance(spec, ExperimentSpec):
-            raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
-        text = f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}"
-        return hashlib.sha256(text.encode()).hexdigest()
+        """The cache key of ``spec`` (:func:`spec_key`)."""
+        return spec_key(spec)
 
     def _key_of(self, spec_or_key: ExperimentSpec | str) -> str:
         if isinstance(spec_or_key, ExperimentSpec):

@@ -166,9 +166,9 @@ def summary(key: str) -> dict | None:
 
 
 def cache_key(spec: Any) -> str:
-    """``ResultCache.key(spec)`` without opening a cache (imports engine.cache, not torch)."""
-    from engine.cache import ResultCache
-    return ResultCache.__new__(ResultCache).key(spec)
+    """The cache key of ``spec`` (:func:`engine.cache.spec_key`; imports no torch)."""
+    from engine.cache import spec_key
+    return spec_key(spec)
 
 
 def has(key: str) -> bool:

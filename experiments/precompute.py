@@ -27,13 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def preset_sweep(name: str) -> Any:
-    """The sweep the findings report ran for preset ``name``."""
-    from engine.presets import PRESETS
-    from engine.spec import ExperimentSpec
-    from engine.sweep import Sweep
-    p = PRESETS[name]
-    return Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})},
-                 replicates=p["replicates"])
+    """The sweep the findings report ran for preset ``name`` (the report's own
+    :func:`experiments.findings.collect.sweep_of`)."""
+    from experiments.findings.collect import preset, sweep_of
+    return sweep_of(preset(name))
 
 
 def _commit() -> str:

@@ -3,7 +3,6 @@ as heatmaps, the information-imbalance plane, best-matching layers and a table."
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd

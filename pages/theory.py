@@ -293,7 +293,7 @@ if len(sims):
 else:
     st.caption("No cached simulation of these settings yet: press **Simulate**.")
 if explorer_spec is not None:
-    st.caption(f"Diamonds: the alignment explorer's cached sweep of this d, "
+    st.caption("Diamonds: the alignment explorer's cached sweep of this d, "
                + (f"n = {explorer_spec.n_train}" if x_axis == "snr_db"
                   else f"SNR = {explorer_spec.snr_db:g} dB")
                + f" and weight decay ({explorer['x'].nunique()} points; width "

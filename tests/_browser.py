@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -34,6 +35,18 @@ def free_port() -> int:
 
 
 ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def app_command(port: int) -> list[str]:
+    """``streamlit run app.py`` on ``port``, this machine only (for :func:`streamlit_server`)."""
+    return [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+            "--server.headless", "true", "--server.address", "127.0.0.1"]
+
+
+def launch_chromium(playwright):
+    """Headless Debian chromium through Playwright's client (``sync_playwright()`` value)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 @contextmanager

@@ -9,13 +9,12 @@ REQUIRE_BROWSER=1 (CI), where it fails.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests._browser import CHROMIUM, require_browser, streamlit_server
+from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -33,9 +32,7 @@ def _require_browser() -> None:
 @pytest.fixture
 def server(tmp_path):
     _require_browser()
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp_path) as (_, base):
+    with streamlit_server(app_command, tmp_path) as (_, base):
         yield base
 
 
@@ -45,8 +42,7 @@ def test_shared_link_runs_a_sweep_and_the_url_follows_the_controls(server):
     ARTIFACTS.mkdir(exist_ok=True)
     query = "&".join(f"{k}={v.replace(', ', '%2C+')}" for k, v in TINY.items())
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             # A first visit straight to a page's link (not to "/"): it must still get the

@@ -6,14 +6,13 @@ Without /usr/bin/chromium it skips, unless REQUIRE_BROWSER=1 (CI), where it fail
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.compare import make_example
-from tests._browser import CHROMIUM, require_browser, streamlit_server
+from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -24,9 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def server(tmp_path):
     require_browser("the Compare page browser test")
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp_path) as (_, base):
+    with streamlit_server(app_command, tmp_path) as (_, base):
         yield base
 
 
@@ -43,8 +40,7 @@ def test_example_and_an_upload_in_the_browser(server, tmp_path):
     np.savez(big, **{"net/l1": z, "net/l2": z + 0.1 * rng.normal(size=z.shape)},
              labels=(z[:, 0] > 0).astype(int))
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1400})
             page.goto(f"{server}/compare")

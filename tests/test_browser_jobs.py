@@ -13,12 +13,11 @@ afterwards. It prints the measured click-to-stopped times (docs/reliability.md).
 from __future__ import annotations
 
 import re
-import sys
 import time
 
 import pytest
 
-from tests._browser import CHROMIUM, require_browser, streamlit_server
+from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -36,9 +35,7 @@ def server(tmp_path, monkeypatch):
     # the guard's documented rates (a loaded machine's calibration would refuse them).
     monkeypatch.setenv("NOISEALIGN_AUTO_RUN_SECONDS", "1e9")
     monkeypatch.setenv("NOISEALIGN_GUARD_CALIBRATE", "0")
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp_path) as (_, base):
+    with streamlit_server(app_command, tmp_path) as (_, base):
         yield base
 
 
@@ -56,8 +53,7 @@ def test_series_race_then_one_cancel_leaves_no_hidden_job(server):
 
     query = "&".join(f"{k}={v.replace(', ', '%2C+')}" for k, v in SLOW.items())
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             page.goto(f"{server}/?{query}")

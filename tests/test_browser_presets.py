@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 
 import pytest
 
 from engine.presets import PRESETS
-from tests._browser import CHROMIUM, require_browser, streamlit_server
+from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -30,9 +29,7 @@ PAGE_URL = {"alignment": "/", "information": "/information", "theory": "/theory"
 @pytest.fixture
 def server(tmp_path):
     require_browser("the presets browser test")
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp_path) as (_, base):
+    with streamlit_server(app_command, tmp_path) as (_, base):
         assert not (tmp_path / "cache" / "results").exists() or not any(
             (tmp_path / "cache" / "results").iterdir()), "the results cache must start empty"
         yield base
@@ -43,8 +40,7 @@ def test_every_preset_draws_its_figure_within_10_s_of_loading(server):
 
     took: dict[str, float] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for name, url in PAGE_URL.items():  # warm up: imports, untimed

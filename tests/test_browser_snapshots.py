@@ -6,12 +6,11 @@ sees the K x K matrix follow. Screenshot in test-artifacts/. Skips without
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._browser import CHROMIUM, require_browser, streamlit_server
+from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -24,9 +23,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def server(tmp_path):
     require_browser("the over-training browser test")
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp_path) as (_, base):
+    with streamlit_server(app_command, tmp_path) as (_, base):
         yield base
 
 
@@ -36,8 +33,7 @@ def test_single_run_with_snapshots_shows_the_over_training_chart(server):
     ARTIFACTS.mkdir(exist_ok=True)
     query = "&".join(f"{k}={v.replace(' ', '+')}" for k, v in LINK.items())
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.goto(f"{server}/?{query}")

@@ -7,12 +7,11 @@ to test-artifacts/.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests._browser import CHROMIUM, require_browser, streamlit_server
+from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
 from tests.test_browser import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,9 +32,7 @@ def _query(params: dict) -> str:
 def server(tmp_path_factory):
     require_browser("the teaching-mode browser test")
     tmp = tmp_path_factory.mktemp("teach")
-    with streamlit_server(lambda port: [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-            "--server.headless", "true", "--server.address", "127.0.0.1"], tmp) as (_, base):
+    with streamlit_server(app_command, tmp) as (_, base):
         yield base
 
 
@@ -44,8 +41,7 @@ def browser():
     from playwright.sync_api import sync_playwright
     require_browser("the teaching-mode browser test")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        b = launch_chromium(p)
         yield b
         b.close()
 

@@ -55,7 +55,7 @@ _NOTES: dict[tuple[int, str], str] = {
     (6, "PARTLY"): (
         "The paper reports Δ(penultimate → pre-softmax) decreasing with the "
         "cross-entropy in the over-parameterised regime; in our runs it falls together "
-        "with the test cross-entropy at label noise 0.2 and 0.4 but not at 0 (claim 6: "
+        "with the test cross-entropy at label noise 0.1, 0.2 and 0.4 but not at 0 (claim 6: "
         "partly)."),
 }
 
