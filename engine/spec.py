@@ -106,6 +106,12 @@ def _float_field(name: str, value: Any) -> float:
     return _check_float(name, value, lo, hi, lo_open=lo_open, allow_inf=name == "snr_db")
 
 
+def _mlp_parameters(d: int, width: float, depth: int, outputs: int, bias: bool) -> float:
+    """Weights and biases of an MLP d -> width (x depth) -> outputs (width may be real)."""
+    dims = [d] + [width] * depth + [outputs]
+    return sum(a * b + (b if bias else 0) for a, b in zip(dims[:-1], dims[1:]))
+
+
 def architectures_for(dataset: str) -> tuple[str, ...]:
     """The architectures that run on ``dataset`` (in ARCHITECTURES' order)."""
     return tuple(a for a, (_, only) in ARCHITECTURES.items() if only is None or dataset in only)
@@ -349,17 +355,90 @@ class ExperimentSpec:
         return datasets.DATASETS[self.dataset].image_shape
 
     def n_parameters(self) -> int:
-        """Trainable parameters of one member."""
+        """Trainable parameters of one member: every weight and bias it stores (what memory
+        and time estimates count, engine.guard). The interpolation threshold counts
+        :meth:`effective_parameters` instead."""
         if self.architecture == "cnn":
             from engine.cnn_layout import cnn_n_parameters
             return int(cnn_n_parameters(self.image_shape(), self.width, self.n_outputs(),
                                         self.bias))
-        dims = [self.input_dim()] + [self.width] * self.depth + [self.n_outputs()]
-        return sum(a * b + (b if self.bias else 0) for a, b in zip(dims[:-1], dims[1:]))
+        return int(_mlp_parameters(self.input_dim(), self.width, self.depth, self.n_outputs(),
+                                   self.bias))
+
+    def is_linear_map(self) -> bool:
+        """Whether every member computes one affine map of its input: an MLP with linear
+        activations (the CNN's max pooling is nonlinear whatever its activation)."""
+        return self.architecture == "mlp" and self.activation == "linear"
+
+    def effective_parameters(self) -> int:
+        """The parameters that count for the interpolation threshold (docs/science.md 1.7).
+
+        The one definition the dashboard (run view, page headers, the plots' dashed line)
+        and the findings report share. Why not :meth:`n_parameters`: a network with linear
+        activations is one affine map ``x -> A x + b`` however wide or deep it is, so the
+        functions it can fit to ``n`` points span ``d * outputs`` slopes plus ``outputs``
+        intercepts, not its ``P`` stored weights (a width-50 linear network on d = 50 has
+        2,601 weights, but it fits any 51 targets and no more: the threshold sits at
+        ``n = d + 1``, where the test error of docs/science.md 3 peaks). The bias is
+        counted as :meth:`n_parameters` counts it, once per output and only when
+        ``bias`` is set (``n = d`` without one), so the two counts agree on what a bias is
+        and differ only in the linear network's redundant weights. (A linear network
+        narrower than its outputs has a rank-limited map; the dashboard's classifiers and
+        regressions are wider than their outputs, so that corner is not modelled.)
+        Every other network (ReLU, tanh, the CNN) counts all its stored parameters.
+        """
+        if self.is_linear_map():
+            return (self.input_dim() + int(self.bias)) * self.n_outputs()
+        return self.n_parameters()
+
+    def fitted_values(self) -> int:
+        """``n * outputs``: the training values a member must fit (the threshold's other side)."""
+        return self.n_train * self.n_outputs()
 
     def interpolation_ratio(self) -> float:
-        """P / (n * outputs): 1 at the interpolation threshold (docs/science.md 1.7)."""
-        return self.n_parameters() / (self.n_train * self.n_outputs())
+        """``P / (n * outputs)`` with ``P`` = :meth:`effective_parameters`: 1 at the
+        interpolation threshold (docs/science.md 1.7), below 1 the network cannot fit
+        every training value (n = 50 on a linear network with d = 50 and a bias:
+        51/50 = 1.02, not the 2,601/50 of its stored weights)."""
+        return self.effective_parameters() / self.fitted_values()
 
+    def width_for_parameters(self, target: float) -> float | None:
+        """The (real-valued) width at which :meth:`n_parameters` reaches ``target``; None
+        when even the narrowest network (width -> 0) has that many parameters."""
+        if self.architecture == "cnn":
+            from engine.cnn_layout import cnn_n_parameters
+            p = lambda w: cnn_n_parameters(self.image_shape(), w, self.n_outputs(),  # noqa: E731
+                                           self.bias)
+            lo, hi = 1e-3, float(2 ** 24)
+            if p(lo) >= target:
+                return None
+            for _ in range(100):  # P grows with width: bisect
+                mid = math.sqrt(lo * hi)
+                lo, hi = (mid, hi) if p(mid) < target else (lo, mid)
+            return hi
+        # An MLP's P is a quadratic in the width w (depth L, bias b):
+        # (L - 1) w^2 + (d + outputs + L b) w + outputs b.
+        d, c, depth, b = self.input_dim(), self.n_outputs(), self.depth, int(self.bias)
+        qa, qb, qc = depth - 1, d + c + depth * b, c * b - target
+        if qc >= 0:
+            return None
+        return -qc / qb if qa == 0 else (-qb + math.sqrt(qb * qb - 4 * qa * qc)) / (2 * qa)
+
+    def interpolation_threshold(self, axis: str) -> float | None:
+        """The value of ``axis`` at which :meth:`interpolation_ratio` is 1: where the network
+        can just fit its data (docs/science.md 1.7), for ``axis`` ``"n_train"``,
+        ``"width"`` or ``"n_parameters"`` (a plot's x axis). None when ``axis`` does not
+        move the threshold: any other field, and the width or the stored-parameter count
+        of a linear network, whose threshold ``n = d (+1 with a bias)`` they do not move.
+        """
+        if axis == "n_train":
+            return self.effective_parameters() / self.n_outputs()
+        if self.is_linear_map() or axis not in ("width", "n_parameters"):
+            return None
+        if axis == "width":
+            return self.width_for_parameters(self.fitted_values())
+        return float(self.fitted_values())
+
+    # ------------------------------------------------------------------ noise levels
 
 SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ExperimentSpec))

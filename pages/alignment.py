@@ -342,16 +342,16 @@ if base is None:
     common.job_panel(PAGE)  # a job started before stays in sight, with its Cancel
     st.stop()
 
-# One definition of P for the threshold (ui.plots.effective_parameters): this header, the
-# run view's metric and the plots' dashed line agree (a linear MLP counts as one map).
-if base.activation == "linear" and base.architecture == "mlp":
-    eff = base.input_dim() + int(base.bias)
+# One definition of P for the threshold (ExperimentSpec.effective_parameters): this header,
+# the run view's metric, the plots' dashed line and the findings report agree.
+if base.is_linear_map():
+    eff = base.effective_parameters() // base.n_outputs()
     size_note = (f"P = {base.n_parameters():,} weights per network, but a linear network "
                  f"is one linear map with {eff} parameters per output: threshold at n = {eff}"
-                 f" · P / (n·outputs) = {plots.interpolation_ratio(base):.2f}")
+                 f" · P / (n·outputs) = {base.interpolation_ratio():.2f}")
 else:
     size_note = (f"P = {base.n_parameters():,} parameters per network · "
-                 f"P / (n·outputs) = {plots.interpolation_ratio(base):.2f}")
+                 f"P / (n·outputs) = {base.interpolation_ratio():.2f}")
 st.caption(f"{size_note} · "
            f"{'Δ' if measure.startswith('ii') else data.MEASURE_SHORT[measure]} on "
            f"N = {base.n_probe} probe points"
@@ -434,7 +434,7 @@ teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure, k=int(k),
                             knn_k=int(knn_k))
-threshold = plots.interpolation_threshold(base, x_axis)
+threshold = base.interpolation_threshold(x_axis)
 if frame.empty:
     st.info("No point computed yet" + (": they appear here as they finish." if job else
                                         ": press **Run**."), icon=":material/info:")
@@ -464,7 +464,7 @@ if threshold is not None:
     st.caption(f"Dashed line: interpolation threshold at {x_name[0].lower()}{x_name[1:]} = "
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
-                  if base.activation == "linear" else ")"))
+                  if base.is_linear_map() else ")"))
 notes.show(PAGE, x=x_axis, series=series)
 
 dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])

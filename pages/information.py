@@ -173,7 +173,7 @@ clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
                          key="run_btn", disabled=not missing)
 shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
 run_row.caption(shipped.status_text(rows, "runs")
-           + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
+           + f" · threshold P = n · classes = {base.fitted_values():,}"
            + f" · device {common.device_label()}")
 if missing and (clicked or (auto and not common.already_started(fp)
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
@@ -187,7 +187,7 @@ if frame.empty:
                                         ": press **Run**."), icon=":material/info:")
     st.stop()
 
-threshold = float(base.n_train * base.n_outputs())
+threshold = base.interpolation_threshold("n_parameters")  # P = n · classes
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
@@ -203,7 +203,7 @@ notes.show(PAGE, claims=(4, 5) if shows_random else (4,), random_labels=shows_ra
 
 st.subheader("Penultimate vs pre-softmax")
 loss_col = "train_loss" if loss_kind == "training loss" else "test_loss"
-lf = infoview.loss_frame(rows, k=int(k), loss=loss_col, threshold=threshold)
+lf = infoview.loss_frame(rows, k=int(k), loss=loss_col)
 if lf.empty:
     st.info("No point with a loss yet.")
 else:

@@ -124,8 +124,9 @@ def test_one_definition_of_p_over_n_outputs():
     # The tester's case: a linear run at n = 50, d = 50 with a bias showed
     # P/(n·outputs) = 66.58 while the header and the line put the threshold at n = 51.
     spec = ExperimentSpec(dataset_params={"d": 50}, n_train=50, width=64, activation="linear")
-    assert spec.interpolation_ratio() == pytest.approx(66.58)  # the raw weight count
-    assert plots.interpolation_ratio(spec) == pytest.approx(51 / 50)
+    # the raw weight count is not the threshold's P (issue 24: one definition, the spec's)
+    assert spec.n_parameters() / spec.fitted_values() == pytest.approx(66.58)
+    assert spec.interpolation_ratio() == plots.interpolation_ratio(spec) == pytest.approx(51 / 50)
     thr = plots.interpolation_threshold(spec, "n_train")
     assert thr == 51
     # at the threshold the ratio is 1, whatever the architecture

@@ -139,9 +139,9 @@ def id_frame(rows: Sequence[Mapping[str, Any]], *, random_features: bool) -> pd.
                                       "id_mean", "id_sem", "dash"])
 
 
-def loss_frame(rows: Sequence[Mapping[str, Any]], *, k: int, loss: str,
-               threshold: float) -> pd.DataFrame:
-    """One row per run: Delta(penultimate -> pre-softmax) against its cross-entropy loss."""
+def loss_frame(rows: Sequence[Mapping[str, Any]], *, k: int, loss: str) -> pd.DataFrame:
+    """One row per run: Delta(penultimate -> pre-softmax) against its cross-entropy loss;
+    ``over``: past its interpolation threshold (ExperimentSpec.interpolation_ratio > 1)."""
     out = []
     for r in rows:
         if r["summary"] is None:
@@ -158,7 +158,7 @@ def loss_frame(rows: Sequence[Mapping[str, Any]], *, k: int, loss: str,
                     "width": spec.width, "n_parameters": spec.n_parameters(),
                     "loss": loss_value, "pen_out": vals["ii_pen_to_out"][0],
                     "pen_out_sem": vals["ii_pen_to_out"][1],
-                    "over": spec.n_parameters() > threshold})
+                    "over": spec.interpolation_ratio() > 1.0})
     df = pd.DataFrame(out, columns=["condition", "p", "width", "n_parameters", "loss",
                                     "pen_out", "pen_out_sem", "over"])
     return df[np.isfinite(df["loss"].astype(float)) & np.isfinite(df["pen_out"].astype(float))]

@@ -29,82 +29,23 @@ LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=
 # ----------------------------------------------------------------------------- threshold
 
 
-def _n_params(d: int, width: float, depth: int, outputs: int, bias: bool) -> float:
-    dims = [d] + [width] * depth + [outputs]
-    return sum(a * b + (b if bias else 0) for a, b in zip(dims[:-1], dims[1:]))
+# The definitions live on the spec (engine.spec.ExperimentSpec): these names stay for the
+# pages and tests that import them from here.
 
 
 def effective_parameters(spec: ExperimentSpec) -> int:
-    """The parameters that count for the interpolation threshold: the one definition the
-    run view, the alignment page's header and the plots' threshold line share.
-
-    ``spec.n_parameters()`` (engine.spec, engine.cnn_layout for the CNN), except for an
-    MLP with linear activations: it is one linear map however wide or deep it is, so it
-    has ``(d + bias) * outputs`` free parameters (the threshold sits at ``n = d + bias``).
-    """
-    if spec.architecture == "mlp" and spec.activation == "linear":
-        return (spec.input_dim() + int(spec.bias)) * spec.n_outputs()
-    return spec.n_parameters()
+    """:meth:`ExperimentSpec.effective_parameters` (the parameters the threshold counts)."""
+    return spec.effective_parameters()
 
 
 def interpolation_ratio(spec: ExperimentSpec) -> float:
-    """``P / (n * outputs)`` with :func:`effective_parameters`: 1 at the threshold, where
-    :func:`interpolation_threshold` draws its line (n = 50 on a linear network with
-    d = 50 and a bias: 51/50 = 1.02, not the raw 3,329/50 of its layers)."""
-    return effective_parameters(spec) / (spec.n_train * spec.n_outputs())
+    """:meth:`ExperimentSpec.interpolation_ratio`: 1 at the interpolation threshold."""
+    return spec.interpolation_ratio()
 
 
 def interpolation_threshold(spec: ExperimentSpec, axis: str) -> float | None:
-    """The value of ``axis`` at which the network can just fit the data (docs/science.md 1.7).
-
-    ``P = n * outputs``, with ``P`` the trainable parameters of one member. A network
-    with linear activations is one linear map however wide it is, so its ``P`` is that of
-    the end-to-end map, ``(d + bias) * outputs``: the threshold is ``n = d (+1 with a
-    bias)`` and does not move with width. None when ``axis`` does not move the threshold.
-    """
-    d, outputs, depth, bias = spec.input_dim(), spec.n_outputs(), spec.depth, spec.bias
-    if spec.architecture == "cnn":
-        return _cnn_threshold(spec, axis)
-    if axis == "n_train":
-        return effective_parameters(spec) / outputs
-    if axis == "width" and spec.activation != "linear":
-        target = spec.n_train * outputs
-        lo, hi = 1e-3, float(2 ** 24)
-        if _n_params(d, lo, depth, outputs, bias) >= target:
-            return None
-        for _ in range(100):  # P grows with width: bisect
-            mid = math.sqrt(lo * hi)
-            if _n_params(d, mid, depth, outputs, bias) < target:
-                lo = mid
-            else:
-                hi = mid
-        return hi
-    if axis == "n_parameters":
-        if spec.activation == "linear":
-            return None
-        return float(spec.n_train * outputs)
-    return None
-
-
-def _cnn_threshold(spec: ExperimentSpec, axis: str) -> float | None:
-    """As interpolation_threshold for the CNN (engine.cnn_layout.cnn_n_parameters): its max
-    pooling makes it nonlinear whatever the activation, so P alone sets the threshold."""
-    from engine.cnn_layout import cnn_n_parameters
-    outputs, target = spec.n_outputs(), spec.n_train * spec.n_outputs()
-    if axis == "n_train":
-        return spec.n_parameters() / outputs
-    if axis == "n_parameters":
-        return float(target)
-    if axis == "width":
-        p = lambda w: cnn_n_parameters(spec.image_shape(), w, outputs, spec.bias)  # noqa: E731
-        lo, hi = 1e-3, float(2 ** 24)
-        if p(lo) >= target:
-            return None
-        for _ in range(100):  # P grows with width: bisect
-            mid = math.sqrt(lo * hi)
-            lo, hi = (mid, hi) if p(mid) < target else (lo, mid)
-        return hi
-    return None
+    """:meth:`ExperimentSpec.interpolation_threshold`: where the dashed line goes."""
+    return spec.interpolation_threshold(axis)
 
 
 def _vline(fig: go.Figure, x: float | None, *, rows: Sequence[int] = (1,),

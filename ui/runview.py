@@ -334,8 +334,8 @@ def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result:
     if err:
         c[1].metric("Test error, mean", f"{err['mean']:.4g}",
                     help=f"± {err['sem']:.2g} (standard error over members), clean targets")
-    c[2].metric("P / (n·outputs)", f"{plots.interpolation_ratio(spec):.2f}",
-                help=f"P = {plots.effective_parameters(spec):,} parameters per network "
+    c[2].metric("P / (n·outputs)", f"{spec.interpolation_ratio():.2f}",
+                help=f"P = {spec.effective_parameters():,} parameters per network "
                 f"({spec.n_parameters():,} weights; a linear network counts as one linear "
                 "map); 1 is the interpolation threshold")
     if result is not None:

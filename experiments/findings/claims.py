@@ -205,11 +205,12 @@ def claim1(data: dict[str, list[Point]]) -> dict[str, Any]:
 
 
 def threshold_n(p: Point) -> float:
-    """Interpolation threshold in n for the figure's model: n = d for the linear model
-    (docs/science.md 3), else P / outputs."""
-    if p.spec.dataset == "linear-teacher":
-        return float(p.spec.params["d"])
-    return p.n_parameters / p.spec.n_outputs()
+    """Interpolation threshold in n for the figure's model: the dashboard's
+    (:meth:`engine.spec.ExperimentSpec.interpolation_threshold`), n = d (+1 with a bias)
+    for the linear model (docs/science.md 3), else P / outputs."""
+    n = p.spec.interpolation_threshold("n_train")
+    assert n is not None  # the n_train axis always moves the threshold
+    return n
 
 
 def claim2(data: dict[str, list[Point]]) -> dict[str, Any]:
@@ -309,15 +310,16 @@ def interpolation_width(pts: Sequence[Point]) -> float:
 
 
 def nc_threshold_width(p: Point) -> float:
-    """Width at which P = n * classes (docs/science.md 1.7) for a one-hidden-layer MLP."""
-    d, c, n = p.spec.input_dim(), p.spec.n_outputs(), p.spec.n_train
-    return (n * c - c) / (d + 1 + c)
+    """Width at which P = n * classes (docs/science.md 1.7): the dashboard's
+    interpolation threshold on the width axis (NaN where no width reaches it)."""
+    w = p.spec.interpolation_threshold("width")
+    return math.nan if w is None else w
 
 
 def n_threshold_width(p: Point) -> float:
-    """Width at which P = n for a one-hidden-layer MLP (the other threshold in use)."""
-    d, c, n = p.spec.input_dim(), p.spec.n_outputs(), p.spec.n_train
-    return (n - c) / (d + 1 + c)
+    """Width at which P = n (the other threshold in use; NaN where no width reaches it)."""
+    w = p.spec.width_for_parameters(p.spec.n_train)
+    return math.nan if w is None else w
 
 
 def stayed(p: Point) -> bool:

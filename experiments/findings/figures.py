@@ -167,7 +167,7 @@ def figure_width(data: dict[str, list[Point]], c4: dict[str, Any], path: Path) -
     groups = series_of(data[WIDTH_FIGURE])
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.4))
     p0 = data[WIDTH_FIGURE][0]
-    n, c = p0.spec.n_train, p0.spec.n_outputs()
+    n, nc = p0.spec.n_train, p0.spec.interpolation_threshold("n_parameters")
     for k, (s, pts) in enumerate(groups.items()):
         P = [p.n_parameters for p in pts]
         lab = f"label noise {s:g}"
@@ -180,7 +180,7 @@ def figure_width(data: dict[str, list[Point]], c4: dict[str, Any], path: Path) -
         _errbar(axes[2], P, [p.test_loss for p in pts], lab, color=f"C{k}")
         _errbar(axes[3], P, [p.moved for p in pts], lab, color=f"C{k}")
     for a in axes:
-        a.axvline(n * c, color="k", ls="--", lw=1.2, label=f"P = n x classes = {n * c}")
+        a.axvline(nc, color="k", ls="--", lw=1.2, label=f"P = n x classes = {nc:g}")
         a.axvline(n, color="grey", ls=":", lw=1.2, label=f"P = n = {n}")
         a.set_xscale("log")
         a.set_xlabel(f"parameters P (width {groups[0.0][0].x:g} ... {groups[0.0][-1].x:g})"

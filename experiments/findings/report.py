@@ -308,7 +308,7 @@ def _section_claim4(data: dict[str, list[Point]], claims: dict[str, dict],
         p0 = data[WIDTH_FIGURE][0]
         a(f"Thresholds for this network (one hidden layer, P = (d + 1) w + (w + 1) C): "
           f"P = n at width {c4['w_n']:.0f}, P = n x classes = "
-          f"{p0.spec.n_train * p0.spec.n_outputs()} at width {c4['w_nc']:.0f}.\n")
+          f"{p0.spec.fitted_values()} at width {c4['w_nc']:.0f}.\n")
         a(table(["label noise", "width", "P", "P/(n·C)", "train error", "fitted", "moved (CKA to init)",
                  "test error", "test CE", "Delta(h->y)", "Delta(h->y) untrained",
                  "Delta(pen->out)"], _width_rows(data[WIDTH_FIGURE])) + "\n")
