@@ -23,7 +23,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-from engine.spec import SPEC_FIELDS, ExperimentSpec
+from engine.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
+                         level_field, noise_for_level)
 
 _SHORT = {"ensemble_size": ["-K"]}
 
@@ -91,11 +92,10 @@ def implied_noise(dataset: str, axes: Sequence[str] = ()) -> str:
     from engine.datasets import DATASETS
     info = DATASETS.get(dataset)
     task = info.task if info is not None else "regression"
-    if "snr_db" in axes:
-        return "target" if task == "regression" else "input"
-    if "label_noise" in axes:
-        return "label"
-    return "target" if task == "regression" else "label"
+    for field in ("snr_db", "label_noise"):
+        if field in axes:
+            return noise_for_level(field, task)
+    return NATURAL_NOISE[task]
 
 
 def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
@@ -113,12 +113,10 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         kind = kw.get("noise", ExperimentSpec.noise)
         if kind == "auto":
             kind = implied_noise(kw.get("dataset", ExperimentSpec.dataset))
-        if kind == "label":
-            kw["label_noise"] = args.level
-        elif kind in ("target", "input"):
-            kw["snr_db"] = args.level
-        else:
+        field = level_field(kind) if kind in LEVEL_FIELD else None
+        if field is None:
             raise ValueError("--level is invalid with --noise none: choose a noise kind")
+        kw[field] = args.level
     if "task" not in kw:
         kw["task"] = "auto"
     spec = ExperimentSpec(**kw)
@@ -199,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(file=sys.stderr)
     print(f"{spec.dataset}  task={spec.task}  n_train={spec.n_train}  width={spec.width}  "
           f"depth={spec.depth}  noise={spec.noise}  "
-          f"level={spec.label_noise if spec.noise == 'label' else spec.snr_db}  "
+          f"level={spec.snr_db if spec.noise_level is None else spec.noise_level}  "
           f"K={spec.ensemble_size}  P={result.n_parameters}  device={result.device}  "
           f"train {result.timings.get('train', float('nan')):.2f}s"
           + ("  (from the cache)" if cached else ""))
@@ -357,7 +355,8 @@ def cmd_cache(args: Any) -> int:
              "name"]]
     for e in entries:
         s = e["spec"]
-        level = s.get("label_noise") if s.get("noise") == "label" else s.get("snr_db")
+        noise = s.get("noise")  # a stored entry's spec: any JSON value
+        level = s.get((LEVEL_FIELD.get(noise) if isinstance(noise, str) else None) or "snr_db")
         name = names.get(e["key"], "")
         rows.append([e["key"][:12], time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"])),
                      str(s.get("dataset")), str(s.get("n_train")), str(s.get("width")),

@@ -65,9 +65,7 @@ def changed_fields(spec: ExperimentSpec, *, skip: Sequence[str] = (),
             if value != natural:
                 out[name] = value
             continue
-        if name == "snr_db" and spec.noise not in ("target", "input"):
-            continue
-        if name in ("label_noise", "label_noise_kind") and spec.noise != "label":
+        if not spec.applies(name):  # a level the noise kind does not use (reset anyway)
             continue
         if name == "depth" and spec.architecture == "cnn":
             continue

@@ -27,6 +27,21 @@ from engine.validation import fail as _fail
 from engine.validation import show  # noqa: F401  (re-exported: engine.spec.show)
 
 NOISE_KINDS = ("none", "target", "input", "label")
+# Which noise level applies to which noise kind: the one place this rule lives (the spec's
+# validation, the CLI's --level, the handoff's command line, the sweep's axis check, the
+# alignment page's controls and the findings report read it). noise kind -> the spec
+# field holding its level (None: no level); every other level field is reset to its
+# neutral value, so two specs of the same experiment hash equally.
+LEVEL_FIELD: dict[str, str | None] = {"none": None, "target": "snr_db", "input": "snr_db",
+                                      "label": "label_noise"}
+NEUTRAL_LEVEL: dict[str, float] = {"snr_db": math.inf, "label_noise": 0.0}
+# Fields that mean something only with one level field's noise kinds.
+LEVEL_OF_FIELD: dict[str, str] = {"snr_db": "snr_db", "label_noise": "label_noise",
+                                  "label_noise_kind": "label_noise"}
+# task -> the noise kinds it allows, and the kind noise='auto' means for it
+TASK_NOISE: dict[str, tuple[str, ...]] = {"regression": ("none", "target", "input"),
+                                          "classification": ("none", "input", "label")}
+NATURAL_NOISE: dict[str, str] = {"regression": "target", "classification": "label"}
 # uniform: a flipped label becomes any class, uniformly; pair: class c becomes c + 1
 # (mod classes), the class-dependent flip of the label-noise literature.
 LABEL_NOISE_KINDS = ("uniform", "pair")
@@ -110,6 +125,39 @@ def _mlp_parameters(d: int, width: float, depth: int, outputs: int, bias: bool) 
     """Weights and biases of an MLP d -> width (x depth) -> outputs (width may be real)."""
     dims = [d] + [width] * depth + [outputs]
     return sum(a * b + (b if bias else 0) for a, b in zip(dims[:-1], dims[1:]))
+
+
+def level_field(noise: str) -> str | None:
+    """The spec field that holds the level of ``noise`` (``LEVEL_FIELD``): ``"snr_db"``
+    for target and input noise, ``"label_noise"`` for label noise, None for none."""
+    return LEVEL_FIELD[noise]
+
+
+def noise_kinds_of(field: str) -> tuple[str, ...]:
+    """The noise kinds under which ``field`` (a level, or ``label_noise_kind``) applies."""
+    level = LEVEL_OF_FIELD[field]
+    return tuple(k for k, f in LEVEL_FIELD.items() if f == level)
+
+
+def applies(field: str, noise: str) -> bool:
+    """Whether spec field ``field`` means something under noise kind ``noise``: a level
+    field only under its kinds (``noise_kinds_of``), every other field always."""
+    return field not in LEVEL_OF_FIELD or noise in noise_kinds_of(field)
+
+
+def noise_for_task(task: str, noise: str) -> str:
+    """``noise`` moved to the kind ``task`` allows: target noise on a classifier becomes
+    label noise, label noise on a regression target noise (``"auto"``: the task's
+    natural kind); a kind the task allows is kept."""
+    return NATURAL_NOISE[task] if noise == "auto" or noise not in TASK_NOISE[task] else noise
+
+
+def noise_for_level(field: str, task: str) -> str:
+    """The noise kind a level field implies on a ``task`` dataset (a sweep axis or a
+    ``--level`` that names no kind): the first of its kinds the task allows (``snr_db``:
+    target noise on a regression, input noise on a classifier), else its first kind."""
+    kinds = noise_kinds_of(field)
+    return next((k for k in kinds if k in TASK_NOISE[task]), kinds[0])
 
 
 def architectures_for(dataset: str) -> tuple[str, ...]:
@@ -217,21 +265,21 @@ class ExperimentSpec:
 
         noise = _check_choice("noise", self.noise, ("auto",) + NOISE_KINDS)
         if noise == "auto":
-            noise = "target" if task == "regression" else "label"
+            noise = NATURAL_NOISE[task]
         set_("noise", noise)
-        if noise == "target" and task != "regression":
-            _fail("noise", noise, "'none', 'input' or 'label' for a classification task "
-                  f"(dataset {name!r})")
-        if noise == "label" and task != "classification":
-            _fail("noise", noise, "'none', 'target' or 'input' for a regression task "
+        if noise not in TASK_NOISE[task]:
+            *first, last = (repr(k) for k in TASK_NOISE[task])
+            _fail("noise", noise, f"{', '.join(first)} or {last} for a {task} task "
                   f"(dataset {name!r})")
         snr_db = _float_field("snr_db", self.snr_db)
         label_noise = _float_field("label_noise", self.label_noise)
         # Reset the level that does not apply, so equal experiments hash equally.
-        set_("snr_db", snr_db if noise in ("target", "input") else math.inf)
-        set_("label_noise", label_noise if noise == "label" else 0.0)
+        set_("snr_db", snr_db if applies("snr_db", noise) else NEUTRAL_LEVEL["snr_db"])
+        set_("label_noise", label_noise if applies("label_noise", noise)
+             else NEUTRAL_LEVEL["label_noise"])
         kind = _check_choice("label_noise_kind", self.label_noise_kind, LABEL_NOISE_KINDS)
-        set_("label_noise_kind", kind if noise == "label" and label_noise > 0 else "uniform")
+        set_("label_noise_kind", kind if applies("label_noise_kind", noise) and label_noise > 0
+             else ADDED_FIELDS["label_noise_kind"])
 
         arch = _check_choice("architecture", self.architecture, tuple(ARCHITECTURES))
         if arch not in architectures_for(name):
@@ -440,5 +488,20 @@ class ExperimentSpec:
         return float(self.fitted_values())
 
     # ------------------------------------------------------------------ noise levels
+    @property
+    def level_field(self) -> str | None:
+        """The field holding this spec's noise level (:func:`level_field`), or None."""
+        return level_field(self.noise)
+
+    @property
+    def noise_level(self) -> float | None:
+        """The level of this spec's noise kind (``snr_db`` or ``label_noise``), or None
+        without noise."""
+        name = self.level_field
+        return None if name is None else getattr(self, name)
+
+    def applies(self, field: str) -> bool:
+        """Whether ``field`` means something under this spec's noise kind (:func:`applies`)."""
+        return applies(field, self.noise)
 
 SPEC_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ExperimentSpec))

@@ -71,7 +71,7 @@ def _irrelevant_axis_message(name: str, base: ExperimentSpec, axes: Mapping[str,
     """Why an axis would change nothing for the base spec's noise kind, or None."""
     if "noise" in axes:
         return None
-    if name == "snr_db" and base.noise not in ("target", "input"):
+    if name == "snr_db" and not base.applies(name):
         hint = ("on a classification dataset (like "
                 f"{base.dataset!r}) snr_db is only meaningful with noise='input' (--noise input)"
                 if base.task == "classification" else
@@ -80,7 +80,7 @@ def _irrelevant_axis_message(name: str, base: ExperimentSpec, axes: Mapping[str,
                 f"same experiment. snr_db applies to target and input noise only; {hint}"
                 + ("; or sweep label_noise with noise='label'" if base.task == "classification"
                    else ""))
-    if name == "label_noise" and base.noise != "label":
+    if name == "label_noise" and not base.applies(name):
         return (f"axis 'label_noise' has no effect with noise={base.noise!r}: every value gives "
                 "the same experiment. label_noise applies only to noise='label' (--noise label) "
                 "on a classification dataset")

@@ -8,8 +8,8 @@ import json
 import streamlit as st
 
 from engine.datasets import DATASETS
-from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
-                         OPTIMIZERS, ExperimentSpec)
+from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
+                         NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
 from engine.validation import max_k
 from ui import (common, controls, data, labels, notes, plots, presets, router, runview, teach,
                 widget_sync)
@@ -68,16 +68,6 @@ slots = common.ErrorSlots()
 PROBE_DEFAULT = 300
 
 
-def _applicable_noise(task: str, noise: str) -> str:
-    """The noise kind to use on a dataset of ``task``: target noise on a classifier
-    becomes label noise, label noise on a regression becomes target noise."""
-    if task == "classification" and noise == "target":
-        return "label"
-    if task == "regression" and noise == "label":
-        return "target"
-    return noise
-
-
 def _probe_pool(name: str) -> int:
     info = DATASETS[name]
     params = {}
@@ -97,8 +87,8 @@ def _on_dataset_change() -> None:
     name = st.session_state["dataset"]
     task = DATASETS[name].task
     noise = st.session_state.get("noise", "target")
-    if _applicable_noise(task, noise) != noise:
-        st.session_state["noise"] = _applicable_noise(task, noise)
+    if noise_for_task(task, noise) != noise:
+        st.session_state["noise"] = noise_for_task(task, noise)
     pool = _probe_pool(name)
     if st.session_state.get("probe", PROBE_DEFAULT) > pool:
         st.session_state["probe"] = pool
@@ -125,7 +115,7 @@ def _noise_now() -> str:
         return st.query_params["noise"]
     name = st.session_state.get("dataset") or st.query_params.get("dataset")
     task = DATASETS[name].task if name in DATASETS else "regression"
-    return _applicable_noise(task, "target")
+    return noise_for_task(task, "target")
 
 
 def _series_default(x: str, noise: str) -> str:
@@ -140,8 +130,7 @@ def _series_default(x: str, noise: str) -> str:
 def _fit_series() -> None:
     # A series the x axis or the noise kind makes meaningless moves to the default one.
     x, series = st.session_state.get("x", "n_train"), st.session_state.get("series")
-    level = {"snr_db": ("target", "input"), "label_noise": ("label",)}
-    if series == x or (series in level and _noise_now() not in level[series]):
+    if series == x or (series in LEVEL_OF_FIELD and not applies(series, _noise_now())):
         st.session_state["series"] = _series_default(x, _noise_now())
         _reset_values("series", "ss", S_DEFAULTS)
 
@@ -205,16 +194,16 @@ with st.sidebar:
     # gets label noise, as choosing mnist1d in the dropdown does). A noise kind the link
     # names itself is kept: a contradiction is explained next to the control.
     noise = st.selectbox("Noise", NOISE_KINDS, key="noise", on_change=_fit_series,
-                         index=NOISE_KINDS.index(_applicable_noise(info.task, "target")),
+                         index=NOISE_KINDS.index(noise_for_task(info.task, "target")),
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
     snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
-    if noise in ("target", "input"):
+    if applies("snr_db", noise):
         snr_db = controls.spec_number(st, "snr_db", 10.0, key="snr", label="SNR (dB)",
                                       step=1.0, overridden="snr_db" in swept,
                                       help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
-    elif noise == "label":
+    elif applies("label_noise", noise):
         label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
                                 bind="query-params", disabled="label_noise" in swept,
                                 help="Each label is replaced with probability p: by a "

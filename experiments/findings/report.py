@@ -549,8 +549,8 @@ def settings_line(spec: ExperimentSpec) -> str:
                                 if k in d]
     return ", ".join(f"`{k}={json.dumps(d[k]) if k == 'dataset_params' else d[k]}`"
                      for k in shown if k in d
-                     and not (k == "snr_db" and spec.noise not in ("target", "input"))
-                     and not (k == "label_noise" and spec.noise != "label"))
+                     # label_noise_kind is listed whatever the noise (as docs/findings.md has it)
+                     and (k == "label_noise_kind" or spec.applies(k)))
 
 
 def settings_md(name: str, quick: bool) -> str:
