@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from engine.registry import REGISTRY
 from engine.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
 
@@ -522,7 +523,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     sub = args.subsample is not None
     table = [["measure", "a", "b", "value"] + (["std", "sem"] if sub else []) + ["note"]]
     for r in rows:
-        if r["measure"] in ("cka", "cka_debiased", "mknn", "cknna", "ii_score") and r["a"] > r["b"]:
+        m = REGISTRY[r["measure"]]
+        if m.symmetric and m.arity == 2 and r["a"] > r["b"]:
             continue  # symmetric: one row per pair on screen (the file has both)
         table.append([r["measure"], r["a"], r["b"] or "-", _short(r["value"])]
                      + ([_short(r["std"]), _short(r["sem"])] if sub else []) + [r["note"]])

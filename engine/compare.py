@@ -45,22 +45,17 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from engine.registry import COMPARE_MEASURES, REGISTRY, k_of
+from engine.registry import labels as registry_labels
 from engine.validation import check_choice, check_k, show
 
-MEASURES = ("ii", "ii_score", "cka", "cka_debiased", "mknn", "cknna", "id", "ii_labels")
-MEASURE_LABELS = {
-    "ii": "Information Imbalance Δ(a→b)",
-    "ii_score": "II score 1 - (Δ(a→b) + Δ(b→a))/2",
-    "cka": "linear CKA",
-    "cka_debiased": "debiased linear CKA",
-    "mknn": "mutual k-NN",
-    "cknna": "CKNNA",
-    "id": "intrinsic dimension (TwoNN)",
-    "ii_labels": "Δ(a→labels)",
-}
-#: measures where a larger value means more similar (for "best matching layer")
-HIGHER_IS_CLOSER = {"ii": False, "ii_score": True, "cka": True, "cka_debiased": True,
-                    "mknn": True, "cknna": True}
+# Names, labels and directions: the measure registry's (engine.registry).
+MEASURES = COMPARE_MEASURES
+MEASURE_LABELS = registry_labels(MEASURES, "description")
+#: measures where a larger value means more similar (for "best matching layer"); the
+#: pair measures only (no direction for the intrinsic dimension, none against labels)
+HIGHER_IS_CLOSER = {m: REGISTRY[m].higher_is_better for m in MEASURES
+                    if REGISTRY[m].arity == 2}
 KNN_METRICS = ("euclidean", "cosine")
 RESERVED = ("labels", "groups")
 
@@ -483,20 +478,19 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
     check_choice("knn_metric", knn_metric, KNN_METRICS)
     rows: list[dict[str, Any]] = []
 
-    def add(measure: str, a: str, b: str, value: float, kk: int | None, secs: float,
-            note: str = "") -> None:
+    def add(measure: str, a: str, b: str, value: float, secs: float, note: str = "") -> None:
+        kk = k_of(measure, k, knn_k)  # the neighbour count it takes (engine.registry)
         ma, la = split_name(a)
         mb, lb = split_name(b) if b and b != "labels" else (b, "")
         rows.append({"measure": measure, "a": a, "b": b, "model_a": ma, "layer_a": la,
                      "model_b": mb, "layer_b": lb, "value": float(value), "k": kk, "n": n,
                      "seconds": round(secs, 4), "note": note})
 
-    def pairs(measure: str, mat: np.ndarray, kk: int | None, secs: float,
-              note: str = "") -> None:
+    def pairs(measure: str, mat: np.ndarray, secs: float, note: str = "") -> None:
         for i, a in enumerate(names):
             for j, b in enumerate(names):
                 if i != j:
-                    add(measure, a, b, mat[i, j], kk, secs, note)
+                    add(measure, a, b, mat[i, j], secs, note)
 
     m = len(names)
     with warnings.catch_warnings():
@@ -517,9 +511,9 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
                 ii = ms.information_imbalance_matrix(xs, k, names=names, warn=False)
             ii_secs = secs = time.perf_counter() - t
             if "ii" in chosen:
-                pairs("ii", ii, k, secs)
+                pairs("ii", ii, secs)
             if "ii_score" in chosen:
-                pairs("ii_score", 1.0 - (ii + ii.T) / 2.0, k, secs)
+                pairs("ii_score", 1.0 - (ii + ii.T) / 2.0, secs)
         if m > 1 and ({"cka", "cka_debiased"} & set(chosen)):
             import torch
             t = time.perf_counter()
@@ -528,15 +522,15 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
             mats = ms._cka_matrices(feats, which)
             secs = time.perf_counter() - t
             for debiased, mat in zip(which, mats):
-                pairs("cka_debiased" if debiased else "cka", mat, None, secs)
+                pairs("cka_debiased" if debiased else "cka", mat, secs)
             del feats
         if m > 1 and "mknn" in chosen:
             if mk is not None:  # computed with the II matrix: the seconds are shared
-                pairs("mknn", mk, knn_k, ii_secs, note + " (time shared with ii)")
+                pairs("mknn", mk, ii_secs, note + " (time shared with ii)")
             else:
                 t = time.perf_counter()
                 mk = ms.mutual_knn_matrix(knn_xs, knn_k, names=names, warn=False)
-                pairs("mknn", mk, knn_k, time.perf_counter() - t, note)
+                pairs("mknn", mk, time.perf_counter() - t, note)
         if m > 1 and "cknna" in chosen:
             t = time.perf_counter()
             knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, names)]
@@ -546,20 +540,20 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
                 for j in range(i + 1, m):
                     mat[i, j] = mat[j, i] = ms.cknna_from_knn(
                         knn[i], knn[j], n, self_terms=(selfs[i], selfs[j]))
-            pairs("cknna", mat, knn_k, time.perf_counter() - t,
+            pairs("cknna", mat, time.perf_counter() - t,
                   "inner-product neighbours" + (" of normalised rows"
                                                 if knn_metric == "cosine" else ""))
         if "id" in chosen:
             _intrinsic_dimensions(names, xs, add)
         if "ii_labels" in chosen and to_labels is not None:
             for i, name in enumerate(names):
-                add("ii_labels", name, "labels", to_labels[i, 0], k, ii_secs,
+                add("ii_labels", name, "labels", to_labels[i, 0], ii_secs,
                     "time shared with ii")
         elif "ii_labels" in chosen:
             for name, x in zip(names, xs):
                 t = time.perf_counter()
                 v = ms.information_imbalance_to(x, inputs.labels, k)
-                add("ii_labels", name, "labels", v, k, time.perf_counter() - t)
+                add("ii_labels", name, "labels", v, time.perf_counter() - t)
     return rows
 
 
@@ -588,7 +582,7 @@ def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray], add) -
         ms._import_dadapy()
     except ImportError as e:
         for name in names:
-            add("id", name, "", math.nan, None, 0.0,
+            add("id", name, "", math.nan, 0.0,
                 f"skipped: dadapy is not installed ({show(str(e), 60)}); "
                 "pip install 'noisealign[id]'")
         return
@@ -598,7 +592,7 @@ def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray], add) -
             v, note = ms.intrinsic_dimension(x), ""
         except ValueError as e:  # too few distinct points
             v, note = math.nan, f"undefined: {show(str(e), 120)}"
-        add("id", name, "", v, None, time.perf_counter() - t, note)
+        add("id", name, "", v, time.perf_counter() - t, note)
 
 
 # ------------------------------------------------------------------------ summaries

@@ -31,20 +31,16 @@ import torch
 
 from engine import measures
 from engine.cancel import check_cancelled
+from engine.registry import REGISTRY, SUMMARY_MEASURES
+from engine.registry import labels as registry_labels
 from engine.validation import check_k, max_k
 from engine.result import Result
 
-MEASURES: tuple[str, ...] = ("ii", "ii_score", "cka", "cka_debiased", "mknn")
+# The measures' names, labels and symmetry come from the registry (engine.registry).
+MEASURES: tuple[str, ...] = SUMMARY_MEASURES
 DEFAULT_KNN_K = 10  # mutual k-NN neighbours, as in the platonic-representation papers
-MEASURE_LABELS: dict[str, str] = {
-    "ii": "Information Imbalance Δ(a→b)",
-    "ii_score": "II alignment score 1 − (Δ(a→b) + Δ(b→a))/2",
-    "cka": "Linear CKA",
-    "cka_debiased": "Linear CKA (debiased)",
-    "mknn": "Mutual k-NN",
-}
-SYMMETRIC: dict[str, bool] = {"ii": False, "ii_score": True, "cka": True,
-                              "cka_debiased": True, "mknn": True}
+MEASURE_LABELS: dict[str, str] = registry_labels(MEASURES, "description")  # stored per summary
+SYMMETRIC: dict[str, bool] = {m: REGISTRY[m].symmetric for m in MEASURES}
 INFO_KEYS: tuple[str, ...] = ("ii_h_to_y", "ii_y_to_h", "ii_pen_to_out", "ii_out_to_pen",
                               "ii_x_to_h", "ii_h_to_x")
 INFO_LABELS: dict[str, str] = {

@@ -116,9 +116,8 @@ event = st.dataframe(
         "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
         "bytes": st.column_config.NumberColumn("bytes", format="%d"),
         "test_error": st.column_config.NumberColumn("test error", format="%.4g"),
-        "cka": st.column_config.NumberColumn("CKA", format="%.3f"),
-        "ii_score": st.column_config.NumberColumn("II score", format="%.3f"),
-        "mknn": st.column_config.NumberColumn("mutual k-NN", format="%.3f"),
+        **{m: st.column_config.NumberColumn(data.MEASURE_SHORT[m], format="%.3f")
+           for m in ("cka", "ii_score", "mknn")},
     })
 
 shown_keys = set(shown["key"])

@@ -14,18 +14,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from engine.registry import REGISTRY, SUMMARY_MEASURES
+from engine.registry import labels as registry_labels
 from engine.spec import ExperimentSpec
 from engine.export import json_safe  # noqa: F401  (strict JSON for downloads; used by pages)
 
-MEASURE_LABELS = {
-    "ii": "Information Imbalance Δ(a→b)",
-    "ii_score": "II score 1 − (Δ(a→b) + Δ(b→a))/2",
-    "cka": "linear CKA",
-    "cka_debiased": "debiased linear CKA",
-    "mknn": "mutual k-NN",
-}
-MEASURE_SHORT = {"ii": "Δ(a→b)", "ii_score": "II score", "cka": "CKA",
-                 "cka_debiased": "CKA (debiased)", "mknn": "mutual k-NN"}
+# The summary measures' labels with their formula, and short: the registry's.
+MEASURE_LABELS = registry_labels(SUMMARY_MEASURES, "description")
+MEASURE_SHORT = registry_labels(SUMMARY_MEASURES, "short")
 AXIS_LABELS = {"n_train": "training samples n", "snr_db": "SNR (dB)", "width": "hidden width",
                "label_noise": "label-noise rate p", "ensemble_size": "ensemble size K",
                "depth": "depth", "seed": "seed", "init_scale": "initialisation scale",
@@ -335,8 +331,8 @@ def compare_frame(a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:
             out[k] = _fmt(settings.get(k))
         return out
 
-    names = {"test_error": "Test error (mean over members)", "cka": "Linear CKA",
-             "ii_score": "Information Imbalance score", "mknn": "Mutual k-NN",
+    names = {"test_error": "Test error (mean over members)",
+             **{m: REGISTRY[m].label for m in ("cka", "ii_score", "mknn")},
              "ii_h_to_y": "Δ(h → y clean)", "N": "Probe points N",
              "k": "Neighbours k (Information Imbalance)", "knn_k": "Neighbours k (mutual k-NN)"}
     xa, xb = measures(ma), measures(mb)
@@ -424,7 +420,8 @@ def theory_sim_frame(rows: Sequence[Mapping[str, Any]], *, d: int) -> pd.DataFra
     """Long table of simulated values against n/d: columns n, nd, measure, mean, sem,
     label (measure in cka, ii_score, test_error)."""
     out = []
-    labels = {"cka": "CKA (simulated)", "ii_score": "II score (simulated)",
+    labels = {"cka": f"{MEASURE_SHORT['cka']} (simulated)",
+              "ii_score": f"{MEASURE_SHORT['ii_score']} (simulated)",
               "test_error": "test error (simulated)"}
     for r in rows:
         n = r["spec"].n_train

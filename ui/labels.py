@@ -23,6 +23,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.registry import REGISTRY, SUMMARY_MEASURES
+from engine.registry import labels as registry_labels
+
 # Every spec field -> how the dashboard names it (sentence case, units in parentheses).
 FIELD_LABELS: dict[str, str] = {
     "dataset": "Dataset",
@@ -82,11 +85,7 @@ INPUT_LABELS: dict[str, str] = {
 
 # Alignment measures (engine.summaries.MEASURES) and the theory page's quantities.
 MEASURE_LABELS: dict[str, str] = {
-    "ii": "Information Imbalance Δ(a→b)",
-    "ii_score": "Information Imbalance score",
-    "cka": "Linear CKA",
-    "cka_debiased": "Debiased linear CKA",
-    "mknn": "Mutual k-NN",
+    **registry_labels(SUMMARY_MEASURES, "label"),  # engine.registry: one label a measure
     "rho": "Weight cosine ρ",
     "cka_large_d": "ρ² (linear CKA as d → ∞)",
     "ii_large_d": "Information Imbalance Δ(ρ) as d → ∞",
@@ -95,7 +94,8 @@ MEASURE_LABELS: dict[str, str] = {
 }
 # Measures where a lower value means more aligned (or more informative): they get their
 # own axis, never one shared with the "higher = more aligned" measures.
-LOWER_IS_BETTER = frozenset({"ii", "ii_large_d", "test_error"})
+LOWER_IS_BETTER = frozenset({m for m in SUMMARY_MEASURES if REGISTRY[m].higher_is_better is False}
+                            | {"ii_large_d", "test_error"})
 
 PARAM_PREFIX = "dataset_params."  # as engine.sweep.PARAM_PREFIX (axes over dataset parameters)
 _ALL: dict[str, str] = {**INPUT_LABELS, **MEASURE_LABELS, **FIELD_LABELS}

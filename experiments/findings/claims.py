@@ -19,12 +19,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from engine import theory
+from engine.registry import labels as registry_labels
 from engine.spec import snr_db_to_ratio
 from experiments.findings.collect import MNIST_FIGURE, Point, series_of
 
 # Alignment measures on which every alignment verdict is decided (both must agree).
 ALIGN_MEASURES = ("cka", "ii_score")
-ALIGN_LABELS = {"cka": "linear CKA", "ii_score": "II score", "mknn": "mutual k-NN"}
+# The report's measures and their (short) labels: the registry's (engine.registry).
+# Rows carry the name as "measure_id"; code compares that, never the label.
+ALIGN_LABELS = registry_labels(("cka", "ii_score", "mknn"), "short")
 # How far (in z units: difference / combined standard error) a change must be to count.
 Z = 2.0
 # "Near the threshold": within this factor of it (on the sample-size grid).
@@ -184,7 +187,7 @@ def claim1(data: dict[str, list[Point]]) -> dict[str, Any]:
             for m in ALIGN_MEASURES:
                 v = monotone_increasing([p.align[m] for p in pts])
                 row = {"figure": fig, "setting": setting, "measure": ALIGN_LABELS[m],
-                       "verdict": v.status, "why": v.why, "series": s}
+                       "measure_id": m, "verdict": v.status, "why": v.why, "series": s}
                 if fig == "linear_snr_threshold":
                     th = theory_trend(int(s), int(pts[0].spec.params["d"]), [p.x for p in pts], m)
                     row["theory"] = th
@@ -238,7 +241,8 @@ def claim2(data: dict[str, list[Point]]) -> dict[str, Any]:
                     v = Verdict("does not hold", why)
                 verdicts.append(v)
                 rows.append({"figure": fig, "setting": f"{label}, SNR = {s:g} dB",
-                             "measure": ALIGN_LABELS[m], "n_min": mn["x"], "threshold": thr,
+                             "measure": ALIGN_LABELS[m], "measure_id": m, "n_min": mn["x"],
+                             "threshold": thr,
                              "n_err_peak": err["x"], "verdict": v.status, "why": v.why,
                              "series": s})
     robust = robustness_line(rows, "Second SNR (20 dB instead of 10 dB)",
@@ -278,10 +282,11 @@ def claim3(data: dict[str, list[Point]]) -> dict[str, Any]:
                     found_any[m] = True
                     a, b, za, ze = ce[0]
                     rows.append({"figure": fig, "series": s, "measure": ALIGN_LABELS[m],
-                                 "a": a, "b": b, "z_align": za, "z_err": ze, "count": len(ce)})
+                                 "measure_id": m, "a": a, "b": b, "z_align": za, "z_err": ze,
+                                 "count": len(ce)})
                 else:
                     rows.append({"figure": fig, "series": s, "measure": ALIGN_LABELS[m],
-                                 "a": None, "b": None, "count": 0})
+                                 "measure_id": m, "a": None, "b": None, "count": 0})
     status = ("not run" if not rows else "holds" if all(found_any.values())
               else "partly" if any(found_any.values()) else "does not hold")
     per_fig = {f: any(r["count"] for r in rows if r["figure"] == f)

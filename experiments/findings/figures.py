@@ -143,7 +143,7 @@ def figure_align_vs_error(data: dict[str, list[Point]], c3: dict[str, Any], path
                 ax.annotate(f"{p.x:g}", (p.align["cka"][0], p.test_error[0]), fontsize=5.5,
                             xytext=(2, 2), textcoords="offset points")
         for r in c3["rows"]:
-            if r["figure"] == name and r["a"] is not None and r["measure"] == ALIGN_LABELS["cka"]:
+            if r["figure"] == name and r["a"] is not None and r["measure_id"] == "cka":
                 a, b = r["a"], r["b"]
                 ax.annotate("", xy=(a.align["cka"][0], a.test_error[0]),
                             xytext=(b.align["cka"][0], b.test_error[0]),

@@ -17,7 +17,7 @@ import numpy as np
 from engine import theory
 from engine.presets import PRESETS
 from engine.spec import ExperimentSpec, snr_db_to_ratio
-from experiments.findings.claims import (ALIGN_LABELS, NEAR_FACTOR, ROBUST_FIGURE, STAYED_CKA,
+from experiments.findings.claims import (NEAR_FACTOR, ROBUST_FIGURE, STAYED_CKA,
                                          WIDTH_FIGURE, Z, threshold_n)
 from experiments.findings.collect import (FITTED_ERROR, MNIST_FIGURE, QUICK_REPLICATES, Point,
                                           RunLog, Trajectory, preset, series_of)
@@ -282,7 +282,7 @@ def _section_claim3(claims: dict[str, dict]) -> list[str]:
             rows.append([r["figure"], _g(r["series"]), r["measure"], "none found", "", "", "0"])
             continue
         A, B = r["a"], r["b"]
-        m = "cka" if r["measure"] == ALIGN_LABELS["cka"] else "ii_score"
+        m = r["measure_id"]
         rows.append([r["figure"], _g(r["series"]), r["measure"],
                      f"n = {A.x:g}: alignment {_ms(A.align[m])}, test error {_ms(A.test_error)}",
                      f"n = {B.x:g}: alignment {_ms(B.align[m])}, test error {_ms(B.test_error)}",
@@ -858,7 +858,7 @@ def add_notes(claims: dict[str, dict], data: dict[str, list[Point]]) -> list[str
             claims[key]["note"] = fn(claims, data)
         except (KeyError, IndexError, StopIteration, ValueError):
             claims[key]["note"] = ""
-    ex = [r for r in claims["3"]["rows"] if r["a"] is not None and r["measure"] == "linear CKA"]
+    ex = [r for r in claims["3"]["rows"] if r["a"] is not None and r["measure_id"] == "cka"]
     claims["3"]["note"] = " ".join(
         f"{'Linear network' if r['figure'] == 'linear_n' else 'ReLU MLP'}, {r['series']:g} dB: "
         f"n = {r['a'].x:g} gives CKA {r['a'].align['cka'][0]:.3f} and test error "
