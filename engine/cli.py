@@ -445,7 +445,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def add_compare_command(sub: Any) -> None:
     """``compare``: every measure between the arrays of a .npz file or .npy folder."""
-    from engine.compare import KNN_METRICS, LIMITS, MEASURES
+    from engine.compare import KNN_METRICS, LIMITS, MEASURES, POOLS
 
     p = sub.add_parser(
         "compare", help="compare your own representations (a .npz or a folder of .npy)",
@@ -455,7 +455,7 @@ def add_compare_command(sub: Any) -> None:
         "named 'labels' holds N class ids. Example: noisealign compare --write-example "
         "ex.npz && noisealign compare ex.npz --out table.csv")
     p.add_argument("file", nargs="?", default=None,
-                   help=f"a .npz file or a folder of .npy files (at most {LIMITS.max_arrays} "
+                   help=f"a .npz, a .safetensors file or a folder of .npy files (at most {LIMITS.max_arrays} "
                         f"arrays, N in [{LIMITS.min_points}, {LIMITS.max_points:,}])")
     p.add_argument("--measures", default=None, metavar="M1,M2,...",
                    help="comma-separated subset of: " + ", ".join(MEASURES) + " (default: all)")
@@ -473,6 +473,10 @@ def add_compare_command(sub: Any) -> None:
                    help="subsets with --subsample, 2 to 100 (default: 5)")
     p.add_argument("--seed", type=_parse_value, default=0,
                    help="seed of the subsets, 0 to 2^31 - 1 (default: 0)")
+    p.add_argument("--pool", default="flatten", choices=POOLS,
+                   help="N-D activations (N, C, H, W...): flatten every value into "
+                        "features (default), or the mean / max over the axes after the "
+                        "channel")
     p.add_argument("--out", default=None, help="write the table (.csv or .json)")
     p.add_argument("--write-example", default=None, metavar="FILE.npz",
                    help="write the small synthetic example file and exit")
@@ -509,7 +513,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     measures = None
     if args.measures is not None:
         measures = [m.strip() for m in args.measures.split(",") if m.strip()]
-    inputs = load_arrays(args.file)
+    inputs = load_arrays(args.file, pool=args.pool)
     t = time.perf_counter()
     rows = compare(inputs.arrays, inputs.labels, measures=measures, k=args.k,
                    knn_k=args.knn_k, knn_metric=args.knn_metric, subsample=args.subsample,

@@ -37,8 +37,6 @@ import sys
 import time
 import types
 import warnings
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Mapping, Sequence
@@ -58,6 +56,9 @@ HIGHER_IS_CLOSER = {m: REGISTRY[m].higher_is_better for m in MEASURES
                     if REGISTRY[m].arity == 2}
 KNN_METRICS = ("euclidean", "cosine")
 RESERVED = ("labels", "groups")
+#: how an N-D activation (N, C, H, W...) becomes (N, D): every value a feature, or the
+#: mean / max over the axes after the second (one feature per channel)
+POOLS = ("flatten", "mean", "max")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,10 @@ class Limits:
     """Bounds on what :func:`load_arrays` and :func:`compare` accept.
 
     The exact Information Imbalance and mutual k-NN take O(N^2 D) time: ``max_points``
-    keeps one comparison within minutes on a 2-core CPU.
+    keeps one comparison within minutes on a 2-core CPU. ``max_bytes`` bounds all
+    arrays together *after* conversion to float64 (checked on the headers, before data
+    is read); the resource guard's estimate of the measures' working memory
+    (:func:`engine.guard.check_compare_memory`) is checked as well.
     """
 
     max_arrays: int = 32
@@ -76,6 +80,7 @@ class Limits:
     max_total_values: int = 2**28  # all arrays together (2 GiB as float64)
     max_name: int = 100
     max_classes: int = 1000
+    max_bytes: int = 2**31  # all arrays as float64 (8 bytes a value) together
 
 
 LIMITS = Limits()
@@ -104,47 +109,89 @@ def _check_name(name: Any, limits: Limits) -> str:
     return name
 
 
-def _check_array(name: str, a: Any, limits: Limits) -> np.ndarray:
-    """One representation as a finite float array (N, D) within the limits."""
-    label = f"array {show(name, 60)}"
-    if not isinstance(a, np.ndarray):
+def _as_numpy(name: str, a: Any) -> np.ndarray:
+    """``a`` as a numpy array: torch tensors (any device, with grad, bfloat16) too."""
+    if isinstance(a, np.ndarray):
+        return a
+    if hasattr(a, "detach") and hasattr(a, "cpu"):  # a torch tensor, without importing torch
+        t = a.detach().cpu()
+        if str(t.dtype) in ("torch.bfloat16", "torch.float8_e4m3fn", "torch.float8_e5m2"):
+            t = t.float()  # no numpy dtype: float32 holds them exactly
         try:
-            a = np.asarray(a)
-        except Exception as e:  # noqa: BLE001 -- ragged lists and the like
-            raise ValueError(f"{label} could not be read as an array ({type(e).__name__}): "
-                             "allowed an (N, D) array of real numbers") from None
-    if a.dtype.kind not in "biuf":
-        raise ValueError(f"{label} has dtype {show(str(a.dtype), 40)}: allowed real numbers "
-                         "(float, integer or bool)")
-    if a.ndim != 2:
-        raise ValueError(f"{label} has shape {tuple(a.shape)}: allowed a 2-D (N points, "
-                         "D features) array")
-    n, d = a.shape
+            return t.numpy()
+        except (TypeError, RuntimeError) as e:
+            raise ValueError(f"array {show(name, 60)} is a tensor of {show(str(t.dtype), 30)}"
+                             f" ({show(str(e), 60)}): allowed real numbers") from None
+    try:
+        return np.asarray(a)
+    except Exception as e:  # noqa: BLE001 -- ragged lists and the like
+        raise ValueError(f"array {show(name, 60)} could not be read as an array "
+                         f"({type(e).__name__}): allowed an (N, D) array of real "
+                         "numbers") from None
+
+
+def _features_of(shape: tuple[int, ...], pool: str) -> int:
+    """D of an array of ``shape`` once made 2-D by ``pool``."""
+    if len(shape) <= 2 or pool == "flatten":
+        return math.prod(shape[1:])
+    return shape[1]
+
+
+def _check_shape(name: str, shape: tuple[int, ...], limits: Limits, pool: str) -> int:
+    """Refuse an array by its shape alone (from a header: nothing is read); its D."""
+    label = f"array {show(name, 60)}"
+    if len(shape) < 2:
+        raise ValueError(f"{label} has shape {tuple(shape)}: allowed a 2-D (N points, D "
+                         "features) array, or N-D (N, ...) flattened or pooled per point")
+    n, d = shape[0], _features_of(shape, pool)
     if n == 0 or d == 0:
-        raise ValueError(f"{label} is empty (shape {tuple(a.shape)}): allowed N in "
+        raise ValueError(f"{label} is empty (shape {tuple(shape)}): allowed N in "
                          f"[{limits.min_points}, {limits.max_points:,}] points and D in "
                          f"[1, {limits.max_features:,}] features")
     if not limits.min_points <= n <= limits.max_points:
         raise ValueError(f"{label} has N={n:,} points: allowed {limits.min_points} to "
                          f"{limits.max_points:,}")
-    if d > limits.max_features or n * d > limits.max_values:
-        raise ValueError(f"{label} has shape ({n:,}, {d:,}): allowed D <= "
-                         f"{limits.max_features:,} features and N x D <= "
+    if d > limits.max_features or n * d > limits.max_values \
+            or math.prod(shape) > limits.max_values * (1 if pool == "flatten" else 64):
+        raise ValueError(f"{label} has shape {tuple(shape)} (D={d:,} features): allowed D "
+                         f"<= {limits.max_features:,} features and N x D <= "
                          f"{limits.max_values:,} values")
+    return d
+
+
+def _check_array(name: str, a: Any, limits: Limits, pool: str = "flatten") -> np.ndarray:
+    """One representation as a finite float array (N, D) within the limits.
+
+    Every real dtype converts (bool, integers, float16, longdouble, big-endian...) to
+    float64; float32 stays float32 (the measures compute in float64 either way)."""
+    from engine.arrayfiles import dtype_message
+
+    label = f"array {show(name, 60)}"
+    a = _as_numpy(name, a)
+    bad = dtype_message(name, a.dtype)
+    if bad:
+        raise ValueError(bad)
+    _check_shape(name, tuple(a.shape), limits, pool)
+    if a.ndim > 2:
+        a = a.reshape(a.shape[0], -1) if pool == "flatten" else \
+            a.reshape(a.shape[0], a.shape[1], -1)
     if a.dtype.kind == "f":
-        bad = int(np.count_nonzero(~np.isfinite(a)))
-        if bad:
-            raise ValueError(f"{label} contains {bad:,} NaN or inf value(s): allowed "
+        bad_n = int(np.count_nonzero(~np.isfinite(a)))
+        if bad_n:
+            raise ValueError(f"{label} contains {bad_n:,} NaN or inf value(s): allowed "
                              "finite numbers only")
-        if a.dtype.itemsize < 4:
-            a = a.astype(np.float32)
-    else:
-        a = a.astype(np.float64)
+    keep = a.dtype == np.float32 and a.dtype.isnative
+    a = a.astype(np.float32 if keep else np.float64, copy=False)
+    if not keep and a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValueError(f"{label} has values beyond float64's range (about 1.8e308): "
+                         "allowed finite float64 numbers")
+    if a.ndim == 3:  # pooled over the axes after the channel
+        a = a.mean(axis=2) if pool == "mean" else a.max(axis=2)
     return a
 
 
 def _check_labels(labels: Any, n: int, limits: Limits, what: str = "labels") -> np.ndarray:
-    y = np.asarray(labels)
+    y = _as_numpy(what, labels)
     if y.dtype.kind not in "biu":
         raise ValueError(f"{what} has dtype {show(str(y.dtype), 40)}: allowed integer "
                          "class ids (or bool)")
@@ -162,7 +209,7 @@ def _check_labels(labels: Any, n: int, limits: Limits, what: str = "labels") -> 
 
 
 def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, *,
-             limits: Limits = LIMITS) -> Inputs:
+             limits: Limits = LIMITS, pool: str = "flatten") -> Inputs:
     """Check ``arrays`` (and ``labels`` / ``groups``) as :func:`compare` needs them.
 
     Parameters
@@ -175,11 +222,14 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
         (N,) integer group ids (kept with the inputs; no measure uses them yet).
     limits : Limits
         The bounds (:data:`LIMITS` by default).
+    pool : {"flatten", "mean", "max"}
+        How N-D arrays (N, C, H, W...) become (N, D): all values as features, or the
+        mean / max over the axes after the second (see :data:`POOLS`).
 
     Returns
     -------
     Inputs
-        The arrays as finite float arrays, labels as int64.
+        The arrays as finite float arrays (N, D), labels as int64.
 
     Raises
     ------
@@ -194,6 +244,12 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
                          "of shape (N, D)")
     if len(arrays) > limits.max_arrays:
         raise ValueError(f"{len(arrays)} arrays given: allowed at most {limits.max_arrays}")
+    check_choice("pool", pool, POOLS)
+    declared = {nm: tuple(int(x) for x in a.shape) for nm, a in arrays.items()
+                if isinstance(nm, str) and nm not in RESERVED and isinstance(
+                    getattr(a, "shape", None), (tuple, list)) or hasattr(a, "detach")}
+    if len(declared) == len(arrays):  # all shaped: refuse by size before converting any
+        check_declared(declared, limits, pool)
     out: dict[str, np.ndarray] = {}
     n0 = name0 = None
     for name, a in arrays.items():
@@ -201,7 +257,7 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
         if name in RESERVED:
             raise ValueError(f"array name {name!r} is reserved: pass it as {name}=..., not "
                              "as a representation")
-        a = _check_array(name, a, limits)
+        a = _check_array(name, a, limits, pool)
         if n0 is None:
             n0, name0 = a.shape[0], name
         elif a.shape[0] != n0:
@@ -209,10 +265,7 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
                              f"{show(name0, 60)} has N={n0:,}: allowed the same N inputs "
                              "in every array")
         out[name] = a
-    total = sum(a.size for a in out.values())
-    if total > limits.max_total_values:
-        raise ValueError(f"the {len(out)} arrays hold {total:,} values together: allowed at "
-                         f"most {limits.max_total_values:,}")
+    _check_total(sum(a.size for a in out.values()), len(out), limits)
     y = None if labels is None else _check_labels(labels, n0, limits)
     g = None
     if groups is not None:
@@ -225,62 +278,69 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
 
 
 # ---------------------------------------------------------------------------- loading
-def _npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from a .npy header, before any data is read."""
-    try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    except Exception as e:  # noqa: BLE001 -- any malformed header
-        raise ValueError(f"array {show(name, 60)} is not a valid .npy array "
-                         f"({show(str(e), 80)}): allowed arrays written by numpy.save / "
-                         "numpy.savez") from None
-    return tuple(int(s) for s in shape), dtype
+def _check_total(total: int, count: int, limits: Limits) -> None:
+    """All arrays' values together within the value count and the float64 byte budget."""
+    if total > limits.max_total_values or 8 * total > limits.max_bytes:
+        raise ValueError(f"the {count} arrays hold {total:,} values together: allowed at "
+                         f"most {min(limits.max_total_values, limits.max_bytes // 8):,} "
+                         f"values ({min(8 * limits.max_total_values, limits.max_bytes):,} "
+                         "bytes as float64)")
 
 
-def _check_header(name: str, shape: tuple[int, ...], dtype: np.dtype, limits: Limits) -> None:
-    """Refuse an array by its header (no allocation): objects, or far too many values."""
-    if dtype.hasobject or dtype.kind not in "biuf":
-        raise ValueError(f"array {show(name, 60)} has dtype {show(str(dtype), 40)}: "
-                         "allowed real numbers (float, integer or bool); objects are "
-                         "never unpickled")
-    size = math.prod(shape) if shape else 1
-    if size > limits.max_values:
-        raise ValueError(f"array {show(name, 60)} has shape {shape} ({size:,} values): "
-                         f"allowed at most {limits.max_values:,} values per array")
+def check_declared(shapes: Mapping[str, tuple[int, ...]], limits: Limits = LIMITS,
+                   pool: str = "flatten", *, max_memory_bytes: float | None = None) -> int:
+    """Refuse arrays by their shapes alone, before any data is read or converted.
+
+    Each shape within the limits, the same N everywhere, all arrays together within
+    ``limits.max_bytes`` as float64, and the resource guard's estimate of the measures'
+    working memory within the memory limit and what the machine has available
+    (:func:`engine.guard.check_compare_memory`). Returns N.
+    """
+    from engine.guard import check_compare_memory
+
+    n0 = name0 = None
+    dims = []
+    for name, shape in shapes.items():
+        d = _check_shape(name, tuple(shape), limits, pool)
+        if n0 is None:
+            n0, name0 = shape[0], name
+        elif shape[0] != n0:
+            raise ValueError(f"array {show(name, 60)} has N={shape[0]:,} points but "
+                             f"{show(name0, 60)} has N={n0:,}: allowed the same N inputs "
+                             "in every array")
+        dims.append(d)
+    _check_total(n0 * sum(dims), len(dims), limits)
+    check_compare_memory(n0, dims, max_memory_bytes=max_memory_bytes)
+    return n0
 
 
-def _read_npy(f: BinaryIO, name: str, limits: Limits) -> np.ndarray:
-    start = f.tell() if f.seekable() else None
-    shape, dtype = _npy_header(f, name)
-    _check_header(name, shape, dtype, limits)
-    if start is not None:
-        f.seek(start)
-        try:
-            return np.load(f, allow_pickle=False)
-        except Exception as e:  # noqa: BLE001 -- truncated data and the like
-            raise ValueError(f"array {show(name, 60)} could not be read "
-                             f"({show(str(e), 80)}): allowed complete .npy data") from None
-    raise ValueError(f"array {show(name, 60)} could not be read: not seekable")
+def _check_side_header(name: str, shape: tuple[int, ...], dtype: np.dtype, n: int) -> None:
+    """``labels`` / ``groups`` by their header: 1-D integer (or bool), N entries."""
+    if dtype.kind not in "biu" or len(shape) != 1 or shape[0] != n:
+        raise ValueError(f"{name} has dtype {show(str(dtype), 40)} and shape {tuple(shape)}"
+                         f": allowed a 1-D integer array of N={n:,} entries")
 
 
-def load_arrays(source: str | os.PathLike | bytes | BinaryIO, *,
-                limits: Limits = LIMITS) -> Inputs:
-    """Read representations from a ``.npz`` file, a folder of ``.npy`` files, raw
-    ``.npz`` bytes or a binary file object (an upload).
+def load_arrays(source: str | os.PathLike | bytes | BinaryIO | Mapping[str, Any], *,
+                limits: Limits = LIMITS, pool: str = "flatten") -> Inputs:
+    """Read representations from a ``.npz``, a folder of ``.npy`` files, a
+    ``.safetensors`` file, their bytes or a binary file object (an upload), or a dict of
+    in-memory arrays / tensors.
 
     Parameters
     ----------
-    source : path, bytes or binary file
+    source : path, bytes, binary file or mapping
         A ``.npz`` (``numpy.savez``; member names are the array names, e.g.
-        ``"resnet/layer3"``) or a folder of ``.npy`` files (names are the paths relative
-        to the folder without ``.npy``, e.g. ``resnet/layer3.npy``). An array named
-        ``labels`` (or ``labels.npy``) holds the N class ids, ``groups`` optional
-        group ids.
+        ``"resnet/layer3"``), a folder of ``.npy`` files (names are the paths relative
+        to the folder without ``.npy``, e.g. ``resnet/layer3.npy``), a ``.safetensors``
+        file (tensor names), or a dict name -> numpy array / torch tensor. An array
+        named ``labels`` holds the N class ids, ``groups`` optional group ids. PyTorch
+        ``.pt`` / ``.pth`` files and other pickles are refused (never unpickled).
     limits : Limits
         The bounds.
+    pool : {"flatten", "mean", "max"}
+        N-D activations (N, C, H, W...): flattened per point, or pooled over the axes
+        after the channel.
 
     Returns
     -------
@@ -290,74 +350,35 @@ def load_arrays(source: str | os.PathLike | bytes | BinaryIO, *,
     Raises
     ------
     ValueError
-        Unreadable file, pickled objects (``allow_pickle=False``), or anything
-        :func:`validate` refuses; headers are checked before data is read.
+        Unreadable file, pickles, a dtype that is not real numbers, two arrays under one
+        name, or anything :func:`validate` refuses. Every header is checked -- points,
+        features, the float64 byte budget and the guard's memory estimate -- before any
+        array's data is read.
     """
-    raw: dict[str, np.ndarray] = {}
-    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        folder = Path(source)
-        files = sorted(p for p in folder.rglob("*.npy") if p.is_file())
-        if not files:
-            raise ValueError(f"folder {show(str(folder), 120)} holds no .npy files: allowed "
-                             "a folder of .npy arrays (one per representation)")
-        if len(files) > limits.max_arrays + len(RESERVED):
-            raise ValueError(f"folder {show(str(folder), 120)} holds {len(files)} .npy "
-                             f"files: allowed at most {limits.max_arrays} arrays "
-                             "(+ labels, groups)")
-        for p in files:
-            name = p.relative_to(folder).with_suffix("").as_posix()
-            try:
-                with open(p, "rb") as f:
-                    raw[name] = _read_npy(f, name, limits)
-            except OSError as e:
-                raise ValueError(f"array {show(name, 60)} could not be read "
-                                 f"({show(e.strerror or str(e), 80)}): allowed a readable "
-                                 ".npy file") from None
-    else:
-        if isinstance(source, (bytes, bytearray)):
-            source = io.BytesIO(source)
-        elif isinstance(source, (str, os.PathLike)):
-            if not Path(source).is_file():
-                raise ValueError(f"{show(str(source), 120)} is not a file or folder: "
-                                 "allowed a .npz file or a folder of .npy files")
-        try:
-            zf = zipfile.ZipFile(source)
-        except (zipfile.BadZipFile, OSError, ValueError) as e:
-            raise ValueError(f"the input is not a .npz archive ({show(str(e), 80)}): "
-                             "allowed a file written by numpy.savez / savez_compressed, or "
-                             "a folder of .npy files") from None
-        with zf:
-            members = [m for m in zf.infolist() if not m.is_dir()]
-            if not members:
-                raise ValueError("the .npz archive is empty: allowed 1 to "
-                                 f"{limits.max_arrays} arrays (+ labels, groups)")
-            if len(members) > limits.max_arrays + len(RESERVED):
-                raise ValueError(f"the .npz archive holds {len(members)} arrays: allowed "
-                                 f"at most {limits.max_arrays} (+ labels, groups)")
-            total = sum(m.file_size for m in members)
-            if total > limits.max_total_values * 8 + 65536 * len(members):
-                raise ValueError(f"the .npz archive holds {total:,} bytes uncompressed: "
-                                 f"allowed at most {limits.max_total_values * 8:,} bytes "
-                                 f"({limits.max_total_values:,} float64 values) in all")
-            for m in members:
-                name = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
-                if m.file_size > limits.max_values * 8 + 65536:  # values + a header
-                    raise ValueError(f"array {show(name, 60)} is {m.file_size:,} bytes "
-                                     f"uncompressed: allowed at most "
-                                     f"{limits.max_values * 8 + 65536:,} bytes "
-                                     f"({limits.max_values:,} float64 values)")
-                try:
-                    with zf.open(m) as f:
-                        data = io.BytesIO(f.read())
-                except (OSError, EOFError, RuntimeError, NotImplementedError,
-                        zipfile.BadZipFile, zlib.error) as e:  # truncated, encrypted...
-                    raise ValueError(f"array {show(name, 60)} could not be read from the "
-                                     f"archive ({type(e).__name__}: {show(str(e), 80)}): "
-                                     "allowed an intact numpy.savez file") from None
-                raw[name] = _read_npy(data, name, limits)
-    labels = raw.pop("labels", None)
-    groups = raw.pop("groups", None)
-    return validate(raw, labels, groups, limits=limits)
+    from engine.arrayfiles import scan
+
+    check_choice("pool", pool, POOLS)
+    if isinstance(source, Mapping):
+        rest = {k: v for k, v in source.items() if k not in RESERVED}
+        return validate(rest, source.get("labels"), source.get("groups"), limits=limits,
+                        pool=pool)
+    members = scan(source, max_arrays=limits.max_arrays, side=len(RESERVED))
+    reps = {nm: m for nm, m in members.items() if nm not in RESERVED}
+    if not reps:
+        raise ValueError(f"no arrays given (only {', '.join(members)}): allowed 1 to "
+                         f"{limits.max_arrays} arrays of shape (N, D)")
+    if len(reps) > limits.max_arrays:
+        raise ValueError(f"{len(reps)} arrays given: allowed at most {limits.max_arrays}")
+    for nm in reps:
+        _check_name(nm, limits)
+    n = check_declared({nm: m.shape for nm, m in reps.items()}, limits, pool)
+    for side in RESERVED:
+        if side in members:
+            _check_side_header(side, members[side].shape, members[side].dtype, n)
+    # Only now is any data read: one array at a time, converted before the next is read.
+    arrays = {nm: _check_array(nm, m.read(), limits, pool) for nm, m in reps.items()}
+    side = {nm: members[nm].read() if nm in members else None for nm in RESERVED}
+    return validate(arrays, side["labels"], side["groups"], limits=limits)
 
 
 # ------------------------------------------------------------------------- the table

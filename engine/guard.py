@@ -58,7 +58,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from engine.spec import ExperimentSpec
 
@@ -820,3 +820,45 @@ def check_machine_memory(spec: ExperimentSpec, *, available: float | None = None
             f"{format_bytes(est.memory_parts[0][1])})",
             resource="memory", needed=est.memory_bytes, limit=have, estimate=est)
     return est
+
+
+# ----------------------------------------------------------------------------- compare
+# engine.compare's peak memory, in copies of the inputs as float64: the loaded arrays,
+# the float64 tensors linear CKA builds and their centred copies (engine.measures
+# _cka_matrices); the distance blocks of the II / mutual k-NN pass are bounded by
+# engine.measures._BLOCK_BYTES (a small multiple of it at the peak).
+_COMPARE_COPIES = 3.0
+_COMPARE_BLOCK_PEAK = 4 * 2**27
+_COMPARE_BASE = 400e6  # torch, numpy and the interpreter
+
+
+def compare_memory_bytes(n: int, dims: Sequence[int]) -> float:
+    """Peak memory of :func:`engine.compare.compare` on arrays of ``n`` points and
+    ``dims`` features each (all measures, exact): the float64 inputs and their copies,
+    the bounded distance blocks, and a fixed base."""
+    values = float(n) * float(sum(dims))
+    return _COMPARE_COPIES * 8.0 * values + _COMPARE_BLOCK_PEAK + _COMPARE_BASE
+
+
+def check_compare_memory(n: int, dims: Sequence[int], *,
+                         max_memory_bytes: float | None = None,
+                         available: float | None = None) -> float:
+    """The memory estimate of comparing arrays (``n`` points, ``dims`` features), or
+    :class:`ResourceLimitError` when it exceeds the memory limit in force
+    (:func:`limits`: ``NOISEALIGN_MAX_MEMORY_GB``, 4 GB by default) or what the machine
+    has available now. Called by :func:`engine.compare.load_arrays` on the headers,
+    before any data is read."""
+    need = compare_memory_bytes(n, dims)
+    limit, _ = limits(max_memory_bytes)
+    have = available_memory_bytes() if available is None else float(available)
+    cap, what = (limit, f"the memory limit {format_bytes(limit)} ({MEMORY_ENV})") \
+        if limit <= have else (have, f"the {format_bytes(have)} this machine has "
+                                     "available now")
+    if need > cap:
+        raise ResourceLimitError(
+            f"comparing {len(dims)} arrays of N={n:,} points and {sum(dims):,} features "
+            f"in all needs about {format_bytes(need)} of memory, more than {what}: use "
+            "fewer points or features (or pool N-D activations)",
+            resource="memory", needed=need, limit=cap,
+            estimate=Estimate(int(need), 0.0, "cpu"))
+    return need

@@ -4,6 +4,8 @@ as heatmaps, the information-imbalance plane, best-matching layers and a table."
 from __future__ import annotations
 
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -20,23 +22,47 @@ router.ensure_router()
 # engine (engine.compare.LIMITS) and computes exactly on at most EXACT_MAX points (a full
 # table of 16 arrays of 5,000 points stays within about a minute on a 2-core CPU); larger
 # N (up to the engine's limit) is computed on random subsets, with errors over them.
-PAGE_LIMITS = Limits(max_arrays=16)
+# An upload's arrays together take at most 512 MiB as float64 on this page (checked on the
+# file's headers before any data is read; issue 29: a 261 KB zip declared 2 GB).
+PAGE_LIMITS = Limits(max_arrays=16, max_bytes=2**29)
 EXACT_MAX = 5000
 PAIRWISE = [m for m in MEASURES if m not in ("id", "ii_labels")]
 SOURCES = ["example", "upload"]
+_UPLOAD_KEY = "_compare_loaded"  # session state: (digest, arrays, labels) of one upload
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _load(data: bytes | None) -> tuple[dict, np.ndarray | None]:
-    inputs = example_arrays() if data is None else load_arrays(data, limits=PAGE_LIMITS)
+@st.cache_data(max_entries=1, show_spinner=False)
+def _example() -> tuple[dict, np.ndarray | None]:
+    inputs = example_arrays()
     return inputs.arrays, inputs.labels
 
 
+def _load(data: bytes | None) -> tuple[str, dict, np.ndarray | None]:
+    """(digest, arrays, labels) of the example or an upload.
+
+    An upload's arrays live in this session's state only, one upload at a time: they go
+    when the visitor uploads another file or the session ends. (A process-wide
+    ``st.cache_data`` kept up to 8 of them, 1 GB each, after their tabs closed.)"""
+    if data is None:
+        return ("example", *_example())
+    digest = hashlib.sha256(data).hexdigest()
+    held = st.session_state.get(_UPLOAD_KEY)
+    if held is not None and held[0] == digest:
+        return held
+    st.session_state.pop(_UPLOAD_KEY, None)  # the previous upload goes before the next loads
+    inputs = load_arrays(data, limits=PAGE_LIMITS)
+    held = (digest, inputs.arrays, inputs.labels)
+    st.session_state[_UPLOAD_KEY] = held
+    return held
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def _table(data: bytes | None, measures: tuple[str, ...], k: int, knn_k: int,
-           metric: str, subsample: int | None, repeats: int) -> list[dict]:
-    arrays, labels = _load(data)
-    return compare(arrays, labels, measures=list(measures), k=k, knn_k=knn_k,
+def _table(digest: str, measures: tuple[str, ...], k: int, knn_k: int, metric: str,
+           subsample: int | None, repeats: int, _arrays: dict,
+           _labels: np.ndarray | None) -> list[dict]:
+    # Keyed by the data's digest; the arrays themselves are not hashed nor kept (only
+    # the small table is).
+    return compare(_arrays, _labels, measures=list(measures), k=k, knn_k=knn_k,
                    knn_metric=metric, subsample=subsample, repeats=repeats,
                    limits=PAGE_LIMITS)
 
@@ -50,7 +76,9 @@ common.help_box(f"""
 **Input.** One `.npz` file (`numpy.savez`) holding arrays named `model/layer` (or plain
 names), each `N × D` over the **same N inputs** in the same order, and optionally
 `labels` (N integer class ids). Files are read with `allow_pickle=False`. On this page:
-at most **{upload_mb} MB** per upload, **{PAGE_LIMITS.max_arrays} arrays**,
+at most **{upload_mb} MB** per upload, **{PAGE_LIMITS.max_arrays} arrays** holding at
+most **{PAGE_LIMITS.max_bytes // 2**20:,} MiB** as float64 together (checked on the file's
+headers before its data is read; a `.safetensors` file is read too),
 **N from {PAGE_LIMITS.min_points} to {PAGE_LIMITS.max_points:,}**; above
 {EXACT_MAX:,} points every measure is computed on random subsets of at most
 {EXACT_MAX:,} points and reported as their mean, with the standard deviation and
@@ -102,16 +130,18 @@ if source == "upload":
     up = st.file_uploader(f"A .npz file (at most {upload_mb} MB; "
                           f"{PAGE_LIMITS.max_arrays} arrays, N ≤ {PAGE_LIMITS.max_points:,}; "
                           f"above {EXACT_MAX:,} points on subsets)",
-                          type=["npz"], key="upload")
+                          type=["npz", "safetensors"], key="upload")
     if up is None:
         st.info("Upload a `.npz` of arrays named `model/layer` (each N × D, the same N "
                 "inputs), optionally with `labels`; or switch to the bundled example.",
                 icon=":material/upload_file:")
         st.stop()
     data = up.getvalue()
+else:
+    st.session_state.pop(_UPLOAD_KEY, None)
 
 try:
-    arrays, labels = _load(data)
+    digest, arrays, labels = _load(data)
     names = list(arrays)
     n = next(iter(arrays.values())).shape[0]
     measures = tuple(m for m in chosen if labels is not None or m != "ii_labels")
@@ -131,7 +161,8 @@ try:
                                           help="Random subsets (seed 0); the table shows "
                                                "the std and standard error over them."))
     with st.spinner(f"Comparing {len(names)} arrays of N = {n:,} points..."):
-        rows = _table(data, measures, int(k), int(knn_k), metric, subsample, repeats)
+        rows = _table(digest, measures, int(k), int(knn_k), metric, subsample, repeats,
+                      arrays, labels)
 except ValueError as e:
     common.error(e)
     st.stop()

@@ -134,11 +134,13 @@ if not len(shown):
     st.stop()
 
 keys = list(shown["key"])
-# Options are readable labels that end with the key's first 8 characters: the selection
-# travels in the URL as is, and a label whose run was renamed meanwhile still finds it.
+# Options are the runs' keys, shown as readable labels; the URL names the run by its key
+# (set by the page: a bound selectbox would put the label there), so a rename or a new
+# run never makes a link open another one (issue 29).
 labels = [data.run_label(r) for r in shown.to_dict("records")]
-key_of = dict(zip(labels, keys))
+label_of = dict(zip(keys, labels))
 entry_of = {e["key"]: e for e in export}
+all_keys = {e["key"] for e in entries}
 
 
 def _spec(entry: dict) -> ExperimentSpec | None:
@@ -163,10 +165,43 @@ def _measure_select(key: str) -> str:
 
 
 def _pick(state_key: str, default: str) -> None:
-    """Keep a run selectbox's state on a label that exists (renamed runs are found by
-    their key; filtered-out or deleted ones fall back to ``default``)."""
-    st.session_state[state_key] = data.find_label(labels, st.session_state.get(state_key)) \
-        or default
+    """Keep a run selectbox's state on a key that is shown; a link (or a state) naming
+    a run that is not -- deleted, filtered out, unknown, a label instead of a key -- is
+    said, and the default shown instead."""
+    wanted = st.session_state.get(state_key)
+    if wanted is None and state_key in st.query_params:  # a link's first run
+        wanted = st.query_params[state_key]
+        if wanted in label_of:
+            st.session_state[state_key] = wanted
+    if wanted in label_of:
+        return
+    if wanted:
+        why = ("is not among the runs shown (filtered out)" if wanted in all_keys else
+               "is not in the cache (deleted, or not a run key)")
+        common.warning(f"The run {wanted} named by the link {why}: showing "
+                       f"{label_of[default]} instead.")
+    st.session_state[state_key] = default
+
+
+def _delete(drawn: tuple[str, ...], what: str) -> None:
+    """Delete exactly the runs ``drawn`` (the keys the button was drawn for, passed at
+    draw time): a run deleted meanwhile elsewhere is reported, nothing else touched."""
+    gone = [k for k in drawn if not cache.delete(k)]
+    deleted = len(drawn) - len(gone)
+    st.session_state["_delete_note"] = (
+        f"Deleted {deleted} run(s)." + ("" if not gone else
+                                        f" {len(gone)} of the {what} had been deleted "
+                                        f"elsewhere meanwhile: {', '.join(gone[:3])}"
+                                        + ("..." if len(gone) > 3 else "")))
+    st.session_state.pop("run", None)
+    st.query_params.pop("run", None)  # the page's own link to a run just deleted
+    for box in ("confirm_delete", "confirm_delete_all"):
+        st.session_state[box] = False
+
+
+note = st.session_state.pop("_delete_note", None)
+if note:
+    (common.warning if "elsewhere" in note else common.info)(note)
 
 
 view = st.radio("Show", ["Open a run", "Compare two runs"], key="view", horizontal=True,
@@ -179,12 +214,15 @@ if view == "Open a run":
     if picked_rows != st.session_state.get("_runs_sel", []):
         st.session_state["_runs_sel"] = picked_rows
         if picked_rows:
-            st.session_state["run"] = labels[picked_rows[0]]
-    _pick("run", labels[0])
-    run_label = st.selectbox("Run", labels, key="run", bind="query-params",
-                             help="Or select a row in the table.")
-    key = key_of[run_label]
+            st.session_state["run"] = keys[picked_rows[0]]
+    _pick("run", keys[0])
+    key = st.selectbox("Run", keys, key="run", format_func=label_of.__getitem__,
+                       help="Or select a row in the table.")
+    st.query_params["run"] = key  # the link names the run by its key (not its label)
     entry = entry_of[key]
+    if st.session_state.get("_delete_drawn") != key:  # a tick is for the run it was given on
+        st.session_state["_delete_drawn"] = key
+        st.session_state["confirm_delete"] = False
     label = run_labels.get(key, no_label)
 
     st.subheader(for_markdown(label["name"], limit=runlabels.NAME_MAX + 40)
@@ -243,20 +281,20 @@ if view == "Open a run":
         ], key="run_dl")
 
     with st.expander("Delete", icon=":material/delete:"):
+        # Each button carries the key(s) it was drawn for (on_click args): its click acts
+        # on those only, even if the page would draw other runs in the click's rerun.
         sure = st.checkbox("Yes, delete this run from the cache", key="confirm_delete")
-        if st.button("Delete this run", disabled=not sure, key="delete_one", type="primary"):
-            cache.delete(key)
-            st.session_state.pop("run", None)
-            st.toast("Deleted.")
-            st.rerun()
+        st.button("Delete this run", disabled=not sure, key="delete_one", type="primary",
+                  on_click=_delete, args=((key,), "run"),
+                  help=f"Deletes the run {key[:12]}… only.")
+        drawn = tuple(shown["key"])
+        if st.session_state.get("_delete_all_drawn") != drawn:
+            st.session_state["_delete_all_drawn"] = drawn
+            st.session_state["confirm_delete_all"] = False
         sure_all = st.checkbox(f"Yes, delete all {len(shown)} runs shown",
                                key="confirm_delete_all")
-        if st.button("Delete all shown", disabled=not sure_all, key="delete_all"):
-            for k_ in shown["key"]:
-                cache.delete(k_)
-            st.session_state.pop("run", None)
-            st.toast(f"Deleted {len(shown)} runs.")
-            st.rerun()
+        st.button("Delete all shown", disabled=not sure_all, key="delete_all",
+                  on_click=_delete, args=(drawn, f"{len(drawn)} runs shown"))
     st.stop()
 
 # ----------------------------------------------------------------------------- compare
@@ -264,13 +302,14 @@ if len(labels) < 2:
     st.info("Comparing needs two runs: loosen the filter, or run another one.",
             icon=":material/compare_arrows:")
     st.stop()
-_pick("cmp_a", labels[0])
-_pick("cmp_b", labels[1])
+_pick("cmp_a", keys[0])
+_pick("cmp_b", keys[1])
 a_col, b_col = st.columns(2)
-label_a = a_col.selectbox("Run A", labels, key="cmp_a", bind="query-params")
-label_b = b_col.selectbox("Run B", labels, key="cmp_b", bind="query-params")
-entry_a, entry_b = entry_of[key_of[label_a]], entry_of[key_of[label_b]]
-if label_a == label_b:
+key_a = a_col.selectbox("Run A", keys, key="cmp_a", format_func=label_of.__getitem__)
+key_b = b_col.selectbox("Run B", keys, key="cmp_b", format_func=label_of.__getitem__)
+st.query_params["cmp_a"], st.query_params["cmp_b"] = key_a, key_b  # links name keys
+entry_a, entry_b = entry_of[key_a], entry_of[key_b]
+if key_a == key_b:
     common.info("Run A and run B are the same run: pick another one for B.")
 
 frame = data.compare_frame(entry_a, entry_b)

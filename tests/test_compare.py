@@ -200,7 +200,7 @@ BAD_ARRAYS = [
     ({"a": np.zeros((20, 0))}, "array 'a' is empty"),
     ({"a": GOOD[:3]}, "array 'a' has N=3 points: allowed 4 to 20,000"),
     ({"a": GOOD[:, 0]}, "array 'a' has shape \\(20,\\): allowed a 2-D"),
-    ({"a": np.zeros((20, 2, 2))}, "array 'a' has shape \\(20, 2, 2\\)"),
+    ({"a": np.zeros((20, 70000, 2))}, "array 'a' has shape \\(20, 70000, 2\\) \\(D=140,000"),
     ({"a": np.array([["x"] * 3] * 20)}, "array 'a' has dtype '<U1': allowed real numbers"),
     ({"a": GOOD.astype(complex)}, "has dtype 'complex128'"),
     ({}, "no arrays given: allowed 1 to 32"),
@@ -244,8 +244,8 @@ def test_bad_parameters_raise(kw, match) -> None:
 
 def test_limits_are_enforced_from_the_header_before_reading(tmp_path) -> None:
     path = _npz(tmp_path, a=np.zeros((50, 30)), b=np.zeros((50, 30)))
-    with pytest.raises(ValueError, match=r"array 'a' has shape \(50, 30\) \(1,500 values\): "
-                                         r"allowed at most 1,000 values per array"):
+    with pytest.raises(ValueError, match=r"array 'a' has shape \(50, 30\) \(D=30 features\): "
+                                         r"allowed D <= 65,536 features and N x D <= 1,000"):
         load_arrays(path, limits=Limits(max_values=1000))
     with pytest.raises(ValueError, match="array 'a' has N=50 points: allowed 4 to 40"):
         load_arrays(path, limits=Limits(max_points=40))
@@ -256,7 +256,7 @@ def test_limits_are_enforced_from_the_header_before_reading(tmp_path) -> None:
 def test_bad_files_raise(tmp_path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not an archive")
-    with pytest.raises(ValueError, match="the input is not a .npz archive"):
+    with pytest.raises(ValueError, match="the input .*is not a .npz archive"):
         load_arrays(text)
     with pytest.raises(ValueError, match="is not a file or folder"):
         load_arrays(tmp_path / "missing.npz")
@@ -433,5 +433,5 @@ def test_total_size_limit(tmp_path) -> None:
                                          "most 500"):
         compare(arrays, limits=Limits(max_total_values=500))
     path = _npz(tmp_path, **{f"x{i}": np.zeros((200, 100)) for i in range(3)})
-    with pytest.raises(ValueError, match="the .npz archive holds .* bytes uncompressed"):
+    with pytest.raises(ValueError, match="the 3 arrays hold 60,000 values together: allowed at most 1,000"):
         load_arrays(path, limits=Limits(max_total_values=1000))
