@@ -21,6 +21,7 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.presets import PRESETS
 from engine.spec import ExperimentSpec
+from ui.teach import switch_page  # st.switch_page that keeps presentation mode
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "findings.md"
@@ -319,7 +320,7 @@ def render_report(path: Path = REPORT) -> None:
                 if col.button(f"Open: {PRESETS[n]['title']}", key=f"_report_open_{n}",
                               icon=":material/open_in_new:"):
                     _load(n)
-                    st.switch_page(f"pages/{PRESETS[n]['page']}.py")
+                    switch_page(f"pages/{PRESETS[n]['page']}.py")
             continue
         chunk.append(line)
     flush()

@@ -57,6 +57,21 @@ def sidebar() -> None:
         st.html(_PRESENT_CSS)
 
 
+def switch_page(page: str) -> None:
+    """``st.switch_page(page)`` that works in presentation mode (and never stops it).
+
+    With no ``query_params``, ``st.switch_page`` *clears* the query parameters, and
+    Streamlit refuses to clear one bound to a widget (``present``, the toggle above):
+    "Cannot clear query parameters - the following are bound to widgets: 'present'"
+    (issue 27). An empty mapping replaces them instead, which bypasses that check; the
+    toggle keeps its session value and puts ``present=true`` back into the address on
+    the target page (Streamlit restores a bound widget's non-default value that is
+    missing from the URL), so the link still says what is shown. Raises Streamlit's
+    rerun exception, like ``st.switch_page``.
+    """
+    st.switch_page(page, query_params={})
+
+
 # ----------------------------------------------------------------------------- link
 
 
