@@ -113,7 +113,7 @@ OPTIONAL: dict[str, dict[str, Any]] = {
 }
 QUICK["mlp_n_tanh"] = {"spec": {"ensemble_size": 4, "n_probe": 300, "max_epochs": 3000},
                        "axes": {"n_train": [30, 60, 97, 150, 300]}}
-QUICK["random_labels_scaling"] = {"spec": {"dataset_params": {"n_samples": 3000},
+QUICK["random_labels_scaling"] = {"spec": {"dataset_params": {"n_samples": 3000}, "n_train": 200,
                                            "n_probe": 500, "max_epochs": 40},
                                   "axes": {"n_train": [200, 400]},
                                   "series": {"ratio": [0.5, 2.0]}}
@@ -151,9 +151,42 @@ def preset(name: str, quick: bool = False) -> dict[str, Any]:
 
 def sweep_of(p: dict[str, Any]) -> Sweep:
     """The sweep of a preset: its axis first, then its series (if any), each grid point
-    for the preset's ``replicates`` data seeds."""
+    for the preset's ``replicates`` data seeds. (A ``scaled`` figure is several sweeps:
+    :func:`scaled_sweeps`.)"""
+    if p.get("scaled"):
+        raise ValueError(f"figure {p['title']!r} scales width with n: use scaled_sweeps")
     return Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})},
                  replicates=int(p.get("replicates", 1)))
+
+
+def scaled_width(ratio: float, n_train: int, spec: ExperimentSpec) -> int:
+    """The one-hidden-layer width whose P = (d + 1) w + (w + 1) C is closest to
+    ``ratio x n x C`` (at least C, so no class bottleneck)."""
+    d, c = spec.input_dim(), spec.n_outputs()
+    return max(c, int(round((ratio * n_train * c - c) / (d + 1 + c))))
+
+
+def scaled_sweeps(p: dict[str, Any]) -> list[tuple[float, int, Sweep]]:
+    """A ``scaled`` figure's sweeps: for each ratio P / (n x classes) of its series and
+    each n of its axis, one single-point sweep at n and :func:`scaled_width`, for the
+    figure's replicates. Returns (ratio, n, sweep) in that order."""
+    base = ExperimentSpec(**p["spec"])
+    out = []
+    for ratio in p["series"]["ratio"]:
+        for n in p["axes"]["n_train"]:
+            spec = dataclasses.replace(base, n_train=int(n))
+            out.append((float(ratio), int(n),
+                        Sweep(spec, {"width": [scaled_width(ratio, n, spec)]},
+                              replicates=int(p.get("replicates", 1)))))
+    return out
+
+
+def scaling_table(quick: bool = False) -> dict[float, list[tuple[int, int]]]:
+    """(n, width) per ratio of the claim-5 scaling figure."""
+    out: dict[float, list[tuple[int, int]]] = {}
+    for ratio, n, sw in scaled_sweeps(preset("random_labels_scaling", quick)):
+        out.setdefault(ratio, []).append((n, int(sw.axes["width"][0])))
+    return out
 
 
 # ----------------------------------------------------------------------------- points
