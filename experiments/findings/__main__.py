@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = ([*FIGURES, *optional_figures()] if not args.only
              else [n.strip() for n in args.only.split(",")])
     for n in names:
-        if n not in PRESETS and n not in OPTIONAL:
+        if n not in FIGURES and n not in OPTIONAL:
             raise SystemExit(f"--only figure {n!r} is invalid: allowed "
                              f"{', '.join([*FIGURES, *OPTIONAL])}")
     out = Path(args.out) if args.out else (ROOT / ("test-artifacts/findings-quick" if args.quick

@@ -10,6 +10,7 @@ arrays.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -64,7 +65,35 @@ QUICK_OVER_TRAINING: dict[str, dict[str, Any]] = {
     "linear": {"spec": dict(_Q_LINEAR, snapshots=6), "axes": {"n_train": [10, 20, 40]}},
     "mnist1d": {"spec": dict(_Q_MNIST1D, snapshots=6), "axes": {"width": [16, 256]}},
 }
-FIGURES = tuple(PRESETS)
+# Figures of the report that are not dashboard presets (issue 26), always run by the full
+# report: a third claim-2 setting, the audit's tanh MLP (mlp-teacher d = 10, width 8,
+# threshold n = P = 97, SNR 10 dB), whose minimum's location moved with the seed set; and
+# claim 5 with width and n scaled together at a fixed P / (n x classes), three ratios on
+# each side of the threshold, random-label networks against the same networks untrained.
+_TANH_MLP: dict[str, Any] = dict(
+    copy.deepcopy(PRESETS["mlp_n"]["spec"]), dataset_params={"d": 10, "teacher_width": 32},
+    width=8, activation="tanh")
+SCALING_RATIOS = [0.25, 0.5, 0.75, 1.5, 3.0, 6.0]  # P / (n x classes); 1 is the threshold
+SCALING_N = [250, 500, 1000]
+EXTRA: dict[str, dict[str, Any]] = {
+    "mlp_n_tanh": {
+        "title": "tanh MLP regression (d = 10, width 8, P = 97): alignment and test error vs n",
+        "claim": "2. Alignment vs n is non-monotone with its minimum near the threshold "
+                 "(the audit's tanh setting of issue 26).",
+        "page": "alignment", "spec": _TANH_MLP,
+        "axes": {"n_train": [30, 50, 70, 85, 97, 110, 120, 150, 200, 250, 400, 800]},
+        "series": {"snr_db": [10.0]}, "measure": "cka", "replicates": 3},
+    "random_labels_scaling": {
+        "title": "MNIST-1D: random labels vs random features, width and n scaled together",
+        "claim": "5. Representations learned from random labels are worse than random "
+                 "features, with the number of parameters and of training samples scaled "
+                 "together at a fixed ratio.",
+        "page": "information",
+        "spec": dict(copy.deepcopy(PRESETS["random_labels"]["spec"])),
+        "axes": {"n_train": SCALING_N}, "series": {"ratio": SCALING_RATIOS},
+        "measure": "ii_h_to_y", "replicates": 3, "scaled": True},
+}
+FIGURES = tuple(PRESETS) + tuple(EXTRA)
 
 # Claim 4 on the real MNIST, run only where its IDX files are in the data directory
 # (`noisealign download mnist`; the project's machines cannot download them, so this
@@ -82,6 +111,12 @@ OPTIONAL: dict[str, dict[str, Any]] = {
         spec=dict(PRESETS["label_noise_width"]["spec"], dataset="mnist", dataset_params={}),
         axes={"width": MNIST_WIDTHS}),
 }
+QUICK["mlp_n_tanh"] = {"spec": {"ensemble_size": 4, "n_probe": 300, "max_epochs": 3000},
+                       "axes": {"n_train": [30, 60, 97, 150, 300]}}
+QUICK["random_labels_scaling"] = {"spec": {"dataset_params": {"n_samples": 3000}, "n_train": 200,
+                                           "n_probe": 500, "max_epochs": 40},
+                                  "axes": {"n_train": [200, 400]},
+                                  "series": {"ratio": [0.5, 2.0]}}
 QUICK[MNIST_FIGURE] = {"spec": {"n_train": 200, "n_probe": 100, "max_epochs": 20,
                                 "batch_size": 50},
                        "axes": {"width": [8, 64]}, "series": {"label_noise": [0.0, 0.2]}}
@@ -99,10 +134,11 @@ def preset(name: str, quick: bool = False) -> dict[str, Any]:
 
     ``name`` is a dashboard preset (:data:`engine.presets.PRESETS`) or an optional figure
     (:data:`OPTIONAL`)."""
-    if name not in PRESETS and name not in OPTIONAL:
+    table = {**PRESETS, **EXTRA, **OPTIONAL}
+    if name not in table:
         raise ValueError(f"figure={name!r} is invalid: allowed one of "
-                         f"{sorted(PRESETS) + sorted(OPTIONAL)}")
-    p = copy.deepcopy(PRESETS[name] if name in PRESETS else OPTIONAL[name])
+                         f"{sorted(PRESETS) + sorted(EXTRA) + sorted(OPTIONAL)}")
+    p = copy.deepcopy(table[name])
     if quick:
         q = copy.deepcopy(QUICK[name])
         p["spec"].update(q.get("spec", {}))
@@ -115,9 +151,42 @@ def preset(name: str, quick: bool = False) -> dict[str, Any]:
 
 def sweep_of(p: dict[str, Any]) -> Sweep:
     """The sweep of a preset: its axis first, then its series (if any), each grid point
-    for the preset's ``replicates`` data seeds."""
+    for the preset's ``replicates`` data seeds. (A ``scaled`` figure is several sweeps:
+    :func:`scaled_sweeps`.)"""
+    if p.get("scaled"):
+        raise ValueError(f"figure {p['title']!r} scales width with n: use scaled_sweeps")
     return Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})},
                  replicates=int(p.get("replicates", 1)))
+
+
+def scaled_width(ratio: float, n_train: int, spec: ExperimentSpec) -> int:
+    """The one-hidden-layer width whose P = (d + 1) w + (w + 1) C is closest to
+    ``ratio x n x C`` (at least C, so no class bottleneck)."""
+    d, c = spec.input_dim(), spec.n_outputs()
+    return max(c, int(round((ratio * n_train * c - c) / (d + 1 + c))))
+
+
+def scaled_sweeps(p: dict[str, Any]) -> list[tuple[float, int, Sweep]]:
+    """A ``scaled`` figure's sweeps: for each ratio P / (n x classes) of its series and
+    each n of its axis, one single-point sweep at n and :func:`scaled_width`, for the
+    figure's replicates. Returns (ratio, n, sweep) in that order."""
+    base = ExperimentSpec(**p["spec"])
+    out = []
+    for ratio in p["series"]["ratio"]:
+        for n in p["axes"]["n_train"]:
+            spec = dataclasses.replace(base, n_train=int(n))
+            out.append((float(ratio), int(n),
+                        Sweep(spec, {"width": [scaled_width(ratio, n, spec)]},
+                              replicates=int(p.get("replicates", 1)))))
+    return out
+
+
+def scaling_table(quick: bool = False) -> dict[float, list[tuple[int, int]]]:
+    """(n, width) per ratio of the claim-5 scaling figure."""
+    out: dict[float, list[tuple[int, int]]] = {}
+    for ratio, n, sw in scaled_sweeps(preset("random_labels_scaling", quick)):
+        out.setdefault(ratio, []).append((n, int(sw.axes["width"][0])))
+    return out
 
 
 # ----------------------------------------------------------------------------- points
@@ -160,6 +229,10 @@ class Point:
     n_probe: int
     from_cache: bool
     seconds: float
+    # Each seed's own value, in replicate order (seed 0 first), for the paired tests and
+    # the per-seed argmin: "align:<measure>", "info:<key>", "info_init:<key>",
+    # "test_error", "test_loss", "moved".
+    per_seed: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def interpolation_ratio(self) -> float:
@@ -244,10 +317,18 @@ def _run(sp, cache: ResultCache) -> _Run:
 
 
 def _point(x: float, s: Any, spec: ExperimentSpec, runs: Sequence[_Run]) -> Point:
-    """The seeds ``runs`` of one grid point, averaged (error bars across seeds)."""
+    """The seeds ``runs`` of one grid point (in replicate order), averaged (error bars
+    across seeds)."""
     across = lambda f: _mean_sem([f(r) for r in runs])  # noqa: E731
     mean = lambda f: across(f)[0]  # noqa: E731
     first = runs[0]
+    each = lambda f: tuple(float(f(r)) for r in runs)  # noqa: E731
+    per_seed = {f"align:{m}": each(lambda r, m=m: r.align[m][0]) for m in first.align}
+    per_seed.update({f"info:{k}": each(lambda r, k=k: r.info[k]) for k in first.info})
+    per_seed.update({f"info_init:{k}": each(lambda r, k=k: r.info_init[k])
+                     for k in first.info_init})
+    per_seed.update(test_error=each(lambda r: r.test_error),
+                    test_loss=each(lambda r: r.test_loss), moved=each(lambda r: r.moved))
     return Point(
         x=x, s=s, spec=spec, seeds=len(runs),
         align={m: across(lambda r, m=m: r.align[m][0]) for m in first.align},
@@ -260,7 +341,8 @@ def _point(x: float, s: Any, spec: ExperimentSpec, runs: Sequence[_Run]) -> Poin
         moved=across(lambda r: r.moved),
         epochs_max_fraction=mean(lambda r: r.epochs_max_fraction),
         n_parameters=first.n_parameters, n_probe=first.n_probe,
-        from_cache=all(r.from_cache for r in runs), seconds=sum(r.seconds for r in runs))
+        from_cache=all(r.from_cache for r in runs), seconds=sum(r.seconds for r in runs),
+        per_seed=per_seed)
 
 
 @dataclass
@@ -294,45 +376,67 @@ def collect(names: Iterable[str], *, quick: bool, cache: ResultCache, executor: 
     done: dict[str, _Run] = {}
     for name in names:
         p = preset(name, quick)
+        if p.get("scaled"):
+            t0 = time.perf_counter()
+            pts = []
+            for ratio, n, sw in scaled_sweeps(p):
+                got = _collect_sweep(f"{name} ratio {ratio:g}, n {n}", sw, "width", None,
+                                     cache, executor, workers, log, echo, done)
+                pts += [dataclasses.replace(q, x=float(n), s=ratio) for q in got]
+            out[name] = pts
+            log.per_figure[name] = time.perf_counter() - t0
+            continue
         sweep = sweep_of(p)
         axis = next(iter(p["axes"]))
         series = next(iter(p["series"])) if p["series"] else None
         t0 = time.perf_counter()
-        todo = [s for s in sweep.specs() if s.content_hash() not in done]
-        if echo:
-            echo(f"[{name}] {len(sweep)} runs ({len(sweep) - len(todo)} shared with earlier "
-                 "figures)")
-
-        def progress(pr: SweepProgress, _name: str = name) -> None:
-            if echo and pr.done and pr.remaining_estimate is not None:
-                echo(f"  [{_name}] {pr.done}/{pr.total} done, {pr.elapsed:.0f} s, "
-                     f"about {pr.remaining_estimate:.0f} s left")
-
-        groups: dict[tuple, tuple[dict, ExperimentSpec | None, list[_Run]]] = {}
-        for values in sweep.points():  # grid order, each point's seeds together
-            groups.setdefault(_grid(values), (values, None, []))
-        # The figures' sweeps are planned and budgeted here (docs/findings.md states the
-        # time), not by the dashboard's per-sweep limit.
-        for sp in run_sweep(sweep, cache, executor=executor, workers=workers,
-                            progress=progress, max_sweep_seconds=math.inf):
-            h = sp.spec.content_hash()
-            if h not in done:
-                done[h] = _run(sp, cache)
-                if sp.from_cache:
-                    log.cached += 1
-                else:
-                    log.computed += 1
-                    log.compute_seconds += sp.seconds
-            values, spec, runs = groups[_grid(sp.axis_values)]
-            if sp.axis_values.get(REPLICATE, 0) == 0:
-                spec = sp.spec
-            groups[_grid(sp.axis_values)] = (values, spec, runs + [done[h]])
-        out[name] = [
-            _point(float(values[axis]), None if series is None else values[series],
-                   spec if spec is not None else sweep.base, runs)
-            for values, spec, runs in groups.values()]
+        out[name] = _collect_sweep(name, sweep, axis, series, cache, executor, workers, log,
+                                   echo, done)
         log.per_figure[name] = time.perf_counter() - t0
     return out
+
+
+def _collect_sweep(name: str, sweep: Sweep, axis: str, series: str | None,
+                   cache: ResultCache, executor: str, workers: int | None, log: RunLog,
+                   echo: Callable[[str], None] | None, done: dict[str, _Run]) -> list[Point]:
+    """One sweep's points (grid order), each seed run once across figures (``done``)."""
+    todo = [s for s in sweep.specs() if s.content_hash() not in done]
+    if echo:
+        echo(f"[{name}] {len(sweep)} runs ({len(sweep) - len(todo)} shared with earlier "
+             "figures)")
+
+    def progress(pr: SweepProgress) -> None:
+        if echo and pr.done and pr.remaining_estimate is not None:
+            echo(f"  [{name}] {pr.done}/{pr.total} done, {pr.elapsed:.0f} s, "
+                 f"about {pr.remaining_estimate:.0f} s left")
+
+    # runs are kept with their replicate index: the sweep may yield them in any order,
+    # and the paired tests pair seeds by index
+    groups: dict[tuple, tuple[dict, ExperimentSpec | None, list[tuple[int, _Run]]]] = {}
+    for values in sweep.points():  # grid order, each point's seeds together
+        groups.setdefault(_grid(values), (values, None, []))
+    # The figures' sweeps are planned and budgeted here (docs/findings.md states the
+    # time), not by the dashboard's per-sweep limit.
+    for sp in run_sweep(sweep, cache, executor=executor, workers=workers,
+                        progress=progress, max_sweep_seconds=math.inf):
+        h = sp.spec.content_hash()
+        if h not in done:
+            done[h] = _run(sp, cache)
+            if sp.from_cache:
+                log.cached += 1
+            else:
+                log.computed += 1
+                log.compute_seconds += sp.seconds
+        values, spec, runs = groups[_grid(sp.axis_values)]
+        if sp.axis_values.get(REPLICATE, 0) == 0:
+            spec = sp.spec
+        rep = int(sp.axis_values.get(REPLICATE, 0))
+        groups[_grid(sp.axis_values)] = (values, spec, runs + [(rep, done[h])])
+    return [
+        _point(float(values[axis]), None if series is None else values[series],
+               spec if spec is not None else sweep.base,
+               [r for _, r in sorted(runs, key=lambda t: t[0])])
+        for values, spec, runs in groups.values()]
 
 
 def series_of(points: Sequence[Point]) -> dict[Any, list[Point]]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ import numpy as np
 from engine import theory
 from engine.presets import PRESETS
 from engine.spec import snr_db_to_ratio
-from experiments.findings.claims import (ALIGN_LABELS, WIDTH_FIGURE, error_peak,
-                                         interpolation_width, threshold_n)
-from experiments.findings.collect import Point, Trajectory, series_of
+from experiments.findings.claims import (ALIGN_LABELS, CLAIM2_FIGURES, SCALING_FIGURE,
+                                         WIDTH_FIGURE, error_peak, interpolation_width,
+                                         threshold_n)
+from experiments.findings.collect import Point, Trajectory, preset, series_of
 
 
 def _plt():
@@ -68,7 +70,7 @@ def figure_snr(data: dict[str, list[Point]], path: Path) -> None:
             axe.set_ylabel("test MSE (clean targets)")
             axe.set_yscale("log")
         ax.set_ylabel("alignment between members")
-        ax.set_title(PRESETS[name]["title"])
+        ax.set_title(preset(name)["title"], fontsize=8)
         ax.legend(fontsize=6.5)
         axe.legend(fontsize=6.5)
     fig.tight_layout()
@@ -82,7 +84,7 @@ def snr_db_to_ratio_array(db: np.ndarray) -> np.ndarray:
 
 def figure_n(data: dict[str, list[Point]], path: Path) -> None:
     plt = _plt()
-    figs = [f for f in ("linear_n", "mlp_n") if f in data]
+    figs = [f for f, _ in CLAIM2_FIGURES if f in data]
     if not figs:
         return
     fig, axes = plt.subplots(2, len(figs), figsize=(5.2 * len(figs), 6.6), squeeze=False)
@@ -119,7 +121,7 @@ def figure_n(data: dict[str, list[Point]], path: Path) -> None:
         ax.set_ylabel("alignment between members")
         axe.set_ylabel("test MSE (clean targets)")
         axe.set_yscale("log")
-        ax.set_title(PRESETS[name]["title"])
+        ax.set_title(preset(name)["title"], fontsize=8)
         ax.legend(fontsize=6.5)
         axe.legend(fontsize=6.5)
     fig.tight_layout()
@@ -234,6 +236,36 @@ def figure_random_labels(data: dict[str, list[Point]], path: Path) -> None:
     plt.close(fig)
 
 
+def figure_random_labels_scaling(data: dict[str, list[Point]], c5: dict[str, Any],
+                                 path: Path) -> None:
+    """Claim 5b: Delta(h -> y_clean) trained on random labels minus untrained, against n,
+    one curve per fixed ratio P / (n x classes) (solid: above the threshold, dashed:
+    below); hollow markers: the networks did not fit their random labels."""
+    plt = _plt()
+    if SCALING_FIGURE not in data:
+        return
+    fig, ax = plt.subplots(figsize=(5.8, 4.0))
+    for k, (ratio, rows) in enumerate(c5.get("scaling", {}).items()):
+        xs = [r["n_train"] for r in rows]
+        diff = [r["trained"][0] - r["init"][0] for r in rows]
+        err = [math.hypot(r["trained"][1], r["init"][1]) for r in rows]
+        ls = "-" if ratio > 1 else "--"
+        ax.errorbar(xs, diff, yerr=err, ls=ls, marker="o", ms=4, capsize=2, color=f"C{k}",
+                    label=f"P/(n C) = {ratio:g}")
+        for x, dv, r in zip(xs, diff, rows):
+            if not r["fitted"]:
+                ax.plot([x], [dv], "o", ms=7, mfc="white", color=f"C{k}")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("training sample size n (width scaled with it)")
+    ax.set_ylabel("Delta(h->y) random labels - untrained  (> 0: worse)")
+    ax.set_title("Random labels vs random features, P and n scaled together", fontsize=8)
+    ax.legend(fontsize=6.5)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def figure_pen_out(data: dict[str, list[Point]], c6: dict[str, Any], path: Path) -> None:
     plt = _plt()
     if "pen_to_out" not in data:
@@ -328,6 +360,7 @@ def make_figures(data: dict[str, list[Point]], claims: dict[str, dict], fig_dir:
         "findings_3_alignment_vs_error.png": lambda p: figure_align_vs_error(data, claims["3"], p),
         "findings_4_width.png": lambda p: figure_width(data, claims["4"], p),
         "findings_5_random_labels.png": lambda p: figure_random_labels(data, p),
+        "findings_5b_scaling.png": lambda p: figure_random_labels_scaling(data, claims["5"], p),
         "findings_6_pen_to_out.png": lambda p: figure_pen_out(data, claims["6"], p),
         "findings_7_over_training.png": lambda p: figure_over_training(over or {}, p),
     }
