@@ -146,9 +146,71 @@ def log_ticks(values: Sequence[float], max_ticks: int = 8) -> dict:
             "minor": dict(showgrid=False, ticks=""), "hoverformat": ",.4~r"}
 
 
-def wants_log(values: Sequence[float]) -> bool:
-    v = [float(x) for x in values if x is not None and float(x) > 0]
+# Axes always drawn linear, whatever their values: an SNR in dB is already a log scale
+# (and takes values <= 0), a rate lives on 0..1 and its 0 is the clean reference.
+LINEAR_AXES = frozenset({"snr_db", "label_noise"})
+
+
+def all_positive(values: Sequence[float]) -> bool:
+    """Whether every finite value is > 0 (a log axis can show them all); NaN (a point
+    not computed) is ignored, an infinite value is not drawable and counts as not."""
+    v = [float(x) for x in values if x is not None and not math.isnan(float(x))]
+    return bool(v) and all(math.isfinite(x) and x > 0 for x in v)
+
+
+def wants_log(values: Sequence[float], axis: str | None = None) -> bool:
+    """Whether an axis holding ``values`` should be logarithmic: never for
+    :data:`LINEAR_AXES` (``axis``: the spec field it shows), else only when *every*
+    value is positive (a log axis silently drops 0 and below: issue 28's digits preset
+    lost its p = 0 point, the MLP SNR preset its -10..0 dB) and they span 8x or more."""
+    if axis in LINEAR_AXES or not all_positive(values):
+        return False
+    v = [float(x) for x in values if x is not None and not math.isnan(float(x))]
     return len(v) >= 2 and max(v) / min(v) >= 8
+
+
+def _decode(values):
+    """A Plotly JSON array as a list: plain lists as they are, typed arrays
+    (``{"dtype": "f8", "bdata": base64}``, Plotly >= 6) decoded."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+        arr = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+        return arr.reshape(values["shape"]).tolist() if "shape" in values else arr.tolist()
+    return list(values) if isinstance(values, (list, tuple, np.ndarray)) else []
+
+
+def points_outside(fig: go.Figure | dict) -> list[str]:
+    """The data points a figure does not show, as readable lines ([] when every point is
+    inside its axes): a value <= 0 on a log axis, or one outside an axis's fixed
+    ``range``. Error bands (filled traces) are not data points and are skipped; an axis
+    without a fixed range autoscales to its data. ``fig``: a figure or its JSON dict (what
+    the browser receives)."""
+    d = fig if isinstance(fig, dict) else fig.to_plotly_json()
+    layout = d.get("layout") or {}
+    out = []
+    for i, tr in enumerate(d.get("data") or []):
+        if tr.get("fill") == "toself" or tr.get("type", "scatter") not in ("scatter",
+                                                                           "scattergl"):
+            continue
+        name = tr.get("name") or f"trace {i}"
+        for letter in ("x", "y"):
+            ref = tr.get(letter + "axis") or letter
+            axis = layout.get(letter + "axis" + ref[1:]) or {}
+            vals = [v for v in _decode(tr.get(letter)) if isinstance(v, (int, float))
+                    and v is not None and not math.isnan(v)]
+            log = axis.get("type") == "log"
+            rng = axis.get("range")
+            for v in vals:
+                if log and not v > 0:
+                    out.append(f"{name}: {letter} = {v:g} on the log axis {ref}")
+                    continue
+                if rng is not None and None not in rng:
+                    lo, hi = (10 ** rng[0], 10 ** rng[1]) if log else (rng[0], rng[1])
+                    lo, hi = min(lo, hi), max(lo, hi)
+                    if not lo - 1e-9 * abs(lo) <= v <= hi + 1e-9 * abs(hi):
+                        out.append(f"{name}: {letter} = {v:g} outside {ref}'s range "
+                                   f"[{lo:g}, {hi:g}]")
+    return out
 
 
 # ----------------------------------------------------------------------------- styling
@@ -245,7 +307,7 @@ def sweep_figure(df: pd.DataFrame, *, x: str, x_label: str, measure_label: str,
     ``error_sem``, ``key`` (cache key, carried as customdata so a click opens the run).
     Bands are +- one standard error over the ensemble's pairs / members.
     """
-    log_x = wants_log(df["x"]) if log_x is None else log_x
+    log_x = wants_log(df["x"], axis=x) if log_x is None else log_x
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.6, 0.4])
     for i, (name, g) in enumerate(df.groupby("series", sort=False)):
@@ -544,13 +606,16 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
                            text=" n = d (threshold)", showarrow=False, yanchor="top",
                            xanchor="left", font=dict(size=11, color=THRESHOLD_COLOR),
                            row=1, col=1)
-    fig.update_yaxes(title_text="alignment (higher = more aligned)", range=[-0.02, 1.05],
-                     row=1, col=1)
-    fig.update_yaxes(title_text="Δ (lower = more aligned)", range=[-0.02, 1.05], row=2, col=1)
+    # 0..1 scales, widened where a drawn value falls outside (a simulated Δ above 1).
+    fig.update_yaxes(title_text="alignment (higher = more aligned)",
+                     range=_unit_span(_row_values(fig, 1)), row=1, col=1)
+    fig.update_yaxes(title_text="Δ (lower = more aligned)",
+                     range=_unit_span(_row_values(fig, 2)), row=2, col=1)
     err = np.asarray(curves["test_error"], float)
     if sims is not None and len(sims):
         err = np.concatenate([err, sims.loc[sims["measure"] == "test_error", "mean"]
                               .to_numpy(float)])
+    log_error = log_error and all_positive(err)  # a log axis would drop an error of 0
     fig.update_yaxes(title_text="test error (MSE, clean targets)",
                      type="log" if log_error else "linear", row=3, col=1,
                      **(log_ticks(err) if log_error else {}))
@@ -558,6 +623,30 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
     fig.update_layout(height=760, margin=dict(l=10, r=10, t=30, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return fig
+
+
+def _row_values(fig: go.Figure, row: int) -> list[float]:
+    """Every y value (with its error bar) drawn in subplot ``row`` of a one-column figure."""
+    ref = "y" if row == 1 else f"y{row}"
+    out: list[float] = []
+    for tr in fig.data:
+        if (tr.yaxis or "y") != ref or tr.y is None:
+            continue
+        y = np.asarray(tr.y, float)
+        err = getattr(tr, "error_y", None)
+        e = np.asarray(err.array, float) if err is not None and err.array is not None else 0
+        out += [*(y + e).tolist(), *(y - e).tolist()]
+    return [v for v in out if math.isfinite(v)]
+
+
+def _unit_span(values: Sequence[float], lo: float = -0.02, hi: float = 1.05) -> list[float]:
+    """[lo, hi] (a 0..1 scale with a margin), widened to hold every value."""
+    v = [float(x) for x in values if math.isfinite(float(x))]
+    if not v:
+        return [lo, hi]
+    pad = 0.03 * (max(hi, max(v)) - min(lo, min(v)))
+    return [min(lo, min(v) - pad) if min(v) < lo else lo,
+            max(hi, max(v) + pad) if max(v) > hi else hi]
 
 
 def names_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str,
