@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from engine.epochs import log_epochs  # noqa: F401  (also engine.train.log_epochs)
 from engine.errors import Cancelled  # noqa: F401  (also engine.train.Cancelled)
 from engine.model import BatchedMLP
+from engine.optim import make_optimizer
 
 # progress(epoch, max_epochs, losses (M,)) -- called about twice a second and at the end
 ProgressFn = Callable[[int, int, np.ndarray], None]
@@ -170,11 +171,11 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     _keep_freed_memory()
     params = [*model.weights, *model.biases]  # the order of model.group_params
     # The fused optimisers update each parameter in one pass over memory; with all K
-    # members' weights in one tensor, the multi-pass default is memory-bound.
-    opt_cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-    extra = {"momentum": momentum} if optimizer == "sgd" and momentum else {}
-    opt = opt_cls(params, lr=lr, weight_decay=weight_decay,
-                  fused=params[0].device.type in ("cpu", "cuda"), **extra)
+    # members' weights in one tensor, the multi-pass default is memory-bound. They are
+    # called without torch.optim (engine.optim): constructing a torch.optim optimiser
+    # imports torch._dynamo, ~2 s of every process; the updates are bit-identical.
+    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay,
+                         momentum=momentum if optimizer == "sgd" else 0.0)
     m_count = model.n_members
     n = y.shape[1]
     full_batch = batch_size == 0 or batch_size >= n
