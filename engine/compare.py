@@ -11,7 +11,7 @@ dict of (N, D_i) arrays named ``model/layer`` (or plain names), optionally with 
 ``cka_debiased``   debiased linear CKA (unbiased HSIC)
 ``mknn``           mutual k-NN (Huh et al. 2024)
 ``cknna``          CKNNA: CKA over mutual k-NN pairs (Huh et al. 2024)
-``id``             intrinsic dimension of a (TwoNN, dadapy; b is empty)
+``id``             intrinsic dimension of a (TwoNN; b is empty)
 ``ii_labels``      Delta(a -> labels) (b is ``"labels"``; only with labels)
 =================  =====================================================================
 
@@ -597,16 +597,8 @@ def _check_measures(measures: Sequence[str] | None, has_labels: bool) -> list[st
 
 
 def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray], add) -> None:
-    """TwoNN of each array via dadapy; one note row per array if dadapy is missing."""
+    """TwoNN of each array (engine.intrinsic_dim: numpy, no dadapy needed)."""
     from engine import measures as ms
-    try:
-        ms._import_dadapy()
-    except ImportError as e:
-        for name in names:
-            add("id", name, "", math.nan, 0.0,
-                f"skipped: dadapy is not installed ({show(str(e), 60)}); "
-                "pip install 'noisealign[id]'")
-        return
     for name, x in zip(names, xs):
         t = time.perf_counter()
         try:

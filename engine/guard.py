@@ -568,13 +568,13 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
 # members) on the CPU over S = 2K + 2 spaces (each member's last hidden layer and
 # output, the clean targets and inputs): per space a distance matrix, neighbour weights
 # and ranks over N^2 entries (sorting: ~log2 N passes each), plus the CKA Gram products
-# and one dadapy neighbour search per member and layer. Fitted on K=4..8, N=500..4000
+# and one neighbour search per member and layer (intrinsic dimension). Fitted on K=4..8, N=500..4000
 # runs of a 2-core CPU (refitted after CKNNA joined the summary: 0.95x..1.2x);
 # over-estimating is the safe side.
 # In matmul-equivalent operations (the calibrated matmul rate is the steadiest on a shared
 # CPU; the rank passes run on one thread like the fit's runs).
 _MEASURE_OPS_PER_LOG2N = 160.0   # per N^2 entry per space, per log2 N
-_ID_SECONDS = 0.12               # one intrinsic-dimension fit (dadapy) at small N
+_ID_SECONDS = 0.12               # one intrinsic-dimension fit at small N
 _MEASURES_CONSTANT = 2.5         # imports, JSON, small matrices
 
 

@@ -10,7 +10,8 @@ Pure functions of arrays (numpy arrays or torch tensors, on the CPU or a GPU):
   biased or debiased
 - :func:`mutual_knn` / :func:`mutual_knn_matrix` -- mutual k-NN alignment (Huh et al. 2024)
 - :func:`cknna` -- CKNNA, CKA over mutual nearest neighbours (Huh et al. 2024)
-- :func:`intrinsic_dimension` -- TwoNN / GRIDE via dadapy (imported lazily)
+- :func:`intrinsic_dimension` -- TwoNN / GRIDE (:mod:`engine.intrinsic_dim`, numpy;
+  equal to dadapy's, which is only a test reference)
 
 Spaces. A representation is a 2-D array (N points, features). A 1-D array of an
 **integer or bool** dtype is a label vector and is treated as one-hot vectors: the distance
@@ -67,6 +68,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from engine import intrinsic_dim
 from engine.cancel import check_cancelled
 
 from engine.validation import check_k
@@ -1376,7 +1378,8 @@ def cknna(A: ArrayLike, B: ArrayLike, k: int = 10, *, unbiased: bool = True,
 
 # ---------------------------------------------------------------- intrinsic dimension
 def _import_dadapy():
-    """Import dadapy without letting it change numpy's global print options."""
+    """Import dadapy (a test and benchmark reference only: nothing a run needs imports
+    it) without letting it change numpy's global print options."""
     opts = np.get_printoptions()
     try:
         import dadapy  # noqa: F401
@@ -1389,8 +1392,24 @@ def _import_dadapy():
 ID_METHODS = ("twonn", "gride")
 
 
+def _id_space(A: ArrayLike) -> _Space:
+    s = _Space(A, "A", torch.float64, "cpu")
+    if s.is_labels:
+        raise ValueError("A is a 1-D integer label vector: the intrinsic dimension needs "
+                         "coordinates, allowed a 2-D (N, features) float array")
+    return s
+
+
+def _check_id_scale(scale: Any) -> int:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
+            or scale & (scale - 1):
+        raise ValueError(f"scale={scale!r} is invalid: allowed a power of 2 >= 2")
+    return int(scale)
+
+
 def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16) -> float:
-    """Intrinsic dimension of a representation A (N, d) with dadapy.
+    """Intrinsic dimension of a representation A (N, d) (:mod:`engine.intrinsic_dim`,
+    equal to dadapy's estimators).
 
     ``method="twonn"``: TwoNN (Facco et al. 2017), dadapy's default linear fit on the
     90% smallest ratios r2/r1. ``method="gride"``: GRIDE (Denti et al. 2022) from the
@@ -1401,14 +1420,9 @@ def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16)
     """
     if method not in ID_METHODS:
         raise ValueError(f"method={method!r} is invalid: allowed one of {ID_METHODS}")
-    s = _Space(A, "A", torch.float64, "cpu")
-    if s.is_labels:
-        raise ValueError("A is a 1-D integer label vector: the intrinsic dimension needs "
-                         "coordinates, allowed a 2-D (N, features) float array")
+    s = _id_space(A)
     if method == "gride":
-        if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
-                or scale & (scale - 1):
-            raise ValueError(f"scale={scale!r} is invalid: allowed a power of 2 >= 2")
+        scale = _check_id_scale(scale)
     if s.degenerate:
         warnings.warn("all points of A coincide: intrinsic dimension 0",
                       DegenerateRepresentationWarning, stacklevel=2)
@@ -1419,57 +1433,31 @@ def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16)
     if nu < need:
         raise ValueError(f"A has {nu} distinct points: allowed at least {need} for "
                          f"method={method!r}" + (f" with scale={scale}" if method == "gride" else ""))
-    Data = _import_dadapy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if method == "twonn":
-            d = Data(coordinates=x, maxk=2, n_jobs=1)
-            d.compute_distances(maxk=2, n_jobs=1)
-            return float(d.compute_id_2NN()[0])
-        d = Data(coordinates=x, n_jobs=1)
-        ids, _, _ = d.return_id_scaling_gride(range_max=int(scale))
-        return float(ids[-1])
+    if method == "twonn":
+        r = intrinsic_dim.neighbour_distances(x, 2)
+        return intrinsic_dim.twonn(r[:, 0], r[:, 1])
+    r = intrinsic_dim.neighbour_distances(x, scale)
+    return intrinsic_dim.gride(r[:, scale // 2 - 1], r[:, scale - 1], scale // 2)
 
 
-def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16) -> dict[str, Any]:
-    """TwoNN and GRIDE intrinsic dimension of A (N, d) from one dadapy neighbour search.
+def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16,
+                         candidates: np.ndarray | None = None) -> dict[str, Any]:
+    """TwoNN and GRIDE intrinsic dimension of A (N, d) from one neighbour search
+    (:func:`engine.intrinsic_dim.estimates`; equal to dadapy's to ~1e-9).
 
     Returns ``{"twonn": float, "gride": float, "gride_scale": int}``: the TwoNN estimate
     (as :func:`intrinsic_dimension` with ``method="twonn"``) and the GRIDE estimate at
     the largest neighbour order ``gride_scale <= scale`` (a power of 2) that the distinct
     points allow (as ``method="gride"`` at that scale). NaN where there are too few
-    distinct points; 0.0 when all points coincide. Raises ``ImportError`` when dadapy
-    cannot be imported (callers that can do without it catch that).
+    distinct points; 0.0 when all points coincide. ``candidates`` (N, c) int: columns
+    known to hold each point's ``gride_scale`` nearest others (e.g. from the neighbour
+    lists of an Information Imbalance pass); only for A without duplicate points.
     """
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 2 \
-            or scale & (scale - 1):
-        raise ValueError(f"scale={scale!r} is invalid: allowed a power of 2 >= 2")
-    s = _Space(A, "A", torch.float64, "cpu")
-    if s.is_labels:
-        raise ValueError("A is a 1-D integer label vector: the intrinsic dimension needs "
-                         "coordinates, allowed a 2-D (N, features) float array")
+    scale = _check_id_scale(scale)
+    s = _id_space(A)
     if s.degenerate:
         return {"twonn": 0.0, "gride": 0.0, "gride_scale": 0}
-    x = s.unique.cpu().numpy()
-    nu = x.shape[0]
-    Data = _import_dadapy()
-    if nu < 3:
-        return {"twonn": math.nan, "gride": math.nan, "gride_scale": 0}
-    # GRIDE at order `scale` needs `scale` neighbours besides the point itself.
-    top = 1 << int(math.log2(min(int(scale), nu - 1)))
-    maxk = max(2, top)
-    # The neighbour search in torch (float64, as dadapy's own), handed to dadapy as its
-    # (distances, indices) input: 2-4x faster than dadapy's search, the same estimates.
-    xt = torch.as_tensor(x, dtype=torch.float64)
-    dist, ind = torch.topk(torch.cdist(xt, xt), maxk + 1, largest=False)
-    dist, ind = dist.numpy().copy(), ind.numpy().copy()
-    dist[:, 0] = 0.0  # column 0 is the point itself (all points are distinct)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        d = Data(distances=(dist, ind), maxk=maxk, n_jobs=1)
-        twonn = float(d.compute_id_2NN()[0])
-        gride = math.nan
-        if top >= 2:
-            ids, _, _ = d.return_id_scaling_gride(range_max=top)
-            gride = float(np.atleast_1d(ids)[-1])
-    return {"twonn": twonn, "gride": gride, "gride_scale": top if top >= 2 else 0}
+    if candidates is not None and s.inverse is not None:
+        raise ValueError("candidates are only for points without duplicates: A has "
+                         f"{s.n - s.n_unique} duplicate point(s)")
+    return intrinsic_dim.estimates(s.unique.cpu().numpy(), scale, candidates=candidates)

@@ -4,7 +4,7 @@ information content of each member (docs/science.md sections 1.5, 1.6 and 2).
 - :func:`pairwise_matrix` -- the K x K matrix of one measure between members
 - :func:`pair_stats` -- mean, std and standard error over the pairs of such a matrix
 - :func:`information_content` -- per member Delta(h <-> y), Delta(pen <-> out), Delta(x <-> h)
-- :func:`intrinsic_dimension` -- TwoNN and GRIDE (dadapy) of each member's layers
+- :func:`intrinsic_dimension` -- TwoNN and GRIDE of each member's layers
 - :func:`summarise` -- all of it, JSON-able, for the results cache
 
 Measures (``MEASURES``; ``MEASURE_LABELS`` gives human labels):
@@ -295,17 +295,11 @@ def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]
     Returns ``{"layers": [...], "twonn": [[K] per layer], "gride": [[K] per layer],
     "gride_scale": int, "twonn_mean"/"twonn_sem"/"gride_mean"/"gride_sem": [per layer]}``
     where layers are the hidden layers ("hidden 1" ... ) and "output"; TwoNN and GRIDE
-    (at neighbour order up to ``ID_SCALE``) come from dadapy through
-    :func:`engine.measures.intrinsic_dimensions`; the standard error is over members.
-    NaN for diverged members. If dadapy cannot be imported the dict is
-    ``{"error": "..."}`` (one line) and nothing else in a summary is affected.
+    (at neighbour order up to ``ID_SCALE``) come from
+    :func:`engine.measures.intrinsic_dimensions` (numpy, equal to dadapy's estimators);
+    the standard error is over members. NaN for diverged members.
     """
     result = _check_result(result)
-    try:
-        measures._import_dadapy()
-    except Exception as e:  # noqa: BLE001 -- ImportError, or a broken jax underneath
-        return {"error": f"intrinsic dimension unavailable: dadapy could not be imported "
-                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"}
     with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
         return _intrinsic_dimension(result, init)
 
@@ -353,7 +347,7 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
       ``Result.stop_reason``), ``degenerate_members`` / ``degenerate_members_init``
       (members whose representation has all points coinciding: their II is 1)
     - ``intrinsic_dimension["trained" | "init"]``: TwoNN and GRIDE per layer and member
-      (:func:`intrinsic_dimension`; ``{"error": ...}`` without dadapy)
+      (:func:`intrinsic_dimension`)
 
     - ``over_training`` (only for a spec with ``snapshots`` > 0 and stored snapshot
       representations): :func:`over_training` on the same layer and k

@@ -10,10 +10,11 @@ or inf is marked diverged and frozen.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from engine.epochs import log_epochs  # noqa: F401  (also engine.train.log_epochs)
 from engine.errors import Cancelled  # noqa: F401  (also engine.train.Cancelled)
 from engine.model import BatchedMLP
+from engine.optim import make_optimizer
 
 # progress(epoch, max_epochs, losses (M,)) -- called about twice a second and at the end
 ProgressFn = Callable[[int, int, np.ndarray], None]
@@ -82,6 +84,45 @@ def member_groups(m_count: int, floats_per_member: int, threads: int | None = No
     threads = torch.get_num_threads() if threads is None else threads
     size = min(m_count, -(-size // threads) * threads)
     return [slice(i, min(i + size, m_count)) for i in range(0, m_count, size)]
+
+
+# Work per epoch (points x members x (parameters + activations per point), full batch)
+# below which training runs on one torch thread. Such ensembles are many small
+# operations, each an OpenMP parallel region whose threads spin at its barrier: idle,
+# a second thread gains little there, and on a shared CPU the spinning made them up to
+# 13x slower (issue 30). Above it the products are large enough for every core.
+# Measured with benchmarks/bench_threads.py (BENCHMARKS.md).
+ONE_THREAD_MAX_WORK = 5e7
+
+
+def epoch_work(m_count: int, n: int, per_member: int) -> float:
+    """The size :func:`train_threads` compares: ``m_count * n * per_member`` (points in
+    one step times each member's parameters plus activation floats per point)."""
+    return float(m_count) * float(n) * float(per_member)
+
+
+def train_threads(m_count: int, n: int, per_member: int, available: int | None = None) -> int:
+    """torch threads to train ``m_count`` members on ``n`` points per step with: 1 for
+    small problems (:data:`ONE_THREAD_MAX_WORK`), else ``available`` (default: the
+    current torch setting)."""
+    available = torch.get_num_threads() if available is None else int(available)
+    if epoch_work(m_count, n, per_member) <= ONE_THREAD_MAX_WORK:
+        return 1
+    return max(1, available)
+
+
+@contextlib.contextmanager
+def _threads(count: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``count`` while training (process-wide; restored)."""
+    prev = torch.get_num_threads()
+    if count == prev:
+        yield
+        return
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(prev)
 
 
 _ALLOCATOR_TUNED = False
@@ -155,7 +196,7 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
           max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
           lr_schedule: str = "constant", grad_clip: float = 0.0, momentum: float = 0.0,
           progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-          snapshot_at: Sequence[int] = ()) -> TrainOutcome:
+          snapshot_at: Sequence[int] = (), threads: int | None = None) -> TrainOutcome:
     """Train all members in place.
 
     x: (n, d) or (M, n, d); y: (M, n); x_probe: (N, d); y_probe: (N,).
@@ -166,15 +207,39 @@ def train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Te
     its full-data training loss falls below ``loss_tol`` or at ``max_epochs``.
     ``snapshot_at``: epochs (among :func:`log_epochs`) at which to keep the probe
     representations, except the epoch training finishes at (the caller has those).
+    ``threads``: torch threads on the CPU; None chooses them from the problem's size
+    (:func:`train_threads`: one for small ensembles), restored afterwards.
     """
+    if threads is None:
+        n_step = y.shape[1] if batch_size == 0 else min(int(batch_size), y.shape[1])
+        params_per_member = sum(p.numel() for p in [*model.weights, *model.biases]) \
+            // max(1, model.n_members)
+        threads = train_threads(model.n_members, n_step,
+                                params_per_member + model.floats_per_point())
+    if x.device.type != "cpu":
+        threads = torch.get_num_threads()
+    with _threads(max(1, int(threads))):
+        return _train(model, x, y, x_probe, y_probe, task=task, optimizer=optimizer, lr=lr,
+                      weight_decay=weight_decay, max_epochs=max_epochs, loss_tol=loss_tol,
+                      batch_size=batch_size, shuffle_seed=shuffle_seed,
+                      lr_schedule=lr_schedule, grad_clip=grad_clip, momentum=momentum,
+                      progress=progress, cancel=cancel, snapshot_at=snapshot_at)
+
+
+def _train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.Tensor,
+           y_probe: torch.Tensor, *, task: str, optimizer: str, lr: float, weight_decay: float,
+           max_epochs: int, loss_tol: float, batch_size: int, shuffle_seed: int,
+           lr_schedule: str, grad_clip: float, momentum: float,
+           progress: ProgressFn | None, cancel: CancelFn | None,
+           snapshot_at: Sequence[int]) -> TrainOutcome:
     _keep_freed_memory()
     params = [*model.weights, *model.biases]  # the order of model.group_params
     # The fused optimisers update each parameter in one pass over memory; with all K
-    # members' weights in one tensor, the multi-pass default is memory-bound.
-    opt_cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-    extra = {"momentum": momentum} if optimizer == "sgd" and momentum else {}
-    opt = opt_cls(params, lr=lr, weight_decay=weight_decay,
-                  fused=params[0].device.type in ("cpu", "cuda"), **extra)
+    # members' weights in one tensor, the multi-pass default is memory-bound. They are
+    # called without torch.optim (engine.optim): constructing a torch.optim optimiser
+    # imports torch._dynamo, ~2 s of every process; the updates are bit-identical.
+    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay,
+                         momentum=momentum if optimizer == "sgd" else 0.0)
     m_count = model.n_members
     n = y.shape[1]
     full_batch = batch_size == 0 or batch_size >= n

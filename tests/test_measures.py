@@ -395,8 +395,10 @@ def test_intrinsic_dimension_of_a_plane() -> None:
 
 
 def test_dadapy_import_leaves_numpy_print_options_alone() -> None:
-    code = ("import numpy as np; from engine.measures import intrinsic_dimension as f; "
-            "f(np.random.default_rng(0).normal(size=(50, 3))); "
+    # dadapy is only the tests' reference now (engine.intrinsic_dim computes the ID), but
+    # importing it must still leave numpy's print options alone.
+    pytest.importorskip("dadapy", reason="dadapy is not installed (only a test reference)")
+    code = ("import numpy as np; from engine.measures import _import_dadapy as f; f(); "
             "assert np.get_printoptions()['precision'] == 8, np.get_printoptions()")
     subprocess.run([sys.executable, "-c", code], check=True,
                    cwd=Path(__file__).resolve().parents[1])

@@ -118,7 +118,7 @@ def show_intrinsic_dimension(spec: ExperimentSpec, summary: Mapping[str, Any] | 
         where.info(error, icon=":material/info:")
         return
     where.plotly_chart(plots.id_layers_figure(ids), key=f"{key}_id", width="stretch")
-    where.caption(f"TwoNN and GRIDE estimates (dadapy) on the N = {spec.n_probe} probe "
+    where.caption(f"TwoNN and GRIDE estimates on the N = {spec.n_probe} probe "
                   "points, per member; bars: standard error over members. Dotted: the "
                   "same networks untrained.")
 
