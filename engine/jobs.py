@@ -335,6 +335,9 @@ class JobManager:
     ``estimate``: seconds a spec will take (e.g. ``engine.guard.estimate(spec).
     total_seconds``); with it, a job's time left blends these estimates with its
     measured progress (:mod:`engine.eta`), else it extrapolates the progress alone.
+    ``pool``: an :class:`engine.workers.WarmPool`; with it a sweep's missing points train
+    on its warm worker processes (every core busy, no process start per point; what runs
+    at once bounded by the memory guard), else one after another in the job's thread.
     """
 
     def __init__(self, cache: Any, *, max_workers: int = 1, max_queued: int = 8,
@@ -342,7 +345,8 @@ class JobManager:
                  keep_finished: int = 64,
                  admit: Callable[[ExperimentSpec], Any] | None = None,
                  admit_sweep: Callable[[Any, Any], Any] | None = None,
-                 estimate: Callable[[ExperimentSpec], float] | None = None) -> None:
+                 estimate: Callable[[ExperimentSpec], float] | None = None,
+                 pool: Any = None) -> None:
         for name, value, lo in (("max_workers", max_workers, 1), ("max_queued", max_queued, 0),
                                 ("per_session_limit", per_session_limit, 1),
                                 ("keep_finished", keep_finished, 0)):
@@ -362,6 +366,7 @@ class JobManager:
         self.admit = admit
         self.admit_sweep = admit_sweep
         self.estimate = estimate
+        self.pool = pool
         self.max_workers = max_workers
         self.max_queued = max_queued
         self.per_session_limit = per_session_limit
@@ -658,7 +663,22 @@ class JobManager:
             job.report((done + epoch / max(1, max_epochs)) / total,
                        f"point {done + 1} of {total}, epoch {epoch}")
 
+        def running_progress(done: int, fractions: list[float]) -> None:
+            if fractions and not started["training"]:
+                started["training"] = True
+                job.begin_training()
+            if fractions:
+                job.within_point(max(fractions))
+            job.report((done + sum(fractions)) / total,
+                       f"{done} of {total} points, {len(fractions)} training")
+
         # The sweep guard ran when the job was admitted (admit_sweep), with the numbers.
-        for point in run_sweep(job.sweep, self.cache, executor="serial", cancel=cancel,
-                               epoch_progress=epoch_progress, max_sweep_seconds=math.inf):
+        if self.pool is not None:
+            points = run_sweep(job.sweep, self.cache, executor="local", pool=self.pool,
+                               cancel=cancel, running_progress=running_progress,
+                               max_sweep_seconds=math.inf)
+        else:
+            points = run_sweep(job.sweep, self.cache, executor="serial", cancel=cancel,
+                               epoch_progress=epoch_progress, max_sweep_seconds=math.inf)
+        for point in points:
             job.add_point(point)

@@ -19,7 +19,9 @@ the driver takes its computation lock without waiting: a point that another sess
 sweep is computing right now is not computed twice but loaded once it is stored.
 
 Cancellation reaches running points too: local workers poll a flag file, Dask workers a
-``distributed.Event`` (at most once a second), and stop at their next epoch.
+``distributed.Event`` (at most once a second), and stop at their next epoch. Workers
+also stop when their driver dies by any signal: local ones watch the driver's process,
+Dask ones a lease the driver renews on the scheduler every second (``LEASE_SECONDS``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ import numpy as np
 
 from engine.cache import ResultCache, _default_summarise, _json_default
 from engine.spec import SPEC_FIELDS, ExperimentSpec
+
+log = logging.getLogger(__name__)
 
 MAX_AXES = 2
 MAX_POINTS = 10_000
@@ -356,38 +360,117 @@ def _compute_point(spec_json: str, representations: bool,
     return meta, npz, summary, time.perf_counter() - t0
 
 
+def _file_progress(path: str | None) -> Callable[..., None] | None:
+    """An epoch callback that writes "epoch max_epochs" to ``path`` (atomically, at most
+    5 times a second): how a worker process tells its driver how far a point is."""
+    if not path:
+        return None
+    state = {"t": 0.0}
+
+    def progress(epoch: int, max_epochs: int, *_: Any) -> None:
+        now = time.monotonic()
+        if now - state["t"] < 0.2 and epoch < max_epochs:
+            return
+        state["t"] = now
+        with contextlib.suppress(OSError):
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write(f"{int(epoch)} {int(max_epochs)}")
+            os.replace(tmp, path)
+    return progress
+
+
+def _read_progress(path: str) -> float:
+    """The fraction of its epochs a worker's point has trained (0 when unknown)."""
+    try:
+        with open(path) as f:
+            epoch, max_epochs = (int(x) for x in f.read().split())
+        return min(1.0, epoch / max(1, max_epochs))
+    except (OSError, ValueError):
+        return 0.0
+
+
 def _local_task(spec_json: str, representations: bool, summarise: Callable | None,
-                cancel_path: str | None, env: dict[str, str]
+                cancel_path: str | None, env: dict[str, str],
+                progress_path: str | None = None
                 ) -> tuple[bytes, bytes, dict | None, float]:
     # Forkserver children inherit the server's environment from when it started, not
     # the driver's current one: pass the engine's settings (data directory...) along.
     os.environ.update(env)
-    return _compute_point(spec_json, representations, summarise, _file_cancel(cancel_path))
+    return _compute_point(spec_json, representations, summarise, _file_cancel(cancel_path),
+                          _file_progress(progress_path))
 
 
 def _engine_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("NOISEALIGN_")}
 
 
+# The lease of a Dask sweep: its driver bumps a counter on the scheduler every
+# LEASE_BEAT_SECONDS; a worker whose point sees no new value for LEASE_SECONDS stops it
+# (the driver was killed, by any signal, or lost its connection), so a cluster never
+# trains for a dead driver. Counted on the worker's own clock: no clock is compared
+# between machines.
+LEASE_BEAT_SECONDS = 1.0
+LEASE_SECONDS = 6.0
+
+
+class _Lease:
+    """The worker's side of the lease: :meth:`expired` once the driver's counter has not
+    moved for ``LEASE_SECONDS`` (or cannot be read for as long)."""
+
+    def __init__(self, name: str) -> None:
+        from distributed import Variable
+        self._var = Variable(name)
+        self._value: Any = None
+        self._moved = time.monotonic()
+
+    def expired(self) -> bool:
+        now = time.monotonic()
+        try:
+            value = self._var.get(timeout=LEASE_BEAT_SECONDS)
+        except Exception:  # noqa: BLE001 -- unset, unreachable: the clock runs on
+            value = self._value
+        if value != self._value:
+            self._value, self._moved = value, now
+        return now - self._moved > LEASE_SECONDS
+
+
 def _dask_task(spec_json: str, representations: bool, summarise: Callable | None,
-               threads: int, cancel_event: str | None) -> tuple[bytes, bytes, dict | None, float]:
+               threads: int, cancel_event: str | None,
+               lease: str | None = None) -> tuple[bytes, bytes, dict | None, float]:
     _init_worker(threads)
     cancel = None
-    if cancel_event:
+    if cancel_event or lease:
         from distributed import Event
-        event = Event(cancel_event)
-        state = {"t": time.monotonic()}
+        event = Event(cancel_event) if cancel_event else None
+        held = _Lease(lease) if lease else None
+        state = {"t": time.monotonic(), "stop": False}
 
         def cancel() -> bool:  # noqa: F811 - a round trip to the scheduler: at most 1/s
             now = time.monotonic()
-            if now - state["t"] < 1.0:
-                return False
+            if state["stop"] or now - state["t"] < 1.0:
+                return state["stop"]
             state["t"] = now
-            try:
-                return bool(event.is_set())
-            except Exception:
-                return False
+            with contextlib.suppress(Exception):
+                if event is not None and event.is_set():
+                    state["stop"] = True
+            if held is not None and held.expired():
+                log.warning("sweep driver's lease %s expired: stopping its point", lease)
+                state["stop"] = True
+            return state["stop"]
     return _compute_point(spec_json, representations, summarise, cancel)
+
+
+def _beat(client: Any, name: str, stop: Any) -> None:
+    """The driver's side of the lease: bump the counter ``name`` until ``stop`` is set."""
+    from distributed import Variable
+    var = Variable(name, client=client)
+    n = 0
+    while not stop.is_set():
+        n += 1
+        with contextlib.suppress(Exception):
+            var.set(n)
+        stop.wait(LEASE_BEAT_SECONDS)
 
 
 def _picklable(fn: Callable) -> bool:
@@ -418,7 +501,9 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
               cancel: Callable[[], bool] | None = None,
               threads_per_worker: int | None = None,
               epoch_progress: Callable[[int, int, int], None] | None = None,
-              max_sweep_seconds: float | None = None
+              max_sweep_seconds: float | None = None,
+              pool: Any = None,
+              running_progress: Callable[[int, list[float]], None] | None = None
               ) -> Iterator[SweepPoint]:
     """Compute a sweep, yielding each point as it finishes (cached points first).
 
@@ -433,6 +518,13 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     runs in the caller's process) is called every epoch of the point being trained, with
     ``done`` the points finished before it: a job can show progress within a point.
     A failed point raises :class:`SweepError` after the others are stopped.
+
+    ``pool`` (local executor only): an :class:`engine.workers.WarmPool` whose processes
+    run the points and stay up after the sweep (no process start per sweep); at most
+    :func:`engine.workers.concurrent_points` points are in flight, so what runs at once
+    fits the memory guard. ``running_progress(done, fractions)`` (local executor) is
+    called about every 0.1 s with the points finished and the epoch fraction of each
+    point being trained.
 
     The sweep guard: the summed estimate of the missing points
     (:func:`engine.guard.check_sweep`) must stay within ``max_sweep_seconds`` (default
@@ -458,6 +550,11 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler={scheduler!r} is only used with executor='dask', not "
                          f"{executor!r}")
+    if pool is not None and executor != "local":
+        raise ValueError(f"pool is only used with executor='local', not {executor!r}")
+    if running_progress is not None and executor != "local":
+        raise ValueError("running_progress is only used with executor='local', not "
+                         f"{executor!r}")
     if epoch_progress is not None and executor != "serial":
         raise ValueError("epoch_progress is only used with executor='serial' (other "
                          f"executors train in other processes), not {executor!r}")
@@ -465,13 +562,15 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
         from engine.guard import check_sweep
         check_sweep(sweep, cache, max_sweep_seconds=max_sweep_seconds)
     return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
-                         threads_per_worker, cores, epoch_progress)
+                         threads_per_worker, cores, epoch_progress, pool, running_progress)
 
 
 def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int | None,
                   scheduler: Any, progress: Callable[[SweepProgress], None] | None,
                   cancel: Callable[[], bool] | None, threads_per_worker: int | None,
-                  cores: int, epoch_progress: Callable[[int, int, int], None] | None = None
+                  cores: int, epoch_progress: Callable[[int, int, int], None] | None = None,
+                  pool: Any = None,
+                  running_progress: Callable[[int, list[float]], None] | None = None
                   ) -> Iterator[SweepPoint]:
     specs, points = sweep.specs(), sweep.points()
     total = len(specs)
@@ -571,9 +670,14 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
 
     drive = _Driver(specs, todo, cache, cancel, cached, finish, failed)
     if executor == "local":
-        n_workers = workers or cores
+        n_workers = pool.workers if pool is not None else (workers or cores)
         threads = threads_per_worker or max(1, cores // n_workers)
-        yield from _run_local(drive, reps, remote_summarise, n_workers, threads)
+        on_running = None
+        if running_progress is not None:
+            def on_running(fractions: list[float]) -> None:
+                running_progress(state["done"], fractions)
+        yield from _run_local(drive, reps, remote_summarise, n_workers, threads, pool,
+                              on_running)
     else:
         yield from _run_dask(drive, reps, remote_summarise, workers, scheduler,
                              threads_per_worker, cores)
@@ -648,30 +752,61 @@ class _Driver:
 
 
 def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers: int,
-               threads: int) -> Iterator[SweepPoint]:
+               threads: int, warm: Any = None,
+               on_running: Callable[[list[float]], None] | None = None
+               ) -> Iterator[SweepPoint]:
     cancel_dir = tempfile.mkdtemp(prefix="noisealign-sweep-")
     cancel_path = os.path.join(cancel_dir, "cancel")
     env = _engine_env()
-    pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(drive.todo)),
-                                  mp_context=_mp_context(), initializer=_init_worker,
-                                  initargs=(threads, (os.getpid(),
-                                                      _process_start(os.getpid()))))
+    if warm is not None:  # a warm pool's processes outlive this sweep
+        from engine.workers import concurrent_points
+        pool = warm.executor()
+        window = concurrent_points([drive.specs[i] for i in drive.todo], n_workers)
+    else:
+        pool = cf.ProcessPoolExecutor(max_workers=min(n_workers, len(drive.todo)),
+                                      mp_context=_mp_context(), initializer=_init_worker,
+                                      initargs=(threads, (os.getpid(),
+                                                          _process_start(os.getpid()))))
+        window = 2 * n_workers
+    progress_files: dict[Any, str] = {}
 
     def submit(i: int) -> cf.Future:
-        return pool.submit(_local_task, drive.specs[i].to_json(), reps, summarise,
-                           cancel_path, env)
+        path = os.path.join(cancel_dir, f"progress-{i}") if on_running is not None else None
+        fut = pool.submit(_local_task, drive.specs[i].to_json(), reps, summarise,
+                          cancel_path, env, path)
+        if path is not None:
+            progress_files[fut] = path
+        return fut
 
     def wait_any(futures: list, timeout: float) -> Iterable:
-        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
+        done = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
+        if on_running is not None:
+            for fut in done:
+                progress_files.pop(fut, None)
+            on_running([_read_progress(p) for f, p in progress_files.items()
+                        if f.running()])
+        return done
+
+    submitted: list[cf.Future] = []
+
+    def submit_tracked(i: int) -> cf.Future:
+        fut = submit(i)
+        submitted.append(fut)
+        return fut
 
     try:
-        yield from drive.run(submit, wait_any, window=2 * n_workers)
+        yield from drive.run(submit_tracked, wait_any, window=window)
     finally:
         # Normal end, cancel, failure or the consumer closing the iterator: running
         # workers stop at their next epoch, queued points are dropped, and the
-        # processes are waited for.
+        # processes are waited for (a warm pool's: the points, not the processes).
         Path(cancel_path).touch()
-        pool.shutdown(wait=True, cancel_futures=True)
+        if warm is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            for fut in submitted:
+                fut.cancel()
+            cf.wait(submitted)
         shutil.rmtree(cancel_dir, ignore_errors=True)
 
 
@@ -719,12 +854,18 @@ def _run_dask(drive: _Driver, reps: bool, summarise: Callable | None, workers: i
                          "like 'tcp://host:8786', a distributed.Client, or None for a new "
                          "LocalCluster")
     event_name = f"noisealign-sweep-cancel-{uuid.uuid4().hex}"
+    lease_name = f"noisealign-sweep-lease-{uuid.uuid4().hex}"
     submitted: list = []
+    import threading
+    beating = threading.Event()
+    beat = threading.Thread(target=_beat, args=(client, lease_name, beating), daemon=True,
+                            name="noisealign-sweep-lease")
+    beat.start()
 
     def submit(i: int) -> Any:
         # pure=False: a task per request; the driver's cache and locks deduplicate.
         fut = client.submit(_dask_task, drive.specs[i].to_json(), reps, summarise, threads,
-                            event_name, pure=False)
+                            event_name, lease_name, pure=False)
         submitted.append(fut)
         return fut
 
@@ -738,6 +879,7 @@ def _run_dask(drive: _Driver, reps: bool, summarise: Callable | None, workers: i
         slots = sum(client.nthreads().values()) or 1
         yield from drive.run(submit, wait_any, window=2 * slots)
     finally:
+        beating.set()
         unfinished = [f for f in submitted if not f.done()]
         if unfinished:
             with contextlib.suppress(Exception):

@@ -1,8 +1,9 @@
-"""Build the shipped summaries of the findings presets (engine/precomputed/presets.json).
+"""Build the shipped summaries of the findings presets and of the pages' default views
+(engine/precomputed/presets.json).
 
     python -m experiments.precompute --cache DIR            # compute what is missing, write
     python -m experiments.precompute --cache DIR --cached-only   # write what DIR holds
-    python -m experiments.precompute --check                # is every preset point shipped?
+    python -m experiments.precompute --check                # is every point shipped?
 
 For every preset of :data:`engine.presets.PRESETS` it builds the report's exact sweep
 (``Sweep(ExperimentSpec(**p["spec"]), {**axes, **series}, replicates=p["replicates"])``),
@@ -10,6 +11,14 @@ runs it through a :class:`engine.cache.ResultCache` (only the points the cache l
 trained; ``python -m experiments.findings --cache DIR`` fills the same cache) and writes,
 per preset, its points' cache keys and their slim summaries (:func:`engine.precomputed.slim`)
 with the format, the engine version and the git commit that made them.
+
+The default view of every page (:data:`VIEWS`: the alignment explorer's sweep, the
+information page's, the theory page's simulations) ships the same way, so a fresh install
+draws each page's first figure at once. Its points are read from the page itself
+(:func:`view_specs` opens it with its default controls through Streamlit's AppTest), so a
+changed default is caught by ``--check`` instead of being defined a second time here.
+A point the cache lacks but the file being rewritten already holds (same cache key, so
+same engine version and settings) is kept from that file.
 """
 
 from __future__ import annotations
@@ -33,6 +42,52 @@ def preset_sweep(name: str) -> Any:
     return sweep_of(preset(name))
 
 
+# page -> its script: the pages whose default view ships with the app
+VIEWS = {"alignment": "pages/alignment.py", "information": "pages/information.py",
+         "theory": "pages/theory.py"}
+
+
+def view_specs(pages: list[str] | None = None) -> dict[str, list]:
+    """{page: the specs its default view draws} for ``pages`` (default :data:`VIEWS`).
+
+    Each page runs once through Streamlit's AppTest with its default controls, Auto-run
+    off, an empty temporary results cache and no shipped file, and reports the specs of
+    its figure (:func:`ui.common.record_view`). Nothing is trained.
+    """
+    import os
+    import tempfile
+    from engine import precomputed
+    from streamlit.testing.v1 import AppTest
+    from ui.common import VIEW_SPECS
+    names = list(VIEWS) if pages is None else pages
+    env = {"NOISEALIGN_CACHE_DIR": None, precomputed.ENV_VAR: "0"}
+    saved = {k: os.environ.get(k) for k in env}
+    out: dict[str, list] = {}
+    with tempfile.TemporaryDirectory(prefix="noisealign-views-") as tmp:
+        os.environ["NOISEALIGN_CACHE_DIR"] = tmp
+        os.environ[precomputed.ENV_VAR] = "0"
+        try:
+            for name in names:
+                at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+                at.query_params["auto"] = "false"
+                at.switch_page(VIEWS[name])
+                at.run()
+                if at.exception:
+                    raise RuntimeError(f"page {name!r} failed: {at.exception[0].message}")
+                try:
+                    out[name] = list(at.session_state[VIEW_SPECS])
+                except KeyError:
+                    raise RuntimeError(f"page {name!r} drew no sweep with its default "
+                                       "controls") from None
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+    return out
+
+
 def _commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
@@ -46,57 +101,83 @@ def _commit() -> str:
 
 
 def build(cache: Any, names: list[str], *, compute: bool, workers: int | None,
-          log: Any = print) -> tuple[dict, dict[str, int]]:
-    """(file contents, {preset: points missing}) for presets ``names``; with ``compute``
-    the missing points are trained first (into ``cache``)."""
+          log: Any = print, views: dict[str, list] | None = None,
+          keep: dict[str, dict] | None = None) -> tuple[dict, dict[str, int]]:
+    """(file contents, {preset or "view:<page>": points missing}) for presets ``names``
+    and the default views ``views`` ({page: specs}, :func:`view_specs`); with ``compute``
+    the missing points are trained first (into ``cache``). ``keep``: slim summaries by
+    cache key (the file being rewritten) used for points the cache lacks."""
     import engine
     from engine import precomputed
     from engine.sweep import run_sweep
+    keep = keep or {}
     presets: dict[str, list[str]] = {}
+    shipped_views: dict[str, list[str]] = {}
     summaries: dict[str, dict] = {}
     missing: dict[str, int] = {}
-    for name in names:
-        sweep = preset_sweep(name)
-        t0 = time.perf_counter()
-        if compute:
-            for _ in run_sweep(sweep, cache, executor="local", workers=workers,
-                               max_sweep_seconds=float("inf")):
-                pass
+
+    def collect(label: str, specs: list) -> list[str]:
         keys, lacking = [], 0
-        for spec in sweep.specs():
+        for spec in specs:
             key = cache.key(spec)
             keys.append(key)
             if key in summaries:
                 continue
             s = cache.get_summary(spec)
-            if s is None:
+            if s is not None:
+                summaries[key] = precomputed.slim(s)
+            elif key in keep:
+                summaries[key] = keep[key]
+            else:
                 lacking += 1
-                continue
-            summaries[key] = precomputed.slim(s)
-        presets[name] = keys
-        missing[name] = lacking
+        missing[label] = lacking
+        return keys
+
+    for name in names:
+        sweep = preset_sweep(name)
+        t0 = time.perf_counter()
+        if compute and any(cache.key(s) not in keep for s in sweep.specs()):
+            for _ in run_sweep(sweep, cache, executor="local", workers=workers,
+                               max_sweep_seconds=float("inf")):
+                pass
+        presets[name] = keys = collect(name, sweep.specs())
+        lacking = missing[name]
         log(f"{name}: {len(keys) - lacking} of {len(keys)} points"
+            + (f" ({lacking} missing)" if lacking else "")
+            + f" [{time.perf_counter() - t0:.1f} s]")
+    for page, specs in (views or {}).items():
+        t0 = time.perf_counter()
+        if compute:
+            for spec in specs:
+                if cache.key(spec) not in keep:
+                    cache.get_or_compute(spec)
+        shipped_views[page] = keys = collect(f"view:{page}", specs)
+        lacking = missing[f"view:{page}"]
+        log(f"default view of {page}: {len(keys) - lacking} of {len(keys)} points"
             + (f" ({lacking} missing)" if lacking else "")
             + f" [{time.perf_counter() - t0:.1f} s]")
     data = {"format": precomputed.FORMAT, "engine_version": engine.__version__,
             "commit": _commit(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "presets": presets, "summaries": summaries}
+            "presets": presets, "views": shipped_views, "summaries": summaries}
     return data, missing
 
 
-def check(names: list[str], file: Path, log: Any = print) -> int:
-    """How many preset points ``file`` lacks (0: every preset draws on a fresh install)."""
+def check(names: list[str], file: Path, log: Any = print,
+          views: dict[str, list] | None = None) -> int:
+    """How many points of the presets ``names`` and of the default views ``views``
+    ({page: specs}) ``file`` lacks (0: each draws at once on a fresh install)."""
     from engine import precomputed
     data = precomputed.load(file)
+    groups = [(name, preset_sweep(name).specs()) for name in names]
+    groups += [(f"default view of {page}", specs) for page, specs in (views or {}).items()]
     lacking = 0
-    for name in names:
-        specs = preset_sweep(name).specs()
+    for label, specs in groups:
         n = sum(1 for s in specs if precomputed.cache_key(s) not in data["summaries"])
         lacking += n
-        log(f"{name}: {len(specs) - n} of {len(specs)} points shipped")
+        log(f"{label}: {len(specs) - n} of {len(specs)} points shipped")
     log(f"{file}: engine {data.get('engine_version')!r}, commit {data.get('commit')!r}, "
-        f"{len(data['summaries'])} summaries; {lacking} preset point(s) missing")
+        f"{len(data['summaries'])} summaries; {lacking} point(s) missing")
     return lacking
 
 
@@ -116,17 +197,25 @@ def main(argv: list[str] | None = None) -> int:
                     help="write nothing: count the preset points --out lacks (exit 1 if any)")
     ap.add_argument("--workers", type=int, default=None,
                     help="processes training missing points (default: one per core)")
+    ap.add_argument("--views", default=",".join(VIEWS), help="comma-separated pages whose "
+                    "default view ships (default: %(default)s; '' for none)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.presets.split(",") if n.strip()] or list(PRESETS)
     unknown = [n for n in names if n not in PRESETS]
     if unknown:
         ap.error(f"--presets: {', '.join(unknown)} unknown: allowed {', '.join(PRESETS)}")
+    pages = [n.strip() for n in args.views.split(",") if n.strip()]
+    unknown = [n for n in pages if n not in VIEWS]
+    if unknown:
+        ap.error(f"--views: {', '.join(unknown)} unknown: allowed {', '.join(VIEWS)}")
     out = Path(args.out)
+    views = view_specs(pages) if pages else {}
     if args.check:
-        return 1 if check(names, out) else 0
+        return 1 if check(names, out, views=views) else 0
     from engine.cache import ResultCache
     cache = ResultCache(args.cache) if args.cache else ResultCache()
-    data, missing = build(cache, names, compute=not args.cached_only, workers=args.workers)
+    data, missing = build(cache, names, compute=not args.cached_only, workers=args.workers,
+                          views=views, keep=precomputed.load(out)["summaries"])
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False)
     tmp = out.with_suffix(out.suffix + ".tmp")
@@ -134,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(out)
     n_missing = sum(missing.values())
     print(f"wrote {out} ({len(text) / 1e6:.2f} MB, {len(data['summaries'])} summaries"
-          + (f"; {n_missing} preset points missing" if n_missing else "") + ")")
+          + (f"; {n_missing} points missing" if n_missing else "") + ")")
     return 1 if n_missing else 0
 
 

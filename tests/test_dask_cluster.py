@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -137,3 +138,116 @@ def test_unreachable_scheduler_is_one_line_within_ten_seconds(tmp_path):
     # 30 s; the measured time (5.5 s on an idle machine) is printed, not asserted.
     assert "within 5 s" in errors[0]
     print(f"\nunreachable scheduler reported after {seconds:.1f} s")
+
+
+# ----------------------------------------------------------------------------- issue 29 item 7
+
+
+def _tree(root: int) -> list[int]:
+    """``root`` and every live process below it (from /proc)."""
+    parent: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    stat = f.read()
+                fields = stat[stat.rindex(")") + 2:].split()
+                if fields[0] != "Z":
+                    parent[int(d)] = int(fields[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        if p in parent:
+            out.append(p)
+            todo += [c for c, pp in parent.items() if pp == p]
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / ticks
+
+
+def test_workers_stop_training_soon_after_the_driver_is_sigkilled(tmp_path):
+    """Issue 29 item 7: `dask scheduler` + `dask worker --nworkers 2`, a CLI sweep of an
+    endless point (loss_tol 0, a million epochs) and a short one; once the short one is
+    cached the driver gets SIGKILL. Before the lease the workers trained on for minutes;
+    now they are idle within seconds (LEASE_SECONDS), and the finished point stays cached."""
+    from engine.cache import ResultCache
+    from engine.sweep import LEASE_SECONDS
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    root = Path(__file__).resolve().parents[1]
+    env = {**_clean_env(), "PYTHONPATH": str(root)}  # this checkout's engine everywhere
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            _command("dask") + ["scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                "--no-dashboard"], cwd=tmp_path, env=env,
+            stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "w")))
+        worker = subprocess.Popen(
+            _command("dask") + ["worker", address, "--nworkers", "2", "--nthreads", "1",
+                                "--no-dashboard", "--local-directory", str(tmp_path / "w")],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+            stderr=open(logs / "worker.log", "w"))
+        procs.append(worker)
+        _wait_for_worker(address)
+        cache_dir = tmp_path / "cache"
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "engine", "sweep", "--n-train", "20", "--n-probe", "30",
+             "--width", "16", "-K", "2", "--param", "d=5", "--loss-tol", "0",
+             "--axis", "max_epochs=5,1000000", "--scheduler", address, "--cache-dir",
+             str(cache_dir), "--quiet", "--force"],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "driver.log", "w"))
+        procs.append(driver)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and driver.poll() is None:
+            if cache_dir.exists() and len(ResultCache(cache_dir).entries()) >= 1:
+                break
+            time.sleep(0.5)
+        assert driver.poll() is None, (logs / "driver.log").read_text()[-3000:]
+        assert len(ResultCache(cache_dir).entries()) == 1, "the short point was not cached"
+        time.sleep(2.0)  # the endless point is training now
+        before = _cpu_seconds(_tree(worker.pid))
+        time.sleep(2.0)
+        busy = _cpu_seconds(_tree(worker.pid)) - before
+        assert busy > 0.5, f"the endless point is not training ({busy:.2f} CPU s in 2 s)"
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(10)
+        t_kill = time.monotonic()
+        # Idle: under 0.3 CPU seconds in 2 s over the worker's whole process tree. The
+        # lease expires after LEASE_SECONDS; a busy machine gets a generous margin.
+        idle_after = None
+        while time.monotonic() - t_kill < LEASE_SECONDS + 90:
+            before = _cpu_seconds(_tree(worker.pid))
+            time.sleep(2.0)
+            if _cpu_seconds(_tree(worker.pid)) - before < 0.3:
+                idle_after = time.monotonic() - t_kill
+                break
+        assert idle_after is not None, ("the workers kept training after the driver died:\n"
+                                        + (logs / "worker.log").read_text()[-3000:])
+        print(f"\nworkers idle {idle_after:.1f} s after SIGKILL of the driver")
+        entries = ResultCache(cache_dir).entries()
+        assert len(entries) == 1 and entries[0]["complete"]
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()

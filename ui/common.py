@@ -54,9 +54,20 @@ def _services(cache_dir: str) -> tuple[Any, JobManager]:
         from engine.guard import check_sweep as admit_sweep
     except ImportError:  # pragma: no cover - an engine without the guard
         admit = admit_sweep = None
+    from engine.workers import WarmPool, default_workers
     cache = ResultCache(cache_dir)
+    # Warm worker processes for the sweeps (engine.workers): started now, while the
+    # first page draws, so no point pays a process start; $NOISEALIGN_WORKERS of them
+    # (default: the machine's cores). $NOISEALIGN_POOL=0 trains in the job's thread.
+    pool = None
+    if os.environ.get("NOISEALIGN_POOL", "1").strip() != "0":
+        pool = WarmPool(default_workers())
+        try:
+            pool.warm()
+        except Exception:  # noqa: BLE001 -- no processes here: jobs train in-thread
+            pool = None
     manager = JobManager(cache, admit=admit, admit_sweep=admit_sweep,
-                         max_workers=_env_int("NOISEALIGN_WORKERS", 2),
+                         max_workers=default_workers(), pool=pool,
                          max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),
                          per_session_limit=_env_int("NOISEALIGN_SESSION_JOBS", 4),
                          abandon_after=ABANDON_AFTER, estimate=_seconds_estimate)
@@ -311,6 +322,19 @@ def start_job(page: str, fingerprint: str, submit: Callable[[JobManager, str], J
     return job
 
 
+VIEW_SPECS = "_view_specs"  # session-state key: the specs the page's figure draws
+
+
+def record_view(specs: list) -> None:
+    """Remember the specs whose summaries this run of the page draws (its view).
+
+    ``python -m experiments.precompute`` opens each page with its default controls and
+    reads them, so the default views' summaries can ship with the app
+    (:func:`experiments.precompute.view_specs`): one definition of a page's defaults,
+    the page's own controls."""
+    st.session_state[VIEW_SPECS] = list(specs)
+
+
 def sweep_rows(cache: Any, sweep: Any, job: Job | None) -> list[dict]:
     """One row per sweep point: spec, axis values, cache key, summary and its source.
 
@@ -320,6 +344,7 @@ def sweep_rows(cache: Any, sweep: Any, job: Job | None) -> list[dict]:
     compute. ``source`` says which: "cache", "job", "precomputed" or None.
     """
     from engine import precomputed
+    record_view(sweep.specs())
     job_points = {p.key: p for p in job.points} if job is not None and job.kind == "sweep" else {}
     rows = []
     for spec, values in zip(sweep.specs(), sweep.points()):

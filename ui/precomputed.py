@@ -65,6 +65,7 @@ def merge(rows: list[dict], specs: Sequence[Any]) -> list[dict]:
     shipped file holds (the theory page's simulations: its rows come from the cache's
     entries, which the shipped summaries are not among)."""
     from engine import precomputed
+    common.record_view(specs)
     have = {r["key"] for r in rows}
     out = list(rows)
     for spec in specs:
