@@ -5,6 +5,8 @@ Read the modules in the order data flows:
     spec -> datasets -> noise -> model -> train -> experiment (Result)
          -> measures -> summaries        theory (no training)
     compare: every measure between a user's own arrays (no training)
+    capture: a torch model's activations for compare; custom_models: an ensemble of
+    the user's own architecture under the noise protocol (train_ensemble)
     cache, sweep and export wrap that pipeline from outside; jobs and guard serve the
     dashboard; cli is the command line (``noisealign --help``).
 
@@ -31,6 +33,8 @@ _PUBLIC = {
     "run_experiment": "engine.experiment",
     "compare": "engine.compare",
     "load_arrays": "engine.compare",
+    "capture": "engine.capture",
+    "train_ensemble": "engine.custom_models",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

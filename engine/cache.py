@@ -611,6 +611,11 @@ class ResultCache:
         """The cache key of ``spec`` (:func:`spec_key`)."""
         return spec_key(spec)
 
+    def _entry_extra(self) -> dict:
+        """Fields added to every entry's metadata this cache stores (none; the own-model
+        view of engine.custom_models adds the model's name)."""
+        return {}
+
     def _key_of(self, spec_or_key: ExperimentSpec | str) -> str:
         if isinstance(spec_or_key, ExperimentSpec):
             return self.key(spec_or_key)
@@ -758,7 +763,13 @@ class ResultCache:
         A result stored without representations has empty ``hidden``/``output``
         arrays; ``need_representations=True`` treats such an entry as missing.
         """
-        key = self.key(spec)
+        return self.get_by_key(self.key(spec), spec, need_representations=need_representations)
+
+    def get_by_key(self, key: str, spec: ExperimentSpec, *,
+                   need_representations: bool = False) -> Result | None:
+        """As :meth:`get`, for an entry's ``key`` (``entries()``) stored under ``spec``:
+        also an own architecture's entry, whose key is not :func:`spec_key`."""
+        key = self._key_of(key)
         meta = self._meta(key, spec)
         if meta is None:
             return None
@@ -843,6 +854,7 @@ class ResultCache:
             # can rewrite the metadata too) at 3x the speed of SHA-256 on large entries.
             "npz_crc32": zlib.crc32(npz),
             "has_representations": bool(result_meta.get("has_representations")),
+            **self._entry_extra(),
         }
         body = json.dumps(meta, default=_json_default).encode()
         framed = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
@@ -1030,7 +1042,10 @@ class ResultCache:
                         "created": meta["created"],
                         "bytes": meta["npz_bytes"] + len(data),
                         "has_representations": meta["has_representations"],
-                        "complete": key in blobs})
+                        "complete": key in blobs,
+                        # an own architecture's entry (engine.custom_models): its name
+                        **({"model": meta["model"]} if isinstance(meta.get("model"), dict)
+                           else {})})
         out.sort(key=lambda e: e["created"], reverse=True)
         return out
 

@@ -163,6 +163,63 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
 
 
+class Progress:
+    """Progress on stderr: a live line redrawn with ``\r`` on a terminal; elsewhere (a
+    redirected log, a CI job) plain lines, at most one per ``every`` seconds plus the
+    last, so a log file holds no ``\r`` frames."""
+
+    def __init__(self, quiet: bool = False, every: float = 10.0, stream: Any = None) -> None:
+        self.stream = sys.stderr if stream is None else stream
+        self.quiet = quiet
+        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every = every
+        self._last = -math.inf
+        self._drawn = False
+
+    def show(self, text: str, final: bool = False) -> None:
+        if self.quiet:
+            return
+        if self.live:
+            print("\r" + text, end="", file=self.stream, flush=True)
+            self._drawn = True
+            return
+        now = time.monotonic()
+        if final or now - self._last >= self.every:
+            print(text, file=self.stream, flush=True)
+            self._last = now
+
+    def end(self) -> None:
+        """Finish a live line (a newline), nothing otherwise."""
+        if self._drawn:
+            print(file=self.stream, flush=True)
+            self._drawn = False
+
+
+def _mean(summary: dict, *path: str) -> Any:
+    v: Any = summary
+    for p in path:
+        v = v.get(p) if isinstance(v, dict) else None
+    return v.get("mean") if isinstance(v, dict) else v
+
+
+def headline(summary: dict) -> dict:
+    """The numbers ``run`` prints: members' mean test error, mean pairwise linear CKA,
+    II score and mutual k-NN over the probe set, with N (probe points), k (the II's
+    neighbours) and knn_k (mutual k-NN's)."""
+    return {"N": summary.get("N"), "k": summary.get("k"), "knn_k": summary.get("knn_k"),
+            "layer": summary.get("layer"),
+            "test_error": _mean(summary, "test_error"),
+            "cka": _mean(summary, "measures", "cka"),
+            "ii_score": _mean(summary, "measures", "ii_score"),
+            "mknn": _mean(summary, "measures", "mknn")}
+
+
+def _print_json(doc: Any) -> None:
+    """One strict JSON document on stdout (NaN as null, infinities as "inf")."""
+    from engine.export import json_safe
+    print(json.dumps(json_safe(doc), allow_nan=False))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.cache import ResultCache
     from engine.experiment import run_experiment
@@ -172,11 +229,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         check_out(args.out, (out.with_suffix(".json"), out.with_suffix(".npz")))
 
+    line = Progress(args.quiet)
+
     def progress(epoch: int, max_epochs: int, losses) -> None:
-        if not args.quiet:
-            finite = losses[losses == losses]
-            print(f"\r  epoch {epoch}/{max_epochs}  mean loss {finite.mean() if finite.size else float('nan'):.4g}",
-                  end="", file=sys.stderr, flush=True)
+        finite = losses[losses == losses]
+        line.show(f"  epoch {epoch}/{max_epochs}  mean loss "
+                  f"{finite.mean() if finite.size else float('nan'):.4g}",
+                  final=epoch == max_epochs)
 
     if not args.force:  # refuse what the machine cannot hold, before any training
         from engine.guard import check_machine_memory
@@ -194,29 +253,55 @@ def cmd_run(args: argparse.Namespace) -> int:
         cached = cache.get(spec, need_representations=bool(args.out)) is not None
         result = cache.get_or_compute(spec, progress=progress,
                                       need_representations=bool(args.out))
-    if not args.quiet:
-        print(file=sys.stderr)
+    line.end()
+    summary = cache.get_summary(spec) if cache is not None else None
+    if summary is None:  # --no-cache, or a cache that could not store it
+        from engine.cache import _default_summarise
+        summary = _default_summarise(result)
+    head = headline(summary)
+    err_name = "test MSE" if spec.task == "regression" else "test error"
+    written: list[str] = []
+    if args.out:
+        out = Path(args.out)
+        meta, npz = result.to_bytes(representations=True)
+        from engine.export import json_safe
+        summary_text = json.dumps(json_safe({"spec": spec.to_dict(), "headline": head,
+                                             "summary": summary}), indent=1, allow_nan=False)
+        try:
+            out.with_suffix(".json").write_bytes(meta)
+            out.with_suffix(".npz").write_bytes(npz)
+            out.with_suffix(".summary.json").write_text(summary_text + "\n")
+        except OSError as e:  # folder removed or made read-only meanwhile, disk full
+            raise _write_failed(args.out, e, cache and cache.directory) from None
+        written = [str(out.with_suffix(x)) for x in (".json", ".npz", ".summary.json")]
+    if args.json:
+        _print_json({"spec": spec.to_dict(), "from_cache": cached, "device": result.device,
+                     "n_parameters": result.n_parameters, "timings": result.timings,
+                     "headline": head,
+                     "members": [{"member": m, "epochs": int(result.epochs[m]),
+                                  "train_loss": float(result.train_loss[m]),
+                                  "test_error": float(result.test_error[m]),
+                                  "diverged": bool(result.diverged[m])}
+                                 for m in range(result.ensemble_size)],
+                     "summary": summary, "written": written})
+        return 0
     print(f"{spec.dataset}  task={spec.task}  n_train={spec.n_train}  width={spec.width}  "
           f"depth={spec.depth}  noise={spec.noise}  "
           f"level={spec.snr_db if spec.noise_level is None else spec.noise_level}  "
           f"K={spec.ensemble_size}  P={result.n_parameters}  device={result.device}  "
           f"train {result.timings.get('train', float('nan')):.2f}s"
           + ("  (from the cache)" if cached else ""))
-    err_name = "test MSE" if spec.task == "regression" else "test error"
     rows = [["member", "epochs", "train loss", err_name, "diverged"]]
     for m in range(result.ensemble_size):
         rows.append([str(m), str(result.epochs[m]), f"{result.train_loss[m]:.4g}",
                      f"{result.test_error[m]:.4g}", "yes" if result.diverged[m] else ""])
     print(_table(rows))
-    if args.out:
-        out = Path(args.out)
-        meta, npz = result.to_bytes(representations=True)
-        try:
-            out.with_suffix(".json").write_bytes(meta)
-            out.with_suffix(".npz").write_bytes(npz)
-        except OSError as e:  # folder removed or made read-only meanwhile, disk full
-            raise _write_failed(args.out, e, cache and cache.directory) from None
-        print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.npz')}")
+    print(f"{err_name} {_short(head['test_error'])}  CKA {_short(head['cka'])}  "
+          f"II score {_short(head['ii_score'])}  mutual k-NN {_short(head['mknn'])}  "
+          f"(mean over member pairs; N={head['N']} probe points, II k={head['k']}, "
+          f"k-NN k={head['knn_k']})")
+    if written:
+        print(f"wrote {', '.join(written)}")
     return 0
 
 
@@ -298,28 +383,48 @@ def cmd_sweep(args: Any) -> int:
     executor = args.executor or ("dask" if args.scheduler else "local")
     cache = ResultCache(args.cache_dir)
 
-    def show(p: SweepProgress) -> None:
-        if not args.quiet:
-            print("\r" + progress_bar(p), end="", file=sys.stderr, flush=True)
+    from engine.sweep import parse_shard, shard_indices
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    line = Progress(args.quiet)
 
+    def show(p: SweepProgress) -> None:
+        # a plain line per finished point off a terminal (points take seconds at least)
+        line.every = 0.0
+        line.show(progress_bar(p), final=p.done == p.total)
+
+    n_mine = len(shard_indices(len(sweep), shard))
     print(f"sweep of {len(sweep)} " + (f"runs ({sweep.replicates} seeds per point)"
                                        if sweep.replicates > 1 else "points")
           + f" over {', '.join(sweep.axis_names)} "
-          f"({executor} executor; cache {cache.directory})", file=sys.stderr)
+          + (f"(shard {shard[0]}/{shard[1]}: {n_mine} of them) " if shard else "")
+          + f"({executor} executor; cache {cache.directory})", file=sys.stderr)
     try:  # the sweep guard: the missing points' summed estimate against the limit
         it = run_sweep(sweep, cache, executor=executor, workers=args.workers,
                        scheduler=args.scheduler, progress=show,
                        threads_per_worker=args.threads,
-                       max_sweep_seconds=math.inf if args.force else None)
+                       max_sweep_seconds=math.inf if args.force else None, shard=shard)
     except ValueError as e:
         if getattr(e, "resource", None) != "sweep time":
             raise
         raise ValueError(f"{e}; or pass --force to run it anyway") from None
     points = list(it)
-    if not args.quiet:
-        print(file=sys.stderr)
+    line.end()
     reps = sweep.replicates > 1
     rows = aggregate(points) if reps else sweep_table(points)
+    if args.json:
+        if args.out:
+            try:
+                path = write_table(points, args.out)
+            except OSError as e:
+                raise _write_failed(args.out, e, cache.directory) from None
+            print(f"wrote {path}", file=sys.stderr)
+        _print_json({"points": len(sweep), "shard": list(shard) if shard else None,
+                     "computed": sum(not p.from_cache for p in points),
+                     "cache": str(cache.directory),
+                     "rows": [{**r, "key": p.key, "spec": p.spec.to_dict(),
+                               "summary": p.summary} for r, p in zip(rows, points)]
+                     if not reps else rows})
+        return 0
     present = set(columns(rows))
     shown = [c for c in TABLE_COLUMNS if c in present]
     if reps:  # each mean beside its error across seeds
@@ -344,9 +449,26 @@ def cmd_cache(args: Any) -> int:
     if args.action == "clear":
         n = len(cache.entries())
         cache.clear()
-        print(f"removed {n} entries from {cache.directory}")
+        if args.json:
+            _print_json({"directory": str(cache.directory), "removed": n})
+        else:
+            print(f"removed {n} entries from {cache.directory}")
         return 0
     entries = cache.entries()
+    if args.json:
+        labels = cache.labels()
+        _print_json({"directory": str(cache.directory), "volume": cache.volume(),
+                     "size_limit": cache.size_limit, "entries": [
+                         {"key": e["key"], "created": e["created"], "bytes": e["bytes"],
+                          "has_representations": e["has_representations"],
+                          "model": (e.get("model") or {}).get("name"),
+                          "name": (labels.get(e["key"]) or {}).get("name", ""),
+                          "tags": list((labels.get(e["key"]) or {}).get("tags", [])),
+                          "spec": e["spec"], "headline": headline(e["summary"])}
+                         for e in entries]} if args.action != "info" else
+                    {"directory": str(cache.directory), "entries": len(entries),
+                     "volume": cache.volume(), "size_limit": cache.size_limit})
+        return 0
     if args.action == "info":
         print(f"directory   {cache.directory}\nentries     {len(entries)}\n"
               f"on disk     {cache.volume() / 2**20:.1f} MiB of {cache.size_limit / 2**20:.0f} MiB")
@@ -399,10 +521,19 @@ def add_sweep_commands(sub: Any) -> None:
     p.add_argument("--force", action="store_true",
                    help="run even if the sweep's estimate exceeds the per-sweep limit "
                         "($NOISEALIGN_MAX_SWEEP_SECONDS, default 4 h)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="compute only the I-th of N disjoint slices (I from 0 to N - 1) "
+                        "into the cache: one per job-array task; the same sweep without "
+                        "--shard then assembles the table from the cache")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document on stdout (rows with key, spec and "
+                        "summary) instead of the table")
     p.set_defaults(func=cmd_sweep)
 
     c = sub.add_parser("cache", help="list, inspect or clear the results cache")
     c.add_argument("action", choices=("list", "info", "clear"))
+    c.add_argument("--json", action="store_true",
+                   help="list / info as one JSON document on stdout")
     c.add_argument("--cache-dir", default=None,
                    help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
     c.set_defaults(func=cmd_cache)
@@ -478,6 +609,9 @@ def add_compare_command(sub: Any) -> None:
                         "features (default), or the mean / max over the axes after the "
                         "channel")
     p.add_argument("--out", default=None, help="write the table (.csv or .json)")
+    p.add_argument("--json", action="store_true",
+                   help="print every row as one JSON document on stdout instead of the "
+                        "table")
     p.add_argument("--write-example", default=None, metavar="FILE.npz",
                    help="write the small synthetic example file and exit")
     p.set_defaults(func=cmd_compare)
@@ -504,7 +638,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise ValueError(f"--write-example {str(out)[:200]!r} is invalid: allowed a .npz "
                              "file name in an existing folder")
         make_example(out)
-        print(f"wrote {out} (example: 7 arrays of N=600, with labels)")
+        if args.json:
+            _print_json({"wrote": str(out), "arrays": 7, "N": 600, "labels": True})
+        else:
+            print(f"wrote {out} (example: 7 arrays of N=600, with labels)")
         return 0
     if args.file is None:
         raise ValueError("no input given: allowed FILE.npz or a folder of .npy files "
@@ -524,6 +661,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
           + (f", {len(set(inputs.labels.tolist()))} classes" if inputs.labels is not None else "")
           + f", k={args.k}, knn_k={args.knn_k} ({args.knn_metric}): {len(rows)} rows in "
           f"{secs:.1f}s", file=sys.stderr)
+    if args.json:
+        if out is not None:
+            write_table(rows, out)
+            print(f"wrote {out} ({len(rows)} rows)", file=sys.stderr)
+        _print_json({"arrays": {k: list(v.shape) for k, v in inputs.arrays.items()},
+                     "N": n, "k": args.k, "knn_k": args.knn_k,
+                     "knn_metric": args.knn_metric, "rows": rows})
+        return 0
     sub = args.subsample is not None
     table = [["measure", "a", "b", "value"] + (["std", "sem"] if sub else []) + ["note"]]
     for r in rows:
@@ -539,17 +684,88 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501  # as `make run` serves the dashboard
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+NON_LOCAL_WARNING = (
+    "warning: --host {host} serves the dashboard to every machine that can reach this "
+    "address. It has no password: anyone who can reach the port can use it (start "
+    "training, read and delete the shared results cache). Use a reverse proxy with a "
+    "password and TLS whenever the network is not fully trusted (README: Serving to a "
+    "lab network).")
+
+
+def find_app() -> Path:
+    """The dashboard's entry script (app.py with pages/ beside it). The one place it is
+    looked up: a checkout's app.py next to engine/ for now (an installed package's copy
+    to be added here)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "app.py", here / "app" / "app.py"):
+        if candidate.is_file():
+            return candidate
+    raise OSError(f"the dashboard's app.py was not found (looked beside {here}): run "
+                  "`noisealign app` from an installation that includes the dashboard, or "
+                  "`streamlit run app.py` in a checkout")
+
+
+def app_command(host: str, port: int, app: Path) -> list[str]:
+    """The ``streamlit run`` command line that serves ``app`` on ``host:port``."""
+    return [sys.executable, "-m", "streamlit", "run", str(app),
+            "--server.address", host, "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from engine.validation import check_int
+
+    port = check_int("--port", args.port, 1, 65535)
+    host = str(args.host)
+    if not host or len(host) > 255 or any(c.isspace() for c in host):
+        raise ValueError(f"--host {_show(host)} is invalid: allowed a host name or IP "
+                         "address (default 127.0.0.1)")
+    app = find_app()
+    if host not in LOCAL_HOSTS:
+        print(NON_LOCAL_WARNING.format(host=host), file=sys.stderr)
+    print(f"serving {app} on http://{'[' + host + ']' if ':' in host else host}:{port}",
+          file=sys.stderr)
+    sys.stderr.flush()
+    # This process becomes the server (exec, no child): a signal or Ctrl-C reaches
+    # Streamlit itself and nothing is left running. The working directory is the
+    # app's folder, where Streamlit reads .streamlit/config.toml (the safe defaults).
+    os.chdir(app.parent)
+    command = app_command(host, port, app)
+    os.execv(command[0], command)
+    return 0  # pragma: no cover - execv does not return
+
+
+def add_app_command(sub: Any) -> None:
+    """``app``: serve the dashboard (``streamlit run`` of :func:`find_app`)."""
+    p = sub.add_parser("app", help="serve the dashboard (Streamlit) on this machine",
+                       description="Serves the dashboard as `make run` does: on "
+                       f"http://{DEFAULT_HOST}:{DEFAULT_PORT} by default.")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default {DEFAULT_HOST}: this machine "
+                        "only; any other address is reachable by others, see the README)")
+    p.add_argument("--port", type=_parse_value, default=DEFAULT_PORT,
+                   help=f"port, 1 to 65535 (default {DEFAULT_PORT})")
+    p.set_defaults(func=cmd_app)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Usage lines name the command as it was typed: the console script or the module.
     invoked = os.path.basename(sys.argv[0] if sys.argv else "")
     prog = "noisealign" if invoked.startswith("noisealign") else "python -m engine"
+    from engine import __version__
     p = argparse.ArgumentParser(prog=prog,
                                 description="Alignment and information content of noisy ensembles.")
+    p.add_argument("--version", action="version", version=f"noisealign {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train one ensemble and print a summary")
     add_spec_arguments(run)
     run.add_argument("--out", help="write RESULT.json and RESULT.npz (representations)")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.add_argument("--json", action="store_true",
+                     help="print one JSON document on stdout (spec, members, headline "
+                          "measures, the full summary) instead of the table")
     run.add_argument("--cache-dir", default=None,
                      help="results cache directory (default: $NOISEALIGN_CACHE_DIR or cache/)")
     run.add_argument("--no-cache", action="store_true",
@@ -561,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_download_command(sub)  # python -m engine download mnist|fashion-mnist|cifar10|all
     add_sweep_commands(sub)  # python -m engine sweep ... / cache list|info|clear
     add_compare_command(sub)  # python -m engine compare FILE.npz ...
+    add_app_command(sub)  # noisealign app [--host 127.0.0.1] [--port 8501]
     return p
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import time
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -83,7 +83,12 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
 
 
 def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | None,
-         members: Sequence[int] | None) -> Result:
+         members: Sequence[int] | None, *, build: Callable[..., torch.nn.Module] | None = None,
+         dtype: torch.dtype | None = None, n_parameters: int | None = None) -> Result:
+    """The pipeline of :func:`run_experiment`. ``build(spec, input_dim, init_seeds)``
+    replaces :func:`engine.model.build_model` (engine.custom_models: a user's own
+    architecture), ``dtype`` the float32 of the data tensors, ``n_parameters`` the
+    spec's own count; by default the built-in model, as always."""
     t0 = time.perf_counter()
     device = resolve_device(spec.device)
     members = list(range(spec.ensemble_size)) if members is None else [int(m) for m in members]
@@ -97,12 +102,12 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
     check_cancelled("data generation")
 
     init_seeds = [member_init_seed(spec.seed, 0 if spec.shared_init else m) for m in members]
-    model = build_model(spec, data.input_dim, init_seeds).to(device)
+    model = (build or build_model)(spec, data.input_dim, init_seeds).to(device)
 
-    y_dtype = torch.int64 if data.task == "classification" else torch.float32
-    x = torch.as_tensor(noisy.x, device=device)
+    y_dtype = torch.int64 if data.task == "classification" else (dtype or torch.float32)
+    x = torch.as_tensor(noisy.x, device=device, dtype=dtype)
     y = torch.as_tensor(noisy.y, dtype=y_dtype, device=device)
-    x_probe = torch.as_tensor(data.x_probe, device=device)
+    x_probe = torch.as_tensor(data.x_probe, device=device, dtype=dtype)
     y_probe = torch.as_tensor(data.y_probe, dtype=y_dtype, device=device)
 
     with torch.no_grad():
@@ -124,6 +129,9 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
         torch.cuda.synchronize(device)
     t_train1 = time.perf_counter()
     check_cancelled("the final measurements")
+    # The final measurements in evaluation mode (a no-op for the built-in models; a
+    # user's module with dropout or batch norm is measured as it would be used).
+    model.eval()
 
     with torch.no_grad():
         out_train, _ = model(x)
@@ -152,7 +160,8 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
         if len(outcome.snapshot_epochs) else outcome.snapshot_test_error,
         hidden_snapshots=outcome.snapshot_hidden, output_snapshots=outcome.snapshot_output,
         label_flip_rate=noisy.label_flip_rate, achieved_snr_db=noisy.achieved_snr_db,
-        n_parameters=spec.n_parameters(), n_classes=data.n_classes,
+        n_parameters=spec.n_parameters() if n_parameters is None else int(n_parameters),
+        n_classes=data.n_classes,
         device=device_name(device),
         timings={"data": t_data - t0, "train": t_train1 - t_train0, "total": t1 - t0,
                  **({"snapshots": outcome.snapshot_seconds} if spec.snapshots else {})},

@@ -503,9 +503,15 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
               epoch_progress: Callable[[int, int, int], None] | None = None,
               max_sweep_seconds: float | None = None,
               pool: Any = None,
-              running_progress: Callable[[int, list[float]], None] | None = None
+              running_progress: Callable[[int, list[float]], None] | None = None,
+              shard: tuple[int, int] | None = None
               ) -> Iterator[SweepPoint]:
     """Compute a sweep, yielding each point as it finishes (cached points first).
+
+    ``shard=(i, n)``: only the i-th of n disjoint slices of the grid (points whose
+    index in ``sweep.specs()`` is i modulo n, 0 <= i < n): n array tasks on one shared
+    cache compute every point once, and the whole sweep run afterwards loads them all
+    (:func:`shard_indices`).
 
     ``workers``: processes (local; default one per core) or Dask workers of a new
     ``LocalCluster`` (default one per core); ignored for an existing scheduler.
@@ -558,11 +564,41 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     if epoch_progress is not None and executor != "serial":
         raise ValueError("epoch_progress is only used with executor='serial' (other "
                          f"executors train in other processes), not {executor!r}")
+    indices = shard_indices(len(sweep), shard)
     if max_sweep_seconds is None or max_sweep_seconds != math.inf:
         from engine.guard import check_sweep
         check_sweep(sweep, cache, max_sweep_seconds=max_sweep_seconds)
     return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
-                         threads_per_worker, cores, epoch_progress, pool, running_progress)
+                         threads_per_worker, cores, epoch_progress, pool, running_progress,
+                         indices)
+
+
+def parse_shard(text: Any) -> tuple[int, int]:
+    """``"I/N"`` -> (I, N) with 0 <= I < N <= MAX_POINTS (ValueError naming --shard)."""
+    parts = str(text).split("/")
+    try:
+        i, n = (int(p) for p in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        i = n = None
+    if i is None or not (1 <= n <= MAX_POINTS and 0 <= i < n):
+        raise ValueError(f"--shard {str(text)[:40]!r} is invalid: allowed I/N with N in "
+                         f"[1, {MAX_POINTS}] and I in [0, N - 1] (e.g. --shard "
+                         "$SLURM_ARRAY_TASK_ID/3 for an array --array=0-2)")
+    return i, n
+
+
+def shard_indices(total: int, shard: tuple[int, int] | None) -> list[int]:
+    """The grid indices of ``shard=(i, n)`` (all of them for None): every i-th of n, so
+    the slices are disjoint, cover the grid, and differ in size by at most one."""
+    if shard is None:
+        return list(range(total))
+    if (not isinstance(shard, tuple) or len(shard) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in shard)
+            or not (1 <= shard[1] <= MAX_POINTS and 0 <= shard[0] < shard[1])):
+        raise ValueError(f"shard={shard!r} is invalid: allowed (i, n) with n in "
+                         f"[1, {MAX_POINTS}] and i in [0, n - 1], or None")
+    i, n = shard
+    return list(range(i, total, n))
 
 
 def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int | None,
@@ -570,10 +606,11 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
                   cancel: Callable[[], bool] | None, threads_per_worker: int | None,
                   cores: int, epoch_progress: Callable[[int, int, int], None] | None = None,
                   pool: Any = None,
-                  running_progress: Callable[[int, list[float]], None] | None = None
-                  ) -> Iterator[SweepPoint]:
+                  running_progress: Callable[[int, list[float]], None] | None = None,
+                  indices: Sequence[int] | None = None) -> Iterator[SweepPoint]:
     specs, points = sweep.specs(), sweep.points()
-    total = len(specs)
+    indices = range(len(specs)) if indices is None else indices
+    total = len(indices)
     t0 = time.perf_counter()
     state = {"done": 0, "computed": 0, "t_compute": None}
 
@@ -601,7 +638,7 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
 
     report()
     todo: list[int] = []
-    for i in range(total):
+    for i in indices:
         if cancel is not None and cancel():
             return
         point = cached(i)

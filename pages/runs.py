@@ -257,8 +257,13 @@ if view == "Open a run":
     else:
         measure = _measure_select("runs_measure")
         k, knn_k = _settings(entry)
-        runview.show_run(run_spec, summary=entry["summary"], result=None, measure=measure,
-                         k=k, knn_k=knn_k, key="runs")
+        own_model = data.own_model_name(entry)
+        if own_model:  # its key is not the spec's: load it by key, never as a built-in run
+            common.info(f"An own architecture, {own_model!r} (engine.custom_models): the "
+                        "spec's width, depth, activation and init_scale do not apply.")
+        runview.show_run(run_spec, summary=entry["summary"],
+                         result=cache.get_by_key(key, run_spec) if own_model else None,
+                         measure=measure, k=k, knn_k=knn_k, key="runs")
 
     with st.expander("Spec and summary (JSON)", icon=":material/data_object:",
                      expanded=run_spec is None):

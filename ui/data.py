@@ -106,6 +106,14 @@ def _level(spec: Mapping[str, Any]) -> Any:
     return f"{v} dB" if field == "snr_db" else f"p={v}"
 
 
+def own_model_name(entry: Mapping[str, Any]) -> str:
+    """The model name of an own architecture's cache entry (engine.custom_models), ""
+    for a built-in MLP/CNN run; capped at 80 characters (a stored value is untrusted)."""
+    model = entry.get("model")
+    name = model.get("name") if isinstance(model, Mapping) else None
+    return str(name)[:80] if name else ""
+
+
 def runs_table(entries: Sequence[Mapping[str, Any]],
                labels: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
     """One row per cache entry, newest first; ``labels`` (``ResultCache.labels()``) fill
@@ -120,6 +128,8 @@ def runs_table(entries: Sequence[Mapping[str, Any]],
             "key": e["key"], "name": lab.get("name", ""),
             "tags": ", ".join(lab.get("tags", ())),
             "created": pd.to_datetime(e.get("created", 0), unit="s"),
+            # an own architecture's run (engine.custom_models): its name, else empty
+            "model": own_model_name(e),
             "dataset": s.get("dataset"),
             "params": ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
             "noise": s.get("noise"), "level": _level(s), "n_train": s.get("n_train"),
@@ -135,7 +145,7 @@ def runs_table(entries: Sequence[Mapping[str, Any]],
             row[m] = st_["mean"] if st_ else math.nan
         row["bytes"] = e.get("bytes")
         rows.append(row)
-    cols = ["key", "name", "tags", "created", "dataset", "params", "noise", "level", "n_train", "n_probe",
+    cols = ["key", "name", "tags", "created", "model", "dataset", "params", "noise", "level", "n_train", "n_probe",
             "width", "depth", "activation", "K", "shared_init", "init_scale", "optimizer", "lr",
             "max_epochs", "weight_decay", "seed", "test_error", "cka", "ii_score", "mknn",
             "bytes"]
