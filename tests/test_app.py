@@ -185,7 +185,6 @@ def test_alignment_invalid_combination_is_explained(params, message):
 
 
 def test_alignment_refuses_a_run_over_the_resource_limits():
-    pytest.importorskip("engine.guard")
     at = no_exception(open_app(mode="Single run", d="4096", n="100000", width="16384",
                                K="64"))
     assert "over the limit" in errors(at)

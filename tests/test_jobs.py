@@ -77,10 +77,10 @@ def test_queue_is_bounded_and_busy_is_immediate(make_manager):
     assert wait_until(lambda: running.status == "running")
     queued = m.submit_run(ExperimentSpec(**ENDLESS, seed=2), "s2")
     assert queued.status == "queued"
-    t0 = time.monotonic()
+    # Immediate: the one worker runs an endless job, so a submit that waited for a free
+    # slot would never return (pytest-timeout would fail the test), instead of raising.
     with pytest.raises(BusyError, match=r"busy: 1 jobs queued, try again shortly"):
         m.submit_run(ExperimentSpec(**TINY, seed=3), "s3")
-    assert time.monotonic() - t0 < 1.0
     # Cancelling frees the worker: the queued job never starts, new work runs.
     queued.cancel()
     assert queued.status == CANCELLED
@@ -150,7 +150,7 @@ def test_failure_is_one_line_without_traceback(make_manager):
 
 
 def test_sweep_points_arrive_and_identical_sweep_joins(make_manager, cache):
-    sweep_mod = pytest.importorskip("engine.sweep")
+    from engine import sweep as sweep_mod
     m = make_manager(max_workers=1)
     sweep = sweep_mod.Sweep(ExperimentSpec(**TINY), {"n_train": [8, 16, 24]})
     job = m.submit_sweep(sweep, "s1")
@@ -197,7 +197,7 @@ def test_admit_refuses_before_anything_is_queued(make_manager, cache):
     m = make_manager(admit=admit)
     with pytest.raises(ValueError, match="width=32 is over the limit"):
         m.submit_run(ExperimentSpec(**dict(TINY, width=32)), "s1")
-    sweep_mod = pytest.importorskip("engine.sweep")
+    from engine import sweep as sweep_mod
     sweep = sweep_mod.Sweep(ExperimentSpec(**TINY), {"width": [8, 64]})
     with pytest.raises(ValueError, match=r"sweep point width=64: width=64 is over"):
         m.submit_sweep(sweep, "s1")

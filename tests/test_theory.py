@@ -79,7 +79,7 @@ def test_delta_matches_monte_carlo_of_the_defining_integral():
 
 def test_delta_matches_the_exact_information_imbalance_of_gaussian_samples():
     """The large-N limit is what engine.measures computes at N = 2000 (k = 1)."""
-    measures = pytest.importorskip("engine.measures")
+    from engine import measures
     rng = np.random.default_rng(1)
     for rho in (0.5, 0.9):
         vals = []
@@ -390,7 +390,6 @@ def test_engine_training_agrees_with_theory_reduced():
     full check (II 0.05, CKA 0.05, test error 15 %), on the mean over seeds: one seed's
     mean varies by up to 0.08 in CKA and 20 % in test error at d = 30 (the members share
     one X), so a single seed would not be a fair test of the theory."""
-    pytest.importorskip("engine.measures")
     from experiments import linear_theory as lt
     recs = []
     for snr in (1.0, 10.0):
@@ -411,7 +410,6 @@ def test_engine_training_agrees_with_theory_reduced():
 
 
 def test_engine_weight_decay_is_a_ridge_and_large_init_is_not_rank_one():
-    pytest.importorskip("engine.measures")
     from experiments import linear_theory as lt
     # weight decay: the trained net is the ridge solution with lam = wd / (2 |beta|),
     # and that lam is the one the theory predicts
