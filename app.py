@@ -8,8 +8,9 @@ presents it).
 
 from __future__ import annotations
 
-# `streamlit run app.py` puts this file's folder first on sys.path, so engine/ and ui/
-# are found here whether or not the package is installed.
-from ui import router
+# `streamlit run app.py` puts this file's folder first on sys.path, so the checkout's
+# noisealign/ (whose search path holds engine/ and ui/) is found whether or not the
+# package is installed.
+from noisealign.ui import router
 
 router.main()

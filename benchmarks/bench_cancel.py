@@ -1,6 +1,6 @@
 """How fast a Cancel stops a running job: ``python -m benchmarks.bench_cancel``.
 
-What the dashboard's Cancel button does (``ui.common.cancel_job``) is
+What the dashboard's Cancel button does (``noisealign.ui.page_support.cancel_job``) is
 ``JobManager.release``; this measures, for a sweep whose points train for minutes, the
 seconds from the release to (a) the job's status being ``cancelled`` and (b) its worker
 being free again (a queued one-epoch run on the single worker starting), and checks
@@ -14,10 +14,10 @@ import statistics
 import tempfile
 import time
 
-from engine import ExperimentSpec
-from engine.cache import ResultCache
-from engine.jobs import JobManager
-from engine.sweep import Sweep
+from noisealign.engine import ExperimentSpec
+from noisealign.engine.store.cache import ResultCache
+from noisealign.engine.compute.jobs import JobManager
+from noisealign.engine.compute.sweep import Sweep
 
 TRIALS = 5
 BASE = dict(dataset="linear-teacher", dataset_params={"d": 8}, n_train=16, n_probe=40,

@@ -1,6 +1,6 @@
 """Batched CNN ensemble vs a per-member loop doing the same work (issue 14).
 
-K = 8 CNN members (engine.model.BatchedCNN: two 3x3 conv blocks with `width` channels,
+K = 8 CNN members (noisealign.engine.pipeline.model.BatchedCNN: two 3x3 conv blocks with `width` channels,
 2x2 max pool, a dense layer of 2 * width, 10 outputs) on digits 8x8 with label noise,
 full batch, Adam, over n in {500, 1437} x width (channels) in {8, 32, 64} (1437 is all of
 digits' training pool: the issue's n = 2000 does not exist on digits). The arms run one
@@ -9,7 +9,7 @@ after another within each repeat, in the same process with the same torch thread
 gives each arm's median over the repeats and the median over repeats of the ratio
 loop / arm within a repeat:
 
-* engine: the engine's own ``engine.train.train`` on one BatchedCNN (its default
+* engine: the engine's own ``noisealign.engine.pipeline.train.train`` on one BatchedCNN (its default
   batching, "auto": channels_last on a CPU, grouped on a GPU; it also reads every
   member's loss each epoch and evaluates a 50-point probe set at its log-spaced record
   epochs, here every epoch; its time is per forward/backward pass, of which train()
@@ -52,11 +52,11 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
-from engine import ExperimentSpec
-from engine.datasets import load_data
-from engine.model import BatchedCNN, init_cnn_weights, member_init_seed
-from engine.noise import make_noisy
-from engine.train import _keep_freed_memory, train
+from noisealign.engine import ExperimentSpec
+from noisealign.engine.pipeline.datasets import load_data
+from noisealign.engine.pipeline.model import BatchedCNN, init_cnn_weights, member_init_seed
+from noisealign.engine.pipeline.noise import make_noisy
+from noisealign.engine.pipeline.train import _keep_freed_memory, train
 
 K = 8
 SHAPE = (1, 8, 8)

@@ -1,4 +1,4 @@
-"""The full pairwise table of engine.compare (issue 16): 8 arrays of N = 5,000 x 256 with
+"""The full pairwise table of noisealign.engine.own_models.pairs (issue 16): 8 arrays of N = 5,000 x 256 with
 10-class labels, every measure, timed per measure (the ``seconds`` column) and in total,
 after dadapy and torch are imported. Also the table's II matrix against the matrix path
 before this issue (commit fa6afa2's ``_pair_sums``, which sorts every row of every space),
@@ -50,8 +50,8 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from engine import measures
-    from engine.compare import compare
+    from noisealign.engine.measures import core as measures
+    from noisealign.engine.own_models.pairs import compare
     measures._import_dadapy()
     arrays, labels = make_arrays(args.n, args.m)
     lines = [f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
@@ -82,7 +82,7 @@ def main() -> None:
             lines.append(f"| {label} | {'(in the II pass)' if s < 0 else f'{s:.2f}'} |")
     # The II matrix, before and now, same spaces.
     with tempfile.TemporaryDirectory() as old_dir:
-        src = subprocess.run(["git", "show", f"{OLD_COMMIT}:engine/measures.py"], cwd=ROOT,
+        src = subprocess.run(["git", "show", f"{OLD_COMMIT}:engine/measures/core.py"], cwd=ROOT,
                              check=True, capture_output=True, text=True).stdout
         Path(old_dir, "old_measures.py").write_text(src)
         sys.path.insert(0, old_dir)

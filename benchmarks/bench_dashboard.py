@@ -89,7 +89,7 @@ def _info_page(session: AppTest | None = None) -> AppTest:
 
 
 def revisit(profile: bool = False) -> None:
-    from engine.cache import ResultCache, default_cache_dir
+    from noisealign.engine.store.cache import ResultCache, default_cache_dir
     os.environ["NOISEALIGN_PRECOMPUTED"] = "0"  # measure the user's cache, nothing shipped
     at = _info_page()
     assert not at.exception, at.exception

@@ -63,9 +63,9 @@ def _server(port: int, cache: Path) -> subprocess.Popen:
 
 def _curves(page: str, cache_dir: Path) -> None:
     os.environ["NOISEALIGN_CACHE_DIR"] = str(cache_dir)
-    from engine.cache import ResultCache
-    from engine.spec import ExperimentSpec
-    from ui import data
+    from noisealign.engine.store.cache import ResultCache
+    from noisealign.engine.pipeline.spec import ExperimentSpec
+    from noisealign.ui import tables as data
     cache = ResultCache(cache_dir)
     rows = []
     for e in cache.entries():

@@ -1,7 +1,7 @@
 """Exact Information Imbalance against a label vector (issue 16).
 
 Delta(h -> labels) for h of N x 32 float32 and 10 classes, against the code before the
-discrete-space path (``engine/measures.py`` at commit fa6afa2, loaded from git into a
+discrete-space path (``engine/measures/core.py`` at commit fa6afa2, loaded from git into a
 temporary module, so both arms run in the same session on the same data):
 
 - *before*: ``information_imbalance(h, y)[0]`` -- the only way then, both directions,
@@ -44,7 +44,7 @@ CHILD = textwrap.dedent("""
         sys.path.insert(0, old_dir)
         import old_measures as m
     else:
-        from engine import measures as m
+        from noisealign.engine.measures import core as m
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
     if arm == "now_to":
@@ -110,7 +110,7 @@ def main() -> None:
              f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
              f"{np.__version__}", ""]
     with tempfile.TemporaryDirectory() as old_dir:
-        src = subprocess.run(["git", "show", f"{OLD_COMMIT}:engine/measures.py"], cwd=ROOT,
+        src = subprocess.run(["git", "show", f"{OLD_COMMIT}:engine/measures/core.py"], cwd=ROOT,
                              check=True, capture_output=True, text=True).stdout
         Path(old_dir, "old_measures.py").write_text(src)
         for n in args.n:

@@ -21,11 +21,11 @@ import time
 import numpy as np
 import torch
 
-from engine import ExperimentSpec
-from engine.datasets import load_data
-from engine.model import BatchedMLP, init_weights, member_init_seed
-from engine.noise import make_noisy
-from engine.train import train
+from noisealign.engine import ExperimentSpec
+from noisealign.engine.pipeline.datasets import load_data
+from noisealign.engine.pipeline.model import BatchedMLP, init_weights, member_init_seed
+from noisealign.engine.pipeline.noise import make_noisy
+from noisealign.engine.pipeline.train import train
 
 K, EPOCHS, D = 8, 200, 100
 

@@ -4,7 +4,7 @@ had left.
 
     .venv/bin/python -m benchmarks.bench_eta [--quick]
 
-Two estimates from the same run: the job's ``eta`` (engine.eta: the guard's calibrated
+Two estimates from the same run: the job's ``eta`` (noisealign.engine.compute.time_left: the guard's calibrated
 per-point estimates corrected by the measured progress) and, as the baseline, the
 previous rule (elapsed time extrapolated from the epoch progress alone,
 ``spent * (1 - p) / (p - p0)``), computed from the same job's recorded progress. The
@@ -26,8 +26,8 @@ import time
 
 
 def sweep(quick: bool):
-    from engine.spec import ExperimentSpec
-    from engine.sweep import Sweep
+    from noisealign.engine.pipeline.spec import ExperimentSpec
+    from noisealign.engine.compute.sweep import Sweep
     base = ExperimentSpec(dataset="mlp-teacher", dataset_params={"d": 20, "teacher_width": 32},
                           n_train=100, n_probe=300, noise="target", snr_db=10.0, width=16,
                           activation="relu", ensemble_size=4, init_scale=0.1,
@@ -40,9 +40,9 @@ def sweep(quick: bool):
 def main() -> None:
     import torch
 
-    from engine.cache import ResultCache
-    from engine.guard import estimate
-    from engine.jobs import JobManager
+    from noisealign.engine.store.cache import ResultCache
+    from noisealign.engine.compute.guard import estimate
+    from noisealign.engine.compute.jobs import JobManager
     quick = "--quick" in sys.argv
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}")

@@ -22,7 +22,7 @@ import numpy as np
 def main() -> None:
     import torch
 
-    from engine import measures
+    from noisealign.engine.measures import core as measures
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.bench_gpu_measures")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")

@@ -15,8 +15,8 @@ import argparse
 import statistics
 import time
 
-from engine import ExperimentSpec, run_experiment
-from engine.guard import check, clear_calibrations
+from noisealign.engine import ExperimentSpec, run_experiment
+from noisealign.engine.compute.guard import check, clear_calibrations
 
 
 def main() -> None:

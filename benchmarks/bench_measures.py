@@ -1,6 +1,6 @@
 """Exact Information Imbalance and the other measures (issue 3).
 
-1. Exact II, N = 10,000 points, 256 dimensions, both directions: ``engine.measures``
+1. Exact II, N = 10,000 points, 256 dimensions, both directions: ``noisealign.engine.measures.core``
    (float32, the default, and float64) against dadapy 0.3.4 made exact
    (``MetricComparisons(maxk=N-1).return_information_imbalace(B, subset_size=N)``: every
    rank known, one subset of all N points). Same data file, same run, each arm in its
@@ -12,7 +12,7 @@
    directions with k = 1, mutual k-NN with k = 10, linear CKA biased and debiased, TwoNN
    intrinsic dimension via dadapy), with the exponent of a least-squares fit of
    log(time) on log(N); dadapy's exact II for reference where it is affordable.
-3. ``engine.summaries.summarise`` of a real ensemble: K = 8, N = 500 probe points,
+3. ``noisealign.engine.measures.summaries.summarise`` of a real ensemble: K = 8, N = 500 probe points,
    width 256 (wall and CPU time, median of 5).
 
 The machine's load average is printed with every section: other processes share the CPU.
@@ -61,12 +61,12 @@ CHILD = textwrap.dedent("""
     with np.load(path) as z:
         a, b = z["a"], z["b"]
     if arm == "dadapy":
-        from engine.measures import _import_dadapy
+        from noisealign.engine.measures.core import _import_dadapy
         _import_dadapy()
         from dadapy.metric_comparisons import MetricComparisons
     else:
         import torch
-        from engine.measures import information_imbalance
+        from noisealign.engine.measures.core import information_imbalance
     one = os.environ.get("OMP_NUM_THREADS") == "1"
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     r0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -99,8 +99,8 @@ def run_arm(arm: str, path: str, threads: int | None, k: int = 1) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-NAMES = {"ours32": "engine.measures float32 (default)",
-         "ours64": "engine.measures float64", "dadapy": "dadapy exact (maxk=N-1)"}
+NAMES = {"ours32": "noisealign.engine.measures.core float32 (default)",
+         "ours64": "noisealign.engine.measures.core float64", "dadapy": "dadapy exact (maxk=N-1)"}
 
 
 def head_to_head(n: int, lines: list[str]) -> None:
@@ -140,7 +140,7 @@ def head_to_head(n: int, lines: list[str]) -> None:
 def scaling(ns: list[int], dadapy_max: int, lines: list[str]) -> None:
     import torch
 
-    from engine import measures
+    from noisealign.engine.measures import core as measures
     measures._import_dadapy()
     from dadapy.metric_comparisons import MetricComparisons
 
@@ -205,8 +205,8 @@ def run_scaling(quick: bool) -> list[str]:
 def summarise_time(lines: list[str], quick: bool) -> None:
     import torch
 
-    from engine import ExperimentSpec, run_experiment
-    from engine.summaries import summarise
+    from noisealign.engine import ExperimentSpec, run_experiment
+    from noisealign.engine.measures.summaries import summarise
     spec = ExperimentSpec(dataset="gaussian-mixture", dataset_params={"d": 20},
                           noise="label", label_noise=0.2, n_train=200,
                           n_probe=200 if quick else 500, width=256, ensemble_size=8,

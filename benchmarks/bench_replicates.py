@@ -22,9 +22,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
-    from engine import ExperimentSpec
-    from engine.cache import ResultCache
-    from engine.sweep import Sweep, run_sweep
+    from noisealign.engine import ExperimentSpec
+    from noisealign.engine.store.cache import ResultCache
+    from noisealign.engine.compute.sweep import Sweep, run_sweep
 
     load0 = os.getloadavg()[0]
     base = ExperimentSpec(dataset="mnist1d", n_probe=300, width=64, ensemble_size=4,

@@ -12,7 +12,7 @@ the share of the training time spent keeping the snapshots, timed inside the sam
 (``Result.timings["snapshots"]``: the copies are all that snapshots add to training, the
 forward pass on the probe set is made for the curves anyway), which a shared machine's
 load cannot skew between two runs. Then, for the same runs: storing the result in a
-results cache (serialise + write), and the summaries: :func:`engine.summaries.summarise`
+results cache (serialise + write), and the summaries: :func:`noisealign.engine.measures.summaries.summarise`
 without and with snapshots, and the part spent in the over-training block.
 The machine's load average is printed before and after (a shared machine).
 """
@@ -60,8 +60,9 @@ def main() -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
-    from engine import ExperimentSpec, run_experiment, summaries
-    from engine.cache import ResultCache
+    from noisealign.engine import ExperimentSpec, run_experiment
+    from noisealign.engine.measures import summaries
+    from noisealign.engine.store.cache import ResultCache
 
     print(f"load average before: {_load()} ({os.cpu_count()} CPUs, "
           f"{torch.get_num_threads()} torch threads)\n", flush=True)

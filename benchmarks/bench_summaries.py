@@ -3,8 +3,8 @@
     python -m benchmarks.bench_summaries [--repeats 3]
 
 For K = 8 members, N = 500 probe points, width 256 (one hidden layer, mnist1d): the median
-time of :func:`engine.summaries.summarise` (everything a cache entry stores) and of the
-part it spends in :func:`engine.summaries.intrinsic_dimension` (trained and untrained,
+time of :func:`noisealign.engine.measures.summaries.summarise` (everything a cache entry stores) and of the
+part it spends in :func:`noisealign.engine.measures.summaries.intrinsic_dimension` (trained and untrained,
 every layer, TwoNN and GRIDE through dadapy), after dadapy's one-off import, which is
 timed on its own in a fresh process.
 """
@@ -23,11 +23,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
 
-    from engine import ExperimentSpec, run_experiment
-    from engine import summaries
+    from noisealign.engine import ExperimentSpec, run_experiment
+    from noisealign.engine.measures import summaries
 
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from engine.measures import _import_dadapy; "
+    subprocess.run([sys.executable, "-c", "from noisealign.engine.measures.core import _import_dadapy; "
                     "_import_dadapy()"], check=True)
     import_s = time.perf_counter() - t
     t = time.perf_counter()

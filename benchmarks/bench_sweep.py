@@ -22,9 +22,9 @@ import statistics
 import tempfile
 import time
 
-from engine import ExperimentSpec, run_experiment
-from engine.cache import ResultCache
-from engine.sweep import Sweep, run_sweep
+from noisealign.engine import ExperimentSpec, run_experiment
+from noisealign.engine.store.cache import ResultCache
+from noisealign.engine.compute.sweep import Sweep, run_sweep
 
 
 def small_summary(r):  # module level: picklable, so workers summarise

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from engine import theory
+from noisealign.engine import theory
 
 
 def bare_formulas(n: np.ndarray, d: float, snr: float) -> tuple[np.ndarray, np.ndarray]:

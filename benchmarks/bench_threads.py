@@ -5,7 +5,7 @@ threads spin at its barrier, which on a shared CPU costs more than the work. For
 (K, n, width) the script trains the batched ensemble (full batch, Adam, linear-teacher
 d = 100, one hidden layer) for a fixed number of epochs with 1 thread and with all, and
 reports the time per epoch and the ratio, next to the work per epoch
-(``engine.train.epoch_work``) that ``engine.train.train_threads`` compares with its
+(``noisealign.engine.pipeline.train.epoch_work``) that ``noisealign.engine.pipeline.train.train_threads`` compares with its
 threshold. Load and matmul kernel are printed with the figures.
 
     python -m benchmarks.bench_threads [--epochs 60]
@@ -19,12 +19,12 @@ import time
 
 import torch
 
-from engine import ExperimentSpec
-from engine.datasets import load_data
-from engine.experiment import build_model
-from engine.model import member_init_seed
-from engine.noise import make_noisy
-from engine.train import epoch_work, train, train_threads
+from noisealign.engine import ExperimentSpec
+from noisealign.engine.pipeline.datasets import load_data
+from noisealign.engine.pipeline.run import build_model
+from noisealign.engine.pipeline.model import member_init_seed
+from noisealign.engine.pipeline.noise import make_noisy
+from noisealign.engine.pipeline.train import epoch_work, train, train_threads
 
 GRID = [(4, 20, 64), (4, 200, 64), (4, 200, 256), (8, 500, 256), (8, 1000, 256),
         (16, 1000, 256), (8, 4000, 256), (8, 2000, 1024)]

@@ -25,16 +25,16 @@ __version__ = "0.3.0"
 
 # public name -> the module that defines it (loaded on first access)
 _PUBLIC = {
-    "ExperimentSpec": "engine.spec",
-    "snr_db_to_ratio": "engine.spec",
-    "snr_ratio_to_db": "engine.spec",
-    "Result": "engine.result",
-    "Cancelled": "engine.errors",
-    "run_experiment": "engine.experiment",
-    "compare": "engine.compare",
-    "load_arrays": "engine.compare",
-    "capture": "engine.capture",
-    "train_ensemble": "engine.custom_models",
+    "ExperimentSpec": "noisealign.engine.pipeline.spec",
+    "snr_db_to_ratio": "noisealign.engine.pipeline.spec",
+    "snr_ratio_to_db": "noisealign.engine.pipeline.spec",
+    "Result": "noisealign.engine.pipeline.result",
+    "Cancelled": "noisealign.engine.base.errors",
+    "run_experiment": "noisealign.engine.pipeline.run",
+    "compare": "noisealign.engine.own_models.pairs",
+    "load_arrays": "noisealign.engine.own_models.pairs",
+    "capture": "noisealign.engine.own_models.activations",
+    "train_ensemble": "noisealign.engine.own_models.architectures",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -41,9 +41,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from engine import ExperimentSpec, run_experiment, theory
-from engine.datasets import load_data
-from engine.noise import make_noisy
+from noisealign.engine import ExperimentSpec, run_experiment, theory
+from noisealign.engine.pipeline.datasets import load_data
+from noisealign.engine.pipeline.noise import make_noisy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,7 +150,7 @@ def measure(result, beta_ref: np.ndarray | None = None) -> dict[str, float]:
     """
     import torch
 
-    from engine.measures import information_imbalance_matrix, linear_cka
+    from noisealign.engine.measures.core import information_imbalance_matrix, linear_cka
     hidden = result.hidden[0].astype(np.float64)  # (K, N, width)
     out = result.output[..., 0].astype(np.float64)  # (K, N): the 1-D projection beta_m . x
     # float64 distances: with a small init the residual directions are ~1e-5 of the main one

@@ -5,11 +5,11 @@
     python -m experiments.precompute --cache DIR --cached-only   # write what DIR holds
     python -m experiments.precompute --check                # is every point shipped?
 
-For every preset of :data:`engine.presets.PRESETS` it builds the report's exact sweep
+For every preset of :data:`noisealign.engine.presets.catalog.PRESETS` it builds the report's exact sweep
 (``Sweep(ExperimentSpec(**p["spec"]), {**axes, **series}, replicates=p["replicates"])``),
-runs it through a :class:`engine.cache.ResultCache` (only the points the cache lacks are
+runs it through a :class:`noisealign.engine.store.cache.ResultCache` (only the points the cache lacks are
 trained; ``python -m experiments.findings --cache DIR`` fills the same cache) and writes,
-per preset, its points' cache keys and their slim summaries (:func:`engine.precomputed.slim`)
+per preset, its points' cache keys and their slim summaries (:func:`noisealign.engine.presets.shipped.slim`)
 with the format, the engine version and the git commit that made them.
 
 The default view of every page (:data:`VIEWS`: the alignment explorer's sweep, the
@@ -52,13 +52,13 @@ def view_specs(pages: list[str] | None = None) -> dict[str, list]:
 
     Each page runs once through Streamlit's AppTest with its default controls, Auto-run
     off, an empty temporary results cache and no shipped file, and reports the specs of
-    its figure (:func:`ui.common.record_view`). Nothing is trained.
+    its figure (:func:`noisealign.ui.page_support.record_view`). Nothing is trained.
     """
     import os
     import tempfile
-    from engine import precomputed
+    from noisealign.engine.presets import shipped as precomputed
     from streamlit.testing.v1 import AppTest
-    from ui.common import VIEW_SPECS
+    from noisealign.ui.page_support import VIEW_SPECS
     names = list(VIEWS) if pages is None else pages
     env = {"NOISEALIGN_CACHE_DIR": None, precomputed.ENV_VAR: "0"}
     saved = {k: os.environ.get(k) for k in env}
@@ -107,9 +107,9 @@ def build(cache: Any, names: list[str], *, compute: bool, workers: int | None,
     and the default views ``views`` ({page: specs}, :func:`view_specs`); with ``compute``
     the missing points are trained first (into ``cache``). ``keep``: slim summaries by
     cache key (the file being rewritten) used for points the cache lacks."""
-    import engine
-    from engine import precomputed
-    from engine.sweep import run_sweep
+    import noisealign.engine as engine
+    from noisealign.engine.presets import shipped as precomputed
+    from noisealign.engine.compute.sweep import run_sweep
     keep = keep or {}
     presets: dict[str, list[str]] = {}
     shipped_views: dict[str, list[str]] = {}
@@ -167,7 +167,7 @@ def check(names: list[str], file: Path, log: Any = print,
           views: dict[str, list] | None = None) -> int:
     """How many points of the presets ``names`` and of the default views ``views``
     ({page: specs}) ``file`` lacks (0: each draws at once on a fresh install)."""
-    from engine import precomputed
+    from noisealign.engine.presets import shipped as precomputed
     data = precomputed.load(file)
     groups = [(name, preset_sweep(name).specs()) for name in names]
     groups += [(f"default view of {page}", specs) for page, specs in (views or {}).items()]
@@ -182,8 +182,8 @@ def check(names: list[str], file: Path, log: Any = print,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine import precomputed
-    from engine.presets import PRESETS
+    from noisealign.engine.presets import shipped as precomputed
+    from noisealign.engine.presets.catalog import PRESETS
     ap = argparse.ArgumentParser(prog="python -m experiments.precompute",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--cache", help="results cache directory (default: the dashboard's, "
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     views = view_specs(pages) if pages else {}
     if args.check:
         return 1 if check(names, out, views=views) else 0
-    from engine.cache import ResultCache
+    from noisealign.engine.store.cache import ResultCache
     cache = ResultCache(args.cache) if args.cache else ResultCache()
     data, missing = build(cache, names, compute=not args.cached_only, workers=args.workers,
                           views=views, keep=precomputed.load(out)["summaries"])

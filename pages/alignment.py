@@ -7,13 +7,15 @@ import json
 
 import streamlit as st
 
-from engine.datasets import DATASETS
-from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
+from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
                          NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
-from engine.validation import max_k
-from ui import (common, controls, data, labels, notes, plots, presets, router, runview, teach,
-                widget_sync)
-from ui import precomputed as shipped
+from noisealign.engine.base.validation import max_k
+from noisealign.ui import controls, labels, notes, plots, router, runview, teach, widget_sync
+from noisealign.ui import page_support as common
+from noisealign.ui import tables as data
+from noisealign.ui import report_links as presets
+from noisealign.ui import shipped_points as shipped
 
 router.ensure_router()
 
@@ -388,7 +390,7 @@ if mode == "Single run":
 
 
 def _sweep():
-    from engine.sweep import Sweep
+    from noisealign.engine.compute.sweep import Sweep
     if series != "none" and series == x_axis:
         raise ValueError(f"series={series!r} is invalid: allowed an axis other than the x "
                          f"axis ({x_axis!r})")

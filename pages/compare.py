@@ -10,16 +10,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.compare import (KNN_METRICS, MEASURE_LABELS, MEASURES, Limits, best_matches,
+from noisealign.engine.own_models.pairs import (KNN_METRICS, MEASURE_LABELS, MEASURES, Limits, best_matches,
                             compare, example_arrays, ii_plane, load_arrays, matrix,
                             split_name, to_csv, to_json)
-from engine.validation import max_k
-from ui import common, plots, router
+from noisealign.engine.base.validation import max_k
+from noisealign.ui import plots, router
+from noisealign.ui import page_support as common
 
 router.ensure_router()
 
 # The page computes in the visitor's own script run, so it takes fewer arrays than the
-# engine (engine.compare.LIMITS) and computes exactly on at most EXACT_MAX points (a full
+# engine (noisealign.engine.own_models.pairs.LIMITS) and computes exactly on at most EXACT_MAX points (a full
 # table of 16 arrays of 5,000 points stays within about a minute on a 2-core CPU); larger
 # N (up to the engine's limit) is computed on random subsets, with errors over them.
 # An upload's arrays together take at most 512 MiB as float64 on this page (checked on the
@@ -69,7 +70,7 @@ def _table(digest: str, measures: tuple[str, ...], k: int, knn_k: int, metric: s
 
 st.title("Compare representations")
 st.caption("Your own activations — several models, several layers, the same N inputs — "
-           "compared with every measure of the engine (`engine.compare`, the same as "
+           "compared with every measure of the engine (`noisealign.engine.own_models.pairs`, the same as "
            "`noisealign compare`).")
 upload_mb = int(st.get_option("server.maxUploadSize"))
 common.help_box(f"""

@@ -7,11 +7,13 @@ import json
 
 import streamlit as st
 
-from engine.datasets import DATASETS
-from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
-from engine.validation import max_k
-from ui import common, controls, infoview, notes, plots, presets, router, teach
-from ui import precomputed as shipped
+from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
+from noisealign.engine.base.validation import max_k
+from noisealign.ui import controls, infoview, notes, plots, router, teach
+from noisealign.ui import page_support as common
+from noisealign.ui import report_links as presets
+from noisealign.ui import shipped_points as shipped
 
 router.ensure_router()
 
@@ -131,7 +133,7 @@ with st.sidebar:
 
 
 def _sweep():
-    from engine.sweep import Sweep
+    from noisealign.engine.compute.sweep import Sweep
     lo, hi = common.spec_range("width")
     widths = common.number_list(widths_text, "widths", integer=True, lo=lo, hi=hi)
     rates = common.number_list(rates_text, "rates", lo=0.0, hi=1.0)

@@ -8,10 +8,12 @@ import time
 
 import streamlit as st
 
-from engine import runlabels
-from engine.spec import ExperimentSpec
-from engine.validation import for_markdown
-from ui import common, data, plots, router, runview
+from noisealign.engine.store import labels as runlabels
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.base.validation import for_markdown
+from noisealign.ui import plots, router, runview
+from noisealign.ui import page_support as common
+from noisealign.ui import tables as data
 
 router.ensure_router()
 
@@ -259,7 +261,7 @@ if view == "Open a run":
         k, knn_k = _settings(entry)
         own_model = data.own_model_name(entry)
         if own_model:  # its key is not the spec's: load it by key, never as a built-in run
-            common.info(f"An own architecture, {own_model!r} (engine.custom_models): the "
+            common.info(f"An own architecture, {own_model!r} (noisealign.engine.own_models.architectures): the "
                         "spec's width, depth, activation and init_scale do not apply.")
         runview.show_run(run_spec, summary=entry["summary"],
                          result=cache.get_by_key(key, run_spec) if own_model else None,

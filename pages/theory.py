@@ -9,10 +9,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine import theory
-from engine.spec import ExperimentSpec
-from ui import common, controls, data, labels, notes, plots, presets, router, teach
-from ui import precomputed as shipped
+from noisealign.engine import theory
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.ui import controls, labels, notes, plots, router, teach
+from noisealign.ui import page_support as common
+from noisealign.ui import tables as data
+from noisealign.ui import report_links as presets
+from noisealign.ui import shipped_points as shipped
 
 router.ensure_router()
 
@@ -181,7 +184,7 @@ def _sim_base() -> ExperimentSpec:
 
 
 def _sim_sweep():
-    from engine.sweep import Sweep
+    from noisealign.engine.compute.sweep import Sweep
     if x_axis == "snr_db":
         lo, hi = common.spec_range("snr_db")
         snrs = sorted(common.number_list(sim_text, "sim_snr", lo=lo, hi=hi, max_items=12))
@@ -196,7 +199,7 @@ def _x_of(spec: ExperimentSpec) -> float:
 
 
 def _sim_frame(rows: list, source: str) -> pd.DataFrame:
-    """Simulated values (ui.data.theory_sim_frame) plus the Information Imbalance Δ, at
+    """Simulated values (noisealign.ui.tables.theory_sim_frame) plus the Information Imbalance Δ, at
     ``x`` (n/d or the SNR); labels say where they come from ("CKA (simulated)")."""
     frame = data.theory_sim_frame(rows, d=int(d))
     extra = []

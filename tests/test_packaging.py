@@ -1,5 +1,5 @@
 """Packaging: pyproject's dependency ranges admit a current stack, requirements.txt keeps
-the project's exact pins, diskcache's private parts that engine/cache.py uses exist in the
+the project's exact pins, diskcache's private parts that engine/store/cache.py uses exist in the
 installed release (within pyproject's bound), and the licence / changelog / citation
 files are there."""
 
@@ -15,8 +15,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-import engine
-from engine import cache as engine_cache
+import noisealign.engine as engine
+from noisealign.engine.store import cache as engine_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

@@ -4,9 +4,9 @@ sweep axis sets them.
 A ``st.number_input`` with ``min_value``/``max_value`` refuses a typed value outside them
 in the browser (the field turns red and the old value stays in use) and ignores one from
 a link: the user is not told which value is in effect. :func:`spec_number` therefore
-leaves the range to the spec (``engine.spec.INT_BOUNDS``/``FLOAT_BOUNDS``): the value
+leaves the range to the spec (``noisealign.engine.pipeline.spec.INT_BOUNDS``/``FLOAT_BOUNDS``): the value
 reaches :class:`engine.ExperimentSpec`, whose ``ValueError`` names the field and the
-allowed range, and the page shows it next to the control (``ui.common.ErrorSlots``,
+allowed range, and the page shows it next to the control (``noisealign.ui.page_support.ErrorSlots``,
 with the field's label). The range is in the control's help as well.
 
 A control whose field the page's sweep sets (the x axis or the series) is shown
@@ -18,15 +18,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ui import labels
-from ui.common import spec_range
+from noisealign.ui import labels
+from noisealign.ui.page_support import spec_range
 
 OVERRIDDEN_NOTE = "Set by the sweep axis."
 
 
 def range_text(field: str, floor: float | None = None) -> str:
     """ "Allowed: -40 to 80 (or inf)." for ``field``, from the spec's rule tables."""
-    from engine.spec import FLOAT_BOUNDS
+    from noisealign.engine.pipeline.spec import FLOAT_BOUNDS
     lo, hi = spec_range(field, floor)
     text = f"Allowed: {lo:,.6g} to {hi:,.6g}"
     if field in FLOAT_BOUNDS and FLOAT_BOUNDS[field][2]:
@@ -45,7 +45,7 @@ def spec_number(where: Any, field: str, value: float, *, key: str, label: str | 
     where
         ``st``, ``st.sidebar`` or a column.
     field
-        The spec field (its range comes from ``engine.spec``; :func:`ui.common.spec_range`).
+        The spec field (its range comes from ``noisealign.engine.pipeline.spec``; :func:`noisealign.ui.page_support.spec_range`).
     value
         The default (its type, int or float, is the control's).
     label
@@ -75,7 +75,7 @@ def spec_number(where: Any, field: str, value: float, *, key: str, label: str | 
 
 def in_range(field: str, value: Any) -> bool:
     """Whether ``value`` is within the spec's range for ``field`` (snr_db: also inf)."""
-    from engine.spec import FLOAT_BOUNDS, INT_BOUNDS
+    from noisealign.engine.pipeline.spec import FLOAT_BOUNDS, INT_BOUNDS
     try:
         v = float(value)
     except (TypeError, ValueError, OverflowError):

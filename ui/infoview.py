@@ -10,8 +10,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.spec import ExperimentSpec
-from ui import common, data, runview
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.ui import runview
+from noisealign.ui import page_support as common
+from noisealign.ui import tables as data
 
 INFO_KEYS = ("ii_h_to_y", "ii_pen_to_out")
 
@@ -27,7 +29,7 @@ def _mean_sem(values: Any) -> tuple[float, float]:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _computed(cache_dir: str, spec_json: str, k: int) -> dict | None:
-    from engine import summaries
+    from noisealign.engine.measures import summaries
     result = runview.load_result(ExperimentSpec.from_json(spec_json))
     if result is None or not result.hidden or result.hidden[-1].size == 0:
         return None

@@ -9,7 +9,7 @@ page before its job panel) or the tab moved to another page.
 The list is an ``st.fragment`` redrawn every :data:`ACTIVE_POLL_SECONDS` while any job
 is active, so the count is true within about a second of a job's end or a cancel (it
 used to be computed on full page runs only, and said "1 running" for 30 s after a
-cancel). Cancel buttons call :func:`ui.common.cancel_job` as their ``on_click``, which
+cancel). Cancel buttons call :func:`noisealign.ui.page_support.cancel_job` as their ``on_click``, which
 acts before any script code runs.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 import streamlit as st
 
-from engine.jobs import ACTIVE, DONE, FAILED, Job, JobView
-from engine.validation import for_markdown
-from ui import common
+from noisealign.engine.compute.jobs import ACTIVE, DONE, FAILED, Job, JobView
+from noisealign.engine.base.validation import for_markdown
+from noisealign.ui import page_support as common
 
 ACTIVE_POLL_SECONDS = 1.0
 # While nothing runs, a slower poll still notices another tab's new job.

@@ -8,7 +8,7 @@ title, an error message) goes through this module instead:
 - :data:`FIELD_LABELS`: every :class:`engine.ExperimentSpec` field
   (``tests/test_labels.py`` fails for a new field without a label);
 - :data:`INPUT_LABELS`: the pages' own inputs that messages name (``xs``, ``k``, ...);
-- :data:`MEASURE_LABELS`: every alignment measure (``engine.summaries.MEASURES``) and the
+- :data:`MEASURE_LABELS`: every alignment measure (``noisealign.engine.measures.summaries.MEASURES``) and the
   theory page's quantities, with :data:`LOWER_IS_BETTER` saying which read "lower = more
   aligned";
 - :func:`label` (a name's label), :func:`axis_title` (with a unit or a direction), and
@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.registry import REGISTRY, SUMMARY_MEASURES
-from engine.registry import labels as registry_labels
+from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
+from noisealign.engine.measures.registry import labels as registry_labels
 
 # Every spec field -> how the dashboard names it (sentence case, units in parentheses).
 FIELD_LABELS: dict[str, str] = {
@@ -83,9 +83,9 @@ INPUT_LABELS: dict[str, str] = {
     "measure": "Alignment measure",
 }
 
-# Alignment measures (engine.summaries.MEASURES) and the theory page's quantities.
+# Alignment measures (noisealign.engine.measures.summaries.MEASURES) and the theory page's quantities.
 MEASURE_LABELS: dict[str, str] = {
-    **registry_labels(SUMMARY_MEASURES, "label"),  # engine.registry: one label a measure
+    **registry_labels(SUMMARY_MEASURES, "label"),  # noisealign.engine.measures.registry: one label a measure
     "rho": "Weight cosine ρ",
     "cka_large_d": "ρ² (linear CKA as d → ∞)",
     "ii_large_d": "Information Imbalance Δ(ρ) as d → ∞",
@@ -97,7 +97,7 @@ MEASURE_LABELS: dict[str, str] = {
 LOWER_IS_BETTER = frozenset({m for m in SUMMARY_MEASURES if REGISTRY[m].higher_is_better is False}
                             | {"ii_large_d", "test_error"})
 
-PARAM_PREFIX = "dataset_params."  # as engine.sweep.PARAM_PREFIX (axes over dataset parameters)
+PARAM_PREFIX = "dataset_params."  # as noisealign.engine.compute.sweep.PARAM_PREFIX (axes over dataset parameters)
 _ALL: dict[str, str] = {**INPUT_LABELS, **MEASURE_LABELS, **FIELD_LABELS}
 
 
@@ -155,8 +155,8 @@ def message(text: Any) -> str:
     ``Dataset parameter d: 0``, a leading ``axis 'snr_db'`` names the axis by its label,
     and a spec field further on (``with noise='none'``) is named by its label
     (``with noise kind 'none'``). Anything else is returned unchanged. Plain text: escape
-    it for markdown when showing it (:func:`engine.validation.for_markdown`,
-    ``ui.common.error``).
+    it for markdown when showing it (:func:`noisealign.engine.base.validation.for_markdown`,
+    ``noisealign.ui.page_support.error``).
     """
     text = str(text)
     m = _LEADING.match(text)

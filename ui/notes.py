@@ -7,7 +7,7 @@ Two kinds of text:
   page's default view, with variants for its other axes);
 - :func:`claim_notes`: for the claims a page is about, one or two sentences on what *our*
   runs found, read from the summary table of ``docs/findings.md``
-  (:func:`ui.presets.verdicts`). The wording of each note was written for one verdict;
+  (:func:`noisealign.ui.report_links.verdicts`). The wording of each note was written for one verdict;
   when the report says something else (it was regenerated with another outcome), the
   note falls back to the verdict and its "in short" column, so a page never states an
   outcome the report no longer supports.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.presets import REPORT_REL, verdicts
+from noisealign.ui.report_links import REPORT_REL, verdicts
 
 # The claims each page's plots are about (numbers of the report's summary table).
 PAGE_CLAIMS: dict[str, tuple[int, ...]] = {
@@ -79,7 +79,7 @@ def claim_notes(page: str, rows: list[tuple[str, str, str]] | None = None,
     page
         ``alignment``, ``information`` or ``theory``.
     rows
-        The report's summary rows (default: :func:`ui.presets.verdicts`).
+        The report's summary rows (default: :func:`noisealign.ui.report_links.verdicts`).
     claims
         The claims to cover (default: :data:`PAGE_CLAIMS` of ``page``).
 

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.spec import ExperimentSpec
+from noisealign.engine.pipeline.spec import ExperimentSpec
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
@@ -29,7 +29,7 @@ LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=
 # ----------------------------------------------------------------------------- threshold
 
 
-# The definitions live on the spec (engine.spec.ExperimentSpec): these names stay for the
+# The definitions live on the spec (noisealign.engine.pipeline.spec.ExperimentSpec): these names stay for the
 # pages and tests that import them from here.
 
 
@@ -377,7 +377,7 @@ def id_layers_figure(ids: dict) -> go.Figure:
     """Intrinsic dimension per layer (x) of one run: TwoNN and GRIDE, trained (solid) and
     untrained (dotted), mean with the standard error over members as error bars.
     ``ids``: ``{"trained": block, "init": block}`` of
-    :func:`engine.summaries.intrinsic_dimension`."""
+    :func:`noisealign.engine.measures.summaries.intrinsic_dimension`."""
     fig = go.Figure()
     for state, dash in (("trained", None), ("init", "dot")):
         block = ids.get(state) or {}
@@ -702,13 +702,13 @@ def over_training_figure(df: pd.DataFrame, *, measure: str, measure_label: str,
                          error_label: str, epoch: int | None = None) -> go.Figure:
     """One run's measures against training epoch, with the test error on the same axis.
 
-    ``df``: :func:`ui.data.over_training_frame`. Top: the pair measures (the chosen
+    ``df``: :func:`noisealign.ui.tables.over_training_frame`. Top: the pair measures (the chosen
     ``measure`` shown, the others one legend click away), mean over pairs +- standard
     error; middle: Delta(h -> y clean) and Delta(y clean -> h), mean over members;
     bottom: the test error. Log epoch axis, initialisation at "init". ``epoch`` (the
     slider's) is marked with a dotted line.
     """
-    from ui.data import MEASURE_SHORT
+    from noisealign.ui.tables import MEASURE_SHORT
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.45, 0.3, 0.25])
     x = _epoch_x(df["epoch"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common, jobs_view, presets, teach
+from noisealign.ui import jobs_view, teach
+from noisealign.ui import page_support as common
+from noisealign.ui import report_links as presets
 
 
 def main() -> None:

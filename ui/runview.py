@@ -2,7 +2,7 @@
 
 The alignment numbers come from the summary the cache stored with each run when the
 measure settings match it (k = 1, k-NN k = 10: instant, no arrays read); otherwise they
-are computed from the stored representations with :mod:`engine.summaries` and memoised.
+are computed from the stored representations with :mod:`noisealign.engine.measures.summaries` and memoised.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine.spec import ExperimentSpec
-from ui import common, data, plots
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.ui import plots
+from noisealign.ui import page_support as common
+from noisealign.ui import tables as data
 
 DEFAULT_K, DEFAULT_KNN_K = 1, 10
 
@@ -53,7 +55,7 @@ def _has_reps(result: Any) -> bool:
 @st.cache_data(show_spinner=False, max_entries=512)
 def _computed(cache_dir: str, spec_json: str, measure: str, k: int, knn_k: int
               ) -> dict | None:
-    from engine import summaries
+    from noisealign.engine.measures import summaries
     result = load_result(ExperimentSpec.from_json(spec_json))
     if not _has_reps(result):
         return None
@@ -72,7 +74,7 @@ def measure_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None, measure:
         if stats is not None and matrix is not None:
             return stats, matrix
     if result is not None and _has_reps(result):
-        from engine import summaries
+        from noisealign.engine.measures import summaries
         matrix = np.asarray(summaries.pairwise_matrix(result, measure, k=k, knn_k=knn_k), float)
         stats = summaries.pair_stats(matrix)
         return {s: float(stats[s]) for s in ("mean", "std", "sem", "n_pairs")}, matrix
@@ -85,7 +87,7 @@ def measure_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None, measure:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _computed_ids(cache_dir: str, spec_json: str) -> dict | None:
-    from engine import summaries
+    from noisealign.engine.measures import summaries
     result = load_result(ExperimentSpec.from_json(spec_json))
     if not _has_reps(result):
         return None
@@ -95,7 +97,7 @@ def _computed_ids(cache_dir: str, spec_json: str) -> dict | None:
 
 def intrinsic_dimension_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None
                            ) -> dict | None:
-    """``{"trained": block, "init": block}`` (engine.summaries.intrinsic_dimension) from
+    """``{"trained": block, "init": block}`` (noisealign.engine.measures.summaries.intrinsic_dimension) from
     the stored summary, or computed from the stored representations for a summary made
     before the summaries held it; None when neither is available."""
     ids = (summary or {}).get("intrinsic_dimension")
@@ -137,7 +139,7 @@ def _block_matches(block: Mapping[str, Any] | None, k: int, knn_k: int) -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _computed_over_training(cache_dir: str, spec_json: str, k: int, knn_k: int) -> dict | None:
-    from engine import summaries
+    from noisealign.engine.measures import summaries
     result = load_result(ExperimentSpec.from_json(spec_json))
     if not _has_snapshots(result) or not _has_reps(result):
         return None
@@ -146,14 +148,14 @@ def _computed_over_training(cache_dir: str, spec_json: str, k: int, knn_k: int) 
 
 def over_training_of(spec: ExperimentSpec, summary: Mapping[str, Any] | None, k: int,
                      knn_k: int, result: Any = None) -> dict | None:
-    """The over-training block (engine.summaries.over_training) of a run: from its stored
+    """The over-training block (noisealign.engine.measures.summaries.over_training) of a run: from its stored
     summary when the settings match, else computed from the stored snapshots; None when
     the run has no snapshot representations."""
     block = (summary or {}).get("over_training")
     if _block_matches(block, k, knn_k):
         return dict(block)
     if _has_snapshots(result) and _has_reps(result):
-        from engine import summaries
+        from noisealign.engine.measures import summaries
         return summaries.over_training(result, k=k, knn_k=knn_k)
     cache, _ = common.services()
     return _computed_over_training(str(cache.directory), spec.to_json(), k, knn_k)
@@ -173,7 +175,7 @@ def _matrix_at(result: Any, index: int, measure: str, k: int, knn_k: int) -> np.
     runs = result.over_training()
     if not 0 <= index < len(runs):
         return None
-    from engine import summaries
+    from noisealign.engine.measures import summaries
     return np.asarray(summaries.pairwise_matrix(runs[index], measure, k=k, knn_k=knn_k), float)
 
 

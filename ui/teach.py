@@ -6,7 +6,7 @@
 - :func:`chart`: ``st.plotly_chart`` for the pages' figures, restyled with large text,
   thick lines and big markers in presentation mode (:func:`ui.plots.presentation_style`).
 - :func:`reproduce`: an expander with the CLI line and the Python script that compute
-  what the page shows (:mod:`engine.handoff`), so a what-if becomes a full sweep on a
+  what the page shows (:mod:`noisealign.engine.cli.handoff`), so a what-if becomes a full sweep on a
   bigger machine or a cluster.
 - :func:`control_row`, :func:`wrapping_columns`: rows that wrap onto several lines on a
   narrow screen instead of squeezing every label to two letters.
@@ -25,7 +25,7 @@ PRESENT_KEY = "present"  # the URL / session key of the presentation toggle
 
 # Presentation mode: larger page text, and the expert parts out of the way: the
 # alignment page's Training options (its expander has key "training") are hidden; the
-# help boxes, downloads and reproduce box are not drawn at all (ui.common.help_box /
+# help boxes, downloads and reproduce box are not drawn at all (noisealign.ui.page_support.help_box /
 # downloads and reproduce ask presenting()).
 _PRESENT_CSS = """
 <style>
@@ -139,7 +139,7 @@ def chart(where: Any, fig: Any, **kwargs: Any) -> Any:
     """``where.plotly_chart(fig, **kwargs)``, restyled for a projector in presentation
     mode (:func:`ui.plots.presentation_style`); returns what ``plotly_chart`` returns (the
     selection event with ``on_select``)."""
-    from ui.plots import presentation_style
+    from noisealign.ui.plots import presentation_style
     if presenting():
         fig = presentation_style(fig)
     kwargs.setdefault("width", "stretch")
@@ -168,9 +168,9 @@ def wrapping_columns(widths: Sequence[int | str]) -> list[Any]:
 def reproduce(base: Any, axes: Mapping[str, Sequence] | None = None,
               replicates: int = 1, *, what: str = "this view") -> None:
     """An expander with the command line and the Python script that compute ``base``
-    (no axes) or its sweep over ``axes`` (engine.handoff); hidden in presentation mode.
+    (no axes) or its sweep over ``axes`` (noisealign.engine.cli.handoff); hidden in presentation mode.
     Code boxes have their own copy button."""
-    from engine.handoff import cli_block, python_snippet
+    from noisealign.engine.cli.handoff import cli_block, python_snippet
     if presenting() or base is None:
         return
     with st.expander(f"Reproduce {what} from the command line or Python",

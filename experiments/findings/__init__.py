@@ -1,10 +1,10 @@
 """Reproduce the two papers' findings with this project's engine and write the report.
 
-Every figure is a sweep of :mod:`engine.presets` (the same settings the dashboard offers
-as one-click presets), computed through :func:`engine.sweep.run_sweep` and the results
+Every figure is a sweep of :mod:`noisealign.engine.presets.catalog` (the same settings the dashboard offers
+as one-click presets), computed through :func:`noisealign.engine.compute.sweep.run_sweep` and the results
 cache, so an interrupted run resumes where it stopped and a rerun only computes what is
 missing. Nothing here re-implements the engine: numbers come from the cached summaries
-(:func:`engine.summaries.summarise`) and, for the per-member cross-entropy and training
+(:func:`noisealign.engine.measures.summaries.summarise`) and, for the per-member cross-entropy and training
 error that the summary leaves out, from the cached :class:`engine.Result` arrays.
 
 Usage (from the repository root)::

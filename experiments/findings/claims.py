@@ -18,16 +18,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine import theory
-from engine.registry import labels as registry_labels
-from engine.spec import snr_db_to_ratio
+from noisealign.engine import theory
+from noisealign.engine.measures.registry import labels as registry_labels
+from noisealign.engine.pipeline.spec import snr_db_to_ratio
 from experiments.findings.collect import MNIST_FIGURE, Point, series_of
 from experiments.findings.stats import (ALPHA, Test, min_points_for_trend, paired,
                                         seeds_to_resolve, spearman_perm, welch)
 
 # Alignment measures on which every alignment verdict is decided (both must agree).
 ALIGN_MEASURES = ("cka", "ii_score")
-# The report's measures and their (short) labels: the registry's (engine.registry).
+# The report's measures and their (short) labels: the registry's (noisealign.engine.measures.registry).
 # Rows carry the name as "measure_id"; code compares that, never the label.
 ALIGN_LABELS = registry_labels(("cka", "ii_score", "mknn"), "short")
 # The earlier editions' rule (a change counted beyond Z combined standard errors). It
@@ -315,7 +315,7 @@ def claim1(data: dict[str, list[Point]]) -> dict[str, Any]:
 
 def threshold_n(p: Point) -> float:
     """Interpolation threshold in n for the figure's model: the dashboard's
-    (:meth:`engine.spec.ExperimentSpec.interpolation_threshold`), n = d (+1 with a bias)
+    (:meth:`noisealign.engine.pipeline.spec.ExperimentSpec.interpolation_threshold`), n = d (+1 with a bias)
     for the linear model (docs/science.md 3), else P / outputs."""
     n = p.spec.interpolation_threshold("n_train")
     assert n is not None  # the n_train axis always moves the threshold

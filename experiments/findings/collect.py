@@ -2,7 +2,7 @@
 
 :func:`preset` gives a figure's preset (scaled down for ``--quick``), :func:`sweep_of` its
 sweep, and :func:`collect` runs (or loads) every point and reduces it to a :class:`Point`:
-the cached summary (:func:`engine.summaries.summarise`) plus, for the per-member
+the cached summary (:func:`noisealign.engine.measures.summaries.summarise`) plus, for the per-member
 cross-entropy and training error the summary leaves out, the cached :class:`engine.Result`
 arrays.
 """
@@ -18,10 +18,10 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from engine.cache import ResultCache
-from engine.presets import OVER_TRAINING, PRESETS
-from engine.spec import ExperimentSpec
-from engine.sweep import REPLICATE, Sweep, SweepProgress, run_sweep
+from noisealign.engine.store.cache import ResultCache
+from noisealign.engine.presets.catalog import OVER_TRAINING, PRESETS
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.compute.sweep import REPLICATE, Sweep, SweepProgress, run_sweep
 
 # ----------------------------------------------------------------------------- presets
 
@@ -125,14 +125,14 @@ QUICK[MNIST_FIGURE] = {"spec": {"n_train": 200, "n_probe": 100, "max_epochs": 20
 def optional_figures(data_dir: Any = None) -> tuple[str, ...]:
     """The optional figures whose data files are present (in ``data_dir``, default the
     data directory in use): ``(MNIST_FIGURE,)`` with MNIST's files, else ``()``."""
-    from engine.datafiles import is_available
+    from noisealign.engine.pipeline.dataset_files import is_available
     return (MNIST_FIGURE,) if is_available("mnist", data_dir) else ()
 
 
 def preset(name: str, quick: bool = False) -> dict[str, Any]:
     """The preset ``name`` (a deep copy), scaled down with :data:`QUICK` when ``quick``.
 
-    ``name`` is a dashboard preset (:data:`engine.presets.PRESETS`) or an optional figure
+    ``name`` is a dashboard preset (:data:`noisealign.engine.presets.catalog.PRESETS`) or an optional figure
     (:data:`OPTIONAL`)."""
     table = {**PRESETS, **EXTRA, **OPTIONAL}
     if name not in table:
@@ -261,7 +261,7 @@ def _mean_sem(values: Sequence[float]) -> tuple[float, float]:
 
 def _moved(result: Any, ok: np.ndarray) -> float:
     """Mean over usable members of linear CKA(trained h, untrained h) of the same member."""
-    from engine.measures import linear_cka
+    from noisealign.engine.measures.core import linear_cka
     h, h0 = result.layer(-1), result.layer(-1, init=True)
     vals = [linear_cka(h[m], h0[m]) for m in np.flatnonzero(ok)
             if np.isfinite(h[m]).all() and np.isfinite(h0[m]).all()]
@@ -293,7 +293,7 @@ def _run(sp, cache: ResultCache) -> _Run:
     if "measures" not in summ:
         raise RuntimeError(
             f"the cached summary of {sp.axis_values} has no 'measures': it was stored before "
-            "engine.summaries existed. Delete that cache entry (python -m engine cache ...) "
+            "noisealign.engine.measures.summaries existed. Delete that cache entry (python -m engine cache ...) "
             "or use another --cache directory.")
     result = cache.get(sp.spec)
     if result is None:  # evicted between the sweep and now: recompute through the cache
@@ -464,7 +464,7 @@ def collect_over_training(*, quick: bool, cache: ResultCache, executor: str = "l
                           workers: int | None = None, log: RunLog | None = None,
                           echo: Callable[[str], None] | None = print
                           ) -> dict[str, list[Trajectory]]:
-    """Run (or load) the over-training sweeps of :data:`engine.presets.OVER_TRAINING`
+    """Run (or load) the over-training sweeps of :data:`noisealign.engine.presets.catalog.OVER_TRAINING`
     (one data seed each; scaled down with ``quick``)."""
     log = log if log is not None else RunLog()
     out: dict[str, list[Trajectory]] = {}

@@ -14,16 +14,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from engine import theory
-from engine.presets import PRESETS
-from engine.spec import ExperimentSpec, snr_db_to_ratio
+from noisealign.engine import theory
+from noisealign.engine.presets.catalog import PRESETS
+from noisealign.engine.pipeline.spec import ExperimentSpec, snr_db_to_ratio
 from experiments.findings.claims import (ALIGN_LABELS, CLAIM2_FIGURES, NEAR_FACTOR,
                                          ROBUST_FIGURE, SCALING_FIGURE, STAYED_CKA,
                                          WIDTH_FIGURE, threshold_n, verdict_rows)
 from experiments.findings.stats import ALPHA, EXACT_MAX, fmt_p, min_points_for_trend
 from experiments.findings.collect import (FITTED_ERROR, MNIST_FIGURE, QUICK_REPLICATES, Point,
                                           RunLog, Trajectory, preset, series_of)
-from engine.presets import OVER_TRAINING, REPLICATES
+from noisealign.engine.presets.catalog import OVER_TRAINING, REPLICATES
 
 # The full run's budget on the project's 2-core reference machine.
 BUDGET_MINUTES = 90
@@ -99,7 +99,7 @@ def _section_how_to_rerun() -> list[str]:
     a("## How to rerun\n")
     a("```\n.venv/bin/python -m experiments.findings            # full run, resumes from the cache\n"
       ".venv/bin/python -m experiments.findings --quick    # small scale (a few minutes)\n```\n")
-    a("Every figure is a sweep of a preset in `engine/presets.py` (the dashboard offers the "
+    a("Every figure is a sweep of a preset in `engine/presets/catalog.py` (the dashboard offers the "
       "same presets as one-click settings), run through the results cache: a rerun only "
       "computes missing points, and an interrupted run resumes.\n")
     return L
@@ -402,7 +402,7 @@ def _section_claim4(data: dict[str, list[Point]], claims: dict[str, dict],
 def _mnist_md(data: dict[str, list[Point]], c4: dict, quick: bool) -> list[str]:
     """Claim 4 on the real MNIST: its table and decisions where its files were present,
     else one line saying that it did not run and why (the report says which ran)."""
-    from engine.datafiles import dataset_folder
+    from noisealign.engine.pipeline.dataset_files import dataset_folder
     if MNIST_FIGURE not in data:
         folder = dataset_folder("mnist")
         root = Path(__file__).resolve().parents[2]

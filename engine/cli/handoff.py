@@ -1,0 +1,250 @@
+"""Hand a dashboard view over to the command line or a script.
+
+A what-if tried on the dashboard becomes a full sweep on a bigger machine or a cluster:
+:func:`cli_command` writes the ``noisealign run`` / ``noisealign sweep`` line and
+:func:`python_snippet` the Python script (``ExperimentSpec(...)``, ``Sweep(...)``,
+``run_sweep(...)``) that compute exactly the same specs (same content hashes, so the
+same cache entries). Only fields that differ from what the command or constructor would
+use anyway are written, so the line stays short and says what is special about the view.
+
+Pure text, no torch and no streamlit: the pages call it, the tests parse its output with
+the real CLI parser (``noisealign.engine.cli.commands``) and ``exec`` the snippet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shlex
+from typing import Any, Mapping, Sequence
+
+from noisealign.engine.pipeline.spec import ADDED_FIELDS, DEFAULT_PROBE, ExperimentSpec
+
+PROGRAM = "noisealign"  # the console script; ``python -m engine`` is the same
+SCHEDULER_HINT = "tcp://HOST:8786"
+PARAM_PREFIX = "dataset_params."  # as noisealign.engine.compute.sweep: an axis over a dataset parameter
+
+# Fields never written: ``task`` follows the dataset, ``device`` is the machine's choice
+# (a cluster's workers pick their own; it does not change what is computed).
+_NEVER = ("task", "device", "dataset_params")
+
+
+def _implied_noise(dataset: str, axes: Sequence[str]) -> str:
+    """The noise kind the CLI chooses when ``--noise`` is not given (noisealign.engine.cli.commands)."""
+    from noisealign.engine.cli.commands import implied_noise
+    return implied_noise(dataset, axes)
+
+
+def changed_fields(spec: ExperimentSpec, *, skip: Sequence[str] = (),
+                   noise_default: str | None = None) -> dict[str, Any]:
+    """The spec fields that differ from what an unset flag or argument would give.
+
+    Parameters
+    ----------
+    spec
+        The (validated) spec.
+    skip
+        Fields to leave out (a sweep's axes: the axis sets them).
+    noise_default
+        The noise kind used when ``noise`` is not given (the CLI infers it from the
+        dataset and the axes); default: the dataset's natural kind.
+
+    Returns
+    -------
+    ``{field: value}`` in the spec's field order. A level that its noise kind does not
+    use (``snr_db`` under label noise), and ``depth`` of a CNN, are never listed: the spec
+    resets them anyway.
+    """
+    natural = noise_default or _implied_noise(spec.dataset, ())
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(ExperimentSpec):
+        name, value = f.name, getattr(spec, f.name)
+        if name in _NEVER or name in skip:
+            continue
+        if name == "noise":
+            if value != natural:
+                out[name] = value
+            continue
+        if not spec.applies(name):  # a level the noise kind does not use (reset anyway)
+            continue
+        if name == "depth" and spec.architecture == "cnn":
+            continue
+        if name == "n_probe":
+            from noisealign.engine.pipeline.datasets import DATASETS
+            pool = DATASETS[spec.dataset].pool_sizes(spec.params)[1]
+            if value != min(DEFAULT_PROBE, pool):
+                out[name] = value
+            continue
+        if value != ADDED_FIELDS.get(name, f.default):  # 0 == 0.0: the same value
+            out[name] = value
+    return out
+
+
+def changed_params(spec: ExperimentSpec, *, skip: Sequence[str] = ()) -> dict[str, Any]:
+    """Dataset parameters that differ from the dataset's defaults (``skip``: swept ones)."""
+    from noisealign.engine.pipeline.datasets import DATASETS
+    info = DATASETS[spec.dataset]
+    return {name: value for name, value in spec.params.items()
+            if name not in skip and (name not in info.params
+                                     or value != info.params[name].default)}
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def cli_value(value: Any) -> str:
+    """A value as the CLI reads it back (``noisealign.engine.cli.commands._parse_value``): ``true``,
+    ``inf``, ``0.0001``, ``20``. Floats are written with ``repr``, the shortest text
+    that reads back to the same float; a whole float as an integer (the spec makes it a
+    float again)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def cli_command(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = None,
+                replicates: int = 1, *, program: str = PROGRAM) -> str:
+    """The one shell line that computes ``base`` (no axes: ``run``) or the sweep of
+    ``base`` over ``axes`` with ``replicates`` data seeds (``sweep``).
+
+    Parameters
+    ----------
+    base
+        The spec (a sweep's base: its values of the swept fields are not written).
+    axes
+        ``{field or "dataset_params.NAME": values}``, 1 or 2 axes, as :class:`noisealign.engine.compute.sweep.Sweep`.
+    replicates
+        Data seeds per grid point (``--replicates``; sweeps only).
+    program
+        The command's name (``noisealign``, or ``python -m engine``).
+
+    Returns
+    -------
+    A single line, every word quoted for a POSIX shell (:func:`shlex.quote`), e.g.
+    ``noisealign sweep --dataset digits --width 32 --axis n_train=50,100``.
+    """
+    axes = dict(axes or {})
+    if not axes and replicates != 1:
+        raise ValueError(f"replicates={replicates!r} is invalid without axes: allowed 1 "
+                         "(a single run has no replicates; use a sweep)")
+    swept = [a for a in axes if not a.startswith(PARAM_PREFIX)]
+    swept_params = [a[len(PARAM_PREFIX):] for a in axes if a.startswith(PARAM_PREFIX)]
+    noise_default = _implied_noise(base.dataset, list(axes))
+    words = ["sweep" if axes else "run", "--dataset", base.dataset]
+    for name, value in changed_params(base, skip=swept_params).items():
+        words += ["--param", f"{name}={cli_value(value)}"]
+    for name, value in changed_fields(base, skip=["dataset", *swept],
+                                      noise_default=noise_default).items():
+        words += ["-K" if name == "ensemble_size" else _flag(name), cli_value(value)]
+    for name, values in axes.items():
+        words += ["--axis", f"{name}=" + ",".join(cli_value(v) for v in values)]
+    if axes and replicates != 1:
+        words += ["--replicates", str(int(replicates))]
+    return program + " " + " ".join(shlex.quote(w) for w in words)
+
+
+def cli_block(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = None,
+              replicates: int = 1, *, program: str = PROGRAM) -> str:
+    """:func:`cli_command` with comment lines saying how to run it elsewhere (shown in
+    a code box: the line is what a user copies)."""
+    line = cli_command(base, axes, replicates, program=program)
+    if axes:
+        notes = ["# the same sweep on a Dask cluster: append "
+                 f"--scheduler {SCHEDULER_HINT}", "# write the table: append --out results.csv"]
+    else:
+        notes = ["# keep the representations: append --out run1  (writes run1.json, run1.npz)"]
+    return "\n".join([line, *notes])
+
+
+# ----------------------------------------------------------------------------- Python
+
+
+def py_value(value: Any) -> str:
+    """A Python literal for a spec value (``float("inf")`` for infinity)."""
+    if isinstance(value, float) and math.isinf(value):
+        return 'float("inf")' if value > 0 else '-float("inf")'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{py_value(k)}: {py_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(py_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def _spec_call(spec: ExperimentSpec, skip: Sequence[str], skip_params: Sequence[str],
+               name: str) -> str:
+    """``name = ExperimentSpec(...)`` wrapped at 88 characters, only changed fields."""
+    args = [f"dataset={spec.dataset!r}"]
+    params = changed_params(spec, skip=skip_params)
+    if params:
+        args.append(f"dataset_params={py_value(params)}")
+    # noise: the constructor's own default is 'auto' (the dataset's natural kind).
+    args += [f"{k}={py_value(v)}" for k, v in
+             changed_fields(spec, skip=["dataset", *skip]).items()]
+    opening = f"{name} = ExperimentSpec("
+    lines, line = [], opening
+    for i, a in enumerate(args):
+        piece = a + (", " if i < len(args) - 1 else ")")
+        if len(line) + len(piece.rstrip()) > 88 and line != opening:
+            lines.append(line.rstrip())
+            line = " " * len(opening)
+        line += piece
+    lines.append(line)
+    return "\n".join(lines)
+
+
+def python_snippet(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = None,
+                   replicates: int = 1) -> str:
+    """A script that computes the same specs as :func:`cli_command`.
+
+    With axes it defines ``base`` and ``sweep`` (an :class:`noisealign.engine.compute.sweep.Sweep`) at the
+    top level and runs it under ``if __name__ == "__main__":`` (sweeps start worker
+    processes); without, it defines ``spec`` and computes it there. Results go to the
+    shared cache (``ResultCache()``: ``cache/`` or ``$NOISEALIGN_CACHE_DIR``).
+    """
+    axes = dict(axes or {})
+    swept = [a for a in axes if not a.startswith(PARAM_PREFIX)]
+    swept_params = [a[len(PARAM_PREFIX):] for a in axes if a.startswith(PARAM_PREFIX)]
+    if not axes:
+        if replicates != 1:
+            raise ValueError(f"replicates={replicates!r} is invalid without axes: allowed 1")
+        return "\n".join([
+            "from engine import ExperimentSpec",
+            "from noisealign.engine.store.cache import ResultCache",
+            "",
+            _spec_call(base, [], [], "spec"),
+            "",
+            'if __name__ == "__main__":',
+            "    result = ResultCache().get_or_compute(spec)   # cached: loaded, not retrained",
+            "    print(result.test_error)                      # one value per member",
+            "    # representations: result.hidden[-1] has shape (K, N probe points, width)",
+            "",
+        ])
+    axes_text = "{" + ", ".join(f"{name!r}: {py_value(list(values))}"
+                                for name, values in axes.items()) + "}"
+    sweep_args = f"base, {axes_text}" + (f", replicates={int(replicates)}"
+                                         if replicates != 1 else "")
+    return "\n".join([
+        "from engine import ExperimentSpec",
+        "from noisealign.engine.store.cache import ResultCache",
+        "from noisealign.engine.compute.sweep import Sweep, run_sweep",
+        "",
+        _spec_call(base, swept, swept_params, "base"),
+        f"sweep = Sweep({sweep_args})",
+        "",
+        'if __name__ == "__main__":   # sweeps start worker processes',
+        "    # on a Dask cluster: run_sweep(sweep, ResultCache(), executor=\"dask\",",
+        f"    #                              scheduler=\"{SCHEDULER_HINT}\")",
+        "    for point in run_sweep(sweep, ResultCache()):",
+        "        print(point.axis_values, point.summary[\"test_error\"][\"mean\"])",
+        "",
+    ])

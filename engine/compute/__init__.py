@@ -1,0 +1,17 @@
+"""Running the pipeline at scale, from outside it:
+
+- ``sweep``: :class:`Sweep` grids and :func:`run_sweep` (serial, process pool, Dask).
+- ``workers``: warm local worker processes kept for a server's sweep jobs.
+- ``jobs``: the dashboard's background jobs (:class:`JobManager`).
+- ``guard``: the resource guard, memory and time of a run estimated before it starts.
+- ``time_left``: a running job's time left, the guard's estimate corrected by progress.
+- ``export``: sweep results as a table, CSV or strict JSON.
+"""
+
+from noisealign.engine.base.lazy import exports
+
+__all__, __getattr__, __dir__ = exports(__name__, {
+    "Sweep": "sweep", "SweepPoint": "sweep", "SweepError": "sweep", "run_sweep": "sweep",
+    "JobManager": "jobs", "WarmPool": "workers", "ResourceLimitError": "guard", "estimate": "guard",
+    "TimeLeft": "time_left", "sweep_table": "export",
+})

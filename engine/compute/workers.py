@@ -1,0 +1,136 @@
+"""Warm local workers: one process pool kept alive for a server's sweep jobs.
+
+A sweep's points used to run one after another in the job's thread (one core), and a
+process pool started per sweep pays a process start and the engine's imports (seconds)
+before its first point. A :class:`WarmPool` is started once (by the dashboard, at its
+first page) and shared by every job: its processes fork from a fork server that has
+imported the engine already, are started at once (:meth:`WarmPool.warm`), and stay up
+between jobs, so a point never waits for a process to start.
+
+Its size is ``$NOISEALIGN_WORKERS`` (default: the machine's cores, :func:`default_workers`);
+each worker trains on ``cores // workers`` torch threads (one on the project's 2-core
+machine), so workers never fight over cores. What runs at once is further bounded by
+the memory guard (:func:`concurrent_points`). Workers end with their driver, however it
+dies (:func:`noisealign.engine.compute.sweep._watch_driver`), and a pool whose worker died (killed, out of
+memory) is replaced at the next use.
+
+This module never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import os
+import threading
+from typing import Any, Sequence
+
+ENV_VAR = "NOISEALIGN_WORKERS"
+MAX_WORKERS = 256
+
+
+def default_workers() -> int:
+    """``$NOISEALIGN_WORKERS`` if it is an integer in [1, MAX_WORKERS], else the
+    machine's cores (``os.cpu_count()``)."""
+    raw = os.environ.get(ENV_VAR, "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if 1 <= n <= MAX_WORKERS:
+            return n
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+def concurrent_points(specs: Sequence[Any], workers: int,
+                      max_memory_bytes: float | None = None) -> int:
+    """How many of ``specs`` may train at once on ``workers`` processes: at most
+    ``workers``, and no more than fit in the guard's memory limit together
+    (``$NOISEALIGN_MAX_MEMORY_GB``, :func:`noisealign.engine.compute.guard.limits`) counting the largest
+    point's estimate for each; at least 1 (a single point was admitted on its own)."""
+    if not specs:
+        return max(1, workers)
+    from noisealign.engine.compute.guard import estimate, limits
+    mem_limit, _ = limits(max_memory_bytes, None)
+    try:
+        biggest = max(estimate(s).memory_bytes for s in specs)
+    except Exception:  # noqa: BLE001 -- no estimate: one at a time is always safe
+        return 1
+    if not math.isfinite(mem_limit) or biggest <= 0:
+        return max(1, workers)
+    return max(1, min(workers, int(mem_limit // biggest)))
+
+
+def _warm_task() -> int:
+    """Runs in a worker: import what a point needs, so the first point pays nothing."""
+    import noisealign.engine as engine
+    import noisealign.engine.pipeline.run  # noqa: F401 -- the fork server has it; spawn does not
+    return os.getpid()
+
+
+class WarmPool:
+    """A process pool for sweep points, started once and kept warm.
+
+    ``workers``: processes (default :func:`default_workers`); ``threads``: torch threads
+    per worker (default ``cores // workers``). :meth:`executor` gives the live
+    ``ProcessPoolExecutor`` (a new one if the last one broke); :func:`noisealign.engine.compute.sweep.
+    run_sweep` takes the pool as ``pool=`` and leaves it running after the sweep.
+    """
+
+    def __init__(self, workers: int | None = None, threads: int | None = None) -> None:
+        for name, v in (("workers", workers), ("threads", threads)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int)
+                                  or not 1 <= v <= MAX_WORKERS):
+                raise ValueError(f"{name}={v!r} is invalid: allowed an integer in "
+                                 f"[1, {MAX_WORKERS}] or None")
+        self.workers = workers or default_workers()
+        self.threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
+        self._lock = threading.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def executor(self) -> cf.ProcessPoolExecutor:
+        """The running pool (started on first use, replaced if a worker died)."""
+        from noisealign.engine.compute.sweep import _init_worker, _mp_context, _process_start
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the warm pool is closed")
+            pool = self._pool
+            if pool is None or getattr(pool, "_broken", False) or getattr(
+                    pool, "_shutdown_thread", False):
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                pid = os.getpid()
+                pool = cf.ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=_mp_context(),
+                    initializer=_init_worker,
+                    initargs=(self.threads, (pid, _process_start(pid))))
+                self._pool = pool
+            return pool
+
+    def warm(self, wait: bool = False) -> list[int]:
+        """Start every worker now (not at the first point); with ``wait``, until they
+        have imported the engine, returning their pids."""
+        pool = self.executor()
+        futures = [pool.submit(_warm_task) for _ in range(self.workers)]
+        if not wait:
+            return []
+        return sorted({f.result() for f in futures})
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (empty before they started)."""
+        with self._lock:
+            procs = getattr(self._pool, "_processes", None) or {}
+            return sorted(procs)
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers (queued points are dropped)."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return f"WarmPool(workers={self.workers}, threads={self.threads})"

@@ -1,0 +1,18 @@
+"""Your own models and representations, under this project's measures and noise protocol.
+
+- ``pairs``: :func:`compare`, every measure between every pair of your arrays, and
+  :func:`load_arrays`.
+- ``arrays``: representation files read header-first (``.npz``, a folder of ``.npy``,
+  ``.safetensors``; nothing is unpickled), every header checked before data is read.
+- ``activations``: :func:`capture`, a PyTorch model's activations by forward hooks, in the
+  form :func:`compare` takes.
+- ``architectures``: :func:`train_ensemble`, your own module factory trained as an
+  ensemble under the project's datasets, noise, seeds and measures, cached under its name.
+"""
+
+from noisealign.engine.base.lazy import exports
+
+__all__, __getattr__, __dir__ = exports(__name__, {
+    "compare": "pairs", "load_arrays": "pairs", "capture": "activations",
+    "train_ensemble": "architectures", "FactoryEnsemble": "architectures",
+})

@@ -1,0 +1,1141 @@
+"""The results cache: every experiment a user has seen comes back instantly, computed once.
+
+Layout of a cache directory (what this module creates is owner-only: directories 0o700,
+files 0o600; a directory that already exists keeps its mode)::
+
+    <dir>/results/   a diskcache.Cache (SQLite index + value files)
+    <dir>/locks/     one lock file per key, for single flight across processes
+
+An entry is two diskcache items written in one SQLite transaction, so an entry is
+either complete or absent:
+
+- ``m/<key>``: the entry's metadata, JSON bytes prefixed by their own SHA-256: the spec,
+  the summary (always stored), the :class:`~noisealign.engine.pipeline.result.Result` metadata, the length
+  and CRC-32 of the arrays, whether representations are included.
+- ``b/<key>``: the arrays as ``.npz`` bytes (``np.load(allow_pickle=False)``).
+
+A run's name and tags, when a user gave it some (:meth:`ResultCache.set_label`), are a
+third item ``l/<key>`` (:mod:`noisealign.engine.store.labels`): deleted with the entry, never evicted
+on its own.
+
+Nothing is ever pickled or unpickled: the :class:`_SafeDisk` used for diskcache only
+accepts ``str`` keys and ``bytes`` values and refuses to load anything diskcache would
+unpickle (CVE-2025-69872: diskcache's default ``Disk`` unpickles values, so anyone who
+can write the cache directory could run code in the reader).
+
+A corrupted entry (checksum, length, JSON or ``.npz`` errors, a result for another spec)
+is dropped with a :class:`CacheWarning` and treated as missing, so it is recomputed. A
+corrupted database file is deleted and recreated with a warning. A cache that cannot be
+written (read-only directory, disk full) warns and keeps working as a pass-through.
+
+This module never imports streamlit; torch is only imported when something is computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import sqlite3
+import stat
+import threading
+import time
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import diskcache
+import numpy as np
+
+from noisealign.engine.pipeline.result import Result
+from noisealign.engine.pipeline.spec import ExperimentSpec
+
+try:  # POSIX; on other systems single flight is per process only (thread locks).
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+ENV_VAR = "NOISEALIGN_CACHE_DIR"
+DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
+ENTRY_FORMAT = 2  # layout of one entry; part of the key, bump when it changes
+_RETRY_OPEN_S = 10.0  # an unavailable cache directory is retried this often
+# diskcache objects of databases deleted or replaced under this process (see
+# ResultCache._open): kept, never closed, for the life of the process.
+_RETIRED: list = []
+
+Summariser = Callable[[Result], dict]
+
+_KEY = re.compile(r"[0-9a-f]{64}")  # ResultCache.key(): SHA-256 hex
+
+# Metadata fields every entry has, and the JSON types they must have.
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "spec": (dict,), "spec_json": (str,), "summary": (dict,), "result_meta": (str,),
+    "created": (int, float), "npz_bytes": (int,), "npz_crc32": (int,),
+    "has_representations": (bool,),
+}
+
+
+class CacheWarning(UserWarning):
+    """Something went wrong with the cache; the caller still gets a correct result."""
+
+
+class UnsafeEntry(Exception):
+    """A stored item is not plain bytes (e.g. a planted pickle): it is never loaded.
+
+    Deliberately not an ``OSError``: diskcache treats those as a missing file.
+    """
+
+
+def default_cache_dir() -> Path:
+    """The cache directory: ``$NOISEALIGN_CACHE_DIR`` if set, else ``cache/`` in a
+    checkout or the per-user cache directory when installed (:mod:`noisealign.engine.base.paths`).
+
+    Only computes the path; :class:`ResultCache` creates it (owner-only permissions).
+    """
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    from noisealign.engine.base.paths import default_cache_root
+    return default_cache_root()
+
+
+def _default_summarise(result: Result) -> dict:
+    try:
+        from noisealign.engine.measures.summaries import summarise
+    except ModuleNotFoundError as e:
+        if e.name != "noisealign.engine.measures.summaries":
+            raise
+        # noisealign.engine.measures.summaries is written by another issue; until it exists, store the
+        # Result's own small summary so the cache is usable. Entries stored this way
+        # keep that summary (the engine version in the key separates releases).
+        return result.summary()
+    return summarise(result)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON-serialisable")
+
+
+def _private_dir(path: Path) -> None:
+    """Create ``path`` (and missing parents) with mode 0o700; an existing directory is
+    left exactly as it is.
+
+    Modes are only chosen for what this module creates: a directory that already exists
+    belongs to whoever made it (a 1777 ``/tmp`` must keep its sticky bit, a directory its
+    owner made read-only stays so).
+    """
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            if not d.is_dir():
+                raise
+            continue  # made by another process meanwhile: theirs, left alone
+        # mkdir's mode passes through the umask; a umask cannot widen 0o700, but one
+        # that removes owner bits (e.g. 0o277) would leave a directory we cannot use.
+        with contextlib.suppress(OSError):
+            os.chmod(d, 0o700)
+
+
+def _create_private_file(path: Path) -> None:
+    """Create an empty ``path`` with mode 0o600 unless it exists (then untouched).
+
+    SQLite creates a missing database file with mode 0o644 and gives its -wal and -shm
+    files the database file's mode: creating the (empty, and so valid) database file
+    first makes all three owner-only without changing the mode of anything that exists.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+def _file_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or None when it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _is_corruption(e: BaseException) -> bool:
+    """SQLite says the file is not (or no longer) a valid database.
+
+    OperationalError (locked, read-only, disk full, I/O error) is a DatabaseError too,
+    but it is not corruption: the file must not be deleted for it.
+    """
+    if not isinstance(e, sqlite3.DatabaseError):
+        return False
+    text = str(e).lower()
+    return (not isinstance(e, sqlite3.OperationalError)
+            or "malformed" in text or "not a database" in text)
+
+
+# ----------------------------------------------------------------------------- disk
+
+
+class _UnsafeKey(str):
+    """Stands for a key stored pickled (never produced by this module): never unpickled."""
+
+
+class _SafeDisk(diskcache.Disk):
+    """diskcache serialisation restricted to ``str`` keys and ``bytes`` values.
+
+    ``fetch`` refuses every stored mode but raw bytes and binary files, so a pickle
+    planted in the database or as a value file is never loaded; ``get`` returns a
+    placeholder for a pickled key instead of unpickling it.
+    """
+
+    # The most bytes one value file may hold: an entry larger than the cache's size limit
+    # is never stored, so a bigger file (or a row claiming one) was not written here.
+    # ResultCache sets it to its size limit; a planted Settings table cannot change it.
+    max_file_bytes = DEFAULT_SIZE_LIMIT
+
+    def __init__(self, directory: str, min_file_size: int = 0, pickle_protocol: int = 0,
+                 **_ignored: Any) -> None:
+        # _ignored: unknown disk_* settings found in a planted Settings table.
+        super().__init__(directory, min_file_size=min_file_size, pickle_protocol=pickle_protocol)
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            raise TypeError(f"cache keys must be str, got {type(key).__name__} (never pickled)")
+        return super().put(key)
+
+    def get(self, key: Any, raw: bool) -> Any:
+        if not raw:
+            return _UnsafeKey("<pickled key: not loaded>")
+        return super().get(key, raw)
+
+    # -------------------------------------------------------------- value files
+    # diskcache joins a row's ``filename`` to the directory as given: an absolute path
+    # or one with ``..`` (a tampered row) would make it read, or on deletion remove,
+    # any file the process can reach. Every path from a row is checked here first.
+    def _inside(self, filename: Any) -> str:
+        """The full path of a row's value file; UnsafeEntry unless it stays inside."""
+        if type(filename) is not str or not filename or "\0" in filename:
+            raise UnsafeEntry(f"its value file name {filename!r} is not a file name")
+        if os.path.isabs(filename):
+            raise UnsafeEntry(f"its value file {filename[:200]!r} is an absolute path, "
+                              "outside the cache directory")
+        root = os.path.realpath(self._directory)
+        full = os.path.join(self._directory, filename)
+        real = os.path.realpath(full)
+        if real == root or os.path.commonpath([root, real]) != root:
+            raise UnsafeEntry(f"its value file {filename[:200]!r} resolves to {real[:200]!r}, "
+                              "outside the cache directory")
+        return full
+
+    def check_file(self, filename: Any, size: Any) -> None:
+        """UnsafeEntry unless the row's file is a regular file inside the cache directory
+        of the ``size`` the row records (at most :attr:`max_file_bytes`).
+
+        A missing file is left to diskcache, which treats it as a missing item.
+        """
+        full = self._inside(filename)
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= self.max_file_bytes:
+            raise UnsafeEntry(f"its row records a size of {str(size)[:40]} bytes: allowed 0 "
+                              f"to {self.max_file_bytes}")
+        try:
+            st = os.lstat(full)
+        except OSError:
+            return
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafeEntry(f"its value file {filename[:200]!r} is not a regular file "
+                              f"({_file_kind(st.st_mode)})")
+        if st.st_size != size:
+            raise UnsafeEntry(f"its value file {filename[:200]!r} is {st.st_size} bytes, the "
+                              f"row records {size}")
+
+    def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> int:
+        """diskcache's writer, creating what it needs owner-only (dirs 0o700, the file
+        0o600; diskcache's own gives 0o755 and 0o644) and never an existing file."""
+        if mode != "xb":
+            raise TypeError("value files are written as new binary files only")
+        full_dir = Path(full_path).parent
+        for count in range(1, 11):
+            with contextlib.suppress(OSError):
+                _private_dir(full_dir)
+            try:
+                # Another cache may have deleted the directory before the file opened.
+                fd = os.open(full_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                             | getattr(os, "O_CLOEXEC", 0), 0o600)
+            except OSError:
+                if count == 10:
+                    raise
+                continue
+            with os.fdopen(fd, "wb") as writer:
+                size = 0
+                for chunk in iterator:
+                    size += len(chunk)
+                    writer.write(chunk)
+                return size
+        raise OSError(f"could not create {full_path}")  # pragma: no cover - loop returns
+
+    def remove(self, file_path: Any) -> None:
+        """Remove a value file, only if it is inside the cache directory: a tampered
+        row is dropped by the caller, and the path it names is never touched."""
+        try:
+            self._inside(file_path)
+        except UnsafeEntry as e:
+            warnings.warn(f"results cache row refused: {e}; the row is dropped and that "
+                          "path is not touched", CacheWarning, stacklevel=2)
+            return
+        super().remove(file_path)
+
+    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> tuple:
+        if type(value) is not bytes or read:
+            raise TypeError(f"cache values must be bytes, got {type(value).__name__} "
+                            "(never pickled)")
+        if len(value) < self.min_file_size:
+            return 0, diskcache.core.MODE_RAW, None, sqlite3.Binary(value)
+        filename, full_path = self.filename(key, value)
+        try:
+            self._write(full_path, io.BytesIO(value), "xb")
+        except BaseException:
+            # Disk full / killed mid-write: leave no partial value file behind.
+            with contextlib.suppress(OSError):
+                os.remove(full_path)
+            raise
+        return len(value), diskcache.core.MODE_BINARY, filename, None
+
+    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> bytes:
+        if read:
+            raise TypeError("file handles are not used by the results cache")
+        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
+            raise UnsafeEntry(f"stored item has diskcache mode {mode} (pickle or text), "
+                              "not plain bytes: refused")
+        if mode == diskcache.core.MODE_RAW:
+            out = super().fetch(mode, filename, value, read)
+        else:
+            out = self._read_file(filename)
+        if type(out) is not bytes:
+            raise UnsafeEntry(f"stored item is {type(out).__name__}, not bytes: refused")
+        return out
+
+    def _read_file(self, filename: Any) -> bytes:
+        full = self._inside(filename)
+        # O_NONBLOCK: opening a FIFO planted under the name returns at once (a blocking
+        # open waits for a writer forever); O_NOFOLLOW: a symlink is not followed.
+        flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_CLOEXEC", 0))
+        try:
+            fd = os.open(full, flags)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise UnsafeEntry(f"its value file {filename[:200]!r} is a symbolic "
+                                  "link") from None
+            raise  # missing: diskcache's "key deleted meanwhile"
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafeEntry(f"its value file {filename[:200]!r} is not a regular file "
+                                  f"({_file_kind(st.st_mode)})")
+            if st.st_size > self.max_file_bytes:
+                raise UnsafeEntry(f"its value file {filename[:200]!r} is {st.st_size} bytes, "
+                                  f"over the cache's size limit of {self.max_file_bytes}")
+            data = f.read(st.st_size + 1)  # +1: a file growing while read is noticed
+            if len(data) != st.st_size:
+                raise UnsafeEntry(f"its value file {filename[:200]!r} changed size while "
+                                  "being read")
+            return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+# ----------------------------------------------------------------------------- locks
+
+_THREAD_LOCKS: dict[tuple[str, str], list] = {}  # (directory, key) -> [lock, users]
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+class ComputeLock:
+    """A held computation lock of one key (see :meth:`ResultCache.try_lock`).
+
+    Holds a per-process thread lock and, where available, an ``fcntl.flock`` on
+    ``<dir>/locks/<key>.lock``, which the OS releases if the holder dies (even by
+    SIGKILL). :meth:`release` is idempotent.
+    """
+
+    def __init__(self, slot_id: tuple[str, str], slot: list, fd: int | None) -> None:
+        self._slot_id, self._slot, self._fd = slot_id, slot, fd
+        self._held = True
+
+    def release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+        self._slot[0].release()
+        _unref_slot(self._slot_id, self._slot)
+
+    def __enter__(self) -> "ComputeLock":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _ref_slot(slot_id: tuple[str, str]) -> list:
+    with _THREAD_LOCKS_GUARD:
+        slot = _THREAD_LOCKS.setdefault(slot_id, [threading.Lock(), 0])
+        slot[1] += 1
+    return slot
+
+
+def _unref_slot(slot_id: tuple[str, str], slot: list) -> None:
+    with _THREAD_LOCKS_GUARD:
+        slot[1] -= 1
+        if slot[1] == 0 and _THREAD_LOCKS.get(slot_id) is slot:
+            del _THREAD_LOCKS[slot_id]
+
+
+def _check_cancel(cancel: Callable[[], bool] | None) -> None:
+    if cancel is not None and cancel():
+        from noisealign.engine.base.errors import Cancelled
+        raise Cancelled("cancelled while waiting for another computation of the same spec")
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+def spec_key(spec: ExperimentSpec) -> str:
+    """SHA-256 (hex) of the spec's canonical JSON and the engine version: the key of its
+    entry in any results cache (and of its shipped summary, :mod:`noisealign.engine.presets.shipped`)."""
+    import noisealign.engine as engine  # at call time, so a changed engine.__version__ changes keys
+    if not isinstance(spec, ExperimentSpec):
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+    text = f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ResultCache:
+    """A size-limited, pickle-free, single-flight cache of :class:`Result` objects.
+
+    Parameters
+    ----------
+    directory:
+        Where the cache lives (default :func:`default_cache_dir`). Created 0o700.
+    size_limit:
+        Bytes on disk before least-recently-used entries are evicted (default 1 GiB).
+    store_representations:
+        Store the probe-set activations (the bulk of a result). Summaries are always
+        stored.
+    max_representation_bytes:
+        An entry whose arrays exceed this many bytes with representations is stored
+        without them (default ``size_limit // 8``).
+    summarise:
+        ``Result -> JSON-able dict`` stored with every entry (default
+        :func:`noisealign.engine.measures.summaries.summarise`). It runs on the full result, before the
+        representations are dropped.
+    """
+
+    def __init__(self, directory: str | os.PathLike | None = None, *,
+                 size_limit: int = DEFAULT_SIZE_LIMIT, store_representations: bool = True,
+                 max_representation_bytes: int | None = None,
+                 summarise: Summariser | None = None) -> None:
+        if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 1:
+            raise ValueError(f"size_limit={size_limit!r} is invalid: allowed a positive "
+                             "integer number of bytes")
+        if max_representation_bytes is None:
+            max_representation_bytes = size_limit // 8
+        if (isinstance(max_representation_bytes, bool)
+                or not isinstance(max_representation_bytes, int) or max_representation_bytes < 0):
+            raise ValueError(f"max_representation_bytes={max_representation_bytes!r} is invalid: "
+                             "allowed a non-negative integer number of bytes")
+        if not isinstance(store_representations, bool):
+            raise ValueError(f"store_representations={store_representations!r} is invalid: "
+                             "allowed True or False")
+        if summarise is not None and not callable(summarise):
+            raise ValueError(f"summarise={summarise!r} is invalid: allowed a callable "
+                             "Result -> dict, or None for the default")
+        self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
+        self.size_limit = size_limit
+        self.store_representations = store_representations
+        self.max_representation_bytes = max_representation_bytes
+        self.summarise: Summariser = summarise if summarise is not None else _default_summarise
+        self._results_dir = self.directory / "results"
+        self._locks_dir = self.directory / "locks"
+        self._db_path = self._results_dir / "cache.db"
+        self._db_id: tuple[int, int] | None = None  # (device, inode) of the open database
+        self._log_ids: dict[str, tuple[int, int] | None] = {}  # and of its -wal / -shm
+        self._cache: diskcache.Cache | None = None
+        self._open_lock = threading.Lock()
+        self._failed_at = -math.inf  # monotonic time of the last failed open
+        self._open()
+
+    # ------------------------------------------------------------------ opening
+    def _open(self) -> diskcache.Cache | None:
+        """The diskcache, opened on first use; None (with a warning) if it cannot be.
+
+        A database file deleted or replaced while open (``rm``, a restored backup) is
+        noticed by its inode and reopened: otherwise this process would go on writing
+        into a deleted file that no other process can see.
+        """
+        cache = self._cache
+        if cache is not None and self._same_database():
+            return cache
+        if cache is None and time.monotonic() - self._failed_at < _RETRY_OPEN_S:
+            return None  # failed a moment ago (and warned): a miss, quietly
+        with self._open_lock:
+            if self._cache is not None:
+                if self._same_database():
+                    return self._cache
+                warnings.warn(f"results cache database {self._db_path} was deleted or "
+                              "replaced while in use: reopening it (entries only in the "
+                              "old file are recomputed when asked for)", CacheWarning,
+                              stacklevel=3)
+                # Not closed: SQLite's last close of a database checkpoints it and then
+                # deletes "cache.db-wal" and "-shm" *by name*, and those names now
+                # belong to the new database (its log would vanish under every process
+                # using it). Kept open, the old connections touch only the old files.
+                _RETIRED.append(self._cache)
+                self._cache = None
+                self._remove_stale_log()
+            try:
+                _private_dir(self.directory)
+                _private_dir(self._results_dir)
+                try:
+                    cache = self._new_diskcache()
+                except sqlite3.DatabaseError as e:
+                    if not _is_corruption(e):
+                        raise
+                    warnings.warn(f"results cache database in {self._results_dir} is corrupted "
+                                  f"({e}); deleting it and starting an empty cache",
+                                  CacheWarning, stacklevel=3)
+                    shutil.rmtree(self._results_dir, ignore_errors=True)
+                    _private_dir(self._results_dir)
+                    cache = self._new_diskcache()
+            except (OSError, sqlite3.Error, diskcache.Timeout) as e:
+                if self._failed_at == -math.inf:  # warn once; put() warns every time
+                    warnings.warn(f"results cache in {self.directory} is unavailable ({e}): "
+                                  "results are computed but not stored", CacheWarning,
+                                  stacklevel=3)
+                self._failed_at = time.monotonic()
+                return None
+            self._cache = cache
+            return cache
+
+    def _remove_stale_log(self) -> None:
+        """Remove the -wal/-shm files of the database that was deleted or replaced.
+
+        They stay under their names when only ``cache.db`` is removed or renamed over,
+        and SQLite would read that log as the new file's: the old entries would come
+        back over the new database, or corrupt it. Only the files this cache opened with
+        the old database (same inode) are removed: log files made since, by another
+        process or another cache object here that reopened first, belong to the new one.
+        """
+        for suffix, old in self._log_ids.items():
+            path = f"{self._db_path}{suffix}"
+            if old is not None and _file_id(path) == old:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
+
+    def _database_id(self) -> tuple[int, int] | None:
+        return _file_id(self._db_path)
+
+    def _same_database(self) -> bool:
+        """Whether the open database is still the file at its path (one stat call)."""
+        current = self._database_id()
+        # An unreadable path (directory made unsearchable) is not proof of a change.
+        return current is None and os.path.lexists(self._db_path) or current == self._db_id
+
+    def _new_diskcache(self) -> diskcache.Cache:
+        _create_private_file(self._db_path)
+        # cull_limit=0: diskcache's own culling drops 10 items (here 5 entries) whenever
+        # the volume is over the limit; _evict() drops whole entries, oldest use first.
+        # The LRU policy still records each item's access time for it.
+        cache = diskcache.Cache(str(self._results_dir), timeout=60, disk=_SafeDisk,
+                                size_limit=self.size_limit, cull_limit=0,
+                                eviction_policy="least-recently-used", statistics=0)
+        cache._disk.max_file_bytes = self.size_limit
+        self._db_id = self._database_id()
+        # Opening in WAL mode has created (or joined) the log files; they keep their
+        # inodes while this cache's connection is open.
+        self._log_ids = {suffix: _file_id(f"{self._db_path}{suffix}")
+                         for suffix in ("-wal", "-shm")}
+        return cache
+
+    def _recreate(self, error: BaseException) -> None:
+        warnings.warn(f"results cache database in {self._results_dir} is corrupted ({error}); "
+                      "deleting it and starting an empty cache", CacheWarning, stacklevel=3)
+        with self._open_lock:
+            if self._cache is not None:
+                with contextlib.suppress(Exception):
+                    self._cache.close()
+            self._cache = None
+            shutil.rmtree(self._results_dir, ignore_errors=True)
+        self._open()
+
+    def close(self) -> None:
+        """Close the database connections (reopened on next use)."""
+        with self._open_lock:
+            if self._cache is not None:
+                self._cache.close()
+            self._cache = None
+
+    def __repr__(self) -> str:
+        return f"ResultCache({str(self.directory)!r}, size_limit={self.size_limit})"
+
+    # ------------------------------------------------------------------ keys
+    def key(self, spec: ExperimentSpec) -> str:
+        """The cache key of ``spec`` (:func:`spec_key`)."""
+        return spec_key(spec)
+
+    def _entry_extra(self) -> dict:
+        """Fields added to every entry's metadata this cache stores (none; the own-model
+        view of noisealign.engine.own_models.architectures adds the model's name)."""
+        return {}
+
+    def _key_of(self, spec_or_key: ExperimentSpec | str) -> str:
+        if isinstance(spec_or_key, ExperimentSpec):
+            return self.key(spec_or_key)
+        if (isinstance(spec_or_key, str) and len(spec_or_key) == 64
+                and all(c in "0123456789abcdef" for c in spec_or_key)):
+            return spec_or_key
+        raise ValueError(f"spec_or_key={spec_or_key!r} is invalid: allowed an ExperimentSpec "
+                         "or a 64-character hex cache key")
+
+    # ------------------------------------------------------------------ low level
+    def _read(self, item: str) -> bytes | None:
+        """One diskcache item; None when missing or when the cache is unusable."""
+        cache = self._open()
+        if cache is None:
+            return None
+        try:
+            self._check_row(cache, item)
+            return cache.get(item)
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+                return None
+            # A read also records the access for eviction: a write, which fails on a
+            # full disk or a database turned read-only. Read without recording it.
+            try:
+                value = self._peek(cache, item)
+            except (sqlite3.Error, OSError):
+                value = None
+            warnings.warn(f"results cache could not be read ({e})" if value is None else
+                          f"results cache cannot record reads ({e}): stored results are "
+                          "still served", CacheWarning, stacklevel=3)
+            return value
+        except diskcache.Timeout as e:
+            warnings.warn(f"results cache is busy ({e})", CacheWarning, stacklevel=3)
+            return None
+
+    @staticmethod
+    def _check_row(cache: diskcache.Cache, item: str) -> None:
+        """UnsafeEntry unless the item's value file (if any) is a regular file inside the
+        cache directory of the recorded size: checked before diskcache opens it."""
+        row = cache._sql("SELECT filename, size FROM Cache WHERE key = ? AND raw = 1",
+                         (item,)).fetchone()
+        if row is not None and row[0] is not None:
+            cache._disk.check_file(*row)
+
+    @staticmethod
+    def _peek(cache: diskcache.Cache, item: str) -> bytes | None:
+        """``cache.get(item)`` without the eviction bookkeeping write (never unpickles)."""
+        row = cache._sql("SELECT mode, filename, value, size FROM Cache WHERE key = ? "
+                         "AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
+                         (item, time.time())).fetchone()
+        if row is None:
+            return None
+        mode, filename, value, size = row
+        if filename is not None:
+            cache._disk.check_file(filename, size)
+        return cache._disk.fetch(mode, filename, value, False)
+
+    def _drop(self, key: str, why: str) -> None:
+        warnings.warn(f"results cache entry {key[:12]} is unreadable ({why}): dropped, it will "
+                      "be recomputed", CacheWarning, stacklevel=3)
+        self._delete_items(key)
+
+    def _delete_items(self, key: str) -> bool:
+        cache = self._open()
+        if cache is None:
+            return False
+        found = False
+        try:
+            with cache.transact():
+                for item in (f"m/{key}", f"b/{key}"):
+                    found = cache.delete(item) or found
+                cache.delete(f"l/{key}")  # its name and tags go with it
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            else:
+                warnings.warn(f"results cache entry {key[:12]} could not be deleted ({e})",
+                              CacheWarning, stacklevel=3)
+        except (OSError, diskcache.Timeout) as e:
+            warnings.warn(f"results cache entry {key[:12]} could not be deleted ({e})",
+                          CacheWarning, stacklevel=3)
+        return found
+
+    def _meta(self, key: str, spec: ExperimentSpec | None, raw: bytes | None = None) -> dict | None:
+        """The verified metadata of an entry, or None (dropping a bad entry)."""
+        if raw is None:
+            try:
+                raw = self._read(f"m/{key}")
+            except UnsafeEntry as e:
+                self._drop(key, str(e))
+                return None
+        if raw is None:
+            return None
+        try:
+            digest, _, body = raw.partition(b"\n")
+            if hashlib.sha256(body).hexdigest().encode() != digest:
+                raise ValueError("metadata checksum mismatch")
+            meta = json.loads(body.decode())
+            if not isinstance(meta, dict) or meta.get("format") != ENTRY_FORMAT:
+                raise ValueError("unknown entry format")
+            if meta.get("key") != key:
+                raise ValueError("metadata belongs to another key")
+            if spec is not None and meta.get("spec_json") != spec.to_json():
+                raise ValueError("metadata belongs to another spec")
+            for field, kinds in _META_TYPES.items():
+                if field not in meta:
+                    raise ValueError(f"metadata lacks {field!r}")
+                v = meta[field]
+                # A field of the wrong type (with a valid checksum: whoever can write
+                # the directory can recompute it) would fail far from here, in a sort
+                # or a page; it is a damaged entry like any other.
+                if not isinstance(v, kinds) or (bool not in kinds and isinstance(v, bool)):
+                    raise ValueError(f"metadata field {field!r} is a {type(v).__name__}: "
+                                     f"allowed {' or '.join(k.__name__ for k in kinds)}")
+                if field == "created" and not math.isfinite(v):
+                    raise ValueError(f"metadata field 'created' is {v}: allowed a finite time")
+                if field == "npz_bytes" and v < 0:
+                    raise ValueError(f"metadata field 'npz_bytes' is {v}: allowed >= 0")
+        except (ValueError, UnicodeDecodeError) as e:
+            self._drop(key, str(e))
+            return None
+        return meta
+
+    # ------------------------------------------------------------------ reading
+    def has(self, spec: ExperimentSpec) -> bool:
+        """True when a complete entry (summary and arrays) is stored (not verified)."""
+        cache = self._open()
+        if cache is None:
+            return False
+        key = self.key(spec)
+        try:
+            return f"m/{key}" in cache and f"b/{key}" in cache
+        except (sqlite3.Error, diskcache.Timeout):
+            return False
+
+    def get_summary(self, spec: ExperimentSpec) -> dict | None:
+        """The stored summary of ``spec`` (cheap: no arrays are read), or None."""
+        meta = self._meta(self.key(spec), spec)
+        return None if meta is None else meta["summary"]
+
+    def get(self, spec: ExperimentSpec, *, need_representations: bool = False) -> Result | None:
+        """The stored result of ``spec``, or None when missing or unreadable.
+
+        A result stored without representations has empty ``hidden``/``output``
+        arrays; ``need_representations=True`` treats such an entry as missing.
+        """
+        return self.get_by_key(self.key(spec), spec, need_representations=need_representations)
+
+    def get_by_key(self, key: str, spec: ExperimentSpec, *,
+                   need_representations: bool = False) -> Result | None:
+        """As :meth:`get`, for an entry's ``key`` (``entries()``) stored under ``spec``:
+        also an own architecture's entry, whose key is not :func:`spec_key`."""
+        key = self._key_of(key)
+        meta = self._meta(key, spec)
+        if meta is None:
+            return None
+        if need_representations and not meta["has_representations"]:
+            return None
+        try:
+            npz = self._read(f"b/{key}")
+        except UnsafeEntry as e:
+            self._drop(key, str(e))
+            return None
+        if npz is None:
+            cache = self._open()
+            if cache is not None and f"b/{key}" in cache:
+                self._drop(key, "its array file could not be read")
+            else:
+                # Evicted by the size limit (or half-deleted): not an error.
+                self._delete_items(key)
+            return None
+        try:
+            if len(npz) != meta["npz_bytes"]:
+                raise ValueError(f"array data is {len(npz)} bytes, expected {meta['npz_bytes']}")
+            if zlib.crc32(npz) != meta["npz_crc32"]:
+                raise ValueError("array data checksum mismatch")
+            result = Result.from_bytes(meta["result_meta"].encode(), npz)
+            if result.spec.to_json() != spec.to_json():
+                raise ValueError("stored result belongs to another spec")
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zipfile.BadZipFile) as e:
+            self._drop(key, f"{type(e).__name__}: {e}")
+            return None
+        return result
+
+    # ------------------------------------------------------------------ writing
+    def summary_of(self, result: Result) -> dict:
+        """The configured summary of a result, checked to be JSON-able."""
+        summary = self.summarise(result)
+        if not isinstance(summary, dict):
+            raise ValueError(f"summarise returned {type(summary).__name__}: allowed a dict")
+        return json.loads(json.dumps(summary, default=_json_default))
+
+    def put(self, spec: ExperimentSpec, result: Result, *, summary: dict | None = None) -> dict:
+        """Store ``result`` under ``spec``; returns its summary.
+
+        Never raises for storage problems (read-only directory, disk full): it warns
+        and the caller keeps its result.
+        """
+        if not isinstance(result, Result):
+            raise ValueError(f"result must be a Result, got {type(result).__name__}")
+        if result.spec.to_json() != spec.to_json():
+            raise ValueError("result.spec differs from spec: a result is stored only under "
+                             "the spec that produced it")
+        summary = self.summary_of(result) if summary is None else summary
+        reps = self.store_representations
+        meta_bytes, npz = result.to_bytes(representations=reps)
+        if reps and len(npz) > self.max_representation_bytes:
+            meta_bytes, npz = result.to_bytes(representations=False)
+        self._store(spec, meta_bytes, npz, summary)
+        return summary
+
+    def put_serialised(self, spec: ExperimentSpec, meta_bytes: bytes, npz_bytes: bytes,
+                       summary: dict) -> None:
+        """Store a result already serialised by :meth:`Result.to_bytes` (sweep workers).
+
+        The bytes are checked to parse as the result of ``spec`` before being stored.
+        """
+        result = Result.from_bytes(meta_bytes, npz_bytes)
+        if result.spec.to_json() != spec.to_json():
+            raise ValueError("serialised result belongs to another spec")
+        has_reps = bool(json.loads(meta_bytes.decode()).get("has_representations"))
+        if has_reps and (not self.store_representations
+                         or len(npz_bytes) > self.max_representation_bytes):
+            meta_bytes, npz_bytes = result.to_bytes(representations=False)
+        self._store(spec, meta_bytes, npz_bytes, summary)
+
+    def _store(self, spec: ExperimentSpec, meta_bytes: bytes, npz: bytes, summary: dict) -> None:
+        key = self.key(spec)
+        result_meta = json.loads(meta_bytes.decode())
+        meta = {
+            "format": ENTRY_FORMAT, "key": key, "spec": result_meta["spec"],
+            "spec_json": spec.to_json(), "summary": summary, "created": time.time(),
+            "result_meta": meta_bytes.decode(), "npz_bytes": len(npz),
+            # CRC-32 detects corruption (not tampering: whoever can write the directory
+            # can rewrite the metadata too) at 3x the speed of SHA-256 on large entries.
+            "npz_crc32": zlib.crc32(npz),
+            "has_representations": bool(result_meta.get("has_representations")),
+            **self._entry_extra(),
+        }
+        body = json.dumps(meta, default=_json_default).encode()
+        framed = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        if len(framed) + len(npz) > self.size_limit:
+            warnings.warn(f"result of {key[:12]} ({len(npz)} bytes) is larger than the cache "
+                          f"size limit ({self.size_limit} bytes): not stored",
+                          CacheWarning, stacklevel=3)
+            return
+        cache = self._open()
+        if cache is None:
+            warnings.warn(f"results cache in {self.directory} is unavailable: result "
+                          f"{key[:12]} not stored", CacheWarning, stacklevel=3)
+            return
+        try:
+            # One transaction: a reader, or a process killed half-way, never sees half
+            # an entry.
+            with cache.transact():
+                cache.set(f"b/{key}", npz)
+                cache.set(f"m/{key}", framed)
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            else:
+                warnings.warn(f"results cache could not store {key[:12]} ({e}): the result is "
+                              "returned but not cached", CacheWarning, stacklevel=3)
+        except (OSError, diskcache.Timeout) as e:
+            warnings.warn(f"results cache could not store {key[:12]} ({e}): the result is "
+                          "returned but not cached", CacheWarning, stacklevel=3)
+        else:
+            try:
+                self._evict(cache, keep=key)
+            except (sqlite3.Error, OSError, diskcache.Timeout) as e:
+                warnings.warn(f"results cache could not evict old entries ({e})",
+                              CacheWarning, stacklevel=3)
+
+    def _evict(self, cache: diskcache.Cache, keep: str) -> None:
+        """Drop least-recently-used entries (both items) until under the size limit."""
+        while cache.volume() > self.size_limit:
+            # diskcache has no public "least recently used key" query: read its index.
+            # Items this module did not write are left alone (never loaded either).
+            rows = cache._sql("SELECT key FROM Cache WHERE raw = 1 AND typeof(key) = 'text' "
+                              "AND (key LIKE 'm/%' OR key LIKE 'b/%') AND key != ? AND key != ? "
+                              "ORDER BY access_time LIMIT 1",
+                              (f"m/{keep}", f"b/{keep}")).fetchall()
+            if not rows:
+                break
+            (item,) = rows[0]
+            with cache.transact():
+                for kind in "mbl":
+                    cache.delete(f"{kind}/{item[2:]}")
+
+    # ------------------------------------------------------------------ single flight
+    def _acquire(self, key: str, *, blocking: bool,
+                 cancel: Callable[[], bool] | None = None) -> ComputeLock | None:
+        slot_id = (str(self.directory.resolve()), key)
+        slot = _ref_slot(slot_id)
+        lock = slot[0]
+        try:
+            if blocking:
+                while not lock.acquire(timeout=0.1):
+                    _check_cancel(cancel)
+            elif not lock.acquire(blocking=False):
+                _unref_slot(slot_id, slot)
+                return None
+        except BaseException:
+            _unref_slot(slot_id, slot)
+            raise
+        fd = None
+        try:
+            # An unavailable cache stores nothing: other processes could not load this
+            # result anyway, so only threads of this process wait for each other.
+            if fcntl is not None and self._open() is not None:
+                try:
+                    _private_dir(self._locks_dir)
+                    fd = os.open(self._locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError as e:
+                    warnings.warn(f"results cache lock for {key[:12]} unavailable ({e}): single "
+                                  "flight only within this process", CacheWarning, stacklevel=4)
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if not blocking:
+                        os.close(fd)
+                        lock.release()
+                        _unref_slot(slot_id, slot)
+                        return None
+                    _check_cancel(cancel)
+                    time.sleep(0.05)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            lock.release()
+            _unref_slot(slot_id, slot)
+            raise
+        return ComputeLock(slot_id, slot, fd)
+
+    @contextlib.contextmanager
+    def lock(self, spec: ExperimentSpec, *, cancel: Callable[[], bool] | None = None
+             ) -> Iterator[None]:
+        """Hold the computation lock of ``spec`` (threads and processes on this host),
+        waiting for it; ``cancel()`` ends the wait with :class:`engine.Cancelled`."""
+        held = self._acquire(self.key(spec), blocking=True, cancel=cancel)
+        try:
+            yield
+        finally:
+            held.release()
+
+    def try_lock(self, spec: ExperimentSpec) -> ComputeLock | None:
+        """The computation lock of ``spec`` if nobody holds it, else None (no waiting).
+
+        Whoever holds it is computing ``spec``; release it after :meth:`put`.
+        """
+        return self._acquire(self.key(spec), blocking=False)
+
+    def get_or_compute(self, spec: ExperimentSpec, *, progress: Any = None,
+                       cancel: Callable[[], bool] | None = None,
+                       need_representations: bool = False) -> Result:
+        """The cached result of ``spec``, or train it (once, however many ask at once).
+
+        Concurrent callers for the same spec, in threads or processes, wait for the one
+        that trains and then load its result. ``progress`` and ``cancel`` go to
+        :func:`engine.run_experiment`; ``cancel`` also ends a wait with
+        :class:`engine.Cancelled`.
+        """
+        result = self.get(spec, need_representations=need_representations)
+        if result is not None:
+            return result
+        with self.lock(spec, cancel=cancel):
+            result = self.get(spec, need_representations=need_representations)
+            if result is not None:
+                return result
+            from noisealign.engine.pipeline.run import run_experiment
+            result = run_experiment(spec, progress=progress, cancel=cancel)
+            self.put(spec, result)
+            return result
+
+    # ------------------------------------------------------------------ management
+    def delete(self, spec_or_key: ExperimentSpec | str) -> bool:
+        """Remove an entry; True if there was one."""
+        return self._delete_items(self._key_of(spec_or_key))
+
+    def entries(self) -> list[dict]:
+        """Every stored entry, newest first, without reading any arrays.
+
+        Each dict: ``key``, ``spec`` (dict), ``summary``, ``created`` (Unix time),
+        ``bytes`` (stored size), ``has_representations``, ``complete`` (arrays present).
+        """
+        cache = self._open()
+        if cache is None:
+            return []
+        try:
+            # Read-only scan through diskcache's SQL helper: Cache.get would count as a
+            # use and reorder the least-recently-used eviction.
+            rows = cache._sql("SELECT key, raw, mode, filename, value, size FROM Cache"
+                              ).fetchall()
+        except sqlite3.DatabaseError as e:
+            if _is_corruption(e):
+                self._recreate(e)
+            return []
+        blobs = {k[2:] for k, raw, *_ in rows if raw and isinstance(k, str) and k.startswith("b/")}
+        out = []
+        for k, raw, mode, filename, value, size in rows:
+            if not raw or not isinstance(k, str) or not k.startswith("m/"):
+                continue
+            key = k[2:]
+            if not _KEY.fullmatch(key):
+                # Not written by this module (keys are SHA-256 hex): left alone, and never
+                # shown, since pages print keys as markdown.
+                continue
+            try:
+                if filename is not None:
+                    cache._disk.check_file(filename, size)
+                data = cache._disk.fetch(mode, filename, value, False)
+            except UnsafeEntry as e:
+                self._drop(key, str(e))
+                continue
+            except OSError:
+                continue
+            meta = self._meta(key, None, raw=data)
+            if meta is None:
+                continue
+            out.append({"key": key, "spec": meta["spec"], "summary": meta["summary"],
+                        "created": meta["created"],
+                        "bytes": meta["npz_bytes"] + len(data),
+                        "has_representations": meta["has_representations"],
+                        "complete": key in blobs,
+                        # an own architecture's entry (noisealign.engine.own_models.architectures): its name
+                        **({"model": meta["model"]} if isinstance(meta.get("model"), dict)
+                           else {})})
+        out.sort(key=lambda e: e["created"], reverse=True)
+        return out
+
+    # ------------------------------------------------------------------ names and tags
+    def set_label(self, spec_or_key: ExperimentSpec | str, *, name: str = "",
+                  tags: str | list[str] | tuple[str, ...] = ()) -> dict | None:
+        """Give a cached run a name and tags (:func:`noisealign.engine.store.labels.check_label`: a
+        comma-separated string or a list); both empty removes its label.
+
+        Returns the stored label ``{"name", "tags"}`` (None when removed). ValueError for
+        an invalid name or tags (naming the field and the allowed range) or a run that
+        is not in the cache; OSError when the cache cannot be written.
+        """
+        from noisealign.engine.store import labels as runlabels
+        key = self._key_of(spec_or_key)
+        label = runlabels.check_label(name, tags)
+        cache = self._open()
+        if cache is None:
+            raise OSError(f"results cache in {self.directory} is unavailable: the label "
+                          "was not stored")
+        try:
+            with cache.transact():  # the run cannot be deleted between check and write
+                if f"m/{key}" not in cache:
+                    raise ValueError(f"run {key[:12]} is not in the results cache: "
+                                     "allowed a cached run")
+                if runlabels.is_empty(label):
+                    cache.delete(f"l/{key}")
+                else:
+                    cache.set(f"l/{key}", runlabels.encode(label))
+        except (sqlite3.Error, diskcache.Timeout) as e:
+            raise OSError(f"results cache could not store the label of {key[:12]} "
+                          f"({e})") from e
+        return None if runlabels.is_empty(label) else label
+
+    def label(self, spec_or_key: ExperimentSpec | str) -> dict | None:
+        """The name and tags of a run (``{"name", "tags"}``), or None without any."""
+        from noisealign.engine.store import labels as runlabels
+        try:
+            raw = self._read(f"l/{self._key_of(spec_or_key)}")
+        except UnsafeEntry:
+            return None
+        return runlabels.decode(raw)
+
+    def labels(self) -> dict[str, dict]:
+        """Every run's name and tags: ``{key: {"name", "tags"}}`` (one query, no arrays
+        read, no use recorded). Rows that are not valid labels are skipped."""
+        from noisealign.engine.store import labels as runlabels
+        cache = self._open()
+        if cache is None:
+            return {}
+        try:
+            rows = cache._sql("SELECT key, mode, filename, value, size FROM Cache WHERE "
+                              "raw = 1 AND typeof(key) = 'text' AND key LIKE 'l/%'").fetchall()
+        except sqlite3.Error:
+            return {}
+        out = {}
+        for k, mode, filename, value, size in rows:
+            if not _KEY.fullmatch(k[2:]):
+                continue
+            try:
+                if filename is not None:
+                    cache._disk.check_file(filename, size)
+                raw = cache._disk.fetch(mode, filename, value, False)
+            except (UnsafeEntry, OSError):
+                continue
+            label = runlabels.decode(raw)
+            if label is not None:
+                out[k[2:]] = label
+        return out
+
+    def volume(self) -> int:
+        """Bytes on disk (database and value files)."""
+        cache = self._open()
+        return 0 if cache is None else int(cache.volume())
+
+    def clear(self) -> int:
+        """Remove every entry; returns the number of diskcache items removed."""
+        cache = self._open()
+        if cache is None:
+            return 0
+        n = int(cache.clear())
+        # Lock files nobody holds can go; one in use stays (its holder needs it).
+        if fcntl is not None and self._locks_dir.is_dir():
+            for p in self._locks_dir.glob("*.lock"):
+                with contextlib.suppress(OSError):
+                    fd = os.open(p, os.O_RDWR)
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        p.unlink()
+                    finally:
+                        os.close(fd)
+        return n
+
