@@ -11,18 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from engine.spec import ExperimentSpec
+from engine.stats import mean_sem
 from ui import common, data, runview
 
 INFO_KEYS = ("ii_h_to_y", "ii_pen_to_out")
 
 
-def _mean_sem(values: Any) -> tuple[float, float]:
-    a = np.asarray(values, float).ravel()
-    a = a[np.isfinite(a)]
-    if a.size == 0:
-        return math.nan, math.nan
-    sem = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
-    return float(a.mean()), sem
+_mean_sem = mean_sem  # engine.stats: ddof=1, NaN for fewer than 2 values
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

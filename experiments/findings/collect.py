@@ -20,6 +20,7 @@ import numpy as np
 from engine.cache import ResultCache
 from engine.presets import OVER_TRAINING, PRESETS
 from engine.spec import ExperimentSpec
+from engine.stats import mean_sem
 from engine.sweep import REPLICATE, Sweep, SweepProgress, run_sweep
 
 # ----------------------------------------------------------------------------- presets
@@ -177,13 +178,7 @@ class Point:
 FITTED_ERROR = 0.01
 
 
-def _mean_sem(values: Sequence[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return math.nan, math.nan
-    sem = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return float(v.mean()), sem
+_mean_sem = mean_sem  # engine.stats: ddof=1, NaN for fewer than 2 values
 
 
 def _moved(result: Any, ok: np.ndarray) -> float:
