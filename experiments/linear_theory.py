@@ -44,6 +44,7 @@ import numpy as np
 from noisealign.engine import ExperimentSpec, run_experiment, theory
 from noisealign.engine.pipeline.datasets import load_data
 from noisealign.engine.pipeline.noise import make_noisy
+from noisealign.engine.base.stats import mean_sem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -300,8 +301,8 @@ def execute(tasks: list[dict[str, Any]], *, jobs: int = 1, fresh: bool = False,
 
 
 def _mean_se(v: Iterable[float]) -> tuple[float, float]:
-    a = np.asarray(list(v), float)
-    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else 0.0
+    # noisealign.engine.base.stats' convention: NaN, not 0, for one value (one run says nothing of spread)
+    return mean_sem(list(v))
 
 
 def aggregate(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -428,7 +429,7 @@ def pinv_monte_carlo(d: int, ns: Iterable[int], snrs: Iterable[float], *, reps: 
             t = theory.theory(n, d, snr)
             rows.append({"d": d, "n": n, "snr": snr, "reps": reps,
                          "cos2": float(np.mean(cos ** 2)),
-                         "cos2_se": float(np.std(cos ** 2) / math.sqrt(reps)),
+                         "cos2_se": mean_sem(cos ** 2)[1],  # ddof=1, as every error bar
                          "delta": float(np.mean(theory.ii_of_rho(np.clip(cos, -1, 1)))),
                          "rho_ratio": float(np.mean(dot) / np.mean(sq)),
                          "err_mean": float(err.mean()), "err_median": float(np.median(err)),

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.base.stats import mean_sem
 from noisealign.ui import runview
 from noisealign.ui import page_support as common
 from noisealign.ui import tables as data
@@ -18,13 +19,7 @@ from noisealign.ui import tables as data
 INFO_KEYS = ("ii_h_to_y", "ii_pen_to_out")
 
 
-def _mean_sem(values: Any) -> tuple[float, float]:
-    a = np.asarray(values, float).ravel()
-    a = a[np.isfinite(a)]
-    if a.size == 0:
-        return math.nan, math.nan
-    sem = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
-    return float(a.mean()), sem
+_mean_sem = mean_sem  # noisealign.engine.base.stats: ddof=1, NaN for fewer than 2 values
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 import streamlit as st
 
 from noisealign.engine.compute.jobs import ACTIVE, DONE, BusyError, Job, JobManager
+from noisealign.engine.base.units import format_seconds
 from noisealign.engine.base.validation import for_markdown, show
 
 POLL_SECONDS = 1.0
@@ -368,7 +369,7 @@ def auto_run_ok(fingerprint: str, specs: list) -> bool:
     still starts it (within the guard's limits). A shared link therefore never queues
     hours of work on its own. The estimate is computed once per fingerprint.
     """
-    from noisealign.engine.compute.guard import auto_run_limit, estimate_sweep, format_seconds
+    from noisealign.engine.compute.guard import auto_run_limit, estimate_sweep
     memo = st.session_state.setdefault("_auto_estimates", {})
     if fingerprint not in memo:
         try:
@@ -404,11 +405,10 @@ def already_started(fingerprint: str) -> bool:
 
 
 def _fmt_seconds(s: float) -> str:
+    """Time left of a job, as noisealign.engine.base.units formats every duration."""
     if not math.isfinite(s):
         return "estimating time left"
-    if s < 60:
-        return f"about {max(1, round(s))} s left"
-    return f"about {s / 60:.1f} min left"
+    return f"{format_seconds(max(s, 1.0))} left"
 
 
 def _render_job(page: str) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.base.stats import mean_sem, mean_std_sem
 from noisealign.ui import plots
 from noisealign.ui import page_support as common
 from noisealign.ui import tables as data
@@ -296,12 +297,9 @@ def across_seeds(df: pd.DataFrame, *, by: Sequence[str], means: Sequence[str]) -
         row = g.iloc[0].to_dict()
         row["n_seeds"] = len(g)
         for m in means:
-            vals = g[f"{m}_mean"].astype(float)
-            vals = vals[np.isfinite(vals)]
             row[f"{m}_sem_pairs"] = float(g[f"{m}_sem"].astype(float).mean())
-            row[f"{m}_mean"] = float(vals.mean()) if len(vals) else math.nan
-            row[f"{m}_sem"] = (float(vals.std(ddof=1) / math.sqrt(len(vals)))
-                               if len(vals) >= 2 else math.nan)
+            # across seeds: noisealign.engine.base.stats' convention (ddof=1, NaN below 2 seeds)
+            row[f"{m}_mean"], row[f"{m}_sem"] = mean_sem(g[f"{m}_mean"].astype(float))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -317,11 +315,7 @@ def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result:
     stats, matrix = measure_of(spec, summary, measure, k, knn_k, result=result)
     err = data.error_stat(summary) if summary else None
     if (err is None or not math.isfinite(err["mean"])) and result is not None:
-        te = np.asarray(result.test_error, float)
-        ok = te[np.isfinite(te)]
-        err = {"mean": float(ok.mean()) if ok.size else math.nan,
-               "std": float(ok.std()) if ok.size else math.nan,
-               "sem": float(ok.std(ddof=1) / math.sqrt(ok.size)) if ok.size > 1 else math.nan}
+        err = mean_std_sem(result.test_error)  # one ddof (1) for std and sem
 
     short = data.MEASURE_SHORT[measure]
     c = st.columns(4)

@@ -17,6 +17,8 @@ import pandas as pd
 from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
 from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.base.stats import mean_sem
+from noisealign.engine.base.units import format_bytes
 from noisealign.engine.compute.export import json_safe  # noqa: F401  (strict JSON for downloads; used by pages)
 
 # The summary measures' labels with their formula, and short: the registry's.
@@ -28,12 +30,7 @@ AXIS_LABELS = {"n_train": "training samples n", "snr_db": "SNR (dB)", "width": "
                "weight_decay": "weight decay", "n_probe": "probe points N"}
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+human_bytes = format_bytes  # noisealign.engine.base.units: decimal units, as the memory limits
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -457,12 +454,7 @@ def info_stat(summary: Mapping[str, Any] | None, name: str, *, init: bool = Fals
     values = block.get(name)
     if not isinstance(values, (list, tuple)):
         return _num(block.get(name + "_mean")), math.nan
-    a = np.array([_num(v) for v in values], dtype=float)
-    a = a[np.isfinite(a)]
-    if a.size == 0:
-        return math.nan, math.nan
-    sem = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
-    return float(a.mean()), sem
+    return mean_sem([_num(v) for v in values])
 
 
 def loss_stat(summary: Mapping[str, Any] | None, name: str) -> float:

@@ -1,8 +1,9 @@
 """What every layer of the engine needs and nothing heavy: exceptions (``errors``), the
 cancellation flag of the running work (``cancel``), the parameter-checking helpers
-(``validation``), where files live (``paths``) and lazy package exports (``lazy``).
+(``validation``), where files live (``paths``), mean +- standard error (``stats``), how
+bytes and durations read (``units``) and lazy package exports (``lazy``).
 
-Nothing here imports torch, numpy or another engine subpackage.
+Nothing here imports torch or another engine subpackage (``stats`` needs numpy).
 """
 
 from noisealign.engine.base.lazy import exports

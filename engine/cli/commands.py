@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from noisealign.engine.measures.registry import REGISTRY
+from noisealign.engine.base.units import format_bytes, format_clock
 from noisealign.engine.pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
 
@@ -313,18 +314,11 @@ TABLE_COLUMNS = ("test_error.mean", "train_loss.mean", "measures.ii_score.mean",
                  "train_loss_mean", "n_diverged", "n_parameters")
 
 
-def _fmt_seconds(s: float | None) -> str:
-    if s is None or not math.isfinite(s):
-        return "?"
-    s = int(round(s))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 def progress_bar(p: "SweepProgress", width: int = 30) -> str:
     """A plain-text progress line: ``[#####-----] 5/10  0:12 elapsed  ~0:12 left``."""
     filled = int(width * p.done / p.total) if p.total else width
     return (f"[{'#' * filled}{'-' * (width - filled)}] {p.done}/{p.total}  "
-            f"{_fmt_seconds(p.elapsed)} elapsed  ~{_fmt_seconds(p.remaining_estimate)} left")
+            f"{format_clock(p.elapsed)} elapsed  ~{format_clock(p.remaining_estimate)} left")
 
 
 def parse_axis(text: str) -> tuple[str, list]:
@@ -471,10 +465,10 @@ def cmd_cache(args: Any) -> int:
         return 0
     if args.action == "info":
         print(f"directory   {cache.directory}\nentries     {len(entries)}\n"
-              f"on disk     {cache.volume() / 2**20:.1f} MiB of {cache.size_limit / 2**20:.0f} MiB")
+              f"on disk     {format_bytes(cache.volume())} of {format_bytes(cache.size_limit)}")
         return 0
     names = {k: v["name"] for k, v in cache.labels().items()}  # set on the Runs page
-    rows = [["key", "created", "dataset", "n_train", "width", "noise", "level", "MiB", "reps",
+    rows = [["key", "created", "dataset", "n_train", "width", "noise", "level", "size", "reps",
              "name"]]
     for e in entries:
         s = e["spec"]
@@ -483,7 +477,7 @@ def cmd_cache(args: Any) -> int:
         name = names.get(e["key"], "")
         rows.append([e["key"][:12], time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"])),
                      str(s.get("dataset")), str(s.get("n_train")), str(s.get("width")),
-                     str(s.get("noise")), _short(level), f"{e['bytes'] / 2**20:.2f}",
+                     str(s.get("noise")), _short(level), format_bytes(e["bytes"]),
                      "yes" if e["has_representations"] else "no",
                      name if len(name) <= 30 else name[:29] + "…"])
     print(_table(rows) if entries else f"no entries in {cache.directory}")

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from noisealign.engine.base.stats import mean_sem
 from noisealign.engine.compute.sweep import REPLICATE, SweepPoint  # REPLICATE: the key replicates add
 
 
@@ -100,13 +101,10 @@ def aggregate(points: Sequence[SweepPoint]) -> list[dict]:
             if len(nums) != len(vals):  # text, flags: the first run's value
                 row[col] = vals[0]
                 continue
-            a = np.asarray(nums, dtype=np.float64)
-            a = a[np.isfinite(a)]
-            row[col] = float(a.mean()) if a.size else math.nan
+            row[col], sem = mean_sem(nums)  # noisealign.engine.base.stats: ddof=1, NaN below 2 seeds
             sem_col = seeds_error_column(col)
             if sem_col is not None:
-                row[sem_col] = (float(a.std(ddof=1) / math.sqrt(a.size)) if a.size >= 2
-                                else math.nan)
+                row[sem_col] = sem
         out.append(row)
     return out
 

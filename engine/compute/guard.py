@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.base.units import format_bytes, format_seconds  # noqa: F401  (re-exported)
 
 MEMORY_ENV = "NOISEALIGN_MAX_MEMORY_GB"
 SECONDS_ENV = "NOISEALIGN_MAX_SECONDS"
@@ -210,24 +211,7 @@ class Estimate:
 # ----------------------------------------------------------------------------- formatting
 
 
-def format_bytes(n: float) -> str:
-    """Decimal units, as the limits are given: 3.2 GB, 450 MB, 12 kB."""
-    if n >= 1e9:
-        return f"{n / 1e9:.1f} GB"
-    if n >= 1e6:
-        return f"{n / 1e6:.0f} MB"
-    return f"{max(n, 0) / 1e3:.0f} kB"
-
-
-def format_seconds(s: float) -> str:
-    """about 40 s, about 12.5 min, about 45 min, about 3.5 h."""
-    if s < 90:
-        return f"about {s:.0f} s" if s >= 1 else "under 1 s"
-    if s < 1200:  # one decimal: "10.4 min" over a limit of "10.0 min" reads right
-        return f"about {s / 60:.1f} min"
-    if s < 5400:
-        return f"about {s / 60:.0f} min"
-    return f"about {s / 3600:.1f} h"
+# format_bytes, format_seconds: noisealign.engine.base.units (imported above; guard's messages use them)
 
 
 # ----------------------------------------------------------------------------- limits

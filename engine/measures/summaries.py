@@ -23,7 +23,6 @@ noisealign.engine.measures.core), CKA is float64.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ import torch
 from noisealign.engine.measures import core as measures
 from noisealign.engine.base.cancel import check_cancelled
 from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
+from noisealign.engine.base.stats import mean_std_sem
 from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.base.validation import check_k, max_k
 from noisealign.engine.pipeline.result import Result
@@ -258,13 +258,8 @@ def pair_stats(matrix: np.ndarray, *, symmetric: bool | None = None) -> dict[str
 
 
 def _stats(vals: np.ndarray) -> dict[str, float]:
-    vals = np.asarray(vals, dtype=np.float64)
-    vals = vals[np.isfinite(vals)]
-    n = int(vals.size)
-    mean = float(vals.mean()) if n else math.nan
-    std = float(vals.std(ddof=1)) if n >= 2 else math.nan
-    return {"mean": mean, "std": std, "sem": std / math.sqrt(n) if n >= 2 else math.nan,
-            "n_pairs": n}
+    s = mean_std_sem(vals)  # noisealign.engine.base.stats: ddof=1, NaN for fewer than 2 values
+    return {"mean": s["mean"], "std": s["std"], "sem": s["sem"], "n_pairs": s["n"]}
 
 
 def information_content(result: Result, *, layer: int | str = -1, k: int = 1,

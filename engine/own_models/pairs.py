@@ -42,6 +42,7 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 import numpy as np
 
 from noisealign.engine.measures.registry import COMPARE_MEASURES, REGISTRY, k_of
+from noisealign.engine.base.stats import mean_std_sem
 from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.base.validation import check_choice, check_k, show
 
@@ -471,12 +472,8 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
         runs.append(_compare(sub, measures, k, knn_k, knn_metric))
     out = []
     for i, row in enumerate(runs[0]):
-        vals = np.array([r[i]["value"] for r in runs])
-        finite = vals[np.isfinite(vals)]
-        std = float(finite.std(ddof=1)) if len(finite) > 1 else math.nan
-        out.append(dict(row, value=float(finite.mean()) if len(finite) else math.nan,
-                        std=std, sem=std / math.sqrt(len(finite)) if len(finite) > 1
-                        else math.nan, repeats=repeats,
+        s = mean_std_sem([r[i]["value"] for r in runs])
+        out.append(dict(row, value=s["mean"], std=s["std"], sem=s["sem"], repeats=repeats,
                         seconds=round(sum(r[i]["seconds"] for r in runs), 4),
                         note=(row["note"] + "; " if row["note"] else "")
                         + f"mean of {repeats} subsets of {subsample} points"))

@@ -21,6 +21,7 @@ import numpy as np
 from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.presets.catalog import OVER_TRAINING, PRESETS
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.base.stats import mean_sem
 from noisealign.engine.compute.sweep import REPLICATE, Sweep, SweepProgress, run_sweep
 
 # ----------------------------------------------------------------------------- presets
@@ -250,13 +251,7 @@ class Point:
 FITTED_ERROR = 0.01
 
 
-def _mean_sem(values: Sequence[float]) -> tuple[float, float]:
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return math.nan, math.nan
-    sem = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else math.nan
-    return float(v.mean()), sem
+_mean_sem = mean_sem  # noisealign.engine.base.stats: ddof=1, NaN for fewer than 2 values
 
 
 def _moved(result: Any, ok: np.ndarray) -> float:
