@@ -45,6 +45,8 @@ def test_user_text_renders_no_link_or_image_in_chromium(tmp_path):
         browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
             page.goto(f"{base}/?auto=false&xs={quote(PAYLOAD)}")
             box = page.locator('[data-testid="stAlertContentError"]').first
             expect(box).to_contain_text("px.png", timeout=90_000)
@@ -59,5 +61,10 @@ def test_user_text_renders_no_link_or_image_in_chromium(tmp_path):
             assert heading.inner_text().replace("\u2060", "").startswith(RUN_NAME)
             links = _live(page, '[data-testid="stMain"]')
             assert not [h for h in links if any(x in h for x in HOSTILE)], links
+            # Nothing is fetched from outside (the favicon was, from a font host).
+            icon = page.eval_on_selector("link[rel*='icon']", "e => e.href")
+            assert icon.startswith(base), icon
+            outside = [u for u in requested if not u.startswith((base, "data:", "blob:"))]
+            assert not outside, outside
         finally:
             browser.close()
