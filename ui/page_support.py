@@ -131,9 +131,28 @@ def spec_range(field: str, floor: float | None = None) -> tuple:
     return float(lo), float(hi)
 
 
+def link_int_note(key: str, label: str, lo: int, hi: int, default: int) -> None:
+    """Say so when a link gives the bound integer control ``key`` a value outside
+    [lo, hi] (or not an integer): Streamlit drops such a value and shows the default
+    without a word (``?reps=1000`` became 1). Checked on the session's first run only,
+    before the control is drawn."""
+    if key in st.session_state or key not in st.query_params:
+        return
+    raw = st.query_params[key]
+    try:
+        value = float(raw)
+        ok = value.is_integer() and lo <= value <= hi
+    except (ValueError, OverflowError):
+        ok = False
+    if not ok:
+        warning(f"{label} = {raw} in the link is invalid: allowed an integer in [{lo}, "
+                f"{hi}] (the control shows the value used instead, default {default}).")
+
+
 def replicates_input() -> int:
     """The sweep pages' Replicates control (URL key ``reps``): data seeds per point."""
     from noisealign.engine.compute.sweep import MAX_REPLICATES
+    link_int_note("reps", "Replicates (data seeds)", 1, MAX_REPLICATES, 1)
     return int(st.number_input(
         "Replicates (data seeds)", 1, MAX_REPLICATES, 1, key="reps", bind="query-params",
         help="Sweeps: train every point with this many data seeds (each redraws the data, "
@@ -376,7 +395,12 @@ def auto_run_ok(fingerprint: str, specs: list) -> bool:
             memo[fingerprint] = estimate_sweep(specs).seconds
         except Exception:  # noqa: BLE001 -- the job manager's guard will say why
             memo[fingerprint] = 0.0
-    seconds, limit = memo[fingerprint], auto_run_limit()
+    try:
+        limit = auto_run_limit()
+    except ValueError as e:  # a bad NOISEALIGN_AUTO_RUN_SECONDS: said, and nothing starts
+        error(e)
+        return False
+    seconds = memo[fingerprint]
     if seconds <= limit:
         return True
     what = "run" if len(specs) == 1 else f"{len(specs)} points to compute"

@@ -3,16 +3,28 @@ shows in the sidebar (device, job queue), then the page chosen by the URL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from noisealign.ui import jobs_view, teach
+from noisealign.ui import hostguard, jobs_view, teach
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 
+# Shipped with the app: a material-icon favicon made every page fetch it from an
+# outside host (the only outside request, issue 29).
+FAVICON = str(Path(__file__).resolve().parent / "static" / "favicon.png")
+
 
 def main() -> None:
-    st.set_page_config(page_title="noisealign", page_icon=":material/scatter_plot:",
+    st.set_page_config(page_title="noisealign", page_icon=FAVICON,
                        layout="wide", initial_sidebar_state="expanded")
+    hostguard.install()  # Host/Origin checks and anti-framing headers for what follows
+    if not hostguard.session_allowed(st.context.headers):
+        # This session's own handshake named another host (DNS rebinding) or origin: it
+        # may have connected before the guard was installed; it gets nothing.
+        st.error("This server answers only to its own address.")
+        st.stop()
     pages = [
         st.Page("pages/alignment.py", title="Alignment explorer", icon=":material/hub:",
                 url_path="alignment", default=True),

@@ -21,6 +21,12 @@ MESSAGE_LIMIT = 600
 # (images, links, autolinks "https://" and "www.", raw HTML, Streamlit's ":color[...]"
 # directives, LaTeX "$...$") or restyle the box (headings, lists, tables, emphasis).
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM's autolink literals (what Streamlit's frontend adds to CommonMark) are found in the
+# *text* after escapes are resolved (mdast-util-gfm-autolink-literal), so a backslash
+# before ':' does not stop "https://x" becoming a link. An invisible WORD JOINER (U+2060)
+# inside "://", after "www" and before "@" does: the text reads the same.
+WORD_JOINER = "\u2060"
+_AUTOLINKS = re.compile(r"(?i)(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?=@)")
 
 
 def show(value: Any, limit: int = 80) -> str:
@@ -60,7 +66,7 @@ def for_markdown(message: Any, limit: int = MESSAGE_LIMIT) -> str:
     if len(text) > limit:
         cut = len(text) - (limit - 40)
         text = f"{text[:limit - 40]}... ({cut} more characters not shown)"
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _AUTOLINKS.sub(WORD_JOINER, text))
 
 
 def fail(name: str, value: Any, allowed: str) -> None:

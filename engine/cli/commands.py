@@ -130,6 +130,12 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
                          f"{spec.dataset!r} (a regression task): label noise applies to "
                          "classification datasets only; for regression use --noise target "
                          "with --snr-db")
+    kind = getattr(args, "label_noise_kind", None)
+    if kind is not None and kind != spec.label_noise_kind:  # the spec reset it: not used
+        raise ValueError(f"--label-noise-kind {_show(kind)} is invalid for dataset "
+                         f"{spec.dataset!r} with noise {spec.noise!r}: it applies only to "
+                         "label noise (--noise label --label-noise > 0) on a "
+                         "classification dataset")
     return spec
 
 

@@ -702,7 +702,15 @@ def sweep_limit(max_sweep_seconds: float | None = None) -> float:
 
 def auto_run_limit(seconds: float | None = None) -> float:
     """What the dashboard starts without a click: argument, else
-    ``$NOISEALIGN_AUTO_RUN_SECONDS``, else :data:`DEFAULT_AUTO_RUN_SECONDS` (5 min)."""
+    ``$NOISEALIGN_AUTO_RUN_SECONDS``, else :data:`DEFAULT_AUTO_RUN_SECONDS` (5 min).
+    ``0`` means nothing starts without a click (it crashed the alignment page)."""
+    text = os.environ.get(AUTO_RUN_SECONDS_ENV, "") if seconds is None else ""
+    try:
+        if (seconds is not None and not isinstance(seconds, bool) and seconds == 0) or \
+                (text.strip() and float(text) == 0):
+            return 0.0
+    except ValueError:
+        pass  # _limit names the variable and what is allowed
     return _limit("auto_run_seconds", seconds, AUTO_RUN_SECONDS_ENV, 1.0,
                   DEFAULT_AUTO_RUN_SECONDS)
 

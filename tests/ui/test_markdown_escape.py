@@ -13,7 +13,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from noisealign.engine.base.validation import MESSAGE_LIMIT, for_markdown
+from noisealign.engine.base.validation import MESSAGE_LIMIT, WORD_JOINER, for_markdown
 from tests.app.test_app import open_app
 
 INJECTION = "![p](http://127.0.0.1:9/pixel.png) [click here](https://example.invalid/login)"
@@ -32,7 +32,7 @@ def text_only(markdown: str) -> str:
     """The rendered HTML of ``markdown``, which must be a single plain paragraph."""
     html = MarkdownIt("commonmark").render(markdown)
     assert html.startswith("<p>") and html.endswith("</p>\n"), html
-    inner = html[3:-5]
+    inner = html[3:-5].replace(WORD_JOINER, "")  # invisible: breaks GFM's autolinks
     assert "<" not in inner, html  # no tag at all: no img, a, em, code...
     # GFM (which Streamlit adds) links bare URLs and www. names: none survive as such.
     assert not re.search(r"https?://|www\.|\w@\w", markdown), markdown
