@@ -75,9 +75,15 @@ def changed_fields(spec: ExperimentSpec, *, skip: Sequence[str] = (),
             if value != min(DEFAULT_PROBE, pool):
                 out[name] = value
             continue
-        if value != ADDED_FIELDS.get(name, f.default):  # 0 == 0.0: the same value
-            out[name] = value
+        if value != ADDED_FIELDS.get(name, f.default) or _negative_zero(value):
+            out[name] = value  # 0 == 0.0: the same value; -0.0 is not (it hashes apart)
     return out
+
+
+def _negative_zero(value: Any) -> bool:
+    """``-0.0``: equal to 0.0, yet the spec's JSON (and so its cache key) keeps the sign,
+    so the hand-off must write it (issue 27: ``weight_decay=-0.0`` came back as 0.0)."""
+    return isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0
 
 
 def changed_params(spec: ExperimentSpec, *, skip: Sequence[str] = ()) -> dict[str, Any]:
@@ -85,8 +91,45 @@ def changed_params(spec: ExperimentSpec, *, skip: Sequence[str] = ()) -> dict[st
     from noisealign.engine.pipeline.datasets import DATASETS
     info = DATASETS[spec.dataset]
     return {name: value for name, value in spec.params.items()
-            if name not in skip and (name not in info.params
+            if name not in skip and (name not in info.params or _negative_zero(value)
                                      or value != info.params[name].default)}
+
+
+def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
+             ) -> tuple[list[str], list[str]]:
+    """(spec fields, dataset parameters) of ``base`` that the line and the script leave
+    out because the axes set them: all the swept ones, unless the base would then be
+    invalid (issue 27: a swept ``n_train`` left at its default of 100 exceeds the 80
+    training points of ``mnist1d`` with ``n_samples=100``, and the written base fails
+    before the sweep replaces it), or the points would differ (``label_noise_kind``
+    is reset to "uniform" in a base without label noise, so a swept ``label_noise`` left
+    at 0 loses a "pair" kind); then none, and the base's own values are written.
+    """
+    fields = [a for a in axes if not a.startswith(PARAM_PREFIX)]
+    params = [a[len(PARAM_PREFIX):] for a in axes if a.startswith(PARAM_PREFIX)]
+    if not fields and not params:
+        return fields, params
+    defaults = {f.name: ADDED_FIELDS.get(f.name, f.default)
+                for f in dataclasses.fields(ExperimentSpec)}
+    kw = {f.name: getattr(base, f.name) for f in dataclasses.fields(ExperimentSpec)}
+    kw.update({f: defaults[f] for f in fields if f in defaults})
+    kw["dataset_params"] = {k: v for k, v in base.params.items() if k not in params}
+    if "n_probe" not in fields and base.n_probe == min(
+            DEFAULT_PROBE, _pool(base.dataset, base.params)):
+        kw["n_probe"] = None  # not written: the CLI's default for the new pool
+    from engine.sweep import Sweep
+    try:
+        reduced = Sweep(ExperimentSpec(**kw), dict(axes)).specs()
+        same = [s.content_hash() for s in reduced] == [
+            s.content_hash() for s in Sweep(base, dict(axes)).specs()]
+    except ValueError:
+        same = False
+    return (fields, params) if same else ([], [])
+
+
+def _pool(dataset: str, params: Mapping[str, Any]) -> int:
+    from engine.datasets import DATASETS
+    return DATASETS[dataset].pool_sizes(dict(params))[1]
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -102,7 +145,7 @@ def cli_value(value: Any) -> str:
     if isinstance(value, float):
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() and abs(value) < 1e15 and not _negative_zero(value):
             return str(int(value))
         return repr(value)
     return str(value)
@@ -110,6 +153,20 @@ def cli_value(value: Any) -> str:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _option(name: str, text: str) -> list[str]:
+    """The words of option ``name`` with value ``text``, as argparse reads them back.
+
+    argparse takes a word that starts with "-" for an option unless it looks like a
+    plain negative number (``-1.5``, not ``-1e-05`` or ``-inf``): ``--snr-db -1e-05``
+    exits with "expected one argument" (issue 27). Such a value is joined to its flag,
+    ``--snr-db=-1e-05``, which argparse never splits (a short flag has no such form, so
+    ``-K`` becomes ``--ensemble-size`` there).
+    """
+    if text.startswith("-"):
+        return [f"{_flag(name)}={text}"]
+    return ["-K" if name == "ensemble_size" else _flag(name), text]
 
 
 def cli_command(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = None,
@@ -137,15 +194,14 @@ def cli_command(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = None
     if not axes and replicates != 1:
         raise ValueError(f"replicates={replicates!r} is invalid without axes: allowed 1 "
                          "(a single run has no replicates; use a sweep)")
-    swept = [a for a in axes if not a.startswith(PARAM_PREFIX)]
-    swept_params = [a[len(PARAM_PREFIX):] for a in axes if a.startswith(PARAM_PREFIX)]
+    swept, swept_params = _omitted(base, axes)
     noise_default = _implied_noise(base.dataset, list(axes))
     words = ["sweep" if axes else "run", "--dataset", base.dataset]
     for name, value in changed_params(base, skip=swept_params).items():
         words += ["--param", f"{name}={cli_value(value)}"]
     for name, value in changed_fields(base, skip=["dataset", *swept],
                                       noise_default=noise_default).items():
-        words += ["-K" if name == "ensemble_size" else _flag(name), cli_value(value)]
+        words += _option(name, cli_value(value))
     for name, values in axes.items():
         words += ["--axis", f"{name}=" + ",".join(cli_value(v) for v in values)]
     if axes and replicates != 1:
@@ -212,8 +268,7 @@ def python_snippet(base: ExperimentSpec, axes: Mapping[str, Sequence] | None = N
     shared cache (``ResultCache()``: ``cache/`` or ``$NOISEALIGN_CACHE_DIR``).
     """
     axes = dict(axes or {})
-    swept = [a for a in axes if not a.startswith(PARAM_PREFIX)]
-    swept_params = [a[len(PARAM_PREFIX):] for a in axes if a.startswith(PARAM_PREFIX)]
+    swept, swept_params = _omitted(base, axes)
     if not axes:
         if replicates != 1:
             raise ValueError(f"replicates={replicates!r} is invalid without axes: allowed 1")
