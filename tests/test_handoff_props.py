@@ -1,9 +1,9 @@
-"""engine.handoff over the whole range of every field (issue 27, item 2), property-based.
+"""noisealign.engine.cli.handoff over the whole range of every field (issue 27, item 2), property-based.
 
 Hypothesis draws valid specs and sweeps: every dataset with its parameters, every choice
 field among its allowed values, every numeric field anywhere in its range with its
 bounds, scientific notation (``-1e-05``, ``2.5e-07``, ``1e+16``) and negative values
-drawn often. For each, the CLI line is parsed by the real parser (``engine.cli``) and the
+drawn often. For each, the CLI line is parsed by the real parser (``noisealign.engine.cli.commands``) and the
 Python script is executed; both must give the very cache keys of the view. A handful go
 through a real ``/bin/sh`` and a real ``python`` subprocess as well.
 
@@ -27,14 +27,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from engine import spec as spec_rules
-from engine.cli import build_parser, spec_from_args, sweep_from_args
-from engine.datasets import DATASETS
-from engine.epochs import max_snapshots
-from engine.handoff import PARAM_PREFIX, cli_command, python_snippet
-from engine.spec import (CHOICES, FLOAT_BOUNDS, INT_BOUNDS, MIN_PROBE, ExperimentSpec,
+from noisealign.engine.pipeline import spec as spec_rules
+from noisealign.engine.cli.commands import build_parser, spec_from_args, sweep_from_args
+from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.pipeline.epochs import max_snapshots
+from noisealign.engine.cli.handoff import PARAM_PREFIX, cli_command, python_snippet
+from noisealign.engine.pipeline.spec import (CHOICES, FLOAT_BOUNDS, INT_BOUNDS, MIN_PROBE, ExperimentSpec,
                          architectures_for)
-from engine.sweep import Sweep
+from noisealign.engine.compute.sweep import Sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPS = settings(max_examples=300, deadline=None,
@@ -197,7 +197,7 @@ def test_negative_scientific_values_are_joined_to_their_flag():
 
 
 # A program that prints the hashes of what the real parser makes of its arguments.
-_PROBE = ("import sys, json; from engine.cli import build_parser, spec_from_args, "
+_PROBE = ("import sys, json; from noisealign.engine.cli.commands import build_parser, spec_from_args, "
           "sweep_from_args; a = build_parser().parse_args(sys.argv[1:]); "
           "s = sweep_from_args(a).specs() if a.command == 'sweep' else [spec_from_args(a)]; "
           "print(json.dumps([x.content_hash() for x in s]))")

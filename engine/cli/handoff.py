@@ -117,7 +117,7 @@ def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
     if "n_probe" not in fields and base.n_probe == min(
             DEFAULT_PROBE, _pool(base.dataset, base.params)):
         kw["n_probe"] = None  # not written: the CLI's default for the new pool
-    from engine.sweep import Sweep
+    from noisealign.engine.compute.sweep import Sweep
     try:
         reduced = Sweep(ExperimentSpec(**kw), dict(axes)).specs()
         same = [s.content_hash() for s in reduced] == [
@@ -128,7 +128,7 @@ def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
 
 
 def _pool(dataset: str, params: Mapping[str, Any]) -> int:
-    from engine.datasets import DATASETS
+    from noisealign.engine.pipeline.datasets import DATASETS
     return DATASETS[dataset].pool_sizes(dict(params))[1]
 
 
