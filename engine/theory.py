@@ -38,7 +38,17 @@ What is computed (all vectorised, broadcasting over n, d, snr, weight decay):
   docs/science.md 3: ``Delta(rho) = (2/pi) (arctan c + arctan 3c)``,
   ``c = sqrt((1 - rho^2) / (3 + rho^2))``.
 
-The threshold neighbourhood. At ``|n - d| <= 1`` the expected noise energy is infinite
+Exact next to the threshold. Within ``|n - d| <= 48`` the ridgeless CKA (and with it
+``ii``) adds a tabulated correction: the difference between a Monte-Carlo of the exact
+minimum-norm fits over Gaussian designs (:mod:`engine.theory_exact`, 12000 designs per
+point at d <= 80, 4000 above) and the closed form below, interpolated in ``n - d``,
+``log d`` (clamped to 200; none below d = 10) and SNR in dB (clamped to -20..60); a
+ridge fit gets it scaled by the noise energy the ridge keeps. The closed form puts
+the CKA too low there at SNR >= 10 dB (d = 80, n = 82, 20 dB: 0.43 instead of 0.54);
+pass ``exact_threshold=False`` for it alone. ``rho`` keeps the closed form (the ratio of
+expectations it is defined by is infinite at ``|n - d| <= 1``).
+
+The threshold neighbourhood of the closed form. At ``|n - d| <= 1`` the expected noise energy is infinite
 (the smallest singular value of ``X`` is O(1/sqrt d) and ``E[1 / s_min^2]`` diverges), and
 at ``|n - d| = 2, 3`` it is dominated by rare samples. We replace the gap ``|n - d| - 1``
 by a smooth positive floor ``g = ((|n-d| - 1) + sqrt((|n-d| - 1)^2 + 4 b)) / 2`` with
@@ -72,6 +82,8 @@ of the density, so that nothing cancels catastrophically.
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +93,7 @@ import numpy as np
 __all__ = [
     "THRESHOLD_FLOOR", "LinearTheory", "theory", "rho", "cka", "ii", "ii_of_rho",
     "test_error", "curves", "ridge_from_weight_decay", "collapse_weight_decay",
-    "noise_variance",
+    "noise_variance", "threshold_correction",
 ]
 
 # b of the smooth gap floor g = ((nu - 1) + sqrt((nu - 1)^2 + 4 b)) / 2, nu = |n - d|.
@@ -158,6 +170,62 @@ def ii_of_rho(rho: Any) -> np.ndarray:
     r2 = np.minimum(r * r, 1.0)
     c = np.sqrt((1.0 - r2) / (3.0 + r2))
     return (2.0 / np.pi) * (np.arctan(c) + np.arctan(3.0 * c))
+
+
+# ----------------------------------------------------------------------------- exact table
+
+
+# Below this input dimension the table has no entries and the closed form is used.
+TABLE_MIN_D = 10
+
+
+@functools.lru_cache(maxsize=1)
+def _threshold_table() -> dict[str, np.ndarray] | None:
+    """The correction table of engine.theory_exact (None if its file is missing)."""
+    from noisealign.engine.theory_exact import TABLE_PATH
+    try:
+        raw = json.loads(TABLE_PATH.read_text())
+    except (OSError, ValueError):
+        return None
+    corr = np.array(raw["correction"], dtype=float)
+    return {"d": np.log(np.array(raw["d"], float)), "nu": np.array(raw["nu"], float),
+            "snr_db": np.array(raw["snr_db"], float), "nu_zero": float(raw["nu_zero"]),
+            "corr": np.nan_to_num(corr, nan=0.0)}
+
+
+def _lin_index(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Left node index and weight of the right node for linear interpolation (clamped)."""
+    x = np.clip(x, grid[0], grid[-1])
+    i = np.clip(np.searchsorted(grid, x, side="right") - 1, 0, len(grid) - 2)
+    w = (x - grid[i]) / (grid[i + 1] - grid[i])
+    return i, w
+
+
+def threshold_correction(n: Any, d: Any, snr: Any) -> np.ndarray:
+    """Exact-minus-closed-form CKA next to the threshold (0 far from it), interpolated
+    from the table of :mod:`engine.theory_exact`; 0 at SNR = inf or without the table."""
+    tab = _threshold_table()
+    n, d, snr = np.broadcast_arrays(np.asarray(n, float), np.asarray(d, float),
+                                    np.asarray(snr, float))
+    if tab is None:
+        return np.zeros(n.shape)
+    small_d = d < TABLE_MIN_D  # not tabulated (and min(n, d) < 10: few directions)
+    nu = n - d
+    order = np.argsort(tab["nu"])
+    nu_grid, corr = tab["nu"][order], tab["corr"][:, order, :]
+    edge = nu_grid[-1]
+    with np.errstate(divide="ignore"):
+        db = np.where(np.isinf(snr), tab["snr_db"][-1], 10.0 * np.log10(snr))
+    (i, wi), (j, wj), (k, wk) = (_lin_index(tab["d"], np.log(d)), _lin_index(nu_grid, nu),
+                                 _lin_index(tab["snr_db"], db))
+    val = np.zeros(n.shape)
+    for di, dw in ((i, 1 - wi), (i + 1, wi)):
+        for nj, nw in ((j, 1 - wj), (j + 1, wj)):
+            for sk, sw in ((k, 1 - wk), (k + 1, wk)):
+                val += dw * nw * sw * corr[di, nj, sk]
+    # beyond the last tabulated |nu| the correction tapers linearly to 0 at nu_zero
+    taper = np.clip((tab["nu_zero"] - np.abs(nu)) / (tab["nu_zero"] - edge), 0.0, 1.0)
+    return np.where(np.isinf(snr) | small_d, 0.0, val * taper)
 
 
 # ----------------------------------------------------------------------------- spectra
@@ -371,12 +439,14 @@ def ridge_from_weight_decay(n: Any, d: Any, snr: Any, weight_decay: Any) -> np.n
 
 
 def theory(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *,
-           ridge: Any = None) -> LinearTheory:
+           ridge: Any = None, exact_threshold: bool = True) -> LinearTheory:
     """All theory values at the broadcast points (see :class:`LinearTheory`).
 
     n: training points (>= 1; non-integers interpolate smoothly), d: input dimension
     (>= 1), snr: ratio 1/sigma^2 (> 0, or inf for no noise), weight_decay: the engine's
     weight decay (>= 0), or ``ridge``: the ridge parameter lam directly.
+    ``exact_threshold``: add the tabulated exact min-norm correction to the ridgeless CKA
+    next to n = d (module docstring); False gives the closed form alone.
     """
     n, d, snr, wd, ridge = _inputs(n, d, snr, weight_decay, ridge)
     s2 = noise_variance(snr)
@@ -389,6 +459,17 @@ def theory(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *,
     S, N1 = p["S"], p["N1"]
     rho_ = S / (S + N1)
     cka_ = (S * S + p["v"] + 2.0 * p["X1"] + p["h"] * N1 * N1) / ((S + N1) ** 2 + p["v"])
+    if exact_threshold:
+        # The correction is the ridgeless fit's. A ridge damps the weakest directions the
+        # heavy tails come from; the correction is scaled by the noise energy the ridge
+        # keeps, N1(lam) / N1(0), so it fades with lam and lam -> 0 is continuous (a
+        # heuristic for lam > 0: not tabulated against ridge Monte-Carlo).
+        keep = np.ones(np.shape(cka_))
+        if np.any(lam > 0):
+            n0 = _parts(n, d, s2, np.zeros(np.shape(lam)))["N1"]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                keep = np.where(n0 > 0, N1 / n0, 1.0)
+        cka_ = cka_ + np.where(collapsed, 0.0, keep * threshold_correction(n, d, snr))
     cka_ = np.clip(cka_, 0.0, 1.0)
     err = p["bias"] + N1
     rho_ = np.where(collapsed, 0.0, rho_)
@@ -416,24 +497,25 @@ def rho(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *, ridge: Any = None)
 
 
 def cka(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *, ridge: Any = None,
-        finite_size: bool = True) -> np.ndarray:
+        finite_size: bool = True, exact_threshold: bool = True) -> np.ndarray:
     """Expected linear CKA of two members' hidden layers (rank-one representations).
 
     ``finite_size=False``: ``rho^2``, the d -> infinity limit. ``True`` (default): with the
     finite-d correction for the shared anisotropy of the members' noise (module docstring);
     it matters near the threshold (e.g. d = 100, n = 90: 0.09 vs rho^2 = 0.007 at SNR 1).
+    ``exact_threshold``: see :func:`theory`.
     """
-    t = theory(n, d, snr, weight_decay, ridge=ridge)
+    t = theory(n, d, snr, weight_decay, ridge=ridge, exact_threshold=exact_threshold)
     return t.cka if finite_size else t.cka_large_d
 
 
 def ii(n: Any, d: Any, snr: Any, weight_decay: Any = 0.0, *, ridge: Any = None,
-       finite_size: bool = True) -> np.ndarray:
+       finite_size: bool = True, exact_threshold: bool = True) -> np.ndarray:
     """Large-N Information Imbalance (k = 1, either direction) of two members' hidden layers.
 
     ``Delta(sqrt(cka))``; with ``finite_size=False`` ``Delta(rho)`` (d -> infinity).
     """
-    t = theory(n, d, snr, weight_decay, ridge=ridge)
+    t = theory(n, d, snr, weight_decay, ridge=ridge, exact_threshold=exact_threshold)
     return t.ii if finite_size else t.ii_large_d
 
 
