@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import common, jobs_view, presets, teach
+from ui import common, jobs_view, presets, teach, url_state
 
 
 def main() -> None:
@@ -40,9 +40,12 @@ def main() -> None:
         # A run cut short for a rerun drew nothing final; st.stop() and errors did.
         if type(e).__name__ != "RerunException":
             common.mark_page_drawn()
+            # every control in the URL (ui.url_state)
+            url_state.reconcile(stopping=type(e).__name__ == "StopException")
             teach.share_box(link)
         raise
     common.mark_page_drawn()
+    url_state.reconcile()
     teach.share_box(link)
 
 
