@@ -144,9 +144,11 @@ def test_every_edit_is_in_the_link_and_the_link_reopens_the_same_view(server):
             url = _settled(page)
             want = _controls(page)
             shown = {k: want.get(k) for k in ("Activation", "Samples n", "Ensemble size K",
-                                              "Seed", "Shared init", "Dataset")}
+                                              "Seed", "Shared init", "Dataset", "x values",
+                                              "Series")}
             assert shown == {"Activation": "relu", "Samples n": "500", "Ensemble size K": "3",
-                             "Seed": "5", "Shared init": True, "Dataset": "digits"}, shown
+                             "Seed": "5", "Shared init": True, "Dataset": "digits",
+                             "x values": "16, 64, 256", "Series": "none"}, shown
             url = _settled(page)
             query = url.split("?", 1)[1]
             for part in ("act=relu", "n=500", "K=3", "seed=5", "x=width", "series=none",
