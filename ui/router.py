@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from noisealign.ui import hostguard, jobs_view, teach
+from noisealign.ui import hostguard, jobs_view, teach, url_state
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 
@@ -54,9 +54,12 @@ def main() -> None:
         # A run cut short for a rerun drew nothing final; st.stop() and errors did.
         if type(e).__name__ != "RerunException":
             common.mark_page_drawn()
+            # every control in the URL (ui.url_state)
+            url_state.reconcile(stopping=type(e).__name__ == "StopException")
             teach.share_box(link)
         raise
     common.mark_page_drawn()
+    url_state.reconcile()
     teach.share_box(link)
 
 
