@@ -158,6 +158,9 @@ class _Space:
     def _prepare(self, t: torch.Tensor, dtype: torch.dtype) -> None:
         self.dtype = dtype
         t = t.to(device=self.device, dtype=dtype)
+        # The largest squared norm before centring: it bounds the rounding of the
+        # distances (neighbour_candidates).
+        self.max_sq = float((t * t).sum(1).max())
         # Centring reduces cancellation in |a|^2 + |b|^2 - 2 a.b. The lower median (of a
         # sample of rows, for speed) is a data value, so integer data stay integers.
         sample = t if self.n <= 2048 else t[torch.linspace(0, self.n - 1, 2048,
@@ -864,12 +867,57 @@ def _knn_block(ds: Sequence[torch.Tensor], k: int, total: np.ndarray) -> None:
                 total[b, a] += t
 
 
+def keeps_candidates(space: _Space) -> bool:
+    """True when :func:`_pair_sums` can keep a space's neighbour candidates: continuous
+    points without duplicates (whose rows hold every point, in order)."""
+    return not space.is_labels and space.inverse is None and not space.degenerate
+
+
+def _candidates_of(space: _Space, d: torch.Tensor, start: int, c: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``c`` nearest columns of rows start.. of ``space``'s distance block ``d`` and,
+    per row, a lower bound on the true squared distance to every other column.
+
+    ``d`` is :meth:`_Space.block`'s: d_ij - |x_i|^2 for product spaces, d_ij for spaces of
+    few features. Against the exact squared distances of the points as given, its
+    rounding is at most about 4 D eps U^2 (the products and squared norms, U^2 the
+    largest centred squared norm) plus 8 eps M (the centring, M the largest squared norm
+    before it); twice that sum is taken off the c-th value, so no point outside the
+    candidates is nearer than the bound."""
+    n = d.shape[1]
+    rows = torch.arange(start, start + d.shape[0], device=d.device)
+    if c >= n - 1:  # every other point is a candidate
+        cols = torch.topk(d, n - 1, dim=1, largest=False, sorted=True).indices
+        return cols, torch.full((d.shape[0],), math.inf, dtype=torch.float64)
+    vals, cols = torch.topk(d, c, dim=1, largest=False, sorted=True)
+    eps = torch.finfo(space.dtype).eps
+    dim = space.unique.shape[1]
+    lower = vals[:, -1].double()
+    if not space.direct:
+        lower = lower + space.sq[rows].double()
+    lower = lower - 2.0 * eps * (4.0 * dim * float(space.sq.max()) + 8.0 * space.max_sq)
+    return cols, lower
+
+
 def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
                block_size: int | None,
-               knn_idx: Sequence[int] | None = None) -> tuple[np.ndarray | None, np.ndarray | None]:
+               knn_idx: Sequence[int] | None = None,
+               keep: dict[int, int] | None = None,
+               kept: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+               ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """One pass over blocks of rows: (M, M) sums of w^a r^b (II, neighbours of order k)
-    and of w^a w^b (mutual k-NN, order knn_k, among spaces ``knn_idx``, default all)."""
+    and of w^a w^b (mutual k-NN, order knn_k, among spaces ``knn_idx``, default all).
+
+    ``keep`` {space index: c}: for those spaces (each :func:`keeps_candidates`) the c
+    nearest columns of every row and a per-row lower bound on the squared distance to
+    any other point (:func:`_candidates_of`) are put in ``kept`` (N, c) int64 and (N,)
+    float64 arrays: the neighbour lists the intrinsic dimension reuses."""
     n, m = spaces[0].n, len(spaces)
+    keep = dict(keep or {})
+    if keep and kept is None:
+        raise ValueError("keep needs a kept dict to fill")
+    for i, c in keep.items():
+        kept[i] = (np.empty((n, min(c, n - 1)), np.int64), np.empty(n, np.float64))
     knn_idx = list(range(m)) if knn_idx is None else list(knn_idx)
     per_row = 2 * m * (k is not None) + len(knn_idx) * (knn_k is not None)
     rows = _block_rows(n, 2 * per_row, block_size)  # float64 working arrays
@@ -883,6 +931,11 @@ def _pair_sums(spaces: Sequence[_Space], k: int | None, knn_k: int | None,
         # All spaces' blocks in one (M * rows, N) tensor: the rank work is batched, a few
         # large operations instead of many small ones.
         ds = torch.cat([s.block(start, stop).to(dtype) for s in spaces])
+        for i, c in keep.items():
+            b = stop - start
+            cols, lower = _candidates_of(spaces[i], ds[i * b:(i + 1) * b], start, c)
+            kept[i][0][start:stop] = cols.cpu().numpy()
+            kept[i][1][start:stop] = lower.cpu().numpy()
         if k is not None:
             w = _dense_weights(ds, k).reshape(m, -1)
             r = _mid_ranks(ds).reshape(m, -1)
@@ -1441,7 +1494,8 @@ def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16)
 
 
 def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16,
-                         candidates: np.ndarray | None = None) -> dict[str, Any]:
+                         candidates: np.ndarray | None = None,
+                         outside: np.ndarray | None = None) -> dict[str, Any]:
     """TwoNN and GRIDE intrinsic dimension of A (N, d) from one neighbour search
     (:func:`noisealign.engine.measures.intrinsic_dim.estimates`; equal to dadapy's to ~1e-9).
 
@@ -1451,13 +1505,15 @@ def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16,
     points allow (as ``method="gride"`` at that scale). NaN where there are too few
     distinct points; 0.0 when all points coincide. ``candidates`` (N, c) int: columns
     known to hold each point's ``gride_scale`` nearest others (e.g. from the neighbour
-    lists of an Information Imbalance pass); only for A without duplicate points.
+    lists of an Information Imbalance pass, :func:`_pair_sums`) and ``outside`` (N,) a
+    lower bound on each point's squared distance to the others (rows the candidates may
+    not cover are searched in full); ignored when A has duplicate points.
     """
     scale = _check_id_scale(scale)
     s = _id_space(A)
     if s.degenerate:
         return {"twonn": 0.0, "gride": 0.0, "gride_scale": 0}
-    if candidates is not None and s.inverse is not None:
-        raise ValueError("candidates are only for points without duplicates: A has "
-                         f"{s.n - s.n_unique} duplicate point(s)")
-    return intrinsic_dim.estimates(s.unique.cpu().numpy(), scale, candidates=candidates)
+    if s.inverse is not None:  # duplicates: candidates index points, not distinct ones
+        candidates = outside = None
+    return intrinsic_dim.estimates(s.unique.cpu().numpy(), scale, candidates=candidates,
+                                   outside=outside)

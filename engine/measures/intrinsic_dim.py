@@ -123,8 +123,8 @@ def _exact_sq(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return out
 
 
-def neighbour_distances(x: np.ndarray, kmax: int, *, candidates: np.ndarray | None = None
-                        ) -> np.ndarray:
+def neighbour_distances(x: np.ndarray, kmax: int, *, candidates: np.ndarray | None = None,
+                        outside: np.ndarray | None = None) -> np.ndarray:
     """Sorted distances (N, kmax) from each point to its kmax nearest other points.
 
     Parameters
@@ -136,6 +136,10 @@ def neighbour_distances(x: np.ndarray, kmax: int, *, candidates: np.ndarray | No
     candidates : ndarray of int, shape (N, c), optional
         Columns that hold each point's kmax nearest others (c >= kmax; the point itself
         may be among them and is skipped). Given, only those distances are computed.
+    outside : ndarray, shape (N,), optional
+        With ``candidates``: a lower bound on each point's squared distance to every
+        point that is not among its candidates. Rows whose kmax-th candidate is not
+        nearer than that bound (the candidates may miss a neighbour) are searched in full.
 
     Returns
     -------
@@ -147,38 +151,50 @@ def neighbour_distances(x: np.ndarray, kmax: int, *, candidates: np.ndarray | No
     n = x.shape[0]
     if not 1 <= kmax <= n - 1:
         raise ValueError(f"kmax={kmax} is invalid: allowed 1 to N - 1 = {n - 1}")
-    if candidates is None:
-        candidates = _candidates(x, kmax)
-    cols = np.asarray(candidates, dtype=np.int64)
     rows = np.arange(n)
+    if candidates is None:
+        candidates, outside = _candidates(x, kmax, rows), None
+    cols = np.asarray(candidates, dtype=np.int64)
+    if cols.shape[0] != n or cols.ndim != 2 or cols.shape[1] < kmax:
+        raise ValueError(f"candidates has shape {cols.shape}: allowed (N={n}, c >= {kmax})")
     d2 = _exact_sq(x, rows, cols)
     d2[cols == rows[:, None]] = np.inf  # the point itself, where it is a candidate
     d2.sort(axis=1)
+    if outside is not None:
+        unsure = np.flatnonzero(~(d2[:, kmax - 1] < np.asarray(outside, dtype=np.float64)))
+        if len(unsure):
+            full = _candidates(x, kmax, unsure)
+            e2 = _exact_sq(x, unsure, full)
+            e2[full == unsure[:, None]] = np.inf
+            e2.sort(axis=1)
+            d2 = d2[:, :kmax].copy()
+            d2[unsure] = e2[:, :kmax]
     return np.sqrt(d2[:, :kmax])
 
 
-def _candidates(x: np.ndarray, kmax: int) -> np.ndarray:
-    """(N, c) columns holding each point's kmax nearest others: the c = kmax + margin
-    smallest of |u|^2 - 2 x.u (a matrix product per block of rows), so that rounding of
-    that formula cannot push a true neighbour out."""
+def _candidates(x: np.ndarray, kmax: int, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), c) columns holding the kmax nearest others of points ``rows``: the
+    c = kmax + 1 + margin smallest of |u|^2 - 2 x.u (a matrix product per block of
+    rows; the point itself is among them), so that rounding of that formula cannot push
+    a true neighbour out."""
     n = x.shape[0]
     c = min(n, kmax + 1 + _MARGIN)
     sq = np.einsum("ij,ij->i", x, x)
-    rows = max(1, min(n, _BLOCK_FLOATS // max(1, n)))
-    out = np.empty((n, c), dtype=np.int64)
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        d = sq[None, :] - 2.0 * (x[start:stop] @ x.T)
-        d[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # self first
+    step = max(1, min(len(rows), _BLOCK_FLOATS // max(1, n)))
+    out = np.empty((len(rows), c), dtype=np.int64)
+    for a in range(0, len(rows), step):
+        r = rows[a:a + step]
+        d = sq[None, :] - 2.0 * (x[r] @ x.T)
+        d[np.arange(len(r)), r] = -np.inf  # self first
         if c < n:
-            out[start:stop] = np.argpartition(d, c - 1, axis=1)[:, :c]
+            out[a:a + len(r)] = np.argpartition(d, c - 1, axis=1)[:, :c]
         else:
-            out[start:stop] = np.arange(n)[None, :]
+            out[a:a + len(r)] = np.arange(n)[None, :]
     return out
 
 
-def estimates(x: np.ndarray, scale: int, *, candidates: np.ndarray | None = None
-              ) -> dict[str, float | int]:
+def estimates(x: np.ndarray, scale: int, *, candidates: np.ndarray | None = None,
+              outside: np.ndarray | None = None) -> dict[str, float | int]:
     """TwoNN and GRIDE (at the largest power-of-2 order up to ``scale`` that the points
     allow) from one neighbour search.
 
@@ -188,7 +204,7 @@ def estimates(x: np.ndarray, scale: int, *, candidates: np.ndarray | None = None
         Distinct points, N >= 3.
     scale : int
         GRIDE's largest neighbour order, a power of 2 >= 2.
-    candidates : ndarray of int, optional
+    candidates, outside : ndarray, optional
         As in :func:`neighbour_distances` (with at least ``gride_scale`` columns besides
         the point itself).
 
@@ -203,7 +219,7 @@ def estimates(x: np.ndarray, scale: int, *, candidates: np.ndarray | None = None
     if n < 3:
         return {"twonn": math.nan, "gride": math.nan, "gride_scale": 0}
     top = 1 << int(math.log2(min(int(scale), n - 1)))
-    r = neighbour_distances(x, max(2, top), candidates=candidates)
+    r = neighbour_distances(x, max(2, top), candidates=candidates, outside=outside)
     return {"twonn": twonn(r[:, 0], r[:, 1]),
             "gride": gride(r[:, top // 2 - 1], r[:, top - 1], top // 2),
             "gride_scale": top}

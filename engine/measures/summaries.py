@@ -107,10 +107,16 @@ def _embed(sub: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
 
 
 def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: int, k: int,
-            knn_k: int | None, need_ii: bool, need_knn: bool
+            knn_k: int | None, need_ii: bool, need_knn: bool,
+            keep: dict[int, int] | None = None,
+            kept: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
             ) -> tuple[np.ndarray | None, np.ndarray | None, list[int]]:
-    """II matrix over all spaces and mutual k-NN among the first ``nh`` (members)."""
+    """II matrix over all spaces and mutual k-NN among the first ``nh`` (members);
+    ``keep`` / ``kept``: neighbour candidates of those spaces for the intrinsic dimension
+    (measures._pair_sums), for the spaces that can keep them."""
     spaces = measures._spaces(spaces_in, names, _II_DTYPE, None)
+    if keep:
+        keep = {i: c for i, c in keep.items() if measures.keeps_candidates(spaces[i])}
     degenerate = [int(m) for m, s in zip(ok, spaces[:nh]) if s.degenerate]
     n = spaces[0].n
     kchk = check_k(k, n)
@@ -118,7 +124,7 @@ def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: i
         check_k(knn_k, n, "knn_k")
     ii_sum, kn_sum = measures._pair_sums(
         spaces, kchk if need_ii else None, knn_k if need_knn else None, None,
-        knn_idx=list(range(nh)))
+        knn_idx=list(range(nh)), keep=keep, kept=kept)
     ii = ii_sum * (2.0 / (n * n * kchk)) if ii_sum is not None else None
     kn = kn_sum / (n * knn_k) if kn_sum is not None else None
     return ii, kn, degenerate
@@ -133,11 +139,20 @@ def _analyse(result: Result, layer: int | str, **kw: Any) -> dict[str, Any]:
         return _analyse_inner(result, layer, **kw)
 
 
+def _id_candidates(n: int) -> int:
+    """Neighbour candidates per point the II pass keeps for the intrinsic dimension:
+    GRIDE's largest order plus a margin for float32 rounding of the distances."""
+    top = 1 << int(math.log2(max(2, min(ID_SCALE, n - 1))))
+    return min(n - 1, top + _ID_MARGIN)
+
+
 def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | None,
                    init: bool, pairs: tuple[str, ...], info: bool,
-                   info_y_only: bool = False) -> dict[str, Any]:
+                   info_y_only: bool = False, id_lists: bool = False) -> dict[str, Any]:
     """``info_y_only``: of the information content only Delta(h <-> y) (the others NaN),
-    without the spaces the others need (penultimate, output, x): half the spaces."""
+    without the spaces the others need (penultimate, output, x): half the spaces.
+    ``id_lists``: also keep each member layer's neighbour candidates from the same pass,
+    as ``out["id_candidates"]`` {(ID layer name, member): (cols, outside)}."""
     kk = result.ensemble_size
     h = result.layer(layer, init=init)
     ok = _usable(result, h, init)
@@ -177,8 +192,21 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
     need_ii = info or "ii" in pairs or "ii_score" in pairs
     need_knn = "mknn" in pairs
     ii = kn = None
+    # The member spaces' ID layer names (the intrinsic dimension's "hidden i" / "output").
+    id_of: dict[int, tuple[str, int]] = {}
+    if id_lists and spaces_in:
+        for idx_list, lay in ((list(range(nh)), layer), (pen_idx, len(result.hidden) - 1),
+                              (out_idx, "output")):
+            name = "output" if lay == "output" else f"hidden {int(lay) + 1}"
+            for j, i in enumerate(idx_list or []):
+                id_of[i] = (name, int(ok[j]))
+    keep = {i: _id_candidates(len(result.x_probe)) for i in id_of}
+    kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if spaces_in and (need_ii or need_knn):
-        ii, kn, degenerate = _ii_knn(spaces_in, names, ok, nh, k, knn_k, need_ii, need_knn)
+        ii, kn, degenerate = _ii_knn(spaces_in, names, ok, nh, k, knn_k, need_ii, need_knn,
+                                     keep=keep, kept=kept)
+    if id_lists:
+        out["id_candidates"] = {id_of[i]: v for i, v in kept.items()}
     out["degenerate_members"] = degenerate
     if nh:
         if "ii" in pairs:
@@ -282,6 +310,7 @@ def information_content(result: Result, *, layer: int | str = -1, k: int = 1,
 
 
 ID_SCALE = 16  # GRIDE's largest neighbour order: robust to noise at small N
+_ID_MARGIN = 8  # candidates kept beyond ID_SCALE from the II pass (float32 rounding)
 
 
 def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]:
@@ -299,7 +328,12 @@ def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]
         return _intrinsic_dimension(result, init)
 
 
-def _intrinsic_dimension(result: Result, init: bool) -> dict[str, Any]:
+def _intrinsic_dimension(result: Result, init: bool,
+                         candidates: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]]
+                         | None = None) -> dict[str, Any]:
+    """``candidates``: neighbour lists an II pass kept ({(layer name, member): (cols,
+    outside)}, :func:`_analyse_inner`); the other layers and members are searched."""
+    candidates = candidates or {}
     layers = [f"hidden {i + 1}" for i in range(len(result.hidden))] + ["output"]
     kk = result.ensemble_size
     out: dict[str, Any] = {"layers": layers, "twonn": [], "gride": [], "gride_scale": 0}
@@ -309,7 +343,9 @@ def _intrinsic_dimension(result: Result, init: bool) -> dict[str, Any]:
         tw, gr = np.full(kk, np.nan), np.full(kk, np.nan)
         for m in ok:
             check_cancelled("the intrinsic dimension")
-            est = measures.intrinsic_dimensions(reps[m], scale=ID_SCALE)
+            cols, outside = candidates.get((name, int(m)), (None, None))
+            est = measures.intrinsic_dimensions(reps[m], scale=ID_SCALE, candidates=cols,
+                                                outside=outside)
             tw[m], gr[m] = est["twonn"], est["gride"]
             out["gride_scale"] = max(out["gride_scale"], est["gride_scale"])
         out["twonn"].append(_floats(tw))
@@ -357,10 +393,12 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
     # knn_k=None: the usual 10 neighbours, or all that max_k allows on a tiny probe set
     # (recorded in the summary); an explicit knn_k is checked like k.
     knn_used = min(DEFAULT_KNN_K, max_k(n)) if knn_k is None else check_k(knn_k, n, "knn_k")
+    # The II pass keeps each member layer's nearest neighbours: the intrinsic dimension
+    # then needs no search of its own for those layers.
     trained = _analyse(result, layer, k=k, knn_k=knn_used, init=False, pairs=MEASURES,
-                       info=True)
+                       info=True, id_lists=True)
     untrained = _analyse(result, layer, k=k, knn_k=knn_used, init=True, pairs=MEASURES,
-                         info=True)
+                         info=True, id_lists=True)
     out: dict[str, Any] = {
         "N": n, "k": int(k), "knn_k": knn_used, "layer": layer,
         "K": result.ensemble_size, "n_ok": int(len(result.ok_members)),
@@ -376,8 +414,10 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
                               **pair_stats(trained[m], symmetric=SYMMETRIC[m]),
                               "matrix": _floats(trained[m])}
         out["measures_init"][m] = pair_stats(untrained[m], symmetric=SYMMETRIC[m])
-    out["intrinsic_dimension"] = {"trained": intrinsic_dimension(result),
-                                  "init": intrinsic_dimension(result, init=True)}
+    with measures._one_thread(n <= _ONE_THREAD_MAX_N):
+        out["intrinsic_dimension"] = {
+            "trained": _intrinsic_dimension(result, False, trained.pop("id_candidates")),
+            "init": _intrinsic_dimension(result, True, untrained.pop("id_candidates"))}
     for name, part in (("trained", trained), ("init", untrained)):
         info = part["info"]
         block: dict[str, Any] = {}

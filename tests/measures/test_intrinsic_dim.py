@@ -140,3 +140,42 @@ def test_intrinsic_dimension_needs_no_dadapy_and_imports_no_jax() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_candidates_that_may_miss_a_neighbour_are_searched_in_full() -> None:
+    # Wrong candidates (the farthest points) with a bound that does not vouch for them:
+    # those rows are searched again and the distances equal brute force; with a bound
+    # that (wrongly) vouches for them the candidates are trusted (so the bound decides).
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(150, 5))
+    full = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    np.fill_diagonal(full, np.inf)
+    ref = np.sort(full, axis=1)[:, :8]
+    wrong = np.argsort(-np.where(np.isinf(full), -1, full), axis=1)[:, :12]
+    got = intrinsic_dim.neighbour_distances(x, 8, candidates=wrong,
+                                            outside=np.full(150, -np.inf))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    trusted = intrinsic_dim.neighbour_distances(x, 8, candidates=wrong,
+                                                outside=np.full(150, np.inf))
+    assert (trusted > ref).all()
+
+
+def test_ii_pass_candidates_cover_the_neighbours_even_with_a_large_offset() -> None:
+    # float32 II distances of points far from the origin (norms 1e3 x the spacing): the
+    # kept candidates plus their bound still give the exact float64 neighbour distances.
+    import torch
+
+    from engine import measures
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(400, 20)) + 300.0).astype(np.float32)
+    spaces = measures._spaces([x], ["x"], torch.float32, None)
+    kept: dict = {}
+    measures._pair_sums(spaces, 1, None, None, keep={0: 24}, kept=kept)
+    cols, outside = kept[0]
+    x64 = x.astype(np.float64)
+    full = np.sqrt(((x64[:, None] - x64[None]) ** 2).sum(-1))
+    np.fill_diagonal(full, np.inf)
+    ref = np.sort(full, axis=1)[:, :16]
+    got = intrinsic_dim.neighbour_distances(x64, 16, candidates=cols, outside=outside)
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    assert intrinsic_dimensions(x, candidates=cols, outside=outside) == intrinsic_dimensions(x)

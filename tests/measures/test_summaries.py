@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import importlib.util
 import math
 
 import numpy as np
@@ -206,6 +207,12 @@ def test_bad_arguments_raise_value_errors(regression: Result) -> None:
 
 
 # ----------------------------------------------------------------- intrinsic dimension
+needs_dadapy = pytest.mark.skipif(
+    importlib.util.find_spec("dadapy") is None,
+    reason="dadapy is not installed: it is only the reference the package's TwoNN/GRIDE "
+    "are checked against (pip install 'noisealign[id]')")
+
+
 def _dadapy_direct(x: np.ndarray, order: int) -> tuple[float, float]:
     """TwoNN and GRIDE (at ``order``) from dadapy called directly, each on its own
     Data object, after removing duplicate points as the engine documents. (Agreement to
@@ -224,6 +231,7 @@ def _dadapy_direct(x: np.ndarray, order: int) -> tuple[float, float]:
     return twonn, float(np.atleast_1d(ids)[-1])
 
 
+@needs_dadapy
 def test_intrinsic_dimension_of_every_layer_equals_dadapy_called_directly(
         classification: Result) -> None:
     from noisealign.engine.measures.summaries import intrinsic_dimension
@@ -239,6 +247,32 @@ def test_intrinsic_dimension_of_every_layer_equals_dadapy_called_directly(
             vals = np.asarray(ids["twonn"][li])
             assert ids["twonn_mean"][li] == pytest.approx(vals.mean())
             assert ids["twonn_sem"][li] == pytest.approx(vals.std(ddof=1) / math.sqrt(len(vals)))
+
+
+@needs_dadapy
+def test_summary_intrinsic_dimension_reuses_the_ii_neighbour_lists(
+        classification: Result, monkeypatch: pytest.MonkeyPatch) -> None:
+    # summarise() takes each member layer's neighbours from its II pass: no neighbour
+    # search of its own (engine.intrinsic_dim._candidates is never called), and the
+    # estimates equal the standalone ones exactly and dadapy's called directly.
+    from engine import intrinsic_dim
+    from engine.summaries import intrinsic_dimension
+    alone = {init: intrinsic_dimension(classification, init=init) for init in (False, True)}
+    calls: list[int] = []
+    search = intrinsic_dim._candidates
+    monkeypatch.setattr(intrinsic_dim, "_candidates",
+                        lambda x, kmax, rows: calls.append(len(rows)) or search(x, kmax, rows))
+    s = summarise(classification)
+    assert calls == []
+    for init, part in ((False, "trained"), (True, "init")):
+        got = s["intrinsic_dimension"][part]
+        assert got["twonn"] == alone[init]["twonn"] and got["gride"] == alone[init]["gride"]
+        for li, layer in enumerate((-1, "output")):
+            reps = classification.layer(layer, init=init)
+            for m in range(classification.ensemble_size):
+                twonn, gride = _dadapy_direct(reps[m], 16)
+                assert got["twonn"][li][m] == pytest.approx(twonn, rel=1e-6)
+                assert got["gride"][li][m] == pytest.approx(gride, rel=1e-6)
 
 
 def test_intrinsic_dimension_of_a_known_manifold() -> None:
