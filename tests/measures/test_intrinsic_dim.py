@@ -165,7 +165,7 @@ def test_ii_pass_candidates_cover_the_neighbours_even_with_a_large_offset() -> N
     # kept candidates plus their bound still give the exact float64 neighbour distances.
     import torch
 
-    from engine import measures
+    from noisealign.engine.measures import core as measures
     rng = np.random.default_rng(4)
     x = (rng.normal(size=(400, 20)) + 300.0).astype(np.float32)
     spaces = measures._spaces([x], ["x"], torch.float32, None)

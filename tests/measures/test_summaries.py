@@ -253,10 +253,10 @@ def test_intrinsic_dimension_of_every_layer_equals_dadapy_called_directly(
 def test_summary_intrinsic_dimension_reuses_the_ii_neighbour_lists(
         classification: Result, monkeypatch: pytest.MonkeyPatch) -> None:
     # summarise() takes each member layer's neighbours from its II pass: no neighbour
-    # search of its own (engine.intrinsic_dim._candidates is never called), and the
+    # search of its own (noisealign.engine.measures.intrinsic_dim._candidates is never called), and the
     # estimates equal the standalone ones exactly and dadapy's called directly.
-    from engine import intrinsic_dim
-    from engine.summaries import intrinsic_dimension
+    from noisealign.engine.measures import intrinsic_dim
+    from noisealign.engine.measures.summaries import intrinsic_dimension
     alone = {init: intrinsic_dimension(classification, init=init) for init in (False, True)}
     calls: list[int] = []
     search = intrinsic_dim._candidates
