@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -25,6 +26,8 @@ import streamlit as st
 from noisealign.engine.compute.jobs import ACTIVE, DONE, BusyError, Job, JobManager
 from noisealign.engine.base.units import format_seconds
 from noisealign.engine.base.validation import for_markdown, show
+
+log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 # How long a Cancel click waits for its job to stop before the page is redrawn.
@@ -55,18 +58,19 @@ def _services(cache_dir: str) -> tuple[Any, JobManager]:
         from noisealign.engine.compute.guard import check_sweep as admit_sweep
     except ImportError:  # pragma: no cover - an engine without the guard
         admit = admit_sweep = None
-    from noisealign.engine.compute.workers import WarmPool, default_workers
+    from noisealign.engine.compute.workers import default_workers, shared_pool
     cache = ResultCache(cache_dir)
     # Warm worker processes for the sweeps (noisealign.engine.compute.workers): started now, while the
     # first page draws, so no point pays a process start; $NOISEALIGN_WORKERS of them
-    # (default: the machine's cores). $NOISEALIGN_POOL=0 trains in the job's thread.
+    # (default: the machine's cores), one set per server. $NOISEALIGN_POOL=0 trains in
+    # the job's thread instead.
     pool = None
     if os.environ.get("NOISEALIGN_POOL", "1").strip() != "0":
-        pool = WarmPool(default_workers())
         try:
-            pool.warm()
+            pool = shared_pool()
         except Exception:  # noqa: BLE001 -- no processes here: jobs train in-thread
-            pool = None
+            log.warning("no warm worker processes: sweeps train in the job's thread",
+                        exc_info=True)
     manager = JobManager(cache, admit=admit, admit_sweep=admit_sweep,
                          max_workers=default_workers(), pool=pool,
                          max_queued=_env_int("NOISEALIGN_MAX_QUEUED", 8, 0),

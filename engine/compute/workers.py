@@ -134,3 +134,20 @@ class WarmPool:
 
     def __repr__(self) -> str:
         return f"WarmPool(workers={self.workers}, threads={self.threads})"
+
+
+_SHARED: WarmPool | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_pool() -> WarmPool:
+    """The process's one warm pool (:func:`default_workers` processes), started on the
+    first call: every job manager of a server (one per cache directory) shares it, so
+    the cores are divided once, not once per manager."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = WarmPool()
+            _SHARED.warm()
+        return _SHARED
+

@@ -205,6 +205,10 @@ def test_workers_stop_training_soon_after_the_driver_is_sigkilled(tmp_path):
             stderr=open(logs / "worker.log", "w"))
         procs.append(worker)
         _wait_for_worker(address)
+        window = 4.0
+        before = _cpu_seconds(_tree(worker.pid))
+        time.sleep(window)
+        resting = _cpu_seconds(_tree(worker.pid)) - before  # the workers' own upkeep
         cache_dir = tmp_path / "cache"
         driver = subprocess.Popen(
             [sys.executable, "-m", "engine", "sweep", "--n-train", "20", "--n-probe", "30",
@@ -222,24 +226,32 @@ def test_workers_stop_training_soon_after_the_driver_is_sigkilled(tmp_path):
         assert len(ResultCache(cache_dir).entries()) == 1, "the short point was not cached"
         time.sleep(2.0)  # the endless point is training now
         before = _cpu_seconds(_tree(worker.pid))
-        time.sleep(2.0)
+        time.sleep(window)
         busy = _cpu_seconds(_tree(worker.pid)) - before
-        assert busy > 0.5, f"the endless point is not training ({busy:.2f} CPU s in 2 s)"
+        # On a machine shared by many processes a trainer gets a fraction of a core.
+        assert busy > resting + 0.15, (f"the endless point is not training ({busy:.2f} CPU "
+                                       f"s in 4 s, {resting:.2f} at rest)")
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait(10)
         t_kill = time.monotonic()
-        # Idle: under 0.3 CPU seconds in 2 s over the worker's whole process tree. The
-        # lease expires after LEASE_SECONDS; a busy machine gets a generous margin.
-        idle_after = None
-        while time.monotonic() - t_kill < LEASE_SECONDS + 90:
+        # Idle: the worker's whole process tree back to its upkeep at rest (within a
+        # quarter of the training's extra CPU). The lease expires after LEASE_SECONDS;
+        # a busy machine gets a generous margin.
+        idle_after, seen = None, []
+        while time.monotonic() - t_kill < LEASE_SECONDS + 120:
             before = _cpu_seconds(_tree(worker.pid))
-            time.sleep(2.0)
-            if _cpu_seconds(_tree(worker.pid)) - before < 0.3:
+            time.sleep(window)
+            seen.append(round(_cpu_seconds(_tree(worker.pid)) - before, 2))
+            if seen[-1] < resting + max(0.05, (busy - resting) / 4):
                 idle_after = time.monotonic() - t_kill
                 break
-        assert idle_after is not None, ("the workers kept training after the driver died:\n"
-                                        + (logs / "worker.log").read_text()[-3000:])
-        print(f"\nworkers idle {idle_after:.1f} s after SIGKILL of the driver")
+        log_text = (logs / "worker.log").read_text()
+        assert idle_after is not None, (f"the workers kept training after the driver died: "
+                                        f"CPU s per {window:g} s {seen}, {busy:.2f} training,"
+                                        f" {resting:.2f} at rest\n" + log_text[-1500:])
+        assert "lease" in log_text and "expired" in log_text, log_text[-3000:]
+        print(f"\nworkers idle {idle_after:.1f} s after SIGKILL of the driver "
+              f"(a {window:g} s window; training used {busy:.2f} CPU s per window)")
         entries = ResultCache(cache_dir).entries()
         assert len(entries) == 1 and entries[0]["complete"]
     finally:

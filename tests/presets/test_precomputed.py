@@ -64,6 +64,19 @@ def test_every_preset_point_is_shipped():
     assert check(list(PRESETS), precomputed.PATH, log=lambda *_: None) == 0
 
 
+def test_every_default_view_point_is_shipped():
+    """Issue 30 item 4: each page's default view (read from the page itself) is in the
+    shipped file, so a fresh install draws its first figure at once."""
+    from experiments.precompute import VIEWS, view_specs
+    views = view_specs()
+    assert set(views) == set(VIEWS) and all(views.values())
+    assert len(views["alignment"]) == 18  # n_train 20..200 x SNR 0/10/20 dB
+    assert check([], precomputed.PATH, log=lambda *_: None, views=views) == 0
+    data = precomputed.load(precomputed.PATH)
+    for page, specs in views.items():
+        assert data["views"][page] == [precomputed.cache_key(s) for s in specs]
+
+
 def test_shipped_file_is_small_plain_json():
     text = precomputed.PATH.read_text(encoding="utf-8")
     assert len(text) < 3_000_000
@@ -114,6 +127,29 @@ def test_generator_writes_the_cached_points_and_counts_the_missing(tmp_path, mon
     out = tmp_path / "p.json"
     out.write_text(json.dumps(data))
     assert check(["tiny"], out, log=lambda *_: None) == 1
+
+
+def test_generator_ships_views_and_keeps_what_the_old_file_holds(tmp_path):
+    from noisealign.engine.pipeline.spec import ExperimentSpec
+    from noisealign.engine.compute.sweep import Sweep
+    specs = Sweep(ExperimentSpec(**TINY), {"n_train": [8, 12, 16]}).specs()
+    cache = ResultCache(tmp_path / "c")
+    cache.get_or_compute(specs[0])
+    old = {cache.key(specs[1]): {"N": 30, "kept": True}}  # only in the file being rewritten
+    data, missing = build(cache, [], compute=False, workers=None, log=lambda *_: None,
+                          views={"page": specs}, keep=old)
+    assert missing == {"view:page": 1}
+    assert data["views"]["page"] == [cache.key(s) for s in specs]
+    assert data["summaries"][cache.key(specs[1])] == {"N": 30, "kept": True}
+    assert data["summaries"][cache.key(specs[0])] == precomputed.slim(
+        cache.get_summary(specs[0]))
+    out = tmp_path / "p.json"
+    out.write_text(json.dumps(data))
+    assert check([], out, log=lambda *_: None, views={"page": specs}) == 1
+    # With compute the missing point is trained and then shipped.
+    data, missing = build(cache, [], compute=True, workers=None, log=lambda *_: None,
+                          views={"page": specs}, keep=old)
+    assert missing == {"view:page": 0} and cache.has(specs[2])
 
 
 def test_slim_keeps_what_the_pages_read(tmp_path):
