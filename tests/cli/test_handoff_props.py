@@ -36,7 +36,7 @@ from noisealign.engine.pipeline.spec import (CHOICES, FLOAT_BOUNDS, INT_BOUNDS, 
                          architectures_for)
 from noisealign.engine.compute.sweep import Sweep
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROPS = settings(max_examples=300, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 

@@ -13,7 +13,7 @@ import pytest
 from noisealign.engine.compute.guard import auto_run_limit
 from tests.app.test_app import no_exception, open_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pair_label_noise_on_a_regression_dataset_exits_2_naming_the_option(tmp_path):
