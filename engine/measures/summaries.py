@@ -23,6 +23,7 @@ noisealign.engine.measures.core), CKA is float64.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
