@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
 
@@ -43,7 +42,6 @@ def main() -> None:
     best = {}
     for _ in range(a.repeats):
         for name, fn in runs.items():
-            t = time.perf_counter()
             r = fn()
             best[name] = min(best.get(name, float("inf")), r.timings["train"])
     base = best["built-in BatchedMLP"]

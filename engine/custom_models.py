@@ -38,7 +38,6 @@ import json
 import re
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 
 from engine.capture import POOLS, reduce_activation
