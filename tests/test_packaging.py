@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import diskcache
-import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 

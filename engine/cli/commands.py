@@ -385,11 +385,10 @@ def cmd_sweep(args: Any) -> int:
 
     from noisealign.engine.compute.sweep import parse_shard, shard_indices
     shard = parse_shard(args.shard) if args.shard is not None else None
-    line = Progress(args.quiet)
+    # off a terminal, a plain line per finished point (points take seconds at least)
+    line = Progress(args.quiet, every=0.0)
 
     def show(p: SweepProgress) -> None:
-        # a plain line per finished point off a terminal (points take seconds at least)
-        line.every = 0.0
         line.show(progress_bar(p), final=p.done == p.total)
 
     n_mine = len(shard_indices(len(sweep), shard))

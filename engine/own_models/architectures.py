@@ -38,7 +38,6 @@ import json
 import re
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 
 from noisealign.engine.own_models.activations import POOLS, reduce_activation
