@@ -1,4 +1,4 @@
-"""Own architectures (engine.custom_models): vmap over stacked members vs the member
+"""Own architectures (noisealign.engine.own_models.architectures): vmap over stacked members vs the member
 loop, against the built-in batched MLP of the same network, in one run.
 
     python -m benchmarks.bench_custom_models [--epochs 50] [--repeats 2]
@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from engine import ExperimentSpec, run_experiment, train_ensemble
+from noisealign.engine import ExperimentSpec, run_experiment, train_ensemble
 
 
 def main() -> None:

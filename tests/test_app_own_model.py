@@ -1,4 +1,4 @@
-"""The Runs page with an own architecture's run (engine.custom_models): its name in the
+"""The Runs page with an own architecture's run (noisealign.engine.own_models.architectures): its name in the
 model column, and opening it shows that run's own numbers, not a built-in run's."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import re
 
 import torch
 
-from engine import ExperimentSpec, run_experiment, train_ensemble
-from engine.cache import ResultCache, default_cache_dir
-from tests.test_app import charts, no_exception, open_app
+from noisealign.engine import ExperimentSpec, run_experiment, train_ensemble
+from noisealign.engine.store.cache import ResultCache, default_cache_dir
+from tests.app.test_app import charts, no_exception, open_app
 
 SPEC = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 4}, n_train=10,
                       n_probe=20, width=4, ensemble_size=2, max_epochs=5)
