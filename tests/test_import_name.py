@@ -29,7 +29,7 @@ def test_every_subpackage_is_listed_in_pyproject():
         for init in base.rglob("__init__.py"):
             rel = init.parent.relative_to(base)
             found.add(".".join([name, *rel.parts]) if rel.parts else name)
-    found.add("noisealign.pages")  # a folder of page scripts, no __init__
+    found |= {"noisealign.pages", "noisealign._streamlit"}  # folders of files, no __init__
     assert found == listed, (sorted(found - listed), sorted(listed - found))
 
 
@@ -52,7 +52,8 @@ def test_wheel_claims_only_noisealign(tmp_path):
     assert tops == {"noisealign"}, tops
     for must in ("noisealign/app.py", "noisealign/pages/alignment.py",
                  "noisealign/engine/pipeline/spec.py", "noisealign/ui/router.py",
-                 "noisealign/engine/presets/data/presets.json"):
+                 "noisealign/engine/presets/data/presets.json",
+                 "noisealign/_streamlit/config.toml", "noisealign/ui/static/favicon.png"):
         assert must in names, must
 
 

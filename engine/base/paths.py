@@ -61,3 +61,16 @@ def dashboard_script() -> Path:
     if root is not None:
         return root / "app.py"
     return _PACKAGE_PARENT / "app.py"
+
+
+def dashboard_config() -> Path:
+    """The dashboard's Streamlit settings (the safe defaults: 127.0.0.1, XSRF, upload caps).
+
+    A checkout's ``.streamlit/config.toml``, which ``streamlit run app.py`` reads; the wheel
+    ships the same file as ``noisealign/_streamlit/config.toml`` (``noisealign app`` passes
+    it on as flags, since an installed package is not Streamlit's working directory).
+    """
+    root = checkout_root()
+    if root is not None:
+        return root / ".streamlit" / "config.toml"
+    return _PACKAGE_PARENT / "_streamlit" / "config.toml"

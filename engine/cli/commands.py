@@ -694,23 +694,46 @@ NON_LOCAL_WARNING = (
 
 
 def find_app() -> Path:
-    """The dashboard's entry script (app.py with pages/ beside it). The one place it is
-    looked up: a checkout's app.py next to engine/ for now (an installed package's copy
-    to be added here)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "app.py", here / "app" / "app.py"):
-        if candidate.is_file():
-            return candidate
-    raise OSError(f"the dashboard's app.py was not found (looked beside {here}): run "
-                  "`noisealign app` from an installation that includes the dashboard, or "
-                  "`streamlit run app.py` in a checkout")
+    """The dashboard's entry script: :func:`noisealign.engine.base.paths.dashboard_script`
+    (a checkout's app.py, or the installed package's noisealign/app.py with pages/ beside it)."""
+    from noisealign.engine.base.paths import dashboard_script
+    app = dashboard_script()
+    if not app.is_file():
+        raise OSError(f"the dashboard's script {app} is missing: reinstall noisealign, or run "
+                      "`streamlit run app.py` in a checkout")
+    return app
+
+
+def config_flags(path: Path, given: tuple[str, ...] = ()) -> list[str]:
+    """``--section.option value`` for every setting of a Streamlit config.toml (lists as a
+    repeated flag) except those ``given`` on the command line, so the installed dashboard
+    gets the checkout's safe defaults."""
+    import tomllib
+    try:
+        config = tomllib.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    flags: list[str] = []
+    for section, options in config.items():
+        for name, value in options.items():
+            if f"{section}.{name}" in given:
+                continue
+            for v in value if isinstance(value, list) else [value]:
+                flags += [f"--{section}.{name}",
+                          str(v).lower() if isinstance(v, bool) else str(v)]
+    return flags
 
 
 def app_command(host: str, port: int, app: Path) -> list[str]:
-    """The ``streamlit run`` command line that serves ``app`` on ``host:port``."""
+    """The ``streamlit run`` command line that serves ``app`` on ``host:port`` with the
+    dashboard's settings (:func:`noisealign.engine.base.paths.dashboard_config`); the
+    address and port given here win over the file's."""
+    from noisealign.engine.base.paths import dashboard_config
+    given = {"server.address": host, "server.port": str(port), "server.headless": "true",
+             "browser.gatherUsageStats": "false"}
     return [sys.executable, "-m", "streamlit", "run", str(app),
-            "--server.address", host, "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+            *config_flags(dashboard_config(), tuple(given)),
+            *(x for name, value in given.items() for x in (f"--{name}", value))]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
