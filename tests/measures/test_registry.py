@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import noisealign.engine.own_models.pairs as compare_module
-from noisealign.engine.own_models import pairs as compare_fn
+from noisealign.engine import compare as compare_fn
 from noisealign.engine.measures import registry
 from noisealign.engine.measures import summaries
 from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES, k_of, measure

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from noisealign.engine.own_models import activations as capture
-from noisealign.engine.own_models import pairs as compare
+from noisealign.engine import capture
+from noisealign.engine import compare
 from noisealign.engine.own_models.activations import reduce_activation
 
 

@@ -267,7 +267,7 @@ def test_pickled_cifar_version_is_never_read(data_root):
         (py / name).write_bytes(b"\x80\x04not read")
     with pytest.raises(DataNotFoundError, match="pickled python version is not read"):
         datafiles.load_pools("cifar10")
-    tree = ast.parse((REPO / "engine" / "datafiles.py").read_text())
+    tree = ast.parse((REPO / "engine" / "pipeline" / "dataset_files.py").read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not {"pickle", "cPickle", "_pickle", "dill", "joblib"} & imported
