@@ -16,6 +16,8 @@ torch, for anything that trains or measures) on first use.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import Any
 
 # Bump whenever a change would change results: it is part of every cache key.
@@ -34,6 +36,30 @@ _PUBLIC = {
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def _register_lazily(name: str) -> None:
+    """Put submodule ``name`` in ``sys.modules`` now, executed on first attribute access.
+
+    ``engine.compare`` is a function (the public name) and a module of the same name.
+    Importing a submodule the ordinary way sets the package attribute to the module
+    (after the module ran), which would shadow the function for every later ``from
+    engine import compare``. A module already in ``sys.modules`` is not set on the
+    package again, so ``from engine.compare import load_arrays`` and
+    ``importlib.import_module("engine.compare")`` get the module while the package
+    attribute stays the function (:func:`__getattr__`). Nothing is loaded here: importing
+    engine stays instant (no numpy).
+    """
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+
+
+if "engine.compare" not in sys.modules:
+    _register_lazily("engine.compare")
 
 
 def __getattr__(name: str) -> Any:

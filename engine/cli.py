@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from engine.registry import REGISTRY
-from engine.units import format_bytes, format_clock
 from engine.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
+from engine.units import format_bytes, format_clock
 
 _SHORT = {"ensemble_size": ["-K"]}
 

@@ -33,9 +33,7 @@ import json
 import math
 import os
 import re
-import sys
 import time
-import types
 import warnings
 import zipfile
 import zlib
@@ -46,8 +44,8 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 import numpy as np
 
 from engine.registry import COMPARE_MEASURES, REGISTRY, k_of
-from engine.stats import mean_std_sem
 from engine.registry import labels as registry_labels
+from engine.stats import mean_std_sem
 from engine.validation import check_choice, check_k, show
 
 # Names, labels and directions: the measure registry's (engine.registry).
@@ -712,17 +710,3 @@ def make_example(path: str | os.PathLike, n: int = 600, seed: int = 0) -> Path:
         np.savez(f, labels=ex.labels, **ex.arrays)
     return path
 
-
-class _CallableModule(types.ModuleType):
-    """``engine.compare`` is both this module and the function :func:`compare`.
-
-    The package exposes the function lazily (``from engine import compare``), but
-    importing the submodule (``import engine.compare``) makes the package attribute the
-    module; calling the module calls the function, so ``engine.compare(arrays)`` works
-    whichever came first."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

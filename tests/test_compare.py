@@ -173,12 +173,19 @@ def test_csv_and_json_writers(table) -> None:
 
 
 def test_engine_compare_is_callable_however_it_was_imported(example) -> None:
-    code = ("import engine.compare, engine, numpy as np; x = np.random.default_rng(0)"
-            ".normal(size=(30, 3)); print(len(engine.compare({'a': x, 'b': x + 1}, "
-            "measures=['cka'])), len(engine.compare.load_arrays(%r).arrays))" % str(example))
+    # The package attribute is the function, also after the submodule was imported
+    # first; the module is importable under its own name (no module class swapped in
+    # sys.modules, issue 24).
+    code = ("import engine.compare, engine, importlib, numpy as np; "
+            "from engine.compare import load_arrays; "
+            "x = np.random.default_rng(0).normal(size=(30, 3)); "
+            "print(len(engine.compare({'a': x, 'b': x + 1}, measures=['cka'])), "
+            "len(load_arrays(%r).arrays), "
+            "importlib.import_module('engine.compare').compare is engine.compare)"
+            % str(example))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout.split()
-    assert out == ["2", "7"]
+    assert out == ["2", "7", "True"]
     import engine
     assert callable(engine.compare) and callable(engine.load_arrays)
 
