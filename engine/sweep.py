@@ -48,7 +48,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from engine.cache import ResultCache, _default_summarise, _json_default
+from engine.cache import ResultCache, default_summarise, json_default
 from engine.spec import SPEC_FIELDS, ExperimentSpec
 
 MAX_AXES = 2
@@ -515,7 +515,7 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
 
     state["t_compute"] = time.perf_counter()
     summarise = cache.summarise
-    if summarise is _default_summarise or _picklable(summarise):
+    if summarise is default_summarise or _picklable(summarise):
         remote_summarise: Callable | None = summarise
     else:
         remote_summarise = None  # a lambda, say: the driver summarises instead
@@ -530,7 +530,7 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
             from engine.result import Result
             summary = cache.summary_of(Result.from_bytes(meta, npz))
         else:
-            summary = json.loads(json.dumps(summary, default=_json_default))
+            summary = json.loads(json.dumps(summary, default=json_default))
         cache.put_serialised(spec, meta, npz, summary)
         state["done"] += 1
         state["computed"] += 1
