@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from engine.cache import ResultCache, default_summarise, json_default
+from engine.errors import SpecError
 from engine.spec import SPEC_FIELDS, ExperimentSpec
 
 MAX_AXES = 2
@@ -127,26 +128,29 @@ class Sweep:
         norm: dict[str, tuple] = {}
         for name, values in axes.items():
             if name not in allowed:
-                raise ValueError(f"axis {name!r} is not a spec field: allowed "
-                                 + ", ".join(allowed))
+                raise SpecError("axis", name, ", ".join(allowed),
+                                f"axis {name!r} is not a spec field: allowed "
+                                + ", ".join(allowed))
             if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-                raise ValueError(f"axis {name!r} values={values!r} are invalid: allowed a list "
-                                 "of values")
+                raise SpecError("axis", name, "a list of values",
+                                f"axis {name!r} values={values!r} are invalid: allowed a list "
+                                "of values")
             values = tuple(_plain(v) for v in values)
             if not values:
-                raise ValueError(f"axis {name!r} has no values: allowed a list of at least one")
+                raise SpecError("axis", name, "a list of at least one",
+                                f"axis {name!r} has no values: allowed a list of at least one")
             for i, v in enumerate(values):
                 if v in values[:i]:
-                    raise ValueError(f"axis {name!r} repeats the value {v!r}: allowed distinct "
-                                     "values")
+                    raise SpecError("axis", name, "distinct values",
+                                    f"axis {name!r} repeats the value {v!r}: allowed distinct "
+                                    "values")
             msg = _irrelevant_axis_message(name, base, axes)
             if msg is not None:
-                raise ValueError(msg)
+                raise SpecError("axis", name, "an axis that changes the experiment", msg)
             norm[name] = values
         if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) \
                 or not 1 <= reps <= MAX_REPLICATES:
-            raise ValueError(f"replicates={reps!r} is invalid: allowed an integer from 1 to "
-                             f"{MAX_REPLICATES}")
+            raise SpecError("replicates", reps, f"an integer from 1 to {MAX_REPLICATES}")
         reps = int(reps)
         if reps > 1 and "seed" in norm:
             raise ValueError("replicates > 1 with a 'seed' axis: allowed one or the other "
@@ -230,7 +234,9 @@ def _apply(base: ExperimentSpec, values: Mapping[str, Any]) -> ExperimentSpec:
         return dataclasses.replace(base, **kw)
     except ValueError as e:
         where = ", ".join(f"{k}={v!r}" for k, v in values.items())
-        raise ValueError(f"sweep point {where}: {e}") from None
+        # the point's own field (e.g. n_train=5000 past a pool) goes to the sweep's slot
+        raise SpecError("sweep", where, getattr(e, "allowed", str(e)),
+                        f"sweep point {where}: {e}") from None
 
 
 # ----------------------------------------------------------------------------- results

@@ -8,6 +8,7 @@ import json
 import streamlit as st
 
 from engine.datasets import DATASETS
+from engine.errors import SpecError
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
 from ui import common, controls, infoview, notes, plots, presets, router, teach
@@ -146,7 +147,7 @@ def _sweep():
                           max_epochs=int(max_epochs), loss_tol=float(loss_tol),
                           seed=int(seed))
     if k > max_k(base.n_probe):
-        raise ValueError(f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
+        raise SpecError("k", k, f"1 to N - 2 = {max_k(base.n_probe)}")
     return Sweep(base, {"width": widths, "label_noise": rates}, replicates=int(replicates))
 
 
