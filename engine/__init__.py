@@ -1,14 +1,13 @@
-"""noisealign engine: how noise, sample size and width shape what networks learn inside.
+"""noisealign.engine: how noise, sample size and width shape what networks learn inside.
 
-Read the modules in the order data flows:
+The subpackages, in the order data flows (docs/architecture.md has the module map):
 
-    spec -> datasets -> noise -> model -> train -> experiment (Result)
-         -> measures -> summaries        theory (no training)
-    compare: every measure between a user's own arrays (no training)
-    capture: a torch model's activations for compare; custom_models: an ensemble of
-    the user's own architecture under the noise protocol (train_ensemble)
-    cache, sweep and export wrap that pipeline from outside; jobs and guard serve the
-    dashboard; cli is the command line (``noisealign --help``).
+    base -> pipeline (spec -> datasets -> noise -> model -> train -> run -> Result)
+         -> measures (core, intrinsic_dim, registry, summaries)    theory (no training)
+    store (the results cache) and compute (sweeps, workers, jobs, guard) wrap the
+    pipeline from outside; presets are the findings' figures; own_models holds compare,
+    capture and train_ensemble for a user's own arrays and architectures; cli is the
+    command line (``noisealign --help``), which the library never imports.
 
 This package never imports streamlit; it is usable from scripts, notebooks and the
 command line. Importing it is instant: the public names below load their module (and

@@ -90,6 +90,8 @@ from typing import Any
 
 import numpy as np
 
+from noisealign.engine.base.errors import SpecError
+
 __all__ = [
     "THRESHOLD_FLOOR", "LinearTheory", "theory", "rho", "cka", "ii", "ii_of_rho",
     "test_error", "curves", "ridge_from_weight_decay", "collapse_weight_decay",
@@ -116,7 +118,7 @@ def _as_array(name: str, value: Any, *, lo: float, lo_open: bool = False,
     try:
         a = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} is invalid: allowed {allowed}") from None
+        raise SpecError(name, value, allowed) from None
     bad = np.isnan(a) | (a <= lo if lo_open else a < lo)
     if not allow_inf:
         bad |= np.isinf(a)
@@ -124,7 +126,7 @@ def _as_array(name: str, value: Any, *, lo: float, lo_open: bool = False,
         bad |= a == -np.inf
     if np.any(bad):
         first = a[bad].flat[0] if a.ndim else float(a)
-        raise ValueError(f"{name}={first!r} is invalid: allowed {allowed}")
+        raise SpecError(name, first, allowed)
     return a
 
 
@@ -541,9 +543,9 @@ def curves(d: Any, snr: Any, n_values: Any, weight_decay: Any = 0.0, *,
     """
     for name, v in (("d", d), ("snr", snr), ("weight_decay", weight_decay)):
         if np.ndim(v) != 0:
-            raise ValueError(f"{name}={v!r} is invalid: allowed a scalar")
+            raise SpecError(name, v, "a scalar")
     if ridge is not None and np.ndim(ridge) != 0:
-        raise ValueError(f"ridge={ridge!r} is invalid: allowed a scalar")
+        raise SpecError("ridge", ridge, "a scalar")
     nv = np.asarray(n_values, dtype=float) if not isinstance(n_values, np.ndarray) else n_values
     if nv.ndim != 1 or nv.size == 0:
         raise ValueError(f"n_values of shape {np.shape(n_values)} is invalid: allowed a "

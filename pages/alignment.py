@@ -8,6 +8,7 @@ import json
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.base.errors import SpecError
 from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
                          NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
 from noisealign.engine.base.validation import max_k
@@ -321,10 +322,12 @@ def _base() -> ExperimentSpec:
 
 base = common.build(_base, slots)
 if base is not None and k > max_k(base.n_probe):
-    slots.show(f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)} (N = probe points)")
+    slots.show(SpecError("k", k, f"1 to N - 2 = {max_k(base.n_probe)}",
+                         f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)} "
+                         "(N = probe points)"))
     base = None
 if base is not None and knn_k > max_k(base.n_probe):
-    slots.show(f"knn_k={knn_k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
+    slots.show(SpecError("knn_k", knn_k, f"1 to N - 2 = {max_k(base.n_probe)}"))
     base = None
 
 if base is None:
@@ -392,8 +395,7 @@ if mode == "Single run":
 def _sweep():
     from noisealign.engine.compute.sweep import Sweep
     if series != "none" and series == x_axis:
-        raise ValueError(f"series={series!r} is invalid: allowed an axis other than the x "
-                         f"axis ({x_axis!r})")
+        raise SpecError("series", series, f"an axis other than the x axis ({x_axis!r})")
     axes = {x_axis: _values(xs_text, x_axis, "xs")}
     if series != "none":
         axes[series] = _values(ss_text, series, "ss")

@@ -8,6 +8,7 @@ import json
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.base.errors import SpecError
 from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from noisealign.engine.base.validation import max_k
 from noisealign.ui import controls, infoview, notes, plots, router, teach
@@ -148,7 +149,7 @@ def _sweep():
                           max_epochs=int(max_epochs), loss_tol=float(loss_tol),
                           seed=int(seed))
     if k > max_k(base.n_probe):
-        raise ValueError(f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)}")
+        raise SpecError("k", k, f"1 to N - 2 = {max_k(base.n_probe)}")
     return Sweep(base, {"width": widths, "label_noise": rates}, replicates=int(replicates))
 
 

@@ -24,9 +24,9 @@ from typing import Any, Callable, Iterable
 import streamlit as st
 
 from noisealign.engine.compute.jobs import ACTIVE, DONE, BusyError, Job, JobManager
+from noisealign.engine.base.errors import SpecError
 from noisealign.engine.base.units import format_seconds
 from noisealign.engine.base.validation import for_markdown, show
-
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
@@ -234,21 +234,23 @@ def number_list(text: str, name: str, *, integer: bool = False, lo: float = -mat
     allowed = f"comma-separated {kind} in [{lo:g}, {hi:g}], at most {max_items}"
     parts = [p.strip() for p in re.split(r"[,;\s]+", str(text).strip()) if p.strip()]
     if not parts:
-        raise ValueError(f"{name}={show(text)} is invalid: allowed {allowed}")
+        raise SpecError(name, text, allowed, f"{name}={show(text)} is invalid: allowed {allowed}")
     out: list[Any] = []
     for p in parts:
         try:
             v = float(p)
         except ValueError:
-            raise ValueError(f"{name}={show(text)} is invalid ({show(p, 40)} is not a "
-                             f"number): allowed {allowed}") from None
+            raise SpecError(name, text, allowed, f"{name}={show(text)} is invalid "
+                            f"({show(p, 40)} is not a number): allowed {allowed}") from None
         if math.isnan(v) or not lo <= v <= hi or (integer and not v.is_integer()):
-            raise ValueError(f"{name}={show(text)} is invalid ({show(p, 40)}): allowed {allowed}")
+            raise SpecError(name, text, allowed,
+                            f"{name}={show(text)} is invalid ({show(p, 40)}): allowed {allowed}")
         v = int(v) if integer else v
         if v not in out:
             out.append(v)
     if len(out) > max_items:
-        raise ValueError(f"{name}={show(text)} is invalid ({len(out)} values): allowed {allowed}")
+        raise SpecError(name, text, allowed,
+                        f"{name}={show(text)} is invalid ({len(out)} values): allowed {allowed}")
     return out
 
 
@@ -269,8 +271,9 @@ def info(message: Any, *, where: Any = None, icon: str = ":material/info:") -> N
 
 
 class ErrorSlots:
-    """Placeholders after each group of controls; :meth:`show` puts an error message in
-    the slot of the field it names (``"n_train=5 is invalid..."`` -> slot ``n_train``)."""
+    """Placeholders after each group of controls; :meth:`show` puts an error in the slot
+    of its field: a :class:`noisealign.engine.base.errors.SpecError` says which (``err.field``, and
+    ``err.param`` for a dataset parameter); anything else goes to the fallback slot."""
 
     def __init__(self) -> None:
         self._slots: dict[str, Any] = {}
@@ -285,21 +288,22 @@ class ErrorSlots:
     def fallback(self) -> None:
         self._fallback = st.empty()
 
-    def field_of(self, message: str) -> str | None:
-        m = re.match(r"\s*(?:dataset_params\[['\"](\w+)['\"]\]|(\w+))", message)
-        if not m:
+    def field_of(self, err: BaseException) -> str | None:
+        """The slot name of ``err``: its field (a dataset parameter's own slot when the
+        page has one, else ``dataset_params``), None for an error without a field."""
+        if not isinstance(err, SpecError):
             return None
-        if m.group(1):
-            return m.group(1) if m.group(1) in self._slots else "dataset_params"
-        return m.group(2)
+        if err.field == "dataset_params" and err.param is not None:
+            return err.param if err.param in self._slots else "dataset_params"
+        return err.field
 
-    def show(self, message: str) -> None:
+    def show(self, err: BaseException) -> None:
         """The message in its field's slot, the field named by its label
         (``ui.labels.message``: "Series values: '' is invalid", not "ss=''")."""
         from noisealign.ui.labels import message as labelled
-        field = self.field_of(message)
+        field = self.field_of(err)
         slot = self._slots.get(field or "", self._fallback)
-        error(labelled(message), where=slot)
+        error(labelled(str(err)), where=slot)
 
 
 def build(make: Callable[[], Any], slots: ErrorSlots) -> Any:
@@ -307,7 +311,7 @@ def build(make: Callable[[], Any], slots: ErrorSlots) -> Any:
     try:
         return make()
     except ValueError as e:
-        slots.show(str(e))
+        slots.show(e)
         return None
 
 

@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from noisealign.engine.base.errors import SpecError
+
 # The most characters of a message shown back to a user (dashboard error boxes, notes).
 MESSAGE_LIMIT = 600
 # Every ASCII punctuation character: CommonMark lets a backslash make any of them literal,
@@ -70,7 +72,8 @@ def for_markdown(message: Any, limit: int = MESSAGE_LIMIT) -> str:
 
 
 def fail(name: str, value: Any, allowed: str) -> None:
-    raise ValueError(f"{name}={show(value)} is invalid: allowed {allowed}")
+    """Raise :class:`noisealign.engine.base.errors.SpecError` (a ValueError) for ``name``."""
+    raise SpecError(name, value, allowed, f"{name}={show(value)} is invalid: allowed {allowed}")
 
 
 def check_int(name: str, value: Any, lo: int, hi: int) -> int:
@@ -126,6 +129,7 @@ def check_k(k: Any, n_points: int, name: str = "k") -> int:
         fail(name, k, "an integer >= 1")
     k = int(k)
     if k > max_k(n_points):
-        raise ValueError(f"{name}={k} is invalid for N={n_points} points: allowed 1 to "
-                         f"N - 2 = {max_k(n_points)}")
+        allowed = f"1 to N - 2 = {max_k(n_points)}"
+        raise SpecError(name, k, allowed, f"{name}={k} is invalid for N={n_points} points: "
+                        f"allowed {allowed}")
     return k

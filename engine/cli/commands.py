@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from noisealign.engine.measures.registry import REGISTRY
-from noisealign.engine.base.units import format_bytes, format_clock
 from noisealign.engine.pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
+from noisealign.engine.base.units import format_bytes, format_clock
 
 _SHORT = {"ensemble_size": ["-K"]}
 

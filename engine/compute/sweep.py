@@ -50,9 +50,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from noisealign.engine.store.cache import ResultCache, _default_summarise, _json_default
+from noisealign.engine.store.cache import ResultCache, default_summarise, json_default
+from noisealign.engine.base.errors import SpecError
 from noisealign.engine.pipeline.spec import SPEC_FIELDS, ExperimentSpec
-
 log = logging.getLogger(__name__)
 
 MAX_AXES = 2
@@ -131,26 +131,29 @@ class Sweep:
         norm: dict[str, tuple] = {}
         for name, values in axes.items():
             if name not in allowed:
-                raise ValueError(f"axis {name!r} is not a spec field: allowed "
-                                 + ", ".join(allowed))
+                raise SpecError("axis", name, ", ".join(allowed),
+                                f"axis {name!r} is not a spec field: allowed "
+                                + ", ".join(allowed))
             if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-                raise ValueError(f"axis {name!r} values={values!r} are invalid: allowed a list "
-                                 "of values")
+                raise SpecError("axis", name, "a list of values",
+                                f"axis {name!r} values={values!r} are invalid: allowed a list "
+                                "of values")
             values = tuple(_plain(v) for v in values)
             if not values:
-                raise ValueError(f"axis {name!r} has no values: allowed a list of at least one")
+                raise SpecError("axis", name, "a list of at least one",
+                                f"axis {name!r} has no values: allowed a list of at least one")
             for i, v in enumerate(values):
                 if v in values[:i]:
-                    raise ValueError(f"axis {name!r} repeats the value {v!r}: allowed distinct "
-                                     "values")
+                    raise SpecError("axis", name, "distinct values",
+                                    f"axis {name!r} repeats the value {v!r}: allowed distinct "
+                                    "values")
             msg = _irrelevant_axis_message(name, base, axes)
             if msg is not None:
-                raise ValueError(msg)
+                raise SpecError("axis", name, "an axis that changes the experiment", msg)
             norm[name] = values
         if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) \
                 or not 1 <= reps <= MAX_REPLICATES:
-            raise ValueError(f"replicates={reps!r} is invalid: allowed an integer from 1 to "
-                             f"{MAX_REPLICATES}")
+            raise SpecError("replicates", reps, f"an integer from 1 to {MAX_REPLICATES}")
         reps = int(reps)
         if reps > 1 and "seed" in norm:
             raise ValueError("replicates > 1 with a 'seed' axis: allowed one or the other "
@@ -234,7 +237,9 @@ def _apply(base: ExperimentSpec, values: Mapping[str, Any]) -> ExperimentSpec:
         return dataclasses.replace(base, **kw)
     except ValueError as e:
         where = ", ".join(f"{k}={v!r}" for k, v in values.items())
-        raise ValueError(f"sweep point {where}: {e}") from None
+        # the point's own field (e.g. n_train=5000 past a pool) goes to the sweep's slot
+        raise SpecError("sweep", where, getattr(e, "allowed", str(e)),
+                        f"sweep point {where}: {e}") from None
 
 
 # ----------------------------------------------------------------------------- results
@@ -651,7 +656,7 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
 
     state["t_compute"] = time.perf_counter()
     summarise = cache.summarise
-    if summarise is _default_summarise or _picklable(summarise):
+    if summarise is default_summarise or _picklable(summarise):
         remote_summarise: Callable | None = summarise
     else:
         remote_summarise = None  # a lambda, say: the driver summarises instead
@@ -666,7 +671,7 @@ def _sweep_points(sweep: Sweep, cache: ResultCache, executor: str, workers: int 
             from noisealign.engine.pipeline.result import Result
             summary = cache.summary_of(Result.from_bytes(meta, npz))
         else:
-            summary = json.loads(json.dumps(summary, default=_json_default))
+            summary = json.loads(json.dumps(summary, default=json_default))
         cache.put_serialised(spec, meta, npz, summary)
         state["done"] += 1
         state["computed"] += 1

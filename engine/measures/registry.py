@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-
 #: which argument of a measure's neighbour count it takes
 K_ARGS = ("k", "knn_k")
 

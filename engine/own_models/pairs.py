@@ -42,8 +42,8 @@ from typing import Any, BinaryIO, Iterable, Mapping, Sequence
 import numpy as np
 
 from noisealign.engine.measures.registry import COMPARE_MEASURES, REGISTRY, k_of
-from noisealign.engine.base.stats import mean_std_sem
 from noisealign.engine.measures.registry import labels as registry_labels
+from noisealign.engine.base.stats import mean_std_sem
 from noisealign.engine.base.validation import check_choice, check_k, show
 
 # Names, labels and directions: the measure registry's (noisealign.engine.measures.registry).

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from noisealign.engine.base.errors import SpecError
 from noisealign.engine.base.validation import show
 
 # ----------------------------------------------------------------------------- Data
@@ -66,8 +67,9 @@ class Param:
 
     def check(self, dataset: str, name: str, value: Any) -> Any:
         allowed = f"{'an integer' if self.kind is int else 'a number'} in [{self.lo}, {self.hi}]"
-        bad = ValueError(f"dataset_params[{name!r}]={show(value)} is invalid for {dataset!r}: "
-                         f"allowed {allowed}")
+        bad = SpecError("dataset_params", value, allowed,
+                        f"dataset_params[{name!r}]={show(value)} is invalid for {dataset!r}: "
+                        f"allowed {allowed}", param=name)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise bad
         if self.kind is int:
@@ -313,8 +315,9 @@ def load_data(spec) -> Data:
         for field, n, have, what in (("n_train", spec.n_train, len(x_pool), "training"),
                                      ("n_probe", spec.n_probe, len(xp_pool), "held-out")):
             if n > have:
-                raise ValueError(f"{field}={n} exceeds the {have} {what} points in the files "
-                                 f"of {spec.dataset!r}: allowed at most {have}")
+                raise SpecError(field, n, f"at most {have}",
+                                f"{field}={n} exceeds the {have} {what} points in the files "
+                                f"of {spec.dataset!r}: allowed at most {have}")
         tr = rng.choice(len(x_pool), size=spec.n_train, replace=False)
         pr = rng.choice(len(xp_pool), size=spec.n_probe, replace=False)
         xt, yt, xp, yp = x_pool[tr], y_pool[tr], xp_pool[pr], yp_pool[pr]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from noisealign.engine.pipeline import datasets
+from noisealign.engine.base.errors import SpecError
 from noisealign.engine.base.validation import check_choice as _check_choice
 from noisealign.engine.base.validation import check_float as _check_float
 from noisealign.engine.base.validation import check_int as _check_int
@@ -252,14 +253,16 @@ class ExperimentSpec:
         train_pool, probe_pool = info.pool_sizes(params)
         set_("n_train", _int_field("n_train", self.n_train))
         if self.n_train > train_pool:
-            raise ValueError(
+            raise SpecError(
+                "n_train", self.n_train, f"2 to {train_pool}",
                 f"n_train={self.n_train} exceeds the {train_pool} training points available "
                 f"in {name!r}: allowed 2 to {train_pool}")
         if self.n_probe is None:
             set_("n_probe", min(DEFAULT_PROBE, probe_pool))
         set_("n_probe", _int_field("n_probe", self.n_probe))
         if self.n_probe > probe_pool:
-            raise ValueError(
+            raise SpecError(
+                "n_probe", self.n_probe, f"{MIN_PROBE} to {probe_pool}",
                 f"n_probe={self.n_probe} exceeds the {probe_pool} held-out points available "
                 f"in {name!r}: allowed {MIN_PROBE} to {probe_pool}")
 
@@ -284,7 +287,8 @@ class ExperimentSpec:
         arch = _check_choice("architecture", self.architecture, tuple(ARCHITECTURES))
         if arch not in architectures_for(name):
             images = ", ".join(repr(d) for d in ARCHITECTURES[arch][1] or ())
-            raise ValueError(
+            raise SpecError(
+                "architecture", arch, " or ".join(repr(a) for a in architectures_for(name)),
                 f"architecture={arch!r} is invalid for dataset {name!r}: allowed "
                 f"{' or '.join(repr(a) for a in architectures_for(name))} (a {arch} needs an "
                 f"image or signal dataset: {images})")

@@ -107,20 +107,15 @@ def default_cache_dir() -> Path:
     return default_cache_root()
 
 
-def _default_summarise(result: Result) -> dict:
-    try:
-        from noisealign.engine.measures.summaries import summarise
-    except ModuleNotFoundError as e:
-        if e.name != "noisealign.engine.measures.summaries":
-            raise
-        # noisealign.engine.measures.summaries is written by another issue; until it exists, store the
-        # Result's own small summary so the cache is usable. Entries stored this way
-        # keep that summary (the engine version in the key separates releases).
-        return result.summary()
+def default_summarise(result: Result) -> dict:
+    """The summary every cache entry stores: :func:`noisealign.engine.measures.summaries.summarise` (imported
+    here, on first use: it imports torch)."""
+    from noisealign.engine.measures.summaries import summarise
     return summarise(result)
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays (summaries, metadata)."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -482,7 +477,7 @@ class ResultCache:
         self.size_limit = size_limit
         self.store_representations = store_representations
         self.max_representation_bytes = max_representation_bytes
-        self.summarise: Summariser = summarise if summarise is not None else _default_summarise
+        self.summarise: Summariser = summarise if summarise is not None else default_summarise
         self._results_dir = self.directory / "results"
         self._locks_dir = self.directory / "locks"
         self._db_path = self._results_dir / "cache.db"
@@ -807,7 +802,7 @@ class ResultCache:
         summary = self.summarise(result)
         if not isinstance(summary, dict):
             raise ValueError(f"summarise returned {type(summary).__name__}: allowed a dict")
-        return json.loads(json.dumps(summary, default=_json_default))
+        return json.loads(json.dumps(summary, default=json_default))
 
     def put(self, spec: ExperimentSpec, result: Result, *, summary: dict | None = None) -> dict:
         """Store ``result`` under ``spec``; returns its summary.
@@ -856,7 +851,7 @@ class ResultCache:
             "has_representations": bool(result_meta.get("has_representations")),
             **self._entry_extra(),
         }
-        body = json.dumps(meta, default=_json_default).encode()
+        body = json.dumps(meta, default=json_default).encode()
         framed = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
         if len(framed) + len(npz) > self.size_limit:
             warnings.warn(f"result of {key[:12]} ({len(npz)} bytes) is larger than the cache "

@@ -10,12 +10,13 @@ noise.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
 
 import numpy as np
 import pytest
 
-import noisealign.engine.own_models.pairs as compare_module
 from noisealign.engine import compare as compare_fn
 from noisealign.engine.measures import registry
 from noisealign.engine.measures import summaries
@@ -23,6 +24,8 @@ from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES, k_of
 from experiments.findings import claims
 from noisealign.ui import labels
 from noisealign.ui import tables as data
+
+compare_module = importlib.import_module("engine.compare")
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +89,14 @@ def test_every_table_of_measures_is_the_registrys() -> None:
 def test_unknown_measure_names_the_allowed_ones() -> None:
     with pytest.raises(ValueError, match="measure='CKA' is invalid: allowed 'ii', 'ii_score'"):
         measure("CKA")
+
+
+def test_engine_compare_is_the_function_and_the_module_imports_by_name() -> None:
+    # No module class swapped in sys.modules (issue 24.6): the package attribute is the
+    # function, the module is importable under its own name, in either import order.
+    import noisealign.engine as engine
+    assert inspect.isfunction(compare_fn) and compare_fn is compare_module.compare
+    assert engine.compare is compare_fn
+    assert type(compare_module).__name__ in ("module", "_LazyModule")
+    from noisealign.engine.compare import load_arrays
+    assert load_arrays is engine.load_arrays
