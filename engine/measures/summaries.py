@@ -198,7 +198,7 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
     if id_lists and spaces_in:
         for idx_list, lay in ((list(range(nh)), layer), (pen_idx, len(result.hidden) - 1),
                               (out_idx, "output")):
-            name = "output" if lay == "output" else f"hidden {int(lay) + 1}"
+            name = "output" if lay == "output" else f"hidden {int(lay) % len(result.hidden) + 1}"
             for j, i in enumerate(idx_list or []):
                 id_of[i] = (name, int(ok[j]))
     keep = {i: _id_candidates(len(result.x_probe)) for i in id_of}
