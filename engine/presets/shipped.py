@@ -25,8 +25,11 @@ dimension per layer, the test error and the training loss; floats rounded to
 :data:`DIGITS` significant digits.
 
 This module imports only the standard library (no torch, numpy or streamlit): loading is
-one ``json.load``, done once per process and on demand. A missing or unreadable file is
-no error: :func:`summary` then returns None (nothing precomputed) and a warning is logged.
+one ``json.load``, done once per process and on demand. A missing, unreadable or
+oversized file is no error: :func:`summary` then returns None (nothing precomputed) and
+a warning is logged. Each entry is checked against the summary schema
+(:mod:`noisealign.engine.presets.summary_schema`): a malformed one is dropped with one logged line and the
+rest are used.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ FORMAT = 1
 DIGITS = 6  # significant digits kept in the shipped floats
 PATH = Path(__file__).resolve().parent / "data" / "presets.json"
 ENV_VAR = "NOISEALIGN_PRECOMPUTED"  # another file (tests); "" or "0" turns it off
+# A larger file is refused unread (the shipped one is under 1 MB; json.load of an
+# oversized one would hold several times its size in memory).
+MAX_BYTES = 64 * 1024 * 1024
+MAX_LOGGED = 20  # malformed entries logged one by one; beyond, one line with the count
 
 _MEASURE_FIELDS = ("mean", "std", "sem", "n_pairs", "matrix")
 _INFO_FIELDS = ("ii_h_to_y", "ii_h_to_y_mean", "ii_pen_to_out", "ii_pen_to_out_mean")
@@ -129,6 +136,35 @@ def _valid(data: Any) -> bool:
             and isinstance(data.get("presets", {}), dict))
 
 
+def _checked(p: Path, data: dict) -> dict:
+    """``data`` with every entry that breaks the summary schema dropped
+    (:func:`noisealign.engine.presets.summary_schema.problem`), each with one logged line (at most
+    :data:`MAX_LOGGED`, then one line with the count), and the presets' lists reduced
+    to text keys. The rest is used."""
+    from noisealign.engine.presets.summary_schema import problem
+    summaries, dropped = {}, 0
+    for k, v in data["summaries"].items():
+        bad = "its key is not a text" if not isinstance(k, str) or len(k) > 200 \
+            else problem(v)
+        if bad is None:
+            summaries[k] = v
+            continue
+        dropped += 1
+        if dropped <= MAX_LOGGED:
+            log.warning("precomputed summaries %s: entry %.80r dropped: %s", p, k, bad)
+    if dropped > MAX_LOGGED:
+        log.warning("precomputed summaries %s: %d more malformed entries dropped", p,
+                    dropped - MAX_LOGGED)
+    presets = {}
+    for name, keys in data.get("presets", {}).items():
+        if isinstance(name, str) and isinstance(keys, list):
+            presets[name] = [k for k in keys if isinstance(k, str)]
+        else:
+            log.warning("precomputed summaries %s: preset %.80r dropped: not a list of "
+                        "keys", p, name)
+    return {**data, "summaries": summaries, "presets": presets}
+
+
 def load(file: str | os.PathLike | None = None) -> dict:
     """The parsed file (:data:`FORMAT` layout), read once per process and again when the
     file changes; an empty one when it is missing, unreadable, not JSON or another
@@ -146,12 +182,13 @@ def load(file: str | os.PathLike | None = None) -> dict:
         if hit is not None and hit[0] == stamp:
             return hit[1]
         try:
+            if stamp[1] > MAX_BYTES:
+                raise ValueError(f"{stamp[1]} bytes: allowed at most {MAX_BYTES}")
             with open(p, encoding="utf-8") as f:
                 data = json.load(f)
             if not _valid(data):
                 raise ValueError(f"not a format-{FORMAT} precomputed file")
-            data["summaries"] = {k: v for k, v in data["summaries"].items()
-                                 if isinstance(k, str) and isinstance(v, dict)}
+            data = _checked(p, data)
         except (OSError, ValueError, UnicodeDecodeError, RecursionError) as e:
             log.warning("precomputed summaries %s unusable (%s): none are used", p, e)
             data = _empty()

@@ -37,7 +37,7 @@ from noisealign.engine.pipeline.spec import (CHOICES, FLOAT_BOUNDS, INT_BOUNDS, 
 from noisealign.engine.compute.sweep import Sweep
 
 ROOT = Path(__file__).resolve().parents[2]
-PROPS = settings(max_examples=300, deadline=None,
+PROPS = settings(max_examples=200, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -274,25 +274,54 @@ WRITTEN = ["activation", "optimizer", "lr_schedule", "architecture", "label_nois
            "noise"]
 
 
-@pytest.mark.parametrize("field", WRITTEN)
-def test_a_forced_hostile_value_runs_nothing_in_a_shell_or_python(tmp_path, field):
-    for i, value in enumerate(HOSTILE):
-        spec = _forced(**{field: value, "label_noise": 0.3} if field == "label_noise_kind"
-                       else {field: value})
-        for axes in (None, {"width": [4, 8]}):
-            line = cli_command(spec, axes, program="_NA_")
-            # the shell hands the value over as one word, exactly
-            words = shlex.split(line)
-            assert value in words, (value, words)
-            # the real command line refuses it: one line, exit 2, nothing computed
-            out = _shell(line, tmp_path, program=f"{shlex.quote(sys.executable)} -m engine")
-            assert out.returncode == 2, out
-            assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr, out
-            code = python_snippet(spec, axes)
-            compile(code, "<snippet>", "exec")
-            out = _script(code, tmp_path / f"view{i}.py")
-            assert out.returncode != 0 and "ValueError" in out.stderr, out
-            assert not (tmp_path / "PWNED").exists(), (field, value)
-    left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == sorted(f"view{i}.py" for i in range(len(HOSTILE))) or set(left) == {
-        *(f"view{i}.py" for i in range(len(HOSTILE))), "cache"}, left
+# Runs each file given, without its __main__ part, and prints what each raised.
+_RUN_ALL = ("import json, runpy, sys\nout = []\nfor f in sys.argv[1:]:\n"
+            "    try:\n        runpy.run_path(f, run_name='check'); out.append('ran')\n"
+            "    except Exception as e:\n        out.append(type(e).__name__)\n"
+            "print(json.dumps(out))")
+
+
+def test_a_forced_hostile_value_runs_nothing_in_a_shell_or_python(tmp_path):
+    """Every written string field, every hostile value, a run and a sweep: one shell
+    script (each line's program is the shell's own ``printf``, which shows the words the
+    shell made) and one interpreter running every script; the words go to the real
+    parser, which refuses the value naming the field. Then the real ``python -m engine``
+    once per field: exit 2 and one line."""
+    lines, scripts, cases = [], [], []
+    for field in WRITTEN:
+        for value in HOSTILE:
+            spec = _forced(**({field: value, "label_noise": 0.3}
+                              if field == "label_noise_kind" else {field: value}))
+            for axes in (None, {"width": [4, 8]}):
+                line = cli_command(spec, axes, program="_NA_")
+                lines.append(line.replace("_NA_", "printf '%s\\0'", 1)
+                             + "; printf '\\n\\0'")
+                path = tmp_path / f"view{len(scripts)}.py"
+                path.write_text(python_snippet(spec, axes), encoding="utf-8")
+                scripts.append(str(path))
+                cases.append((field, value, axes))
+    out = subprocess.run(["/bin/sh", "-c", "\n".join(lines)], capture_output=True,
+                         timeout=120, cwd=tmp_path, env=_env())
+    assert out.returncode == 0, out.stderr
+    printed = out.stdout.decode("utf-8").split("\n\0")[:-1]
+    assert len(printed) == len(cases)
+    for (field, value, axes), text in zip(cases, printed):
+        words = text.split("\0")[:-1]
+        flag = "--" + field.replace("_", "-")
+        assert value in words or f"{flag}={value}" in words, (value, words)
+        args = build_parser().parse_args(words)
+        with pytest.raises(ValueError, match=field):
+            sweep_from_args(args) if axes else spec_from_args(args)
+    out = subprocess.run([sys.executable, "-c", _RUN_ALL, *scripts], capture_output=True,
+                         text=True, timeout=300, cwd=tmp_path, env=_env())
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["ValueError"] * len(cases)
+    for field in WRITTEN:  # the real command line: one line, exit 2, nothing computed
+        line = cli_command(_forced(**{field: HOSTILE[0]}), program="_NA_")
+        out = _shell(line, tmp_path, program=f"{shlex.quote(sys.executable)} -m engine")
+        assert out.returncode == 2, out
+        assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr, out
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "PWNED").exists()
+    left = {p.name for p in tmp_path.iterdir()} - {Path(f).name for f in scripts}
+    assert left <= {"cache"}, left
