@@ -20,7 +20,7 @@ import pytest
 
 from tests._browser import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # In a child process (so file-size limits and dropped capabilities stay there): five
 # cached runs; four processes each label all five 40 times (markup in the names); then
