@@ -17,9 +17,9 @@ got 101 and drew the Runs page with the cached runs (issue 29). Three layers:
    which covers a session opened before the middleware was installed.
 
 Allowed hosts are ``server.allowedHosts`` plus ``server.address`` when it names one
-address (``--server.address 10.0.0.5`` lets ``10.0.0.5`` in); ``*`` in
-``server.allowedHosts`` allows any. Behind a reverse proxy, add its public name:
-``--server.allowedHosts noisealign.lab.example.org``.
+address (Streamlit's own websocket check reads ``server.allowedHosts`` only, so list
+that address there too); ``*`` in ``server.allowedHosts`` allows any. Behind a reverse
+proxy, add its public name: ``--server.allowedHosts noisealign.lab.example.org``.
 """
 
 from __future__ import annotations

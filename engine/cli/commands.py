@@ -244,9 +244,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{finite.mean() if finite.size else float('nan'):.4g}",
                   final=epoch == max_epochs)
 
-    if not args.force:  # refuse what the machine cannot hold, before any training
-        from noisealign.engine.compute.guard import check_machine_memory
-        if args.no_cache or not ResultCache(args.cache_dir).has(spec):
+    if args.no_cache or not ResultCache(args.cache_dir).has(spec):
+        from engine.guard import check_machine_memory, check_machine_total
+        # More than the machine's total memory can never finish: refused even with --force.
+        check_machine_total(spec)
+        if not args.force:  # refuse what the machine cannot hold now, before any training
             try:
                 check_machine_memory(spec)
             except ValueError as e:

@@ -82,7 +82,9 @@ _MEM = {
     "activations_full": 5.0,   # depth*K*n*width floats, full-batch training
     "activations_batch": 7.6,  # depth*K*batch*width, minibatch training (per step)
     "activations_eval": 2.0,   # depth*K*n*width, minibatch: no-grad passes over all data
-    "probe": 2.4,              # depth*K*N*width: probe representations (trained and init)
+    "probe": 3.3,              # depth*K*N*width: probe representations (trained and init);
+                               # refitted in issue 29 on wide layers (width 2048-16384,
+                               # K 8-64: benchmarks/bench_guard_memory.py), was 2.4
     "inputs": 0.5,             # K*(n+N)*d: shared inputs broadcast to the members
     "parameters": 4.0,         # K*P: weights, gradients, two Adam moments
     "noisy_inputs": 2.9,       # K*n*d: input noise, one copy of x per member (drawn in
@@ -792,6 +794,44 @@ def available_memory_bytes() -> float:
     except (OSError, ValueError):
         pass
     return avail
+
+
+def total_memory_bytes() -> float:
+    """All the memory this process could ever have: ``MemTotal`` of /proc/meminfo,
+    lowered to the cgroup's ``memory.max`` when one is set; ``math.inf`` if unknown."""
+    total = math.inf
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    total = float(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            cap = f.read().strip()
+        if cap != "max":
+            total = min(total, float(cap))
+    except (OSError, ValueError):
+        pass
+    return total
+
+
+def check_machine_total(spec: ExperimentSpec, *, total: float | None = None) -> Estimate:
+    """The estimate of ``spec``, or :class:`ResourceLimitError` when its memory estimate
+    exceeds the machine's *total* memory (:func:`total_memory_bytes`): such a run can
+    never finish, so the CLI refuses it even with ``--force``."""
+    est = estimate(spec, calibration=DEFAULT_CALIBRATIONS[_resolve_device(spec)])
+    have = total_memory_bytes() if total is None else float(total)
+    if est.memory_bytes > have:
+        top = est.memory_parts[0][0] if est.memory_parts else "other"
+        raise ResourceLimitError(
+            f"this run needs about {format_bytes(est.memory_bytes)} of memory, more than "
+            f"this machine's total of {format_bytes(have)}: reduce {_MEMORY_ADVICE[top]} "
+            f"(largest part: {top}, {format_bytes(est.memory_parts[0][1])})",
+            resource="memory", needed=est.memory_bytes, limit=have, estimate=est)
+    return est
 
 
 def check_machine_memory(spec: ExperimentSpec, *, available: float | None = None

@@ -245,8 +245,8 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
         raise ValueError(f"{len(arrays)} arrays given: allowed at most {limits.max_arrays}")
     check_choice("pool", pool, POOLS)
     declared = {nm: tuple(int(x) for x in a.shape) for nm, a in arrays.items()
-                if isinstance(nm, str) and nm not in RESERVED and isinstance(
-                    getattr(a, "shape", None), (tuple, list)) or hasattr(a, "detach")}
+                if isinstance(nm, str) and nm not in RESERVED
+                and isinstance(getattr(a, "shape", None), (tuple, list))}
     if len(declared) == len(arrays):  # all shaped: refuse by size before converting any
         check_declared(declared, limits, pool)
     out: dict[str, np.ndarray] = {}

@@ -13,9 +13,14 @@ from urllib.parse import quote
 
 import pytest
 
-from noisealign.engine import ExperimentSpec, run_experiment
-from noisealign.engine.store.cache import ResultCache
-from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
+from engine import ExperimentSpec, run_experiment
+from engine.cache import ResultCache
+from tests._browser import (
+    app_command,
+    launch_chromium,
+    require_browser,
+    streamlit_server,
+)
 
 pytestmark = pytest.mark.browser
 PAYLOAD = ("![p](http://127.0.0.1:8690/px.png) [click here](https://example.invalid/login)"

@@ -23,7 +23,7 @@ from noisealign.ui import hostguard
 def handshake(port: int, host: str, origin: str | None) -> int:
     """The HTTP status of a websocket handshake on /_stcore/stream (101 = accepted)."""
     key = base64.b64encode(os.urandom(16)).decode()
-    lines = [f"GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket",
+    lines = ["GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
              "Sec-WebSocket-Version: 13", "Sec-WebSocket-Protocol: streamlit"]
     if origin:

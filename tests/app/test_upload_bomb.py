@@ -101,7 +101,12 @@ def _rss_kb(pid: int, field: str = "VmRSS") -> int:
 def test_the_page_refuses_the_bomb_and_keeps_its_memory(bomb, tmp_path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from tests._browser import app_command, launch_chromium, require_browser, streamlit_server
+    from tests._browser import (
+        app_command,
+        launch_chromium,
+        require_browser,
+        streamlit_server,
+    )
 
     require_browser("the upload bomb browser test")
     with streamlit_server(app_command, tmp_path) as (proc, base), sync_playwright() as p:
