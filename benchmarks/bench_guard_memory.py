@@ -2,7 +2,7 @@
 
 Each grid point runs ``run_experiment`` in a fresh child process; the measured figure is
 the child's peak RSS (``ru_maxrss``) minus its RSS after importing the engine and torch,
-what :attr:`engine.guard.Estimate.memory_bytes` predicts ("peak additional host memory").
+what :attr:`noisealign.engine.compute.guard.Estimate.memory_bytes` predicts ("peak additional host memory").
 The grid scales the attack's case (digits, snapshots, n_probe 360, width 16384, K 64,
 3 epochs) down to runs of seconds: width and K vary, snapshots 0 or 40.
 
@@ -24,8 +24,8 @@ def rss():
         if line.startswith('VmRSS:'):
             return int(line.split()[1]) * 1024
 import torch
-from engine import ExperimentSpec, run_experiment
-from engine.guard import estimate, DEFAULT_CALIBRATIONS
+from noisealign.engine import ExperimentSpec, run_experiment
+from noisealign.engine.compute.guard import estimate, DEFAULT_CALIBRATIONS
 spec = ExperimentSpec.from_dict(json.loads(sys.argv[1]))
 est = estimate(spec, calibration=DEFAULT_CALIBRATIONS['cpu'])
 base = rss()

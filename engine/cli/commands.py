@@ -245,7 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   final=epoch == max_epochs)
 
     if args.no_cache or not ResultCache(args.cache_dir).has(spec):
-        from engine.guard import check_machine_memory, check_machine_total
+        from noisealign.engine.compute.guard import check_machine_memory, check_machine_total
         # More than the machine's total memory can never finish: refused even with --force.
         check_machine_total(spec)
         if not args.force:  # refuse what the machine cannot hold now, before any training

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 import pytest
 
-from engine import ExperimentSpec, run_experiment
-from engine.cache import ResultCache
+from noisealign.engine import ExperimentSpec, run_experiment
+from noisealign.engine.store.cache import ResultCache
 from tests._browser import (
     app_command,
     launch_chromium,

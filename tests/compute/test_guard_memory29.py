@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import ExperimentSpec
-from engine.guard import DEFAULT_CALIBRATIONS, check_machine_total, estimate
-from engine.spec import MAX_WIDTH
+from noisealign.engine import ExperimentSpec
+from noisealign.engine.compute.guard import DEFAULT_CALIBRATIONS, check_machine_total, estimate
+from noisealign.engine.pipeline.spec import MAX_WIDTH
 
 WIDTH = MAX_WIDTH
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_the_cli_refuses_a_run_over_total_memory_even_with_force(tmp_path):
     with pytest.raises(ValueError, match="more than this machine's total of 1.0 GB"):
         check_machine_total(spec, total=1e9)
     big = estimate(_spec(WIDTH, 64, 40), calibration=DEFAULT_CALIBRATIONS["cpu"])
-    from engine.guard import total_memory_bytes
+    from noisealign.engine.compute.guard import total_memory_bytes
     if big.memory_bytes <= total_memory_bytes():
         pytest.skip("this machine has more memory than the widest run needs")
     r = subprocess.run([sys.executable, "-m", "engine", "run", "--dataset", "digits",
