@@ -85,7 +85,11 @@ def test_linear_alignment_rises_monotonically_with_snr(linear_data):
     c1 = claim1(data)
     linear_rows = [r for r in c1["rows"] if r["figure"] == "linear_snr"]
     assert len(linear_rows) == 4  # two sample sizes x two measures
-    assert all(r["verdict"] == "holds" for r in linear_rows), linear_rows
+    # --quick has 2 seeds: Welch's df is about 1 (critical t 12.7), so a clear rise may
+    # still be unresolved; it must never read as a fall.
+    assert all(r["verdict"] in ("holds", "inconclusive") for r in linear_rows), \
+        [(r["part"], r["verdict"], r["why"]) for r in linear_rows]
+    assert all(r["test"].df < 3 and r["test"].estimate > 0 for r in linear_rows)
     for n, pts in series_of(data["linear_snr"]).items():
         cka = [p.align["cka"][0] for p in pts]
         assert cka[-1] > 0.95 and cka[0] < 0.4, (n, cka)  # 30 dB: nearly identical members
@@ -112,8 +116,14 @@ def test_linear_alignment_is_lowest_near_n_equals_d_where_test_error_peaks(linea
     assert ns[int(np.argmax(err))] == d
     c2 = claim2(data)
     assert [r["n_err_peak"] for r in c2["rows"]] == [d] * 4  # 2 measures x 2 parts
-    assert any(r["verdict"] == "holds" for r in c2["rows"])
-    assert all(len(r["argmin_seeds"]) == 2 for r in c2["rows"])  # --quick: 2 seeds
+    # 2 seeds (--quick): the parts may be unresolved, never refuted; the minimum's
+    # interval contains the threshold and each seed's own argmin is near it
+    for r in c2["rows"]:
+        assert r["verdict"] in ("holds", "inconclusive"), (r["part"], r["why"])
+        assert r["plateau"][0] <= d * 1.5 and r["plateau"][1] >= d / 1.5, (r["part"],
+                                                                             r["plateau"])
+        assert len(r["argmin_seeds"]) == 2
+        assert all(d / 1.5 <= x <= d * 1.5 for x in r["argmin_seeds"]), r["argmin_seeds"]
 
 
 # ----------------------------------------------------------------------------- machinery

@@ -867,13 +867,15 @@ def _note_claim2(claims: dict, data: dict) -> str:
                 f"peak ({peak:.3f}) is below the theory's typical value at n = d "
                 f"({th:.3f}): finite training acts as a regulariser near the threshold.")
     rows2 = claims["2"]["rows"]
-    for r in [r for r in rows2 if r["figure"] == "mlp_n" and r["verdict"] != "holds"]:
-        other = [o for o in rows2 if o["setting"] == r["setting"] and o is not r]
-        txt = (f"ReLU MLP, {r['setting'].split(', ')[-1]}, {r['measure']}: the minimum is at "
-               f"n = {r['n_min']:g}, {r['n_min'] / r['threshold']:.1f} times the threshold")
+    for r in [r for r in rows2 if r["figure"] in ("mlp_n", "mlp_n_tanh")
+              and r["aspect"] == "location" and r["verdict"] != "holds"]:
+        other = [o for o in rows2 if o["setting"] == r["setting"] and o["aspect"] == "location"
+                 and o["measure"] != r["measure"]]
+        txt = (f"{r['setting']}, {r['measure']}: the minimum is at "
+               f"n = {r['n_min']:g}, {r['n_min'] / r['threshold']:.1f} times the threshold "
+               f"(within its noise: n = {r['plateau'][0]:g}-{r['plateau'][1]:g})")
         if other:
-            txt += (f" ({other[0]['measure']}: at n = {other[0]['n_min']:g}; the CKA curve is "
-                    "flat within its error bars between about P and 2P)")
+            txt += f" ({other[0]['measure']}: at n = {other[0]['n_min']:g})"
         parts.append(txt + ".")
     return " ".join(parts)
 
