@@ -12,7 +12,6 @@ from typing import Sequence
 
 import experiments.findings as findings
 from engine.cache import ResultCache
-from engine.presets import PRESETS
 from experiments.findings.claims import analyse
 from experiments.findings.collect import (FIGURES, OPTIONAL, RunLog, collect,
                                           collect_over_training, optional_figures)

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from engine import theory
-from engine.presets import PRESETS
 from engine.spec import snr_db_to_ratio
 from experiments.findings.claims import (ALIGN_LABELS, CLAIM2_FIGURES, SCALING_FIGURE,
                                          WIDTH_FIGURE, error_peak, interpolation_width,

@@ -78,14 +78,14 @@ def _section_header(quick: bool) -> list[str]:
         a("> **Quick mode** (`--quick`): small-scale settings for a smoke test; the "
           "verdicts below are not the report's. Run without `--quick` for the real one.\n")
     a("What changed in the third edition: every verdict rests on a small-sample test at a "
-      f"stated level (Welch's or a paired t with its degrees of freedom, an exact permutation "
-      f"test of Spearman's rho), and the verdict table shows each claim part's test, df and "
-      f"p-value and, where three seeds cannot resolve it, how many would; a claim with parts "
-      f"has one line per part (claim 4 is decided on Delta(h -> y) alone, the test-error "
-      f"peak reported beside it); claim 2 reports the minimum's location as the set of grid "
-      f"points within its noise, with each seed's argmin, and adds a tanh-MLP setting; "
-      f"claim 5 adds a series with width and n scaled together; the linear theory is exact "
-      f"next to n = d (a tabulated min-norm Monte-Carlo).\n")
+      "stated level (Welch's or a paired t with its degrees of freedom, an exact permutation "
+      "test of Spearman's rho), and the verdict table shows each claim part's test, df and "
+      "p-value and, where three seeds cannot resolve it, how many would; a claim with parts "
+      "has one line per part (claim 4 is decided on Delta(h -> y) alone, the test-error "
+      "peak reported beside it); claim 2 reports the minimum's location as the set of grid "
+      "points within its noise, with each seed's argmin, and adds a tanh-MLP setting; "
+      "claim 5 adds a series with width and n scaled together; the linear theory is exact "
+      "next to n = d (a tabulated min-norm Monte-Carlo).\n")
     a("What changed in the second edition: every grid point is trained for "
       f"{QUICK_REPLICATES if quick else REPLICATES} data seeds and every error bar is the "
       "standard error **across seeds** (each seed redraws the training sample, the noise and "
