@@ -46,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     n = np.linspace(1, 300, 500)
     base = median_ms(lambda: bare_formulas(n, 100.0, 10.0), args.reps)
-    rows = [("bare docs/science.md formulas (baseline)", base)]
+    rows = [("bare docs/science.md formulas (baseline)", base),
+            # the closed form without the tabulated exact-threshold correction (issue 26)
+            ("theory(), closed form only (exact_threshold=False)",
+             median_ms(lambda: theory.theory(n, 100.0, 10.0, exact_threshold=False),
+                       args.reps))]
     for label, kw in (("curves(), no weight decay", {}),
                       ("curves(), weight_decay = 0.1", {"weight_decay": 0.1}),
                       ("curves(), ridge = 0.1 given", {"ridge": 0.1})):

@@ -12,7 +12,6 @@ from typing import Sequence
 
 import experiments.findings as findings
 from noisealign.engine.store.cache import ResultCache
-from noisealign.engine.presets.catalog import PRESETS
 from experiments.findings.claims import analyse
 from experiments.findings.collect import (FIGURES, OPTIONAL, RunLog, collect,
                                           collect_over_training, optional_figures)

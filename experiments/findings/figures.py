@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from noisealign.engine import theory
-from noisealign.engine.presets.catalog import PRESETS
 from noisealign.engine.pipeline.spec import snr_db_to_ratio
 from experiments.findings.claims import (ALIGN_LABELS, CLAIM2_FIGURES, SCALING_FIGURE,
                                          WIDTH_FIGURE, error_peak, interpolation_width,

@@ -85,7 +85,11 @@ def test_linear_alignment_rises_monotonically_with_snr(linear_data):
     c1 = claim1(data)
     linear_rows = [r for r in c1["rows"] if r["figure"] == "linear_snr"]
     assert len(linear_rows) == 4  # two sample sizes x two measures
-    assert all(r["verdict"] == "holds" for r in linear_rows), linear_rows
+    # --quick has 2 seeds: Welch's df is about 1 (critical t 12.7), so a clear rise may
+    # still be unresolved; it must never read as a fall.
+    assert all(r["verdict"] in ("holds", "inconclusive") for r in linear_rows), \
+        [(r["part"], r["verdict"], r["why"]) for r in linear_rows]
+    assert all(r["test"].df < 3 and r["test"].estimate > 0 for r in linear_rows)
     for n, pts in series_of(data["linear_snr"]).items():
         cka = [p.align["cka"][0] for p in pts]
         assert cka[-1] > 0.95 and cka[0] < 0.4, (n, cka)  # 30 dB: nearly identical members
@@ -112,8 +116,14 @@ def test_linear_alignment_is_lowest_near_n_equals_d_where_test_error_peaks(linea
     assert ns[int(np.argmax(err))] == d
     c2 = claim2(data)
     assert [r["n_err_peak"] for r in c2["rows"]] == [d] * 4  # 2 measures x 2 parts
-    assert any(r["verdict"] == "holds" for r in c2["rows"])
-    assert all(len(r["argmin_seeds"]) == 2 for r in c2["rows"])  # --quick: 2 seeds
+    # 2 seeds (--quick): the parts may be unresolved, never refuted; the minimum's
+    # interval contains the threshold and each seed's own argmin is near it
+    for r in c2["rows"]:
+        assert r["verdict"] in ("holds", "inconclusive"), (r["part"], r["why"])
+        assert r["plateau"][0] <= d * 1.5 and r["plateau"][1] >= d / 1.5, (r["part"],
+                                                                             r["plateau"])
+        assert len(r["argmin_seeds"]) == 2
+        assert all(d / 1.5 <= x <= d * 1.5 for x in r["argmin_seeds"]), r["argmin_seeds"]
 
 
 # ----------------------------------------------------------------------------- machinery
@@ -338,3 +348,40 @@ def test_the_report_only_figures_are_valid_sweeps():
             P = (spec.input_dim() + 1) * w + (w + 1) * spec.n_outputs()
             assert P / (n * spec.n_outputs()) == pytest.approx(ratio, rel=0.1), (ratio, n, w)
     assert len(scaled_sweeps(preset("random_labels_scaling", quick=True))) == 4
+
+
+def test_report_writes_every_claim_part_from_synthetic_width_sweeps(tmp_path):
+    """Claims 4-6 (and 5b) through analyse, the figures and the markdown, on synthetic
+    points: the sections the quick linear data cannot reach."""
+    rng = np.random.default_rng(0)
+    widths = (32, 128, 512, 2048)
+
+    def pt(w, s, ii, n_train=4000, ratio=None):
+        p = _pt(w, s, ii, n_train=n_train,
+                per_seed={"info:ii_h_to_y": tuple(ii + rng.normal(0, 0.01, 3)),
+                          "info_init:ii_h_to_y": tuple(0.5 + rng.normal(0, 0.01, 3))})
+        p = dataclasses.replace(p, test_loss=(1.0 - 0.1 * np.log2(w) / 11, 0.01),
+                                info={**p.info, "ii_pen_to_out": (0.1 + 0.01 * np.log2(w),
+                                                                  0.001)})
+        return p if ratio is None else dataclasses.replace(p, x=float(n_train), s=ratio)
+    width = [pt(w, s, 0.4 - 0.02 * i + 0.1 * s) for s in (0.0, 0.2) for i, w in
+             enumerate(widths)]
+    data = {"label_noise_width": width, "pen_to_out": width,
+            "random_labels": [pt(w, 1.0, 0.6) for w in widths],
+            "random_labels_scaling": [pt(64, 1.0, 0.55, n_train=n, ratio=r)
+                                      for r in (0.5, 2.0) for n in (250, 500, 1000)]}
+    claims = analyse(data)
+    assert claims["5"]["part_rows"][0]["part"] == "5a across widths at one n"
+    assert {q["part"] for q in claims["5"]["part_rows"][1:]} == {
+        "5b width and n scaled together, P/(n*classes) = 0.5",
+        "5b width and n scaled together, P/(n*classes) = 2"}
+    assert [q["part"] for q in claims["6"]["part_rows"]] == ["label noise 0", "label noise 0.2"]
+    figs = {p.name for p in make_figures(data, claims, tmp_path / "figures")}
+    assert {"findings_4_width.png", "findings_5b_scaling.png"} <= figs
+    info = run_record(tmp_path, RunLog(), None, True, (0.0, 0.0, 0.0))
+    text = write_report(data, claims, tmp_path, True, {**info, "notes": []}).read_text()
+    assert "## Verdict table" in text
+    for part in ("4b noisy labels more informative below P = n*classes",
+                 "5b width and n scaled together, P/(n*classes) = 2", "label noise 0.2"):
+        assert part in text
+    assert "Spearman (permutation)" in text and "paired t" in text and "Welch t" in text
