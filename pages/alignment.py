@@ -11,8 +11,8 @@ from engine.datasets import DATASETS
 from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
-from ui import (common, controls, data, labels, notes, plots, presets, router, runview, teach,
-                widget_sync)
+from ui import (common, controls, data, labels, notes, plots, presets, router, runview, settle,
+                teach, widget_sync)
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -378,7 +378,7 @@ if mode == "Single run":
         else None
     summary = cache.get_summary(base)
     if (summary is None and result is None and auto and not common.already_started(fp)
-            and common.auto_run_ok(fp, [base])):
+            and settle.ready(PAGE, fp) and common.auto_run_ok(fp, [base])):
         common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                  disabled=summary is not None):
@@ -427,6 +427,7 @@ unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds p
 run_row.caption(shipped.status_text(rows, unit) + ".")
 shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
 if missing and (clicked or (auto and not common.already_started(fp)
+                            and settle.ready(PAGE, fp)  # not from a half-made edit
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)

@@ -10,7 +10,7 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, controls, infoview, notes, plots, presets, router, teach
+from ui import common, controls, infoview, notes, plots, presets, router, settle, teach
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -176,6 +176,7 @@ run_row.caption(shipped.status_text(rows, "runs")
            + f" · threshold P = n · classes = {base.n_train * base.n_outputs():,}"
            + f" · device {common.device_label()}")
 if missing and (clicked or (auto and not common.already_started(fp)
+                            and settle.ready(PAGE, fp)  # not from a half-made edit
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
