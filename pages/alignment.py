@@ -466,7 +466,10 @@ if threshold is not None:
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
                   if base.activation == "linear" else ")"))
-notes.show(PAGE, x=x_axis, series=series)
+notes.show(PAGE, x=x_axis, series=series, noise=noise,
+           text=notes.sweep_notice(frame, x=x_axis, x_name=labels.SHORT_AXIS.get(x_axis, x_axis),
+                                   measure=data.MEASURE_SHORT[measure], threshold=threshold,
+                                   series_name=labels.SHORT_AXIS.get(series, series)))
 
 dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
 common.downloads([
