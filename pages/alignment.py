@@ -452,6 +452,8 @@ fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          else None)
 event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
 shipped.badge(rows)
+if measure == "ii" and (scale_note := notes.delta_scale_note(frame["align_mean"])):
+    st.caption(scale_note)
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "
                "across seeds (columns align_sem_pairs / error_sem_pairs in the CSV keep the "

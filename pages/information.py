@@ -198,6 +198,8 @@ teach.chart(st, plots.information_figure(frame, threshold=threshold,
                                error_label="test error rate (clean labels)",
                                chance=infoview.chance_level(base)),
             key="info_chart")
+if (scale_note := notes.delta_scale_note(frame["info_mean"])):
+    st.caption(scale_note)
 shipped.badge(rows)
 notes.show(PAGE, claims=(4, 5) if shows_random else (4,), random_labels=shows_random,
            extra=[notes.RANDOM_LABELS_NOTE] if shows_random else None)

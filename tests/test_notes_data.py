@@ -97,3 +97,10 @@ def test_digits_label_noise_preset_notes_match_its_plot():
     assert xs[0] == 0  # the p = 0 point is drawn
     boxes = " ".join(i.value for i in at.info)
     assert "SNR" not in boxes, "an SNR verdict under a label-noise plot"
+
+
+def test_delta_scale_note_only_where_values_pass_1():
+    assert notes.delta_scale_note([0.2, 0.9, 1.0]) is None
+    assert notes.delta_scale_note([float("nan")]) is None
+    text = notes.delta_scale_note([0.5, 1.04])
+    assert "up to 1.04" in text and "no information" in text

@@ -310,3 +310,17 @@ def theory_notice(curves: dict, x: str = "nd") -> str:
     if xs[-1] > 1.5:
         parts.append(f"past it the CKA recovers to {_fmt(cka[-1])} at n/d = {xs[-1]:.2g}")
     return "**What to notice:** " + "; ".join(parts) + "."
+
+
+def delta_scale_note(values: Any) -> str | None:
+    """A caption for a plot of Information Imbalance values when some drawn value is
+    above 1, the scale's "no information" end (issue 28, item 7); None otherwise."""
+    import numpy as np
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not len(v) or v.max() <= 1.0:
+        return None
+    return (f"Δ above 1 (here up to {v.max():.2f}): 1 is what neighbours picked at random "
+            "give on average, so every value near or above 1 means no information; above "
+            "it, the nearest neighbours in one representation are a little *farther* than "
+            "random ones in the other (sample noise, or ties between equal labels).")
