@@ -12,7 +12,7 @@ from engine.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KIN
                          OPTIMIZERS, ExperimentSpec)
 from engine.validation import max_k
 from ui import (common, controls, data, labels, notes, plots, presets, router, runview, settle,
-                teach, widget_sync)
+                stale, teach, widget_sync)
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -437,8 +437,9 @@ frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure,
                             knn_k=int(knn_k))
 threshold = plots.interpolation_threshold(base, x_axis)
 if frame.empty:
-    st.info("No point computed yet" + (": they appear here as they finish." if job else
-                                        ": press **Run**."), icon=":material/info:")
+    if not stale.show(PAGE, key="sweep_chart_stale"):  # the last figure, dimmed (ui.stale)
+        st.info("No point computed yet" + (": they appear here as they finish." if job else
+                                            ": press **Run**."), icon=":material/info:")
     st.stop()
 
 measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
@@ -451,6 +452,7 @@ fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          chance=1 - 1 / base.n_outputs() if base.task == "classification"
                          else None)
 event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
+stale.remember(PAGE, fig)
 shipped.badge(rows)
 if measure == "ii" and (scale_note := notes.delta_scale_note(frame["align_mean"])):
     st.caption(scale_note)

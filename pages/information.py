@@ -10,7 +10,8 @@ import streamlit as st
 from engine.datasets import DATASETS
 from engine.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from engine.validation import max_k
-from ui import common, controls, infoview, notes, plots, presets, router, settle, teach
+from ui import (common, controls, infoview, notes, plots, presets, router, settle, stale,
+                teach)
 from ui import precomputed as shipped
 
 router.ensure_router()
@@ -184,8 +185,9 @@ teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = infoview.info_frame(rows, k=int(k), random_features=random_features)
 if frame.empty:
-    st.info("No point computed yet" + (": they appear here as they finish." if job else
-                                        ": press **Run**."), icon=":material/info:")
+    if not stale.show(PAGE, key="info_chart_stale"):  # the last figure, dimmed (ui.stale)
+        st.info("No point computed yet" + (": they appear here as they finish." if job else
+                                            ": press **Run**."), icon=":material/info:")
     st.stop()
 
 threshold = float(base.n_train * base.n_outputs())
@@ -193,11 +195,11 @@ if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
 shows_random = bool((frame["p"] == 1.0).any())
-teach.chart(st, plots.information_figure(frame, threshold=threshold,
-                               info_label=info_label,
-                               error_label="test error rate (clean labels)",
-                               chance=infoview.chance_level(base)),
-            key="info_chart")
+info_fig = plots.information_figure(frame, threshold=threshold, info_label=info_label,
+                                    error_label="test error rate (clean labels)",
+                                    chance=infoview.chance_level(base))
+teach.chart(st, info_fig, key="info_chart")
+stale.remember(PAGE, info_fig)
 if (scale_note := notes.delta_scale_note(frame["info_mean"])):
     st.caption(scale_note)
 shipped.badge(rows)
