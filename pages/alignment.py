@@ -8,15 +8,17 @@ import json
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.base.errors import SpecError
-from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
-                         NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
+from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
+                         OPTIMIZERS, ExperimentSpec)
 from noisealign.engine.base.validation import max_k
-from noisealign.ui import controls, labels, notes, plots, router, runview, teach, widget_sync
+from noisealign.ui import controls, labels, notes, plots, router, runview, settle, stale, teach, widget_sync
 from noisealign.ui import page_support as common
 from noisealign.ui import tables as data
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
+from noisealign.engine.base.errors import SpecError
+from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
+                         NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
 
 router.ensure_router()
 
@@ -372,7 +374,7 @@ if mode == "Single run":
         else None
     summary = cache.get_summary(base)
     if (summary is None and result is None and auto and not common.already_started(fp)
-            and common.auto_run_ok(fp, [base])):
+            and settle.ready(PAGE, fp) and common.auto_run_ok(fp, [base])):
         common.start_job(PAGE, fp, lambda m, sid: m.submit_run(base, sid))
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="run_btn",
                  disabled=summary is not None):
@@ -420,6 +422,7 @@ unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds p
 run_row.caption(shipped.status_text(rows, unit) + ".")
 shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
 if missing and (clicked or (auto and not common.already_started(fp)
+                            and settle.ready(PAGE, fp)  # not from a half-made edit
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
@@ -429,8 +432,9 @@ frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure,
                             knn_k=int(knn_k))
 threshold = base.interpolation_threshold(x_axis)
 if frame.empty:
-    st.info("No point computed yet" + (": they appear here as they finish." if job else
-                                        ": press **Run**."), icon=":material/info:")
+    if not stale.show(PAGE, key="sweep_chart_stale"):  # the last figure, dimmed (ui.stale)
+        st.info("No point computed yet" + (": they appear here as they finish." if job else
+                                            ": press **Run**."), icon=":material/info:")
     st.stop()
 
 measure_label = f"{data.MEASURE_SHORT[measure]} (N={base.n_probe}" + (
@@ -443,7 +447,10 @@ fig = plots.sweep_figure(frame, x=x_axis, x_label=labels.axis_title(x_axis),
                          chance=1 - 1 / base.n_outputs() if base.task == "classification"
                          else None)
 event = teach.chart(st, fig, key="sweep_chart", on_select="rerun", selection_mode="points")
+stale.remember(PAGE, fig)
 shipped.badge(rows)
+if measure == "ii" and (scale_note := notes.delta_scale_note(frame["align_mean"])):
+    st.caption(scale_note)
 if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; error bars: standard error "
                "across seeds (columns align_sem_pairs / error_sem_pairs in the CSV keep the "
@@ -458,7 +465,10 @@ if threshold is not None:
                f"{threshold:.4g} (P = n · outputs"
                + ("; linear activations: one linear map with d + bias parameters per output)"
                   if base.is_linear_map() else ")"))
-notes.show(PAGE, x=x_axis, series=series)
+notes.show(PAGE, x=x_axis, series=series, noise=noise,
+           text=notes.sweep_notice(frame, x=x_axis, x_name=labels.SHORT_AXIS.get(x_axis, x_axis),
+                                   measure=data.MEASURE_SHORT[measure], threshold=threshold,
+                                   series_name=labels.SHORT_AXIS.get(series, series)))
 
 dl = frame.drop(columns=["key"]).assign(key=frame["key"].str[:16])
 common.downloads([

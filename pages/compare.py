@@ -14,7 +14,7 @@ from noisealign.engine.own_models.pairs import (KNN_METRICS, MEASURE_LABELS, MEA
                             compare, example_arrays, ii_plane, load_arrays, matrix,
                             split_name, to_csv, to_json)
 from noisealign.engine.base.validation import max_k
-from noisealign.ui import plots, router
+from noisealign.ui import controls, plots, router
 from noisealign.ui import page_support as common
 
 router.ensure_router()
@@ -110,10 +110,11 @@ with st.sidebar:
                       help="example: the bundled example (7 arrays, N = 600); upload: "
                            "your own .npz.")
     st.subheader("Measures")
-    chosen = st.multiselect("Measures", MEASURES, default=list(MEASURES), key="measures",
-                            bind="query-params",
-                            help="; ".join(f"**{m}**: {MEASURE_LABELS[m]}" for m in MEASURES)
-                            + ". ii_labels needs labels in the file.")
+    # Names in the menus, ids in the URL (ui.controls: links keep ?measures=ii).
+    chosen = controls.multiselect_id(st, "Measures", list(MEASURES), default=list(MEASURES),
+                                     key="measures", format_func=MEASURE_LABELS.get,
+                                     help="; ".join(f"**{m}**: {MEASURE_LABELS[m]}" for m in MEASURES)
+                                     + f". {MEASURE_LABELS['ii_labels']} needs labels in the file.")
     k = st.number_input("k (Information Imbalance)", 1, PAGE_LIMITS.max_points - 2, 1,
                         key="k", bind="query-params",
                         help="Neighbours in a for Δ(a→b); 1 to N − 2.")
@@ -185,8 +186,8 @@ for note in notes:
 pairwise = [m for m in measures if m in PAIRWISE]
 if pairwise and len(names) > 1:
     st.subheader("Heatmaps")
-    shown = st.selectbox("Measure", pairwise, key="heat", bind="query-params",
-                         help="; ".join(f"**{m}**: {MEASURE_LABELS[m]}" for m in pairwise))
+    shown = controls.select_id(st, "Measure", pairwise, key="heat",
+                               format_func=MEASURE_LABELS.get, help="; ".join(f"**{m}**: {MEASURE_LABELS[m]}" for m in pairwise))
     mnames, mat = matrix(rows, shown)
     st.plotly_chart(plots.names_heatmap(mat, mnames, title=MEASURE_LABELS[shown],
                                         reverse=shown == "ii"),
@@ -218,8 +219,8 @@ if "ii" in measures and len(names) > 1:
 models = list(dict.fromkeys(split_name(nm)[0] for nm in names))
 if len(models) > 1 and pairwise:
     st.subheader("Best-matching layer")
-    by = st.selectbox("By", pairwise, key="best_by", bind="query-params",
-                      help="For each layer of model A, the layer of model B with the highest "
+    by = controls.select_id(st, "By", pairwise, key="best_by",
+                            format_func=MEASURE_LABELS.get, help="For each layer of model A, the layer of model B with the highest "
                            "similarity (the lowest Δ(a→b) for the Information Imbalance).")
     best = pd.DataFrame(best_matches(rows, by))
     if len(best):

@@ -8,13 +8,13 @@ import json
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.base.errors import SpecError
 from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from noisealign.engine.base.validation import max_k
-from noisealign.ui import controls, infoview, notes, plots, router, teach
+from noisealign.ui import controls, infoview, notes, plots, router, settle, stale, teach
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
+from noisealign.engine.base.errors import SpecError
 
 router.ensure_router()
 
@@ -179,6 +179,7 @@ run_row.caption(shipped.status_text(rows, "runs")
            + f" · threshold P = n · classes = {base.fitted_values():,}"
            + f" · device {common.device_label()}")
 if missing and (clicked or (auto and not common.already_started(fp)
+                            and settle.ready(PAGE, fp)  # not from a half-made edit
                             and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
     common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
 job = common.job_panel(PAGE)
@@ -186,8 +187,9 @@ teach.reproduce(base, sweep.axes, sweep.replicates)
 
 frame = infoview.info_frame(rows, k=int(k), random_features=random_features)
 if frame.empty:
-    st.info("No point computed yet" + (": they appear here as they finish." if job else
-                                        ": press **Run**."), icon=":material/info:")
+    if not stale.show(PAGE, key="info_chart_stale"):  # the last figure, dimmed (ui.stale)
+        st.info("No point computed yet" + (": they appear here as they finish." if job else
+                                            ": press **Run**."), icon=":material/info:")
     st.stop()
 
 threshold = base.interpolation_threshold("n_parameters")  # P = n · classes
@@ -195,11 +197,13 @@ if sweep.replicates > 1:
     st.caption(f"Mean over {sweep.replicates} data seeds; bands: standard error across seeds.")
 info_label = f"Δ(h → y_clean) (N={base.n_probe}, k={k})"
 shows_random = bool((frame["p"] == 1.0).any())
-teach.chart(st, plots.information_figure(frame, threshold=threshold,
-                               info_label=info_label,
-                               error_label="test error rate (clean labels)",
-                               chance=infoview.chance_level(base)),
-            key="info_chart")
+info_fig = plots.information_figure(frame, threshold=threshold, info_label=info_label,
+                                    error_label="test error rate (clean labels)",
+                                    chance=infoview.chance_level(base))
+teach.chart(st, info_fig, key="info_chart")
+stale.remember(PAGE, info_fig)
+if (scale_note := notes.delta_scale_note(frame["info_mean"])):
+    st.caption(scale_note)
 shipped.badge(rows)
 notes.show(PAGE, claims=(4, 5) if shows_random else (4,), random_labels=shows_random,
            extra=[notes.RANDOM_LABELS_NOTE] if shows_random else None)

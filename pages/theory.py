@@ -286,7 +286,9 @@ st.caption("Top: alignment, higher = more aligned (ρ, the finite-d linear CKA, 
            "lower = more aligned. Bottom: the test error."
            + (" Dashed line: the interpolation threshold n = d." if x_axis == "nd" else
               " The SNR does not move the interpolation threshold (n = d)."))
-notes.show(PAGE, x=x_axis)
+if x_axis == "nd":
+    st.caption(notes.CKA_BUMP_CAPTION)  # in presentation mode too: not a folded box
+notes.show(PAGE, x=x_axis, text=notes.theory_notice(curves, x_axis))
 if len(sims):
     st.caption(f"Markers: {sims['n'].nunique() if x_axis == 'nd' else sims['x'].nunique()} "
                f"cached simulation(s) of this model "

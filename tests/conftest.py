@@ -13,6 +13,9 @@ def _private_dirs(tmp_path, monkeypatch):
     """Never touch the user's real cache/ or data/ from a test."""
     monkeypatch.setenv("NOISEALIGN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("NOISEALIGN_DATA_DIR", str(tmp_path / "data"))
+    # Auto-run starts at a page's first run, as the tests written before ui.settle expect
+    # (tests/test_settle.py sets a real wait itself).
+    monkeypatch.setenv("NOISEALIGN_SETTLE_SECONDS", "0")
     yield
 
 

@@ -112,3 +112,24 @@ def select_id(where: Any, label: str, options: list, *, key: str, index: int = 0
     elif st.query_params.get(key) != value:
         st.query_params[key] = value
     return value
+
+
+def multiselect_id(where: Any, label: str, options: list, *, key: str, default: list,
+                   format_func: Any = labels.format_option, **kwargs: Any) -> list:
+    """:func:`select_id` for a multiselect: the menu shows ``format_func(option)`` (a
+    measure's name, not its id), the URL key ``key`` keeps the ids, one ``key=id`` per
+    chosen option, as ``bind="query-params"`` wrote them (existing links keep working);
+    the default set leaves it out, an empty choice is ``key=``."""
+    import streamlit as st
+    if key not in st.session_state or not set(st.session_state[key]) <= set(options):
+        given = st.query_params.get_all(key)
+        st.session_state[key] = ([v for v in given if v in options] if given
+                                 else list(default))
+    value = list(where.multiselect(label, options, key=key, format_func=format_func,
+                                   **kwargs))
+    if value == list(default):
+        if key in st.query_params:
+            del st.query_params[key]
+    elif st.query_params.get_all(key) != (value or [""]):
+        st.query_params[key] = value or ""
+    return value

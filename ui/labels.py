@@ -97,6 +97,9 @@ MEASURE_LABELS: dict[str, str] = {
 LOWER_IS_BETTER = frozenset({m for m in SUMMARY_MEASURES if REGISTRY[m].higher_is_better is False}
                             | {"ii_large_d", "test_error"})
 
+# Short names of the sweep axes for sentences ("falls from 0.93 at p = 0 to ...").
+SHORT_AXIS = {"n_train": "n", "snr_db": "SNR (dB)", "width": "width",
+              "label_noise": "p", "init_scale": "init scale"}
 PARAM_PREFIX = "dataset_params."  # as noisealign.engine.compute.sweep.PARAM_PREFIX (axes over dataset parameters)
 _ALL: dict[str, str] = {**INPUT_LABELS, **MEASURE_LABELS, **FIELD_LABELS}
 

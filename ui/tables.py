@@ -202,13 +202,18 @@ def filter_runs(table: pd.DataFrame, *, query: str = "", datasets: Iterable[str]
 
 
 def run_label(row: Mapping[str, Any]) -> str:
-    """A run as an option of a selectbox: its name (if any), dataset, noise, n, width, K,
-    seed, and the first 8 characters of its key, which end every label (so a label whose
-    name changed still finds its run: :func:`find_label`)."""
+    """A run as an option of a selectbox: its name (if any), dataset, noise, n, width,
+    activation and init scale (a linear and a ReLU run must not read alike: issue 28),
+    K, seed, and the first 8 characters of its key, which end every label (so a label
+    whose name or format changed still finds its run: :func:`find_label`)."""
     lvl = f" {row['level']}" if row.get("level") else ""
     name = f"“{row['name']}” · " if row.get("name") else ""
+    act = f" · {row['activation']}" if row.get("activation") else ""
+    init = row.get("init_scale")
+    init = f" · init={float(init):g}" if isinstance(init, (int, float)) and init == init else ""
     return (f"{name}{row['dataset']} · {row['noise']}{lvl} · n={row['n_train']} · "
-            f"width={row['width']} · K={row['K']} · seed={row['seed']} ({row['key'][:8]})")
+            f"width={row['width']}{act}{init} · K={row['K']} · seed={row['seed']} "
+            f"({row['key'][:8]})")
 
 
 def find_label(labels: Sequence[str], wanted: str | None) -> str | None:

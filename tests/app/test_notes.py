@@ -74,7 +74,8 @@ def test_alignment_default_axes_say_what_to_notice():
     assert at.selectbox(key="series").value == "snr_db"
     run_until(at, lambda a: "4 of 4 points cached" in "\n".join(c.value for c in a.caption)
               and chart_specs(a), what="the default axes' sweep")
-    assert "What to notice:" in _markdown(at) and "higher SNR" in _markdown(at)
+    # Read from the drawn curves (issue 28: ui.notes.sweep_notice), not a fixed sentence.
+    assert "What to notice:" in _markdown(at) and "of SNR (dB) = " in _markdown(at)
     assert "claim 1" in _alerts(at)  # PARTLY in the report: said next to the plot
     # SNR on the x axis: the series moves to n (never "series = x axis").
     at.selectbox(key="x").set_value("snr_db").run()
@@ -101,8 +102,9 @@ def test_information_default_says_what_to_notice_and_explains_random_labels():
 
 def test_theory_default_says_what_to_notice():
     at = no_exception(open_app("pages/theory.py"))
-    assert "What to notice:" in _markdown(at) and "n ≈ d" in _markdown(at)
-    assert "claim 1" in _alerts(at)
+    # Read from the drawn curves; no verdict on our runs under the theory (issue 28).
+    assert "What to notice:" in _markdown(at) and "n/d ≈ 1" in _markdown(at)
+    assert "claim 1" not in _alerts(at)
 
 
 @pytest.mark.parametrize("page", [None, "pages/information.py", "pages/theory.py"])

@@ -102,6 +102,15 @@ def test_run_labels_find_a_renamed_run_by_its_key():
     assert data.find_label([label], None) is None
 
 
+def test_run_labels_tell_activation_and_init_scale_apart():
+    rows = data.runs_table([entry("a", spec(activation="linear")),
+                            entry("b", spec(activation="relu", init_scale=1.0))])
+    a, b = (data.run_label(r) for r in rows.to_dict("records"))
+    assert "· linear · init=0.1 ·" in a or "· linear · init=" in a, a
+    assert "· relu · init=1 ·" in b, b
+    assert a.split(" (")[0] != b.split(" (")[0]
+
+
 # ----------------------------------------------------------------------------- compare
 
 
