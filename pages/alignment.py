@@ -8,8 +8,6 @@ import json
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LR_SCHEDULES, NOISE_KINDS,
-                         OPTIMIZERS, ExperimentSpec)
 from noisealign.engine.base.validation import max_k
 from noisealign.ui import controls, labels, notes, plots, router, runview, settle, stale, teach, widget_sync
 from noisealign.ui import page_support as common
