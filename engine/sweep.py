@@ -395,7 +395,10 @@ def _local_task(spec_json: str, representations: bool, summarise: Callable | Non
                 progress_path: str | None = None
                 ) -> tuple[bytes, bytes, dict | None, float]:
     # Forkserver children inherit the server's environment from when it started, not
-    # the driver's current one: pass the engine's settings (data directory...) along.
+    # the driver's current one: pass the engine's settings (data directory...) along,
+    # and drop those the driver no longer has (a warm worker serves many sweeps).
+    for k in [k for k in os.environ if k.startswith("NOISEALIGN_") and k not in env]:
+        del os.environ[k]
     os.environ.update(env)
     return _compute_point(spec_json, representations, summarise, _file_cancel(cancel_path),
                           _file_progress(progress_path))
