@@ -47,7 +47,8 @@ def test_the_loss_curves_appear_while_the_run_trains(server):
                                  '[data-testid="stArrowVegaLiteChart"]').first
             expect(chart).to_be_visible(timeout=WAIT)
             first = time.monotonic() - t0
-            cancel = page.get_by_role("button", name="Cancel")
+            cancel = page.get_by_test_id("stMainBlockContainer").get_by_role(
+                "button", name="Cancel")
             expect(cancel).to_be_visible()  # still training
             cancel.click()
             expect(page.get_by_text("Training loss per member, live")).to_have_count(
