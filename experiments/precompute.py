@@ -60,12 +60,13 @@ def view_specs(pages: list[str] | None = None) -> dict[str, list]:
     from streamlit.testing.v1 import AppTest
     from noisealign.ui.page_support import VIEW_SPECS
     names = list(VIEWS) if pages is None else pages
-    env = {"NOISEALIGN_CACHE_DIR": None, precomputed.ENV_VAR: "0"}
+    env = {"NOISEALIGN_CACHE_DIR": None, precomputed.ENV_VAR: "0", "NOISEALIGN_POOL": "0"}
     saved = {k: os.environ.get(k) for k in env}
     out: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="noisealign-views-") as tmp:
         os.environ["NOISEALIGN_CACHE_DIR"] = tmp
         os.environ[precomputed.ENV_VAR] = "0"
+        os.environ["NOISEALIGN_POOL"] = "0"  # nothing trains here: no worker processes
         try:
             for name in names:
                 at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

@@ -467,6 +467,8 @@ def _render_job(page: str) -> None:
         if v.n_sessions > 1:
             label += f" · shared with {v.n_sessions - 1} other tab(s)"
         st.progress(min(1.0, max(0.0, v.progress)), text=label)
+        if v.kind == "run":
+            live_losses(job)
     elif v.status == DONE:
         st.caption(f"{v.label}: done in {v.elapsed:.1f} s.")
     elif v.status == "failed":
@@ -474,6 +476,20 @@ def _render_job(page: str) -> None:
     else:
         info(f"{v.label}: {v.message}. Finished points are kept in the cache; "
              "press Run to resume.")
+
+
+def live_losses(job: Job) -> None:
+    """The training loss of each member of a running run, redrawn with the job panel's
+    fragment every second (issue 30 item 5): the run is watched as it trains."""
+    rows = job.losses
+    if not rows:
+        return
+    import pandas as pd
+    frame = pd.DataFrame([r for _, r in rows], index=[e for e, _ in rows],
+                         columns=[f"member {m + 1}" for m in range(len(rows[0][1]))])
+    frame.index.name = "epoch"
+    st.caption("Training loss per member, live (log scale in the run view once done).")
+    st.line_chart(frame, height=220, x_label="epoch", y_label="training loss")
 
 
 def _in_fragment_rerun() -> bool:

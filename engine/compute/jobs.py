@@ -49,6 +49,7 @@ FINISHED = (DONE, FAILED, CANCELLED)
 # the interpreter tears down abort the process ("terminate called without an active
 # exception", exit status 134); cancelled first, they return cleanly.
 EXIT_JOIN_SECONDS = 5.0
+MAX_LOSS_SAMPLES = 2000  # loss samples a run's job keeps for its live view
 _MANAGERS: "weakref.WeakSet[JobManager]" = weakref.WeakSet()
 
 
@@ -134,6 +135,7 @@ class Job:
         self._points: list[Any] = []
         self._time_left: Any = None  # noisealign.engine.compute.time_left.TimeLeft, when the guard estimated it
         self._abandoned = False
+        self._losses: list[tuple[int, list[float]]] = []  # (epoch, loss per member)
         self.sessions: set[str] = set()
 
     # ------------------------------------------------------------------ reading
@@ -162,6 +164,23 @@ class Job:
         """Sweep points finished so far (a copy)."""
         with self._lock:
             return list(self._points)
+
+    @property
+    def losses(self) -> list[tuple[int, list[float]]]:
+        """The training loss of each member so far, as (epoch, [loss per member]) in
+        epoch order: a live view of a run while it trains (a copy; at most
+        ``MAX_LOSS_SAMPLES``, thinned evenly when longer)."""
+        with self._lock:
+            return list(self._losses)
+
+    def record_losses(self, epoch: int, losses: Any) -> None:
+        """Append the members' training losses at ``epoch`` (the run's progress
+        callback, about twice a second)."""
+        row = [float(v) for v in losses]
+        with self._lock:
+            self._losses.append((int(epoch), row))
+            if len(self._losses) > MAX_LOSS_SAMPLES:  # keep every other one, the last too
+                self._losses = self._losses[-1::-2][::-1]
 
     @property
     def elapsed(self) -> float:
@@ -637,6 +656,8 @@ class JobManager:
 
     def _execute_run(self, job: Job, cancel: Callable[[], bool]) -> None:
         def progress(epoch: int, max_epochs: int, *rest: Any) -> None:
+            if rest:  # the members' training losses (engine.train's progress)
+                job.record_losses(epoch, rest[0])
             job.within_point(epoch / max(1, max_epochs))
             job.report(epoch / max(1, max_epochs), f"epoch {epoch} of at most {max_epochs}")
 

@@ -385,6 +385,9 @@ def _file_progress(path: str | None) -> Callable[..., None] | None:
     return progress
 
 
+RUNNING_PROGRESS_SECONDS = 1.0  # how often running_progress is called (the page polls 1/s)
+
+
 def _read_progress(path: str) -> float:
     """The fraction of its epochs a worker's point has trained (0 when unknown)."""
     try:
@@ -400,7 +403,10 @@ def _local_task(spec_json: str, representations: bool, summarise: Callable | Non
                 progress_path: str | None = None
                 ) -> tuple[bytes, bytes, dict | None, float]:
     # Forkserver children inherit the server's environment from when it started, not
-    # the driver's current one: pass the engine's settings (data directory...) along.
+    # the driver's current one: pass the engine's settings (data directory...) along,
+    # and drop those the driver no longer has (a warm worker serves many sweeps).
+    for k in [k for k in os.environ if k.startswith("NOISEALIGN_") and k not in env]:
+        del os.environ[k]
     os.environ.update(env)
     return _compute_point(spec_json, representations, summarise, _file_cancel(cancel_path),
                           _file_progress(progress_path))
@@ -534,7 +540,7 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
     run the points and stay up after the sweep (no process start per sweep); at most
     :func:`noisealign.engine.compute.workers.concurrent_points` points are in flight, so what runs at once
     fits the memory guard. ``running_progress(done, fractions)`` (local executor) is
-    called about every 0.1 s with the points finished and the epoch fraction of each
+    called about once a second with the points finished and the epoch fraction of each
     point being trained.
 
     The sweep guard: the summed estimate of the missing points
@@ -820,13 +826,18 @@ def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers
             progress_files[fut] = path
         return fut
 
+    last_report = {"t": 0.0}
+
     def wait_any(futures: list, timeout: float) -> Iterable:
         done = cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
         if on_running is not None:
             for fut in done:
                 progress_files.pop(fut, None)
-            on_running([_read_progress(p) for f, p in progress_files.items()
-                        if f.running()])
+            now = time.monotonic()
+            if done or now - last_report["t"] >= RUNNING_PROGRESS_SECONDS:
+                last_report["t"] = now
+                on_running([_read_progress(p) for f, p in progress_files.items()
+                            if f.running()])
         return done
 
     submitted: list[cf.Future] = []

@@ -20,10 +20,12 @@ This module never imports streamlit.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import importlib.util
 import math
 import os
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 ENV_VAR = "NOISEALIGN_WORKERS"
 MAX_WORKERS = 256
@@ -62,6 +64,29 @@ def concurrent_points(specs: Sequence[Any], workers: int,
     return max(1, min(workers, int(mem_limit // biggest)))
 
 
+@contextlib.contextmanager
+def _plain_main() -> Iterator[None]:
+    """While worker processes start, ``__main__`` is this module.
+
+    multiprocessing makes each new process import the parent's ``__main__`` again (as
+    ``__mp_main__``). Under ``streamlit run`` (and Streamlit's AppTest) ``__main__`` is
+    the app's script, so every worker would run the whole dashboard page before its first
+    point. Standing in for it, this module is what they import: nothing runs. Restored
+    afterwards unless someone else (a Streamlit script run) replaced it meanwhile.
+    """
+    import sys
+    import types
+    real = sys.modules.get("__main__")
+    stand_in = types.ModuleType("__main__")
+    stand_in.__spec__ = importlib.util.find_spec(__name__)
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stand_in and real is not None:
+            sys.modules["__main__"] = real
+
+
 def _warm_task() -> int:
     """Runs in a worker: import what a point needs, so the first point pays nothing."""
     import noisealign.engine as engine
@@ -88,6 +113,7 @@ class WarmPool:
         self.threads = threads or max(1, (os.cpu_count() or 1) // self.workers)
         self._lock = threading.Lock()
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._warming: list[cf.Future] = []
         self._closed = False
 
     def executor(self) -> cf.ProcessPoolExecutor:
@@ -106,17 +132,20 @@ class WarmPool:
                     max_workers=self.workers, mp_context=_mp_context(),
                     initializer=_init_worker,
                     initargs=(self.threads, (pid, _process_start(pid))))
+                # The first submit starts every process (forkserver/spawn pools start
+                # them all at once): here, with a plain __main__ (_plain_main).
+                with _plain_main():
+                    self._warming = [pool.submit(_warm_task) for _ in range(self.workers)]
                 self._pool = pool
             return pool
 
     def warm(self, wait: bool = False) -> list[int]:
         """Start every worker now (not at the first point); with ``wait``, until they
         have imported the engine, returning their pids."""
-        pool = self.executor()
-        futures = [pool.submit(_warm_task) for _ in range(self.workers)]
+        self.executor()
         if not wait:
             return []
-        return sorted({f.result() for f in futures})
+        return sorted({f.result() for f in self._warming})
 
     def pids(self) -> list[int]:
         """The worker processes' ids (empty before they started)."""
