@@ -265,8 +265,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     line.end()
     summary = cache.get_summary(spec) if cache is not None else None
     if summary is None:  # --no-cache, or a cache that could not store it
-        from noisealign.engine.store.cache import _default_summarise
-        summary = _default_summarise(result)
+        from noisealign.engine.store.cache import default_summarise
+        summary = default_summarise(result)
     head = headline(summary)
     err_name = "test MSE" if spec.task == "regression" else "test error"
     written: list[str] = []

@@ -656,7 +656,7 @@ class JobManager:
 
     def _execute_run(self, job: Job, cancel: Callable[[], bool]) -> None:
         def progress(epoch: int, max_epochs: int, *rest: Any) -> None:
-            if rest:  # the members' training losses (engine.train's progress)
+            if rest:  # the members' training losses (noisealign.engine.pipeline.train's progress)
                 job.record_losses(epoch, rest[0])
             job.within_point(epoch / max(1, max_epochs))
             job.report(epoch / max(1, max_epochs), f"epoch {epoch} of at most {max_epochs}")

@@ -1,13 +1,13 @@
 """Issue 30 item 5, engine side: a run's job records each member's training loss while
-it trains (engine.jobs.Job.losses), bounded in length, for the page's live view."""
+it trains (noisealign.engine.compute.jobs.Job.losses), bounded in length, for the page's live view."""
 
 from __future__ import annotations
 
 import time
 
-from engine import ExperimentSpec
-from engine.cache import ResultCache
-from engine.jobs import CANCELLED, MAX_LOSS_SAMPLES, Job, JobManager
+from noisealign.engine import ExperimentSpec
+from noisealign.engine.store.cache import ResultCache
+from noisealign.engine.compute.jobs import CANCELLED, MAX_LOSS_SAMPLES, Job, JobManager
 
 ENDLESS = dict(dataset="linear-teacher", dataset_params={"d": 6}, n_train=12, n_probe=30,
                width=6, ensemble_size=3, max_epochs=1_000_000, loss_tol=0.0)
