@@ -429,8 +429,11 @@ def _cifar_batches(files: DataFiles) -> dict[str, tuple[np.ndarray, np.ndarray]]
         with tarfile.open(files.archive, "r:gz") as tar:
             # tar.next() by hand: iterating would unpack (to skip) a member before its
             # size could be checked; a member larger than any official one is refused.
+            # (``count`` is how many members the TarFile has read and keeps in memory.)
+            count = 0
             while (member := tar.next()) is not None:
-                if len(tar.members) > MAX_CIFAR_MEMBERS:  # each one is kept in memory
+                count += 1
+                if count > MAX_CIFAR_MEMBERS:  # each one is kept in memory
                     raise ValueError(f"{files.archive}: more than {MAX_CIFAR_MEMBERS} members "
                                      "(the CIFAR-10 archive has 9): not the CIFAR-10 archive?")
                 if member.size > MAX_CIFAR_MEMBER:

@@ -108,6 +108,18 @@ class BatchedLinear(torch.autograd.Function):
         return grad_h, grad_w, grad_b, None
 
 
+def _bias(layer: tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+    """A member layer's bias, where the model has biases (every member then has one)."""
+    if layer[1] is None:
+        raise ValueError("every member must have biases when the first one has")
+    return layer[1]
+
+
+def _biases_or_none(biases: list[torch.Tensor], n_layers: int) -> list[torch.Tensor | None]:
+    """The bias of each layer, or None for every layer of a model without biases."""
+    return [*biases] if biases else [None] * n_layers
+
+
 class BatchedMLP(torch.nn.Module):
     """K MLPs with layer sizes ``dims`` = [d, width, ..., width, outputs].
 
@@ -127,7 +139,7 @@ class BatchedMLP(torch.nn.Module):
             [torch.nn.Parameter(torch.stack([m[l][0] for m in members])) for l in range(n_layers)])
         has_bias = members[0][0][1] is not None
         self.biases = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.stack([m[l][1] for m in members])[:, None, :])
+            [torch.nn.Parameter(torch.stack([_bias(m[l]) for m in members])[:, None, :])
              for l in range(n_layers)] if has_bias else [])
 
     @property
@@ -150,7 +162,7 @@ class BatchedMLP(torch.nn.Module):
         """
         params = self.group_params(members) if params is None else params
         n_layers = len(self.weights)
-        weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
+        weights, biases = params[:n_layers], _biases_or_none(params[n_layers:], n_layers)
         k = weights[0].shape[0]
         h = x if x.dim() == 3 else x.expand(k, *x.shape)  # shared inputs: a stride-0 view
         hidden = []
@@ -260,7 +272,7 @@ class BatchedCNN(torch.nn.Module):
         biases = []
         if has_bias:
             for l in range(n_layers):
-                b = torch.stack([m[l][1] for m in members])
+                b = torch.stack([_bias(m[l]) for m in members])
                 biases.append(torch.nn.Parameter(b if l < CNN_BLOCKS else b[:, None, :]))
         self.biases = torch.nn.ParameterList(biases)
 
@@ -291,7 +303,7 @@ class BatchedCNN(torch.nn.Module):
         if batching == "vmap":
             return self._forward_vmap(x, params)
         n_layers = len(self.weights)
-        weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
+        weights, biases = params[:n_layers], _biases_or_none(params[n_layers:], n_layers)
         act = _ACT[self.activation]
         m, width = weights[0].shape[0], weights[0].shape[1]
         c, hgt, wid = self.image_shape
@@ -427,10 +439,11 @@ class BatchedCNN(torch.nn.Module):
                                      self.pool))
                 hidden.append(h.flatten(1))
             h = h.flatten(1) @ ws[-2]
-            h = act(h + bs[-2] if has_bias else h)
+            b_dense, b_out = bs[-2], bs[-1]
+            h = act(h + b_dense if b_dense is not None else h)
             hidden.append(h)
             out = h @ ws[-1]
-            return (out + bs[-1] if has_bias else out), tuple(hidden)
+            return (out + b_out if b_out is not None else out), tuple(hidden)
 
         from torch.func import vmap
         out, hidden = vmap(one, in_dims=(0 if x.dim() == 3 else None,) + (0,) * len(params))(

@@ -210,7 +210,7 @@ class Result:
         hidden = tuple(arrays.get(f"hidden_{i}", empty) for i in range(depth))
         hidden_init = tuple(arrays.get(f"hidden_init_{i}", empty) for i in range(depth))
         # Entries written before snapshots existed lack their arrays: none stored.
-        optional = {"snapshot_epochs": np.zeros(0, np.int64),
+        optional: dict[str, np.ndarray] = {"snapshot_epochs": np.zeros(0, np.int64),
                     "snapshot_test_error": np.zeros((0, 0)), "output_snapshots": empty}
         kw = {k: arrays[k] if k in arrays or k not in optional else optional[k]
               for k in cls._ARRAYS}
