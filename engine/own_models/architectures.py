@@ -297,21 +297,11 @@ def train_ensemble(factory: Callable[[], torch.nn.Module], spec: ExperimentSpec,
     ValueError
         A bad name, factory, layer, pool, batching or spec.
     """
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.base.cancel import cancel_scope
     from noisealign.engine.pipeline.run import _run
+    from noisealign.engine.store.cache import ResultCache
 
-    if not isinstance(spec, ExperimentSpec):
-        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
-    if not callable(factory):
-        raise ValueError(f"factory={show(factory)} is invalid: allowed a callable returning "
-                         "a torch.nn.Module")
-    check_name(name)
-    check_choice("pool", pool, POOLS)
-    check_choice("batching", batching, BATCHINGS)
-    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
-        raise ValueError(f"dtype={show(dtype)} is invalid: allowed a floating torch dtype "
-                         "such as torch.float32 or torch.float64")
+    _check_train_args(factory, spec, name, pool, batching, dtype)
     probe = _build_member(factory, 0)
     layer_names = list(default_layers(probe) if layers is None else layers)
     signature = json.dumps({"structure": structure(probe.to(dtype) if dtype else probe),
@@ -332,7 +322,29 @@ def train_ensemble(factory: Callable[[], torch.nn.Module], spec: ExperimentSpec,
     if cache is False or members is not None:
         return compute()
     base = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    view = own_model_cache(base, name, spec, signature)
+    return _cached(own_model_cache(base, name, spec, signature), spec, compute, cancel)
+
+
+def _check_train_args(factory: Any, spec: Any, name: Any, pool: Any, batching: Any,
+                      dtype: Any) -> None:
+    """Refuse :func:`train_ensemble`'s arguments before anything is built (ValueError)."""
+    if not isinstance(spec, ExperimentSpec):
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+    if not callable(factory):
+        raise ValueError(f"factory={show(factory)} is invalid: allowed a callable returning "
+                         "a torch.nn.Module")
+    check_name(name)
+    check_choice("pool", pool, POOLS)
+    check_choice("batching", batching, BATCHINGS)
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise ValueError(f"dtype={show(dtype)} is invalid: allowed a floating torch dtype "
+                         "such as torch.float32 or torch.float64")
+
+
+def _cached(view: Any, spec: ExperimentSpec, compute: Callable[[], Any],
+            cancel: Callable[[], bool] | None) -> Any:
+    """The result of ``spec`` from the cache ``view``, else ``compute()`` stored there
+    (under the spec's lock: one process computes it)."""
     result = view.get(spec)
     if result is not None:
         return result

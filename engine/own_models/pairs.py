@@ -34,7 +34,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,14 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
     inputs = validate(arrays, labels, groups, limits=limits)
     if subsample is None:
         return _compare(inputs, measures, k, knn_k, knn_metric)
+    return _compare_subsets(inputs, measures, k, knn_k, knn_metric, subsample, repeats,
+                            seed, limits)
+
+
+def _compare_subsets(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
+                     knn_metric: str, subsample: int, repeats: int, seed: int,
+                     limits: Limits) -> list[dict[str, Any]]:
+    """:func:`compare` with ``subsample``: the mean, std and sem over random subsets."""
     n = next(iter(inputs.arrays.values())).shape[0]
     from noisealign.engine.base.validation import check_int
     subsample = check_int("subsample", subsample, limits.min_points, n)
@@ -177,85 +185,123 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
     k = check_k(k, n, "k")
     knn_k = check_k(knn_k, n, "knn_k")
     check_choice("knn_metric", knn_metric, KNN_METRICS)
-    rows: list[dict[str, Any]] = []
-
-    def add(measure: str, a: str, b: str, value: float, secs: float, note: str = "") -> None:
-        kk = k_of(measure, k, knn_k)  # the neighbour count it takes (noisealign.engine.measures.registry)
-        ma, la = split_name(a)
-        mb, lb = split_name(b) if b and b != "labels" else (b, "")
-        rows.append({"measure": measure, "a": a, "b": b, "model_a": ma, "layer_a": la,
-                     "model_b": mb, "layer_b": lb, "value": float(value), "k": kk, "n": n,
-                     "seconds": round(secs, 4), "note": note})
-
-    def pairs(measure: str, mat: np.ndarray, secs: float, note: str = "") -> None:
-        for i, a in enumerate(names):
-            for j, b in enumerate(names):
-                if i != j:
-                    add(measure, a, b, mat[i, j], secs, note)
-
+    table = _Table(names, n, k, knn_k)
     m = len(names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ms.DegenerateRepresentationWarning)
         knn_xs = [_normalise_rows(x) for x in xs] if knn_metric == "cosine" else xs
         note = f"{knn_metric} neighbours"
         mk = to_labels = None
+        ii_secs = 0.0
         if m > 1 and ({"ii", "ii_score"} & set(chosen)):
-            t = time.perf_counter()
-            both = "mknn" in chosen and knn_metric == "euclidean"
-            with_labels = "ii_labels" in chosen
-            if both or with_labels:  # one pass over the distances for all of them
-                ii, mk, to_labels = ms.alignment_matrices(
-                    xs, k, knn_k, names=names, warn=False,
-                    targets=[inputs.labels] if with_labels else ())
-                mk = mk if both else None
-            else:
-                ii = ms.information_imbalance_matrix(xs, k, names=names, warn=False)
-            ii_secs = secs = time.perf_counter() - t
-            if "ii" in chosen:
-                pairs("ii", ii, secs)
-            if "ii_score" in chosen:
-                pairs("ii_score", 1.0 - (ii + ii.T) / 2.0, secs)
+            mk, to_labels, ii_secs = _information_imbalance(table, xs, chosen, knn_metric,
+                                                            inputs.labels)
         if m > 1 and ({"cka", "cka_debiased"} & set(chosen)):
-            import torch
-            t = time.perf_counter()
-            feats = [ms._features(x, nm, torch.float64, None) for x, nm in zip(xs, names)]
-            which = [d for d, key in ((False, "cka"), (True, "cka_debiased")) if key in chosen]
-            mats = ms._cka_matrices(feats, which)
-            secs = time.perf_counter() - t
-            for debiased, mat in zip(which, mats):
-                pairs("cka_debiased" if debiased else "cka", mat, secs)
-            del feats
+            _cka(table, xs, chosen)
         if m > 1 and "mknn" in chosen:
             if mk is not None:  # computed with the II matrix: the seconds are shared
-                pairs("mknn", mk, ii_secs, note + " (time shared with ii)")
+                table.pairs("mknn", mk, ii_secs, note + " (time shared with ii)")
             else:
                 t = time.perf_counter()
                 mk = ms.mutual_knn_matrix(knn_xs, knn_k, names=names, warn=False)
-                pairs("mknn", mk, time.perf_counter() - t, note)
+                table.pairs("mknn", mk, time.perf_counter() - t, note)
         if m > 1 and "cknna" in chosen:
-            t = time.perf_counter()
-            knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, names)]
-            selfs = [ms._cknna_term(a, a, n, True) for a in knn]
-            mat = np.full((m, m), np.nan)
-            for i in range(m):
-                for j in range(i + 1, m):
-                    mat[i, j] = mat[j, i] = ms.cknna_from_knn(
-                        knn[i], knn[j], n, self_terms=(selfs[i], selfs[j]))
-            pairs("cknna", mat, time.perf_counter() - t,
-                  "inner-product neighbours" + (" of normalised rows"
-                                                if knn_metric == "cosine" else ""))
+            _cknna(table, knn_xs, knn_metric)
         if "id" in chosen:
-            _intrinsic_dimensions(names, xs, add)
+            _intrinsic_dimensions(names, xs, table.add)
         if "ii_labels" in chosen and to_labels is not None:
             for i, name in enumerate(names):
-                add("ii_labels", name, "labels", to_labels[i, 0], ii_secs,
-                    "time shared with ii")
+                table.add("ii_labels", name, "labels", to_labels[i, 0], ii_secs,
+                          "time shared with ii")
         elif "ii_labels" in chosen:
             for name, x in zip(names, xs):
                 t = time.perf_counter()
                 v = ms.information_imbalance_to(x, inputs.labels, k)
-                add("ii_labels", name, "labels", v, time.perf_counter() - t)
-    return rows
+                table.add("ii_labels", name, "labels", v, time.perf_counter() - t)
+    return table.rows
+
+
+class _Table:
+    """The rows :func:`_compare` builds: one per (measure, a, b), over ``names``."""
+
+    def __init__(self, names: list[str], n: int, k: int, knn_k: int) -> None:
+        self.names, self.n, self.k, self.knn_k = names, n, k, knn_k
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, measure: str, a: str, b: str, value: float, secs: float,
+            note: str = "") -> None:
+        kk = k_of(measure, self.k, self.knn_k)  # the neighbour count it takes (noisealign.engine.measures.registry)
+        ma, la = split_name(a)
+        mb, lb = split_name(b) if b and b != "labels" else (b, "")
+        self.rows.append({"measure": measure, "a": a, "b": b, "model_a": ma, "layer_a": la,
+                          "model_b": mb, "layer_b": lb, "value": float(value), "k": kk,
+                          "n": self.n, "seconds": round(secs, 4), "note": note})
+
+    def pairs(self, measure: str, mat: np.ndarray, secs: float, note: str = "") -> None:
+        for i, a in enumerate(self.names):
+            for j, b in enumerate(self.names):
+                if i != j:
+                    self.add(measure, a, b, mat[i, j], secs, note)
+
+
+def _information_imbalance(table: _Table, xs: list[np.ndarray], chosen: list[str],
+                           knn_metric: str, labels: np.ndarray | None
+                           ) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+    """The ``ii`` / ``ii_score`` rows; (mutual k-NN, Delta(a -> labels), seconds) where
+    the same pass over the distances gave them (else None)."""
+    from noisealign.engine.measures import core as ms
+
+    mk = to_labels = None
+    t = time.perf_counter()
+    both = "mknn" in chosen and knn_metric == "euclidean"
+    with_labels = "ii_labels" in chosen
+    if both or with_labels:  # one pass over the distances for all of them
+        ii, mk, to_labels = ms.alignment_matrices(
+            xs, table.k, table.knn_k, names=table.names, warn=False,
+            targets=[labels] if with_labels else ())
+        mk = mk if both else None
+    else:
+        ii = ms.information_imbalance_matrix(xs, table.k, names=table.names, warn=False)
+    secs = time.perf_counter() - t
+    if "ii" in chosen:
+        table.pairs("ii", ii, secs)
+    if "ii_score" in chosen:
+        table.pairs("ii_score", 1.0 - (ii + ii.T) / 2.0, secs)
+    return mk, to_labels, secs
+
+
+def _cka(table: _Table, xs: list[np.ndarray], chosen: list[str]) -> None:
+    """The ``cka`` / ``cka_debiased`` rows (one pass over the features for both)."""
+    import torch
+
+    from noisealign.engine.measures import core as ms
+
+    t = time.perf_counter()
+    feats = [ms._features(x, nm, torch.float64, None) for x, nm in zip(xs, table.names)]
+    which = [d for d, key in ((False, "cka"), (True, "cka_debiased")) if key in chosen]
+    mats = ms._cka_matrices(feats, which)
+    secs = time.perf_counter() - t
+    for debiased, mat in zip(which, mats):
+        table.pairs("cka_debiased" if debiased else "cka", mat, secs)
+    del feats
+
+
+def _cknna(table: _Table, knn_xs: list[np.ndarray], knn_metric: str) -> None:
+    """The ``cknna`` rows, from each array's inner-product neighbours."""
+    from noisealign.engine.measures import core as ms
+
+    n, knn_k, m = table.n, table.knn_k, len(table.names)
+    t = time.perf_counter()
+    knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, table.names)]
+    selfs = [ms._cknna_term(a, a, n, True) for a in knn]
+    mat = np.full((m, m), np.nan)
+    for i in range(m):
+        for j in range(i + 1, m):
+            mat[i, j] = mat[j, i] = ms.cknna_from_knn(
+                knn[i], knn[j], n, self_terms=(selfs[i], selfs[j]))
+    table.pairs("cknna", mat, time.perf_counter() - t,
+                "inner-product neighbours" + (" of normalised rows"
+                                              if knn_metric == "cosine" else ""))
 
 
 def _check_measures(measures: Sequence[str] | None, has_labels: bool) -> list[str]:
@@ -276,7 +322,8 @@ def _check_measures(measures: Sequence[str] | None, has_labels: bool) -> list[st
     return chosen
 
 
-def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray], add) -> None:
+def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray],
+                          add: Callable[..., None]) -> None:
     """TwoNN of each array (noisealign.engine.measures.intrinsic_dim: numpy, no dadapy needed)."""
     from noisealign.engine.measures import core as ms
     for name, x in zip(names, xs):
