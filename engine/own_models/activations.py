@@ -70,7 +70,7 @@ def _batches(inputs: Any, batch_size: int) -> Iterable[Any]:
         if isinstance(batch, np.ndarray):
             batch = torch.from_numpy(np.ascontiguousarray(batch))
         if not isinstance(batch, torch.Tensor):
-            raise ValueError(f"inputs yielded a {type(batch).__name__}: allowed tensors or "
+            raise ValueError(f"inputs yielded a {type(batch).__name__}: allowed tensors or "  # noqa: TRY004
                              "(tensor, ...) tuples")
         yield batch
 
@@ -133,11 +133,11 @@ def capture(model: Any, inputs: Any, layers: Sequence[str] | str | None = None, 
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model is a {type(model).__name__}: allowed a torch.nn.Module")
+        raise ValueError(f"model is a {type(model).__name__}: allowed a torch.nn.Module")  # noqa: TRY004
     pool = check_choice("pool", pool, POOLS)
     batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     if not isinstance(prefix, str):
-        raise ValueError(f"prefix={show(prefix)} is invalid: allowed a string")
+        raise ValueError(f"prefix={show(prefix)} is invalid: allowed a string")  # noqa: TRY004
     modules = dict(model.named_modules())
     layers = _chosen_layers(model, modules, layers)
 
@@ -194,7 +194,7 @@ def _output_keeper(name: str, current: dict[str, Any]) -> Callable[[Any, Any, An
         while isinstance(out, (tuple, list)) and out:
             out = out[0]
         if not isinstance(out, torch.Tensor):
-            raise ValueError(f"layer {name!r} returned a {type(output).__name__}: "
+            raise ValueError(f"layer {name!r} returned a {type(output).__name__}: "  # noqa: TRY004
                              "allowed a tensor (or a tuple starting with one)")
         current[name] = out
     return hook

@@ -30,9 +30,10 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Callable
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -229,7 +230,7 @@ def scan(source: str | os.PathLike | bytes | bytearray | BinaryIO, *,
         if not path.is_file():
             raise ValueError(f"{show(str(path), 120)} is not a file or folder: allowed "
                              + SAFE_FORMATS)
-        f: BinaryIO = open(path, "rb")
+        f: BinaryIO = open(path, "rb")  # noqa: SIM115  (a reader per member reads it later)
         what = f"the input {show(str(path), 120)}"
     elif isinstance(source, (bytes, bytearray, memoryview)):
         f, what = io.BytesIO(bytes(source)), "the input"
@@ -291,7 +292,7 @@ def _scan_zip(f: BinaryIO, what: str, max_members: tuple[int, int]) -> dict[str,
                          f"{max_members[0]} (+ labels, groups)")
     out: dict[str, Member] = {}
     for m in members:
-        name = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
+        name = m.filename.removesuffix(".npy")
         try:
             member = _npy_member(name, m.filename, functools.partial(zf.open, m))
         except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
@@ -315,7 +316,7 @@ def _scan_safetensors(f: BinaryIO, what: str, max_members: tuple[int, int]) -> d
     try:
         header = json.loads(raw.decode("utf-8"))
         if not isinstance(header, dict):
-            raise ValueError("not a JSON object")
+            raise ValueError("not a JSON object")  # noqa: TRY004
     except (UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{what} has no valid safetensors header ({show(str(e), 80)}): "
                          "allowed " + SAFE_FORMATS) from None
@@ -385,6 +386,5 @@ def write_safetensors(path: str | os.PathLike, arrays: dict[str, np.ndarray]) ->
     path = Path(path)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
-        for c in chunks:
-            f.write(c)
+        f.writelines(chunks)
     return path

@@ -204,7 +204,7 @@ def validate(arrays: Mapping[str, Any], labels: Any = None, groups: Any = None, 
         One message per problem, naming the array and what is allowed.
     """
     if not isinstance(arrays, Mapping):
-        raise ValueError(f"arrays is a {type(arrays).__name__}: allowed a dict of "
+        raise ValueError(f"arrays is a {type(arrays).__name__}: allowed a dict of "  # noqa: TRY004
                          "name -> (N, D) array")
     if not arrays:
         raise ValueError(f"no arrays given: allowed 1 to {limits.max_arrays} arrays "

@@ -38,9 +38,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -295,7 +295,7 @@ def _idx_header(magic: int, dims: tuple[int, ...], *, kind: str, source: str) ->
     Dimensions are multiplied as Python integers (numpy's int64 product wraps around for
     three dimensions near 2**32 and gives a wrong, even negative, size).
     """
-    magic_wanted, ndim = {"images": (IDX_IMAGES_MAGIC, 3), "labels": (IDX_LABELS_MAGIC, 1)}[kind]
+    magic_wanted, _ndim = {"images": (IDX_IMAGES_MAGIC, 3), "labels": (IDX_LABELS_MAGIC, 1)}[kind]
     what = f"an IDX {'image' if kind == 'images' else 'label'} file"
     if magic != magic_wanted:
         raise ValueError(f"{source}: bad magic number {magic}, expected {magic_wanted} for "

@@ -8,15 +8,24 @@ is the gradient of member ``m``'s own loss.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisealign.engine.pipeline.cnn_layout import (CNN_BLOCKS, CNN_HIDDEN_PER_WIDTH, KERNEL,  # noqa: F401
-                               cnn_activation_floats, cnn_kernel, cnn_layer_sizes,
-                               cnn_matmuls, cnn_n_parameters, cnn_pool)
+from noisealign.engine.pipeline.cnn_layout import (  # noqa: F401
+    CNN_BLOCKS,
+    CNN_HIDDEN_PER_WIDTH,
+    KERNEL,
+    cnn_activation_floats,
+    cnn_kernel,
+    cnn_layer_sizes,
+    cnn_matmuls,
+    cnn_n_parameters,
+    cnn_pool,
+)
 from noisealign.engine.pipeline.spec import ACTIVATIONS
-
 
 # Below this many output columns a layer takes the transposed products (see BatchedLinear).
 NARROW_OUTPUTS = 32
@@ -35,7 +44,7 @@ def init_weights(dims: list[int], init_seed: int, init_scale: float,
     """
     g = torch.Generator().manual_seed(init_seed)
     layers = []
-    for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+    for fan_in, fan_out in itertools.pairwise(dims):
         w = torch.randn(fan_in, fan_out, generator=g) * (init_scale / fan_in ** 0.5)
         layers.append((w, torch.zeros(fan_out) if bias else None))
     return layers

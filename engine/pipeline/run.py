@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import platform
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,8 +23,14 @@ from noisealign.engine.pipeline.model import build_model, member_init_seed
 from noisealign.engine.pipeline.noise import NoisyData, make_noisy
 from noisealign.engine.pipeline.result import Result
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.pipeline.train import (CancelFn, ProgressFn, TrainOutcome, per_member_error,
-                                             per_member_loss, train)
+from noisealign.engine.pipeline.train import (
+    CancelFn,
+    ProgressFn,
+    TrainOutcome,
+    per_member_error,
+    per_member_loss,
+    train,
+)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -76,7 +82,7 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     (as if alone; for tests and benchmarks); by default all ``spec.ensemble_size``.
     """
     if not isinstance(spec, ExperimentSpec):
-        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")  # noqa: TRY004
     # The steps around training take no callback: they poll the scope's flag
     # (noisealign.engine.base.cancel), so a cancel is honoured in data generation and measurements too.
     with cancel_scope(cancel):
