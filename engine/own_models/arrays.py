@@ -1,6 +1,6 @@
 """Representation files read header-first: ``.npz``, a folder of ``.npy``, ``.safetensors``.
 
-:func:`noisealign.engine.own_models.pairs.load_arrays` reads a user's activations through this module. Every
+:func:`noisealign.engine.own_models.inputs.load_arrays` reads a user's activations through this module. Every
 format is opened in two passes: :func:`scan` reads only the headers (names, shapes,
 dtypes; a few hundred bytes per array) so the caller can refuse a file by the memory it
 *declares* -- a 261 KB zip of deflated zeros declaring two 20000 x 6710 arrays (2 GB as

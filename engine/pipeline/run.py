@@ -134,17 +134,9 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
     # The final measurements in evaluation mode (a no-op for the built-in models; a
     # user's module with dropout or batch norm is measured as it would be used).
     model.eval()
-    with torch.no_grad():
-        out_train, _ = model(x)
-        train_loss = _np(per_member_loss(out_train, y, data.task)).astype(np.float64)
-        train_error = _np(per_member_error(out_train, y, data.task)).astype(np.float64)
-        out_p, hidden_p = model(x_probe)
-        test_error = _np(per_member_error(out_p, y_probe, data.task)).astype(np.float64)
-        test_loss = _np(per_member_loss(out_p, y_probe.expand(len(members), -1),
-                                        data.task)).astype(np.float64)
-    diverged = outcome.diverged | ~np.isfinite(train_loss)
-    for a in (train_loss, train_error, test_error, test_loss):
-        a[diverged] = np.nan
+    (train_loss, train_error, test_error, test_loss, diverged, out_p,
+     hidden_p) = _final_measurements(model, x, y, x_probe, y_probe, data.task, outcome,
+                                     len(members))
 
     t1 = time.perf_counter()
     snapshot_test_error = _snapshot_errors(outcome, diverged)
@@ -168,6 +160,27 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
         versions={"engine": __version__, "torch": torch.__version__, "numpy": np.__version__,
                   "python": platform.python_version()},
     )
+
+
+def _final_measurements(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        x_probe: torch.Tensor, y_probe: torch.Tensor, task: str,
+                        outcome: TrainOutcome, n_members: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                   torch.Tensor, list[torch.Tensor]]:
+    """Train loss and error, test error and loss (NaN where a member diverged), the
+    diverged members, and the probe set's output and hidden layers."""
+    with torch.no_grad():
+        out_train, _ = model(x)
+        train_loss = _np(per_member_loss(out_train, y, task)).astype(np.float64)
+        train_error = _np(per_member_error(out_train, y, task)).astype(np.float64)
+        out_p, hidden_p = model(x_probe)
+        test_error = _np(per_member_error(out_p, y_probe, task)).astype(np.float64)
+        test_loss = _np(per_member_loss(out_p, y_probe.expand(n_members, -1),
+                                        task)).astype(np.float64)
+    diverged = outcome.diverged | ~np.isfinite(train_loss)
+    for a in (train_loss, train_error, test_error, test_loss):
+        a[diverged] = np.nan
+    return train_loss, train_error, test_error, test_loss, diverged, out_p, hidden_p
 
 
 def _tensors(data: Data, noisy: NoisyData, device: torch.device, dtype: torch.dtype | None
