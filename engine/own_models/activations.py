@@ -12,7 +12,8 @@ Nothing is downloaded or unpickled here; the model is the caller's object.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def _batches(inputs: Any, batch_size: int) -> Iterable[Any]:
         if isinstance(batch, np.ndarray):
             batch = torch.from_numpy(np.ascontiguousarray(batch))
         if not isinstance(batch, torch.Tensor):
-            raise ValueError(f"inputs yielded a {type(batch).__name__}: allowed tensors or "
+            raise ValueError(f"inputs yielded a {type(batch).__name__}: allowed tensors or "  # noqa: TRY004
                              "(tensor, ...) tuples")
         yield batch
 
@@ -132,12 +133,36 @@ def capture(model: Any, inputs: Any, layers: Sequence[str] | str | None = None, 
     import torch
 
     if not isinstance(model, torch.nn.Module):
-        raise ValueError(f"model is a {type(model).__name__}: allowed a torch.nn.Module")
+        raise ValueError(f"model is a {type(model).__name__}: allowed a torch.nn.Module")  # noqa: TRY004
     pool = check_choice("pool", pool, POOLS)
     batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE)
     if not isinstance(prefix, str):
-        raise ValueError(f"prefix={show(prefix)} is invalid: allowed a string")
+        raise ValueError(f"prefix={show(prefix)} is invalid: allowed a string")  # noqa: TRY004
     modules = dict(model.named_modules())
+    layers = _chosen_layers(model, modules, layers)
+
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    current: dict[str, Any] = {}
+    handles = [modules[name].register_forward_hook(_output_keeper(name, current))
+               for name in layers]
+    modes = [(m, m.training) for m in model.modules()]  # given back module by module
+    model.eval()
+    try:
+        with torch.no_grad():
+            n_rows = _forward_batches(model, inputs, batch_size, pool, layers, current, parts)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes:
+            m.training = mode
+    if n_rows == 0:
+        raise ValueError("inputs held no rows: allowed at least one input")
+    return {prefix + name: np.concatenate(parts[name]) for name in layers}
+
+
+def _chosen_layers(model: Any, modules: Mapping[str, Any],
+                   layers: Sequence[str] | str | None) -> list[str]:
+    """``capture``'s ``layers`` as a list of distinct module names of ``model``."""
     if layers is None:
         layers = [name for name, _ in model.named_children()]
         if not layers:
@@ -156,51 +181,50 @@ def capture(model: Any, inputs: Any, layers: Sequence[str] | str | None = None, 
                              f"{', '.join(known)}")
     if len(set(layers)) != len(layers):
         raise ValueError(f"layers={show(layers)} names a module twice: allowed each once")
+    return layers
+
+
+def _output_keeper(name: str, current: dict[str, Any]) -> Callable[[Any, Any, Any], None]:
+    """A forward hook keeping the output of layer ``name`` (its first tensor) in
+    ``current[name]``."""
+    import torch
+
+    def hook(module: Any, args: Any, output: Any) -> None:
+        out = output
+        while isinstance(out, (tuple, list)) and out:
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            raise ValueError(f"layer {name!r} returned a {type(output).__name__}: "  # noqa: TRY004
+                             "allowed a tensor (or a tuple starting with one)")
+        current[name] = out
+    return hook
+
+
+def _forward_batches(model: Any, inputs: Any, batch_size: int, pool: str,
+                     layers: list[str], current: dict[str, Any],
+                     parts: dict[str, list[np.ndarray]]) -> int:
+    """Run every batch through ``model`` (its hooks fill ``current``), appending each
+    layer's reduced activations to ``parts``; the number of rows run."""
+    import torch
 
     device, dtype = _model_device(model), _model_dtype(model)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-    current: dict[str, Any] = {}
-
-    def hook_for(name: str):
-        def hook(module: Any, args: Any, output: Any) -> None:
-            out = output
-            while isinstance(out, (tuple, list)) and out:
-                out = out[0]
-            if not isinstance(out, torch.Tensor):
-                raise ValueError(f"layer {name!r} returned a {type(output).__name__}: "
-                                 "allowed a tensor (or a tuple starting with one)")
-            current[name] = out
-        return hook
-
-    handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
-    modes = [(m, m.training) for m in model.modules()]  # given back module by module
-    model.eval()
     n_rows = 0
-    try:
-        with torch.no_grad():
-            for batch in _batches(inputs, batch_size):
-                batch = batch.to(device)
-                if dtype is not None and batch.is_floating_point():
-                    batch = batch.to(dtype)
-                current.clear()
-                model(batch)
-                for name in layers:
-                    if name not in current:
-                        raise ValueError(f"layer {name!r} was not called in the forward "
-                                         "pass: allowed modules the model's forward uses")
-                    act = current[name]
-                    if act.shape[0] != batch.shape[0]:
-                        raise ValueError(f"layer {name!r} gave {act.shape[0]} rows for a "
-                                         f"batch of {batch.shape[0]}: allowed modules whose "
-                                         "output keeps the batch axis first")
-                    parts[name].append(reduce_activation(act.detach(), pool)
-                                       .to("cpu", torch.float32).numpy())
-                n_rows += batch.shape[0]
-    finally:
-        for h in handles:
-            h.remove()
-        for m, mode in modes:
-            m.training = mode
-    if n_rows == 0:
-        raise ValueError("inputs held no rows: allowed at least one input")
-    return {prefix + name: np.concatenate(parts[name]) for name in layers}
+    for batch in _batches(inputs, batch_size):
+        batch = batch.to(device)
+        if dtype is not None and batch.is_floating_point():
+            batch = batch.to(dtype)
+        current.clear()
+        model(batch)
+        for name in layers:
+            if name not in current:
+                raise ValueError(f"layer {name!r} was not called in the forward "
+                                 "pass: allowed modules the model's forward uses")
+            act = current[name]
+            if act.shape[0] != batch.shape[0]:
+                raise ValueError(f"layer {name!r} gave {act.shape[0]} rows for a "
+                                 f"batch of {batch.shape[0]}: allowed modules whose "
+                                 "output keeps the batch axis first")
+            parts[name].append(reduce_activation(act.detach(), pool)
+                               .to("cpu", torch.float32).numpy())
+        n_rows += batch.shape[0]
+    return n_rows

@@ -36,13 +36,14 @@ import copy
 import hashlib
 import json
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
+from noisealign.engine.base.validation import check_choice, show
 from noisealign.engine.own_models.activations import POOLS, reduce_activation
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.base.validation import check_choice, show
 
 # How the members are batched: "auto" (vmap, falling back to members on the first
 # forward pass vmap cannot run), "vmap" or "members" (a Python loop over members).
@@ -66,7 +67,7 @@ def _build_member(factory: Callable[[], torch.nn.Module], init_seed: int) -> tor
         torch.manual_seed(init_seed)
         module = factory()
     if not isinstance(module, torch.nn.Module):
-        raise ValueError(f"factory() returned a {type(module).__name__}: allowed a "
+        raise ValueError(f"factory() returned a {type(module).__name__}: allowed a "  # noqa: TRY004
                          "torch.nn.Module")
     return module
 
@@ -90,7 +91,7 @@ def own_model_key(name: str, spec: ExperimentSpec, *, signature: str = "") -> st
     """The cache key of an own architecture's run: SHA-256 of the key kind, the name,
     ``signature`` (structure, layers, pool, dtype) and the spec with the engine version.
     A key kind of its own: it never equals a built-in run's :func:`noisealign.engine.store.cache.spec_key`."""
-    import noisealign.engine as engine
+    from noisealign import engine
     from noisealign.engine.store.cache import ENTRY_FORMAT
     text = (f"kind={KEY_KIND}\nname={check_name(name)}\nsignature={signature}\n"
             f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}")
@@ -155,12 +156,12 @@ class FactoryEnsemble(torch.nn.Module):
             while isinstance(out, (tuple, list)) and out:
                 out = out[0]
             if not isinstance(out, torch.Tensor):
-                raise ValueError(f"layer {name!r} returned a {type(output).__name__}: "
+                raise ValueError(f"layer {name!r} returned a {type(output).__name__}: "  # noqa: TRY004
                                  "allowed a tensor (or a tuple starting with one)")
             self._captured[name] = reduce_activation(out, self.pool)
         return hook
 
-    def train(self, mode: bool = True) -> "FactoryEnsemble":
+    def train(self, mode: bool = True) -> FactoryEnsemble:
         super().train(mode)
         self._skeleton[0].train(mode)  # not a submodule: its mode follows by hand
         return self
@@ -189,7 +190,7 @@ class FactoryEnsemble(torch.nn.Module):
             x = x.reshape(x.shape[0], *self.input_shape)
         out = functional_call(self._skeleton[0], state, (x,))
         if not isinstance(out, torch.Tensor):
-            raise ValueError(f"the module returned a {type(out).__name__}: allowed a tensor "
+            raise ValueError(f"the module returned a {type(out).__name__}: allowed a tensor "  # noqa: TRY004
                              "(n, outputs)")
         out = out.reshape(out.shape[0], -1) if out.dim() != 2 else out
         missing = [n for n in self.layers if n not in self._captured]
@@ -237,7 +238,7 @@ def own_model_cache(cache: Any, name: str, spec: ExperimentSpec, signature: str)
     info = {"name": name, "kind": KEY_KIND}
 
     class _OwnModelCache(ResultCache):
-        def key(self, s: ExperimentSpec) -> str:  # noqa: D102
+        def key(self, s: ExperimentSpec) -> str:
             if s.to_json() != spec.to_json():
                 raise ValueError("this view stores only the spec it was made for")
             return key
@@ -297,21 +298,11 @@ def train_ensemble(factory: Callable[[], torch.nn.Module], spec: ExperimentSpec,
     ValueError
         A bad name, factory, layer, pool, batching or spec.
     """
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.base.cancel import cancel_scope
     from noisealign.engine.pipeline.run import _run
+    from noisealign.engine.store.cache import ResultCache
 
-    if not isinstance(spec, ExperimentSpec):
-        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
-    if not callable(factory):
-        raise ValueError(f"factory={show(factory)} is invalid: allowed a callable returning "
-                         "a torch.nn.Module")
-    check_name(name)
-    check_choice("pool", pool, POOLS)
-    check_choice("batching", batching, BATCHINGS)
-    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
-        raise ValueError(f"dtype={show(dtype)} is invalid: allowed a floating torch dtype "
-                         "such as torch.float32 or torch.float64")
+    _check_train_args(factory, spec, name, pool, batching, dtype)
     probe = _build_member(factory, 0)
     layer_names = list(default_layers(probe) if layers is None else layers)
     signature = json.dumps({"structure": structure(probe.to(dtype) if dtype else probe),
@@ -332,7 +323,29 @@ def train_ensemble(factory: Callable[[], torch.nn.Module], spec: ExperimentSpec,
     if cache is False or members is not None:
         return compute()
     base = cache if isinstance(cache, ResultCache) else ResultCache(cache)
-    view = own_model_cache(base, name, spec, signature)
+    return _cached(own_model_cache(base, name, spec, signature), spec, compute, cancel)
+
+
+def _check_train_args(factory: Any, spec: Any, name: Any, pool: Any, batching: Any,
+                      dtype: Any) -> None:
+    """Refuse :func:`train_ensemble`'s arguments before anything is built (ValueError)."""
+    if not isinstance(spec, ExperimentSpec):
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")  # noqa: TRY004
+    if not callable(factory):
+        raise ValueError(f"factory={show(factory)} is invalid: allowed a callable returning "  # noqa: TRY004
+                         "a torch.nn.Module")
+    check_name(name)
+    check_choice("pool", pool, POOLS)
+    check_choice("batching", batching, BATCHINGS)
+    if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
+        raise ValueError(f"dtype={show(dtype)} is invalid: allowed a floating torch dtype "
+                         "such as torch.float32 or torch.float64")
+
+
+def _cached(view: Any, spec: ExperimentSpec, compute: Callable[[], Any],
+            cancel: Callable[[], bool] | None) -> Any:
+    """The result of ``spec`` from the cache ``view``, else ``compute()`` stored there
+    (under the spec's lock: one process computes it)."""
     result = view.get(spec)
     if result is not None:
         return result
@@ -344,5 +357,13 @@ def train_ensemble(factory: Callable[[], torch.nn.Module], spec: ExperimentSpec,
     return result
 
 
-__all__ = ["BATCHINGS", "FactoryEnsemble", "KEY_KIND", "check_name", "default_layers",
-           "own_model_key", "structure", "train_ensemble"]
+__all__ = [
+    "BATCHINGS",
+    "KEY_KIND",
+    "FactoryEnsemble",
+    "check_name",
+    "default_layers",
+    "own_model_key",
+    "structure",
+    "train_ensemble",
+]

@@ -1,6 +1,6 @@
 """Representation files read header-first: ``.npz``, a folder of ``.npy``, ``.safetensors``.
 
-:func:`noisealign.engine.own_models.pairs.load_arrays` reads a user's activations through this module. Every
+:func:`noisealign.engine.own_models.inputs.load_arrays` reads a user's activations through this module. Every
 format is opened in two passes: :func:`scan` reads only the headers (names, shapes,
 dtypes; a few hundred bytes per array) so the caller can refuse a file by the memory it
 *declares* -- a 261 KB zip of deflated zeros declaring two 20000 x 6710 arrays (2 GB as
@@ -22,6 +22,7 @@ array.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -29,9 +30,10 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -67,7 +69,7 @@ class Member:
     dtype: np.dtype               # of the stored values (bfloat16: uint16, see ``bf16``)
     fortran: bool = False
     bf16: bool = False
-    _reader: Callable[[], bytearray] | None = None
+    _reader: Callable[[], bytearray | None] | None = None  # None: the data ended early
 
     @property
     def size(self) -> int:
@@ -124,13 +126,15 @@ def dtype_message(name: str, dtype: np.dtype) -> str | None:
             f"(bool, integer or float of any width, either byte order), not {why}")
 
 
-def _read_exactly(f: BinaryIO, size: int) -> bytearray | None:
+def _read_exactly(f: IO[bytes], size: int) -> bytearray | None:
     """``size`` bytes of ``f`` into one writable buffer (no second copy; arrays made
     from it are writable), or None when the stream ends first."""
     buf = bytearray(size)
     view, got = memoryview(buf), 0
     while got < size:
-        k = f.readinto(view[got:])
+        # Every stream read here has readinto (files, zip members, BytesIO uploads);
+        # typing.BinaryIO does not declare it.
+        k = f.readinto(view[got:])  # type: ignore[attr-defined]
         if not k:
             return None
         got += k
@@ -138,15 +142,16 @@ def _read_exactly(f: BinaryIO, size: int) -> bytearray | None:
 
 
 # ------------------------------------------------------------------------ .npy headers
-def npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+def npy_header(f: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
     """Shape, Fortran order and dtype of a .npy stream; reads only its header."""
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+            # numpy's stubs lack max_header_size (numpy >= 1.24 takes it)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(  # type: ignore[call-arg]
                 f, max_header_size=MAX_HEADER_BYTES)
         elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(  # type: ignore[call-arg]
                 f, max_header_size=MAX_HEADER_BYTES)
         else:
             raise ValueError(f"format version {version}")
@@ -157,7 +162,7 @@ def npy_header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype]
     return tuple(int(s) for s in shape), bool(fortran), dtype
 
 
-def _npy_member(name: str, stored: str, opener: Callable[[], BinaryIO]) -> Member:
+def _npy_member(name: str, stored: str, opener: Callable[[], IO[bytes]]) -> Member:
     """A .npy array's header; its reader reopens the stream and reads the data only."""
     with opener() as f:
         shape, fortran, dtype = npy_header(f, name)
@@ -166,7 +171,7 @@ def _npy_member(name: str, stored: str, opener: Callable[[], BinaryIO]) -> Membe
     if bad:
         raise ValueError(bad)
 
-    def reader() -> bytearray:
+    def reader() -> bytearray | None:
         with opener() as f:
             npy_header(f, name)
             return _read_exactly(f, member.nbytes)
@@ -225,7 +230,7 @@ def scan(source: str | os.PathLike | bytes | bytearray | BinaryIO, *,
         if not path.is_file():
             raise ValueError(f"{show(str(path), 120)} is not a file or folder: allowed "
                              + SAFE_FORMATS)
-        f: BinaryIO = open(path, "rb")
+        f: BinaryIO = open(path, "rb")  # noqa: SIM115  (a reader per member reads it later)
         what = f"the input {show(str(path), 120)}"
     elif isinstance(source, (bytes, bytearray, memoryview)):
         f, what = io.BytesIO(bytes(source)), "the input"
@@ -258,12 +263,17 @@ def _scan_folder(folder: Path, max_members: tuple[int, int]) -> dict[str, Member
     for p in files:
         name = p.relative_to(folder).with_suffix("").as_posix()
         try:
-            _add(out, _npy_member(name, p.name, lambda p=p: open(p, "rb")))
+            _add(out, _npy_member(name, p.name, _opener(p)))
         except OSError as e:
             raise ValueError(f"array {show(name, 60)} could not be read "
                              f"({show(e.strerror or str(e), 80)}): allowed a readable "
                              ".npy file") from None
     return out
+
+
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    """Opens ``path`` for reading bytes, each time it is called."""
+    return lambda: open(path, "rb")
 
 
 def _scan_zip(f: BinaryIO, what: str, max_members: tuple[int, int]) -> dict[str, Member]:
@@ -282,9 +292,9 @@ def _scan_zip(f: BinaryIO, what: str, max_members: tuple[int, int]) -> dict[str,
                          f"{max_members[0]} (+ labels, groups)")
     out: dict[str, Member] = {}
     for m in members:
-        name = m.filename[:-4] if m.filename.endswith(".npy") else m.filename
+        name = m.filename.removesuffix(".npy")
         try:
-            member = _npy_member(name, m.filename, lambda m=m: zf.open(m))
+            member = _npy_member(name, m.filename, functools.partial(zf.open, m))
         except (OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
                 zlib.error) as e:
             raise ValueError(f"array {show(name, 60)} could not be read from the archive "
@@ -306,7 +316,7 @@ def _scan_safetensors(f: BinaryIO, what: str, max_members: tuple[int, int]) -> d
     try:
         header = json.loads(raw.decode("utf-8"))
         if not isinstance(header, dict):
-            raise ValueError("not a JSON object")
+            raise ValueError("not a JSON object")  # noqa: TRY004
     except (UnicodeDecodeError, ValueError) as e:
         raise ValueError(f"{what} has no valid safetensors header ({show(str(e), 80)}): "
                          "allowed " + SAFE_FORMATS) from None
@@ -341,7 +351,7 @@ def _scan_safetensors(f: BinaryIO, what: str, max_members: tuple[int, int]) -> d
                              f"{code} ({member.nbytes:,} bytes) in a buffer of "
                              f"{data_len:,}: file truncated or corrupt?")
 
-        def reader(begin: int = begin, size: int = end - begin) -> bytearray:
+        def reader(begin: int = begin, size: int = end - begin) -> bytearray | None:
             f.seek(8 + n + begin)
             return _read_exactly(f, size)
 
@@ -376,6 +386,5 @@ def write_safetensors(path: str | os.PathLike, arrays: dict[str, np.ndarray]) ->
     path = Path(path)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
-        for c in chunks:
-            f.write(c)
+        f.writelines(chunks)
     return path

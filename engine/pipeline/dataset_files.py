@@ -38,9 +38,9 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -295,7 +295,7 @@ def _idx_header(magic: int, dims: tuple[int, ...], *, kind: str, source: str) ->
     Dimensions are multiplied as Python integers (numpy's int64 product wraps around for
     three dimensions near 2**32 and gives a wrong, even negative, size).
     """
-    magic_wanted, ndim = {"images": (IDX_IMAGES_MAGIC, 3), "labels": (IDX_LABELS_MAGIC, 1)}[kind]
+    magic_wanted, _ndim = {"images": (IDX_IMAGES_MAGIC, 3), "labels": (IDX_LABELS_MAGIC, 1)}[kind]
     what = f"an IDX {'image' if kind == 'images' else 'label'} file"
     if magic != magic_wanted:
         raise ValueError(f"{source}: bad magic number {magic}, expected {magic_wanted} for "
@@ -429,8 +429,11 @@ def _cifar_batches(files: DataFiles) -> dict[str, tuple[np.ndarray, np.ndarray]]
         with tarfile.open(files.archive, "r:gz") as tar:
             # tar.next() by hand: iterating would unpack (to skip) a member before its
             # size could be checked; a member larger than any official one is refused.
+            # (``count`` is how many members the TarFile has read and keeps in memory.)
+            count = 0
             while (member := tar.next()) is not None:
-                if len(tar.members) > MAX_CIFAR_MEMBERS:  # each one is kept in memory
+                count += 1
+                if count > MAX_CIFAR_MEMBERS:  # each one is kept in memory
                     raise ValueError(f"{files.archive}: more than {MAX_CIFAR_MEMBERS} members "
                                      "(the CIFAR-10 archive has 9): not the CIFAR-10 archive?")
                 if member.size > MAX_CIFAR_MEMBER:

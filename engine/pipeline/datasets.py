@@ -15,8 +15,9 @@ files in the data directory (see :mod:`noisealign.engine.pipeline.dataset_files`
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

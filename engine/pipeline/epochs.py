@@ -26,7 +26,7 @@ def _inner_epochs(max_epochs: int) -> np.ndarray:
 def max_snapshots(max_epochs: int) -> int:
     """How many distinct snapshot epochs ``max_epochs`` allows (recorded epochs strictly
     between 0 and ``max_epochs``)."""
-    return int(len(_inner_epochs(max_epochs)))
+    return len(_inner_epochs(max_epochs))
 
 
 def snapshot_epochs(max_epochs: int, snapshots: int) -> np.ndarray:

@@ -8,15 +8,24 @@ is the gradient of member ``m``'s own loss.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisealign.engine.pipeline.cnn_layout import (CNN_BLOCKS, CNN_HIDDEN_PER_WIDTH, KERNEL,  # noqa: F401
-                               cnn_activation_floats, cnn_kernel, cnn_layer_sizes,
-                               cnn_matmuls, cnn_n_parameters, cnn_pool)
+from noisealign.engine.pipeline.cnn_layout import (  # noqa: F401
+    CNN_BLOCKS,
+    CNN_HIDDEN_PER_WIDTH,
+    KERNEL,
+    cnn_activation_floats,
+    cnn_kernel,
+    cnn_layer_sizes,
+    cnn_matmuls,
+    cnn_n_parameters,
+    cnn_pool,
+)
 from noisealign.engine.pipeline.spec import ACTIVATIONS
-
 
 # Below this many output columns a layer takes the transposed products (see BatchedLinear).
 NARROW_OUTPUTS = 32
@@ -35,7 +44,7 @@ def init_weights(dims: list[int], init_seed: int, init_scale: float,
     """
     g = torch.Generator().manual_seed(init_seed)
     layers = []
-    for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+    for fan_in, fan_out in itertools.pairwise(dims):
         w = torch.randn(fan_in, fan_out, generator=g) * (init_scale / fan_in ** 0.5)
         layers.append((w, torch.zeros(fan_out) if bias else None))
     return layers
@@ -108,6 +117,18 @@ class BatchedLinear(torch.autograd.Function):
         return grad_h, grad_w, grad_b, None
 
 
+def _bias(layer: tuple[torch.Tensor, torch.Tensor | None]) -> torch.Tensor:
+    """A member layer's bias, where the model has biases (every member then has one)."""
+    if layer[1] is None:
+        raise ValueError("every member must have biases when the first one has")
+    return layer[1]
+
+
+def _biases_or_none(biases: list[torch.Tensor], n_layers: int) -> list[torch.Tensor | None]:
+    """The bias of each layer, or None for every layer of a model without biases."""
+    return [*biases] if biases else [None] * n_layers
+
+
 class BatchedMLP(torch.nn.Module):
     """K MLPs with layer sizes ``dims`` = [d, width, ..., width, outputs].
 
@@ -127,7 +148,7 @@ class BatchedMLP(torch.nn.Module):
             [torch.nn.Parameter(torch.stack([m[l][0] for m in members])) for l in range(n_layers)])
         has_bias = members[0][0][1] is not None
         self.biases = torch.nn.ParameterList(
-            [torch.nn.Parameter(torch.stack([m[l][1] for m in members])[:, None, :])
+            [torch.nn.Parameter(torch.stack([_bias(m[l]) for m in members])[:, None, :])
              for l in range(n_layers)] if has_bias else [])
 
     @property
@@ -150,7 +171,7 @@ class BatchedMLP(torch.nn.Module):
         """
         params = self.group_params(members) if params is None else params
         n_layers = len(self.weights)
-        weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
+        weights, biases = params[:n_layers], _biases_or_none(params[n_layers:], n_layers)
         k = weights[0].shape[0]
         h = x if x.dim() == 3 else x.expand(k, *x.shape)  # shared inputs: a stride-0 view
         hidden = []
@@ -260,7 +281,7 @@ class BatchedCNN(torch.nn.Module):
         biases = []
         if has_bias:
             for l in range(n_layers):
-                b = torch.stack([m[l][1] for m in members])
+                b = torch.stack([_bias(m[l]) for m in members])
                 biases.append(torch.nn.Parameter(b if l < CNN_BLOCKS else b[:, None, :]))
         self.biases = torch.nn.ParameterList(biases)
 
@@ -291,7 +312,7 @@ class BatchedCNN(torch.nn.Module):
         if batching == "vmap":
             return self._forward_vmap(x, params)
         n_layers = len(self.weights)
-        weights, biases = params[:n_layers], params[n_layers:] or [None] * n_layers
+        weights, biases = params[:n_layers], _biases_or_none(params[n_layers:], n_layers)
         act = _ACT[self.activation]
         m, width = weights[0].shape[0], weights[0].shape[1]
         c, hgt, wid = self.image_shape
@@ -427,10 +448,11 @@ class BatchedCNN(torch.nn.Module):
                                      self.pool))
                 hidden.append(h.flatten(1))
             h = h.flatten(1) @ ws[-2]
-            h = act(h + bs[-2] if has_bias else h)
+            b_dense, b_out = bs[-2], bs[-1]
+            h = act(h + b_dense if b_dense is not None else h)
             hidden.append(h)
             out = h @ ws[-1]
-            return (out + bs[-1] if has_bias else out), tuple(hidden)
+            return (out + b_out if b_out is not None else out), tuple(hidden)
 
         from torch.func import vmap
         out, hidden = vmap(one, in_dims=(0 if x.dim() == 3 else None,) + (0,) * len(params))(

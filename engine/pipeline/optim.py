@@ -16,7 +16,8 @@ where no fused kernel exists (devices other than the CPU and CUDA).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 
@@ -38,6 +39,11 @@ class _Fused:
 
     def _with_grad(self) -> list[torch.Tensor]:
         return [p for p in self.param_groups[0]["params"] if p.grad is not None]
+
+    @staticmethod
+    def _grads(params: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The gradients of ``params`` (all of :meth:`_with_grad`, so none is None)."""
+        return [g for p in params if (g := p.grad) is not None]
 
     @staticmethod
     def _by_device_dtype(params: list[torch.Tensor]) -> list[list[int]]:
@@ -72,7 +78,7 @@ class FusedAdam(_Fused):
             st = [self.state[p] for p in ps]
             steps = [s["step"] for s in st]
             torch._foreach_add_(steps, 1)
-            torch._fused_adam_(ps, [p.grad for p in ps], [s["exp_avg"] for s in st],
+            torch._fused_adam_(ps, self._grads(ps), [s["exp_avg"] for s in st],
                                [s["exp_avg_sq"] for s in st], [], steps, amsgrad=False,
                                lr=group["lr"], beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1],
                                weight_decay=group["weight_decay"], eps=ADAM_EPS,
@@ -92,16 +98,20 @@ class FusedSGD(_Fused):
         group = self.param_groups[0]
         params = self._with_grad()
         momentum = group["momentum"]
-        bufs: list[torch.Tensor | None] = [self.state.get(p, {}).get("momentum_buffer")
-                                           for p in params]
+        grads = self._grads(params)
+        found: list[torch.Tensor | None] = [self.state.get(p, {}).get("momentum_buffer")
+                                            for p in params]
         # torch's rule: the first step (every buffer missing) allocates the buffers and
         # tells the kernel to copy the gradient into them.
-        first = momentum != 0 and all(b is None for b in bufs)
+        first = momentum != 0 and all(b is None for b in found)
         if first:
-            bufs = [torch.empty_like(p.grad) for p in params]
+            found = [torch.empty_like(g) for g in grads]
+        # With momentum, every parameter has its buffer from the first step on (as in
+        # torch, whose kernel is handed the same list); without, bufs is not used.
+        bufs = cast(list[torch.Tensor], found)
         for idx in self._by_device_dtype(params):
             ps = [params[i] for i in idx]
-            torch._fused_sgd_(ps, [p.grad for p in ps],
+            torch._fused_sgd_(ps, [grads[i] for i in idx],
                               [] if momentum == 0 else [bufs[i] for i in idx],
                               weight_decay=group["weight_decay"], momentum=momentum,
                               lr=group["lr"], dampening=0.0, nesterov=False, maximize=False,
@@ -121,6 +131,8 @@ def make_optimizer(name: str, params: Sequence[torch.Tensor], *, lr: float,
         if name == "adam":
             return FusedAdam(params, lr=lr, weight_decay=weight_decay)
         return FusedSGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
-    extra = {"momentum": momentum} if name == "sgd" and momentum else {}
-    cls = torch.optim.Adam if name == "adam" else torch.optim.SGD
-    return cls(params, lr=lr, weight_decay=weight_decay, **extra)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if momentum:
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=momentum)
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)

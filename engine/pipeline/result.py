@@ -121,7 +121,7 @@ class Result:
     def has_snapshot_representations(self) -> bool:
         return len(self.snapshot_epochs) > 0 and self.output_snapshots.ndim == 4
 
-    def over_training(self) -> list["Result"]:
+    def over_training(self) -> list[Result]:
         """The run at every stored epoch: initialisation, each snapshot, the end.
 
         Each is a Result whose ``hidden``/``output`` are the probe representations at
@@ -144,7 +144,7 @@ class Result:
         return out
 
     def _at(self, epoch: int, hidden: tuple[np.ndarray, ...], output: np.ndarray,
-            test_error: np.ndarray) -> "Result":
+            test_error: np.ndarray) -> Result:
         diverged = np.asarray(self.diverged, bool) & (np.asarray(self.epochs) <= epoch)
         if epoch == 0:
             diverged = np.zeros_like(diverged)  # initial weights are finite by construction
@@ -158,7 +158,7 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """Small JSON-able per-run numbers (no representations)."""
         ok = ~self.diverged
-        mean = lambda a: float(np.mean(a[ok])) if ok.any() else float("nan")  # noqa: E731
+        mean = lambda a: float(np.mean(a[ok])) if ok.any() else float("nan")
         return {
             "test_error_mean": mean(self.test_error),
             "train_loss_mean": mean(self.train_loss),
@@ -203,14 +203,14 @@ class Result:
         return meta, arrays
 
     @classmethod
-    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "Result":
+    def from_parts(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Result:
         spec = ExperimentSpec.from_json(meta["spec_json"])
         depth = int(meta["depth"])
         empty = np.zeros((0,), np.float32)
         hidden = tuple(arrays.get(f"hidden_{i}", empty) for i in range(depth))
         hidden_init = tuple(arrays.get(f"hidden_init_{i}", empty) for i in range(depth))
         # Entries written before snapshots existed lack their arrays: none stored.
-        optional = {"snapshot_epochs": np.zeros(0, np.int64),
+        optional: dict[str, np.ndarray] = {"snapshot_epochs": np.zeros(0, np.int64),
                     "snapshot_test_error": np.zeros((0, 0)), "output_snapshots": empty}
         kw = {k: arrays[k] if k in arrays or k not in optional else optional[k]
               for k in cls._ARRAYS}
@@ -230,7 +230,7 @@ class Result:
         return json.dumps(meta).encode(), buf.getvalue()
 
     @classmethod
-    def from_bytes(cls, meta_bytes: bytes, npz_bytes: bytes) -> "Result":
+    def from_bytes(cls, meta_bytes: bytes, npz_bytes: bytes) -> Result:
         meta = json.loads(meta_bytes.decode())
         with np.load(io.BytesIO(npz_bytes), allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

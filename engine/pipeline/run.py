@@ -10,20 +10,27 @@ from __future__ import annotations
 import contextlib
 import platform
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from noisealign.engine import __version__
 from noisealign.engine.base.cancel import cancel_scope, check_cancelled
-from noisealign.engine.pipeline.datasets import load_data
+from noisealign.engine.pipeline.datasets import Data, load_data
 from noisealign.engine.pipeline.epochs import snapshot_epochs
 from noisealign.engine.pipeline.model import build_model, member_init_seed
-from noisealign.engine.pipeline.noise import make_noisy
+from noisealign.engine.pipeline.noise import NoisyData, make_noisy
 from noisealign.engine.pipeline.result import Result
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.pipeline.train import CancelFn, ProgressFn, per_member_error, per_member_loss, train
+from noisealign.engine.pipeline.train import (
+    CancelFn,
+    ProgressFn,
+    TrainOutcome,
+    per_member_error,
+    per_member_loss,
+    train,
+)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -75,7 +82,7 @@ def run_experiment(spec: ExperimentSpec, *, progress: ProgressFn | None = None,
     (as if alone; for tests and benchmarks); by default all ``spec.ensemble_size``.
     """
     if not isinstance(spec, ExperimentSpec):
-        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")  # noqa: TRY004
     # The steps around training take no callback: they poll the scope's flag
     # (noisealign.engine.base.cancel), so a cancel is honoured in data generation and measurements too.
     with cancel_scope(cancel):
@@ -104,12 +111,7 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
     init_seeds = [member_init_seed(spec.seed, 0 if spec.shared_init else m) for m in members]
     model = (build or build_model)(spec, data.input_dim, init_seeds).to(device)
 
-    y_dtype = torch.int64 if data.task == "classification" else (dtype or torch.float32)
-    x = torch.as_tensor(noisy.x, device=device, dtype=dtype)
-    y = torch.as_tensor(noisy.y, dtype=y_dtype, device=device)
-    x_probe = torch.as_tensor(data.x_probe, device=device, dtype=dtype)
-    y_probe = torch.as_tensor(data.y_probe, dtype=y_dtype, device=device)
-
+    x, y, x_probe, y_probe = _tensors(data, noisy, device, dtype)
     with torch.no_grad():
         out0, hidden0 = model(x_probe)
         output_init, hidden_init = _np(out0), tuple(_np(h) for h in hidden0)
@@ -132,20 +134,12 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
     # The final measurements in evaluation mode (a no-op for the built-in models; a
     # user's module with dropout or batch norm is measured as it would be used).
     model.eval()
-
-    with torch.no_grad():
-        out_train, _ = model(x)
-        train_loss = _np(per_member_loss(out_train, y, data.task)).astype(np.float64)
-        train_error = _np(per_member_error(out_train, y, data.task)).astype(np.float64)
-        out_p, hidden_p = model(x_probe)
-        test_error = _np(per_member_error(out_p, y_probe, data.task)).astype(np.float64)
-        test_loss = _np(per_member_loss(out_p, y_probe.expand(len(members), -1),
-                                        data.task)).astype(np.float64)
-    diverged = outcome.diverged | ~np.isfinite(train_loss)
-    for a in (train_loss, train_error, test_error, test_loss):
-        a[diverged] = np.nan
+    (train_loss, train_error, test_error, test_loss, diverged, out_p,
+     hidden_p) = _final_measurements(model, x, y, x_probe, y_probe, data.task, outcome,
+                                     len(members))
 
     t1 = time.perf_counter()
+    snapshot_test_error = _snapshot_errors(outcome, diverged)
     return Result(
         spec=spec, train_loss=train_loss, test_error=test_error, test_loss=test_loss,
         train_error=train_error, epochs=outcome.epochs, diverged=diverged,
@@ -155,9 +149,7 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
         hidden_init=hidden_init, output_init=output_init,
         x_probe=data.x_probe, y_probe=data.y_probe,
         snapshot_epochs=outcome.snapshot_epochs,
-        snapshot_test_error=np.where(diverged & (outcome.epochs <= outcome.snapshot_epochs[:, None]),
-                                     np.nan, outcome.snapshot_test_error)
-        if len(outcome.snapshot_epochs) else outcome.snapshot_test_error,
+        snapshot_test_error=snapshot_test_error,
         hidden_snapshots=outcome.snapshot_hidden, output_snapshots=outcome.snapshot_output,
         label_flip_rate=noisy.label_flip_rate, achieved_snr_db=noisy.achieved_snr_db,
         n_parameters=spec.n_parameters() if n_parameters is None else int(n_parameters),
@@ -168,3 +160,43 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
         versions={"engine": __version__, "torch": torch.__version__, "numpy": np.__version__,
                   "python": platform.python_version()},
     )
+
+
+def _final_measurements(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        x_probe: torch.Tensor, y_probe: torch.Tensor, task: str,
+                        outcome: TrainOutcome, n_members: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                   torch.Tensor, list[torch.Tensor]]:
+    """Train loss and error, test error and loss (NaN where a member diverged), the
+    diverged members, and the probe set's output and hidden layers."""
+    with torch.no_grad():
+        out_train, _ = model(x)
+        train_loss = _np(per_member_loss(out_train, y, task)).astype(np.float64)
+        train_error = _np(per_member_error(out_train, y, task)).astype(np.float64)
+        out_p, hidden_p = model(x_probe)
+        test_error = _np(per_member_error(out_p, y_probe, task)).astype(np.float64)
+        test_loss = _np(per_member_loss(out_p, y_probe.expand(n_members, -1),
+                                        task)).astype(np.float64)
+    diverged = outcome.diverged | ~np.isfinite(train_loss)
+    for a in (train_loss, train_error, test_error, test_loss):
+        a[diverged] = np.nan
+    return train_loss, train_error, test_error, test_loss, diverged, out_p, hidden_p
+
+
+def _tensors(data: Data, noisy: NoisyData, device: torch.device, dtype: torch.dtype | None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The noisy training set and the clean probe set as tensors on ``device``."""
+    y_dtype = torch.int64 if data.task == "classification" else (dtype or torch.float32)
+    x = torch.as_tensor(noisy.x, device=device, dtype=dtype)
+    y = torch.as_tensor(noisy.y, dtype=y_dtype, device=device)
+    x_probe = torch.as_tensor(data.x_probe, device=device, dtype=dtype)
+    y_probe = torch.as_tensor(data.y_probe, dtype=y_dtype, device=device)
+    return x, y, x_probe, y_probe
+
+
+def _snapshot_errors(outcome: TrainOutcome, diverged: np.ndarray) -> np.ndarray:
+    """The snapshots' test errors, NaN for a member from the epoch it diverged at."""
+    if not len(outcome.snapshot_epochs):
+        return outcome.snapshot_test_error
+    return np.where(diverged & (outcome.epochs <= outcome.snapshot_epochs[:, None]),
+                    np.nan, outcome.snapshot_test_error)

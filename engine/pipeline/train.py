@@ -11,17 +11,19 @@ or inf is marked diverged and frozen.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisealign.engine.pipeline.epochs import log_epochs  # noqa: F401  (also noisealign.engine.pipeline.train.log_epochs)
-from noisealign.engine.base.errors import Cancelled  # noqa: F401  (also noisealign.engine.pipeline.train.Cancelled)
+from noisealign.engine.base.errors import Cancelled
+from noisealign.engine.pipeline.epochs import log_epochs
 from noisealign.engine.pipeline.model import BatchedMLP
 from noisealign.engine.pipeline.optim import make_optimizer
 
@@ -244,25 +246,8 @@ def _train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.T
     n = y.shape[1]
     full_batch = batch_size == 0 or batch_size >= n
     shuffle = torch.Generator().manual_seed(shuffle_seed)
-
-    record = set(log_epochs(max_epochs).tolist())
-    snap_at = {int(e) for e in snapshot_at}
-    if not snap_at <= record:
-        raise ValueError(f"snapshot_at={sorted(snap_at - record)} are not recorded epochs")
-    # Snapshots are copied into buffers allocated at the first one (numpy: pages are
-    # touched only as they are written), so the forward pass's tensors go back to the
-    # allocator as usual and nothing is stacked at the end.
-    snap_bufs: list[np.ndarray] = []  # hidden layers..., output: (S, M, N, features)
-    snap_err: np.ndarray | None = None
-    snap_done: list[int] = []
-    snap_seconds = 0.0
-    rec_epochs: list[int] = []
-    rec_loss: list[np.ndarray] = []
-    rec_err: list[np.ndarray] = []
-    stopped = np.zeros(m_count, bool)
-    diverged = np.zeros(m_count, bool)
-    epochs = np.full(m_count, max_epochs)
-    frozen: dict[int, list[torch.Tensor]] = {}  # member -> its weights when it stopped
+    recorder = _Recorder(max_epochs, snapshot_at)
+    members = _Members.start(m_count, max_epochs)
     last_report = time.monotonic()
 
     # Groups are for CPU caches; a GPU wants all members in each kernel launch, and so
@@ -271,76 +256,22 @@ def _train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.T
               if params[0].device.type == "cpu" and model.GROUPED_ON_CPU
               else [slice(0, m_count)])
 
-    def full_loss() -> tuple[torch.Tensor, torch.Tensor]:
-        out, _ = model(x)
-        return per_member_loss(out, y, task), out
-
     for epoch in range(max_epochs + 1):
         if cancel is not None and cancel():
             raise Cancelled(f"training cancelled at epoch {epoch}")
         if full_batch:
-            # Forward and backward one cache-sized group of members at a time: the
-            # activations of a group stay in the CPU's cache between the passes. The
-            # gradient of member m depends on member m alone, so grouping changes nothing
-            # but speed. Members stopped before this epoch get no gradient; those that
-            # stop now are restored after the step (below).
-            # Each group's gradients are taken with respect to its own slices of the
-            # parameters and written straight into the gradient tensors: going through
-            # autograd's slicing would zero-fill and add a full-size gradient per group.
-            parts = []
-            if len(groups) == 1:
-                opt.zero_grad(set_to_none=True)
-            else:
-                for p in params:
-                    p.grad = torch.empty_like(p)  # every slice is written below
-            for g in groups:
-                xg = x[g] if x.dim() == 3 else x
-                group = model.group_params(g)
-                out, _ = model(xg, params=group)
-                lg = per_member_loss(out, y[g], task)
-                mask = torch.as_tensor(stopped[g], device=lg.device)
-                masked = torch.where(mask, 0.0, lg).sum()
-                if len(groups) == 1:
-                    masked.backward()
-                else:
-                    for p, grad in zip(params, torch.autograd.grad(masked, group)):
-                        p.grad[g] = grad
-                parts.append(lg.detach())
-            losses = torch.cat(parts)
+            losses = _grouped_losses_and_gradients(model, x, y, task, params, opt, groups,
+                                                   members.stopped)
         else:
             with torch.no_grad():
-                losses, _ = full_loss()
+                out, _ = model(x)
+                losses = per_member_loss(out, y, task)
         loss_np = losses.detach().cpu().numpy().astype(np.float64)
+        members.stop(loss_np, loss_tol, epoch, params)
 
-        newly_bad = ~np.isfinite(loss_np) & ~stopped
-        newly_done = (loss_np < loss_tol) & ~stopped
-        for m in np.flatnonzero(newly_bad | newly_done):
-            diverged[m] = bool(newly_bad[m])
-            stopped[m] = True
-            epochs[m] = epoch
-            frozen[int(m)] = [p.detach()[m].clone() for p in params]
-
-        finished = bool(stopped.all()) or epoch == max_epochs
-        if epoch in record or finished:
-            with torch.no_grad():
-                out_p, hidden_p = model(x_probe)
-                err = per_member_error(out_p, y_probe, task).cpu().numpy()
-            if epoch in snap_at and not finished:
-                t_snap = time.perf_counter()
-                layers = [*hidden_p, out_p]
-                if not snap_bufs:
-                    snap_bufs = [np.empty((len(snap_at), *t.shape), np.float32) for t in layers]
-                    snap_err = np.empty((len(snap_at), m_count))
-                j = len(snap_done)
-                for buf, t in zip(snap_bufs, layers):
-                    buf[j] = t.detach().to("cpu", torch.float32).numpy()
-                snap_err[j] = err
-                snap_done.append(epoch)
-                snap_seconds += time.perf_counter() - t_snap
-            training = ~stopped | (epochs == epoch)  # members that stopped earlier: NaN
-            rec_epochs.append(epoch)
-            rec_loss.append(np.where(training, loss_np, np.nan))
-            rec_err.append(np.where(training, err, np.nan))
+        finished = bool(members.stopped.all()) or epoch == max_epochs
+        if epoch in recorder.record or finished:
+            recorder.measure(model, x_probe, y_probe, task, epoch, finished, loss_np, members)
         now = time.monotonic()
         if progress is not None and (now - last_report > 0.5 or finished):
             progress(epoch, max_epochs, loss_np)
@@ -349,38 +280,169 @@ def _train(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, x_probe: torch.T
             break
 
         # ---- one epoch of updates
-        if lr_schedule != "constant":
-            for group in opt.param_groups:
-                group["lr"] = lr * lr_factor(lr_schedule, epoch, max_epochs)
+        _set_learning_rate(opt, lr, lr_schedule, epoch, max_epochs)
         if full_batch:
             clip_member_gradients(params, grad_clip)
             opt.step()  # gradients were computed with the losses above
         else:
-            perm = torch.randperm(n, generator=shuffle).to(y.device)
-            for start in range(0, n, batch_size):
-                idx = perm[start:start + batch_size]
-                xb = x[:, idx] if x.dim() == 3 else x[idx]
-                out, _ = model(xb)
-                lb = per_member_loss(out, y[:, idx], task)
-                opt.zero_grad(set_to_none=True)
-                torch.where(torch.as_tensor(stopped, device=lb.device), 0.0, lb).sum().backward()
-                clip_member_gradients(params, grad_clip)
-                opt.step()
-        if frozen:
+            _minibatch_epoch(model, x, y, task, params, opt, batch_size, shuffle,
+                             members.stopped, grad_clip)
+        members.restore_frozen(params)
+
+    return recorder.outcome(members)
+
+
+@dataclass
+class _Members:
+    """Which members have stopped, whether they diverged, the epoch each stopped at
+    and the weights it stopped with."""
+
+    stopped: np.ndarray                   # (M,) bool
+    diverged: np.ndarray                  # (M,) bool
+    epochs: np.ndarray                    # (M,) updates each member made
+    frozen: dict[int, list[torch.Tensor]]  # member -> its weights when it stopped
+
+    @classmethod
+    def start(cls, m_count: int, max_epochs: int) -> _Members:
+        return cls(np.zeros(m_count, bool), np.zeros(m_count, bool),
+                   np.full(m_count, max_epochs), {})
+
+    def stop(self, loss_np: np.ndarray, loss_tol: float, epoch: int,
+             params: list[torch.Tensor]) -> None:
+        """Stop the members whose loss reached ``loss_tol`` or is no longer finite."""
+        newly_bad = ~np.isfinite(loss_np) & ~self.stopped
+        newly_done = (loss_np < loss_tol) & ~self.stopped
+        for m in np.flatnonzero(newly_bad | newly_done):
+            self.diverged[m] = bool(newly_bad[m])
+            self.stopped[m] = True
+            self.epochs[m] = epoch
+            self.frozen[int(m)] = [p.detach()[m].clone() for p in params]
+
+    def restore_frozen(self, params: list[torch.Tensor]) -> None:
+        """Put the stopped members' weights back after a step."""
+        if self.frozen:
             # Weight decay and optimiser momentum would still move stopped members.
             with torch.no_grad():
-                for m, saved in frozen.items():
+                for m, saved in self.frozen.items():
                     for p, s in zip(params, saved):
                         p[m] = s
 
-    # Curves: the loss and test error at each recorded epoch while a member trained,
-    # NaN after it stopped; the last column is the end of training.
-    snap_kw = {}
-    if snap_done:
-        s = len(snap_done)  # fewer than planned when training stopped early
-        snap_kw = dict(snapshot_epochs=np.asarray(snap_done, dtype=np.int64),
-                       snapshot_test_error=snap_err[:s],
-                       snapshot_hidden=tuple(b[:s] for b in snap_bufs[:-1]),
-                       snapshot_output=snap_bufs[-1][:s], snapshot_seconds=snap_seconds)
-    return TrainOutcome(epochs, diverged, np.asarray(rec_epochs), np.stack(rec_loss, axis=1),
-                        np.stack(rec_err, axis=1), **snap_kw)
+
+def _grouped_losses_and_gradients(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor,
+                                  task: str, params: list[torch.Tensor], opt: Any,
+                                  groups: list[slice], stopped: np.ndarray) -> torch.Tensor:
+    """The full-batch loss of every member (M,), its gradients left in ``params``."""
+    # Forward and backward one cache-sized group of members at a time: the
+    # activations of a group stay in the CPU's cache between the passes. The
+    # gradient of member m depends on member m alone, so grouping changes nothing
+    # but speed. Members stopped before this epoch get no gradient; those that
+    # stop now are restored after the step (below).
+    # Each group's gradients are taken with respect to its own slices of the
+    # parameters and written straight into the gradient tensors: going through
+    # autograd's slicing would zero-fill and add a full-size gradient per group.
+    parts = []
+    grads: list[torch.Tensor] = []
+    if len(groups) == 1:
+        opt.zero_grad(set_to_none=True)
+    else:
+        grads = [torch.empty_like(p) for p in params]  # every slice is written below
+        for p, buf in zip(params, grads):
+            p.grad = buf
+    for g in groups:
+        xg = x[g] if x.dim() == 3 else x
+        group = model.group_params(g)
+        out, _ = model(xg, params=group)
+        lg = per_member_loss(out, y[g], task)
+        mask = torch.as_tensor(stopped[g], device=lg.device)
+        masked = torch.where(mask, 0.0, lg).sum()
+        if len(groups) == 1:
+            masked.backward()
+        else:
+            for buf, grad in zip(grads, torch.autograd.grad(masked, group)):
+                buf[g] = grad
+        parts.append(lg.detach())
+    return torch.cat(parts)
+
+
+def _set_learning_rate(opt: Any, lr: float, lr_schedule: str, epoch: int,
+                       max_epochs: int) -> None:
+    if lr_schedule != "constant":
+        for group in opt.param_groups:
+            group["lr"] = lr * lr_factor(lr_schedule, epoch, max_epochs)
+
+
+def _minibatch_epoch(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, task: str,
+                     params: list[torch.Tensor], opt: Any, batch_size: int,
+                     shuffle: torch.Generator, stopped: np.ndarray, grad_clip: float) -> None:
+    """One pass over a fresh permutation of the points, one step per minibatch."""
+    n = y.shape[1]
+    perm = torch.randperm(n, generator=shuffle).to(y.device)
+    for start in range(0, n, batch_size):
+        idx = perm[start:start + batch_size]
+        xb = x[:, idx] if x.dim() == 3 else x[idx]
+        out, _ = model(xb)
+        lb = per_member_loss(out, y[:, idx], task)
+        opt.zero_grad(set_to_none=True)
+        torch.where(torch.as_tensor(stopped, device=lb.device), 0.0, lb).sum().backward()
+        clip_member_gradients(params, grad_clip)
+        opt.step()
+
+
+class _Recorder:
+    """The curves at the recorded epochs and the probe-set snapshots."""
+
+    def __init__(self, max_epochs: int, snapshot_at: Sequence[int]) -> None:
+        self.record = set(log_epochs(max_epochs).tolist())
+        self.snap_at = {int(e) for e in snapshot_at}
+        if not self.snap_at <= self.record:
+            raise ValueError(f"snapshot_at={sorted(self.snap_at - self.record)} are not recorded epochs")
+        # Snapshots are copied into buffers allocated at the first one (numpy: pages are
+        # touched only as they are written), so the forward pass's tensors go back to the
+        # allocator as usual and nothing is stacked at the end.
+        self.snap_bufs: list[np.ndarray] = []  # hidden layers..., output: (S, M, N, features)
+        self.snap_err = np.zeros((0, 0))
+        self.snap_done: list[int] = []
+        self.snap_seconds = 0.0
+        self.rec_epochs: list[int] = []
+        self.rec_loss: list[np.ndarray] = []
+        self.rec_err: list[np.ndarray] = []
+
+    def measure(self, model: BatchedMLP, x_probe: torch.Tensor, y_probe: torch.Tensor,
+                task: str, epoch: int, finished: bool, loss_np: np.ndarray,
+                members: _Members) -> None:
+        """Record the epoch's loss and probe error (and a snapshot when one is due)."""
+        with torch.no_grad():
+            out_p, hidden_p = model(x_probe)
+            err = per_member_error(out_p, y_probe, task).cpu().numpy()
+        if epoch in self.snap_at and not finished:
+            self._snapshot(epoch, [*hidden_p, out_p], err)
+        training = ~members.stopped | (members.epochs == epoch)  # members that stopped earlier: NaN
+        self.rec_epochs.append(epoch)
+        self.rec_loss.append(np.where(training, loss_np, np.nan))
+        self.rec_err.append(np.where(training, err, np.nan))
+
+    def _snapshot(self, epoch: int, layers: list[torch.Tensor], err: np.ndarray) -> None:
+        t_snap = time.perf_counter()
+        if not self.snap_bufs:
+            self.snap_bufs = [np.empty((len(self.snap_at), *t.shape), np.float32) for t in layers]
+            self.snap_err = np.empty((len(self.snap_at), len(err)))
+        j = len(self.snap_done)
+        for buf, t in zip(self.snap_bufs, layers):
+            buf[j] = t.detach().to("cpu", torch.float32).numpy()
+        self.snap_err[j] = err
+        self.snap_done.append(epoch)
+        self.snap_seconds += time.perf_counter() - t_snap
+
+    def outcome(self, members: _Members) -> TrainOutcome:
+        # Curves: the loss and test error at each recorded epoch while a member trained,
+        # NaN after it stopped; the last column is the end of training.
+        outcome = TrainOutcome(members.epochs, members.diverged, np.asarray(self.rec_epochs),
+                               np.stack(self.rec_loss, axis=1), np.stack(self.rec_err, axis=1))
+        if not self.snap_done:
+            return outcome
+        s = len(self.snap_done)  # fewer than planned when training stopped early
+        return dataclasses.replace(
+            outcome, snapshot_epochs=np.asarray(self.snap_done, dtype=np.int64),
+            snapshot_test_error=self.snap_err[:s],
+            snapshot_hidden=tuple(b[:s] for b in self.snap_bufs[:-1]),
+            snapshot_output=self.snap_bufs[-1][:s], snapshot_seconds=self.snap_seconds)
