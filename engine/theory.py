@@ -86,11 +86,16 @@ import functools
 import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from noisealign.engine.base.errors import SpecError
+
+# The exact-minus-closed-form correction next to n = d, written by engine/theory_exact.py
+# (which builds it from this module's closed form; the table's reader lives here).
+TABLE_PATH = Path(__file__).with_name("theory_threshold.json")
 
 __all__ = [
     "THRESHOLD_FLOOR", "LinearTheory", "theory", "rho", "cka", "ii", "ii_of_rho",
@@ -184,7 +189,6 @@ TABLE_MIN_D = 10
 @functools.lru_cache(maxsize=1)
 def _threshold_table() -> dict[str, np.ndarray] | None:
     """The correction table of engine.theory_exact (None if its file is missing)."""
-    from noisealign.engine.theory_exact import TABLE_PATH
     try:
         raw = json.loads(TABLE_PATH.read_text())
     except (OSError, ValueError):

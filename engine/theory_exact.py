@@ -32,12 +32,12 @@ import json
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-TABLE_PATH = Path(__file__).with_name("theory_threshold.json")
+from noisealign.engine.theory import TABLE_PATH
+
 # The grid of the table. nu = n - d; beyond NU_MAX the correction is tapered to 0 at
 # NU_ZERO (it is below 0.005 at |nu| = 32 at every tabulated d and SNR).
 TABLE_D = (10, 20, 30, 50, 80, 120, 200)

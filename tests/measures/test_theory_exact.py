@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from noisealign.engine import theory
-from noisealign.engine.theory_exact import TABLE_PATH, cka_min_norm
+from noisealign.engine.theory import TABLE_PATH
+from noisealign.engine.theory_exact import cka_min_norm
 
 SNR = np.array([1.0, 10.0, 100.0])  # 0, 10, 20 dB
 
