@@ -483,6 +483,7 @@ def compare(arrays: Mapping[str, Any], labels: Any = None, *,
 def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
              knn_metric: str) -> list[dict[str, Any]]:
     """:func:`compare` on validated inputs (all points)."""
+    from noisealign.engine.measures import cka, spaces
     from noisealign.engine.measures import core as ms
 
     names = list(inputs.arrays)
@@ -533,9 +534,9 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
         if m > 1 and ({"cka", "cka_debiased"} & set(chosen)):
             import torch
             t = time.perf_counter()
-            feats = [ms._features(x, nm, torch.float64, None) for x, nm in zip(xs, names)]
+            feats = [spaces.features(x, nm, torch.float64, None) for x, nm in zip(xs, names)]
             which = [d for d, key in ((False, "cka"), (True, "cka_debiased")) if key in chosen]
-            mats = ms._cka_matrices(feats, which)
+            mats = cka.cka_matrices(feats, which)
             secs = time.perf_counter() - t
             for debiased, mat in zip(which, mats):
                 pairs("cka_debiased" if debiased else "cka", mat, secs)
@@ -550,7 +551,7 @@ def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
         if m > 1 and "cknna" in chosen:
             t = time.perf_counter()
             knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, names)]
-            selfs = [ms._cknna_term(a, a, n, True) for a in knn]
+            selfs = [cka.cknna_term(a, a, n, True) for a in knn]
             mat = np.full((m, m), np.nan)
             for i in range(m):
                 for j in range(i + 1, m):
