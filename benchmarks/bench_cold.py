@@ -36,7 +36,7 @@ print(json.dumps({{"run": t1 - t0, "summary": t2 - t1,
                   "slow": [m for m in ("dadapy", "jax", "torch._dynamo") if m in sys.modules]}}))
 """
 ARMS = {"before (dadapy + torch._dynamo loaded)":
-        "import torch._dynamo\nfrom noisealign.engine.measures.core import _import_dadapy; _import_dadapy()",
+        "import torch._dynamo\nfrom noisealign.engine.measures.intrinsic_dim import import_dadapy; import_dadapy()",
         "now": ""}
 
 

@@ -51,8 +51,9 @@ def main() -> None:
     import torch
 
     from noisealign.engine.measures import core as measures
+    from noisealign.engine.measures.intrinsic_dim import import_dadapy
     from noisealign.engine.own_models.pairs import compare
-    measures._import_dadapy()
+    import_dadapy()
     arrays, labels = make_arrays(args.n, args.m)
     lines = [f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
              f"{np.__version__}; {args.m} arrays of N = {args.n:,} x 256, 10 classes", ""]

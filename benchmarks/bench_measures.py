@@ -61,8 +61,8 @@ CHILD = textwrap.dedent("""
     with np.load(path) as z:
         a, b = z["a"], z["b"]
     if arm == "dadapy":
-        from noisealign.engine.measures.core import _import_dadapy
-        _import_dadapy()
+        from noisealign.engine.measures.intrinsic_dim import import_dadapy
+        import_dadapy()
         from dadapy.metric_comparisons import MetricComparisons
     else:
         import torch
@@ -141,7 +141,8 @@ def scaling(ns: list[int], dadapy_max: int, lines: list[str]) -> None:
     import torch
 
     from noisealign.engine.measures import core as measures
-    measures._import_dadapy()
+    from noisealign.engine.measures.intrinsic_dim import import_dadapy
+    import_dadapy()
     from dadapy.metric_comparisons import MetricComparisons
 
     timed = {

@@ -858,7 +858,7 @@ def check_machine_memory(spec: ExperimentSpec, *, available: float | None = None
 # noisealign.engine.own_models.pairs's peak memory, in copies of the inputs as float64: the loaded arrays,
 # the float64 tensors linear CKA builds and their centred copies (noisealign.engine.measures.core
 # _cka_matrices); the distance blocks of the II / mutual k-NN pass are bounded by
-# noisealign.engine.measures.core._BLOCK_BYTES (a small multiple of it at the peak).
+# noisealign.engine.measures.spaces._BLOCK_BYTES (a small multiple of it at the peak).
 _COMPARE_COPIES = 3.0
 _COMPARE_BLOCK_PEAK = 4 * 2**27
 _COMPARE_BASE = 400e6  # torch, numpy and the interpreter

@@ -223,3 +223,15 @@ def estimates(x: np.ndarray, scale: int, *, candidates: np.ndarray | None = None
     return {"twonn": twonn(r[:, 0], r[:, 1]),
             "gride": gride(r[:, top // 2 - 1], r[:, top - 1], top // 2),
             "gride_scale": top}
+
+
+def import_dadapy():
+    """Import dadapy (a test and benchmark reference only: nothing a run needs imports
+    it) without letting it change numpy's global print options."""
+    opts = np.get_printoptions()
+    try:
+        import dadapy  # noqa: F401
+        from dadapy import Data
+    finally:
+        np.set_printoptions(**opts)
+    return Data

@@ -15,8 +15,9 @@ time): that module's internals are free to change, and importing this one stays 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 #: which argument of a measure's neighbour count it takes
 K_ARGS = ("k", "knn_k")

@@ -29,12 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisealign.engine.measures import core as measures
 from noisealign.engine.base.cancel import check_cancelled
-from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
 from noisealign.engine.base.stats import mean_std_sem
-from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.base.validation import check_k, max_k
+from noisealign.engine.measures.cka import cka_matrices
+from noisealign.engine.measures.dimension import intrinsic_dimensions
+from noisealign.engine.measures.passes import keeps_candidates, pair_sums
+from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
+from noisealign.engine.measures.registry import labels as registry_labels
+from noisealign.engine.measures.spaces import as_spaces, one_thread
 from noisealign.engine.pipeline.result import Result
 
 # The measures' names, labels and symmetry come from the registry (noisealign.engine.measures.registry).
@@ -54,14 +57,14 @@ _DTYPE = torch.float64  # CKA
 # where float32 would scramble close neighbours (see noisealign.engine.measures.core).
 _II_DTYPE = torch.float32
 # Up to this many probe points the summaries run on one torch thread: the operations are
-# small, and parallel regions stall when the CPU is shared (see measures._one_thread).
+# small, and parallel regions stall when the CPU is shared (see measures.spaces.one_thread).
 _ONE_THREAD_MAX_N = 4000
 
 
 # ------------------------------------------------------------------------ validation
 def _check_result(result: Any) -> Result:
     if not isinstance(result, Result):
-        raise ValueError(f"result must be an engine.Result, got {type(result).__name__}")
+        raise ValueError(f"result must be an engine.Result, got {type(result).__name__}")  # noqa: TRY004
     if not result.hidden or result.hidden[-1].ndim != 3 or result.output.ndim != 3:
         raise ValueError("result has no representations (it was stored with "
                          "representations=False): allowed a Result with its probe-set "
@@ -114,16 +117,16 @@ def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: i
             ) -> tuple[np.ndarray | None, np.ndarray | None, list[int]]:
     """II matrix over all spaces and mutual k-NN among the first ``nh`` (members);
     ``keep`` / ``kept``: neighbour candidates of those spaces for the intrinsic dimension
-    (measures._pair_sums), for the spaces that can keep them."""
-    spaces = measures._spaces(spaces_in, names, _II_DTYPE, None)
+    (noisealign.engine.measures.passes.pair_sums), for the spaces that can keep them."""
+    spaces = as_spaces(spaces_in, names, _II_DTYPE, None)
     if keep:
-        keep = {i: c for i, c in keep.items() if measures.keeps_candidates(spaces[i])}
+        keep = {i: c for i, c in keep.items() if keeps_candidates(spaces[i])}
     degenerate = [int(m) for m, s in zip(ok, spaces[:nh]) if s.degenerate]
     n = spaces[0].n
     kchk = check_k(k, n)
     if need_knn:
         check_k(knn_k, n, "knn_k")
-    ii_sum, kn_sum = measures._pair_sums(
+    ii_sum, kn_sum = pair_sums(
         spaces, kchk if need_ii else None, knn_k if need_knn else None, None,
         knn_idx=list(range(nh)), keep=keep, kept=kept)
     ii = ii_sum * (2.0 / (n * n * kchk)) if ii_sum is not None else None
@@ -136,7 +139,7 @@ def _analyse(result: Result, layer: int | str, **kw: Any) -> dict[str, Any]:
     """Pairwise matrices (K x K) for ``pairs`` and, if ``info``, information content,
     with every space's distances computed once per block of rows."""
     check_cancelled("the measures")
-    with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
+    with one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
         return _analyse_inner(result, layer, **kw)
 
 
@@ -147,20 +150,18 @@ def _id_candidates(n: int) -> int:
     return min(n - 1, top + _ID_MARGIN)
 
 
-def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | None,
-                   init: bool, pairs: tuple[str, ...], info: bool,
-                   info_y_only: bool = False, id_lists: bool = False) -> dict[str, Any]:
-    """``info_y_only``: of the information content only Delta(h <-> y) (the others NaN),
-    without the spaces the others need (penultimate, output, x): half the spaces.
-    ``id_lists``: also keep each member layer's neighbour candidates from the same pass,
-    as ``out["id_candidates"]`` {(ID layer name, member): (cols, outside)}."""
-    kk = result.ensemble_size
+def _spaces_of(result: Result, layer: int | str, init: bool, info: bool, info_y_only: bool
+               ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[str],
+                          list[int] | None, list[int] | None]:
+    """(h, ok, spaces, names, pen_idx, out_idx): the layer's representations, the usable
+    members, the spaces of the pass (members first, then what the information content
+    needs) with their names, and where the penultimate and output spaces are."""
     h = result.layer(layer, init=init)
     ok = _usable(result, h, init)
-    out: dict[str, Any] = {}
     spaces_in: list[np.ndarray] = [h[m] for m in ok]
     names = [f"member {m}" for m in ok]
-    pen_idx = out_idx = None
+    pen_idx: list[int] | None = None
+    out_idx: list[int] | None = None
     if info and info_y_only:
         spaces_in += [_targets(result)]
         names += ["y (clean probe targets)"]
@@ -188,6 +189,20 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
             names += [f"member {m} (output)" for m in ok]
         spaces_in += [_targets(result), np.asarray(result.x_probe, dtype=np.float64)]
         names += ["y (clean probe targets)", "x (clean probe inputs)"]
+    return h, ok, spaces_in, names, pen_idx, out_idx
+
+
+def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | None,
+                   init: bool, pairs: tuple[str, ...], info: bool,
+                   info_y_only: bool = False, id_lists: bool = False) -> dict[str, Any]:
+    """``info_y_only``: of the information content only Delta(h <-> y) (the others NaN),
+    without the spaces the others need (penultimate, output, x): half the spaces.
+    ``id_lists``: also keep each member layer's neighbour candidates from the same pass,
+    as ``out["id_candidates"]`` {(ID layer name, member): (cols, outside)}."""
+    kk = result.ensemble_size
+    h, ok, spaces_in, names, pen_idx, out_idx = _spaces_of(result, layer, init, info,
+                                                           info_y_only)
+    out: dict[str, Any] = {}
     nh = len(ok)
     degenerate: list[int] = []
     need_ii = info or "ii" in pairs or "ii_score" in pairs
@@ -211,38 +226,53 @@ def _analyse_inner(result: Result, layer: int | str, *, k: int, knn_k: int | Non
     out["degenerate_members"] = degenerate
     if nh:
         if "ii" in pairs:
+            assert ii is not None  # need_ii
             out["ii"] = _embed(ii[:nh, :nh], ok, kk)
         if "ii_score" in pairs:
+            assert ii is not None  # need_ii
             sub = ii[:nh, :nh]
             out["ii_score"] = _embed(1.0 - (sub + sub.T) / 2.0, ok, kk)
         if "mknn" in pairs:
+            assert kn is not None  # need_knn
             out["mknn"] = _embed(kn, ok, kk)
         cka = [(name, deb) for name, deb in (("cka", False), ("cka_debiased", True))
                if name in pairs]
         if cka:
             feats = [torch.as_tensor(h[m], dtype=_DTYPE) for m in ok]
-            subs = measures._cka_matrices(feats, [deb for _, deb in cka])
+            subs = cka_matrices(feats, [deb for _, deb in cka])
             for (name, _), sub in zip(cka, subs):
                 out[name] = _embed(sub, ok, kk)
     else:
         for name in pairs:
             out[name] = np.full((kk, kk), np.nan)
     if info:
-        res = {key: np.full(kk, np.nan) for key in INFO_KEYS}
-        if nh and info_y_only:
-            iy, hi = len(spaces_in) - 1, np.arange(nh)
-            res["ii_h_to_y"][ok] = ii[hi, iy]
-            res["ii_y_to_h"][ok] = ii[iy, hi]
-        elif nh:
-            iy, ix = len(spaces_in) - 2, len(spaces_in) - 1
-            hi = np.arange(nh)
-            pairs_of = {"ii_h_to_y": (hi, iy), "ii_y_to_h": (iy, hi),
-                        "ii_pen_to_out": (pen_idx, out_idx), "ii_out_to_pen": (out_idx, pen_idx),
-                        "ii_x_to_h": (ix, hi), "ii_h_to_x": (hi, ix)}
-            for key, (a, b) in pairs_of.items():
-                res[key][ok] = ii[a, b]
-        out["info"] = res
+        out["info"] = _information(ii, ok, kk, len(spaces_in), info_y_only, pen_idx, out_idx)
     return out
+
+
+def _information(ii: np.ndarray | None, ok: np.ndarray, kk: int, n_spaces: int,
+                 info_y_only: bool, pen_idx: list[int] | None, out_idx: list[int] | None
+                 ) -> dict[str, np.ndarray]:
+    """The information content of each member (NaN for the others) from the II matrix of
+    the pass over :func:`_spaces_of`'s ``n_spaces`` spaces."""
+    nh = len(ok)
+    res = {key: np.full(kk, np.nan) for key in INFO_KEYS}
+    if nh and info_y_only:
+        assert ii is not None  # computed whenever there are members
+        iy, hi = n_spaces - 1, np.arange(nh)
+        res["ii_h_to_y"][ok] = ii[hi, iy]
+        res["ii_y_to_h"][ok] = ii[iy, hi]
+    elif nh:
+        assert ii is not None  # computed whenever there are members
+        iy, ix = n_spaces - 2, n_spaces - 1
+        hi = np.arange(nh)
+        pairs_of: dict[str, tuple[Any, Any]] = {
+            "ii_h_to_y": (hi, iy), "ii_y_to_h": (iy, hi),
+            "ii_pen_to_out": (pen_idx, out_idx), "ii_out_to_pen": (out_idx, pen_idx),
+            "ii_x_to_h": (ix, hi), "ii_h_to_x": (hi, ix)}
+        for key, (a, b) in pairs_of.items():
+            res[key][ok] = ii[a, b]
+    return res
 
 
 # ------------------------------------------------------------------------- public API
@@ -321,11 +351,11 @@ def intrinsic_dimension(result: Result, *, init: bool = False) -> dict[str, Any]
     "gride_scale": int, "twonn_mean"/"twonn_sem"/"gride_mean"/"gride_sem": [per layer]}``
     where layers are the hidden layers ("hidden 1" ... ) and "output"; TwoNN and GRIDE
     (at neighbour order up to ``ID_SCALE``) come from
-    :func:`noisealign.engine.measures.core.intrinsic_dimensions` (numpy, equal to dadapy's estimators);
+    :func:`noisealign.engine.measures.dimension.intrinsic_dimensions` (numpy, equal to dadapy's estimators);
     the standard error is over members. NaN for diverged members.
     """
     result = _check_result(result)
-    with measures._one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
+    with one_thread(result.x_probe.shape[0] <= _ONE_THREAD_MAX_N):
         return _intrinsic_dimension(result, init)
 
 
@@ -345,7 +375,7 @@ def _intrinsic_dimension(result: Result, init: bool,
         for m in ok:
             check_cancelled("the intrinsic dimension")
             cols, outside = candidates.get((name, int(m)), (None, None))
-            est = measures.intrinsic_dimensions(reps[m], scale=ID_SCALE, candidates=cols,
+            est = intrinsic_dimensions(reps[m], scale=ID_SCALE, candidates=cols,
                                                 outside=outside)
             tw[m], gr[m] = est["twonn"], est["gride"]
             out["gride_scale"] = max(out["gride_scale"], est["gride_scale"])
@@ -402,7 +432,7 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
                          info=True, id_lists=True)
     out: dict[str, Any] = {
         "N": n, "k": int(k), "knn_k": knn_used, "layer": layer,
-        "K": result.ensemble_size, "n_ok": int(len(result.ok_members)),
+        "K": result.ensemble_size, "n_ok": len(result.ok_members),
         "n_parameters": int(result.n_parameters), "task": result.spec.task,
         "stopped": {r: int((result.stop_reason == r).sum())
                     for r in ("loss_tol", "max_epochs", "diverged")},
@@ -415,7 +445,7 @@ def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
                               **pair_stats(trained[m], symmetric=SYMMETRIC[m]),
                               "matrix": _floats(trained[m])}
         out["measures_init"][m] = pair_stats(untrained[m], symmetric=SYMMETRIC[m])
-    with measures._one_thread(n <= _ONE_THREAD_MAX_N):
+    with one_thread(n <= _ONE_THREAD_MAX_N):
         out["intrinsic_dimension"] = {
             "trained": _intrinsic_dimension(result, False, trained.pop("id_candidates")),
             "init": _intrinsic_dimension(result, True, untrained.pop("id_candidates"))}

@@ -176,6 +176,7 @@ def _compare_subsets(inputs: Inputs, measures: Sequence[str] | None, k: int, knn
 def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
              knn_metric: str) -> list[dict[str, Any]]:
     """:func:`compare` on validated inputs (all points)."""
+    from noisealign.engine.measures import cka, spaces
     from noisealign.engine.measures import core as ms
 
     names = list(inputs.arrays)
@@ -274,12 +275,12 @@ def _cka(table: _Table, xs: list[np.ndarray], chosen: list[str]) -> None:
     """The ``cka`` / ``cka_debiased`` rows (one pass over the features for both)."""
     import torch
 
-    from noisealign.engine.measures import core as ms
+    from noisealign.engine.measures import cka, spaces
 
     t = time.perf_counter()
-    feats = [ms._features(x, nm, torch.float64, None) for x, nm in zip(xs, table.names)]
+    feats = [spaces.features(x, nm, torch.float64, None) for x, nm in zip(xs, table.names)]
     which = [d for d, key in ((False, "cka"), (True, "cka_debiased")) if key in chosen]
-    mats = ms._cka_matrices(feats, which)
+    mats = cka.cka_matrices(feats, which)
     secs = time.perf_counter() - t
     for debiased, mat in zip(which, mats):
         table.pairs("cka_debiased" if debiased else "cka", mat, secs)
@@ -288,12 +289,13 @@ def _cka(table: _Table, xs: list[np.ndarray], chosen: list[str]) -> None:
 
 def _cknna(table: _Table, knn_xs: list[np.ndarray], knn_metric: str) -> None:
     """The ``cknna`` rows, from each array's inner-product neighbours."""
+    from noisealign.engine.measures import cka
     from noisealign.engine.measures import core as ms
 
     n, knn_k, m = table.n, table.knn_k, len(table.names)
     t = time.perf_counter()
     knn = [ms.inner_product_knn(x, knn_k, name=nm) for x, nm in zip(knn_xs, table.names)]
-    selfs = [ms._cknna_term(a, a, n, True) for a in knn]
+    selfs = [cka.cknna_term(a, a, n, True) for a in knn]
     mat = np.full((m, m), np.nan)
     for i in range(m):
         for j in range(i + 1, m):

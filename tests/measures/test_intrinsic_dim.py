@@ -26,8 +26,7 @@ needs_dadapy = pytest.mark.skipif(
 def _dadapy(x: np.ndarray, order: int) -> tuple[float, float]:
     """TwoNN and GRIDE at ``order`` from dadapy on its own coordinates path, the calls
     the project made before noisealign.engine.measures.intrinsic_dim."""
-    from noisealign.engine.measures.core import _import_dadapy
-    data_cls = _import_dadapy()
+    data_cls = intrinsic_dim.import_dadapy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         d = data_cls(coordinates=x, maxk=2, n_jobs=1)
@@ -165,12 +164,13 @@ def test_ii_pass_candidates_cover_the_neighbours_even_with_a_large_offset() -> N
     # kept candidates plus their bound still give the exact float64 neighbour distances.
     import torch
 
-    from noisealign.engine.measures import core as measures
+    from noisealign.engine.measures import passes
+    from noisealign.engine.measures.spaces import as_spaces
     rng = np.random.default_rng(4)
     x = (rng.normal(size=(400, 20)) + 300.0).astype(np.float32)
-    spaces = measures._spaces([x], ["x"], torch.float32, None)
+    spaces = as_spaces([x], ["x"], torch.float32, None)
     kept: dict = {}
-    measures._pair_sums(spaces, 1, None, None, keep={0: 24}, kept=kept)
+    passes.pair_sums(spaces, 1, None, None, keep={0: 24}, kept=kept)
     cols, outside = kept[0]
     x64 = x.astype(np.float64)
     full = np.sqrt(((x64[:, None] - x64[None]) ** 2).sum(-1))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from noisealign.engine.measures import core as measures
+from noisealign.engine.measures import intrinsic_dim, ranks, spaces
 from noisealign.engine.measures.core import (DegenerateRepresentationWarning, information_imbalance,
                              information_imbalance_matrix, intrinsic_dimension, linear_cka,
                              mutual_knn, mutual_knn_matrix)
@@ -86,7 +87,7 @@ def brute_mknn(a: np.ndarray, b: np.ndarray, k: int) -> float:
 def dadapy_exact_ii(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, float]:
     """dadapy 0.3.4, made exact: maxk = N - 1 (every rank known) and one subset of
     all N points (no random 2000-point subsets)."""
-    measures._import_dadapy()  # keeps numpy's print options
+    intrinsic_dim.import_dadapy()  # keeps numpy's print options
     from dadapy.metric_comparisons import MetricComparisons
     n = len(a)
     with warnings.catch_warnings():
@@ -178,7 +179,7 @@ def test_sort_path_equals_counting_path(kind: str, monkeypatch: pytest.MonkeyPat
     """Rows with tied neighbours go through either direct counting or a row sort."""
     a, b = _data(kind)
     counted = information_imbalance(a, b, 2)
-    monkeypatch.setattr(measures, "_MAX_COUNTED_NEIGHBOURS", 0)
+    monkeypatch.setattr(ranks, "_MAX_COUNTED_NEIGHBOURS", 0)
     assert information_imbalance(a, b, 2) == pytest.approx(counted, abs=1e-12)
     assert counted == pytest.approx(brute_ii(a, b, 2), abs=1e-12)
 
@@ -186,7 +187,7 @@ def test_sort_path_equals_counting_path(kind: str, monkeypatch: pytest.MonkeyPat
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(4, 18), da=st.integers(1, 3), db=st.integers(1, 6),
        k=st.integers(1, 3), seed=st.integers(0, 2**31 - 1))
-@pytest.mark.filterwarnings("ignore::noisealign.engine.measures.core.DegenerateRepresentationWarning")
+@pytest.mark.filterwarnings("ignore::noisealign.engine.measures.spaces.DegenerateRepresentationWarning")
 def test_brute_force_on_small_integer_data(n: int, da: int, db: int, k: int, seed: int) -> None:
     """Small integer coordinates: distances are exact, so ties and duplicates abound."""
     if n < k + 2:
@@ -208,7 +209,7 @@ def test_duplicates_get_exactly_equal_distances() -> None:
     # Point 0's duplicates (30, 40) are its nearest neighbours, tied exactly, and every
     # point is exactly as far from 0 as from 30 and 40. (Blocks hold squared distances
     # up to a constant per row.)
-    s = measures._Space(a, "A", torch.float32, None)
+    s = spaces.Space(a, "A", torch.float32, None)
     d = s.block(0, 45)
     assert d[0, 30] == d[0, 40] == d[0].min() and d[0, 0] == math.inf
     assert int((d[0] > d[0, 30]).sum()) == 43
@@ -398,7 +399,7 @@ def test_dadapy_import_leaves_numpy_print_options_alone() -> None:
     # dadapy is only the tests' reference now (noisealign.engine.measures.intrinsic_dim computes the ID), but
     # importing it must still leave numpy's print options alone.
     pytest.importorskip("dadapy", reason="dadapy is not installed (only a test reference)")
-    code = ("import numpy as np; from noisealign.engine.measures.core import _import_dadapy as f; f(); "
+    code = ("import numpy as np; from noisealign.engine.measures.intrinsic_dim import import_dadapy as f; f(); "
             "assert np.get_printoptions()['precision'] == 8, np.get_printoptions()")
     subprocess.run([sys.executable, "-c", code], check=True,
                    cwd=Path(__file__).resolve().parents[2])

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from noisealign.engine.measures import core as measures
+from noisealign.engine.measures import ranks, spaces
 from noisealign.engine.measures.core import information_imbalance, information_imbalance_to
 from tests.measures.test_measures import brute_ii
 
@@ -21,7 +22,7 @@ from tests.measures.test_measures import brute_ii
 def _generic(a, b, k: int, monkeypatch: pytest.MonkeyPatch, **kw) -> tuple[float, float]:
     """The path used before the table existed: no space counts as discrete."""
     with monkeypatch.context() as m:
-        m.setattr(measures, "_DISCRETE_MAX_LEVELS", 0)
+        m.setattr(spaces, "_DISCRETE_MAX_LEVELS", 0)
         return information_imbalance(a, b, k, **kw)
 
 
@@ -66,20 +67,20 @@ def test_table_path_equals_generic_path_and_brute_force(name: str, k: int,
 
 def test_the_table_path_is_taken_for_labels_and_few_points() -> None:
     y = np.arange(100) % 7
-    assert measures._Space(y, "y", torch.float32, None).discrete
+    assert spaces.Space(y, "y", torch.float32, None).discrete
     grid = np.stack([y % 2, y % 3], 1).astype(float)
-    assert measures._Space(grid, "g", torch.float32, None).discrete
+    assert spaces.Space(grid, "g", torch.float32, None).discrete
     ids = np.arange(100)  # integer ids: 100 classes of one point each, not "few"
-    assert not measures._Space(ids, "ids", torch.float32, None).discrete
+    assert not spaces.Space(ids, "ids", torch.float32, None).discrete
     h = np.random.default_rng(0).normal(size=(100, 3))
-    assert not measures._Space(h, "h", torch.float32, None).discrete
+    assert not spaces.Space(h, "h", torch.float32, None).discrete
 
 
 def test_rank_table_of_labels_is_the_textbook_mid_rank() -> None:
     """Labels: a point of the own class ties with the n_c - 1 others at distance 0
     (mid-rank n_c / 2); another class's point ties with the N - n_c others behind them."""
     y = np.array([0] * 5 + [1] * 3 + [2] * 2)
-    t = measures._Space(y, "y", torch.float32, None).rank_table().numpy()
+    t = spaces.Space(y, "y", torch.float32, None).rank_table().numpy()
     n, counts = 10, np.array([5, 3, 2])
     for u in range(3):
         for v in range(3):
@@ -90,7 +91,7 @@ def test_rank_table_of_labels_is_the_textbook_mid_rank() -> None:
 @settings(max_examples=30, deadline=None)
 @given(n=st.integers(5, 40), classes=st.integers(1, 6), da=st.integers(1, 6),
        k=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
-@pytest.mark.filterwarnings("ignore::noisealign.engine.measures.core.DegenerateRepresentationWarning")
+@pytest.mark.filterwarnings("ignore::noisealign.engine.measures.spaces.DegenerateRepresentationWarning")
 def test_labels_against_small_integer_data_equal_brute_force(n: int, classes: int, da: int,
                                                              k: int, seed: int) -> None:
     """Tied neighbours on both sides (integer coordinates, repeated labels)."""
@@ -107,14 +108,14 @@ def test_labels_against_small_integer_data_equal_brute_force(n: int, classes: in
 @pytest.mark.parametrize("n", [64 * 100, 64 * 100 + 37])  # with and without a tail chunk
 @pytest.mark.parametrize("kk", [2, 5])
 def test_two_stage_neighbour_search_equals_topk(n: int, kk: int) -> None:
-    assert n // measures._SELECT_CHUNK >= 16 * kk  # long enough for the two stages
+    assert n // ranks._SELECT_CHUNK >= 16 * kk  # long enough for the two stages
     rng = np.random.default_rng(n + kk)
     d = torch.from_numpy(rng.normal(size=(30, n)).astype(np.float32))
     d[:5] = torch.from_numpy(rng.integers(0, 4, size=(5, n)).astype(np.float32))  # ties
     d[5, -3:] = -10.0  # the smallest values in the tail chunk
     d[6, :] = 1.0
     d[6, 7] = -1.0
-    vals, idx = measures._smallest(d, kk)
+    vals, idx = ranks.smallest(d, kk)
     ref = torch.topk(d, kk, dim=1, largest=False, sorted=True).values
     assert torch.equal(vals, ref)
     assert torch.equal(d.gather(1, idx), vals)  # the columns hold those values

@@ -25,7 +25,7 @@ from experiments.findings import claims
 from noisealign.ui import labels
 from noisealign.ui import tables as data
 
-compare_module = importlib.import_module("engine.compare")
+compare_module = importlib.import_module("noisealign.engine.own_models.pairs")
 
 
 @pytest.fixture(scope="module")
@@ -98,5 +98,5 @@ def test_engine_compare_is_the_function_and_the_module_imports_by_name() -> None
     assert inspect.isfunction(compare_fn) and compare_fn is compare_module.compare
     assert engine.compare is compare_fn
     assert type(compare_module).__name__ in ("module", "_LazyModule")
-    from noisealign.engine.compare import load_arrays
+    from noisealign.engine.own_models.pairs import load_arrays
     assert load_arrays is engine.load_arrays
