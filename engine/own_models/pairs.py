@@ -176,7 +176,6 @@ def _compare_subsets(inputs: Inputs, measures: Sequence[str] | None, k: int, knn
 def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
              knn_metric: str) -> list[dict[str, Any]]:
     """:func:`compare` on validated inputs (all points)."""
-    from noisealign.engine.measures import cka, spaces
     from noisealign.engine.measures import core as ms
 
     names = list(inputs.arrays)
