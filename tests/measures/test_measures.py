@@ -87,6 +87,7 @@ def brute_mknn(a: np.ndarray, b: np.ndarray, k: int) -> float:
 def dadapy_exact_ii(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, float]:
     """dadapy 0.3.4, made exact: maxk = N - 1 (every rank known) and one subset of
     all N points (no random 2000-point subsets)."""
+    pytest.importorskip("dadapy", reason="dadapy is not installed (only a test reference)")
     intrinsic_dim.import_dadapy()  # keeps numpy's print options
     from dadapy.metric_comparisons import MetricComparisons
     n = len(a)
