@@ -254,7 +254,7 @@ def test_measured_calibration_in_cpu_time_is_plausible():
     cal = measure_calibration(ExperimentSpec(**TINY), clock=time.process_time)
     assert isinstance(cal, Calibration)
     assert 1e8 < cal.flops_per_second < 1e14  # a CPU core to a many-core server
-    assert 1e-6 < cal.step_seconds < 1.0
+    assert 1e-6 <= cal.step_seconds < 1.0  # 1e-6: the floor a coarse process clock gives
 
 
 # ----------------------------------------------------------------------------- guarded_run

@@ -187,8 +187,11 @@ def test_cli_run_refuses_what_the_machine_cannot_hold_within_15_s(tmp_path):
     # the bound is generous for a busy machine, the measured time is in reliability.md.
     assert took < 60, took
     line = r.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: this run needs about") and "available now" in line, line
-    assert "--force" in line and "Traceback" not in r.stderr
+    # More than the machine's total memory: refused even with --force (issue 29, item 8);
+    # a run that fits the total but not what is free names --force instead.
+    assert line.startswith("error: this run needs about"), line
+    assert "this machine's total" in line or ("available now" in line and "--force" in line), line
+    assert "Traceback" not in r.stderr
     assert est.memory_bytes > 100e9
     assert ResultCache(tmp_path / "c").entries() == []
     # The check itself, with a stated amount available.
