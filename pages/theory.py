@@ -11,11 +11,11 @@ import streamlit as st
 
 from noisealign.engine import theory
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.ui import controls, labels, notes, plots, router, teach
+from noisealign.ui import controls, labels, notes, router, teach, theory_plots
 from noisealign.ui import page_support as common
-from noisealign.ui import tables as data
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
+from noisealign.ui import tables as data
 
 router.ensure_router()
 
@@ -276,7 +276,7 @@ if base is not None:
     sims = _sim_frame(rows, "simulated")
 explorer, explorer_spec = _explorer_sweep(common.cache_entries(), base)
 
-fig = plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
+fig = theory_plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
                           large_d=large_d)
 teach.chart(st, fig, key="theory_chart")
 if base is not None:

@@ -278,7 +278,7 @@ CKA_BUMP_CAPTION = (
 
 def theory_notice(curves: dict, x: str = "nd") -> str:
     """"What to notice" for the theory page, read from the curves drawn (``curves`` as
-    :func:`ui.plots.theory_figure` takes them): on the n/d axis, what the finite-d CKA,
+    :func:`ui.theory_plots.theory_figure` takes them): on the n/d axis, what the finite-d CKA,
     Δ and the test error do near n = d; on the SNR axis, their direction."""
     import numpy as np
     cka, ii, err = (np.asarray(curves[k], float) for k in ("cka", "ii", "test_error"))
