@@ -25,7 +25,8 @@ proxy, add its public name: ``--server.allowedHosts noisealign.lab.example.org``
 from __future__ import annotations
 
 import gc
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -19,8 +19,8 @@ from typing import Any
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.presets.catalog import PRESETS
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import PRESETS
 from noisealign.ui.teach import switch_page  # st.switch_page that keeps presentation mode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def _theory_values(spec: ExperimentSpec, axes: dict, series: dict,
         ns = [ns[i] for i in idx]
     nds = [n / d for n in ns]
     snrs = list(axes.get("snr_db") or series.get("snr_db") or [spec.snr_db])
-    snr = int(round(min(40, max(-10, spec.snr_db))))
+    snr = round(min(40, max(-10, spec.snr_db)))
     if len(snrs) > 1:
         notes.append(f"the report sweeps SNR = {_fmt(snrs)} dB; this page shows one "
                      f"SNR at a time ({snr} dB): change the SNR slider for the others")
@@ -311,7 +311,9 @@ def render_report(path: Path = REPORT) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        from noisealign.ui.page_support import error  # here: noisealign.ui.page_support imports the job manager
+        from noisealign.ui.page_support import (
+            error,  # here: noisealign.ui.page_support imports the job manager
+        )
         error(f"Cannot read {REPORT_REL}: {e}")
         return
     chunk: list[str] = []

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.base.stats import mean_sem, mean_std_sem
-from noisealign.ui import plots
+from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.ui import page_support as common
+from noisealign.ui import plots
 from noisealign.ui import tables as data
 
 DEFAULT_K, DEFAULT_KNN_K = 1, 10

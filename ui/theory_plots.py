@@ -9,7 +9,7 @@ helpers it uses) to keep that module to a readable size; no streamlit here eithe
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,11 +65,11 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
         lines += [(k, n, c, r, "dot") for k, n, c, r in THEORY_LARGE_D]
     for key, label, color, row, dash in lines:
         fig.add_trace(go.Scatter(x=xs, y=curves[key], mode="lines", name=label,
-                                 line=dict(color=color, width=1.5 if dash else 2.5, dash=dash),
+                                 line={"color": color, "width": 1.5 if dash else 2.5, "dash": dash},
                                  hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>" + label
                                  + "</extra>"), row=row, col=1)
     fig.add_trace(go.Scatter(x=xs, y=curves["test_error"], mode="lines",
-                             name="test error (theory)", line=dict(color=PALETTE[4], width=2.5),
+                             name="test error (theory)", line={"color": PALETTE[4], "width": 2.5},
                              hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>test error"
                              "</extra>"), row=3, col=1)
     colors = {"cka": PALETTE[1], "ii_score": PALETTE[2], "ii": PALETTE[3],
@@ -84,10 +84,10 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
             g = g.sort_values(col)
             fig.add_trace(go.Scatter(
                 x=g[col], y=g["mean"], mode="markers",
-                error_y=dict(type="data", array=np.nan_to_num(g["sem"].to_numpy(float)),
-                             visible=True),
-                marker=dict(symbol=symbol, size=11, color=colors.get(measure, "#000"),
-                            line=dict(width=2)),
+                error_y={"type": "data", "array": np.nan_to_num(g["sem"].to_numpy(float)),
+                             "visible": True},
+                marker={"symbol": symbol, "size": 11, "color": colors.get(measure, "#000"),
+                            "line": {"width": 2}},
                 name=label, hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>" + label
                 + "</extra>"), row=THEORY_ROWS[measure], col=1)
     if threshold is not None:
@@ -96,7 +96,7 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
                           col=1)
         fig.add_annotation(x=threshold, y=1.0, yref="y domain", xref="x",
                            text=" n = d (threshold)", showarrow=False, yanchor="top",
-                           xanchor="left", font=dict(size=11, color=THRESHOLD_COLOR),
+                           xanchor="left", font={"size": 11, "color": THRESHOLD_COLOR},
                            row=1, col=1)
     # 0..1 scales, widened where a drawn value falls outside (a simulated Δ above 1).
     fig.update_yaxes(title_text="alignment (higher = more aligned)",
@@ -112,8 +112,8 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
                      type="log" if log_error else "linear", row=3, col=1,
                      **(log_ticks(err) if log_error else {}))
     fig.update_xaxes(title_text=THEORY_X.get(x, x), row=3, col=1)
-    fig.update_layout(height=760, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_layout(height=760, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     return fig
 
 
