@@ -99,7 +99,8 @@ with st.sidebar:
                                 help="Hidden widths to sweep (the x axis, as parameters); "
                                 "for the CNN, its conv channels.")
     c1, c2 = st.columns(2)
-    depth = c1.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
+    depth_lo, depth_hi = common.spec_range("depth")  # unpacked: mypy matches the overloads
+    depth = c1.number_input("Hidden layers", depth_lo, depth_hi, 1, key="depth",
                             bind="query-params", disabled=architecture == "cnn",
                             help="The CNN's layout is fixed (two conv blocks and a dense "
                             "layer)." if architecture == "cnn" else None)

@@ -103,7 +103,8 @@ def noise_controls(noise: str, swept: set) -> dict[str, Any]:
                                       step=1.0, overridden="snr_db" in swept,
                                       help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
     elif applies("label_noise", noise):
-        label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
+        p_lo, p_hi = common.spec_range("label_noise")  # unpacked: mypy matches the overloads
+        label_noise = st.slider("Label-noise rate p", p_lo, p_hi, 0.2, step=0.05, key="p",
                                 bind="query-params", disabled="label_noise" in swept,
                                 help="Each label is replaced with probability p: by a "
                                 "uniformly drawn class (uniform; p = 1: random labels) or by "
@@ -126,7 +127,8 @@ def network_controls(slots: common.ErrorSlots, dataset: str, swept: set) -> dict
     width = controls.spec_number(c1, "width", 64, key="width", overridden="width" in swept,
                                  label="Width" if architecture == "mlp"
                                  else "Width (conv channels)")
-    depth = c2.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
+    depth_lo, depth_hi = common.spec_range("depth")  # unpacked: mypy matches the overloads
+    depth = c2.number_input("Hidden layers", depth_lo, depth_hi, 1, key="depth",
                             bind="query-params", disabled=architecture == "cnn",
                             help="The CNN's layout is fixed (two conv blocks and a dense "
                             "layer)." if architecture == "cnn" else None)

@@ -119,8 +119,9 @@ def device_label() -> str:
     return device_name(resolve_device("auto"))
 
 
-def spec_range(field: str, floor: float | None = None) -> tuple:
-    """``(lowest, highest)`` that :class:`engine.ExperimentSpec` accepts for ``field``.
+def spec_range(field: str, floor: float | None = None) -> tuple[Any, Any]:
+    """``(lowest, highest)`` that :class:`engine.ExperimentSpec` accepts for ``field``:
+    ints for an int field, floats for a float field (hence ``Any``).
 
     The one source of the bounds a page's controls show (the spec's rule tables), so a
     control never offers what the engine refuses, nor refuses what it accepts. A float

@@ -60,7 +60,8 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
     short = "n/d" if x == "nd" else "SNR (dB)"
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.45, 0.25, 0.3])
-    lines = [(k, n, c, r, None) for k, n, c, r in THEORY_CURVES]
+    lines: list[tuple[str, str, str, int, str | None]] = [
+        (k, n, c, r, None) for k, n, c, r in THEORY_CURVES]
     if large_d:
         lines += [(k, n, c, r, "dot") for k, n, c, r in THEORY_LARGE_D]
     for key, label, color, row, dash in lines:
