@@ -79,7 +79,7 @@ def origin_ok(origin: str | None, host: str | None) -> bool:
     if origin is None:
         return True
     parsed = urlparse(origin)
-    return parsed.scheme in ("http", "https") and bool(host) and \
+    return parsed.scheme in ("http", "https") and host is not None and bool(host) and \
         parsed.netloc.lower() == host.lower() and not parsed.path.strip("/")
 
 

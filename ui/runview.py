@@ -135,7 +135,7 @@ def _has_snapshots(result: Any) -> bool:
 
 
 def _block_matches(block: Mapping[str, Any] | None, k: int, knn_k: int) -> bool:
-    return bool(block) and int(block.get("k", DEFAULT_K)) == k \
+    return block is not None and bool(block) and int(block.get("k", DEFAULT_K)) == k \
         and int(block.get("knn_k", DEFAULT_KNN_K)) == knn_k
 
 

@@ -490,7 +490,9 @@ def over_training_frame(block: Mapping[str, Any] | None) -> pd.DataFrame:
     epochs = [int(e) for e in block["epochs"]]
     out: dict[str, list] = {"epoch": epochs}
     for s in OVER_TRAINING_SERIES:
-        part = block.get(s) if isinstance(block.get(s), Mapping) else {}
+        part = block.get(s)
+        if not isinstance(part, Mapping):
+            part = {}
         for f in ("mean", "sem"):
             vals = list(part.get(f) or [])
             out[f"{s}_{f}"] = [_num(v) for v in vals] + [math.nan] * (len(epochs) - len(vals))
