@@ -7,27 +7,42 @@ import json
 
 import streamlit as st
 
-from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.base.validation import max_k
-from noisealign.ui import controls, labels, notes, plots, router, runview, settle, stale, teach, widget_sync
-from noisealign.ui import page_support as common
-from noisealign.ui import tables as data
-from noisealign.ui import report_links as presets
-from noisealign.ui import shipped_points as shipped
 from noisealign.engine.base.errors import SpecError
-from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
-                         NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
+from noisealign.engine.base.validation import max_k
+from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.pipeline.spec import (
+    LEVEL_OF_FIELD,
+    NOISE_KINDS,
+    ExperimentSpec,
+    applies,
+    noise_for_task,
+)
+from noisealign.ui import alignment_sidebar as sidebar
+from noisealign.ui import (
+    controls,
+    labels,
+    notes,
+    plots,
+    router,
+    run_panel,
+    runview,
+    settle,
+    stale,
+    teach,
+    widget_sync,
+)
+from noisealign.ui import page_support as common
+from noisealign.ui import shipped_points as shipped
+from noisealign.ui import tables as data
 
 router.ensure_router()
 
 PAGE = "alignment"
 
-# Dashboard defaults: tiny, so the first screen is computed within seconds on a laptop
-# CPU; linear activations put the interpolation threshold at n = d (+1 for the bias).
-# The default view (alignment vs n, one curve per SNR: 18 points, ~20-30 s cold on two
-# busy cores, BENCHMARKS.md) shows both lessons of the page: the dip near the threshold
+# Dashboard defaults (the sidebar's are in ui.alignment_sidebar): tiny, so the first
+# screen is computed within seconds on a laptop CPU. The default view (alignment vs n, one
+# curve per SNR: 18 points, ~20-30 s cold on two busy cores, BENCHMARKS.md) shows both lessons of the page: the dip near the threshold
 # and alignment rising with the SNR.
-PARAM_DEFAULTS = {"linear-teacher": {"d": 50}}
 X_DEFAULTS = {"n_train": "20, 35, 50, 70, 100, 200", "snr_db": "-5, 0, 5, 10, 20, 30",
               "width": "4, 8, 16, 32, 64, 128", "label_noise": "0, 0.1, 0.2, 0.4, 0.6",
               "init_scale": "0.01, 0.1, 1"}
@@ -36,8 +51,6 @@ S_DEFAULTS = {"snr_db": "0, 10, 20", "n_train": "25, 50, 100", "width": "16, 64,
 AXES = ["n_train", "snr_db", "width", "label_noise", "init_scale"]
 SERIES_DEFAULT = "snr_db"
 INT_AXES = {"n_train", "width"}
-NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
-                "input": "input noise", "label": "label noise (classification)"}
 
 st.title("Alignment explorer")
 st.caption("K networks trained on independently noised copies of one dataset: how alike "
@@ -68,22 +81,6 @@ cache, manager = common.services()
 slots = common.ErrorSlots()
 
 
-PROBE_DEFAULT = 300
-
-
-def _probe_pool(name: str) -> int:
-    info = DATASETS[name]
-    params = {}
-    for p, spec in info.params.items():
-        default = PARAM_DEFAULTS.get(name, {}).get(p, spec.default)
-        value = st.session_state.get(p, default)
-        params[p] = value if isinstance(value, (int, float)) else default
-    try:
-        return int(info.pool_sizes(info.validate_params(params))[1])
-    except (ValueError, TypeError):
-        return int(info.pool_sizes(info.validate_params({}))[1])
-
-
 def _on_dataset_change() -> None:
     # Switching between regression and classification: pick a noise kind that applies;
     # a probe size above what the dataset holds comes down to all of it.
@@ -92,8 +89,8 @@ def _on_dataset_change() -> None:
     noise = st.session_state.get("noise", "target")
     if noise_for_task(task, noise) != noise:
         st.session_state["noise"] = noise_for_task(task, noise)
-    pool = _probe_pool(name)
-    if st.session_state.get("probe", PROBE_DEFAULT) > pool:
+    pool = sidebar.probe_pool(name)
+    if st.session_state.get("probe", sidebar.PROBE_DEFAULT) > pool:
         st.session_state["probe"] = pool
     _fit_series()
 
@@ -175,149 +172,25 @@ else:
 swept = {x_axis, series} - {"none"} if mode == "Sweep" else set()
 
 
-with st.sidebar:
-    presets.selector(PAGE)
-    st.subheader("Data")
-    dataset = st.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index("linear-teacher"),
-                           key="dataset", bind="query-params", on_change=_on_dataset_change,
-                           help="; ".join(f"**{k}**: {v.description}" for k, v in
-                                          DATASETS.items()))
-    info = DATASETS[dataset]
-    params: dict = {}
-    for name, p in info.params.items():
-        default = PARAM_DEFAULTS.get(dataset, {}).get(name, p.default)
-        if p.kind is int:
-            params[name] = st.number_input(f"{name} ({p.help})", int(p.lo), int(p.hi),
-                                           int(default), key=name, bind="query-params")
-        else:
-            params[name] = st.number_input(f"{name} ({p.help})", float(p.lo), float(p.hi),
-                                           float(default), key=name, bind="query-params")
-    slots.add("dataset", "dataset_params", "task")
-    # The default noise kind applies to the dataset (a link naming only dataset=mnist1d
-    # gets label noise, as choosing mnist1d in the dropdown does). A noise kind the link
-    # names itself is kept: a contradiction is explained next to the control.
-    noise = st.selectbox("Noise", NOISE_KINDS, key="noise", on_change=_fit_series,
-                         index=NOISE_KINDS.index(noise_for_task(info.task, "target")),
-                         bind="query-params",
-                         help="What each member's independent noise perturbs: "
-                         + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
-    snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
-    if applies("snr_db", noise):
-        snr_db = controls.spec_number(st, "snr_db", 10.0, key="snr", label="SNR (dB)",
-                                      step=1.0, overridden="snr_db" in swept,
-                                      help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
-    elif applies("label_noise", noise):
-        label_noise = st.slider("Label-noise rate p", *common.spec_range("label_noise"), 0.2, step=0.05, key="p",
-                                bind="query-params", disabled="label_noise" in swept,
-                                help="Each label is replaced with probability p: by a "
-                                "uniformly drawn class (uniform; p = 1: random labels) or by "
-                                "the next class, c → c + 1 (pair).")
-        if "label_noise" in swept:
-            st.caption(controls.OVERRIDDEN_NOTE)
-        label_kind = st.radio("Label-noise kind", LABEL_NOISE_KINDS, horizontal=True,
-                              key="pkind", bind="query-params",
-                              help="uniform: any class, so a label changes with probability "
-                              "p·(1 − 1/classes); pair: class-dependent, it always changes. "
-                              "The achieved flip rate is shown per member of a run.")
-    slots.add("noise", "snr_db", "label_noise", "label_noise_kind")
-    c1, c2 = st.columns(2)
-    n_train = controls.spec_number(c1, "n_train", 50, key="n", label="Samples n",
-                                   overridden="n_train" in swept,
-                                   help="Training points shared by all members.")
-    # Default: 300, or all the dataset's held-out points when it has fewer (diabetes: 89).
-    probe_default = min(PROBE_DEFAULT, int(info.pool_sizes(info.validate_params(params))[1]))
-    n_probe = controls.spec_number(c2, "n_probe", probe_default, step=50, key="probe",
-                                   label="Probe points N",
-                                   help="Clean held-out points the representations are "
-                                   "compared on.")
-    slots.add("n_train", "n_probe")
-
-    st.subheader("Networks")
-    architecture = common.architecture_control(st, dataset)
-    c1, c2 = st.columns(2)
-    width = controls.spec_number(c1, "width", 64, key="width", overridden="width" in swept,
-                                 label="Width" if architecture == "mlp"
-                                 else "Width (conv channels)")
-    depth = c2.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
-                            bind="query-params", disabled=architecture == "cnn",
-                            help="The CNN's layout is fixed (two conv blocks and a dense "
-                            "layer)." if architecture == "cnn" else None)
-    c1, c2 = st.columns(2)
-    activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
-                              key="act", bind="query-params")
-    K = controls.spec_number(c2, "ensemble_size", 4, key="K", label="Ensemble size K")
-    c1, c2 = st.columns(2)
-    init_scale = controls.spec_number(c1, "init_scale", 0.1, step=0.05, format="%.3g",
-                                      key="init", label="Init scale", floor=0.001,
-                                      overridden="init_scale" in swept,
-                                      help="Multiplies the default initialisation.")
-    shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
-                              help="Every member starts from the same weights, so the noise "
-                              "is the only difference between them.")
-    slots.add("architecture", "width", "depth", "activation", "ensemble_size", "init_scale",
-              "shared_init")
-    with st.expander("Training", icon=":material/tune:", key="training"):  # expert options
-        c1, c2 = st.columns(2)
-        optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
-                                 key="opt", bind="query-params")
-        lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr",
-                                  floor=1e-5)
-        c1, c2 = st.columns(2)
-        max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs",
-                                          help="Full-batch epochs; a member stops early once its "
-                                     "training loss is below 1e-4.")
-        weight_decay = controls.spec_number(c2, "weight_decay", 0.0, step=1e-4,
-                                            format="%.4g", key="wd")
-        seed = controls.spec_number(st, "seed", 0, key="seed",
-                                    help="Seeds the data sample, the noise and the initialisation.")
-        loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
-                                        help="A member stops once its training loss is below "
-                                   "this (the presets of the report use their own).")
-        c1, c2, c3 = st.columns(3)
-        batch_size = controls.spec_number(
-            c1, "batch_size", 0, step=32, key="batch", help="Minibatch size; 0 = full batch (every member sees "
-            "the same minibatches in the same order).")
-        lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched",
-                                   bind="query-params",
-                                   help="constant; cosine: from lr down to 0 at the last "
-                                   "epoch; step: x0.1 at half the epochs, x0.01 at 3/4.")
-        grad_clip = controls.spec_number(
-            c3, "grad_clip", 0.0, step=0.5, format="%.3g", key="clip",
-            help="Each member's gradient norm is cut to this before every step; 0 = off.")
-        replicates = common.replicates_input()
-
-        snapshots = controls.spec_number(st, "snapshots", 0, key="snaps",
-                                         help="Keep the probe representations at this many "
-                                    "log-spaced epochs besides initialisation and the end "
-                                    "(0 = off): a single run then shows every measure "
-                                    "against epoch.")
-        slots.add("optimizer", "lr", "max_epochs", "weight_decay", "seed", "loss_tol",
-                  "batch_size", "lr_schedule", "grad_clip", "snapshots")
-
-    st.subheader("Measure")
-    measure = controls.select_id(st, "Alignment measure", list(data.MEASURE_LABELS),
-                                 index=2, key="measure",
-                                 help="; ".join(f"**{k}**: {v}" for k, v in
-                                          data.MEASURE_LABELS.items()))
-    st.caption(data.MEASURE_LABELS[measure])
-    c1, c2 = st.columns(2)
-    k = c1.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params",
-                        help="Neighbours used by the Information Imbalance.")
-    knn_k = c2.number_input("k (mutual k-NN)", 1, 500, 10, key="knn", bind="query-params")
-    slots.add("k", "knn_k")
-    slots.fallback()
+side = sidebar.sidebar(PAGE, slots, swept, on_dataset_change=_on_dataset_change,
+                       on_noise_change=_fit_series)
+noise, replicates = side["noise"], side["replicates"]
+measure, k, knn_k = side["measure"], side["k"], side["knn_k"]
 
 
 def _base() -> ExperimentSpec:
+    v = side
     return ExperimentSpec(
-        dataset=dataset, dataset_params=params, n_train=int(n_train), n_probe=int(n_probe),
-        noise=noise, snr_db=float(snr_db), label_noise=float(label_noise),
-        label_noise_kind=label_kind, architecture=architecture, width=int(width),
-        depth=int(depth), activation=activation, ensemble_size=int(K),
-        shared_init=bool(shared_init), init_scale=float(init_scale), optimizer=optimizer,
-        lr=float(lr), max_epochs=int(max_epochs), weight_decay=float(weight_decay),
-        loss_tol=float(loss_tol), seed=int(seed), batch_size=int(batch_size),
-        lr_schedule=lr_schedule, grad_clip=float(grad_clip), snapshots=int(snapshots))
+        dataset=v["dataset"], dataset_params=v["dataset_params"], n_train=int(v["n_train"]),
+        n_probe=int(v["n_probe"]), noise=v["noise"], snr_db=float(v["snr_db"]),
+        label_noise=float(v["label_noise"]), label_noise_kind=v["label_noise_kind"],
+        architecture=v["architecture"], width=int(v["width"]), depth=int(v["depth"]),
+        activation=v["activation"], ensemble_size=int(v["ensemble_size"]),
+        shared_init=bool(v["shared_init"]), init_scale=float(v["init_scale"]),
+        optimizer=v["optimizer"], lr=float(v["lr"]), max_epochs=int(v["max_epochs"]),
+        weight_decay=float(v["weight_decay"]), loss_tol=float(v["loss_tol"]),
+        seed=int(v["seed"]), batch_size=int(v["batch_size"]), lr_schedule=v["lr_schedule"],
+        grad_clip=float(v["grad_clip"]), snapshots=int(v["snapshots"]))
 
 
 base = common.build(_base, slots)
@@ -409,22 +282,9 @@ if sweep is None:
 specs = sweep.specs()
 fp = "sweep:" + "|".join(s.content_hash() for s in specs)
 
-job = common.current_job(PAGE)
-rows = common.sweep_rows(cache, sweep, job)
-missing = [r for r in rows if r["summary"] is None]
-
-run_row = teach.control_row()  # wraps at 800 px
-clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
-                         key="run_btn", disabled=not missing)
 unit = "points" if sweep.replicates == 1 else f"runs ({sweep.replicates} seeds per point)"
-run_row.caption(shipped.status_text(rows, unit) + ".")
-shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
-if missing and (clicked or (auto and not common.already_started(fp)
-                            and settle.ready(PAGE, fp)  # not from a half-made edit
-                            and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
-    common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
-job = common.job_panel(PAGE)
-teach.reproduce(base, sweep.axes, sweep.replicates)
+rows, job = run_panel.sweep_run_panel(
+    PAGE, fp, cache, sweep, auto, status=lambda rows: shipped.status_text(rows, unit) + ".")
 
 frame = runview.sweep_frame(rows, x_axis=x_axis, series=series, measure=measure, k=int(k),
                             knn_k=int(knn_k))

@@ -3,17 +3,28 @@ as heatmaps, the information-imbalance plane, best-matching layers and a table."
 
 from __future__ import annotations
 
-
 import hashlib
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from noisealign.engine.own_models.pairs import (KNN_METRICS, MEASURE_LABELS, MEASURES, Limits, best_matches,
-                            compare, example_arrays, ii_plane, load_arrays, matrix,
-                            split_name, to_csv, to_json)
 from noisealign.engine.base.validation import max_k
+from noisealign.engine.own_models.pairs import (
+    KNN_METRICS,
+    MEASURE_LABELS,
+    MEASURES,
+    Limits,
+    best_matches,
+    compare,
+    example_arrays,
+    ii_plane,
+    load_arrays,
+    matrix,
+    split_name,
+    to_csv,
+    to_json,
+)
 from noisealign.ui import controls, plots, router
 from noisealign.ui import page_support as common
 
@@ -153,7 +164,7 @@ try:
     subsample, repeats = None, 0
     if n > EXACT_MAX:
         with st.sidebar:
-            st.subheader("Subsets (N > %s)" % f"{EXACT_MAX:,}")
+            st.subheader(f"Subsets (N > {EXACT_MAX:,})")
             subsample = int(st.number_input(
                 "Points per subset", PAGE_LIMITS.min_points, EXACT_MAX, 2000, key="sub",
                 bind="query-params", help=f"N = {n:,} is above the page's exact limit "

@@ -7,14 +7,14 @@ import json
 
 import streamlit as st
 
+from noisealign.engine.base.errors import SpecError
+from noisealign.engine.base.validation import max_k
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
-from noisealign.engine.base.validation import max_k
-from noisealign.ui import controls, infoview, notes, plots, router, settle, stale, teach
+from noisealign.ui import controls, infoview, notes, plots, router, run_panel, stale, teach
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
-from noisealign.engine.base.errors import SpecError
 
 router.ensure_router()
 
@@ -99,7 +99,8 @@ with st.sidebar:
                                 help="Hidden widths to sweep (the x axis, as parameters); "
                                 "for the CNN, its conv channels.")
     c1, c2 = st.columns(2)
-    depth = c1.number_input("Hidden layers", *common.spec_range("depth"), 1, key="depth",
+    depth_lo, depth_hi = common.spec_range("depth")  # unpacked: mypy matches the overloads
+    depth = c1.number_input("Hidden layers", depth_lo, depth_hi, 1, key="depth",
                             bind="query-params", disabled=architecture == "cnn",
                             help="The CNN's layout is fixed (two conv blocks and a dense "
                             "layer)." if architecture == "cnn" else None)
@@ -167,23 +168,11 @@ if sweep is None:
 base = sweep.base
 specs = sweep.specs()
 fp = "info:" + "|".join(s.content_hash() for s in specs)
-job = common.current_job(PAGE)
-rows = common.sweep_rows(cache, sweep, job)
-missing = [r for r in rows if r["summary"] is None]
-
-run_row = teach.control_row()  # wraps at 800 px
-clicked = run_row.button("Run", type="primary", icon=":material/play_arrow:",
-                         key="run_btn", disabled=not missing)
-shipped.recompute_button(run_row, PAGE, fp, rows, lambda m, sid: m.submit_sweep(sweep, sid))
-run_row.caption(shipped.status_text(rows, "runs")
-           + f" · threshold P = n · classes = {base.fitted_values():,}"
-           + f" · device {common.device_label()}")
-if missing and (clicked or (auto and not common.already_started(fp)
-                            and settle.ready(PAGE, fp)  # not from a half-made edit
-                            and common.auto_run_ok(fp, [r["spec"] for r in missing]))):
-    common.start_job(PAGE, fp, lambda m, sid: m.submit_sweep(sweep, sid))
-job = common.job_panel(PAGE)
-teach.reproduce(base, sweep.axes, sweep.replicates)
+rows, job = run_panel.sweep_run_panel(
+    PAGE, fp, cache, sweep, auto,
+    status=lambda rows: shipped.status_text(rows, "runs")
+    + f" · threshold P = n · classes = {base.fitted_values():,}"
+    + f" · device {common.device_label()}")
 
 frame = infoview.info_frame(rows, k=int(k), random_features=random_features)
 if frame.empty:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from noisealign.ui import router
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
+from noisealign.ui import router
 
 router.ensure_router()
 

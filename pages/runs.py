@@ -8,11 +8,11 @@ import time
 
 import streamlit as st
 
-from noisealign.engine.store import labels as runlabels
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.base.validation import for_markdown
-from noisealign.ui import plots, router, runview
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.store import labels as runlabels
 from noisealign.ui import page_support as common
+from noisealign.ui import plots, router, runview
 from noisealign.ui import tables as data
 
 router.ensure_router()

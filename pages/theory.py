@@ -11,11 +11,11 @@ import streamlit as st
 
 from noisealign.engine import theory
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.ui import controls, labels, notes, plots, router, teach
+from noisealign.ui import controls, labels, notes, router, teach, theory_plots
 from noisealign.ui import page_support as common
-from noisealign.ui import tables as data
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
+from noisealign.ui import tables as data
 
 router.ensure_router()
 
@@ -105,7 +105,7 @@ def _snr_curves(n: float, snr_dbs: np.ndarray) -> dict:
 
 try:
     if x_axis == "snr_db":
-        n_fixed = float(max(2, int(round(nd_at * d))))  # as the simulations' n
+        n_fixed = float(max(2, round(nd_at * d)))  # as the simulations' n
         curves = _snr_curves(n_fixed, np.linspace(snr_range[0], snr_range[1], 400))
     else:
         n_values = np.linspace(max(1.0, nd_range[0] * d), nd_range[1] * d, 600)
@@ -175,7 +175,7 @@ with st.sidebar:
 def _sim_base() -> ExperimentSpec:
     return ExperimentSpec(dataset="linear-teacher", dataset_params={"d": int(d)},
                           noise="target", snr_db=float(snr_db),
-                          n_train=max(2, int(round(nd_at * d))) if x_axis == "snr_db"
+                          n_train=max(2, round(nd_at * d)) if x_axis == "snr_db"
                           else 2 * int(d),
                           n_probe=int(probe), width=int(width), depth=1, activation="linear",
                           bias=False, ensemble_size=int(K), init_scale=float(init_scale),
@@ -190,7 +190,7 @@ def _sim_sweep():
         snrs = sorted(common.number_list(sim_text, "sim_snr", lo=lo, hi=hi, max_items=12))
         return Sweep(_sim_base(), {"snr_db": snrs})
     nds = common.number_list(sim_text, "sim_nd", lo=0.02, hi=10.0, max_items=12)
-    ns = sorted({max(2, int(round(v * d))) for v in nds})
+    ns = sorted({max(2, round(v * d)) for v in nds})
     return Sweep(_sim_base(), {"n_train": ns})
 
 
@@ -224,7 +224,7 @@ def _explorer_sweep(entries: list, sim: ExperimentSpec | None
     this n (SNR axis), runs that differ only along the x axis. The largest such group
     (at least two points), other than this page's own simulations; else an empty frame."""
     field = "snr_db" if x_axis == "snr_db" else "n_train"
-    n_fixed_ = max(2, int(round(nd_at * d))) if x_axis == "snr_db" else None
+    n_fixed_ = max(2, round(nd_at * d)) if x_axis == "snr_db" else None
     groups: dict[str, list] = {}
     for e in entries:
         sp = e.get("spec") or {}
@@ -276,7 +276,7 @@ if base is not None:
     sims = _sim_frame(rows, "simulated")
 explorer, explorer_spec = _explorer_sweep(common.cache_entries(), base)
 
-fig = plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
+fig = theory_plots.theory_figure(curves, x=x_axis, sims=sims, explorer=explorer, log_error=log_err,
                           large_d=large_d)
 teach.chart(st, fig, key="theory_chart")
 if base is not None:

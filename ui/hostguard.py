@@ -25,7 +25,8 @@ proxy, add its public name: ``--server.allowedHosts noisealign.lab.example.org``
 from __future__ import annotations
 
 import gc
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -78,7 +79,7 @@ def origin_ok(origin: str | None, host: str | None) -> bool:
     if origin is None:
         return True
     parsed = urlparse(origin)
-    return parsed.scheme in ("http", "https") and bool(host) and \
+    return parsed.scheme in ("http", "https") and host is not None and bool(host) and \
         parsed.netloc.lower() == host.lower() and not parsed.path.strip("/")
 
 

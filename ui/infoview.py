@@ -4,16 +4,17 @@ another k than the summaries', from the stored representations."""
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.base.stats import mean_sem
-from noisealign.ui import runview
+from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.ui import page_support as common
+from noisealign.ui import runview
 from noisealign.ui import tables as data
 
 INFO_KEYS = ("ii_h_to_y", "ii_pen_to_out")

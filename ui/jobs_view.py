@@ -19,8 +19,8 @@ from typing import Any
 
 import streamlit as st
 
-from noisealign.engine.compute.jobs import ACTIVE, DONE, FAILED, Job, JobView
 from noisealign.engine.base.validation import for_markdown
+from noisealign.engine.compute.jobs import ACTIVE, DONE, FAILED, Job, JobView
 from noisealign.ui import page_support as common
 
 ACTIVE_POLL_SECONDS = 1.0

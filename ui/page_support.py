@@ -19,14 +19,16 @@ import math
 import os
 import re
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import streamlit as st
 
-from noisealign.engine.compute.jobs import ACTIVE, DONE, BusyError, Job, JobManager
 from noisealign.engine.base.errors import SpecError
 from noisealign.engine.base.units import format_seconds
 from noisealign.engine.base.validation import for_markdown, show
+from noisealign.engine.compute.jobs import ACTIVE, DONE, BusyError, Job, JobManager
+
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
@@ -68,7 +70,7 @@ def _services(cache_dir: str) -> tuple[Any, JobManager]:
     if os.environ.get("NOISEALIGN_POOL", "1").strip() != "0":
         try:
             pool = shared_pool()
-        except Exception:  # noqa: BLE001 -- no processes here: jobs train in-thread
+        except Exception:
             log.warning("no warm worker processes: sweeps train in the job's thread",
                         exc_info=True)
     manager = JobManager(cache, admit=admit, admit_sweep=admit_sweep,
@@ -117,8 +119,9 @@ def device_label() -> str:
     return device_name(resolve_device("auto"))
 
 
-def spec_range(field: str, floor: float | None = None) -> tuple:
-    """``(lowest, highest)`` that :class:`engine.ExperimentSpec` accepts for ``field``.
+def spec_range(field: str, floor: float | None = None) -> tuple[Any, Any]:
+    """``(lowest, highest)`` that :class:`engine.ExperimentSpec` accepts for ``field``:
+    ints for an int field, floats for a float field (hence ``Any``).
 
     The one source of the bounds a page's controls show (the spec's rule tables), so a
     control never offers what the engine refuses, nor refuses what it accepts. A float
@@ -423,7 +426,7 @@ def auto_run_ok(fingerprint: str, specs: list) -> bool:
             check(specs[0]) if len(specs) == 1 else check_sweep(specs)
         except ValueError as e:
             refusal = str(e)
-        except Exception:  # noqa: BLE001 -- Run will report it
+        except Exception:  # noqa: BLE001, S110 -- Run will report it
             pass
         memo[("refusal", fingerprint)] = refusal
     if refusal:

@@ -7,8 +7,9 @@ table the page offers as CSV, so what is downloaded is what is drawn.
 from __future__ import annotations
 
 import copy
+import itertools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ THRESHOLD_COLOR = "#555555"
 # A horizontal legend under the whole figure (anchored to the figure, not the plot area,
 # so Plotly makes room for it below the x axis title however many rows it wraps to at a
 # narrow width; a legend at a fixed y = -0.2 of the plot covered the title at 800 px).
-LEGEND_BELOW = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0)
+LEGEND_BELOW = {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0}
 
 
 # ----------------------------------------------------------------------------- threshold
@@ -58,7 +59,7 @@ def _vline(fig: go.Figure, x: float | None, *, rows: Sequence[int] = (1,),
         if i == 0:
             fig.add_annotation(x=math.log10(x) if log_x else x, y=1.0, yref="y domain",
                                xref="x", text=" " + label, showarrow=False, yanchor="top",
-                               xanchor="left", font=dict(size=11, color=THRESHOLD_COLOR),
+                               xanchor="left", font={"size": 11, "color": THRESHOLD_COLOR},
                                row=r, col=1)
 
 
@@ -77,11 +78,11 @@ def _band(fig: go.Figure, x, mean, err, color: str, name: str, *, row: int, col:
     rgba = _rgba(color, 0.18)
     fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]),
                              y=np.concatenate([mean + err, (mean - err)[::-1]]),
-                             mode="lines", fill="toself", fillcolor=rgba, line=dict(width=0),
+                             mode="lines", fill="toself", fillcolor=rgba, line={"width": 0},
                              hoverinfo="skip", showlegend=False, legendgroup=legendgroup or name),
                   row=row, col=col)
     fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=name,
-                             line=dict(color=color, dash=dash), marker=dict(size=8),
+                             line={"color": color, "dash": dash}, marker={"size": 8},
                              customdata=customdata, showlegend=showlegend,
                              legendgroup=legendgroup or name,
                              hovertemplate=hover or "%{x}: %{y:.4g}<extra>" + name + "</extra>"),
@@ -140,10 +141,10 @@ def log_ticks(values: Sequence[float], max_ticks: int = 8) -> dict:
                 if x is not None and math.isfinite(float(x)) and float(x) > 0})
     if not v:
         return {}
-    apart = all(b / a >= 1.3 for a, b in zip(v[:-1], v[1:]))
+    apart = all(b / a >= 1.3 for a, b in itertools.pairwise(v))
     ticks = v if len(v) <= max_ticks and apart else nice_log_ticks(v[0], v[-1])
     return {"tickvals": ticks, "ticktext": [tick_text(t) for t in ticks],
-            "minor": dict(showgrid=False, ticks=""), "hoverformat": ",.4~r"}
+            "minor": {"showgrid": False, "ticks": ""}, "hoverformat": ",.4~r"}
 
 
 # Axes always drawn linear, whatever their values: an SNR in dB is already a log scale
@@ -229,16 +230,16 @@ def presentation_style(fig: go.Figure) -> go.Figure:
     ticks, legend, subplot titles and annotations, hover labels) large, lines and markers
     thicker, the figure taller to keep the plot area. The data are untouched."""
     fig = copy.deepcopy(fig)  # a copy: the page's own figure stays as it is
-    fig.update_layout(font=dict(size=PRESENT_FONT),
-                      legend=dict(font=dict(size=PRESENT_FONT)),
-                      hoverlabel=dict(font=dict(size=PRESENT_FONT)),
+    fig.update_layout(font={"size": PRESENT_FONT},
+                      legend={"font": {"size": PRESENT_FONT}},
+                      hoverlabel={"font": {"size": PRESENT_FONT}},
                       height=int((fig.layout.height or 450) * 1.25))
-    fig.update_xaxes(title_font=dict(size=PRESENT_TITLE_FONT),
-                     tickfont=dict(size=PRESENT_TICK_FONT), automargin=True)
-    fig.update_yaxes(title_font=dict(size=PRESENT_TITLE_FONT),
-                     tickfont=dict(size=PRESENT_TICK_FONT), automargin=True)
+    fig.update_xaxes(title_font={"size": PRESENT_TITLE_FONT},
+                     tickfont={"size": PRESENT_TICK_FONT}, automargin=True)
+    fig.update_yaxes(title_font={"size": PRESENT_TITLE_FONT},
+                     tickfont={"size": PRESENT_TICK_FONT}, automargin=True)
     if fig.layout.title and fig.layout.title.text:
-        fig.update_layout(title_font=dict(size=PRESENT_TITLE_FONT))
+        fig.update_layout(title_font={"size": PRESENT_TITLE_FONT})
     fig.update_annotations(font_size=PRESENT_FONT)  # subplot titles, threshold labels
     for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
         _fewer_ticks(axis)  # large labels need more room each
@@ -255,7 +256,7 @@ def presentation_style(fig: go.Figure) -> go.Figure:
             if marker.line is not None and isinstance(marker.line.width, (int, float)):
                 trace.marker.line.width = max(2.5, marker.line.width * PRESENT_LINE_SCALE)
         if trace.type == "heatmap":
-            trace.textfont = dict(size=PRESENT_TICK_FONT)
+            trace.textfont = {"size": PRESENT_TICK_FONT}
     for shape in fig.layout.shapes or ():  # the dashed threshold lines
         if shape.line is not None:
             shape.line.width = max(2.5, (shape.line.width or 1.5) * PRESENT_LINE_SCALE)
@@ -331,8 +332,8 @@ def sweep_figure(df: pd.DataFrame, *, x: str, x_label: str, measure_label: str,
     fig.update_xaxes(title_text=x_label, row=2, col=1, type="log" if log_x else "linear",
                      **ticks)
     fig.update_xaxes(type="log" if log_x else "linear", row=1, col=1, **ticks)
-    fig.update_layout(height=560, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.04, x=0),
+    fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0},
                       hovermode="closest", clickmode="event+select",
                       showlegend=series_label is not None)
     return fig
@@ -352,7 +353,7 @@ def heatmap_figure(matrix: np.ndarray, *, title: str, zmin: float | None = None,
                                hovertemplate="from %{y} to %{x}: %{z:.4f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", title_text="member a (from)")
     fig.update_xaxes(title_text="member b (to)", side="bottom")
-    fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(title=title, height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 
@@ -366,7 +367,7 @@ def members_figure(test_error: np.ndarray, train_loss: np.ndarray, *, error_labe
                   row=1, col=1)
     fig.add_trace(go.Bar(x=labels, y=train_loss, marker_color=PALETTE[4], name=loss_label),
                   row=1, col=2)
-    fig.update_layout(height=300, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(height=300, showlegend=False, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 
@@ -389,12 +390,12 @@ def id_layers_figure(ids: dict) -> go.Figure:
                     + ("" if state == "trained" else ", untrained"))
             fig.add_trace(go.Scatter(
                 x=block["layers"], y=block[method + "_mean"], mode="lines+markers", name=name,
-                error_y=dict(type="data", array=np.nan_to_num(
-                    np.asarray(block[method + "_sem"], float)), visible=True),
-                line=dict(color=PALETTE[j], dash=dash), marker=dict(size=8),
+                error_y={"type": "data", "array": np.nan_to_num(
+                    np.asarray(block[method + "_sem"], float)), "visible": True},
+                line={"color": PALETTE[j], "dash": dash}, marker={"size": 8},
                 hovertemplate="%{x}: ID %{y:.3g}<extra>" + name + "</extra>"))
-    fig.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10),
-                      title=dict(text="Intrinsic dimension per layer", font=dict(size=14)),
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      title={"text": "Intrinsic dimension per layer", "font": {"size": 14}},
                       yaxis_title="intrinsic dimension",
                       legend=LEGEND_BELOW)
     fig.update_yaxes(rangemode="tozero")
@@ -428,7 +429,7 @@ def id_sweep_figure(df: pd.DataFrame, *, threshold: float | None, x_label: str) 
                          **ticks)
         fig.update_yaxes(title_text="intrinsic dimension" if c == 1 else None,
                          rangemode="tozero", row=1, col=c)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend=LEGEND_BELOW)
     return fig
 
@@ -482,7 +483,7 @@ def information_figure(df: pd.DataFrame, *, threshold: float | None,
         fig.add_annotation(x=math.log10(threshold) if log_x else threshold, y=1.0,
                            yref="y domain", xref="x", text=" P = n · classes",
                            showarrow=False, yanchor="top", xanchor="left",
-                           font=dict(size=11, color=THRESHOLD_COLOR), row=1, col=1)
+                           font={"size": 11, "color": THRESHOLD_COLOR}, row=1, col=1)
     ticks = log_ticks(df["n_parameters"]) if log_x else {}
     for c in (1, 2):
         fig.update_xaxes(title_text="parameters P per network", type="log" if log_x else "linear",
@@ -490,7 +491,7 @@ def information_figure(df: pd.DataFrame, *, threshold: float | None,
     err_range = error_axis_range(df["error_mean"], df["error_sem"], chance=chance)
     if err_range is not None:
         fig.update_yaxes(range=err_range, row=1, col=2)
-    fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(height=430, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend=LEGEND_BELOW)
     return fig
 
@@ -508,8 +509,8 @@ def loss_figure(df: pd.DataFrame, *, x_label: str, y_label: str) -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=part["loss"], y=part["pen_out"], mode="markers",
                 name=name + ("" if filled else " (under-parameterised)"),
-                marker=dict(size=10, color=color if filled else "white",
-                            line=dict(color=color, width=2)),
+                marker={"size": 10, "color": color if filled else "white",
+                            "line": {"color": color, "width": 2}},
                 customdata=np.stack([part["n_parameters"], part["width"]], axis=1),
                 hovertemplate=(x_label + " %{x:.3g}<br>" + y_label
                                + " %{y:.3g}<br>P %{customdata[0]}, width %{customdata[1]}"
@@ -518,135 +519,12 @@ def loss_figure(df: pd.DataFrame, *, x_label: str, y_label: str) -> go.Figure:
     fig.update_xaxes(title_text=x_label, type="log" if log_x else "linear",
                      **(log_ticks(df["loss"]) if log_x else {}))
     fig.update_yaxes(title_text=y_label)
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),
+    fig.update_layout(height=380, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend=LEGEND_BELOW)
     return fig
 
 
-# ----------------------------------------------------------------------------- theory
-
-
-# (curve key, legend name, colour, row): row 1 holds the measures where higher is more
-# aligned, row 2 the Information Imbalance (lower is more aligned), row 3 the test error.
-THEORY_CURVES = (
-    ("rho", "ρ = cos(β_a, β_b) (theory)", PALETTE[0], 1),
-    ("cka", "Linear CKA, finite d (theory)", PALETTE[1], 1),
-    ("ii_score", "Information Imbalance score 1 − Δ (theory)", PALETTE[2], 1),
-    ("ii", "Information Imbalance Δ (theory)", PALETTE[3], 2),
-)
-# The d -> infinity limits, drawn dotted on request (rho^2 is what CKA tends to).
-THEORY_LARGE_D = (
-    ("cka_large_d", "ρ² (linear CKA as d → ∞)", PALETTE[1], 1),
-    ("ii_score_large_d", "Information Imbalance score as d → ∞", PALETTE[2], 1),
-    ("ii_large_d", "Δ(ρ) as d → ∞", PALETTE[3], 2),
-)
-THEORY_ROWS = {"cka": 1, "ii_score": 1, "ii": 2, "test_error": 3}
-THEORY_X = {"nd": "n / d (samples per input dimension)",
-            "snr_db": "signal-to-noise ratio SNR (dB)"}
-
-
-def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = None,
-                  explorer: pd.DataFrame | None = None, log_error: bool = True,
-                  large_d: bool = False, threshold: float | None = None) -> go.Figure:
-    """Our linear model's curves against ``x`` ("nd": n/d, or "snr_db"), in three rows
-    that share the x axis: alignment where higher is more aligned (ρ, the finite-d linear
-    CKA, the II score), the Information Imbalance Δ (lower is more aligned) on its own
-    axis, and the test error. ``large_d`` adds the d → ∞ limits dotted (ρ², ...).
-
-    ``curves``: :func:`engine.theory.curves` plus ``d`` (and ``snr_db`` for ``x="snr_db"``).
-    ``sims`` (the page's simulations) and ``explorer`` (a matching alignment-explorer
-    sweep) are markers; columns ``x`` (or ``nd``), ``measure`` (cka, ii_score, ii,
-    test_error), ``mean``, ``sem``, ``label``. ``threshold``: where to draw the
-    interpolation threshold on the x axis (default: n/d = 1 on the n/d axis, none on the
-    SNR axis, which does not move it).
-    """
-    if x == "snr_db":
-        xs = np.asarray(curves["snr_db"], float)
-    else:
-        xs = np.asarray(curves["n"], float) / float(curves["d"])
-        threshold = 1.0 if threshold is None else threshold
-    short = "n/d" if x == "nd" else "SNR (dB)"
-    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        row_heights=[0.45, 0.25, 0.3])
-    lines = [(k, n, c, r, None) for k, n, c, r in THEORY_CURVES]
-    if large_d:
-        lines += [(k, n, c, r, "dot") for k, n, c, r in THEORY_LARGE_D]
-    for key, label, color, row, dash in lines:
-        fig.add_trace(go.Scatter(x=xs, y=curves[key], mode="lines", name=label,
-                                 line=dict(color=color, width=1.5 if dash else 2.5, dash=dash),
-                                 hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>" + label
-                                 + "</extra>"), row=row, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=curves["test_error"], mode="lines",
-                             name="test error (theory)", line=dict(color=PALETTE[4], width=2.5),
-                             hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>test error"
-                             "</extra>"), row=3, col=1)
-    colors = {"cka": PALETTE[1], "ii_score": PALETTE[2], "ii": PALETTE[3],
-              "test_error": PALETTE[4]}
-    for frame, symbol in ((sims, "circle-open"), (explorer, "diamond-open")):
-        if frame is None or not len(frame):
-            continue
-        col = "x" if "x" in frame else "nd"
-        for (measure, label), g in frame.groupby(["measure", "label"], sort=False):
-            if measure not in THEORY_ROWS:
-                continue
-            g = g.sort_values(col)
-            fig.add_trace(go.Scatter(
-                x=g[col], y=g["mean"], mode="markers",
-                error_y=dict(type="data", array=np.nan_to_num(g["sem"].to_numpy(float)),
-                             visible=True),
-                marker=dict(symbol=symbol, size=11, color=colors.get(measure, "#000"),
-                            line=dict(width=2)),
-                name=label, hovertemplate=short + " %{x:.3f}: %{y:.4f}<extra>" + label
-                + "</extra>"), row=THEORY_ROWS[measure], col=1)
-    if threshold is not None:
-        for r in (1, 2, 3):
-            fig.add_vline(x=threshold, line_dash="dash", line_color=THRESHOLD_COLOR, row=r,
-                          col=1)
-        fig.add_annotation(x=threshold, y=1.0, yref="y domain", xref="x",
-                           text=" n = d (threshold)", showarrow=False, yanchor="top",
-                           xanchor="left", font=dict(size=11, color=THRESHOLD_COLOR),
-                           row=1, col=1)
-    # 0..1 scales, widened where a drawn value falls outside (a simulated Δ above 1).
-    fig.update_yaxes(title_text="alignment (higher = more aligned)",
-                     range=_unit_span(_row_values(fig, 1)), row=1, col=1)
-    fig.update_yaxes(title_text="Δ (lower = more aligned)",
-                     range=_unit_span(_row_values(fig, 2)), row=2, col=1)
-    err = np.asarray(curves["test_error"], float)
-    if sims is not None and len(sims):
-        err = np.concatenate([err, sims.loc[sims["measure"] == "test_error", "mean"]
-                              .to_numpy(float)])
-    log_error = log_error and all_positive(err)  # a log axis would drop an error of 0
-    fig.update_yaxes(title_text="test error (MSE, clean targets)",
-                     type="log" if log_error else "linear", row=3, col=1,
-                     **(log_ticks(err) if log_error else {}))
-    fig.update_xaxes(title_text=THEORY_X.get(x, x), row=3, col=1)
-    fig.update_layout(height=760, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
-    return fig
-
-
-def _row_values(fig: go.Figure, row: int) -> list[float]:
-    """Every y value (with its error bar) drawn in subplot ``row`` of a one-column figure."""
-    ref = "y" if row == 1 else f"y{row}"
-    out: list[float] = []
-    for tr in fig.data:
-        if (tr.yaxis or "y") != ref or tr.y is None:
-            continue
-        y = np.asarray(tr.y, float)
-        err = getattr(tr, "error_y", None)
-        e = np.asarray(err.array, float) if err is not None and err.array is not None else 0
-        out += [*(y + e).tolist(), *(y - e).tolist()]
-    return [v for v in out if math.isfinite(v)]
-
-
-def _unit_span(values: Sequence[float], lo: float = -0.02, hi: float = 1.05) -> list[float]:
-    """[lo, hi] (a 0..1 scale with a margin), widened to hold every value."""
-    v = [float(x) for x in values if math.isfinite(float(x))]
-    if not v:
-        return [lo, hi]
-    pad = 0.03 * (max(hi, max(v)) - min(lo, min(v)))
-    return [min(lo, min(v) - pad) if min(v) < lo else lo,
-            max(hi, max(v) + pad) if max(v) > hi else hi]
+# ----------------------------------------------------------------------------- own models
 
 
 def names_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str,
@@ -665,7 +543,7 @@ def names_heatmap(matrix: np.ndarray, names: Sequence[str], *, title: str,
     fig.update_yaxes(autorange="reversed", title_text=row_title, type="category")
     fig.update_xaxes(title_text=col_title, side="bottom", type="category")
     fig.update_layout(title=title, height=max(360, 60 + 34 * len(names)),
-                      margin=dict(l=10, r=10, t=40, b=10))
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 
@@ -674,17 +552,17 @@ def ii_plane_figure(points: Sequence[dict]) -> go.Figure:
     per pair, with the diagonal; below it a predicts b better than b predicts a."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1.1], y=[0, 1.1], mode="lines", name="Δ(a→b) = Δ(b→a)",
-                             line=dict(color="#999", dash="dash"), hoverinfo="skip"))
+                             line={"color": "#999", "dash": "dash"}, hoverinfo="skip"))
     fig.add_trace(go.Scatter(
         x=[p["ii_ab"] for p in points], y=[p["ii_ba"] for p in points], mode="markers",
-        name="pairs", marker=dict(size=9, color="#1f77b4"),
+        name="pairs", marker={"size": 9, "color": "#1f77b4"},
         customdata=[[p["a"], p["b"]] for p in points],
         hovertemplate="a = %{customdata[0]}<br>b = %{customdata[1]}<br>Δ(a→b) = %{x:.4f}"
                       "<br>Δ(b→a) = %{y:.4f}<extra></extra>"))
     fig.update_xaxes(title_text="Δ(a → b)", range=[0, 1.1])
     fig.update_yaxes(title_text="Δ(b → a)", range=[0, 1.1], scaleanchor="x")
     fig.update_layout(title="Information-imbalance plane", height=460, showlegend=False,
-                      margin=dict(l=10, r=10, t=40, b=10))
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
 
 
@@ -746,7 +624,7 @@ def over_training_figure(df: pd.DataFrame, *, measure: str, measure_label: str,
     fig.update_yaxes(title_text=measure_label, row=1, col=1)
     fig.update_yaxes(title_text="Δ with y clean", row=2, col=1)
     fig.update_yaxes(title_text=error_label, row=3, col=1)
-    fig.update_layout(height=640, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+    fig.update_layout(height=640, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
                       hovermode="closest", title=None)
     return fig

@@ -19,8 +19,8 @@ from typing import Any
 import streamlit as st
 
 from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.presets.catalog import PRESETS
 from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import PRESETS
 from noisealign.ui.teach import switch_page  # st.switch_page that keeps presentation mode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +45,95 @@ def _params(spec: ExperimentSpec) -> dict[str, Any]:
     return out
 
 
+def _alignment_values(spec: ExperimentSpec, axes: dict, series: dict,
+                      notes: list[str], p: dict) -> dict[str, Any]:
+    """The alignment explorer's controls for a preset (``p``: its catalog entry)."""
+    (x, xs), = axes.items()
+    v: dict[str, Any] = {
+        "dataset": spec.dataset, **_params(spec), "noise": spec.noise,
+        "snr": float(spec.snr_db), "p": float(spec.label_noise), "n": int(spec.n_train),
+        "probe": int(spec.n_probe), "arch": spec.architecture, "width": int(spec.width),
+        "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
+        "init": float(spec.init_scale), "shared": bool(spec.shared_init),
+        "opt": spec.optimizer, "lr": float(spec.lr), "epochs": int(spec.max_epochs),
+        "wd": float(spec.weight_decay), "tol": float(spec.loss_tol),
+        "seed": int(spec.seed), "mode": "Sweep", "x": x, "xs": _fmt(xs),
+        "series": "none", "ss": "", "open": "none",
+    }
+    if not math.isfinite(v["snr"]):  # label noise: the spec holds snr_db = inf
+        del v["snr"]
+    if series:
+        (s, ss), = series.items()
+        v["series"], v["ss"] = s, _fmt(ss)
+    if p["measure"] in ALIGNMENT_MEASURES:
+        v["measure"] = p["measure"]
+    else:
+        v["measure"] = "cka"
+        notes.append(f"the report's figure plots {p['measure']}: it is the bottom panel "
+                     "(test error) here, with CKA on top")
+    if not spec.bias:
+        notes.append("bias=False has no control on this page (networks here have biases)")
+    return v
+
+
+def _information_values(spec: ExperimentSpec, axes: dict, series: dict,
+                        notes: list[str]) -> dict[str, Any]:
+    """The information page's controls for a preset."""
+    rates = sorted({*axes.get("label_noise", []), *series.get("label_noise", [])}) \
+        or [float(spec.label_noise)]
+    widths = axes.get("width") or series.get("width") or [spec.width]
+    clean = [r for r in rates if r != 1.0]
+    v = {
+        "dataset": spec.dataset, **_params(spec), "n": int(spec.n_train),
+        "probe": int(spec.n_probe), "rates": _fmt(clean or [1.0]),
+        "random": 1.0 in rates, "features": True, "arch": spec.architecture,
+        "widths": _fmt(list(widths)),
+        "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
+        "seed": int(spec.seed), "epochs": int(spec.max_epochs), "lr": float(spec.lr),
+        "tol": float(spec.loss_tol), "opt": spec.optimizer, "mom": float(spec.momentum),
+        "batch": int(spec.batch_size), "sched": spec.lr_schedule,
+    }
+    fixed = {"noise": "label", "init_scale": 1.0, "bias": True,
+             "weight_decay": 0.0, "shared_init": False}
+    for field, value in fixed.items():
+        if getattr(spec, field) != value:
+            notes.append(f"{field}={getattr(spec, field)!r} has no control on this page "
+                         f"(it uses {value!r})")
+    return v
+
+
+def _theory_values(spec: ExperimentSpec, axes: dict, series: dict,
+                   notes: list[str]) -> dict[str, Any]:
+    """The theory page's controls for a preset."""
+    d = int(dict(spec.dataset_params).get("d", 50))
+    ns = list(axes.get("n_train") or series.get("n_train") or [spec.n_train])
+    if len(ns) > THEORY_MAX_ND:  # keep the ends and an even spread in between
+        idx = sorted({round(i * (len(ns) - 1) / (THEORY_MAX_ND - 1))
+                      for i in range(THEORY_MAX_ND)})
+        notes.append(f"simulates {len(idx)} of the report's {len(ns)} values of n "
+                     "(the page's limit); cached points at the others are drawn too")
+        ns = [ns[i] for i in idx]
+    nds = [n / d for n in ns]
+    snrs = list(axes.get("snr_db") or series.get("snr_db") or [spec.snr_db])
+    snr = round(min(40, max(-10, spec.snr_db)))
+    if len(snrs) > 1:
+        notes.append(f"the report sweeps SNR = {_fmt(snrs)} dB; this page shows one "
+                     f"SNR at a time ({snr} dB): change the SNR slider for the others")
+    lo = max(0.05, round(min(nds) * 20) / 20 - 0.05)
+    hi = min(5.0, max(lo + 0.05, round(max(nds) * 20) / 20 + 0.05))
+    v = {
+        "d": d, "snr": snr, "nd": (round(lo, 2), round(hi, 2)), "wd": float(spec.weight_decay),
+        "init": float(spec.init_scale), "sim_nd": _fmt(nds), "width": int(spec.width),
+        "K": int(spec.ensemble_size), "epochs": int(spec.max_epochs),
+        "seed": int(spec.seed), "probe": int(spec.n_probe), "opt": spec.optimizer,
+        "lr": float(spec.lr), "tol": float(spec.loss_tol),
+    }
+    if spec.bias or spec.activation != "linear" or spec.dataset != "linear-teacher":
+        notes.append("the theory page simulates a bias-free linear network on "
+                     "linear-teacher only")
+    return v
+
+
 def preset_values(name: str) -> tuple[str, dict[str, Any], list[str]]:
     """(page, {control key: value}, notes) that show preset ``name`` on its page.
 
@@ -60,79 +149,11 @@ def preset_values(name: str) -> tuple[str, dict[str, Any], list[str]]:
     page = p["page"]
     notes: list[str] = []
     if page == "alignment":
-        (x, xs), = axes.items()
-        v: dict[str, Any] = {
-            "dataset": spec.dataset, **_params(spec), "noise": spec.noise,
-            "snr": float(spec.snr_db), "p": float(spec.label_noise), "n": int(spec.n_train),
-            "probe": int(spec.n_probe), "arch": spec.architecture, "width": int(spec.width),
-            "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
-            "init": float(spec.init_scale), "shared": bool(spec.shared_init),
-            "opt": spec.optimizer, "lr": float(spec.lr), "epochs": int(spec.max_epochs),
-            "wd": float(spec.weight_decay), "tol": float(spec.loss_tol),
-            "seed": int(spec.seed), "mode": "Sweep", "x": x, "xs": _fmt(xs),
-            "series": "none", "ss": "", "open": "none",
-        }
-        if not math.isfinite(v["snr"]):  # label noise: the spec holds snr_db = inf
-            del v["snr"]
-        if series:
-            (s, ss), = series.items()
-            v["series"], v["ss"] = s, _fmt(ss)
-        if p["measure"] in ALIGNMENT_MEASURES:
-            v["measure"] = p["measure"]
-        else:
-            v["measure"] = "cka"
-            notes.append(f"the report's figure plots {p['measure']}: it is the bottom panel "
-                         "(test error) here, with CKA on top")
-        if not spec.bias:
-            notes.append("bias=False has no control on this page (networks here have biases)")
+        v = _alignment_values(spec, axes, series, notes, p)
     elif page == "information":
-        rates = sorted({*axes.get("label_noise", []), *series.get("label_noise", [])}) \
-            or [float(spec.label_noise)]
-        widths = axes.get("width") or series.get("width") or [spec.width]
-        clean = [r for r in rates if r != 1.0]
-        v = {
-            "dataset": spec.dataset, **_params(spec), "n": int(spec.n_train),
-            "probe": int(spec.n_probe), "rates": _fmt(clean or [1.0]),
-            "random": 1.0 in rates, "features": True, "arch": spec.architecture,
-            "widths": _fmt(list(widths)),
-            "depth": int(spec.depth), "act": spec.activation, "K": int(spec.ensemble_size),
-            "seed": int(spec.seed), "epochs": int(spec.max_epochs), "lr": float(spec.lr),
-            "tol": float(spec.loss_tol), "opt": spec.optimizer, "mom": float(spec.momentum),
-            "batch": int(spec.batch_size), "sched": spec.lr_schedule,
-        }
-        fixed = {"noise": "label", "init_scale": 1.0, "bias": True,
-                 "weight_decay": 0.0, "shared_init": False}
-        for field, value in fixed.items():
-            if getattr(spec, field) != value:
-                notes.append(f"{field}={getattr(spec, field)!r} has no control on this page "
-                             f"(it uses {value!r})")
+        v = _information_values(spec, axes, series, notes)
     elif page == "theory":
-        d = int(dict(spec.dataset_params).get("d", 50))
-        ns = list(axes.get("n_train") or series.get("n_train") or [spec.n_train])
-        if len(ns) > THEORY_MAX_ND:  # keep the ends and an even spread in between
-            idx = sorted({round(i * (len(ns) - 1) / (THEORY_MAX_ND - 1))
-                          for i in range(THEORY_MAX_ND)})
-            notes.append(f"simulates {len(idx)} of the report's {len(ns)} values of n "
-                         "(the page's limit); cached points at the others are drawn too")
-            ns = [ns[i] for i in idx]
-        nds = [n / d for n in ns]
-        snrs = list(axes.get("snr_db") or series.get("snr_db") or [spec.snr_db])
-        snr = int(round(min(40, max(-10, spec.snr_db))))
-        if len(snrs) > 1:
-            notes.append(f"the report sweeps SNR = {_fmt(snrs)} dB; this page shows one "
-                         f"SNR at a time ({snr} dB): change the SNR slider for the others")
-        lo = max(0.05, round(min(nds) * 20) / 20 - 0.05)
-        hi = min(5.0, max(lo + 0.05, round(max(nds) * 20) / 20 + 0.05))
-        v = {
-            "d": d, "snr": snr, "nd": (round(lo, 2), round(hi, 2)), "wd": float(spec.weight_decay),
-            "init": float(spec.init_scale), "sim_nd": _fmt(nds), "width": int(spec.width),
-            "K": int(spec.ensemble_size), "epochs": int(spec.max_epochs),
-            "seed": int(spec.seed), "probe": int(spec.n_probe), "opt": spec.optimizer,
-            "lr": float(spec.lr), "tol": float(spec.loss_tol),
-        }
-        if spec.bias or spec.activation != "linear" or spec.dataset != "linear-teacher":
-            notes.append("the theory page simulates a bias-free linear network on "
-                         "linear-teacher only")
+        v = _theory_values(spec, axes, series, notes)
     else:  # pragma: no cover - engine/presets/catalog.py guards its pages
         raise ValueError(f"page={page!r} is invalid: allowed one of alignment, "
                          "information, theory")
@@ -290,7 +311,9 @@ def render_report(path: Path = REPORT) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        from noisealign.ui.page_support import error  # here: noisealign.ui.page_support imports the job manager
+        from noisealign.ui.page_support import (
+            error,  # here: noisealign.ui.page_support imports the job manager
+        )
         error(f"Cannot read {REPORT_REL}: {e}")
         return
     chunk: list[str] = []

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.base.stats import mean_sem, mean_std_sem
-from noisealign.ui import plots
+from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.ui import page_support as common
+from noisealign.ui import plots
 from noisealign.ui import tables as data
 
 DEFAULT_K, DEFAULT_KNN_K = 1, 10
@@ -134,7 +135,7 @@ def _has_snapshots(result: Any) -> bool:
 
 
 def _block_matches(block: Mapping[str, Any] | None, k: int, knn_k: int) -> bool:
-    return bool(block) and int(block.get("k", DEFAULT_K)) == k \
+    return block is not None and bool(block) and int(block.get("k", DEFAULT_K)) == k \
         and int(block.get("knn_k", DEFAULT_KNN_K)) == knn_k
 
 
@@ -307,16 +308,11 @@ def across_seeds(df: pd.DataFrame, *, by: Sequence[str], means: Sequence[str]) -
 # ----------------------------------------------------------------------------- one run
 
 
-def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result: Any,
-             measure: str, k: int, knn_k: int, key: str) -> None:
-    """Metrics, the K x K heatmap of ``measure``, per-member errors and downloads."""
-    if result is None:
-        result = load_result(spec)
-    stats, matrix = measure_of(spec, summary, measure, k, knn_k, result=result)
-    err = data.error_stat(summary) if summary else None
-    if (err is None or not math.isfinite(err["mean"])) and result is not None:
-        err = mean_std_sem(result.test_error)  # one ddof (1) for std and sem
-
+def _run_metrics(spec: ExperimentSpec, stats: Mapping[str, Any] | None,
+                 err: Mapping[str, Any] | None, result: Any, *, measure: str, k: int,
+                 knn_k: int) -> None:
+    """The row of four metrics above a run: its alignment, test error, P / (n·outputs)
+    and training time."""
     short = data.MEASURE_SHORT[measure]
     c = st.columns(4)
     if stats:
@@ -337,6 +333,20 @@ def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result:
     if result is not None:
         c[3].metric("Training", f"{result.timings.get('train', math.nan):.1f} s",
                     help=f"{int(np.max(result.epochs))} epochs at most, on {result.device}")
+
+
+def show_run(spec: ExperimentSpec, *, summary: Mapping[str, Any] | None, result: Any,
+             measure: str, k: int, knn_k: int, key: str) -> None:
+    """Metrics, the K x K heatmap of ``measure``, per-member errors and downloads."""
+    if result is None:
+        result = load_result(spec)
+    stats, matrix = measure_of(spec, summary, measure, k, knn_k, result=result)
+    err = data.error_stat(summary) if summary else None
+    if (err is None or not math.isfinite(err["mean"])) and result is not None:
+        err = mean_std_sem(result.test_error)  # one ddof (1) for std and sem
+
+    short = data.MEASURE_SHORT[measure]
+    _run_metrics(spec, stats, err, result, measure=measure, k=k, knn_k=knn_k)
 
     left, right = st.columns([1, 1])
     if matrix is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import MutableMapping
+from collections.abc import MutableMapping
 
 import streamlit as st
 

@@ -8,7 +8,8 @@ then on). Auto-run never starts them: they are not missing.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from noisealign.engine.base.stats import mean_sem
+from noisealign.engine.base.units import format_bytes
+from noisealign.engine.compute.export import json_safe
 from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
 from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.base.stats import mean_sem
-from noisealign.engine.base.units import format_bytes
-from noisealign.engine.compute.export import json_safe  # noqa: F401  (strict JSON for downloads; used by pages)
 
 # The summary measures' labels with their formula, and short: the registry's.
 MEASURE_LABELS = registry_labels(SUMMARY_MEASURES, "description")
@@ -210,7 +211,8 @@ def run_label(row: Mapping[str, Any]) -> str:
     name = f"“{row['name']}” · " if row.get("name") else ""
     act = f" · {row['activation']}" if row.get("activation") else ""
     init = row.get("init_scale")
-    init = f" · init={float(init):g}" if isinstance(init, (int, float)) and init == init else ""
+    init = (f" · init={float(init):g}"
+            if isinstance(init, (int, float)) and not math.isnan(init) else "")
     return (f"{name}{row['dataset']} · {row['noise']}{lvl} · n={row['n_train']} · "
             f"width={row['width']}{act}{init} · K={row['K']} · seed={row['seed']} "
             f"({row['key'][:8]})")
@@ -488,7 +490,9 @@ def over_training_frame(block: Mapping[str, Any] | None) -> pd.DataFrame:
     epochs = [int(e) for e in block["epochs"]]
     out: dict[str, list] = {"epoch": epochs}
     for s in OVER_TRAINING_SERIES:
-        part = block.get(s) if isinstance(block.get(s), Mapping) else {}
+        part = block.get(s)
+        if not isinstance(part, Mapping):
+            part = {}
         for f in ("mean", "sem"):
             vals = list(part.get(f) or [])
             out[f"{s}_{f}"] = [_num(v) for v in vals] + [math.nan] * (len(epochs) - len(vals))

@@ -16,7 +16,8 @@ The pure parts (:func:`page_url`) are testable without Streamlit.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
@@ -94,7 +95,7 @@ def current_url() -> str:
     controls write themselves into the URL: ``bind="query-params"``)."""
     address = st.context.url or ""
     qp = st.query_params
-    return page_url(address, {k: qp.get_all(k) for k in qp.keys()})
+    return page_url(address, {k: qp.get_all(k) for k in qp})
 
 
 # The copy button runs in the browser: Streamlit has no clipboard API. It copies the

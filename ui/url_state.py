@@ -40,8 +40,7 @@ def bound_values() -> dict[str, Any] | None:
     its default, and None for one at its default; None outside a script run or where the
     internals differ."""
     try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import \
-            get_script_run_ctx
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
         from streamlit.runtime.state.query_params import _coerce_value_for_query_url
     except ImportError:  # pragma: no cover - another Streamlit
         return None
@@ -119,7 +118,7 @@ def reconcile(*, stopping: bool = False) -> bool:
     try:
         qp._query_params = merged(dict(qp._query_params), bound)
         _send(ctx, qp, stopping=stopping)
-    except Exception:  # pragma: no cover - internals changed: the URL stays as it is
+    except Exception:  # noqa: BLE001  # pragma: no cover - internals changed: the URL stays as it is
         _LOG.exception("could not write the URL")
         return False
     return True

@@ -19,7 +19,8 @@ user's and ends the guard.
 from __future__ import annotations
 
 import time
-from typing import Any, MutableMapping
+from collections.abc import MutableMapping
+from typing import Any
 
 import streamlit as st
 

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from noisealign.engine.presets.catalog import PRESETS
+from noisealign.ui import plots, theory_plots
 from tests.app.test_app import chart_specs, no_exception, open_app
-from noisealign.ui import plots
 
 
 def test_wants_log_only_where_every_value_is_positive():
@@ -68,7 +68,7 @@ def test_theory_figure_widens_its_unit_scales_for_values_above_1():
     curves = dict(theory.curves(50, 10.0, np.linspace(5, 300, 40)), d=50)
     sims = pd.DataFrame({"nd": [1.0, 2.0], "measure": ["ii", "test_error"],
                          "mean": [1.08, 0.0], "sem": [0.03, 0.0], "label": "sim", })
-    fig = plots.theory_figure(curves, sims=sims)
+    fig = theory_plots.theory_figure(curves, sims=sims)
     assert plots.points_outside(fig) == []
     assert fig.layout.yaxis2.range[1] >= 1.11
     assert fig.layout.yaxis3.type != "log", "an error of 0 would vanish from a log axis"
