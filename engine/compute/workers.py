@@ -25,7 +25,8 @@ import importlib.util
 import math
 import os
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 ENV_VAR = "NOISEALIGN_WORKERS"
 MAX_WORKERS = 256
@@ -89,7 +90,6 @@ def _plain_main() -> Iterator[None]:
 
 def _warm_task() -> int:
     """Runs in a worker: import what a point needs, so the first point pays nothing."""
-    import noisealign.engine as engine
     import noisealign.engine.pipeline.run  # noqa: F401 -- the fork server has it; spawn does not
     return os.getpid()
 
