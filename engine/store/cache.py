@@ -539,8 +539,7 @@ class ResultCache:
                              shared=self._usable)
 
     def _usable(self) -> bool:
-        # An unavailable cache stores nothing: other processes could not load this
-        # result anyway, so only threads of this process wait for each other.
+        """Whether the cache opens: only then do its locks reach other processes."""
         return self._open() is not None
 
     def get_or_compute(self, spec: ExperimentSpec, *, progress: Any = None,
