@@ -1,21 +1,17 @@
 """Packaging: pyproject's dependency ranges admit a current stack, requirements.txt keeps
-the project's exact pins, diskcache's private parts that engine/store/cache.py uses exist in the
-installed release (within pyproject's bound), and the licence / changelog / citation
-files are there."""
+the project's exact pins, and the licence / changelog / citation files are there (the
+diskcache internals the cache uses: tests/store/test_diskcache_adapter.py)."""
 
 from __future__ import annotations
 
-import inspect
 import re
-import tomllib
 from pathlib import Path
 
-import diskcache
+import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
 
 import noisealign.engine as engine
-from noisealign.engine.store import cache as engine_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -35,28 +31,6 @@ def test_requirements_keep_the_projects_exact_pins():
     text = (ROOT / "requirements.txt").read_text()
     assert re.search(r"^torch==2\.13\.0$", text, re.M)
     assert re.search(r"^dadapy==", text, re.M)
-
-
-def test_installed_diskcache_is_within_the_bound_and_has_the_internals_used():
-    assert DEPS["diskcache"].specifier.contains(Version(diskcache.__version__))
-    # the Disk methods _SafeDisk overrides, with the arguments it passes on
-    for method in ("put", "get", "store", "fetch", "remove", "filename", "_write"):
-        base = inspect.signature(getattr(diskcache.Disk, method))
-        ours = inspect.signature(getattr(engine_cache._SafeDisk, method))
-        assert list(base.parameters)[:len(ours.parameters)] == list(ours.parameters), method
-    for name in ("UNKNOWN", "MODE_RAW", "MODE_BINARY"):
-        assert hasattr(diskcache.core, name)
-
-
-def test_diskcache_index_reads_work_on_a_real_cache(tmp_path):
-    c = engine_cache.ResultCache(tmp_path / "c")
-    dc = c._open()
-    assert isinstance(dc._disk, engine_cache._SafeDisk)
-    dc.set("m/x", b"payload")
-    rows = dc._sql("SELECT key, raw, mode, filename, value, size FROM Cache").fetchall()
-    assert rows and rows[0][0] == "m/x"
-    assert dc._disk.fetch(rows[0][2], rows[0][3], rows[0][4], False) == b"payload"
-    assert hasattr(dc._disk, "max_file_bytes")
 
 
 def test_license_changelog_and_citation():

@@ -1,9 +1,11 @@
 """Running the pipeline at scale, from outside it:
 
-- ``sweep``: :class:`Sweep` grids and :func:`run_sweep` (serial, process pool, Dask).
+- ``sweep``: :func:`run_sweep` (serial, process pool, Dask); ``grid``: :class:`Sweep`
+  grids and their points; ``executors``: the processes that compute them.
 - ``workers``: warm local worker processes kept for a server's sweep jobs.
-- ``jobs``: the dashboard's background jobs (:class:`JobManager`).
-- ``guard``: the resource guard, memory and time of a run estimated before it starts.
+- ``jobs``: the dashboard's background jobs (:class:`JobManager`); ``job``: one :class:`Job`.
+- ``guard``: the resource guard, memory and time of a run estimated before it starts;
+  ``calibration``: the rates it divides by; ``machine``: the memory this machine has.
 - ``time_left``: a running job's time left, the guard's estimate corrected by progress.
 - ``export``: sweep results as a table, CSV or strict JSON.
 """
@@ -11,7 +13,7 @@
 from noisealign.engine.base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
-    "Sweep": "sweep", "SweepPoint": "sweep", "SweepError": "sweep", "run_sweep": "sweep",
+    "Sweep": "grid", "SweepPoint": "grid", "SweepError": "grid", "run_sweep": "sweep",
     "JobManager": "jobs", "WarmPool": "workers", "ResourceLimitError": "guard", "estimate": "guard",
     "TimeLeft": "time_left", "sweep_table": "export",
 })

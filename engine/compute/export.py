@@ -17,13 +17,14 @@ import csv
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from noisealign.engine.base.stats import mean_sem
-from noisealign.engine.compute.sweep import REPLICATE, SweepPoint  # REPLICATE: the key replicates add
+from noisealign.engine.compute.grid import REPLICATE, SweepPoint  # REPLICATE: replicates' key
 
 
 def _flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -83,8 +84,8 @@ def aggregate(points: Sequence[SweepPoint]) -> list[dict]:
     without replicates gives one row per point with ``replicates`` = 1.
     """
     groups: dict[tuple, list[tuple[SweepPoint, dict]]] = {}
-    for p, row in zip(points, sweep_table(points)):
-        groups.setdefault(_grid_key(p.axis_values), []).append((p, row))
+    for p, table_row in zip(points, sweep_table(points)):
+        groups.setdefault(_grid_key(p.axis_values), []).append((p, table_row))
     out = []
     for members in groups.values():
         first = members[0][0]

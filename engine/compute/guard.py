@@ -40,13 +40,9 @@ The time model
 --------------
 ``epochs * (per-epoch overhead + FLOPs / matmul rate + elementwise work / memory rate)``
 plus probe evaluations at the recorded epochs and data preparation. The three rates are
-*calibrated* once per process and device (about 0.2 s): a batched matmul, an elementwise
-pass and a tiny training run of the real :func:`noisealign.engine.pipeline.train.train` with the spec's
-structure (depth, task, optimiser, activation). Calibrating in the running process
-captures what the machine delivers now, including CPU contention from other jobs.
-Calibrations are reused for :data:`CALIBRATION_TTL` seconds. Set
-``NOISEALIGN_GUARD_CALIBRATE=0`` to use the documented constants of
-:data:`DEFAULT_CALIBRATIONS` instead (deterministic; used by tests of the messages).
+*calibrated* in the running process, so they include CPU contention from other jobs
+(:mod:`noisealign.engine.compute.calibration`; ``NOISEALIGN_GUARD_CALIBRATE=0`` uses
+documented constants instead: deterministic, for tests of the messages).
 
 This module never imports streamlit.
 """
@@ -55,24 +51,36 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from noisealign.engine.base.units import format_bytes, format_seconds
+from noisealign.engine.compute.calibration import (  # noqa: F401 -- re-exported, the guard's API
+    _ACT_PASSES,
+    _CE_PER_ROW,
+    _OPT_PASSES,
+    CALIBRATE_ENV,
+    CALIBRATION_TTL,
+    DEFAULT_CALIBRATIONS,
+    Calibration,
+    _forward_seconds,
+    _resolve_device,
+    calibration_for,
+    clear_calibrations,
+    measure_calibration,
+)
+from noisealign.engine.compute.machine import available_memory_bytes, total_memory_bytes
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.base.units import format_bytes, format_seconds  # noqa: F401  (re-exported)
 
 MEMORY_ENV = "NOISEALIGN_MAX_MEMORY_GB"
 SECONDS_ENV = "NOISEALIGN_MAX_SECONDS"
-CALIBRATE_ENV = "NOISEALIGN_GUARD_CALIBRATE"
 SWEEP_SECONDS_ENV = "NOISEALIGN_MAX_SWEEP_SECONDS"
 AUTO_RUN_SECONDS_ENV = "NOISEALIGN_AUTO_RUN_SECONDS"
 DEFAULT_MAX_SWEEP_SECONDS = 4 * 3600.0  # a whole sweep: 4 CPU-hours (override: --force)
 DEFAULT_AUTO_RUN_SECONDS = 300.0        # what a dashboard link may start without a click
 DEFAULT_MAX_MEMORY_BYTES = 4 * 10**9  # 4 GB: leaves room for the OS and a browser on 8 GB
 DEFAULT_MAX_SECONDS = 600.0           # 10 minutes: longer runs belong in a script or sweep
-CALIBRATION_TTL = 300.0               # seconds a measured calibration is reused
 
 _F32 = 4  # bytes per float32
 
@@ -100,14 +108,6 @@ _MEM_CUDA = {
     "constant": 64e6,
 }
 
-# Elementwise work, in passes of the calibrated streaming rate (an in-place-like pass
-# over memory). Fitted on measured runs: bias, activation (in place) and their gradients
-# make a few passes over the activations, the fused optimisers a few over parameters,
-# moments and gradients, and cross-entropy costs about the same per row whatever the
-# class count (log-softmax over short rows vectorises poorly).
-_ACT_PASSES = 10.0
-_OPT_PASSES = {"adam": 10.0, "sgd": 4.0}
-_CE_PER_ROW = 2500.0
 
 # Data preparation: seconds (first load in a process) and bytes of in-memory pools.
 _DATA_SECONDS = {"digits": 0.5, "diabetes": 0.3, "mnist": 2.0, "fashion-mnist": 2.0,
@@ -115,20 +115,6 @@ _DATA_SECONDS = {"digits": 0.5, "diabetes": 0.3, "mnist": 2.0, "fashion-mnist": 
 _MNIST1D_SECONDS_PER_SAMPLE = 4e-4
 _POOL_POINTS = {"mnist": 70000, "fashion-mnist": 70000, "cifar10": 60000}
 _SECONDS_PER_RANDOM = 3e-8  # numpy normal draws and arithmetic, per element
-# A matmul whose smaller matrix side is m runs at about m / (m + 32) of the large-matrix
-# rate: thin matrices (few inputs, one output) are limited by memory, not arithmetic.
-_THIN_SIDE = 32.0
-
-
-def _efficiency(fan_in: int, fan_out: int) -> float:
-    m = float(min(fan_in, fan_out))
-    return m / (m + _THIN_SIDE)
-
-
-def _forward_seconds(dims: list[int], members: int, flops_per_second: float) -> float:
-    """Seconds of matmul for one point through all members (forward pass only)."""
-    return sum(2.0 * members * a * b / (flops_per_second * _efficiency(a, b))
-               for a, b in zip(dims[:-1], dims[1:]))
 
 
 class ResourceLimitError(ValueError):
@@ -139,7 +125,7 @@ class ResourceLimitError(ValueError):
     """
 
     def __init__(self, message: str, *, resource: str, needed: float, limit: float,
-                 estimate: "Estimate") -> None:
+                 estimate: Estimate) -> None:
         super().__init__(message)
         self.resource = resource
         self.needed = needed
@@ -147,33 +133,6 @@ class ResourceLimitError(ValueError):
         self.estimate = estimate
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """What a device delivers: the rates the time model divides by.
-
-    step_seconds: fixed cost of one optimisation step (dispatch, synchronisation)
-    eval_seconds: fixed cost of one evaluation pass (loss or probe forward + sync)
-    flops_per_second: batched matmul throughput on large matrices (see _efficiency)
-    elements_per_second: elementwise throughput (activations, optimiser updates)
-    """
-
-    device: str
-    step_seconds: float
-    eval_seconds: float
-    flops_per_second: float
-    elements_per_second: float
-    measured: bool = False
-
-
-# Documented constants (used when calibration is off): a 2-core laptop CPU under some load,
-# and a data-centre GPU (overheads are kernel launches; rates are fp32 without tensor cores
-# and far from peak for these small matrices).
-DEFAULT_CALIBRATIONS: dict[str, Calibration] = {
-    "cpu": Calibration("cpu", step_seconds=1.5e-3, eval_seconds=5e-4,
-                       flops_per_second=2e10, elements_per_second=1e9),
-    "cuda": Calibration("cuda", step_seconds=6e-4, eval_seconds=3e-4,
-                        flops_per_second=1e13, elements_per_second=5e10),
-}
 
 
 @dataclass(frozen=True)
@@ -208,12 +167,6 @@ class Estimate:
         if self.device == "cuda":
             text += f" ({format_bytes(self.device_memory_bytes)} on the GPU)"
         return f"{text} and {format_seconds(self.total_seconds)} on {self.device}"
-
-
-# ----------------------------------------------------------------------------- formatting
-
-
-# format_bytes, format_seconds: noisealign.engine.base.units (imported above; guard's messages use them)
 
 
 # ----------------------------------------------------------------------------- limits
@@ -253,150 +206,6 @@ def limits(max_memory_bytes: float | None = None,
             _limit("max_seconds", max_seconds, SECONDS_ENV, 1.0, DEFAULT_MAX_SECONDS))
 
 
-# ----------------------------------------------------------------------------- calibration
-
-_CAL_LOCK = threading.Lock()
-_CALIBRATIONS: dict[tuple, tuple[float, Calibration]] = {}  # key -> (monotonic time, cal)
-
-
-def _resolve_device(spec: ExperimentSpec) -> str:
-    if spec.device == "cpu":
-        return "cpu"
-    import torch
-    if spec.device == "cuda":
-        return "cuda"  # run_experiment reports a missing GPU with its own ValueError
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _calibration_enabled() -> bool:
-    return os.environ.get(CALIBRATE_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-def _median_time(fn: Callable[[], Any], sync: Callable[[], None], reps: int,
-                 clock: Callable[[], float]) -> float:
-    fn()  # warm-up: first calls allocate and select kernels
-    sync()
-    times = []
-    for _ in range(reps):
-        t = clock()
-        fn()
-        sync()
-        times.append(clock() - t)
-    times.sort()
-    return times[len(times) // 2]
-
-
-def measure_calibration(spec: ExperimentSpec, *, device: str | None = None,
-                        clock: Callable[[], float] = time.perf_counter) -> Calibration:
-    """Measure the rates for ``spec``'s structure on ``device`` (about 0.2 s when idle).
-
-    ``clock`` is the wall clock by default: the estimate then says what the machine
-    delivers now, contention included. Tests of the model pass ``time.process_time``
-    with one torch thread, so that other processes on a shared machine do not count.
-    """
-    device = device or _resolve_device(spec)
-    return _measure(device, spec.depth, spec.task, spec.optimizer, spec.activation,
-                    spec.bias, clock)
-
-
-def _measure(device: str, depth: int, task: str, optimizer: str, activation: str,
-             bias: bool, clock: Callable[[], float] = time.perf_counter) -> Calibration:
-    import torch
-
-    from noisealign.engine.pipeline.model import BatchedMLP, init_weights
-    from noisealign.engine.pipeline.train import log_epochs, train
-
-    dev = torch.device(device)
-    sync = (lambda: torch.cuda.synchronize(dev)) if device == "cuda" else (lambda: None)
-    with torch.no_grad():
-        k, n, d = 4, 512, 256
-        a = torch.randn(k, n, d, device=dev)
-        w = torch.randn(k, d, d, device=dev)
-        t_mm = _median_time(lambda: torch.bmm(a, w), sync, 5, clock)
-        flops = 2.0 * k * n * d * d / max(t_mm, 1e-9) / _efficiency(d, d)
-        # Into a buffer: how often a fresh allocation page-faults depends on the
-        # allocator's history and would make the rate jump tenfold between calls.
-        big = torch.randn(2**20, device=dev)
-        buf = torch.empty_like(big)
-        t_el = _median_time(lambda: torch.clamp_min(big, 0.0, out=buf), sync, 5, clock)
-        elems = 2**20 / max(t_el, 1e-9)
-        del a, w, big, buf
-
-    # A small network of the spec's structure, large enough that its elementwise ops
-    # run multi-threaded like real ones (thread synchronisation is much of the per-step
-    # cost on a busy CPU), small enough that the fixed costs dominate.
-    k, n, n_probe, d_in, width = 4, 256, 64, 32, 64
-    classes = 3 if task == "classification" else 1
-    dims = [d_in] + [width] * depth + [classes]
-    fwd = _forward_seconds(dims, k, flops)
-    n_params = k * sum(a * b + b for a, b in zip(dims[:-1], dims[1:]))
-    opt = _OPT_PASSES[optimizer] * n_params
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, d_in, generator=g).to(dev)
-    xp = torch.randn(n_probe, d_in, generator=g).to(dev)
-    if task == "classification":
-        y = torch.randint(0, classes, (k, n), generator=g).to(dev)
-        yp = torch.randint(0, classes, (n_probe,), generator=g).to(dev)
-    else:
-        y = torch.randn(k, n, generator=g).to(dev)
-        yp = torch.randn(n_probe, generator=g).to(dev)
-
-    def per_epoch(batch: int, epochs: int) -> float:
-        model = BatchedMLP([init_weights(dims, s, 1.0, bias) for s in range(k)],
-                           activation).to(dev)
-        t = clock()
-        train(model, x, y, xp, yp, task=task, optimizer=optimizer, lr=1e-3,
-              weight_decay=0.0, max_epochs=epochs, loss_tol=0.0, batch_size=batch,
-              shuffle_seed=0)
-        sync()
-        total = clock() - t
-        # Take out the work the time model counts separately (FLOPs, elementwise
-        # passes, probe evaluations); what is left is the fixed cost per epoch.
-        steps = 1 if batch == 0 else math.ceil(n / batch)
-        ce = _CE_PER_ROW * k * n * (1 if batch == 0 else 2) if task == "classification" else 0
-        work = epochs * ((3 if batch == 0 else 4) * fwd * n
-                         + (_ACT_PASSES * k * width * depth * n + opt * steps + ce) / elems)
-        work += len(log_epochs(epochs)) * fwd * n_probe
-        return max(total - work, 0.0) / (epochs + len(log_epochs(epochs)) / 2)
-
-    per_epoch(0, 3)  # warm-up
-    e_full, e_mb, steps_mb = 4, 2, 4
-    # Medians of three: a single descheduling must not decide every later estimate.
-    per_full = sorted(per_epoch(0, e_full) for _ in range(3))[1]
-    per_mb = sorted(per_epoch(n // steps_mb, e_mb) for _ in range(3))[1]
-    # per_full = eval + step; per_mb = eval + 4 steps
-    step = max((per_mb - per_full) / (steps_mb - 1), per_full / 2, 1e-6)
-    evals = max(per_full - step, step / 4)
-    return Calibration(device, step_seconds=step, eval_seconds=evals,
-                       flops_per_second=flops, elements_per_second=elems, measured=True)
-
-
-def calibration_for(spec: ExperimentSpec, device: str | None = None) -> Calibration:
-    """The calibration used for ``spec`` (measured and cached, or the default constants)."""
-    device = device or _resolve_device(spec)
-    if not _calibration_enabled():
-        return DEFAULT_CALIBRATIONS[device]
-    import torch
-    key = (device, spec.depth, spec.task, spec.optimizer, spec.activation, spec.bias,
-           torch.get_num_threads())
-    now = time.monotonic()
-    with _CAL_LOCK:  # one calibration at a time: two at once would measure each other
-        hit = _CALIBRATIONS.get(key)
-        if hit is not None and now - hit[0] < CALIBRATION_TTL:
-            return hit[1]
-        try:
-            cal = _measure(device, spec.depth, spec.task, spec.optimizer, spec.activation,
-                           spec.bias)
-        except Exception:  # e.g. no usable GPU: the constants still give an estimate
-            cal = DEFAULT_CALIBRATIONS[device]
-        _CALIBRATIONS[key] = (time.monotonic(), cal)
-        return cal
-
-
-def clear_calibrations() -> None:
-    """Forget measured calibrations (tests; or after the machine's load changed)."""
-    with _CAL_LOCK:
-        _CALIBRATIONS.clear()
 
 
 # ----------------------------------------------------------------------------- estimate
@@ -479,7 +288,8 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
     ``calibration`` overrides the measured (or default) rates of the spec's device.
     """
     if not isinstance(spec, ExperimentSpec):
-        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        raise ValueError(  # noqa: TRY004 -- the guard's errors are ValueErrors
+            f"spec must be an ExperimentSpec, got {type(spec).__name__}")
     device = calibration.device if calibration is not None else _resolve_device(spec)
     cal = calibration if calibration is not None else calibration_for(spec, device)
     s = _shape(spec)
@@ -602,7 +412,7 @@ def _device_memory_limit(value: float | None) -> float:
         import torch
         total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
         return 0.9 * total
-    except Exception:  # no GPU visible: run_experiment will say so itself
+    except Exception:  # noqa: BLE001 -- no GPU visible: run_experiment will say so itself
         return math.inf
 
 
@@ -722,8 +532,9 @@ def _specs_of(sweep_or_specs: Any) -> list[ExperimentSpec]:
     specs = list(specs)
     for s in specs:
         if not isinstance(s, ExperimentSpec):
-            raise ValueError(f"sweep must be an noisealign.engine.compute.sweep.Sweep or a list of "
-                             f"ExperimentSpec, got an element {type(s).__name__}")
+            raise ValueError(  # noqa: TRY004 -- the guard's errors are ValueErrors
+                f"sweep must be an noisealign.engine.compute.sweep.Sweep or a list of "
+                f"ExperimentSpec, got an element {type(s).__name__}")
     return specs
 
 
@@ -769,53 +580,6 @@ def check_sweep(sweep: Any, cache: Any = None, *,
 
 
 # ----------------------------------------------------------------------------- machine
-
-
-def available_memory_bytes() -> float:
-    """Memory this process can still take: ``MemAvailable`` of /proc/meminfo, lowered
-    to the cgroup's remaining allowance (``memory.max - memory.current``) when one is
-    set; ``math.inf`` where neither can be read (not Linux)."""
-    avail = math.inf
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = float(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            cap = f.read().strip()
-        if cap != "max":
-            with open("/sys/fs/cgroup/memory.current") as f:
-                used = float(f.read().strip())
-            avail = min(avail, max(0.0, float(cap) - used))
-    except (OSError, ValueError):
-        pass
-    return avail
-
-
-def total_memory_bytes() -> float:
-    """All the memory this process could ever have: ``MemTotal`` of /proc/meminfo,
-    lowered to the cgroup's ``memory.max`` when one is set; ``math.inf`` if unknown."""
-    total = math.inf
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    total = float(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            cap = f.read().strip()
-        if cap != "max":
-            total = min(total, float(cap))
-    except (OSError, ValueError):
-        pass
-    return total
 
 
 def check_machine_total(spec: ExperimentSpec, *, total: float | None = None) -> Estimate:
@@ -884,8 +648,8 @@ def check_compare_memory(n: int, dims: Sequence[int], *,
     limit, _ = limits(max_memory_bytes)
     have = available_memory_bytes() if available is None else float(available)
     cap, what = (limit, f"the memory limit {format_bytes(limit)} ({MEMORY_ENV})") \
-        if limit <= have else (have, f"the {format_bytes(have)} this machine has "
-                                     "available now")
+        if limit <= have else (have, (f"the {format_bytes(have)} this machine has "
+                                      "available now"))
     if need > cap:
         raise ResourceLimitError(
             f"comparing {len(dims)} arrays of N={n:,} points and {sum(dims):,} features "

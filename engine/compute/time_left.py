@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 # The guard's estimate counts as this fraction of the total work's worth of evidence:
 # after that much estimated work is done, measurement and estimate weigh the same.

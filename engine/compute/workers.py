@@ -11,7 +11,7 @@ Its size is ``$NOISEALIGN_WORKERS`` (default: the machine's cores, :func:`defaul
 each worker trains on ``cores // workers`` torch threads (one on the project's 2-core
 machine), so workers never fight over cores. What runs at once is further bounded by
 the memory guard (:func:`concurrent_points`). Workers end with their driver, however it
-dies (:func:`noisealign.engine.compute.sweep._watch_driver`), and a pool whose worker died (killed, out of
+dies (:func:`noisealign.engine.compute.executors._watch_driver`), and a pool whose worker died (killed, out of
 memory) is replaced at the next use.
 
 This module never imports streamlit.
@@ -25,7 +25,8 @@ import importlib.util
 import math
 import os
 import threading
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 ENV_VAR = "NOISEALIGN_WORKERS"
 MAX_WORKERS = 256
@@ -89,7 +90,6 @@ def _plain_main() -> Iterator[None]:
 
 def _warm_task() -> int:
     """Runs in a worker: import what a point needs, so the first point pays nothing."""
-    import noisealign.engine as engine
     import noisealign.engine.pipeline.run  # noqa: F401 -- the fork server has it; spawn does not
     return os.getpid()
 
@@ -118,7 +118,7 @@ class WarmPool:
 
     def executor(self) -> cf.ProcessPoolExecutor:
         """The running pool (started on first use, replaced if a worker died)."""
-        from noisealign.engine.compute.sweep import _init_worker, _mp_context, _process_start
+        from noisealign.engine.compute.executors import _init_worker, _mp_context, _process_start
         with self._lock:
             if self._closed:
                 raise RuntimeError("the warm pool is closed")

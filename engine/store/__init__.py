@@ -1,7 +1,8 @@
 """The results cache: every experiment a user has seen comes back instantly.
 
 - ``cache``: :class:`ResultCache` (layout and rationale in its opening docstring),
-  :func:`spec_key`, the compute locks.
+  :func:`spec_key`; ``entry``: an entry's stored metadata; ``locks``: the compute locks;
+  ``diskcache_adapter``: every reach into diskcache's internals; ``files``: owner-only files.
 - ``labels``: the rules and stored form of run names and tags.
 """
 

@@ -18,8 +18,9 @@ A run's name and tags, when a user gave it some (:meth:`ResultCache.set_label`),
 third item ``l/<key>`` (:mod:`noisealign.engine.store.labels`): deleted with the entry, never evicted
 on its own.
 
-Nothing is ever pickled or unpickled: the :class:`_SafeDisk` used for diskcache only
-accepts ``str`` keys and ``bytes`` values and refuses to load anything diskcache would
+Nothing is ever pickled or unpickled: the disk used for diskcache
+(:mod:`noisealign.engine.store.diskcache_adapter`, which holds every reach into
+diskcache's internals) only accepts ``str`` keys and ``bytes`` values and refuses to load anything diskcache would
 unpickle (CVE-2025-69872: diskcache's default ``Disk`` unpickles values, so anyone who
 can write the cache directory could run code in the reader).
 
@@ -28,44 +29,50 @@ is dropped with a :class:`CacheWarning` and treated as missing, so it is recompu
 corrupted database file is deleted and recreated with a warning. A cache that cannot be
 written (read-only directory, disk full) warns and keeps working as a pass-through.
 
+The form of an entry's metadata is :mod:`noisealign.engine.store.entry`; the computation
+locks are :mod:`noisealign.engine.store.locks`.
+
 This module never imports streamlit; torch is only imported when something is computed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
-import io
 import json
 import math
 import os
 import re
 import shutil
 import sqlite3
-import stat
 import threading
 import time
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import diskcache
-import numpy as np
 
 from noisealign.engine.pipeline.result import Result
 from noisealign.engine.pipeline.spec import ExperimentSpec
-
-try:  # POSIX; on other systems single flight is per process only (thread locks).
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+from noisealign.engine.store import diskcache_adapter as dc
+from noisealign.engine.store import entry, locks
+from noisealign.engine.store.diskcache_adapter import DEFAULT_SIZE_LIMIT
+from noisealign.engine.store.entry import ENTRY_FORMAT, json_default
+from noisealign.engine.store.files import (
+    CacheWarning,
+    UnsafeEntry,
+    _create_private_file,
+    _file_id,
+    _is_corruption,
+    _private_dir,
+)
+from noisealign.engine.store.locks import ComputeLock
 
 ENV_VAR = "NOISEALIGN_CACHE_DIR"
-DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB
-ENTRY_FORMAT = 2  # layout of one entry; part of the key, bump when it changes
 _RETRY_OPEN_S = 10.0  # an unavailable cache directory is retried this often
 # diskcache objects of databases deleted or replaced under this process (see
 # ResultCache._open): kept, never closed, for the life of the process.
@@ -74,24 +81,6 @@ _RETIRED: list = []
 Summariser = Callable[[Result], dict]
 
 _KEY = re.compile(r"[0-9a-f]{64}")  # ResultCache.key(): SHA-256 hex
-
-# Metadata fields every entry has, and the JSON types they must have.
-_META_TYPES: dict[str, tuple[type, ...]] = {
-    "spec": (dict,), "spec_json": (str,), "summary": (dict,), "result_meta": (str,),
-    "created": (int, float), "npz_bytes": (int,), "npz_crc32": (int,),
-    "has_representations": (bool,),
-}
-
-
-class CacheWarning(UserWarning):
-    """Something went wrong with the cache; the caller still gets a correct result."""
-
-
-class UnsafeEntry(Exception):
-    """A stored item is not plain bytes (e.g. a planted pickle): it is never loaded.
-
-    Deliberately not an ``OSError``: diskcache treats those as a missing file.
-    """
 
 
 def default_cache_dir() -> Path:
@@ -114,321 +103,15 @@ def default_summarise(result: Result) -> dict:
     return summarise(result)
 
 
-def json_default(o: Any) -> Any:
-    """``json.dumps(default=...)`` for numpy scalars and arrays (summaries, metadata)."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON-serialisable")
-
-
-def _private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with mode 0o700; an existing directory is
-    left exactly as it is.
-
-    Modes are only chosen for what this module creates: a directory that already exists
-    belongs to whoever made it (a 1777 ``/tmp`` must keep its sticky bit, a directory its
-    owner made read-only stays so).
-    """
-    missing = []
-    p = path
-    while not p.is_dir():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            if not d.is_dir():
-                raise
-            continue  # made by another process meanwhile: theirs, left alone
-        # mkdir's mode passes through the umask; a umask cannot widen 0o700, but one
-        # that removes owner bits (e.g. 0o277) would leave a directory we cannot use.
-        with contextlib.suppress(OSError):
-            os.chmod(d, 0o700)
-
-
-def _create_private_file(path: Path) -> None:
-    """Create an empty ``path`` with mode 0o600 unless it exists (then untouched).
-
-    SQLite creates a missing database file with mode 0o644 and gives its -wal and -shm
-    files the database file's mode: creating the (empty, and so valid) database file
-    first makes all three owner-only without changing the mode of anything that exists.
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                     0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-
-
-def _file_id(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(device, inode) of ``path``, or None when it cannot be stat'ed."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _is_corruption(e: BaseException) -> bool:
-    """SQLite says the file is not (or no longer) a valid database.
-
-    OperationalError (locked, read-only, disk full, I/O error) is a DatabaseError too,
-    but it is not corruption: the file must not be deleted for it.
-    """
-    if not isinstance(e, sqlite3.DatabaseError):
-        return False
-    text = str(e).lower()
-    return (not isinstance(e, sqlite3.OperationalError)
-            or "malformed" in text or "not a database" in text)
-
-
-# ----------------------------------------------------------------------------- disk
-
-
-class _UnsafeKey(str):
-    """Stands for a key stored pickled (never produced by this module): never unpickled."""
-
-
-class _SafeDisk(diskcache.Disk):
-    """diskcache serialisation restricted to ``str`` keys and ``bytes`` values.
-
-    ``fetch`` refuses every stored mode but raw bytes and binary files, so a pickle
-    planted in the database or as a value file is never loaded; ``get`` returns a
-    placeholder for a pickled key instead of unpickling it.
-    """
-
-    # The most bytes one value file may hold: an entry larger than the cache's size limit
-    # is never stored, so a bigger file (or a row claiming one) was not written here.
-    # ResultCache sets it to its size limit; a planted Settings table cannot change it.
-    max_file_bytes = DEFAULT_SIZE_LIMIT
-
-    def __init__(self, directory: str, min_file_size: int = 0, pickle_protocol: int = 0,
-                 **_ignored: Any) -> None:
-        # _ignored: unknown disk_* settings found in a planted Settings table.
-        super().__init__(directory, min_file_size=min_file_size, pickle_protocol=pickle_protocol)
-
-    def put(self, key: Any) -> tuple[Any, bool]:
-        if type(key) is not str:
-            raise TypeError(f"cache keys must be str, got {type(key).__name__} (never pickled)")
-        return super().put(key)
-
-    def get(self, key: Any, raw: bool) -> Any:
-        if not raw:
-            return _UnsafeKey("<pickled key: not loaded>")
-        return super().get(key, raw)
-
-    # -------------------------------------------------------------- value files
-    # diskcache joins a row's ``filename`` to the directory as given: an absolute path
-    # or one with ``..`` (a tampered row) would make it read, or on deletion remove,
-    # any file the process can reach. Every path from a row is checked here first.
-    def _inside(self, filename: Any) -> str:
-        """The full path of a row's value file; UnsafeEntry unless it stays inside."""
-        if type(filename) is not str or not filename or "\0" in filename:
-            raise UnsafeEntry(f"its value file name {filename!r} is not a file name")
-        if os.path.isabs(filename):
-            raise UnsafeEntry(f"its value file {filename[:200]!r} is an absolute path, "
-                              "outside the cache directory")
-        root = os.path.realpath(self._directory)
-        full = os.path.join(self._directory, filename)
-        real = os.path.realpath(full)
-        if real == root or os.path.commonpath([root, real]) != root:
-            raise UnsafeEntry(f"its value file {filename[:200]!r} resolves to {real[:200]!r}, "
-                              "outside the cache directory")
-        return full
-
-    def check_file(self, filename: Any, size: Any) -> None:
-        """UnsafeEntry unless the row's file is a regular file inside the cache directory
-        of the ``size`` the row records (at most :attr:`max_file_bytes`).
-
-        A missing file is left to diskcache, which treats it as a missing item.
-        """
-        full = self._inside(filename)
-        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= self.max_file_bytes:
-            raise UnsafeEntry(f"its row records a size of {str(size)[:40]} bytes: allowed 0 "
-                              f"to {self.max_file_bytes}")
-        try:
-            st = os.lstat(full)
-        except OSError:
-            return
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafeEntry(f"its value file {filename[:200]!r} is not a regular file "
-                              f"({_file_kind(st.st_mode)})")
-        if st.st_size != size:
-            raise UnsafeEntry(f"its value file {filename[:200]!r} is {st.st_size} bytes, the "
-                              f"row records {size}")
-
-    def _write(self, full_path: str, iterator: Any, mode: str, encoding: Any = None) -> int:
-        """diskcache's writer, creating what it needs owner-only (dirs 0o700, the file
-        0o600; diskcache's own gives 0o755 and 0o644) and never an existing file."""
-        if mode != "xb":
-            raise TypeError("value files are written as new binary files only")
-        full_dir = Path(full_path).parent
-        for count in range(1, 11):
-            with contextlib.suppress(OSError):
-                _private_dir(full_dir)
-            try:
-                # Another cache may have deleted the directory before the file opened.
-                fd = os.open(full_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                             | getattr(os, "O_CLOEXEC", 0), 0o600)
-            except OSError:
-                if count == 10:
-                    raise
-                continue
-            with os.fdopen(fd, "wb") as writer:
-                size = 0
-                for chunk in iterator:
-                    size += len(chunk)
-                    writer.write(chunk)
-                return size
-        raise OSError(f"could not create {full_path}")  # pragma: no cover - loop returns
-
-    def remove(self, file_path: Any) -> None:
-        """Remove a value file, only if it is inside the cache directory: a tampered
-        row is dropped by the caller, and the path it names is never touched."""
-        try:
-            self._inside(file_path)
-        except UnsafeEntry as e:
-            warnings.warn(f"results cache row refused: {e}; the row is dropped and that "
-                          "path is not touched", CacheWarning, stacklevel=2)
-            return
-        super().remove(file_path)
-
-    def store(self, value: Any, read: bool, key: Any = diskcache.core.UNKNOWN) -> tuple:
-        if type(value) is not bytes or read:
-            raise TypeError(f"cache values must be bytes, got {type(value).__name__} "
-                            "(never pickled)")
-        if len(value) < self.min_file_size:
-            return 0, diskcache.core.MODE_RAW, None, sqlite3.Binary(value)
-        filename, full_path = self.filename(key, value)
-        try:
-            self._write(full_path, io.BytesIO(value), "xb")
-        except BaseException:
-            # Disk full / killed mid-write: leave no partial value file behind.
-            with contextlib.suppress(OSError):
-                os.remove(full_path)
-            raise
-        return len(value), diskcache.core.MODE_BINARY, filename, None
-
-    def fetch(self, mode: int, filename: str | None, value: Any, read: bool) -> bytes:
-        if read:
-            raise TypeError("file handles are not used by the results cache")
-        if mode not in (diskcache.core.MODE_RAW, diskcache.core.MODE_BINARY):
-            raise UnsafeEntry(f"stored item has diskcache mode {mode} (pickle or text), "
-                              "not plain bytes: refused")
-        if mode == diskcache.core.MODE_RAW:
-            out = super().fetch(mode, filename, value, read)
-        else:
-            out = self._read_file(filename)
-        if type(out) is not bytes:
-            raise UnsafeEntry(f"stored item is {type(out).__name__}, not bytes: refused")
-        return out
-
-    def _read_file(self, filename: Any) -> bytes:
-        full = self._inside(filename)
-        # O_NONBLOCK: opening a FIFO planted under the name returns at once (a blocking
-        # open waits for a writer forever); O_NOFOLLOW: a symlink is not followed.
-        flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-                 | getattr(os, "O_CLOEXEC", 0))
-        try:
-            fd = os.open(full, flags)
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise UnsafeEntry(f"its value file {filename[:200]!r} is a symbolic "
-                                  "link") from None
-            raise  # missing: diskcache's "key deleted meanwhile"
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafeEntry(f"its value file {filename[:200]!r} is not a regular file "
-                                  f"({_file_kind(st.st_mode)})")
-            if st.st_size > self.max_file_bytes:
-                raise UnsafeEntry(f"its value file {filename[:200]!r} is {st.st_size} bytes, "
-                                  f"over the cache's size limit of {self.max_file_bytes}")
-            data = f.read(st.st_size + 1)  # +1: a file growing while read is noticed
-            if len(data) != st.st_size:
-                raise UnsafeEntry(f"its value file {filename[:200]!r} changed size while "
-                                  "being read")
-            return data
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-# ----------------------------------------------------------------------------- locks
-
-_THREAD_LOCKS: dict[tuple[str, str], list] = {}  # (directory, key) -> [lock, users]
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-class ComputeLock:
-    """A held computation lock of one key (see :meth:`ResultCache.try_lock`).
-
-    Holds a per-process thread lock and, where available, an ``fcntl.flock`` on
-    ``<dir>/locks/<key>.lock``, which the OS releases if the holder dies (even by
-    SIGKILL). :meth:`release` is idempotent.
-    """
-
-    def __init__(self, slot_id: tuple[str, str], slot: list, fd: int | None) -> None:
-        self._slot_id, self._slot, self._fd = slot_id, slot, fd
-        self._held = True
-
-    def release(self) -> None:
-        if not self._held:
-            return
-        self._held = False
-        if self._fd is not None:
-            os.close(self._fd)  # releases the flock
-        self._slot[0].release()
-        _unref_slot(self._slot_id, self._slot)
-
-    def __enter__(self) -> "ComputeLock":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release()
-
-
-def _ref_slot(slot_id: tuple[str, str]) -> list:
-    with _THREAD_LOCKS_GUARD:
-        slot = _THREAD_LOCKS.setdefault(slot_id, [threading.Lock(), 0])
-        slot[1] += 1
-    return slot
-
-
-def _unref_slot(slot_id: tuple[str, str], slot: list) -> None:
-    with _THREAD_LOCKS_GUARD:
-        slot[1] -= 1
-        if slot[1] == 0 and _THREAD_LOCKS.get(slot_id) is slot:
-            del _THREAD_LOCKS[slot_id]
-
-
-def _check_cancel(cancel: Callable[[], bool] | None) -> None:
-    if cancel is not None and cancel():
-        from noisealign.engine.base.errors import Cancelled
-        raise Cancelled("cancelled while waiting for another computation of the same spec")
-
-
 # ----------------------------------------------------------------------------- cache
 
 
 def spec_key(spec: ExperimentSpec) -> str:
     """SHA-256 (hex) of the spec's canonical JSON and the engine version: the key of its
     entry in any results cache (and of its shipped summary, :mod:`noisealign.engine.presets.shipped`)."""
-    import noisealign.engine as engine  # at call time, so a changed engine.__version__ changes keys
+    from noisealign import engine  # at call time, so a changed engine.__version__ changes keys
     if not isinstance(spec, ExperimentSpec):
-        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")
+        raise ValueError(f"spec must be an ExperimentSpec, got {type(spec).__name__}")  # noqa: TRY004 -- the engine's argument errors are ValueErrors
     text = f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}"
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -468,7 +151,7 @@ class ResultCache:
             raise ValueError(f"max_representation_bytes={max_representation_bytes!r} is invalid: "
                              "allowed a non-negative integer number of bytes")
         if not isinstance(store_representations, bool):
-            raise ValueError(f"store_representations={store_representations!r} is invalid: "
+            raise ValueError(f"store_representations={store_representations!r} is invalid: "  # noqa: TRY004 -- the engine's argument errors are ValueErrors
                              "allowed True or False")
         if summarise is not None and not callable(summarise):
             raise ValueError(f"summarise={summarise!r} is invalid: allowed a callable "
@@ -566,13 +249,7 @@ class ResultCache:
 
     def _new_diskcache(self) -> diskcache.Cache:
         _create_private_file(self._db_path)
-        # cull_limit=0: diskcache's own culling drops 10 items (here 5 entries) whenever
-        # the volume is over the limit; _evict() drops whole entries, oldest use first.
-        # The LRU policy still records each item's access time for it.
-        cache = diskcache.Cache(str(self._results_dir), timeout=60, disk=_SafeDisk,
-                                size_limit=self.size_limit, cull_limit=0,
-                                eviction_policy="least-recently-used", statistics=0)
-        cache._disk.max_file_bytes = self.size_limit
+        cache = dc.open_cache(str(self._results_dir), self.size_limit)
         self._db_id = self._database_id()
         # Opening in WAL mode has created (or joined) the log files; they keep their
         # inodes while this cache's connection is open.
@@ -627,7 +304,7 @@ class ResultCache:
         if cache is None:
             return None
         try:
-            self._check_row(cache, item)
+            dc.check_row(cache, item)
             return cache.get(item)
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
@@ -636,7 +313,7 @@ class ResultCache:
             # A read also records the access for eviction: a write, which fails on a
             # full disk or a database turned read-only. Read without recording it.
             try:
-                value = self._peek(cache, item)
+                value = dc.peek(cache, item)
             except (sqlite3.Error, OSError):
                 value = None
             warnings.warn(f"results cache could not be read ({e})" if value is None else
@@ -646,28 +323,6 @@ class ResultCache:
         except diskcache.Timeout as e:
             warnings.warn(f"results cache is busy ({e})", CacheWarning, stacklevel=3)
             return None
-
-    @staticmethod
-    def _check_row(cache: diskcache.Cache, item: str) -> None:
-        """UnsafeEntry unless the item's value file (if any) is a regular file inside the
-        cache directory of the recorded size: checked before diskcache opens it."""
-        row = cache._sql("SELECT filename, size FROM Cache WHERE key = ? AND raw = 1",
-                         (item,)).fetchone()
-        if row is not None and row[0] is not None:
-            cache._disk.check_file(*row)
-
-    @staticmethod
-    def _peek(cache: diskcache.Cache, item: str) -> bytes | None:
-        """``cache.get(item)`` without the eviction bookkeeping write (never unpickles)."""
-        row = cache._sql("SELECT mode, filename, value, size FROM Cache WHERE key = ? "
-                         "AND raw = 1 AND (expire_time IS NULL OR expire_time > ?)",
-                         (item, time.time())).fetchone()
-        if row is None:
-            return None
-        mode, filename, value, size = row
-        if filename is not None:
-            cache._disk.check_file(filename, size)
-        return cache._disk.fetch(mode, filename, value, False)
 
     def _drop(self, key: str, why: str) -> None:
         warnings.warn(f"results cache entry {key[:12]} is unreadable ({why}): dropped, it will "
@@ -706,30 +361,7 @@ class ResultCache:
         if raw is None:
             return None
         try:
-            digest, _, body = raw.partition(b"\n")
-            if hashlib.sha256(body).hexdigest().encode() != digest:
-                raise ValueError("metadata checksum mismatch")
-            meta = json.loads(body.decode())
-            if not isinstance(meta, dict) or meta.get("format") != ENTRY_FORMAT:
-                raise ValueError("unknown entry format")
-            if meta.get("key") != key:
-                raise ValueError("metadata belongs to another key")
-            if spec is not None and meta.get("spec_json") != spec.to_json():
-                raise ValueError("metadata belongs to another spec")
-            for field, kinds in _META_TYPES.items():
-                if field not in meta:
-                    raise ValueError(f"metadata lacks {field!r}")
-                v = meta[field]
-                # A field of the wrong type (with a valid checksum: whoever can write
-                # the directory can recompute it) would fail far from here, in a sort
-                # or a page; it is a damaged entry like any other.
-                if not isinstance(v, kinds) or (bool not in kinds and isinstance(v, bool)):
-                    raise ValueError(f"metadata field {field!r} is a {type(v).__name__}: "
-                                     f"allowed {' or '.join(k.__name__ for k in kinds)}")
-                if field == "created" and not math.isfinite(v):
-                    raise ValueError(f"metadata field 'created' is {v}: allowed a finite time")
-                if field == "npz_bytes" and v < 0:
-                    raise ValueError(f"metadata field 'npz_bytes' is {v}: allowed >= 0")
+            meta = entry.verify(raw, key, spec)
         except (ValueError, UnicodeDecodeError) as e:
             self._drop(key, str(e))
             return None
@@ -801,7 +433,7 @@ class ResultCache:
         """The configured summary of a result, checked to be JSON-able."""
         summary = self.summarise(result)
         if not isinstance(summary, dict):
-            raise ValueError(f"summarise returned {type(summary).__name__}: allowed a dict")
+            raise ValueError(f"summarise returned {type(summary).__name__}: allowed a dict")  # noqa: TRY004 -- the engine's argument errors are ValueErrors
         return json.loads(json.dumps(summary, default=json_default))
 
     def put(self, spec: ExperimentSpec, result: Result, *, summary: dict | None = None) -> dict:
@@ -811,7 +443,7 @@ class ResultCache:
         and the caller keeps its result.
         """
         if not isinstance(result, Result):
-            raise ValueError(f"result must be a Result, got {type(result).__name__}")
+            raise ValueError(f"result must be a Result, got {type(result).__name__}")  # noqa: TRY004 -- the engine's argument errors are ValueErrors
         if result.spec.to_json() != spec.to_json():
             raise ValueError("result.spec differs from spec: a result is stored only under "
                              "the spec that produced it")
@@ -840,19 +472,8 @@ class ResultCache:
 
     def _store(self, spec: ExperimentSpec, meta_bytes: bytes, npz: bytes, summary: dict) -> None:
         key = self.key(spec)
-        result_meta = json.loads(meta_bytes.decode())
-        meta = {
-            "format": ENTRY_FORMAT, "key": key, "spec": result_meta["spec"],
-            "spec_json": spec.to_json(), "summary": summary, "created": time.time(),
-            "result_meta": meta_bytes.decode(), "npz_bytes": len(npz),
-            # CRC-32 detects corruption (not tampering: whoever can write the directory
-            # can rewrite the metadata too) at 3x the speed of SHA-256 on large entries.
-            "npz_crc32": zlib.crc32(npz),
-            "has_representations": bool(result_meta.get("has_representations")),
-            **self._entry_extra(),
-        }
-        body = json.dumps(meta, default=json_default).encode()
-        framed = hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        framed = entry.frame(entry.new_meta(key, spec, meta_bytes, npz, summary,
+                                            self._entry_extra()))
         if len(framed) + len(npz) > self.size_limit:
             warnings.warn(f"result of {key[:12]} ({len(npz)} bytes) is larger than the cache "
                           f"size limit ({self.size_limit} bytes): not stored",
@@ -888,72 +509,22 @@ class ResultCache:
     def _evict(self, cache: diskcache.Cache, keep: str) -> None:
         """Drop least-recently-used entries (both items) until under the size limit."""
         while cache.volume() > self.size_limit:
-            # diskcache has no public "least recently used key" query: read its index.
-            # Items this module did not write are left alone (never loaded either).
-            rows = cache._sql("SELECT key FROM Cache WHERE raw = 1 AND typeof(key) = 'text' "
-                              "AND (key LIKE 'm/%' OR key LIKE 'b/%') AND key != ? AND key != ? "
-                              "ORDER BY access_time LIMIT 1",
-                              (f"m/{keep}", f"b/{keep}")).fetchall()
-            if not rows:
+            item = dc.least_recent_entry(cache, keep)
+            if item is None:
                 break
-            (item,) = rows[0]
             with cache.transact():
                 for kind in "mbl":
                     cache.delete(f"{kind}/{item[2:]}")
 
     # ------------------------------------------------------------------ single flight
-    def _acquire(self, key: str, *, blocking: bool,
-                 cancel: Callable[[], bool] | None = None) -> ComputeLock | None:
-        slot_id = (str(self.directory.resolve()), key)
-        slot = _ref_slot(slot_id)
-        lock = slot[0]
-        try:
-            if blocking:
-                while not lock.acquire(timeout=0.1):
-                    _check_cancel(cancel)
-            elif not lock.acquire(blocking=False):
-                _unref_slot(slot_id, slot)
-                return None
-        except BaseException:
-            _unref_slot(slot_id, slot)
-            raise
-        fd = None
-        try:
-            # An unavailable cache stores nothing: other processes could not load this
-            # result anyway, so only threads of this process wait for each other.
-            if fcntl is not None and self._open() is not None:
-                try:
-                    _private_dir(self._locks_dir)
-                    fd = os.open(self._locks_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-                except OSError as e:
-                    warnings.warn(f"results cache lock for {key[:12]} unavailable ({e}): single "
-                                  "flight only within this process", CacheWarning, stacklevel=4)
-            while fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if not blocking:
-                        os.close(fd)
-                        lock.release()
-                        _unref_slot(slot_id, slot)
-                        return None
-                    _check_cancel(cancel)
-                    time.sleep(0.05)
-        except BaseException:
-            if fd is not None:
-                os.close(fd)
-            lock.release()
-            _unref_slot(slot_id, slot)
-            raise
-        return ComputeLock(slot_id, slot, fd)
-
     @contextlib.contextmanager
     def lock(self, spec: ExperimentSpec, *, cancel: Callable[[], bool] | None = None
              ) -> Iterator[None]:
         """Hold the computation lock of ``spec`` (threads and processes on this host),
         waiting for it; ``cancel()`` ends the wait with :class:`engine.Cancelled`."""
-        held = self._acquire(self.key(spec), blocking=True, cancel=cancel)
+        held = locks.acquire(self.directory, self._locks_dir, self.key(spec), blocking=True,
+                             cancel=cancel, shared=self._usable)
+        assert held is not None  # a blocking acquire returns the lock or raises
         try:
             yield
         finally:
@@ -964,7 +535,12 @@ class ResultCache:
 
         Whoever holds it is computing ``spec``; release it after :meth:`put`.
         """
-        return self._acquire(self.key(spec), blocking=False)
+        return locks.acquire(self.directory, self._locks_dir, self.key(spec), blocking=False,
+                             shared=self._usable)
+
+    def _usable(self) -> bool:
+        """Whether the cache opens: only then do its locks reach other processes."""
+        return self._open() is not None
 
     def get_or_compute(self, spec: ExperimentSpec, *, progress: Any = None,
                        cancel: Callable[[], bool] | None = None,
@@ -1003,10 +579,7 @@ class ResultCache:
         if cache is None:
             return []
         try:
-            # Read-only scan through diskcache's SQL helper: Cache.get would count as a
-            # use and reorder the least-recently-used eviction.
-            rows = cache._sql("SELECT key, raw, mode, filename, value, size FROM Cache"
-                              ).fetchall()
+            rows = dc.index_rows(cache)
         except sqlite3.DatabaseError as e:
             if _is_corruption(e):
                 self._recreate(e)
@@ -1022,9 +595,7 @@ class ResultCache:
                 # shown, since pages print keys as markdown.
                 continue
             try:
-                if filename is not None:
-                    cache._disk.check_file(filename, size)
-                data = cache._disk.fetch(mode, filename, value, False)
+                data = dc.fetch_row(cache, mode, filename, value, size)
             except UnsafeEntry as e:
                 self._drop(key, str(e))
                 continue
@@ -1092,8 +663,7 @@ class ResultCache:
         if cache is None:
             return {}
         try:
-            rows = cache._sql("SELECT key, mode, filename, value, size FROM Cache WHERE "
-                              "raw = 1 AND typeof(key) = 'text' AND key LIKE 'l/%'").fetchall()
+            rows = dc.label_rows(cache)
         except sqlite3.Error:
             return {}
         out = {}
@@ -1101,9 +671,7 @@ class ResultCache:
             if not _KEY.fullmatch(k[2:]):
                 continue
             try:
-                if filename is not None:
-                    cache._disk.check_file(filename, size)
-                raw = cache._disk.fetch(mode, filename, value, False)
+                raw = dc.fetch_row(cache, mode, filename, value, size)
             except (UnsafeEntry, OSError):
                 continue
             label = runlabels.decode(raw)
@@ -1122,15 +690,6 @@ class ResultCache:
         if cache is None:
             return 0
         n = int(cache.clear())
-        # Lock files nobody holds can go; one in use stays (its holder needs it).
-        if fcntl is not None and self._locks_dir.is_dir():
-            for p in self._locks_dir.glob("*.lock"):
-                with contextlib.suppress(OSError):
-                    fd = os.open(p, os.O_RDWR)
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        p.unlink()
-                    finally:
-                        os.close(fd)
+        locks.remove_free_lock_files(self._locks_dir)
         return n
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from noisealign.engine.base.validation import show
 
@@ -40,7 +41,7 @@ def check_name(name: Any) -> str:
     most :data:`NAME_MAX` printable characters ("" means no name)."""
     allowed = f"at most {NAME_MAX} printable characters (no line breaks or tabs)"
     if not isinstance(name, str):
-        raise ValueError(f"Run name: {show(name)} is invalid: allowed text, {allowed}")
+        raise ValueError(f"Run name: {show(name)} is invalid: allowed text, {allowed}")  # noqa: TRY004 -- the engine's argument errors are ValueErrors
     name = name.strip()
     if len(name) > NAME_MAX:
         raise ValueError(f"Run name: {show(name)} is invalid ({len(name)} characters): "
@@ -61,13 +62,13 @@ def check_tags(tags: Any) -> list[str]:
     elif isinstance(tags, (list, tuple)):
         items = list(tags)
     else:
-        raise ValueError(f"Tags: {show(tags)} is invalid: allowed comma-separated text or a "
+        raise ValueError(f"Tags: {show(tags)} is invalid: allowed comma-separated text or a "  # noqa: TRY004 -- the engine's argument errors are ValueErrors
                          f"list of at most {TAGS_MAX} tags of {one}")
     out: list[str] = []
     seen: set[str] = set()
     for tag in items:
         if not isinstance(tag, str):
-            raise ValueError(f"Tag: {show(tag)} is invalid: allowed text of {one}")
+            raise ValueError(f"Tag: {show(tag)} is invalid: allowed text of {one}")  # noqa: TRY004 -- the engine's argument errors are ValueErrors
         tag = tag.strip()
         if not tag:
             continue

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from noisealign.engine import ExperimentSpec, Result, run_experiment
-from noisealign.engine.store.cache import CacheWarning, ResultCache, _SafeDisk
+from noisealign.engine.store.cache import CacheWarning, ResultCache
+from noisealign.engine.store.diskcache_adapter import _SafeDisk
 
 ROOT = Path(__file__).resolve().parents[2]
 # n_probe 200, width 32: the arrays (~100 kB) go to value files, the metadata to SQLite.
