@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from noisealign.engine.compare import MEASURE_LABELS, MEASURES
+from noisealign.engine.own_models.pairs import MEASURE_LABELS, MEASURES
 from tests.app.test_app import no_exception, open_app
 
 PAGE = "pages/compare.py"
@@ -14,8 +14,9 @@ def test_measure_menus_show_names_and_links_keep_ids():
     chosen = at.multiselect(key="measures")
     assert list(chosen.options) == [MEASURE_LABELS[m] for m in MEASURES]
     heat = at.selectbox(key="heat")
-    assert "mutual k-NN" in heat.options and "mknn" not in heat.options
-    assert "CKNNA" in heat.options and "Information Imbalance Δ(a→b)" in heat.options
+    # the registry's labels (one definition), never the ids
+    assert MEASURE_LABELS["mknn"] in heat.options and "mknn" not in heat.options
+    assert MEASURE_LABELS["cknna"] in heat.options and MEASURE_LABELS["ii"] in heat.options
     assert "heat" not in at.query_params and "measures" not in at.query_params  # defaults
     heat.set_value("mknn").run()
     at.multiselect(key="measures").set_value(["cka", "mknn"]).run()

@@ -158,6 +158,7 @@ def test_a_link_over_a_smaller_auto_run_budget_is_paused_on_the_information_page
         tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
     monkeypatch.setenv("NOISEALIGN_AUTO_RUN_SECONDS", "0.5")
+    monkeypatch.setenv("NOISEALIGN_PRECOMPUTED", "0")  # the default view ships: compute it here
     assert DEFAULT_AUTO_RUN_SECONDS > 0.5
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"auto": "true"})
