@@ -27,6 +27,7 @@ def test_pair_label_noise_on_a_regression_dataset_exits_2_naming_the_option(tmp_
 
 def test_auto_run_seconds_zero_means_no_auto_run(monkeypatch):
     monkeypatch.setenv("NOISEALIGN_AUTO_RUN_SECONDS", "0")
+    monkeypatch.setenv("NOISEALIGN_PRECOMPUTED", "0")  # the default view ships: compute it here
     assert auto_run_limit() == 0.0
     # crashed: "allowed a positive number" uncaught
     at = no_exception(open_app("pages/information.py", auto="true"))
