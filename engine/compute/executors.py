@@ -346,7 +346,7 @@ def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers
     cancel_path = os.path.join(cancel_dir, "cancel")
     env = _engine_env()
     if warm is not None:  # a warm pool's processes outlive this sweep
-        from noisealign.engine.compute.workers import concurrent_points
+        from noisealign.engine.compute.guard import concurrent_points
         pool = warm.executor()
         window = concurrent_points([drive.specs[i] for i in drive.todo], n_workers)
     else:

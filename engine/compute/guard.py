@@ -658,3 +658,21 @@ def check_compare_memory(n: int, dims: Sequence[int], *,
             resource="memory", needed=need, limit=cap,
             estimate=Estimate(int(need), 0.0, "cpu"))
     return need
+
+
+def concurrent_points(specs: Sequence[Any], workers: int,
+                      max_memory_bytes: float | None = None) -> int:
+    """How many of ``specs`` may train at once on ``workers`` processes: at most
+    ``workers``, and no more than fit in the guard's memory limit together
+    (``$NOISEALIGN_MAX_MEMORY_GB``, :func:`noisealign.engine.compute.guard.limits`) counting the largest
+    point's estimate for each; at least 1 (a single point was admitted on its own)."""
+    if not specs:
+        return max(1, workers)
+    mem_limit, _ = limits(max_memory_bytes, None)
+    try:
+        biggest = max(estimate(s).memory_bytes for s in specs)
+    except Exception:  # noqa: BLE001 -- no estimate: one at a time is always safe
+        return 1
+    if not math.isfinite(mem_limit) or biggest <= 0:
+        return max(1, workers)
+    return max(1, min(workers, int(mem_limit // biggest)))

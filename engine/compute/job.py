@@ -14,12 +14,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from noisealign.engine.pipeline.spec import ExperimentSpec
-
-if TYPE_CHECKING:
-    from noisealign.engine.compute.jobs import JobManager
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
@@ -63,7 +60,7 @@ class Job:
     """
 
     def __init__(self, kind: str, key: str, label: str, *, spec: ExperimentSpec | None = None,
-                 sweep: Any = None, n_total: int = 1, manager: JobManager | None = None) -> None:
+                 sweep: Any = None, n_total: int = 1, manager: Any = None) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.kind = kind
         self.key = key
@@ -72,6 +69,8 @@ class Job:
         self.sweep = sweep
         self.n_total = n_total
         self.created = time.time()
+        # the JobManager (compute/jobs.py) that owns it; typed loosely, since that module
+        # imports this one
         self._manager = manager
         self._lock = threading.Lock()
         self._cancel = threading.Event()

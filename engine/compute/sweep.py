@@ -109,7 +109,7 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
 
     ``pool`` (local executor only): an :class:`noisealign.engine.compute.workers.WarmPool` whose processes
     run the points and stay up after the sweep (no process start per sweep); at most
-    :func:`noisealign.engine.compute.workers.concurrent_points` points are in flight, so what runs at once
+    :func:`noisealign.engine.compute.guard.concurrent_points` points are in flight, so what runs at once
     fits the memory guard. ``running_progress(done, fractions)`` (local executor) is
     called about once a second with the points finished and the epoch fraction of each
     point being trained.

@@ -10,7 +10,7 @@ between jobs, so a point never waits for a process to start.
 Its size is ``$NOISEALIGN_WORKERS`` (default: the machine's cores, :func:`default_workers`);
 each worker trains on ``cores // workers`` torch threads (one on the project's 2-core
 machine), so workers never fight over cores. What runs at once is further bounded by
-the memory guard (:func:`concurrent_points`). Workers end with their driver, however it
+the memory guard (:func:`noisealign.engine.compute.guard.concurrent_points`). Workers end with their driver, however it
 dies (:func:`noisealign.engine.compute.executors._watch_driver`), and a pool whose worker died (killed, out of
 memory) is replaced at the next use.
 
@@ -22,11 +22,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import importlib.util
-import math
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 ENV_VAR = "NOISEALIGN_WORKERS"
 MAX_WORKERS = 256
@@ -44,25 +42,6 @@ def default_workers() -> int:
         if 1 <= n <= MAX_WORKERS:
             return n
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
-
-
-def concurrent_points(specs: Sequence[Any], workers: int,
-                      max_memory_bytes: float | None = None) -> int:
-    """How many of ``specs`` may train at once on ``workers`` processes: at most
-    ``workers``, and no more than fit in the guard's memory limit together
-    (``$NOISEALIGN_MAX_MEMORY_GB``, :func:`noisealign.engine.compute.guard.limits`) counting the largest
-    point's estimate for each; at least 1 (a single point was admitted on its own)."""
-    if not specs:
-        return max(1, workers)
-    from noisealign.engine.compute.guard import estimate, limits
-    mem_limit, _ = limits(max_memory_bytes, None)
-    try:
-        biggest = max(estimate(s).memory_bytes for s in specs)
-    except Exception:  # noqa: BLE001 -- no estimate: one at a time is always safe
-        return 1
-    if not math.isfinite(mem_limit) or biggest <= 0:
-        return max(1, workers)
-    return max(1, min(workers, int(mem_limit // biggest)))
 
 
 @contextlib.contextmanager
