@@ -91,6 +91,7 @@ from typing import Any
 import numpy as np
 
 from noisealign.engine.base.errors import SpecError
+from noisealign.engine.pipeline.constraints import snr_ratio_to_db
 
 __all__ = [
     "THRESHOLD_FLOOR", "LinearTheory", "theory", "rho", "cka", "ii", "ii_of_rho",
@@ -217,7 +218,7 @@ def threshold_correction(n: Any, d: Any, snr: Any) -> np.ndarray:
     nu_grid, corr = tab["nu"][order], tab["corr"][:, order, :]
     edge = nu_grid[-1]
     with np.errstate(divide="ignore"):
-        db = np.where(np.isinf(snr), tab["snr_db"][-1], 10.0 * np.log10(snr))
+        db = np.where(np.isinf(snr), tab["snr_db"][-1], snr_ratio_to_db(snr))
     (i, wi), (j, wj), (k, wk) = (_lin_index(tab["d"], np.log(d)), _lin_index(nu_grid, nu),
                                  _lin_index(tab["snr_db"], db))
     val = np.zeros(n.shape)

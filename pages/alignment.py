@@ -7,16 +7,25 @@ import json
 
 import streamlit as st
 
-from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.base.errors import SpecError
-from noisealign.engine.pipeline.spec import (ACTIVATIONS, LABEL_NOISE_KINDS, LEVEL_OF_FIELD, LR_SCHEDULES,
-                         NOISE_KINDS, OPTIMIZERS, ExperimentSpec, applies, noise_for_task)
-from noisealign.engine.base.validation import max_k
+from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_PROBE, check_k, default, interval
+from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.pipeline.spec import (
+    ACTIVATIONS,
+    LABEL_NOISE_KINDS,
+    LEVEL_OF_FIELD,
+    LR_SCHEDULES,
+    NOISE_KINDS,
+    OPTIMIZERS,
+    ExperimentSpec,
+    applies,
+    noise_for_task,
+)
 from noisealign.ui import controls, labels, notes, plots, router, runview, teach, widget_sync
 from noisealign.ui import page_support as common
-from noisealign.ui import tables as data
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
+from noisealign.ui import tables as data
 
 router.ensure_router()
 
@@ -35,7 +44,6 @@ S_DEFAULTS = {"snr_db": "0, 10, 20", "n_train": "25, 50, 100", "width": "16, 64,
               "label_noise": "0, 0.2, 0.4", "init_scale": "0.1, 1"}
 AXES = ["n_train", "snr_db", "width", "label_noise", "init_scale"]
 SERIES_DEFAULT = "snr_db"
-INT_AXES = {"n_train", "width"}
 NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
                 "input": "input noise", "label": "label noise (classification)"}
 
@@ -68,9 +76,6 @@ cache, manager = common.services()
 slots = common.ErrorSlots()
 
 
-PROBE_DEFAULT = 300
-
-
 def _probe_pool(name: str) -> int:
     info = DATASETS[name]
     params = {}
@@ -93,7 +98,7 @@ def _on_dataset_change() -> None:
     if noise_for_task(task, noise) != noise:
         st.session_state["noise"] = noise_for_task(task, noise)
     pool = _probe_pool(name)
-    if st.session_state.get("probe", PROBE_DEFAULT) > pool:
+    if st.session_state.get("probe", PAGE_PROBE) > pool:
         st.session_state["probe"] = pool
     _fit_series()
 
@@ -201,9 +206,9 @@ with st.sidebar:
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
-    snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
+    snr_db, label_noise, label_kind = default("snr_db"), 0.2, default("label_noise_kind")
     if applies("snr_db", noise):
-        snr_db = controls.spec_number(st, "snr_db", 10.0, key="snr", label="SNR (dB)",
+        snr_db = controls.spec_number(st, "snr_db", default("snr_db"), key="snr", label="SNR (dB)",
                                       step=1.0, overridden="snr_db" in swept,
                                       help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
     elif applies("label_noise", noise):
@@ -224,8 +229,8 @@ with st.sidebar:
     n_train = controls.spec_number(c1, "n_train", 50, key="n", label="Samples n",
                                    overridden="n_train" in swept,
                                    help="Training points shared by all members.")
-    # Default: 300, or all the dataset's held-out points when it has fewer (diabetes: 89).
-    probe_default = min(PROBE_DEFAULT, int(info.pool_sizes(info.validate_params(params))[1]))
+    # Default: PAGE_PROBE, or all the dataset's held-out points when it has fewer (diabetes: 89).
+    probe_default = min(PAGE_PROBE, int(info.pool_sizes(info.validate_params(params))[1]))
     n_probe = controls.spec_number(c2, "n_probe", probe_default, step=50, key="probe",
                                    label="Probe points N",
                                    help="Clean held-out points the representations are "
@@ -245,10 +250,10 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
                               key="act", bind="query-params")
-    K = controls.spec_number(c2, "ensemble_size", 4, key="K", label="Ensemble size K")
+    K = controls.spec_number(c2, "ensemble_size", default("ensemble_size"), key="K", label="Ensemble size K")
     c1, c2 = st.columns(2)
     init_scale = controls.spec_number(c1, "init_scale", 0.1, step=0.05, format="%.3g",
-                                      key="init", label="Init scale", floor=0.001,
+                                      key="init", label="Init scale",
                                       overridden="init_scale" in swept,
                                       help="Multiplies the default initialisation.")
     shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
@@ -260,8 +265,7 @@ with st.sidebar:
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")
-        lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr",
-                                  floor=1e-5)
+        lr = controls.spec_number(c2, "lr", default("lr"), step=0.005, format="%.4g", key="lr")
         c1, c2 = st.columns(2)
         max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs",
                                           help="Full-batch epochs; a member stops early once its "
@@ -270,7 +274,7 @@ with st.sidebar:
                                             format="%.4g", key="wd")
         seed = controls.spec_number(st, "seed", 0, key="seed",
                                     help="Seeds the data sample, the noise and the initialisation.")
-        loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+        loss_tol = controls.spec_number(st, "loss_tol", default("loss_tol"), format="%.3g", key="tol",
                                         help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
         c1, c2, c3 = st.columns(3)
@@ -301,9 +305,11 @@ with st.sidebar:
                                           data.MEASURE_LABELS.items()))
     st.caption(data.MEASURE_LABELS[measure])
     c1, c2 = st.columns(2)
-    k = c1.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params",
-                        help="Neighbours used by the Information Imbalance.")
-    knn_k = c2.number_input("k (mutual k-NN)", 1, 500, 10, key="knn", bind="query-params")
+    rk, rknn = K_FIELDS["k"], K_FIELDS["knn_k"]
+    k = c1.number_input("k (II neighbours)", int(rk.lo), int(rk.hi), rk.default, key="k",
+                        bind="query-params", help="Neighbours used by the Information Imbalance.")
+    knn_k = c2.number_input("k (mutual k-NN)", int(rknn.lo), int(rknn.hi), rknn.default,
+                            key="knn", bind="query-params")
     slots.add("k", "knn_k")
     slots.fallback()
 
@@ -321,14 +327,13 @@ def _base() -> ExperimentSpec:
 
 
 base = common.build(_base, slots)
-if base is not None and k > max_k(base.n_probe):
-    slots.show(SpecError("k", k, f"1 to N - 2 = {max_k(base.n_probe)}",
-                         f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)} "
-                         "(N = probe points)"))
-    base = None
-if base is not None and knn_k > max_k(base.n_probe):
-    slots.show(SpecError("knn_k", knn_k, f"1 to N - 2 = {max_k(base.n_probe)}"))
-    base = None
+for name, value in (("k", k), ("knn_k", knn_k)):
+    if base is not None:
+        try:
+            check_k(int(value), base.n_probe, name)
+        except SpecError as e:
+            slots.show(e)
+            base = None
 
 if base is None:
     st.error("The settings above are invalid; the message next to the control says why.",
@@ -355,13 +360,8 @@ st.caption(f"{size_note} · "
 
 
 def _values(text: str, axis: str, name: str) -> list:
-    if axis in INT_AXES:
-        return common.number_list(text, name, integer=True, lo=1, hi=1_000_000)
-    if axis == "label_noise":
-        return common.number_list(text, name, lo=0.0, hi=1.0)
-    if axis == "init_scale":
-        return common.number_list(text, name, lo=1e-4, hi=100.0)
-    return common.number_list(text, name, lo=-40.0, hi=80.0)
+    lo, hi = common.spec_range(axis)  # the axis field's constraint
+    return common.number_list(text, name, integer=interval(axis).kind is int, lo=lo, hi=hi)
 
 
 # ============================================================================= single run

@@ -51,6 +51,8 @@ class Interval:
     lo_open: bool = False
     allow_inf: bool = False
     inf_means: str = ""
+    # lo_open: the lowest value a dashboard control or axis list offers (lo is excluded)
+    floor: float | None = None
 
     def check(self, name: str, value: Any, *, hi: float | None = None) -> Any:
         """``value`` as ``kind`` within the bounds (``hi``: a lower upper bound that
@@ -180,9 +182,10 @@ FIELDS: dict[str, Constraint] = {
     "bias": Flag(True, "Bias terms"),
     "ensemble_size": Interval(int, MIN_MEMBERS, MAX_MEMBERS, 4, "Ensemble size K"),
     "shared_init": Flag(False, "Shared initialisation"),
-    "init_scale": Interval(float, 0.0, 100.0, 1.0, "Initialisation scale", lo_open=True),
+    "init_scale": Interval(float, 0.0, 100.0, 1.0, "Initialisation scale", lo_open=True,
+                           floor=1e-4),
     "optimizer": Options(OPTIMIZERS, "adam", "Optimiser"),
-    "lr": Interval(float, 0.0, 100.0, 1e-2, "Learning rate", lo_open=True),
+    "lr": Interval(float, 0.0, 100.0, 1e-2, "Learning rate", lo_open=True, floor=1e-5),
     "max_epochs": Interval(int, 1, MAX_EPOCHS, 500, "Max epochs"),
     "loss_tol": Interval(float, 0.0, 1e6, 1e-4, "Loss tolerance"),
     "batch_size": Interval(int, 0, 10**7, 0, "Batch size"),  # 0 = full batch
@@ -206,12 +209,20 @@ def intervals(kind: type) -> dict[str, Interval]:
     return {n: c for n, c in FIELDS.items() if isinstance(c, Interval) and c.kind is kind}
 
 
+def interval(name: str) -> Interval:
+    """The constraint of number field ``name`` (``ValueError`` for any other field)."""
+    c = FIELDS.get(name)
+    if not isinstance(c, Interval):
+        raise ValueError(f"{name!r} is not a number field of the spec")
+    return c
+
+
 def check_within_pool(name: str, value: int, pool: int, dataset: str, what: str) -> None:
     """``value`` (``n_train`` or ``n_probe``, already checked against ``FIELDS``) must not
     exceed the ``pool`` of ``what`` points the dataset has: the bound that depends on
     the dataset."""
     if value > pool:
-        lo = int(FIELDS[name].lo)
+        lo = int(interval(name).lo)
         raise SpecError(name, value, f"{lo} to {pool}",
                         f"{name}={value} exceeds the {pool} {what} points available "
                         f"in {dataset!r}: allowed {lo} to {pool}")
