@@ -14,6 +14,7 @@ from noisealign.engine.own_models.pairs import (KNN_METRICS, MEASURE_LABELS, MEA
                             compare, example_arrays, ii_plane, load_arrays, matrix,
                             split_name, to_csv, to_json)
 from noisealign.engine.base.validation import max_k
+from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 from noisealign.ui import plots, router
 from noisealign.ui import page_support as common
 
@@ -114,10 +115,11 @@ with st.sidebar:
                             bind="query-params",
                             help="; ".join(f"**{m}**: {MEASURE_LABELS[m]}" for m in MEASURES)
                             + ". ii_labels needs labels in the file.")
-    k = st.number_input("k (Information Imbalance)", 1, PAGE_LIMITS.max_points - 2, 1,
+    k = st.number_input("k (Information Imbalance)", 1, PAGE_LIMITS.max_points - 2, DEFAULT_K,
                         key="k", bind="query-params",
                         help="Neighbours in a for Δ(a→b); 1 to N − 2.")
-    knn_k = st.number_input("k (mutual k-NN, CKNNA)", 1, PAGE_LIMITS.max_points - 2, 10,
+    knn_k = st.number_input("k (mutual k-NN, CKNNA)", 1, PAGE_LIMITS.max_points - 2,
+                            DEFAULT_KNN_K,
                             key="knn_k", bind="query-params",
                             help="Neighbours for mutual k-NN and CKNNA; 1 to N − 2.")
     metric = st.radio("Mutual k-NN neighbours", KNN_METRICS, key="knn_metric",

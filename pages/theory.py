@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from noisealign.engine import theory
-from noisealign.engine.pipeline.constraints import PAGE_PROBE, default, snr_db_to_ratio
+from noisealign.engine.pipeline import constraints as rules
+from noisealign.engine.pipeline.constraints import PAGE_PROBE, snr_db_to_ratio
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.theory_exact import TABLE_SNR_DB
 from noisealign.ui import controls, labels, notes, plots, router, teach
@@ -86,7 +87,7 @@ with st.sidebar:
                           "along the SNR axis (1 = the interpolation threshold).")
         snr_db, nd_range = snr_range[1], (nd_at, nd_at)
     else:
-        snr_db = st.slider("SNR (dB)", *SNR_SLIDER, int(default("snr_db")), key="snr",
+        snr_db = st.slider("SNR (dB)", *SNR_SLIDER, int(rules.default("snr_db")), key="snr",
                            bind="query-params",
                            help="Signal-to-noise ratio of the targets, 10·log10(1/σ²).")
         nd_range = st.slider("n / d range", 0.05, 5.0, (0.1, 4.0), step=0.05, key="nd",
@@ -162,10 +163,10 @@ with st.sidebar:
     # Ranges from the spec (ui.controls): an out-of-range value is explained next to
     # its control, never dropped; the resource guard refuses what would take too long.
     width = controls.spec_number(c1, "width", 32, key="width")
-    K = controls.spec_number(c2, "ensemble_size", default("ensemble_size"), key="K", label="Ensemble size K")
+    K = controls.spec_number(c2, "ensemble_size", rules.default("ensemble_size"), key="K", label="Ensemble size K")
     c1, c2 = st.columns(2)
     epochs = controls.spec_number(c1, "max_epochs", 500, step=50, key="epochs")
-    seed = controls.spec_number(c2, "seed", default("seed"), key="seed")
+    seed = controls.spec_number(c2, "seed", rules.default("seed"), key="seed")
     probe = controls.spec_number(st, "n_probe", PAGE_PROBE, step=50, key="probe",
                                  label="Probe points N")
     c1, c2 = st.columns(2)
@@ -173,9 +174,9 @@ with st.sidebar:
                              help="The theory assumes (full-batch) gradient descent: sgd is "
                              "the faithful choice but needs many epochs near n = d; adam "
                              "(default) is much faster and lands close to it.")
-    lr = controls.spec_number(c2, "lr", default("lr"), step=0.005, format="%.4g", key="lr",
+    lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g", key="lr",
                               help="Lower it if members diverge (sgd at small n/d).")
-    loss_tol = controls.spec_number(st, "loss_tol", default("loss_tol"), format="%.3g", key="tol",
+    loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g", key="tol",
                                     help="A member stops once its training loss is below this.")
     slots = common.ErrorSlots()
     slots.add("width", "ensemble_size", "max_epochs", "seed", "n_probe", "loss_tol", "sim_nd",

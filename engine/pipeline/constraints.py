@@ -21,8 +21,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from noisealign.engine.base.errors import SpecError
 
 # The bound that depends on N (k <= N - 2) and its check live in base (the measures, which
@@ -83,7 +81,9 @@ class Interval:
         """Values the field refuses: below, above, the wrong type (tests draw from these)."""
         step = 1 if self.kind is int else max(abs(self.hi) * 1e-3, 1e-3)
         out: list[Any] = [self.lo if self.lo_open else self.lo - step, self.hi + step, "x",
-                          None, True, math.nan]
+                          True, math.nan]
+        if self.default is not None:  # None is n_probe's "the default count"
+            out.append(None)
         if self.kind is int:
             out.append(self.lo + 0.5)
         if not self.allow_inf:
@@ -246,6 +246,7 @@ DEFAULT_KNN_K = K_FIELDS["knn_k"].default
 def snr_db_to_ratio(snr_db: Any) -> Any:
     """SNR in decibels -> ratio; ``inf`` dB is an infinite ratio (no noise). An array
     gives an array."""
+    import numpy as np  # here: reading the rules needs no numpy
     if isinstance(snr_db, np.ndarray):
         return 10.0 ** (snr_db / 10.0)
     return math.inf if snr_db == math.inf else 10.0 ** (snr_db / 10.0)
@@ -254,6 +255,7 @@ def snr_db_to_ratio(snr_db: Any) -> Any:
 def snr_ratio_to_db(snr: Any) -> Any:
     """SNR ratio -> decibels; ratio ``inf`` is ``inf`` dB, ratio 0 is ``-inf`` dB. An
     array gives an array."""
+    import numpy as np
     if isinstance(snr, np.ndarray):
         with np.errstate(divide="ignore"):
             return 10.0 * np.log10(snr)
