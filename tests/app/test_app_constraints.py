@@ -20,8 +20,17 @@ def test_a_value_beyond_the_constraint_is_explained_next_to_its_control(name) ->
     bad = rule.bad_values()[1]  # above the upper bound
     at = no_exception(open_app(auto="false", x="n_train", series="none",
                                **{CONTROLS[name]: str(bad)}))
-    lines = [e for e in errors(at) if "is invalid: allowed" in e]
-    assert len(lines) == 1 and "\n" not in lines[0], errors(at)
+    lines = [e for e in errors(at).splitlines() if "is invalid: allowed" in e]
+    assert len(lines) == 1, errors(at)  # one message, on one line
     assert allowed_names_range(rule, lines[0]), lines[0]
     assert not chart_specs(at)
     assert at.number_input(key=CONTROLS[name]).value == bad  # kept, not reset
+
+
+def test_the_theory_pages_snr_slider_spans_the_tabulated_theory_within_the_spec() -> None:
+    from noisealign.engine.theory_exact import TABLE_SNR_DB
+    lo, hi = rules.interval("snr_db").lo, rules.interval("snr_db").hi
+    at = no_exception(open_app("pages/theory.py"))
+    slider = at.slider(key="snr")
+    assert (slider.min, slider.max) == (max(lo, TABLE_SNR_DB[0]), min(hi, TABLE_SNR_DB[-1]))
+    assert slider.value == rules.default("snr_db")
