@@ -9,7 +9,13 @@ import streamlit as st
 
 from noisealign.engine.base.errors import SpecError
 from noisealign.engine.pipeline import constraints as rules
-from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_PROBE, check_k, interval
+from noisealign.engine.pipeline.constraints import (
+    K_FIELDS,
+    PAGE_EPOCHS,
+    PAGE_PROBE,
+    check_k,
+    interval,
+)
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import (
     ACTIVATIONS,
@@ -207,9 +213,11 @@ with st.sidebar:
                          bind="query-params",
                          help="What each member's independent noise perturbs: "
                          + "; ".join(f"**{k}**: {v}" for k, v in NOISE_LABELS.items()))
-    snr_db, label_noise, label_kind = rules.default("snr_db"), 0.2, rules.default("label_noise_kind")
+    snr_db, label_noise = rules.default("snr_db"), 0.2
+    label_kind = rules.default("label_noise_kind")
     if applies("snr_db", noise):
-        snr_db = controls.spec_number(st, "snr_db", rules.default("snr_db"), key="snr", label="SNR (dB)",
+        snr_db = controls.spec_number(st, "snr_db", rules.default("snr_db"), key="snr",
+                                      label="SNR (dB)",
                                       step=1.0, overridden="snr_db" in swept,
                                       help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
     elif applies("label_noise", noise):
@@ -251,7 +259,8 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
                               key="act", bind="query-params")
-    K = controls.spec_number(c2, "ensemble_size", rules.default("ensemble_size"), key="K", label="Ensemble size K")
+    K = controls.spec_number(c2, "ensemble_size", rules.default("ensemble_size"), key="K",
+                             label="Ensemble size K")
     c1, c2 = st.columns(2)
     init_scale = controls.spec_number(c1, "init_scale", 0.1, step=0.05, format="%.3g",
                                       key="init", label="Init scale",
@@ -266,16 +275,18 @@ with st.sidebar:
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")
-        lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g", key="lr")
+        lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g",
+                                  key="lr")
         c1, c2 = st.columns(2)
-        max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs",
+        max_epochs = controls.spec_number(c1, "max_epochs", PAGE_EPOCHS, step=100, key="epochs",
                                           help="Full-batch epochs; a member stops early once its "
                                      "training loss is below 1e-4.")
         weight_decay = controls.spec_number(c2, "weight_decay", 0.0, step=1e-4,
                                             format="%.4g", key="wd")
         seed = controls.spec_number(st, "seed", 0, key="seed",
                                     help="Seeds the data sample, the noise and the initialisation.")
-        loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g", key="tol",
+        loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g",
+                                        key="tol",
                                         help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
         c1, c2, c3 = st.columns(3)

@@ -8,7 +8,7 @@ import json
 import streamlit as st
 
 from noisealign.engine.pipeline import constraints as rules
-from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_PROBE, check_k
+from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_EPOCHS, PAGE_PROBE, check_k
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from noisealign.ui import controls, infoview, notes, plots, router, teach
@@ -77,7 +77,8 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     # Spec-field inputs leave their range to the spec, which names it when a value is
     # outside (ui.controls): a typed or linked value is never dropped silently.
-    n_train = controls.spec_number(c1, "n_train", rules.default("n_train"), key="n", label="Samples n")
+    n_train = controls.spec_number(c1, "n_train", rules.default("n_train"), key="n",
+                                   label="Samples n")
     n_probe = controls.spec_number(c2, "n_probe", PAGE_PROBE, step=50, key="probe",
                                    label="Probe points N")
     slots.add("n_train", "n_probe")
@@ -111,7 +112,7 @@ with st.sidebar:
     seed = controls.spec_number(c2, "seed", rules.default("seed"), key="seed")
     replicates = common.replicates_input()
     c1, c2 = st.columns(2)
-    max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs")
+    max_epochs = controls.spec_number(c1, "max_epochs", PAGE_EPOCHS, step=100, key="epochs")
     lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g", key="lr")
     slots.add("architecture", "widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
@@ -126,7 +127,8 @@ with st.sidebar:
                                       label="Batch size", help="Minibatch size; 0 = full batch.")
     lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched", bind="query-params")
     slots.add("optimizer", "momentum", "batch_size", "lr_schedule")
-    loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g", key="tol",
+    loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g",
+                                    key="tol",
                                     help="A member stops once its training loss is below this.")
     rk = K_FIELDS["k"]
     k = st.number_input("k (II neighbours)", int(rk.lo), int(rk.hi), rk.default, key="k",

@@ -137,7 +137,8 @@ NOISE_KINDS = ("none", "target", "input", "label")
 # uniform: a flipped label becomes any class, uniformly; pair: class c becomes c + 1
 # (mod classes), the class-dependent flip of the label-noise literature.
 LABEL_NOISE_KINDS = ("uniform", "pair")
-LR_SCHEDULES = ("constant", "cosine", "step")  # as noisealign.engine.pipeline.train (which imports torch)
+# as noisealign.engine.pipeline.train (which imports torch)
+LR_SCHEDULES = ("constant", "cosine", "step")
 ACTIVATIONS = ("relu", "tanh", "linear")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda")
@@ -159,6 +160,9 @@ DEFAULT_PROBE = 500  # n_probe=None: this many probe points, or the whole probe 
 # quadratic in N (300 points: about a third of 500's cost), while the CLI and the API
 # keep 500 for the findings' error bars. A page names it (never retypes 300).
 PAGE_PROBE = 300
+# Likewise the alignment and information pages train for at most 300 epochs (the engine:
+# 500): their small first views converge well before, and a cold view stays in seconds.
+PAGE_EPOCHS = 300
 
 # ------------------------------------------------------------------ one rule per field
 # The spec's fields in the dataclass' order. ``dataset`` (the registry's names) and
@@ -170,7 +174,8 @@ FIELDS: dict[str, Constraint] = {
     "n_train": Interval(int, 2, 10**7, 100, "Training samples n"),
     # None: min(DEFAULT_PROBE, held-out points available)
     "n_probe": Interval(int, MIN_PROBE, 10**7, None, "Probe points N"),
-    "noise": Options(("auto",) + NOISE_KINDS, "auto", "Noise kind"),  # auto: the task's natural kind
+    # auto: the task's natural kind
+    "noise": Options(("auto",) + NOISE_KINDS, "auto", "Noise kind"),
     "snr_db": Interval(float, -40.0, 80.0, 10.0, "Signal-to-noise ratio, SNR", "dB",
                        allow_inf=True, inf_means="no noise"),
     "label_noise": Interval(float, 0.0, 1.0, 0.0, "Label-noise rate p"),
