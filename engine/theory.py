@@ -92,6 +92,7 @@ from typing import Any
 import numpy as np
 
 from noisealign.engine.base.errors import SpecError
+from noisealign.engine.pipeline.constraints import snr_ratio_to_db
 
 # The exact-minus-closed-form correction next to n = d, written by engine/theory_exact.py
 # (which builds it from this module's closed form; the table's reader lives here).
@@ -221,7 +222,7 @@ def threshold_correction(n: Any, d: Any, snr: Any) -> np.ndarray:
     nu_grid, corr = tab["nu"][order], tab["corr"][:, order, :]
     edge = nu_grid[-1]
     with np.errstate(divide="ignore"):
-        db = np.where(np.isinf(snr), tab["snr_db"][-1], 10.0 * np.log10(snr))
+        db = np.where(np.isinf(snr), tab["snr_db"][-1], snr_ratio_to_db(snr))
     (i, wi), (j, wj), (k, wk) = (_lin_index(tab["d"], np.log(d)), _lin_index(nu_grid, nu),
                                  _lin_index(tab["snr_db"], db))
     val = np.zeros(n.shape)

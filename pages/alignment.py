@@ -8,7 +8,6 @@ import json
 import streamlit as st
 
 from noisealign.engine.base.errors import SpecError
-from noisealign.engine.base.validation import max_k
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import (
     LEVEL_OF_FIELD,
@@ -31,6 +30,7 @@ from noisealign.ui import (
     teach,
     widget_sync,
 )
+from noisealign.engine.pipeline.constraints import PAGE_PROBE, check_k, interval
 from noisealign.ui import page_support as common
 from noisealign.ui import shipped_points as shipped
 from noisealign.ui import tables as data
@@ -90,7 +90,7 @@ def _on_dataset_change() -> None:
     if noise_for_task(task, noise) != noise:
         st.session_state["noise"] = noise_for_task(task, noise)
     pool = sidebar.probe_pool(name)
-    if st.session_state.get("probe", sidebar.PROBE_DEFAULT) > pool:
+    if st.session_state.get("probe", PAGE_PROBE) > pool:
         st.session_state["probe"] = pool
     _fit_series()
 
@@ -194,14 +194,13 @@ def _base() -> ExperimentSpec:
 
 
 base = common.build(_base, slots)
-if base is not None and k > max_k(base.n_probe):
-    slots.show(SpecError("k", k, f"1 to N - 2 = {max_k(base.n_probe)}",
-                         f"k={k} is invalid: allowed 1 to N - 2 = {max_k(base.n_probe)} "
-                         "(N = probe points)"))
-    base = None
-if base is not None and knn_k > max_k(base.n_probe):
-    slots.show(SpecError("knn_k", knn_k, f"1 to N - 2 = {max_k(base.n_probe)}"))
-    base = None
+for name, value in (("k", k), ("knn_k", knn_k)):
+    if base is not None:
+        try:
+            check_k(int(value), base.n_probe, name)
+        except SpecError as e:
+            slots.show(e)
+            base = None
 
 if base is None:
     st.error("The settings above are invalid; the message next to the control says why.",
@@ -228,13 +227,8 @@ st.caption(f"{size_note} · "
 
 
 def _values(text: str, axis: str, name: str) -> list:
-    if axis in INT_AXES:
-        return common.number_list(text, name, integer=True, lo=1, hi=1_000_000)
-    if axis == "label_noise":
-        return common.number_list(text, name, lo=0.0, hi=1.0)
-    if axis == "init_scale":
-        return common.number_list(text, name, lo=1e-4, hi=100.0)
-    return common.number_list(text, name, lo=-40.0, hi=80.0)
+    lo, hi = common.spec_range(axis)  # the axis field's constraint
+    return common.number_list(text, name, integer=interval(axis).kind is int, lo=lo, hi=hi)
 
 
 # ============================================================================= single run

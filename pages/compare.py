@@ -26,6 +26,7 @@ from noisealign.engine.own_models.pairs import (
     to_json,
 )
 from noisealign.ui import controls, plots, router
+from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 from noisealign.ui import page_support as common
 
 router.ensure_router()
@@ -126,10 +127,11 @@ with st.sidebar:
                                      key="measures", format_func=MEASURE_LABELS.get,
                                      help="; ".join(f"**{m}**: {MEASURE_LABELS[m]}" for m in MEASURES)
                                      + f". {MEASURE_LABELS['ii_labels']} needs labels in the file.")
-    k = st.number_input("k (Information Imbalance)", 1, PAGE_LIMITS.max_points - 2, 1,
+    k = st.number_input("k (Information Imbalance)", 1, PAGE_LIMITS.max_points - 2, DEFAULT_K,
                         key="k", bind="query-params",
                         help="Neighbours in a for Δ(a→b); 1 to N − 2.")
-    knn_k = st.number_input("k (mutual k-NN, CKNNA)", 1, PAGE_LIMITS.max_points - 2, 10,
+    knn_k = st.number_input("k (mutual k-NN, CKNNA)", 1, PAGE_LIMITS.max_points - 2,
+                            DEFAULT_KNN_K,
                             key="knn_k", bind="query-params",
                             help="Neighbours for mutual k-NN and CKNNA; 1 to N − 2.")
     metric = st.radio("Mutual k-NN neighbours", KNN_METRICS, key="knn_metric",

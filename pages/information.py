@@ -7,11 +7,11 @@ import json
 
 import streamlit as st
 
-from noisealign.engine.base.errors import SpecError
-from noisealign.engine.base.validation import max_k
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from noisealign.ui import controls, infoview, notes, plots, router, run_panel, stale, teach
+from noisealign.engine.pipeline import constraints as rules
+from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_EPOCHS, PAGE_PROBE, check_k
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
@@ -77,8 +77,9 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     # Spec-field inputs leave their range to the spec, which names it when a value is
     # outside (ui.controls): a typed or linked value is never dropped silently.
-    n_train = controls.spec_number(c1, "n_train", 100, key="n", label="Samples n")
-    n_probe = controls.spec_number(c2, "n_probe", 300, step=50, key="probe",
+    n_train = controls.spec_number(c1, "n_train", rules.default("n_train"), key="n",
+                                   label="Samples n")
+    n_probe = controls.spec_number(c2, "n_probe", PAGE_PROBE, step=50, key="probe",
                                    label="Probe points N")
     slots.add("n_train", "n_probe")
     rates_text = st.text_input("Label-noise rates p", "0, 0.2", key="rates",
@@ -109,11 +110,11 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     K = controls.spec_number(c1, "ensemble_size", 2, key="K", label="Ensemble size K",
                              help="Members per point: the error bands are over members.")
-    seed = controls.spec_number(c2, "seed", 0, key="seed")
+    seed = controls.spec_number(c2, "seed", rules.default("seed"), key="seed")
     replicates = common.replicates_input()
     c1, c2 = st.columns(2)
-    max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs")
-    lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr", floor=1e-5)
+    max_epochs = controls.spec_number(c1, "max_epochs", PAGE_EPOCHS, step=100, key="epochs")
+    lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g", key="lr")
     slots.add("architecture", "widths", "width", "depth", "activation", "ensemble_size", "seed", "max_epochs",
               "lr")
     c1, c2 = st.columns(2)
@@ -127,9 +128,12 @@ with st.sidebar:
                                       label="Batch size", help="Minibatch size; 0 = full batch.")
     lr_schedule = c2.selectbox("LR schedule", LR_SCHEDULES, key="sched", bind="query-params")
     slots.add("optimizer", "momentum", "batch_size", "lr_schedule")
-    loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+    loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g",
+                                    key="tol",
                                     help="A member stops once its training loss is below this.")
-    k = st.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params")
+    rk = K_FIELDS["k"]
+    k = st.number_input("k (II neighbours)", int(rk.lo), int(rk.hi), rk.default, key="k",
+                        bind="query-params")
     slots.add("k", "loss_tol")
     slots.fallback()
 
@@ -138,7 +142,8 @@ def _sweep():
     from noisealign.engine.compute.sweep import Sweep
     lo, hi = common.spec_range("width")
     widths = common.number_list(widths_text, "widths", integer=True, lo=lo, hi=hi)
-    rates = common.number_list(rates_text, "rates", lo=0.0, hi=1.0)
+    lo, hi = common.spec_range("label_noise")
+    rates = common.number_list(rates_text, "rates", lo=lo, hi=hi)
     if random_labels and 1.0 not in rates:
         rates.append(1.0)
     base = ExperimentSpec(dataset=dataset, dataset_params=params, n_train=int(n_train),
@@ -149,8 +154,7 @@ def _sweep():
                           batch_size=int(batch_size), lr_schedule=lr_schedule,
                           max_epochs=int(max_epochs), loss_tol=float(loss_tol),
                           seed=int(seed))
-    if k > max_k(base.n_probe):
-        raise SpecError("k", k, f"1 to N - 2 = {max_k(base.n_probe)}")
+    check_k(int(k), base.n_probe, "k")
     return Sweep(base, {"width": widths, "label_noise": rates}, replicates=int(replicates))
 
 

@@ -11,6 +11,7 @@ import streamlit as st
 from noisealign.engine.base.validation import for_markdown
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.store import labels as runlabels
+from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 from noisealign.ui import page_support as common
 from noisealign.ui import plots, router, runview
 from noisealign.ui import tables as data
@@ -157,7 +158,7 @@ def _settings(entry: dict) -> tuple[int, int]:
     """(k, k-NN k) its summary was measured with: its numbers are then read, not
     recomputed."""
     s = data.summary_settings(entry["summary"])
-    return int(s.get("k") or runview.DEFAULT_K), int(s.get("knn_k") or runview.DEFAULT_KNN_K)
+    return int(s.get("k") or DEFAULT_K), int(s.get("knn_k") or DEFAULT_KNN_K)
 
 
 def _measure_select(key: str) -> str:

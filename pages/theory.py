@@ -10,8 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from noisealign.engine import theory
+from noisealign.engine.pipeline import constraints as rules
+from noisealign.engine.pipeline.constraints import PAGE_PROBE, snr_db_to_ratio
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.ui import controls, labels, notes, router, teach, theory_plots
+from noisealign.engine.theory_exact import TABLE_SNR_DB
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped
@@ -25,6 +28,14 @@ INIT_VALUES = [1e-4, 1e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]
 OPTIMIZERS = ["adam", "sgd"]
 X_AXES = {"nd": "n / d (samples per input dimension)", "snr_db": labels.label("snr_db")}
 MEASURES = ("cka", "ii_score", "ii")  # the simulated alignment measures drawn
+# The SNR sliders span what the theory computes faithfully: the exact finite-d correction
+# next to the threshold is tabulated from TABLE_SNR_DB[0] to TABLE_SNR_DB[-1] dB and clamped
+# outside (engine/theory.py), within what the spec allows a simulation (its constraint).
+_SPEC_SNR = common.spec_range("snr_db")
+SNR_SLIDER = (int(max(_SPEC_SNR[0], TABLE_SNR_DB[0])), int(min(_SPEC_SNR[1], TABLE_SNR_DB[-1])))
+# The x axis' first view: where the curves move (below -10 dB the members share almost
+# nothing, above 40 dB the noise no longer matters).
+SNR_VIEW = (-10, 40)
 
 st.title("Linear theory")
 st.caption("Alignment and test error of a one-hidden-layer **linear** network on a linear "
@@ -69,14 +80,15 @@ with st.sidebar:
     d = st.slider("Input dimension d", 10, 400, 50, step=5, key="d", bind="query-params",
                   help="Dimension of the teacher's inputs; the threshold sits at n = d.")
     if x_axis == "snr_db":
-        snr_range = st.slider("SNR range (dB)", -10, 40, (-10, 40), key="snr_range",
+        snr_range = st.slider("SNR range (dB)", *SNR_SLIDER, SNR_VIEW, key="snr_range",
                               bind="query-params", help="Range of the x axis.")
         nd_at = st.slider("n / d", 0.05, 5.0, 2.0, step=0.05, key="nd_at",
                           bind="query-params", help="Samples per input dimension, fixed "
                           "along the SNR axis (1 = the interpolation threshold).")
         snr_db, nd_range = snr_range[1], (nd_at, nd_at)
     else:
-        snr_db = st.slider("SNR (dB)", -10, 40, 10, key="snr", bind="query-params",
+        snr_db = st.slider("SNR (dB)", *SNR_SLIDER, int(rules.default("snr_db")), key="snr",
+                           bind="query-params",
                            help="Signal-to-noise ratio of the targets, 10·log10(1/σ²).")
         nd_range = st.slider("n / d range", 0.05, 5.0, (0.1, 4.0), step=0.05, key="nd",
                              bind="query-params", help="Range of samples per input dimension.")
@@ -91,12 +103,12 @@ with st.sidebar:
     log_err = st.checkbox("Log scale for the test error", True, key="logerr",
                           bind="query-params")
 
-snr = float(10 ** (snr_db / 10))
+snr = snr_db_to_ratio(float(snr_db))
 
 
 def _snr_curves(n: float, snr_dbs: np.ndarray) -> dict:
     """theory.curves' table along the SNR at a fixed n (theory.theory broadcasts)."""
-    t = theory.theory(n, float(d), 10.0 ** (snr_dbs / 10.0), float(wd))
+    t = theory.theory(n, float(d), snr_db_to_ratio(snr_dbs), float(wd))
     return {"n": t.n, "snr_db": snr_dbs, "rho": t.rho, "cka": t.cka, "ii": t.ii,
             "ii_score": 1.0 - t.ii, "test_error": t.test_error, "cka_large_d": t.cka_large_d,
             "ii_large_d": t.ii_large_d, "ii_score_large_d": 1.0 - t.ii_large_d,
@@ -151,20 +163,20 @@ with st.sidebar:
     # Ranges from the spec (ui.controls): an out-of-range value is explained next to
     # its control, never dropped; the resource guard refuses what would take too long.
     width = controls.spec_number(c1, "width", 32, key="width")
-    K = controls.spec_number(c2, "ensemble_size", 4, key="K", label="Ensemble size K")
+    K = controls.spec_number(c2, "ensemble_size", rules.default("ensemble_size"), key="K", label="Ensemble size K")
     c1, c2 = st.columns(2)
     epochs = controls.spec_number(c1, "max_epochs", 500, step=50, key="epochs")
-    seed = controls.spec_number(c2, "seed", 0, key="seed")
-    probe = controls.spec_number(st, "n_probe", 300, step=50, key="probe",
+    seed = controls.spec_number(c2, "seed", rules.default("seed"), key="seed")
+    probe = controls.spec_number(st, "n_probe", PAGE_PROBE, step=50, key="probe",
                                  label="Probe points N")
     c1, c2 = st.columns(2)
     optimizer = c1.selectbox("Optimiser", OPTIMIZERS, key="opt", bind="query-params",
                              help="The theory assumes (full-batch) gradient descent: sgd is "
                              "the faithful choice but needs many epochs near n = d; adam "
                              "(default) is much faster and lands close to it.")
-    lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr", floor=1e-5,
+    lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g", key="lr",
                               help="Lower it if members diverge (sgd at small n/d).")
-    loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+    loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g", key="tol",
                                     help="A member stops once its training loss is below this.")
     slots = common.ErrorSlots()
     slots.add("width", "ensemble_size", "max_epochs", "seed", "n_probe", "loss_tol", "sim_nd",

@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from noisealign.engine.pipeline import constraints as rules
+from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_EPOCHS, PAGE_PROBE
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import (
     ACTIVATIONS,
@@ -34,7 +36,6 @@ from noisealign.ui import tables as data
 PARAM_DEFAULTS = {"linear-teacher": {"d": 50}}
 NOISE_LABELS = {"none": "none (initialisation only)", "target": "target noise (regression)",
                 "input": "input noise", "label": "label noise (classification)"}
-PROBE_DEFAULT = 300
 
 
 def probe_pool(name: str) -> int:
@@ -85,8 +86,8 @@ def data_controls(slots: common.ErrorSlots, swept: set, on_dataset_change: Calla
     values["n_train"] = controls.spec_number(c1, "n_train", 50, key="n", label="Samples n",
                                              overridden="n_train" in swept,
                                              help="Training points shared by all members.")
-    # Default: 300, or all the dataset's held-out points when it has fewer (diabetes: 89).
-    probe_default = min(PROBE_DEFAULT, int(info.pool_sizes(info.validate_params(params))[1]))
+    # Default: PAGE_PROBE, or all the dataset's held-out points when it has fewer (diabetes: 89).
+    probe_default = min(PAGE_PROBE, int(info.pool_sizes(info.validate_params(params))[1]))
     values["n_probe"] = controls.spec_number(c2, "n_probe", probe_default, step=50,
                                              key="probe", label="Probe points N",
                                              help="Clean held-out points the representations "
@@ -97,9 +98,11 @@ def data_controls(slots: common.ErrorSlots, swept: set, on_dataset_change: Calla
 
 def noise_controls(noise: str, swept: set) -> dict[str, Any]:
     """The level of the noise kind ``noise``: an SNR, or a label-noise rate and kind."""
-    snr_db, label_noise, label_kind = 10.0, 0.2, "uniform"
+    snr_db, label_noise = rules.default("snr_db"), 0.2
+    label_kind = rules.default("label_noise_kind")
     if applies("snr_db", noise):
-        snr_db = controls.spec_number(st, "snr_db", 10.0, key="snr", label="SNR (dB)",
+        snr_db = controls.spec_number(st, "snr_db", rules.default("snr_db"), key="snr",
+                                      label="SNR (dB)",
                                       step=1.0, overridden="snr_db" in swept,
                                       help="Signal-to-noise ratio in decibels: 10·log10(SNR).")
     elif applies("label_noise", noise):
@@ -135,10 +138,11 @@ def network_controls(slots: common.ErrorSlots, dataset: str, swept: set) -> dict
     c1, c2 = st.columns(2)
     activation = c1.selectbox("Activation", ACTIVATIONS, index=ACTIVATIONS.index("linear"),
                               key="act", bind="query-params")
-    K = controls.spec_number(c2, "ensemble_size", 4, key="K", label="Ensemble size K")
+    K = controls.spec_number(c2, "ensemble_size", rules.default("ensemble_size"), key="K",
+                             label="Ensemble size K")
     c1, c2 = st.columns(2)
     init_scale = controls.spec_number(c1, "init_scale", 0.1, step=0.05, format="%.3g",
-                                      key="init", label="Init scale", floor=0.001,
+                                      key="init", label="Init scale",
                                       overridden="init_scale" in swept,
                                       help="Multiplies the default initialisation.")
     shared_init = c2.checkbox("Shared init", False, key="shared", bind="query-params",
@@ -158,17 +162,18 @@ def training_controls(slots: common.ErrorSlots) -> dict[str, Any]:
         c1, c2 = st.columns(2)
         optimizer = c1.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("adam"),
                                  key="opt", bind="query-params")
-        lr = controls.spec_number(c2, "lr", 0.01, step=0.005, format="%.4g", key="lr",
-                                  floor=1e-5)
+        lr = controls.spec_number(c2, "lr", rules.default("lr"), step=0.005, format="%.4g",
+                                  key="lr")
         c1, c2 = st.columns(2)
-        max_epochs = controls.spec_number(c1, "max_epochs", 300, step=100, key="epochs",
+        max_epochs = controls.spec_number(c1, "max_epochs", PAGE_EPOCHS, step=100, key="epochs",
                                           help="Full-batch epochs; a member stops early once its "
                                      "training loss is below 1e-4.")
         weight_decay = controls.spec_number(c2, "weight_decay", 0.0, step=1e-4,
                                             format="%.4g", key="wd")
         seed = controls.spec_number(st, "seed", 0, key="seed",
                                     help="Seeds the data sample, the noise and the initialisation.")
-        loss_tol = controls.spec_number(st, "loss_tol", 1e-4, format="%.3g", key="tol",
+        loss_tol = controls.spec_number(st, "loss_tol", rules.default("loss_tol"), format="%.3g",
+                                        key="tol",
                                         help="A member stops once its training loss is below "
                                    "this (the presets of the report use their own).")
         c1, c2, c3 = st.columns(3)
@@ -206,9 +211,11 @@ def measure_controls(slots: common.ErrorSlots) -> dict[str, Any]:
                                           data.MEASURE_LABELS.items()))
     st.caption(data.MEASURE_LABELS[measure])
     c1, c2 = st.columns(2)
-    k = c1.number_input("k (II neighbours)", 1, 100, 1, key="k", bind="query-params",
-                        help="Neighbours used by the Information Imbalance.")
-    knn_k = c2.number_input("k (mutual k-NN)", 1, 500, 10, key="knn", bind="query-params")
+    rk, rknn = K_FIELDS["k"], K_FIELDS["knn_k"]
+    k = c1.number_input("k (II neighbours)", int(rk.lo), int(rk.hi), rk.default, key="k",
+                        bind="query-params", help="Neighbours used by the Information Imbalance.")
+    knn_k = c2.number_input("k (mutual k-NN)", int(rknn.lo), int(rknn.hi), rknn.default,
+                            key="knn", bind="query-params")
     slots.add("k", "knn_k")
     return {"measure": measure, "k": k, "knn_k": knn_k}
 

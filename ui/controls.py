@@ -4,7 +4,7 @@ sweep axis sets them.
 A ``st.number_input`` with ``min_value``/``max_value`` refuses a typed value outside them
 in the browser (the field turns red and the old value stays in use) and ignores one from
 a link: the user is not told which value is in effect. :func:`spec_number` therefore
-leaves the range to the spec (``noisealign.engine.pipeline.spec.INT_BOUNDS``/``FLOAT_BOUNDS``): the value
+leaves the range to the spec (``noisealign.engine.pipeline.constraints.FIELDS``): the value
 reaches :class:`engine.ExperimentSpec`, whose ``ValueError`` names the field and the
 allowed range, and the page shows it next to the control (``noisealign.ui.page_support.ErrorSlots``,
 with the field's label). The range is in the control's help as well.
@@ -15,7 +15,6 @@ disabled, with a note, so nobody edits a value that has no effect.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from noisealign.ui import labels
@@ -25,13 +24,15 @@ OVERRIDDEN_NOTE = "Set by the sweep axis."
 
 
 def range_text(field: str, floor: float | None = None) -> str:
-    """ "Allowed: -40 to 80 (or inf)." for ``field``, from the spec's rule tables."""
-    from noisealign.engine.pipeline.spec import FLOAT_BOUNDS
+    """ "Allowed: -40 to 80 (or inf)." for ``field``, from the field's constraint."""
+    from noisealign.engine.pipeline.constraints import interval
+    rule = interval(field)
     lo, hi = spec_range(field, floor)
     text = f"Allowed: {lo:,.6g} to {hi:,.6g}"
-    if field in FLOAT_BOUNDS and FLOAT_BOUNDS[field][2]:
-        text = f"Allowed: above {FLOAT_BOUNDS[field][0]:g}, up to {hi:,.6g}"
-    return text + (" (or inf: no noise)." if field == "snr_db" else ".")
+    if rule.lo_open:
+        text = f"Allowed: above {rule.lo:g}, up to {hi:,.6g}"
+    unit = f" {rule.unit}" if rule.unit else ""
+    return text + (f"{unit} (or inf: {rule.inf_means})." if rule.allow_inf else f"{unit}.")
 
 
 def spec_number(where: Any, field: str, value: float, *, key: str, label: str | None = None,
@@ -75,18 +76,8 @@ def spec_number(where: Any, field: str, value: float, *, key: str, label: str | 
 
 def in_range(field: str, value: Any) -> bool:
     """Whether ``value`` is within the spec's range for ``field`` (snr_db: also inf)."""
-    from noisealign.engine.pipeline.spec import FLOAT_BOUNDS, INT_BOUNDS
-    try:
-        v = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return False
-    if field == "snr_db" and v == math.inf:
-        return True
-    if field in INT_BOUNDS:
-        lo, hi = INT_BOUNDS[field]
-        return lo <= v <= hi
-    lo, hi, lo_open = FLOAT_BOUNDS[field]
-    return (lo < v if lo_open else lo <= v) and v <= hi
+    from noisealign.engine.pipeline.constraints import interval
+    return interval(field).contains(value)
 
 
 def select_id(where: Any, label: str, options: list, *, key: str, index: int = 0,

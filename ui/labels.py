@@ -25,38 +25,15 @@ from typing import Any
 
 from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
 from noisealign.engine.measures.registry import labels as registry_labels
+from noisealign.engine.pipeline.constraints import FIELDS, K_FIELDS
 
-# Every spec field -> how the dashboard names it (sentence case, units in parentheses).
+# Every spec field -> how the dashboard names it (sentence case, units in parentheses): the
+# label and unit of its constraint (noisealign.engine.pipeline.constraints.FIELDS).
 FIELD_LABELS: dict[str, str] = {
     "dataset": "Dataset",
     "dataset_params": "Dataset parameters",
-    "task": "Task",
-    "n_train": "Training samples n",
-    "n_probe": "Probe points N",
-    "noise": "Noise kind",
-    "snr_db": "Signal-to-noise ratio, SNR (dB)",
-    "label_noise": "Label-noise rate p",
-    "label_noise_kind": "Label-noise kind",
-    "architecture": "Architecture",
-    "width": "Hidden width",
-    "depth": "Hidden layers",
-    "activation": "Activation",
-    "bias": "Bias terms",
-    "ensemble_size": "Ensemble size K",
-    "shared_init": "Shared initialisation",
-    "init_scale": "Initialisation scale",
-    "optimizer": "Optimiser",
-    "lr": "Learning rate",
-    "max_epochs": "Max epochs",
-    "loss_tol": "Loss tolerance",
-    "batch_size": "Batch size",
-    "weight_decay": "Weight decay",
-    "lr_schedule": "Learning-rate schedule",
-    "grad_clip": "Gradient clip",
-    "momentum": "Momentum (SGD)",
-    "snapshots": "Snapshots over training",
-    "seed": "Seed",
-    "device": "Device",
+    **{name: rule.label + (f" ({rule.unit})" if rule.unit else "")
+       for name, rule in FIELDS.items()},
 }
 
 # Inputs of the pages that are not spec fields, as their messages name them.
@@ -69,8 +46,7 @@ INPUT_LABELS: dict[str, str] = {
     "sweep": "Sweep",
     "replicates": "Replicates (data seeds)",
     "replicate": "Replicate (data seed)",
-    "k": "Neighbours k (Information Imbalance)",
-    "knn_k": "Neighbours k (mutual k-NN)",
+    **{name: rule.label for name, rule in K_FIELDS.items()},
     "widths": "Widths",
     "rates": "Label-noise rates p",
     "sim_nd": "n / d values to simulate",

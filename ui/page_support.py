@@ -123,19 +123,22 @@ def spec_range(field: str, floor: float | None = None) -> tuple[Any, Any]:
     """``(lowest, highest)`` that :class:`engine.ExperimentSpec` accepts for ``field``:
     ints for an int field, floats for a float field (hence ``Any``).
 
-    The one source of the bounds a page's controls show (the spec's rule tables), so a
-    control never offers what the engine refuses, nor refuses what it accepts. A float
-    field whose lowest value is excluded (``lr > 0``) starts at ``floor`` instead.
+    The one source of the bounds a page's controls show (the field's constraint,
+    ``noisealign.engine.pipeline.constraints.FIELDS``), so a control never offers what the engine
+    refuses, nor refuses what it accepts. A float field whose lowest value is excluded
+    (``lr > 0``) starts at ``floor`` instead (default: the constraint's own floor).
     """
-    from noisealign.engine.pipeline.spec import FLOAT_BOUNDS, INT_BOUNDS
-    if field in INT_BOUNDS:
-        return INT_BOUNDS[field]
-    lo, hi, lo_open = FLOAT_BOUNDS[field]
-    if lo_open:
+    from noisealign.engine.pipeline.constraints import interval
+    rule = interval(field)
+    if rule.kind is int:
+        return int(rule.lo), int(rule.hi)
+    lo = rule.lo
+    if rule.lo_open:
+        floor = rule.floor if floor is None else floor
         if floor is None or not floor > lo:
             raise ValueError(f"{field}: its lowest value {lo} is excluded: give a floor > {lo}")
         lo = floor
-    return float(lo), float(hi)
+    return float(lo), float(rule.hi)
 
 
 def link_int_note(key: str, label: str, lo: int, hi: int, default: int) -> None:

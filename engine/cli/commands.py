@@ -59,23 +59,18 @@ def _parse_value(text: str) -> Any:
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per spec field; unset flags keep the spec's defaults."""
-    from noisealign.engine.pipeline import spec as spec_rules
+    from noisealign.engine.pipeline.constraints import FIELDS, Interval
     from noisealign.engine.pipeline.datasets import DATASETS
-    choices = {"dataset": tuple(DATASETS), **spec_rules.CHOICES}
     for f in dataclasses.fields(ExperimentSpec):
         if f.name == "dataset_params":
             continue
         flag = "--" + f.name.replace("_", "-")
-        if f.name in choices:
-            allowed = "one of " + ", ".join(choices[f.name])
-        elif f.name in spec_rules.INT_BOUNDS:
-            allowed = "an integer in [%d, %d]" % spec_rules.INT_BOUNDS[f.name]
-        elif f.name in spec_rules.FLOAT_BOUNDS:
-            lo, hi, lo_open = spec_rules.FLOAT_BOUNDS[f.name]
-            allowed = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}]" + (
-                " or inf" if f.name == "snr_db" else "")
-        else:
-            allowed = "true or false" if isinstance(f.default, bool) else "a value"
+        rule = FIELDS.get(f.name)
+        allowed = "one of " + ", ".join(DATASETS) if rule is None else rule.allowed()
+        if rule is not None and rule.unit:
+            allowed += f", in {rule.unit}"
+        if isinstance(rule, Interval) and rule.inf_means:
+            allowed += f" (inf: {rule.inf_means})"
         p.add_argument(*_SHORT.get(f.name, []), flag, dest=f.name, type=_parse_value,
                        default=None, help=f"{allowed} (default: {f.default!r})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -578,6 +573,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 def add_compare_command(sub: Any) -> None:
     """``compare``: every measure between the arrays of a .npz file or .npy folder."""
     from noisealign.engine.own_models.pairs import KNN_METRICS, LIMITS, MEASURES, POOLS
+    from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 
     p = sub.add_parser(
         "compare", help="compare your own representations (a .npz or a folder of .npy)",
@@ -591,10 +587,10 @@ def add_compare_command(sub: Any) -> None:
                         f"arrays, N in [{LIMITS.min_points}, {LIMITS.max_points:,}])")
     p.add_argument("--measures", default=None, metavar="M1,M2,...",
                    help="comma-separated subset of: " + ", ".join(MEASURES) + " (default: all)")
-    p.add_argument("--k", type=_parse_value, default=1,
-                   help="neighbours of the Information Imbalance, 1 to N - 2 (default: 1)")
-    p.add_argument("--knn-k", type=_parse_value, default=10,
-                   help="neighbours of mutual k-NN and CKNNA, 1 to N - 2 (default: 10)")
+    p.add_argument("--k", type=_parse_value, default=DEFAULT_K,
+                   help=f"neighbours of the Information Imbalance, 1 to N - 2 (default: {DEFAULT_K})")
+    p.add_argument("--knn-k", type=_parse_value, default=DEFAULT_KNN_K,
+                   help=f"neighbours of mutual k-NN and CKNNA, 1 to N - 2 (default: {DEFAULT_KNN_K})")
     p.add_argument("--knn-metric", default="euclidean", choices=KNN_METRICS,
                    help="mutual k-NN neighbours: euclidean (default) or cosine (rows "
                         "L2-normalised, as platonic-rep)")

@@ -39,10 +39,10 @@ from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
 from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.measures.spaces import as_spaces, one_thread
 from noisealign.engine.pipeline.result import Result
+from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults
 
 # The measures' names, labels and symmetry come from the registry (noisealign.engine.measures.registry).
 MEASURES: tuple[str, ...] = SUMMARY_MEASURES
-DEFAULT_KNN_K = 10  # mutual k-NN neighbours, as in the platonic-representation papers
 MEASURE_LABELS: dict[str, str] = registry_labels(MEASURES, "description")  # stored per summary
 SYMMETRIC: dict[str, bool] = {m: REGISTRY[m].symmetric for m in MEASURES}
 INFO_KEYS: tuple[str, ...] = ("ii_h_to_y", "ii_y_to_h", "ii_pen_to_out", "ii_out_to_pen",
@@ -276,8 +276,8 @@ def _information(ii: np.ndarray | None, ok: np.ndarray, kk: int, n_spaces: int,
 
 
 # ------------------------------------------------------------------------- public API
-def pairwise_matrix(result: Result, measure: str, *, layer: int | str = -1, k: int = 1,
-                    knn_k: int = 10, init: bool = False) -> np.ndarray:
+def pairwise_matrix(result: Result, measure: str, *, layer: int | str = -1, k: int = DEFAULT_K,
+                    knn_k: int = DEFAULT_KNN_K, init: bool = False) -> np.ndarray:
     """(K, K) float64 matrix of ``measure`` between the members' representations of
     ``layer`` (hidden index, -1 = last hidden, or "output") on the probe set.
 
@@ -321,7 +321,7 @@ def _stats(vals: np.ndarray) -> dict[str, float]:
     return {"mean": s["mean"], "std": s["std"], "sem": s["sem"], "n_pairs": s["n"]}
 
 
-def information_content(result: Result, *, layer: int | str = -1, k: int = 1,
+def information_content(result: Result, *, layer: int | str = -1, k: int = DEFAULT_K,
                         init: bool = False) -> dict[str, np.ndarray]:
     """Per member (K,) Information Imbalances with the clean probe data:
 
@@ -392,7 +392,7 @@ def _floats(a: np.ndarray) -> list:
     return np.asarray(a, dtype=np.float64).tolist()
 
 
-def summarise(result: Result, *, layer: int | str = -1, k: int = 1,
+def summarise(result: Result, *, layer: int | str = -1, k: int = DEFAULT_K,
               knn_k: int | None = None) -> dict[str, Any]:
     """Everything the dashboard shows about one run, as plain JSON-able values
     (floats, lists; NaN where undefined):
@@ -471,7 +471,7 @@ OVER_TRAINING_MEASURES: tuple[str, ...] = MEASURES
 OVER_TRAINING_INFO: tuple[str, ...] = ("ii_h_to_y", "ii_y_to_h")
 
 
-def over_training(result: Result, *, layer: int | str = -1, k: int = 1,
+def over_training(result: Result, *, layer: int | str = -1, k: int = DEFAULT_K,
                   knn_k: int | None = None) -> dict[str, Any]:
     """Every measure at every stored epoch (:meth:`engine.Result.over_training`:
     initialisation, the ``spec.snapshots`` snapshots, the end), as JSON-able lists:

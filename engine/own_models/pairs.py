@@ -54,6 +54,7 @@ from noisealign.engine.own_models.inputs import (  # noqa: F401  (public here to
     load_arrays,
     validate,
 )
+from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 
 # Names, labels and directions: the measure registry's (noisealign.engine.measures.registry).
 MEASURES = COMPARE_MEASURES
@@ -82,7 +83,7 @@ def _normalise_rows(x: np.ndarray) -> np.ndarray:
 
 
 def compare(arrays: Mapping[str, Any], labels: Any = None, *,
-            measures: Sequence[str] | None = None, k: int = 1, knn_k: int = 10,
+            measures: Sequence[str] | None = None, k: int = DEFAULT_K, knn_k: int = DEFAULT_KNN_K,
             knn_metric: str = "euclidean", groups: Any = None,
             subsample: int | None = None, repeats: int = 5, seed: int = 0,
             limits: Limits = LIMITS) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from noisealign.engine.pipeline.constraints import snr_ratio_to_db
 from noisealign.engine.pipeline.datasets import Data
 
 
@@ -42,7 +43,8 @@ def target_variance(data: Data) -> float:
 
 
 def _db(signal: float, noise: float) -> float:
-    return float("inf") if noise == 0 else 10.0 * np.log10(signal / noise)
+    # as an array: numpy's log10, as always (the achieved SNR is part of a stored result)
+    return float("inf") if noise == 0 else snr_ratio_to_db(np.asarray(signal / noise))
 
 
 def make_noisy(data: Data, noise: str, snr: float, label_noise: float, seed: int,

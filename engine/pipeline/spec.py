@@ -19,15 +19,40 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from noisealign.engine.pipeline import datasets
 from noisealign.engine.base.errors import SpecError
 from noisealign.engine.base.validation import check_choice as _check_choice
-from noisealign.engine.base.validation import check_float as _check_float
-from noisealign.engine.base.validation import check_int as _check_int
 from noisealign.engine.base.validation import fail as _fail
 from noisealign.engine.base.validation import show  # noqa: F401  (re-exported: noisealign.engine.pipeline.spec.show)
+from noisealign.engine.pipeline import datasets
 
-NOISE_KINDS = ("none", "target", "input", "label")
+# The rules' names, re-exported where they were (noisealign.engine.pipeline.spec.NOISE_KINDS, ...):
+# they are defined once, in noisealign.engine.pipeline.constraints.
+from noisealign.engine.pipeline.constraints import (  # noqa: F401
+    ACTIVATIONS,
+    DEFAULT_DATASET,
+    DEFAULT_PROBE,
+    DEVICES,
+    FIELDS,
+    LABEL_NOISE_KINDS,
+    LR_SCHEDULES,
+    MAX_DEPTH,
+    MAX_EPOCHS,
+    MAX_MEMBERS,
+    MAX_SNAPSHOTS,
+    MAX_WIDTH,
+    MIN_DEPTH,
+    MIN_MEMBERS,
+    MIN_PROBE,
+    NOISE_KINDS,
+    OPTIMIZERS,
+    TASKS,
+    Options,
+    check_within_pool,
+    intervals,
+    snr_db_to_ratio,
+    snr_ratio_to_db,
+)
+
 # Which noise level applies to which noise kind: the one place this rule lives (the spec's
 # validation, the CLI's --level, the handoff's command line, the sweep's axis check, the
 # alignment page's controls and the findings report read it). noise kind -> the spec
@@ -43,17 +68,9 @@ LEVEL_OF_FIELD: dict[str, str] = {"snr_db": "snr_db", "label_noise": "label_nois
 TASK_NOISE: dict[str, tuple[str, ...]] = {"regression": ("none", "target", "input"),
                                           "classification": ("none", "input", "label")}
 NATURAL_NOISE: dict[str, str] = {"regression": "target", "classification": "label"}
-# uniform: a flipped label becomes any class, uniformly; pair: class c becomes c + 1
-# (mod classes), the class-dependent flip of the label-noise literature.
-LABEL_NOISE_KINDS = ("uniform", "pair")
-LR_SCHEDULES = ("constant", "cosine", "step")  # as noisealign.engine.pipeline.train (which imports torch)
-DEFAULT_PROBE = 500  # n_probe=None: this many probe points, or the whole probe pool
-ACTIVATIONS = ("relu", "tanh", "linear")
-OPTIMIZERS = ("sgd", "adam")
-DEVICES = ("auto", "cpu", "cuda")
-TASKS = ("auto", "regression", "classification")
 # architecture -> what it is and the datasets it runs on (None: every dataset). The one
 # place these rules live: the spec checks them, the CLI and the dashboard offer them.
+# (Its names are constraints.ARCHITECTURE_NAMES, the field's choices.)
 ARCHITECTURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "mlp": ("fully connected: `depth` hidden layers of `width` units", None),
     "cnn": ("two conv blocks (3x3 conv with `width` channels, activation, 2x2 max pool; "
@@ -62,64 +79,34 @@ ARCHITECTURES: dict[str, tuple[str, tuple[str, ...] | None]] = {
             datasets.IMAGE_DATASETS),
 }
 
-MIN_MEMBERS, MAX_MEMBERS = 2, 64
-MIN_DEPTH, MAX_DEPTH = 1, 3
-MAX_WIDTH = 16384
-MAX_EPOCHS = 1_000_000
-MIN_PROBE = 10
-MAX_SNAPSHOTS = 40
+# The choice fields, as a table read from the constraints (the dataset's choices are the
+# registry, noisealign.engine.pipeline.datasets).
+CHOICES: dict[str, tuple[str, ...]] = {n: c.choices for n, c in FIELDS.items()
+                                       if isinstance(c, Options)}
 
-# The choice fields, as data (the dataset's choices are the registry, noisealign.engine.pipeline.datasets).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "task": TASKS, "noise": ("auto",) + NOISE_KINDS, "label_noise_kind": LABEL_NOISE_KINDS,
-    "activation": ACTIVATIONS, "optimizer": OPTIMIZERS, "device": DEVICES,
-    "lr_schedule": LR_SCHEDULES, "architecture": tuple(ARCHITECTURES),
-}
-
-# Fields added after cache keys were first written -> the value that means "as before".
-# Left out of the canonical JSON (and so of hashes and cache keys) while they hold it:
-# a field added later leaves every existing spec's hash unchanged.
+# Fields added after cache keys were first written -> the value that means "as before"
+# (their default). Left out of the canonical JSON (and so of hashes and cache keys) while
+# they hold it: a field added later leaves every existing spec's hash unchanged.
 # (from_json fills the default back in).
-ADDED_FIELDS: dict[str, Any] = {"label_noise_kind": "uniform", "lr_schedule": "constant",
-                                "grad_clip": 0.0, "snapshots": 0, "architecture": "mlp",
-                                "momentum": 0.0}
+ADDED_FIELDS: dict[str, Any] = {n: FIELDS[n].default for n in (
+    "label_noise_kind", "lr_schedule", "grad_clip", "snapshots", "architecture", "momentum")}
 
-# The numeric rules, as data: field -> (lowest, highest) allowed. ``ExperimentSpec``
-# checks every field against this table and the dashboard's controls take their limits
-# from it, so a bound is written once. Dataset-dependent upper limits (n_train, n_probe
-# against the pool sizes) are checked on top, in ``ExperimentSpec.__post_init__``.
-INT_BOUNDS: dict[str, tuple[int, int]] = {
-    "n_train": (2, 10**7),
-    "n_probe": (MIN_PROBE, 10**7),
-    "width": (1, MAX_WIDTH),
-    "depth": (MIN_DEPTH, MAX_DEPTH),
-    "ensemble_size": (MIN_MEMBERS, MAX_MEMBERS),
-    "max_epochs": (1, MAX_EPOCHS),
-    "batch_size": (0, 10**7),
-    "seed": (0, 2**31 - 1),
-    "snapshots": (0, MAX_SNAPSHOTS),
-}
-# field -> (lowest, highest, lowest excluded?); snr_db also accepts inf (no noise).
-FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {
-    "snr_db": (-40.0, 80.0, False),
-    "label_noise": (0.0, 1.0, False),
-    "init_scale": (0.0, 100.0, True),
-    "lr": (0.0, 100.0, True),
-    "loss_tol": (0.0, 1e6, False),
-    "weight_decay": (0.0, 100.0, False),
-    "grad_clip": (0.0, 1e6, False),
-    "momentum": (0.0, 0.999, False),
-}
+# The numeric rules as tables read from the constraints: field -> (lowest, highest)
+# allowed, and for floats field -> (lowest, highest, lowest excluded?); snr_db also
+# accepts inf (no noise). Dataset-dependent upper limits (n_train, n_probe against the
+# pool sizes) are checked on top, in ``ExperimentSpec.__post_init__``.
+INT_BOUNDS: dict[str, tuple[int, int]] = {n: (int(c.lo), int(c.hi))
+                                          for n, c in intervals(int).items()}
+FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {n: (c.lo, c.hi, c.lo_open)
+                                                      for n, c in intervals(float).items()}
 
 
-def _int_field(name: str, value: Any) -> int:
-    lo, hi = INT_BOUNDS[name]
-    return _check_int(name, value, lo, hi)
+_D = {n: c.default for n, c in FIELDS.items()}  # the dataclass' defaults
 
 
-def _float_field(name: str, value: Any) -> float:
-    lo, hi, lo_open = FLOAT_BOUNDS[name]
-    return _check_float(name, value, lo, hi, lo_open=lo_open, allow_inf=name == "snr_db")
+def _check(name: str, value: Any) -> Any:
+    """``value`` checked against spec field ``name``'s constraint."""
+    return FIELDS[name].check(name, value)
 
 
 def _mlp_parameters(d: int, width: float, depth: int, outputs: int, bias: bool) -> float:
@@ -166,66 +153,53 @@ def architectures_for(dataset: str) -> tuple[str, ...]:
     return tuple(a for a, (_, only) in ARCHITECTURES.items() if only is None or dataset in only)
 
 
-def snr_db_to_ratio(snr_db: float) -> float:
-    """SNR in decibels -> ratio; ``inf`` dB is an infinite ratio (no noise)."""
-    return math.inf if snr_db == math.inf else 10.0 ** (snr_db / 10.0)
-
-
-def snr_ratio_to_db(snr: float) -> float:
-    """SNR ratio -> decibels; ratio ``inf`` is ``inf`` dB, ratio 0 is ``-inf`` dB."""
-    if snr == math.inf:
-        return math.inf
-    if snr <= 0:
-        return -math.inf
-    return 10.0 * math.log10(snr)
-
-
 @dataclass(frozen=True)
 class ExperimentSpec:
     """One ensemble experiment (docs/science.md, section 1).
 
     ``dataset_params`` accepts a dict; it is validated against the dataset's own
     parameters, filled with their defaults and stored as a sorted tuple of pairs so the
-    spec stays hashable. Read it back as a dict with :attr:`params`.
+    spec stays hashable. Read it back as a dict with :attr:`params`. Every default,
+    bound and choice is the field's constraint (``noisealign.engine.pipeline.constraints.FIELDS``).
     """
 
     # data
-    dataset: str = "linear-teacher"
+    dataset: str = DEFAULT_DATASET
     dataset_params: Any = ()
-    task: str = "auto"
-    n_train: int = 100
-    n_probe: int | None = None  # None: min(500, held-out points available)
+    task: str = _D["task"]
+    n_train: int = _D["n_train"]
+    n_probe: int | None = _D["n_probe"]  # None: min(DEFAULT_PROBE, held-out points available)
     # noise
-    noise: str = "auto"  # auto: 'target' for regression, 'label' for classification
-    snr_db: float = 10.0
-    label_noise: float = 0.0
-    label_noise_kind: str = "uniform"
+    noise: str = _D["noise"]  # auto: 'target' for regression, 'label' for classification
+    snr_db: float = _D["snr_db"]
+    label_noise: float = _D["label_noise"]
+    label_noise_kind: str = _D["label_noise_kind"]
     # network
-    architecture: str = "mlp"  # see ARCHITECTURES
-    width: int = 64
-    depth: int = 1
-    activation: str = "relu"
-    bias: bool = True
+    architecture: str = _D["architecture"]  # see ARCHITECTURES
+    width: int = _D["width"]
+    depth: int = _D["depth"]
+    activation: str = _D["activation"]
+    bias: bool = _D["bias"]
     # ensemble
-    ensemble_size: int = 4
-    shared_init: bool = False
-    init_scale: float = 1.0
+    ensemble_size: int = _D["ensemble_size"]
+    shared_init: bool = _D["shared_init"]
+    init_scale: float = _D["init_scale"]
     # optimisation
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    max_epochs: int = 500
-    loss_tol: float = 1e-4
-    batch_size: int = 0  # 0 = full batch
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"  # or "cosine", "step" (noisealign.engine.pipeline.train.lr_factor)
-    grad_clip: float = 0.0  # > 0: each member's gradient norm clipped to this
-    momentum: float = 0.0  # heavy-ball momentum of optimizer='sgd' (0 = plain SGD)
+    optimizer: str = _D["optimizer"]
+    lr: float = _D["lr"]
+    max_epochs: int = _D["max_epochs"]
+    loss_tol: float = _D["loss_tol"]
+    batch_size: int = _D["batch_size"]  # 0 = full batch
+    weight_decay: float = _D["weight_decay"]
+    lr_schedule: str = _D["lr_schedule"]  # or "cosine", "step" (noisealign.engine.pipeline.train.lr_factor)
+    grad_clip: float = _D["grad_clip"]  # > 0: each member's gradient norm clipped to this
+    momentum: float = _D["momentum"]  # heavy-ball momentum of optimizer='sgd' (0 = plain SGD)
     # alignment over training time: keep the probe representations at this many
     # log-spaced epochs besides initialisation and the end (0 = off; noisealign.engine.pipeline.epochs)
-    snapshots: int = 0
+    snapshots: int = _D["snapshots"]
     # reproducibility and placement
-    seed: int = 0
-    device: str = "auto"
+    seed: int = _D["seed"]
+    device: str = _D["device"]
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -243,7 +217,7 @@ class ExperimentSpec:
         params = info.validate_params(dict(params))
         set_("dataset_params", tuple(sorted(params.items())))
 
-        task = _check_choice("task", self.task, TASKS)
+        task = _check("task", self.task)
         if task == "auto":
             task = info.task
         elif task != info.task:
@@ -251,22 +225,14 @@ class ExperimentSpec:
         set_("task", task)
 
         train_pool, probe_pool = info.pool_sizes(params)
-        set_("n_train", _int_field("n_train", self.n_train))
-        if self.n_train > train_pool:
-            raise SpecError(
-                "n_train", self.n_train, f"2 to {train_pool}",
-                f"n_train={self.n_train} exceeds the {train_pool} training points available "
-                f"in {name!r}: allowed 2 to {train_pool}")
+        set_("n_train", _check("n_train", self.n_train))
+        check_within_pool("n_train", self.n_train, train_pool, name, "training")
         if self.n_probe is None:
             set_("n_probe", min(DEFAULT_PROBE, probe_pool))
-        set_("n_probe", _int_field("n_probe", self.n_probe))
-        if self.n_probe > probe_pool:
-            raise SpecError(
-                "n_probe", self.n_probe, f"{MIN_PROBE} to {probe_pool}",
-                f"n_probe={self.n_probe} exceeds the {probe_pool} held-out points available "
-                f"in {name!r}: allowed {MIN_PROBE} to {probe_pool}")
+        set_("n_probe", _check("n_probe", self.n_probe))
+        check_within_pool("n_probe", self.n_probe, probe_pool, name, "held-out")
 
-        noise = _check_choice("noise", self.noise, ("auto",) + NOISE_KINDS)
+        noise = _check("noise", self.noise)
         if noise == "auto":
             noise = NATURAL_NOISE[task]
         set_("noise", noise)
@@ -274,17 +240,17 @@ class ExperimentSpec:
             *first, last = (repr(k) for k in TASK_NOISE[task])
             _fail("noise", noise, f"{', '.join(first)} or {last} for a {task} task "
                   f"(dataset {name!r})")
-        snr_db = _float_field("snr_db", self.snr_db)
-        label_noise = _float_field("label_noise", self.label_noise)
+        snr_db = _check("snr_db", self.snr_db)
+        label_noise = _check("label_noise", self.label_noise)
         # Reset the level that does not apply, so equal experiments hash equally.
         set_("snr_db", snr_db if applies("snr_db", noise) else NEUTRAL_LEVEL["snr_db"])
         set_("label_noise", label_noise if applies("label_noise", noise)
              else NEUTRAL_LEVEL["label_noise"])
-        kind = _check_choice("label_noise_kind", self.label_noise_kind, LABEL_NOISE_KINDS)
+        kind = _check("label_noise_kind", self.label_noise_kind)
         set_("label_noise_kind", kind if applies("label_noise_kind", noise) and label_noise > 0
              else ADDED_FIELDS["label_noise_kind"])
 
-        arch = _check_choice("architecture", self.architecture, tuple(ARCHITECTURES))
+        arch = _check("architecture", self.architecture)
         if arch not in architectures_for(name):
             images = ", ".join(repr(d) for d in ARCHITECTURES[arch][1] or ())
             raise SpecError(
@@ -292,40 +258,38 @@ class ExperimentSpec:
                 f"architecture={arch!r} is invalid for dataset {name!r}: allowed "
                 f"{' or '.join(repr(a) for a in architectures_for(name))} (a {arch} needs an "
                 f"image or signal dataset: {images})")
-        set_("width", _int_field("width", self.width))
-        set_("depth", _int_field("depth", self.depth))
+        set_("width", _check("width", self.width))
+        set_("depth", _check("depth", self.depth))
         if arch == "cnn":
             set_("depth", 1)  # the CNN's layout is fixed; equal experiments hash equally
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        if not isinstance(self.bias, bool):
-            _fail("bias", self.bias, "True or False")
+        _check("activation", self.activation)
+        _check("bias", self.bias)
 
-        set_("ensemble_size", _int_field("ensemble_size", self.ensemble_size))
-        if not isinstance(self.shared_init, bool):
-            _fail("shared_init", self.shared_init, "True or False")
-        set_("init_scale", _float_field("init_scale", self.init_scale))
+        set_("ensemble_size", _check("ensemble_size", self.ensemble_size))
+        _check("shared_init", self.shared_init)
+        set_("init_scale", _check("init_scale", self.init_scale))
 
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        set_("lr", _float_field("lr", self.lr))
-        set_("max_epochs", _int_field("max_epochs", self.max_epochs))
-        set_("loss_tol", _float_field("loss_tol", self.loss_tol))
-        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        set_("grad_clip", _float_field("grad_clip", self.grad_clip))
-        set_("momentum", _float_field("momentum", self.momentum))
+        _check("optimizer", self.optimizer)
+        set_("lr", _check("lr", self.lr))
+        set_("max_epochs", _check("max_epochs", self.max_epochs))
+        set_("loss_tol", _check("loss_tol", self.loss_tol))
+        _check("lr_schedule", self.lr_schedule)
+        set_("grad_clip", _check("grad_clip", self.grad_clip))
+        set_("momentum", _check("momentum", self.momentum))
         if self.momentum and self.optimizer != "sgd":
             _fail("momentum", self.momentum, "0 unless optimizer='sgd' (Adam keeps its own "
                   "moment estimates)")
-        set_("batch_size", _int_field("batch_size", self.batch_size))
+        set_("batch_size", _check("batch_size", self.batch_size))
         if self.batch_size >= self.n_train:
             set_("batch_size", 0)  # a batch as large as the data is full batch
-        set_("weight_decay", _float_field("weight_decay", self.weight_decay))
+        set_("weight_decay", _check("weight_decay", self.weight_decay))
         # More snapshots than distinct recorded epochs between 0 and max_epochs is the
         # same experiment as that many: stored as such, so equal runs hash equally.
         from noisealign.engine.pipeline.epochs import max_snapshots
-        set_("snapshots", min(_int_field("snapshots", self.snapshots),
+        set_("snapshots", min(_check("snapshots", self.snapshots),
                               max_snapshots(self.max_epochs)))
-        set_("seed", _int_field("seed", self.seed))
-        _check_choice("device", self.device, DEVICES)
+        set_("seed", _check("seed", self.seed))
+        _check("device", self.device)
 
     # ------------------------------------------------------------------ derived values
     @property
