@@ -21,12 +21,15 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from noisealign.engine.measures.registry import REGISTRY
 from noisealign.engine.pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
 from noisealign.engine.base.units import format_bytes, format_clock
+
+if TYPE_CHECKING:  # annotations only: the sweep loads when a command uses it
+    from noisealign.engine.compute.grid import Sweep, SweepProgress
 
 _SHORT = {"ensemble_size": ["-K"]}
 
@@ -369,7 +372,7 @@ def cmd_sweep(args: Any) -> int:
     from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.compute.export import (aggregate, columns, seeds_error_column, sweep_table,
                                write_table)
-    from noisealign.engine.compute.sweep import SweepProgress, run_sweep
+    from noisealign.engine.compute.sweep import run_sweep
 
     sweep = sweep_from_args(args)
     if args.out:  # an --out the sweep could not write is refused before it runs
