@@ -633,15 +633,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from noisealign.engine.own_models.pairs import compare, load_arrays, make_example, write_table
 
     if args.write_example:
-        out = Path(args.write_example)
-        if out.suffix.lower() != ".npz" or not (out.parent if str(out.parent) else Path(".")).is_dir():
-            raise ValueError(f"--write-example {str(out)[:200]!r} is invalid: allowed a .npz "
+        example = Path(args.write_example)
+        if example.suffix.lower() != ".npz" or not (example.parent if str(example.parent) else Path(".")).is_dir():
+            raise ValueError(f"--write-example {str(example)[:200]!r} is invalid: allowed a .npz "
                              "file name in an existing folder")
-        make_example(out)
+        make_example(example)
         if args.json:
-            _print_json({"wrote": str(out), "arrays": 7, "N": 600, "labels": True})
+            _print_json({"wrote": str(example), "arrays": 7, "N": 600, "labels": True})
         else:
-            print(f"wrote {out} (example: 7 arrays of N=600, with labels)")
+            print(f"wrote {example} (example: 7 arrays of N=600, with labels)")
         return 0
     if args.file is None:
         raise ValueError("no input given: allowed FILE.npz or a folder of .npy files "
