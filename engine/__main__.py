@@ -1,3 +1,3 @@
-from noisealign.engine.cli.commands import main
+from .cli.commands import main
 
 raise SystemExit(main())

@@ -91,8 +91,8 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.base.errors import SpecError
-from noisealign.engine.pipeline.constraints import snr_ratio_to_db
+from .base.errors import SpecError
+from .pipeline.constraints import snr_ratio_to_db
 
 # The exact-minus-closed-form correction next to n = d, written by engine/theory_exact.py
 # (which builds it from this module's closed form; the table's reader lives here).

@@ -36,9 +36,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from noisealign.engine.theory import TABLE_PATH
+from .theory import TABLE_PATH
 
-from noisealign.engine.pipeline.constraints import snr_db_to_ratio
+from .pipeline.constraints import snr_db_to_ratio
 # The grid of the table. nu = n - d; beyond NU_MAX the correction is tapered to 0 at
 # NU_ZERO (it is below 0.005 at |nu| = 32 at every tabulated d and SNR).
 TABLE_D = (10, 20, 30, 50, 80, 120, 200)
@@ -109,7 +109,7 @@ def cka_min_norm(n: int, d: int, snr: Sequence[float], designs: int = 4000, pair
 def build_table(designs: int = TABLE_DESIGNS, pairs: int = TABLE_PAIRS,
                 echo: Any = print) -> dict[str, Any]:
     """The correction table: CKA (Monte-Carlo) minus the closed form, with its SE."""
-    from noisealign.engine import theory
+    from . import theory
     snr = snr_db_to_ratio(np.array(TABLE_SNR_DB))
     corr = np.zeros((len(TABLE_D), len(TABLE_NU), len(snr)))
     sem = np.zeros_like(corr)

@@ -26,10 +26,10 @@ from noisealign.engine.pipeline.spec import (
     applies,
     noise_for_task,
 )
-from noisealign.ui import controls
-from noisealign.ui import page_support as common
-from noisealign.ui import report_links as presets
-from noisealign.ui import tables as data
+from . import controls
+from . import page_support as common
+from . import report_links as presets
+from . import tables as data
 
 # Dashboard defaults: tiny, so the first screen is computed within seconds on a laptop
 # CPU; linear activations put the interpolation threshold at n = d (+1 for the bias).

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from noisealign.ui import labels
-from noisealign.ui.page_support import spec_range
+from . import labels
+from .page_support import spec_range
 
 OVERRIDDEN_NOTE = "Set by the sweep axis."
 

@@ -13,9 +13,9 @@ import streamlit as st
 
 from noisealign.engine.base.stats import mean_sem
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.ui import page_support as common
-from noisealign.ui import runview
-from noisealign.ui import tables as data
+from . import page_support as common
+from . import runview
+from . import tables as data
 
 INFO_KEYS = ("ii_h_to_y", "ii_pen_to_out")
 

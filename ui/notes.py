@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from noisealign.ui.report_links import REPORT_REL, verdicts
+from .report_links import REPORT_REL, verdicts
 
 # The claims each page's plots are about (numbers of the report's summary table).
 PAGE_CLAIMS: dict[str, tuple[int, ...]] = {

@@ -306,7 +306,7 @@ class ErrorSlots:
     def show(self, err: BaseException) -> None:
         """The message in its field's slot, the field named by its label
         (``ui.labels.message``: "Series values: '' is invalid", not "ss=''")."""
-        from noisealign.ui.labels import message as labelled
+        from .labels import message as labelled
         field = self.field_of(err)
         slot = self._slots.get(field or "", self._fallback)
         error(labelled(str(err)), where=slot)
@@ -588,7 +588,7 @@ def heartbeat() -> None:
 
 
 def help_box(text: str) -> None:
-    from noisealign.ui import teach
+    from . import teach
     if teach.presenting():  # a projected page keeps the essentials
         return
     with st.expander("What am I looking at?", icon=":material/help:"):
@@ -598,7 +598,7 @@ def help_box(text: str) -> None:
 def downloads(items: Iterable[tuple[str, bytes | str, str, str]], key: str) -> None:
     """Download buttons side by side: (label, data, file name, mime); none in
     presentation mode."""
-    from noisealign.ui import teach
+    from . import teach
     items = list(items)
     if teach.presenting() or not items:
         return

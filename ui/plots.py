@@ -586,7 +586,7 @@ def over_training_figure(df: pd.DataFrame, *, measure: str, measure_label: str,
     bottom: the test error. Log epoch axis, initialisation at "init". ``epoch`` (the
     slider's) is marked with a dotted line.
     """
-    from noisealign.ui.tables import MEASURE_SHORT
+    from .tables import MEASURE_SHORT
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.45, 0.3, 0.25])
     x = _epoch_x(df["epoch"])

@@ -21,7 +21,7 @@ import streamlit as st
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.presets.catalog import PRESETS
-from noisealign.ui.teach import switch_page  # st.switch_page that keeps presentation mode
+from .teach import switch_page  # st.switch_page that keeps presentation mode
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "docs" / "findings.md"
@@ -224,7 +224,7 @@ _KEY_NAMES = {"n": "n_train", "probe": "n_probe", "epochs": "max_epochs", "snr":
 
 
 def _control_label(key: str) -> str:
-    from noisealign.ui.labels import label
+    from .labels import label
     return label(_KEY_NAMES.get(key, key))
 
 
@@ -311,7 +311,7 @@ def render_report(path: Path = REPORT) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        from noisealign.ui.page_support import (
+        from .page_support import (
             error,  # here: noisealign.ui.page_support imports the job manager
         )
         error(f"Cannot read {REPORT_REL}: {e}")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from noisealign.ui import hostguard, jobs_view, teach, url_state
-from noisealign.ui import page_support as common
-from noisealign.ui import report_links as presets
+from . import hostguard, jobs_view, teach, url_state
+from . import page_support as common
+from . import report_links as presets
 
 # Shipped with the app: a material-icon favicon made every page fetch it from an
 # outside host (the only outside request, issue 29).

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from noisealign.engine.compute.jobs import Job
-from noisealign.ui import page_support as common
-from noisealign.ui import settle, teach
-from noisealign.ui import shipped_points as shipped
+from . import page_support as common
+from . import settle, teach
+from . import shipped_points as shipped
 
 
 def sweep_run_panel(page: str, fp: str, cache: Any, sweep: Any, auto: bool,

@@ -19,9 +19,9 @@ import streamlit as st
 from noisealign.engine.base.stats import mean_sem, mean_std_sem
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
-from noisealign.ui import page_support as common
-from noisealign.ui import plots
-from noisealign.ui import tables as data
+from . import page_support as common
+from . import plots
+from . import tables as data
 
 
 def _summary_matches(summary: Mapping[str, Any] | None, k: int, knn_k: int) -> bool:

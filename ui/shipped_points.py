@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from noisealign.ui import page_support as common
+from . import page_support as common
 
 
 def counts(rows: Sequence[dict]) -> dict[str, int]:

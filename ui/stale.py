@@ -39,7 +39,7 @@ def dimmed(fig_json: str) -> Any:
 def show(page: str, *, key: str, note: str = STALE_NOTE) -> bool:
     """Draw ``page``'s last figure dimmed, with ``note`` above it; False when there is
     none (the page then says that nothing is computed yet)."""
-    from noisealign.ui import teach
+    from . import teach
     saved = st.session_state.get(_key(page))
     if not saved:
         return False

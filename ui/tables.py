@@ -322,7 +322,7 @@ def compare_frame(a: Mapping[str, Any], b: Mapping[str, Any]) -> pd.DataFrame:
     "measure" and "setting"; rows missing from both runs are left out). ``differs`` says
     whether the two cells differ. Columns: quantity, field, run A, run B, kind, differs.
     """
-    from noisealign.ui import labels as ui_labels  # plain Python; the human names of fields
+    from . import labels as ui_labels  # plain Python; the human names of fields
     sa, sb = a.get("spec") or {}, b.get("spec") or {}
     ma, mb = a.get("summary") or {}, b.get("summary") or {}
     rows = []

@@ -140,7 +140,7 @@ def chart(where: Any, fig: Any, **kwargs: Any) -> Any:
     """``where.plotly_chart(fig, **kwargs)``, restyled for a projector in presentation
     mode (:func:`ui.plots.presentation_style`); returns what ``plotly_chart`` returns (the
     selection event with ``on_select``)."""
-    from noisealign.ui.plots import presentation_style
+    from .plots import presentation_style
     if presenting():
         fig = presentation_style(fig)
     kwargs.setdefault("width", "stretch")

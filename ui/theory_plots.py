@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from noisealign.ui.plots import PALETTE, THRESHOLD_COLOR, all_positive, log_ticks
+from .plots import PALETTE, THRESHOLD_COLOR, all_positive, log_ticks
 
 # (curve key, legend name, colour, row): row 1 holds the measures where higher is more
 # aligned, row 2 the Information Imbalance (lower is more aligned), row 3 the test error.

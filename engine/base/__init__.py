@@ -6,7 +6,7 @@ bytes and durations read (``units``) and lazy package exports (``lazy``).
 Nothing here imports torch or another engine subpackage (``stats`` needs numpy).
 """
 
-from noisealign.engine.base.lazy import exports
+from .lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "Cancelled": "errors", "SchedulerUnreachable": "errors",

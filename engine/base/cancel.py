@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Callable, Iterator
 
-from noisealign.engine.base.errors import Cancelled
+from .errors import Cancelled
 
 _LOCAL = threading.local()
 _MIN_INTERVAL = 0.1

@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from noisealign.engine.base.errors import SpecError
+from .errors import SpecError
 
 # The most characters of a message shown back to a user (dashboard error boxes, notes).
 MESSAGE_LIMIT = 600

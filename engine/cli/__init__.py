@@ -4,6 +4,6 @@
 - ``handoff``: a dashboard view as a CLI line or a Python script.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {"main": "commands", "build_parser": "commands"})

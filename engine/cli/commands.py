@@ -23,13 +23,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from noisealign.engine.measures.registry import REGISTRY
-from noisealign.engine.pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
+from ..measures.registry import REGISTRY
+from ..pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
-from noisealign.engine.base.units import format_bytes, format_clock
+from ..base.units import format_bytes, format_clock
 
 if TYPE_CHECKING:  # annotations only: the sweep loads when a command uses it
-    from noisealign.engine.compute.grid import Sweep, SweepProgress
+    from ..compute.grid import Sweep, SweepProgress
 
 _SHORT = {"ensemble_size": ["-K"]}
 
@@ -62,8 +62,8 @@ def _parse_value(text: str) -> Any:
 
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per spec field; unset flags keep the spec's defaults."""
-    from noisealign.engine.pipeline.constraints import FIELDS, Interval
-    from noisealign.engine.pipeline.datasets import DATASETS
+    from ..pipeline.constraints import FIELDS, Interval
+    from ..pipeline.datasets import DATASETS
     for f in dataclasses.fields(ExperimentSpec):
         if f.name == "dataset_params":
             continue
@@ -89,7 +89,7 @@ def implied_noise(dataset: str, axes: Sequence[str] = ()) -> str:
     (classification); a ``label_noise`` axis implies label noise; otherwise the
     dataset's natural kind (the spec's ``noise='auto'``).
     """
-    from noisealign.engine.pipeline.datasets import DATASETS
+    from ..pipeline.datasets import DATASETS
     info = DATASETS.get(dataset)
     task = info.task if info is not None else "regression"
     for field in ("snr_db", "label_noise"):
@@ -138,7 +138,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
 
 
 def _show(value: Any) -> str:
-    from noisealign.engine.base.validation import show
+    from ..base.validation import show
     return show(value)
 
 
@@ -221,13 +221,13 @@ def headline(summary: dict) -> dict:
 
 def _print_json(doc: Any) -> None:
     """One strict JSON document on stdout (NaN as null, infinities as "inf")."""
-    from noisealign.engine.compute.export import json_safe
+    from ..compute.export import json_safe
     print(json.dumps(json_safe(doc), allow_nan=False))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from noisealign.engine.store.cache import ResultCache
-    from noisealign.engine.pipeline.run import run_experiment
+    from ..store.cache import ResultCache
+    from ..pipeline.run import run_experiment
 
     spec = spec_from_args(args)
     if args.out:  # refuse an unwritable --out before training, not after
@@ -243,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   final=epoch == max_epochs)
 
     if args.no_cache or not ResultCache(args.cache_dir).has(spec):
-        from noisealign.engine.compute.guard import check_machine_memory, check_machine_total
+        from ..compute.guard import check_machine_memory, check_machine_total
         # More than the machine's total memory can never finish: refused even with --force.
         check_machine_total(spec)
         if not args.force:  # refuse what the machine cannot hold now, before any training
@@ -263,7 +263,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     line.end()
     summary = cache.get_summary(spec) if cache is not None else None
     if summary is None:  # --no-cache, or a cache that could not store it
-        from noisealign.engine.store.cache import default_summarise
+        from ..store.cache import default_summarise
         summary = default_summarise(result)
     head = headline(summary)
     err_name = "test MSE" if spec.task == "regression" else "test error"
@@ -271,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         meta, npz = result.to_bytes(representations=True)
-        from noisealign.engine.compute.export import json_safe
+        from ..compute.export import json_safe
         summary_text = json.dumps(json_safe({"spec": spec.to_dict(), "headline": head,
                                              "summary": summary}), indent=1, allow_nan=False)
         try:
@@ -346,7 +346,7 @@ def _short(v: Any) -> str:
 def sweep_from_args(args: Any) -> "Sweep":
     """The :class:`noisealign.engine.compute.sweep.Sweep` a parsed ``sweep`` command line describes (its
     spec flags, ``--axis`` and ``--replicates``); ``ValueError`` naming the flag."""
-    from noisealign.engine.compute.sweep import Sweep
+    from ..compute.sweep import Sweep
 
     axes: dict[str, list] = {}
     for item in args.axis:
@@ -369,10 +369,10 @@ def sweep_from_args(args: Any) -> "Sweep":
 
 
 def cmd_sweep(args: Any) -> int:
-    from noisealign.engine.store.cache import ResultCache
-    from noisealign.engine.compute.export import (aggregate, columns, seeds_error_column, sweep_table,
+    from ..store.cache import ResultCache
+    from ..compute.export import (aggregate, columns, seeds_error_column, sweep_table,
                                write_table)
-    from noisealign.engine.compute.sweep import run_sweep
+    from ..compute.sweep import run_sweep
 
     sweep = sweep_from_args(args)
     if args.out:  # an --out the sweep could not write is refused before it runs
@@ -383,7 +383,7 @@ def cmd_sweep(args: Any) -> int:
     executor = args.executor or ("dask" if args.scheduler else "local")
     cache = ResultCache(args.cache_dir)
 
-    from noisealign.engine.compute.sweep import parse_shard, shard_indices
+    from ..compute.sweep import parse_shard, shard_indices
     shard = parse_shard(args.shard) if args.shard is not None else None
     # off a terminal, a plain line per finished point (points take seconds at least)
     line = Progress(args.quiet, every=0.0)
@@ -442,7 +442,7 @@ def cmd_sweep(args: Any) -> int:
 
 
 def cmd_cache(args: Any) -> int:
-    from noisealign.engine.store.cache import ResultCache
+    from ..store.cache import ResultCache
 
     cache = ResultCache(args.cache_dir)
     if args.action == "clear":
@@ -491,7 +491,7 @@ def cmd_cache(args: Any) -> int:
 
 def add_sweep_commands(sub: Any) -> None:
     """Add ``sweep`` and ``cache`` to the ``python -m engine`` subcommands."""
-    from noisealign.engine.compute.sweep import EXECUTORS
+    from ..compute.sweep import EXECUTORS
 
     p = sub.add_parser("sweep", help="run a grid of experiments (1 or 2 axes), cached",
                        description="Every spec flag sets the base experiment; --axis sweeps "
@@ -540,7 +540,7 @@ def add_sweep_commands(sub: Any) -> None:
 
 def add_download_command(sub: Any) -> None:
     """``download``: fetch MNIST / Fashion-MNIST / CIFAR-10 files (MD5-checked)."""
-    from noisealign.engine.pipeline.dataset_files import DEFAULT_DATA_DIR, DATA_DIR_ENV, FILE_DATASETS
+    from ..pipeline.dataset_files import DEFAULT_DATA_DIR, DATA_DIR_ENV, FILE_DATASETS
 
     p = sub.add_parser("download", help="fetch MNIST / Fashion-MNIST / CIFAR-10 files "
                                         "and verify their checksums")
@@ -555,7 +555,7 @@ def add_download_command(sub: Any) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from noisealign.engine.pipeline.dataset_files import FILE_DATASETS, DownloadError, dataset_folder, download
+    from ..pipeline.dataset_files import FILE_DATASETS, DownloadError, dataset_folder, download
 
     names = FILE_DATASETS if args.dataset == "all" else (args.dataset,)
     status = 0
@@ -575,8 +575,8 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def add_compare_command(sub: Any) -> None:
     """``compare``: every measure between the arrays of a .npz file or .npy folder."""
-    from noisealign.engine.own_models.pairs import KNN_METRICS, LIMITS, MEASURES, POOLS
-    from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
+    from ..own_models.pairs import KNN_METRICS, LIMITS, MEASURES, POOLS
+    from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 
     p = sub.add_parser(
         "compare", help="compare your own representations (a .npz or a folder of .npy)",
@@ -630,7 +630,7 @@ def _check_out(out: str) -> Path:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from noisealign.engine.own_models.pairs import compare, load_arrays, make_example, write_table
+    from ..own_models.pairs import compare, load_arrays, make_example, write_table
 
     if args.write_example:
         example = Path(args.write_example)
@@ -697,7 +697,7 @@ NON_LOCAL_WARNING = (
 def find_app() -> Path:
     """The dashboard's entry script: :func:`noisealign.engine.base.paths.dashboard_script`
     (a checkout's app.py, or the installed package's noisealign/app.py with pages/ beside it)."""
-    from noisealign.engine.base.paths import dashboard_script
+    from ..base.paths import dashboard_script
     app = dashboard_script()
     if not app.is_file():
         raise OSError(f"the dashboard's script {app} is missing: reinstall noisealign, or run "
@@ -729,7 +729,7 @@ def app_command(host: str, port: int, app: Path) -> list[str]:
     """The ``streamlit run`` command line that serves ``app`` on ``host:port`` with the
     dashboard's settings (:func:`noisealign.engine.base.paths.dashboard_config`); the
     address and port given here win over the file's."""
-    from noisealign.engine.base.paths import dashboard_config
+    from ..base.paths import dashboard_config
     given = {"server.address": host, "server.port": str(port), "server.headless": "true",
              "browser.gatherUsageStats": "false"}
     return [sys.executable, "-m", "streamlit", "run", str(app),
@@ -738,7 +738,7 @@ def app_command(host: str, port: int, app: Path) -> list[str]:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from noisealign.engine.base.validation import check_int
+    from ..base.validation import check_int
 
     port = check_int("--port", args.port, 1, 65535)
     host = str(args.host)
@@ -777,7 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Usage lines name the command as it was typed: the console script or the module.
     invoked = os.path.basename(sys.argv[0] if sys.argv else "")
     prog = "noisealign" if invoked.startswith("noisealign") else "python -m engine"
-    from noisealign.engine import __version__
+    from .. import __version__
     p = argparse.ArgumentParser(prog=prog,
                                 description="Alignment and information content of noisy ensembles.")
     p.add_argument("--version", action="version", version=f"noisealign {__version__}")

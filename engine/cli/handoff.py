@@ -18,7 +18,7 @@ import math
 import shlex
 from typing import Any, Mapping, Sequence
 
-from noisealign.engine.pipeline.spec import ADDED_FIELDS, DEFAULT_PROBE, ExperimentSpec
+from ..pipeline.spec import ADDED_FIELDS, DEFAULT_PROBE, ExperimentSpec
 
 PROGRAM = "noisealign"  # the console script; ``python -m engine`` is the same
 SCHEDULER_HINT = "tcp://HOST:8786"
@@ -31,7 +31,7 @@ _NEVER = ("task", "device", "dataset_params")
 
 def _implied_noise(dataset: str, axes: Sequence[str]) -> str:
     """The noise kind the CLI chooses when ``--noise`` is not given (noisealign.engine.cli.commands)."""
-    from noisealign.engine.cli.commands import implied_noise
+    from .commands import implied_noise
     return implied_noise(dataset, axes)
 
 
@@ -70,7 +70,7 @@ def changed_fields(spec: ExperimentSpec, *, skip: Sequence[str] = (),
         if name == "depth" and spec.architecture == "cnn":
             continue
         if name == "n_probe":
-            from noisealign.engine.pipeline.datasets import DATASETS
+            from ..pipeline.datasets import DATASETS
             pool = DATASETS[spec.dataset].pool_sizes(spec.params)[1]
             if value != min(DEFAULT_PROBE, pool):
                 out[name] = value
@@ -88,7 +88,7 @@ def _negative_zero(value: Any) -> bool:
 
 def changed_params(spec: ExperimentSpec, *, skip: Sequence[str] = ()) -> dict[str, Any]:
     """Dataset parameters that differ from the dataset's defaults (``skip``: swept ones)."""
-    from noisealign.engine.pipeline.datasets import DATASETS
+    from ..pipeline.datasets import DATASETS
     info = DATASETS[spec.dataset]
     return {name: value for name, value in spec.params.items()
             if name not in skip and (name not in info.params or _negative_zero(value)
@@ -117,7 +117,7 @@ def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
     if "n_probe" not in fields and base.n_probe == min(
             DEFAULT_PROBE, _pool(base.dataset, base.params)):
         kw["n_probe"] = None  # not written: the CLI's default for the new pool
-    from noisealign.engine.compute.sweep import Sweep
+    from ..compute.sweep import Sweep
     try:
         reduced = Sweep(ExperimentSpec(**kw), dict(axes)).specs()
         same = [s.content_hash() for s in reduced] == [
@@ -128,7 +128,7 @@ def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
 
 
 def _pool(dataset: str, params: Mapping[str, Any]) -> int:
-    from noisealign.engine.pipeline.datasets import DATASETS
+    from ..pipeline.datasets import DATASETS
     return DATASETS[dataset].pool_sizes(dict(params))[1]
 
 

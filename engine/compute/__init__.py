@@ -10,7 +10,7 @@
 - ``export``: sweep results as a table, CSV or strict JSON.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "Sweep": "grid", "SweepPoint": "grid", "SweepError": "grid", "run_sweep": "sweep",

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from ..pipeline.spec import ExperimentSpec
 
 CALIBRATE_ENV = "NOISEALIGN_GUARD_CALIBRATE"
 CALIBRATION_TTL = 300.0               # seconds a measured calibration is reused
@@ -132,8 +132,8 @@ def _measure(device: str, depth: int, task: str, optimizer: str, activation: str
              bias: bool, clock: Callable[[], float] = time.perf_counter) -> Calibration:
     import torch
 
-    from noisealign.engine.pipeline.model import BatchedMLP, init_weights
-    from noisealign.engine.pipeline.train import log_epochs, train
+    from ..pipeline.model import BatchedMLP, init_weights
+    from ..pipeline.train import log_epochs, train
 
     dev = torch.device(device)
     sync = (lambda: torch.cuda.synchronize(dev)) if device == "cuda" else (lambda: None)

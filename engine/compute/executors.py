@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from noisealign.engine.compute.grid import SweepError, SweepPoint
-from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
+from .grid import SweepError, SweepPoint
+from ..pipeline.spec import ExperimentSpec
+from ..store.cache import ResultCache
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +115,8 @@ def _compute_point(spec_json: str, representations: bool,
                    summarise: Callable | None, cancel: Callable[[], bool] | None,
                    progress: Callable[..., None] | None = None
                    ) -> tuple[bytes, bytes, dict | None, float]:
-    from noisealign.engine.base.cancel import cancel_scope
-    from noisealign.engine.pipeline.run import run_experiment
+    from ..base.cancel import cancel_scope
+    from ..pipeline.run import run_experiment
     t0 = time.perf_counter()
     spec = ExperimentSpec.from_json(spec_json)
     with cancel_scope(cancel):  # the summary's measures poll it too (noisealign.engine.base.cancel)
@@ -346,7 +346,7 @@ def _run_local(drive: _Driver, reps: bool, summarise: Callable | None, n_workers
     cancel_path = os.path.join(cancel_dir, "cancel")
     env = _engine_env()
     if warm is not None:  # a warm pool's processes outlive this sweep
-        from noisealign.engine.compute.guard import concurrent_points
+        from .guard import concurrent_points
         pool = warm.executor()
         window = concurrent_points([drive.specs[i] for i in drive.todo], n_workers)
     else:
@@ -408,7 +408,7 @@ SCHEDULER_CONNECT_SECONDS = 5.0  # distributed's default (30 s) is long to wait 
 def _connect(Client: Any, address: str) -> Any:
     """A client of the scheduler at ``address``, or :class:`SchedulerUnreachable` (one
     line: the address and what to check) once ``SCHEDULER_CONNECT_SECONDS`` pass."""
-    from noisealign.engine.base.errors import SchedulerUnreachable
+    from ..base.errors import SchedulerUnreachable
     try:
         return Client(address, timeout=SCHEDULER_CONNECT_SECONDS)
     except (OSError, TimeoutError, ValueError) as e:

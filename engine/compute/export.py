@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.base.stats import mean_sem
-from noisealign.engine.compute.grid import REPLICATE, SweepPoint  # REPLICATE: replicates' key
+from ..base.stats import mean_sem
+from .grid import REPLICATE, SweepPoint  # REPLICATE: replicates' key
 
 
 def _flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.base.errors import SpecError
-from noisealign.engine.pipeline.spec import SPEC_FIELDS, ExperimentSpec
+from ..base.errors import SpecError
+from ..pipeline.spec import SPEC_FIELDS, ExperimentSpec
 
 MAX_AXES = 2
 MAX_POINTS = 10_000
@@ -58,7 +58,7 @@ def _irrelevant_axis_message(name: str, base: ExperimentSpec, axes: Mapping[str,
 
 
 def _axis_names_allowed(base: ExperimentSpec) -> list[str]:
-    from noisealign.engine.pipeline.datasets import DATASETS
+    from ..pipeline.datasets import DATASETS
     fields = [f for f in SPEC_FIELDS if f != "dataset_params"]
     return fields + [PARAM_PREFIX + p for p in DATASETS[base.dataset].params]
 

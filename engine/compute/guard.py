@@ -55,8 +55,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from noisealign.engine.base.units import format_bytes, format_seconds
-from noisealign.engine.compute.calibration import (  # noqa: F401 -- re-exported, the guard's API
+from ..base.units import format_bytes, format_seconds
+from .calibration import (  # noqa: F401 -- re-exported, the guard's API
     _ACT_PASSES,
     _CE_PER_ROW,
     _OPT_PASSES,
@@ -70,8 +70,8 @@ from noisealign.engine.compute.calibration import (  # noqa: F401 -- re-exported
     clear_calibrations,
     measure_calibration,
 )
-from noisealign.engine.compute.machine import available_memory_bytes, total_memory_bytes
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from .machine import available_memory_bytes, total_memory_bytes
+from ..pipeline.spec import ExperimentSpec
 
 MEMORY_ENV = "NOISEALIGN_MAX_MEMORY_GB"
 SECONDS_ENV = "NOISEALIGN_MAX_SECONDS"
@@ -212,14 +212,14 @@ def limits(max_memory_bytes: float | None = None,
 
 
 def _shape(spec: ExperimentSpec) -> dict[str, int]:
-    from noisealign.engine.pipeline.datasets import DATASETS
+    from ..pipeline.datasets import DATASETS
     info = DATASETS[spec.dataset]
     params = spec.params
     classes = info.n_classes(params)
     w, L = spec.width, spec.depth
     if spec.architecture == "cnn":
         # A rough CNN: its activations per point (all layers) stand in for depth * width.
-        from noisealign.engine.pipeline.cnn_layout import cnn_activation_floats
+        from ..pipeline.cnn_layout import cnn_activation_floats
         w, L = cnn_activation_floats(info.image_shape, spec.width), 1
     return {
         "K": spec.ensemble_size, "n": spec.n_train, "N": spec.n_probe, "w": w,
@@ -249,7 +249,7 @@ def _data_terms(spec: ExperimentSpec, s: dict[str, int]) -> tuple[float, float]:
 
 def _group_size(K: int, n: int, widest: int) -> int:
     """Members per group in CPU training (noisealign.engine.pipeline.train sizes groups by its widest layer)."""
-    from noisealign.engine.pipeline.train import member_groups
+    from ..pipeline.train import member_groups
     return max(g.stop - g.start for g in member_groups(K, n * widest))
 
 
@@ -318,13 +318,13 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
                                 key=lambda kv: -kv[1]))
 
     # ---- time
-    from noisealign.engine.pipeline.train import log_epochs
+    from ..pipeline.train import log_epochs
     epochs = spec.max_epochs
     full = s["b"] == 0
     steps_per_epoch = 1 if full else math.ceil(n / s["b"])
     if spec.architecture == "cnn":
         # a convolution as a product per output pixel (a rough FLOP count)
-        from noisealign.engine.pipeline.cnn_layout import cnn_matmuls
+        from ..pipeline.cnn_layout import cnn_matmuls
         fwd = sum(rows * _forward_seconds([a, b], K, cal.flops_per_second)
                   for rows, a, b in cnn_matmuls(spec.image_shape(), spec.width, s["C"]))
     else:
@@ -479,7 +479,7 @@ def guarded_run(spec: ExperimentSpec, *, progress: Any = None,
           max_device_memory_bytes=max_device_memory_bytes)
     if cache is not None:
         return cache.get_or_compute(spec, progress=progress, cancel=cancel)
-    from noisealign.engine.pipeline.run import run_experiment
+    from ..pipeline.run import run_experiment
     return run_experiment(spec, progress=progress, cancel=cancel)
 
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from ..pipeline.spec import ExperimentSpec
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
@@ -219,7 +219,7 @@ class Job:
     def plan(self, estimates: dict[str, float]) -> None:
         """The guard's seconds for each point still to train (key -> seconds, in
         training order): the time left then blends them with the measured progress."""
-        from noisealign.engine.compute.time_left import TimeLeft
+        from .time_left import TimeLeft
         self._time_left = TimeLeft(estimates) if estimates else None
 
     def within_point(self, fraction: float) -> None:

@@ -33,8 +33,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from noisealign.engine.base.errors import Cancelled
-from noisealign.engine.compute.job import (  # noqa: F401 -- re-exported: the jobs' API
+from ..base.errors import Cancelled
+from .job import (  # noqa: F401 -- re-exported: the jobs' API
     ACTIVE,
     CANCELLED,
     DONE,
@@ -46,7 +46,7 @@ from noisealign.engine.compute.job import (  # noqa: F401 -- re-exported: the jo
     Job,
     JobView,
 )
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from ..pipeline.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ class JobManager:
 
             # The scope lets the steps without a cancel callback (data generation, the
             # summary's measures in the cache's put) stop within a second too.
-            from noisealign.engine.base.cancel import cancel_scope
+            from ..base.cancel import cancel_scope
             with cancel_scope(cancel):
                 if job.kind == "run":
                     self._execute_run(job, cancel)
@@ -427,7 +427,7 @@ class JobManager:
         # The sweep module's serial executor, in this thread: cached points come first
         # and at once; each missing point is trained under the cache's lock, so a point
         # that another job (or process) is training is waited for, not trained twice.
-        from noisealign.engine.compute.sweep import run_sweep
+        from .sweep import run_sweep
 
         total = job.n_total
         started = {"training": False}

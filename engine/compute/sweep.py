@@ -39,7 +39,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from noisealign.engine.compute.executors import (
+from .executors import (
     LEASE_BEAT_SECONDS,
     LEASE_SECONDS,
     RUNNING_PROGRESS_SECONDS,
@@ -51,7 +51,7 @@ from noisealign.engine.compute.executors import (
     _run_dask,
     _run_local,
 )
-from noisealign.engine.compute.grid import (
+from .grid import (
     MAX_AXES,
     MAX_POINTS,
     MAX_REPLICATES,
@@ -65,7 +65,7 @@ from noisealign.engine.compute.grid import (
     replicate_seed,
     shard_indices,
 )
-from noisealign.engine.store.cache import ResultCache, default_summarise, json_default
+from ..store.cache import ResultCache, default_summarise, json_default
 
 __all__ = [
     "EXECUTORS", "LEASE_BEAT_SECONDS", "LEASE_SECONDS", "MAX_AXES", "MAX_POINTS",
@@ -149,7 +149,7 @@ def run_sweep(sweep: Sweep, cache: ResultCache, *, executor: str = "local",
                          f"executors train in other processes), not {executor!r}")
     indices = shard_indices(len(sweep), shard)
     if max_sweep_seconds is None or max_sweep_seconds != math.inf:
-        from noisealign.engine.compute.guard import check_sweep
+        from .guard import check_sweep
         check_sweep(sweep, cache, max_sweep_seconds=max_sweep_seconds)
     return _sweep_points(sweep, cache, executor, workers, scheduler, progress, cancel,
                          threads_per_worker, cores, epoch_progress, pool, running_progress,
@@ -196,7 +196,7 @@ class _Run:
         meta, npz, summary, seconds = payload
         spec, cache = self.specs[i], self.cache
         if summary is None:
-            from noisealign.engine.pipeline.result import Result
+            from ..pipeline.result import Result
             summary = cache.summary_of(Result.from_bytes(meta, npz))
         else:
             summary = json.loads(json.dumps(summary, default=json_default))
@@ -277,7 +277,7 @@ def _run_serial(run: _Run, todo: list[int], reps: bool, cancel: Callable[[], boo
                 epoch_progress: Callable[[int, int, int], None] | None
                 ) -> Iterator[SweepPoint]:
     """The serial executor: every missing point in this process, one at a time."""
-    from noisealign.engine.base.errors import Cancelled
+    from ..base.errors import Cancelled
     specs, cache = run.specs, run.cache
     for i in todo:
         if cancel is not None and cancel():

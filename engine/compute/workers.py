@@ -97,7 +97,7 @@ class WarmPool:
 
     def executor(self) -> cf.ProcessPoolExecutor:
         """The running pool (started on first use, replaced if a worker died)."""
-        from noisealign.engine.compute.executors import _init_worker, _mp_context, _process_start
+        from .executors import _init_worker, _mp_context, _process_start
         with self._lock:
             if self._closed:
                 raise RuntimeError("the warm pool is closed")

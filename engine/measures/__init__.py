@@ -15,7 +15,7 @@
   information content of each member) that the cache stores with every run.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "information_imbalance": "information", "information_imbalance_to": "information",

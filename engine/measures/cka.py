@@ -17,10 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from noisealign.engine.base.cancel import check_cancelled
-from noisealign.engine.base.validation import check_k
-from noisealign.engine.measures.ranks import smallest
-from noisealign.engine.measures.spaces import (
+from ..base.cancel import check_cancelled
+from ..base.validation import check_k
+from .ranks import smallest
+from .spaces import (
     ArrayLike,
     DegenerateRepresentationWarning,
     block_rows,

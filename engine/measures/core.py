@@ -66,26 +66,26 @@ on the shared :mod:`~noisealign.engine.measures.spaces` (validation, distance bl
 :mod:`~noisealign.engine.measures.passes` (one pass over the rows for several measures).
 """
 
-from noisealign.engine.measures.cka import (
+from .cka import (
     cknna,
     cknna_from_knn,
     inner_product_knn,
     linear_cka,
     linear_cka_matrix,
 )
-from noisealign.engine.measures.dimension import (
+from .dimension import (
     ID_METHODS,
     intrinsic_dimension,
     intrinsic_dimensions,
 )
-from noisealign.engine.measures.information import (
+from .information import (
     information_imbalance,
     information_imbalance_matrix,
     information_imbalance_to,
 )
-from noisealign.engine.measures.knn import mutual_knn, mutual_knn_matrix
-from noisealign.engine.measures.passes import alignment_matrices, keeps_candidates
-from noisealign.engine.measures.spaces import ArrayLike, DegenerateRepresentationWarning
+from .knn import mutual_knn, mutual_knn_matrix
+from .passes import alignment_matrices, keeps_candidates
+from .spaces import ArrayLike, DegenerateRepresentationWarning
 
 __all__ = [
     "ID_METHODS",

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisealign.engine.measures import intrinsic_dim
-from noisealign.engine.measures.spaces import ArrayLike, DegenerateRepresentationWarning, Space
+from . import intrinsic_dim
+from .spaces import ArrayLike, DegenerateRepresentationWarning, Space
 
 ID_METHODS = ("twonn", "gride")
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from noisealign.engine.base.cancel import check_cancelled
-from noisealign.engine.base.validation import check_k
-from noisealign.engine.measures.passes import matrix_sums
-from noisealign.engine.measures.ranks import dense_weights
-from noisealign.engine.measures.spaces import (
+from ..base.cancel import check_cancelled
+from ..base.validation import check_k
+from .passes import matrix_sums
+from .ranks import dense_weights
+from .spaces import (
     CHUNK_FLOATS,
     ArrayLike,
     Space,

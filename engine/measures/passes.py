@@ -17,16 +17,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from noisealign.engine.base.cancel import check_cancelled
-from noisealign.engine.base.validation import check_k
-from noisealign.engine.measures.ranks import (
+from ..base.cancel import check_cancelled
+from ..base.validation import check_k
+from .ranks import (
     dense_weights,
     mid_ranks,
     rank_sum,
     smallest,
     sorted_rows,
 )
-from noisealign.engine.measures.spaces import (
+from .spaces import (
     CHUNK_FLOATS,
     ArrayLike,
     Space,

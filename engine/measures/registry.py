@@ -76,7 +76,7 @@ class Measure:
         """The function of :mod:`noisealign.engine.measures.core` (imported now: it imports torch)."""
         if self.name == "ii_score":
             return _ii_score
-        from noisealign.engine.measures import core as measures
+        from . import core as measures
         return getattr(measures, self.function)
 
     def compute(self, a: Any, b: Any = None, *, k: int = 1, knn_k: int = 10) -> float:
@@ -96,7 +96,7 @@ class Measure:
 
 def _ii_score(a: Any, b: Any, k: int = 1) -> float:
     """``1 - (Delta(a -> b) + Delta(b -> a)) / 2``: the symmetric II alignment score."""
-    from noisealign.engine.measures import core as measures
+    from . import core as measures
     ab, ba = measures.information_imbalance(a, b, k)
     return 1.0 - (ab + ba) / 2.0
 

@@ -29,17 +29,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisealign.engine.base.cancel import check_cancelled
-from noisealign.engine.base.stats import mean_std_sem
-from noisealign.engine.base.validation import check_k, max_k
-from noisealign.engine.measures.cka import cka_matrices
-from noisealign.engine.measures.dimension import intrinsic_dimensions
-from noisealign.engine.measures.passes import keeps_candidates, pair_sums
-from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES
-from noisealign.engine.measures.registry import labels as registry_labels
-from noisealign.engine.measures.spaces import as_spaces, one_thread
-from noisealign.engine.pipeline.result import Result
-from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults
+from ..base.cancel import check_cancelled
+from ..base.stats import mean_std_sem
+from ..base.validation import check_k, max_k
+from .cka import cka_matrices
+from .dimension import intrinsic_dimensions
+from .passes import keeps_candidates, pair_sums
+from .registry import REGISTRY, SUMMARY_MEASURES
+from .registry import labels as registry_labels
+from .spaces import as_spaces, one_thread
+from ..pipeline.result import Result
+from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults
 
 # The measures' names, labels and symmetry come from the registry (noisealign.engine.measures.registry).
 MEASURES: tuple[str, ...] = SUMMARY_MEASURES

@@ -11,7 +11,7 @@
   ensemble under the project's datasets, noise, seeds and measures, cached under its name.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "compare": "pairs", "load_arrays": "inputs", "capture": "activations",

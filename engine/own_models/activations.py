@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.base.validation import check_choice, check_int, show
+from ..base.validation import check_choice, check_int, show
 
 # How N-D activations become (N, D) rows: flatten every feature axis, or pool the axes
 # after the channel axis (average or maximum), leaving (N, channels).

@@ -41,9 +41,9 @@ from typing import Any
 
 import torch
 
-from noisealign.engine.base.validation import check_choice, show
-from noisealign.engine.own_models.activations import POOLS, reduce_activation
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from ..base.validation import check_choice, show
+from .activations import POOLS, reduce_activation
+from ..pipeline.spec import ExperimentSpec
 
 # How the members are batched: "auto" (vmap, falling back to members on the first
 # forward pass vmap cannot run), "vmap" or "members" (a Python loop over members).
@@ -92,7 +92,7 @@ def own_model_key(name: str, spec: ExperimentSpec, *, signature: str = "") -> st
     ``signature`` (structure, layers, pool, dtype) and the spec with the engine version.
     A key kind of its own: it never equals a built-in run's :func:`noisealign.engine.store.cache.spec_key`."""
     from noisealign import engine
-    from noisealign.engine.store.cache import ENTRY_FORMAT
+    from ..store.cache import ENTRY_FORMAT
     text = (f"kind={KEY_KIND}\nname={check_name(name)}\nsignature={signature}\n"
             f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}")
     return hashlib.sha256(text.encode()).hexdigest()
@@ -232,7 +232,7 @@ def own_model_cache(cache: Any, name: str, spec: ExperimentSpec, signature: str)
     """A view of ``cache`` (a ResultCache) whose key of ``spec`` is the own model's key
     and whose entries carry ``model: {"name", "kind"}``: the same directory, database and
     locks as ``cache``."""
-    from noisealign.engine.store.cache import ResultCache
+    from ..store.cache import ResultCache
 
     key = own_model_key(name, spec, signature=signature)
     info = {"name": name, "kind": KEY_KIND}
@@ -298,9 +298,9 @@ def train_ensemble(factory: Callable[[], torch.nn.Module], spec: ExperimentSpec,
     ValueError
         A bad name, factory, layer, pool, batching or spec.
     """
-    from noisealign.engine.base.cancel import cancel_scope
-    from noisealign.engine.pipeline.run import _run
-    from noisealign.engine.store.cache import ResultCache
+    from ..base.cancel import cancel_scope
+    from ..pipeline.run import _run
+    from ..store.cache import ResultCache
 
     _check_train_args(factory, spec, name, pool, batching, dtype)
     probe = _build_member(factory, 0)

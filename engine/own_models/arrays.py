@@ -37,7 +37,7 @@ from typing import IO, BinaryIO
 
 import numpy as np
 
-from noisealign.engine.base.validation import show
+from ..base.validation import show
 
 SAFE_FORMATS = (".npz (numpy.savez), a folder of .npy files (numpy.save) or .safetensors "
                 "(safetensors.numpy.save_file / safetensors.torch.save_file)")

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from noisealign.engine.base.validation import check_choice, show
+from ..base.validation import check_choice, show
 
 RESERVED = ("labels", "groups")
 #: how an N-D activation (N, C, H, W...) becomes (N, D): every value a feature, or the
@@ -131,7 +131,7 @@ def _check_array(name: str, a: Any, limits: Limits, pool: str = "flatten") -> np
 
     Every real dtype converts (bool, integers, float16, longdouble, big-endian...) to
     float64; float32 stays float32 (the measures compute in float64 either way)."""
-    from noisealign.engine.own_models.arrays import dtype_message
+    from .arrays import dtype_message
 
     label = f"array {show(name, 60)}"
     a = _as_numpy(name, a)
@@ -264,7 +264,7 @@ def check_declared(shapes: Mapping[str, tuple[int, ...]], limits: Limits = LIMIT
     working memory within the memory limit and what the machine has available
     (:func:`noisealign.engine.compute.guard.check_compare_memory`). Returns N.
     """
-    from noisealign.engine.compute.guard import check_compare_memory
+    from ..compute.guard import check_compare_memory
 
     if not shapes:
         raise ValueError(f"no arrays given: allowed 1 to {limits.max_arrays} arrays "
@@ -328,7 +328,7 @@ def load_arrays(source: str | os.PathLike | bytes | BinaryIO | Mapping[str, Any]
         features, the float64 byte budget and the guard's memory estimate -- before any
         array's data is read.
     """
-    from noisealign.engine.own_models.arrays import scan
+    from .arrays import scan
 
     check_choice("pool", pool, POOLS)
     if isinstance(source, Mapping):

@@ -40,11 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.base.stats import mean_std_sem
-from noisealign.engine.base.validation import check_choice, check_k, show
-from noisealign.engine.measures.registry import COMPARE_MEASURES, REGISTRY, k_of
-from noisealign.engine.measures.registry import labels as registry_labels
-from noisealign.engine.own_models.inputs import (  # noqa: F401  (public here too)
+from ..base.stats import mean_std_sem
+from ..base.validation import check_choice, check_k, show
+from ..measures.registry import COMPARE_MEASURES, REGISTRY, k_of
+from ..measures.registry import labels as registry_labels
+from .inputs import (  # noqa: F401  (public here too)
     LIMITS,
     POOLS,
     RESERVED,
@@ -54,7 +54,7 @@ from noisealign.engine.own_models.inputs import (  # noqa: F401  (public here to
     load_arrays,
     validate,
 )
-from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
+from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 
 # Names, labels and directions: the measure registry's (noisealign.engine.measures.registry).
 MEASURES = COMPARE_MEASURES
@@ -150,7 +150,7 @@ def _compare_subsets(inputs: Inputs, measures: Sequence[str] | None, k: int, knn
                      limits: Limits) -> list[dict[str, Any]]:
     """:func:`compare` with ``subsample``: the mean, std and sem over random subsets."""
     n = next(iter(inputs.arrays.values())).shape[0]
-    from noisealign.engine.base.validation import check_int
+    from ..base.validation import check_int
     subsample = check_int("subsample", subsample, limits.min_points, n)
     repeats = check_int("repeats", repeats, 2, 100)
     seed = check_int("seed", seed, 0, 2**31 - 1)
@@ -177,7 +177,7 @@ def _compare_subsets(inputs: Inputs, measures: Sequence[str] | None, k: int, knn
 def _compare(inputs: Inputs, measures: Sequence[str] | None, k: int, knn_k: int,
              knn_metric: str) -> list[dict[str, Any]]:
     """:func:`compare` on validated inputs (all points)."""
-    from noisealign.engine.measures import core as ms
+    from ..measures import core as ms
 
     names = list(inputs.arrays)
     xs = list(inputs.arrays.values())
@@ -250,7 +250,7 @@ def _information_imbalance(table: _Table, xs: list[np.ndarray], chosen: list[str
                            ) -> tuple[np.ndarray | None, np.ndarray | None, float]:
     """The ``ii`` / ``ii_score`` rows; (mutual k-NN, Delta(a -> labels), seconds) where
     the same pass over the distances gave them (else None)."""
-    from noisealign.engine.measures import core as ms
+    from ..measures import core as ms
 
     mk = to_labels = None
     t = time.perf_counter()
@@ -275,7 +275,7 @@ def _cka(table: _Table, xs: list[np.ndarray], chosen: list[str]) -> None:
     """The ``cka`` / ``cka_debiased`` rows (one pass over the features for both)."""
     import torch
 
-    from noisealign.engine.measures import cka, spaces
+    from ..measures import cka, spaces
 
     t = time.perf_counter()
     feats = [spaces.features(x, nm, torch.float64, None) for x, nm in zip(xs, table.names)]
@@ -289,8 +289,8 @@ def _cka(table: _Table, xs: list[np.ndarray], chosen: list[str]) -> None:
 
 def _cknna(table: _Table, knn_xs: list[np.ndarray], knn_metric: str) -> None:
     """The ``cknna`` rows, from each array's inner-product neighbours."""
-    from noisealign.engine.measures import cka
-    from noisealign.engine.measures import core as ms
+    from ..measures import cka
+    from ..measures import core as ms
 
     n, knn_k, m = table.n, table.knn_k, len(table.names)
     t = time.perf_counter()
@@ -327,7 +327,7 @@ def _check_measures(measures: Sequence[str] | None, has_labels: bool) -> list[st
 def _intrinsic_dimensions(names: Sequence[str], xs: Sequence[np.ndarray],
                           add: Callable[..., None]) -> None:
     """TwoNN of each array (noisealign.engine.measures.intrinsic_dim: numpy, no dadapy needed)."""
-    from noisealign.engine.measures import core as ms
+    from ..measures import core as ms
     for name, x in zip(names, xs):
         t = time.perf_counter()
         try:
@@ -410,7 +410,7 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
 
 def to_json(rows: Iterable[Mapping[str, Any]]) -> str:
     """The table as strict JSON (a list of objects; NaN as null)."""
-    from noisealign.engine.compute.export import json_safe
+    from ..compute.export import json_safe
     return json.dumps(json_safe([dict(r) for r in rows]), indent=1, allow_nan=False) + "\n"
 
 

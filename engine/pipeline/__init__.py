@@ -13,7 +13,7 @@
 - ``result``: :class:`Result` and its pickle-free serialisation.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "ExperimentSpec": "spec", "snr_db_to_ratio": "spec", "snr_ratio_to_db": "spec",

@@ -21,11 +21,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from noisealign.engine.base.errors import SpecError
+from ..base.errors import SpecError
 
 # The bound that depends on N (k <= N - 2) and its check live in base (the measures, which
 # sit below nothing but base and pipeline, and own_models use them); re-exported here.
-from noisealign.engine.base.validation import (  # noqa: F401
+from ..base.validation import (  # noqa: F401
     check_choice,
     check_float,
     check_int,

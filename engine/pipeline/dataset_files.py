@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisealign.engine.base.paths import default_data_root
+from ..base.paths import default_data_root
 
 DATA_DIR_ENV = "NOISEALIGN_DATA_DIR"
 DEFAULT_DATA_DIR = default_data_root()  # data/ in a checkout, else per user (noisealign.engine.base.paths)

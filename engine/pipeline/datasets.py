@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.base.errors import SpecError
-from noisealign.engine.base.validation import show
+from ..base.errors import SpecError
+from ..base.validation import show
 
 # ----------------------------------------------------------------------------- Data
 
@@ -191,7 +191,7 @@ def _cancellable(fn, name: str):
     copy of ``fn`` sees the wrapper); the samples are the same."""
     import types
 
-    from noisealign.engine.base.cancel import check_cancelled
+    from ..base.cancel import check_cancelled
     inner = fn.__globals__.get(name)
     if not callable(inner):  # another version of the package: run it as it is
         return fn
@@ -227,7 +227,7 @@ def _mnist1d_sizes(n_samples: int) -> tuple[int, int]:
 
 
 def _file_pools(name: str):
-    from noisealign.engine.pipeline import dataset_files as datafiles
+    from . import dataset_files as datafiles
     return datafiles.load_pools(name)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisealign.engine.pipeline.cnn_layout import (  # noqa: F401
+from .cnn_layout import (  # noqa: F401
     CNN_BLOCKS,
     CNN_HIDDEN_PER_WIDTH,
     KERNEL,
@@ -25,7 +25,7 @@ from noisealign.engine.pipeline.cnn_layout import (  # noqa: F401
     cnn_n_parameters,
     cnn_pool,
 )
-from noisealign.engine.pipeline.spec import ACTIVATIONS
+from .spec import ACTIVATIONS
 
 # Below this many output columns a layer takes the transposed products (see BatchedLinear).
 NARROW_OUTPUTS = 32

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from noisealign.engine.pipeline.constraints import snr_ratio_to_db
-from noisealign.engine.pipeline.datasets import Data
+from .constraints import snr_ratio_to_db
+from .datasets import Data
 
 
 def member_noise_rng(seed: int, member: int) -> np.random.Generator:

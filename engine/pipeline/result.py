@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from .spec import ExperimentSpec
 
 
 @dataclass(frozen=True, eq=False)

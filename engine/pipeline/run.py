@@ -15,15 +15,15 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from noisealign.engine import __version__
-from noisealign.engine.base.cancel import cancel_scope, check_cancelled
-from noisealign.engine.pipeline.datasets import Data, load_data
-from noisealign.engine.pipeline.epochs import snapshot_epochs
-from noisealign.engine.pipeline.model import build_model, member_init_seed
-from noisealign.engine.pipeline.noise import NoisyData, make_noisy
-from noisealign.engine.pipeline.result import Result
-from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.pipeline.train import (
+from .. import __version__
+from ..base.cancel import cancel_scope, check_cancelled
+from .datasets import Data, load_data
+from .epochs import snapshot_epochs
+from .model import build_model, member_init_seed
+from .noise import NoisyData, make_noisy
+from .result import Result
+from .spec import ExperimentSpec
+from .train import (
     CancelFn,
     ProgressFn,
     TrainOutcome,

@@ -19,15 +19,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from noisealign.engine.base.errors import SpecError
-from noisealign.engine.base.validation import check_choice as _check_choice
-from noisealign.engine.base.validation import fail as _fail
-from noisealign.engine.base.validation import show  # noqa: F401  (re-exported: noisealign.engine.pipeline.spec.show)
-from noisealign.engine.pipeline import datasets
+from ..base.errors import SpecError
+from ..base.validation import check_choice as _check_choice
+from ..base.validation import fail as _fail
+from ..base.validation import show  # noqa: F401  (re-exported: noisealign.engine.pipeline.spec.show)
+from . import datasets
 
 # The rules' names, re-exported where they were (noisealign.engine.pipeline.spec.NOISE_KINDS, ...):
 # they are defined once, in noisealign.engine.pipeline.constraints.
-from noisealign.engine.pipeline.constraints import (  # noqa: F401
+from .constraints import (  # noqa: F401
     ACTIVATIONS,
     DEFAULT_DATASET,
     DEFAULT_PROBE,
@@ -285,7 +285,7 @@ class ExperimentSpec:
         set_("weight_decay", _check("weight_decay", self.weight_decay))
         # More snapshots than distinct recorded epochs between 0 and max_epochs is the
         # same experiment as that many: stored as such, so equal runs hash equally.
-        from noisealign.engine.pipeline.epochs import max_snapshots
+        from .epochs import max_snapshots
         set_("snapshots", min(_check("snapshots", self.snapshots),
                               max_snapshots(self.max_epochs)))
         set_("seed", _check("seed", self.seed))
@@ -375,7 +375,7 @@ class ExperimentSpec:
         and time estimates count, noisealign.engine.compute.guard). The interpolation threshold counts
         :meth:`effective_parameters` instead."""
         if self.architecture == "cnn":
-            from noisealign.engine.pipeline.cnn_layout import cnn_n_parameters
+            from .cnn_layout import cnn_n_parameters
             return int(cnn_n_parameters(self.image_shape(), self.width, self.n_outputs(),
                                         self.bias))
         return int(_mlp_parameters(self.input_dim(), self.width, self.depth, self.n_outputs(),
@@ -422,7 +422,7 @@ class ExperimentSpec:
         """The (real-valued) width at which :meth:`n_parameters` reaches ``target``; None
         when even the narrowest network (width -> 0) has that many parameters."""
         if self.architecture == "cnn":
-            from noisealign.engine.pipeline.cnn_layout import cnn_n_parameters
+            from .cnn_layout import cnn_n_parameters
             p = lambda w: cnn_n_parameters(self.image_shape(), w, self.n_outputs(),  # noqa: E731
                                            self.bias)
             lo, hi = 1e-3, float(2 ** 24)

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisealign.engine.base.errors import Cancelled
-from noisealign.engine.pipeline.epochs import log_epochs
-from noisealign.engine.pipeline.model import BatchedMLP
-from noisealign.engine.pipeline.optim import make_optimizer
+from ..base.errors import Cancelled
+from .epochs import log_epochs
+from .model import BatchedMLP
+from .optim import make_optimizer
 
 # progress(epoch, max_epochs, losses (M,)) -- called about twice a second and at the end
 ProgressFn = Callable[[int, int, np.ndarray], None]

@@ -5,6 +5,6 @@
   on a fresh install.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {"PRESETS": "catalog"})

@@ -141,7 +141,7 @@ def _checked(p: Path, data: dict) -> dict:
     (:func:`noisealign.engine.presets.summary_schema.problem`), each with one logged line (at most
     :data:`MAX_LOGGED`, then one line with the count), and the presets' lists reduced
     to text keys. The rest is used."""
-    from noisealign.engine.presets.summary_schema import problem
+    from .summary_schema import problem
     summaries, dropped = {}, 0
     for k, v in data["summaries"].items():
         bad = "its key is not a text" if not isinstance(k, str) or len(k) > 200 \
@@ -204,7 +204,7 @@ def summary(key: str) -> dict | None:
 
 def cache_key(spec: Any) -> str:
     """The cache key of ``spec`` (:func:`noisealign.engine.store.cache.spec_key`; imports no torch)."""
-    from noisealign.engine.store.cache import spec_key
+    from ..store.cache import spec_key
     return spec_key(spec)
 
 

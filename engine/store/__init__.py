@@ -6,7 +6,7 @@
 - ``labels``: the rules and stored form of run names and tags.
 """
 
-from noisealign.engine.base.lazy import exports
+from ..base.lazy import exports
 
 __all__, __getattr__, __dir__ = exports(__name__, {
     "ResultCache": "cache", "spec_key": "cache", "default_cache_dir": "cache",

@@ -56,13 +56,13 @@ from typing import Any
 
 import diskcache
 
-from noisealign.engine.pipeline.result import Result
-from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.store import diskcache_adapter as dc
-from noisealign.engine.store import entry, locks
-from noisealign.engine.store.diskcache_adapter import DEFAULT_SIZE_LIMIT
-from noisealign.engine.store.entry import ENTRY_FORMAT, json_default
-from noisealign.engine.store.files import (
+from ..pipeline.result import Result
+from ..pipeline.spec import ExperimentSpec
+from . import diskcache_adapter as dc
+from . import entry, locks
+from .diskcache_adapter import DEFAULT_SIZE_LIMIT
+from .entry import ENTRY_FORMAT, json_default
+from .files import (
     CacheWarning,
     UnsafeEntry,
     _create_private_file,
@@ -70,7 +70,7 @@ from noisealign.engine.store.files import (
     _is_corruption,
     _private_dir,
 )
-from noisealign.engine.store.locks import ComputeLock
+from .locks import ComputeLock
 
 ENV_VAR = "NOISEALIGN_CACHE_DIR"
 _RETRY_OPEN_S = 10.0  # an unavailable cache directory is retried this often
@@ -92,14 +92,14 @@ def default_cache_dir() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
-    from noisealign.engine.base.paths import default_cache_root
+    from ..base.paths import default_cache_root
     return default_cache_root()
 
 
 def default_summarise(result: Result) -> dict:
     """The summary every cache entry stores: :func:`noisealign.engine.measures.summaries.summarise` (imported
     here, on first use: it imports torch)."""
-    from noisealign.engine.measures.summaries import summarise
+    from ..measures.summaries import summarise
     return summarise(result)
 
 
@@ -559,7 +559,7 @@ class ResultCache:
             result = self.get(spec, need_representations=need_representations)
             if result is not None:
                 return result
-            from noisealign.engine.pipeline.run import run_experiment
+            from ..pipeline.run import run_experiment
             result = run_experiment(spec, progress=progress, cancel=cancel)
             self.put(spec, result)
             return result
@@ -625,7 +625,7 @@ class ResultCache:
         an invalid name or tags (naming the field and the allowed range) or a run that
         is not in the cache; OSError when the cache cannot be written.
         """
-        from noisealign.engine.store import labels as runlabels
+        from . import labels as runlabels
         key = self._key_of(spec_or_key)
         label = runlabels.check_label(name, tags)
         cache = self._open()
@@ -648,7 +648,7 @@ class ResultCache:
 
     def label(self, spec_or_key: ExperimentSpec | str) -> dict | None:
         """The name and tags of a run (``{"name", "tags"}``), or None without any."""
-        from noisealign.engine.store import labels as runlabels
+        from . import labels as runlabels
         try:
             raw = self._read(f"l/{self._key_of(spec_or_key)}")
         except UnsafeEntry:
@@ -658,7 +658,7 @@ class ResultCache:
     def labels(self) -> dict[str, dict]:
         """Every run's name and tags: ``{key: {"name", "tags"}}`` (one query, no arrays
         read, no use recorded). Rows that are not valid labels are skipped."""
-        from noisealign.engine.store import labels as runlabels
+        from . import labels as runlabels
         cache = self._open()
         if cache is None:
             return {}

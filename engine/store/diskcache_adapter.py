@@ -24,7 +24,7 @@ from typing import Any
 
 import diskcache
 
-from noisealign.engine.store.files import CacheWarning, UnsafeEntry, _file_kind, _private_dir
+from .files import CacheWarning, UnsafeEntry, _file_kind, _private_dir
 
 DEFAULT_SIZE_LIMIT = 2**30  # 1 GiB: a cache's default size limit, so its largest value file
 

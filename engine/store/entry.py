@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from noisealign.engine.pipeline.spec import ExperimentSpec
+from ..pipeline.spec import ExperimentSpec
 
 ENTRY_FORMAT = 2  # layout of one entry; part of the key, bump when it changes
 

@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from noisealign.engine.base.validation import show
+from ..base.validation import show
 
 NAME_MAX = 80  # characters of a run's name
 TAGS_MAX = 10  # tags per run

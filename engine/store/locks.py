@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from noisealign.engine.store.files import CacheWarning, _private_dir
+from .files import CacheWarning, _private_dir
 
 if TYPE_CHECKING:
     from typing import Self  # Python 3.11; the project supports 3.10
@@ -77,7 +77,7 @@ def _unref_slot(slot_id: tuple[str, str], slot: list) -> None:
 
 def _check_cancel(cancel: Callable[[], bool] | None) -> None:
     if cancel is not None and cancel():
-        from noisealign.engine.base.errors import Cancelled
+        from ..base.errors import Cancelled
         raise Cancelled("cancelled while waiting for another computation of the same spec")
 
 
