@@ -23,10 +23,12 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..measures.registry import REGISTRY
 from ..pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
                          level_field, noise_for_level)
 from ..base.units import format_bytes, format_clock
+from .app_command import add_app_command, app_command, config_flags, find_app  # noqa: F401  (public here too)
+from .compare_command import add_compare_command
+from .text import parse_value, print_json, short_value, show_value, text_table
 
 if TYPE_CHECKING:  # annotations only: the sweep loads when a command uses it
     from ..compute.grid import Sweep, SweepProgress
@@ -43,23 +45,6 @@ EXIT_CODES = {"usage": EXIT_USAGE, "failed": EXIT_FAILED, "memory": EXIT_MEMORY,
 OUT_SUFFIXES = (".csv", ".json")  # what sweep --out writes (noisealign.engine.compute.export.write_table)
 
 
-def _parse_value(text: str) -> Any:
-    """CLI text -> bool / int / float / inf / str."""
-    low = text.strip().lower()
-    if low in ("true", "yes"):
-        return True
-    if low in ("false", "no"):
-        return False
-    if low in ("inf", "+inf", "infinity"):
-        return math.inf
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def add_spec_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per spec field; unset flags keep the spec's defaults."""
     from ..pipeline.constraints import FIELDS, Interval
@@ -74,11 +59,11 @@ def add_spec_arguments(p: argparse.ArgumentParser) -> None:
             allowed += f", in {rule.unit}"
         if isinstance(rule, Interval) and rule.inf_means:
             allowed += f" (inf: {rule.inf_means})"
-        p.add_argument(*_SHORT.get(f.name, []), flag, dest=f.name, type=_parse_value,
+        p.add_argument(*_SHORT.get(f.name, []), flag, dest=f.name, type=parse_value,
                        default=None, help=f"{allowed} (default: {f.default!r})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a dataset parameter, e.g. --param d=100 (repeatable)")
-    p.add_argument("--level", type=_parse_value, default=None,
+    p.add_argument("--level", type=parse_value, default=None,
                    help="noise level: SNR in dB (target/input noise) or rate p (label noise)")
 
 
@@ -106,7 +91,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         if "=" not in item:
             raise ValueError(f"--param {item!r} is invalid: allowed NAME=VALUE")
         name, value = item.split("=", 1)
-        params[name.strip()] = _parse_value(value)
+        params[name.strip()] = parse_value(value)
     if params:
         kw["dataset_params"] = params
     if args.level is not None:
@@ -124,22 +109,17 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
     # equally); a level typed on the command line for a task without that noise would
     # then be dropped without a word.
     if getattr(args, "label_noise", None) is not None and spec.task == "regression":
-        raise ValueError(f"--label-noise {_show(args.label_noise)} is invalid for dataset "
+        raise ValueError(f"--label-noise {show_value(args.label_noise)} is invalid for dataset "
                          f"{spec.dataset!r} (a regression task): label noise applies to "
                          "classification datasets only; for regression use --noise target "
                          "with --snr-db")
     kind = getattr(args, "label_noise_kind", None)
     if kind is not None and kind != spec.label_noise_kind:  # the spec reset it: not used
-        raise ValueError(f"--label-noise-kind {_show(kind)} is invalid for dataset "
+        raise ValueError(f"--label-noise-kind {show_value(kind)} is invalid for dataset "
                          f"{spec.dataset!r} with noise {spec.noise!r}: it applies only to "
                          "label noise (--noise label --label-noise > 0) on a "
                          "classification dataset")
     return spec
-
-
-def _show(value: Any) -> str:
-    from ..base.validation import show
-    return show(value)
 
 
 def check_out(value: str, targets: Sequence[Path]) -> None:
@@ -148,11 +128,11 @@ def check_out(value: str, targets: Sequence[Path]) -> None:
     out = Path(value)
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ValueError(f"--out {_show(str(value))} is invalid: its folder {_show(str(folder))} "
+        raise ValueError(f"--out {show_value(str(value))} is invalid: its folder {show_value(str(folder))} "
                          "does not exist or is not writable")
     for target in targets:
         if target.is_dir():
-            raise ValueError(f"--out {_show(str(value))} is invalid: {target} is a folder")
+            raise ValueError(f"--out {show_value(str(value))} is invalid: {target} is a folder")
 
 
 def _write_failed(value: str, e: OSError, cache_dir: Any) -> OSError:
@@ -160,12 +140,7 @@ def _write_failed(value: str, e: OSError, cache_dir: Any) -> OSError:
     where = (f"the results are in the cache ({cache_dir}): rerun the same command with a "
              "writable --out to write them without computing again") if cache_dir else (
              "the result was not cached (--no-cache)")
-    return OSError(f"could not write --out {_show(str(value))} ({e.strerror or e}); {where}")
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
+    return OSError(f"could not write --out {show_value(str(value))} ({e.strerror or e}); {where}")
 
 
 class Progress:
@@ -217,12 +192,6 @@ def headline(summary: dict) -> dict:
             "cka": _mean(summary, "measures", "cka"),
             "ii_score": _mean(summary, "measures", "ii_score"),
             "mknn": _mean(summary, "measures", "mknn")}
-
-
-def _print_json(doc: Any) -> None:
-    """One strict JSON document on stdout (NaN as null, infinities as "inf")."""
-    from ..compute.export import json_safe
-    print(json.dumps(json_safe(doc), allow_nan=False))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -282,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise _write_failed(args.out, e, cache and cache.directory) from None
         written = [str(out.with_suffix(x)) for x in (".json", ".npz", ".summary.json")]
     if args.json:
-        _print_json({"spec": spec.to_dict(), "from_cache": cached, "device": result.device,
+        print_json({"spec": spec.to_dict(), "from_cache": cached, "device": result.device,
                      "n_parameters": result.n_parameters, "timings": result.timings,
                      "headline": head,
                      "members": [{"member": m, "epochs": int(result.epochs[m]),
@@ -302,9 +271,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for m in range(result.ensemble_size):
         rows.append([str(m), str(result.epochs[m]), f"{result.train_loss[m]:.4g}",
                      f"{result.test_error[m]:.4g}", "yes" if result.diverged[m] else ""])
-    print(_table(rows))
-    print(f"{err_name} {_short(head['test_error'])}  CKA {_short(head['cka'])}  "
-          f"II score {_short(head['ii_score'])}  mutual k-NN {_short(head['mknn'])}  "
+    print(text_table(rows))
+    print(f"{err_name} {short_value(head['test_error'])}  CKA {short_value(head['cka'])}  "
+          f"II score {short_value(head['ii_score'])}  mutual k-NN {short_value(head['mknn'])}  "
           f"(mean over member pairs; N={head['N']} probe points, II k={head['k']}, "
           f"k-NN k={head['knn_k']})")
     if written:
@@ -334,13 +303,7 @@ def parse_axis(text: str) -> tuple[str, list]:
                          "(e.g. --axis n_train=50,100,200)")
     name, values = text.split("=", 1)
     name = name.strip().replace("-", "_")
-    return name, [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
-
-
-def _short(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    return name, [parse_value(v.strip()) for v in values.split(",") if v.strip()]
 
 
 def sweep_from_args(args: Any) -> "Sweep":
@@ -377,7 +340,7 @@ def cmd_sweep(args: Any) -> int:
     sweep = sweep_from_args(args)
     if args.out:  # an --out the sweep could not write is refused before it runs
         if Path(args.out).suffix.lower() not in OUT_SUFFIXES:
-            raise ValueError(f"--out {_show(str(args.out))} is invalid: allowed a file name "
+            raise ValueError(f"--out {show_value(str(args.out))} is invalid: allowed a file name "
                              f"ending in {' or '.join(OUT_SUFFIXES)}")
         check_out(args.out, (Path(args.out),))
     executor = args.executor or ("dask" if args.scheduler else "local")
@@ -417,7 +380,7 @@ def cmd_sweep(args: Any) -> int:
             except OSError as e:
                 raise _write_failed(args.out, e, cache.directory) from None
             print(f"wrote {path}", file=sys.stderr)
-        _print_json({"points": len(sweep), "shard": list(shard) if shard else None,
+        print_json({"points": len(sweep), "shard": list(shard) if shard else None,
                      "computed": sum(not p.from_cache for p in points),
                      "cache": str(cache.directory),
                      "rows": [{**r, "key": p.key, "spec": p.spec.to_dict(),
@@ -430,7 +393,7 @@ def cmd_sweep(args: Any) -> int:
         shown = [x for c in shown for x in (c, seeds_error_column(c)) if x in present]
     cols = sweep.axis_names + (["replicates"] if reps else []) + ["from_cache", "seconds"] \
         + shown
-    print(_table([cols] + [[_short(r.get(c, "")) for c in cols] for r in rows]))
+    print(text_table([cols] + [[short_value(r.get(c, "")) for c in cols] for r in rows]))
     cached = sum(p.from_cache for p in points)
     if args.out:  # after run_sweep stored every point in the cache
         try:
@@ -449,14 +412,14 @@ def cmd_cache(args: Any) -> int:
         n = len(cache.entries())
         cache.clear()
         if args.json:
-            _print_json({"directory": str(cache.directory), "removed": n})
+            print_json({"directory": str(cache.directory), "removed": n})
         else:
             print(f"removed {n} entries from {cache.directory}")
         return 0
     entries = cache.entries()
     if args.json:
         labels = cache.labels()
-        _print_json({"directory": str(cache.directory), "volume": cache.volume(),
+        print_json({"directory": str(cache.directory), "volume": cache.volume(),
                      "size_limit": cache.size_limit, "entries": [
                          {"key": e["key"], "created": e["created"], "bytes": e["bytes"],
                           "has_representations": e["has_representations"],
@@ -482,10 +445,10 @@ def cmd_cache(args: Any) -> int:
         name = names.get(e["key"], "")
         rows.append([e["key"][:12], time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"])),
                      str(s.get("dataset")), str(s.get("n_train")), str(s.get("width")),
-                     str(s.get("noise")), _short(level), format_bytes(e["bytes"]),
+                     str(s.get("noise")), short_value(level), format_bytes(e["bytes"]),
                      "yes" if e["has_representations"] else "no",
                      name if len(name) <= 30 else name[:29] + "…"])
-    print(_table(rows) if entries else f"no entries in {cache.directory}")
+    print(text_table(rows) if entries else f"no entries in {cache.directory}")
     return 0
 
 
@@ -571,206 +534,6 @@ def cmd_download(args: argparse.Namespace) -> int:
                   f"(see data/README.md).", file=sys.stderr)
             status = 1
     return status
-
-
-def add_compare_command(sub: Any) -> None:
-    """``compare``: every measure between the arrays of a .npz file or .npy folder."""
-    from ..own_models.pairs import KNN_METRICS, LIMITS, MEASURES, POOLS
-    from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
-
-    p = sub.add_parser(
-        "compare", help="compare your own representations (a .npz or a folder of .npy)",
-        description="Pairwise Information Imbalance (both directions), II score, linear "
-        "and debiased CKA, mutual k-NN, CKNNA, intrinsic dimension and Delta(a -> labels) "
-        "between arrays named model/layer, each (N, D) over the same N inputs; an array "
-        "named 'labels' holds N class ids. Example: noisealign compare --write-example "
-        "ex.npz && noisealign compare ex.npz --out table.csv")
-    p.add_argument("file", nargs="?", default=None,
-                   help=f"a .npz, a .safetensors file or a folder of .npy files (at most {LIMITS.max_arrays} "
-                        f"arrays, N in [{LIMITS.min_points}, {LIMITS.max_points:,}])")
-    p.add_argument("--measures", default=None, metavar="M1,M2,...",
-                   help="comma-separated subset of: " + ", ".join(MEASURES) + " (default: all)")
-    p.add_argument("--k", type=_parse_value, default=DEFAULT_K,
-                   help=f"neighbours of the Information Imbalance, 1 to N - 2 (default: {DEFAULT_K})")
-    p.add_argument("--knn-k", type=_parse_value, default=DEFAULT_KNN_K,
-                   help=f"neighbours of mutual k-NN and CKNNA, 1 to N - 2 (default: {DEFAULT_KNN_K})")
-    p.add_argument("--knn-metric", default="euclidean", choices=KNN_METRICS,
-                   help="mutual k-NN neighbours: euclidean (default) or cosine (rows "
-                        "L2-normalised, as platonic-rep)")
-    p.add_argument("--subsample", type=_parse_value, default=None, metavar="N_SUB",
-                   help="compute on --repeats random subsets of this many points (4 to N) "
-                        "and report mean, std and standard error (for large N)")
-    p.add_argument("--repeats", type=_parse_value, default=5,
-                   help="subsets with --subsample, 2 to 100 (default: 5)")
-    p.add_argument("--seed", type=_parse_value, default=0,
-                   help="seed of the subsets, 0 to 2^31 - 1 (default: 0)")
-    p.add_argument("--pool", default="flatten", choices=POOLS,
-                   help="N-D activations (N, C, H, W...): flatten every value into "
-                        "features (default), or the mean / max over the axes after the "
-                        "channel")
-    p.add_argument("--out", default=None, help="write the table (.csv or .json)")
-    p.add_argument("--json", action="store_true",
-                   help="print every row as one JSON document on stdout instead of the "
-                        "table")
-    p.add_argument("--write-example", default=None, metavar="FILE.npz",
-                   help="write the small synthetic example file and exit")
-    p.set_defaults(func=cmd_compare)
-
-
-def _check_out(out: str) -> Path:
-    path = Path(out)
-    if path.suffix.lower() not in (".csv", ".json"):
-        raise ValueError(f"--out {str(out)[:200]!r} is invalid: allowed a .csv or .json "
-                         "file name")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir() or not os.access(folder, os.W_OK) or path.is_dir():
-        raise ValueError(f"--out {str(out)[:200]!r} is invalid: its folder does not exist "
-                         "or is not writable, or it is a folder")
-    return path
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from ..own_models.pairs import compare, load_arrays, make_example, write_table
-
-    if args.write_example:
-        example = Path(args.write_example)
-        if example.suffix.lower() != ".npz" or not (example.parent if str(example.parent) else Path(".")).is_dir():
-            raise ValueError(f"--write-example {str(example)[:200]!r} is invalid: allowed a .npz "
-                             "file name in an existing folder")
-        make_example(example)
-        if args.json:
-            _print_json({"wrote": str(example), "arrays": 7, "N": 600, "labels": True})
-        else:
-            print(f"wrote {example} (example: 7 arrays of N=600, with labels)")
-        return 0
-    if args.file is None:
-        raise ValueError("no input given: allowed FILE.npz or a folder of .npy files "
-                         "(or --write-example FILE.npz)")
-    out = _check_out(args.out) if args.out else None
-    measures = None
-    if args.measures is not None:
-        measures = [m.strip() for m in args.measures.split(",") if m.strip()]
-    inputs = load_arrays(args.file, pool=args.pool)
-    t = time.perf_counter()
-    rows = compare(inputs.arrays, inputs.labels, measures=measures, k=args.k,
-                   knn_k=args.knn_k, knn_metric=args.knn_metric, subsample=args.subsample,
-                   repeats=args.repeats, seed=args.seed)
-    secs = time.perf_counter() - t
-    n = next(iter(inputs.arrays.values())).shape[0]
-    print(f"{len(inputs.arrays)} arrays, N={n:,}"
-          + (f", {len(set(inputs.labels.tolist()))} classes" if inputs.labels is not None else "")
-          + f", k={args.k}, knn_k={args.knn_k} ({args.knn_metric}): {len(rows)} rows in "
-          f"{secs:.1f}s", file=sys.stderr)
-    if args.json:
-        if out is not None:
-            write_table(rows, out)
-            print(f"wrote {out} ({len(rows)} rows)", file=sys.stderr)
-        _print_json({"arrays": {k: list(v.shape) for k, v in inputs.arrays.items()},
-                     "N": n, "k": args.k, "knn_k": args.knn_k,
-                     "knn_metric": args.knn_metric, "rows": rows})
-        return 0
-    sub = args.subsample is not None
-    table = [["measure", "a", "b", "value"] + (["std", "sem"] if sub else []) + ["note"]]
-    for r in rows:
-        m = REGISTRY[r["measure"]]
-        if m.symmetric and m.arity == 2 and r["a"] > r["b"]:
-            continue  # symmetric: one row per pair on screen (the file has both)
-        table.append([r["measure"], r["a"], r["b"] or "-", _short(r["value"])]
-                     + ([_short(r["std"]), _short(r["sem"])] if sub else []) + [r["note"]])
-    print(_table(table))
-    if out is not None:
-        write_table(rows, out)
-        print(f"wrote {out} ({len(rows)} rows)", file=sys.stderr)
-    return 0
-
-
-DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8501  # as `make run` serves the dashboard
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-NON_LOCAL_WARNING = (
-    "warning: --host {host} serves the dashboard to every machine that can reach this "
-    "address. It has no password: anyone who can reach the port can use it (start "
-    "training, read and delete the shared results cache). Use a reverse proxy with a "
-    "password and TLS whenever the network is not fully trusted (README: Serving to a "
-    "lab network).")
-
-
-def find_app() -> Path:
-    """The dashboard's entry script: :func:`noisealign.engine.base.paths.dashboard_script`
-    (a checkout's app.py, or the installed package's noisealign/app.py with pages/ beside it)."""
-    from ..base.paths import dashboard_script
-    app = dashboard_script()
-    if not app.is_file():
-        raise OSError(f"the dashboard's script {app} is missing: reinstall noisealign, or run "
-                      "`streamlit run app.py` in a checkout")
-    return app
-
-
-def config_flags(path: Path, given: tuple[str, ...] = ()) -> list[str]:
-    """``--section.option value`` for every setting of a Streamlit config.toml (lists as a
-    repeated flag) except those ``given`` on the command line, so the installed dashboard
-    gets the checkout's safe defaults."""
-    import tomllib
-    try:
-        config = tomllib.loads(path.read_text())
-    except (OSError, ValueError):
-        return []
-    flags: list[str] = []
-    for section, options in config.items():
-        for name, value in options.items():
-            if f"{section}.{name}" in given:
-                continue
-            for v in value if isinstance(value, list) else [value]:
-                flags += [f"--{section}.{name}",
-                          str(v).lower() if isinstance(v, bool) else str(v)]
-    return flags
-
-
-def app_command(host: str, port: int, app: Path) -> list[str]:
-    """The ``streamlit run`` command line that serves ``app`` on ``host:port`` with the
-    dashboard's settings (:func:`noisealign.engine.base.paths.dashboard_config`); the
-    address and port given here win over the file's."""
-    from ..base.paths import dashboard_config
-    given = {"server.address": host, "server.port": str(port), "server.headless": "true",
-             "browser.gatherUsageStats": "false"}
-    return [sys.executable, "-m", "streamlit", "run", str(app),
-            *config_flags(dashboard_config(), tuple(given)),
-            *(x for name, value in given.items() for x in (f"--{name}", value))]
-
-
-def cmd_app(args: argparse.Namespace) -> int:
-    from ..base.validation import check_int
-
-    port = check_int("--port", args.port, 1, 65535)
-    host = str(args.host)
-    if not host or len(host) > 255 or any(c.isspace() for c in host):
-        raise ValueError(f"--host {_show(host)} is invalid: allowed a host name or IP "
-                         "address (default 127.0.0.1)")
-    app = find_app()
-    if host not in LOCAL_HOSTS:
-        print(NON_LOCAL_WARNING.format(host=host), file=sys.stderr)
-    print(f"serving {app} on http://{'[' + host + ']' if ':' in host else host}:{port}",
-          file=sys.stderr)
-    sys.stderr.flush()
-    # This process becomes the server (exec, no child): a signal or Ctrl-C reaches
-    # Streamlit itself and nothing is left running. The working directory is the
-    # app's folder, where Streamlit reads .streamlit/config.toml (the safe defaults).
-    os.chdir(app.parent)
-    command = app_command(host, port, app)
-    os.execv(command[0], command)
-    return 0  # pragma: no cover - execv does not return
-
-
-def add_app_command(sub: Any) -> None:
-    """``app``: serve the dashboard (``streamlit run`` of :func:`find_app`)."""
-    p = sub.add_parser("app", help="serve the dashboard (Streamlit) on this machine",
-                       description="Serves the dashboard as `make run` does: on "
-                       f"http://{DEFAULT_HOST}:{DEFAULT_PORT} by default.")
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"address to listen on (default {DEFAULT_HOST}: this machine "
-                        "only; any other address is reachable by others, see the README)")
-    p.add_argument("--port", type=_parse_value, default=DEFAULT_PORT,
-                   help=f"port, 1 to 65535 (default {DEFAULT_PORT})")
-    p.set_defaults(func=cmd_app)
 
 
 def build_parser() -> argparse.ArgumentParser:

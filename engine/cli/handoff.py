@@ -124,7 +124,13 @@ def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
             s.content_hash() for s in Sweep(base, dict(axes)).specs()]
     except ValueError:
         same = False
-    return (fields, params) if same else ([], [])
+    if not same:
+        return [], []
+    if "label_noise" in fields and not any(float(v) > 0 for v in axes["label_noise"]):
+        # No point has label noise, so no point uses its kind: writing the base's kind
+        # would be an option that does not apply (the CLI refuses it), for the same points.
+        fields = fields + ["label_noise_kind"]
+    return fields, params
 
 
 def _pool(dataset: str, params: Mapping[str, Any]) -> int:

@@ -14,6 +14,7 @@ import pytest
 
 import noisealign.engine as engine
 from noisealign.engine.cli import commands as cli
+from noisealign.engine.cli.text import short_value
 from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.sweep import parse_shard, shard_indices
 
@@ -47,7 +48,7 @@ def test_run_prints_the_headline_and_out_holds_every_summary_number(tmp_path, ca
     head = cli.headline(summary)
     line = [l for l in cap.out.splitlines() if l.startswith("test MSE ")][0]
     for word, key in (("CKA", "cka"), ("II score", "ii_score"), ("mutual k-NN", "mknn")):
-        assert f"{word} {cli._short(head[key])}" in line
+        assert f"{word} {short_value(head[key])}" in line
     assert f"N={summary['N']}" in line and f"II k={summary['k']}" in line
     assert f"k-NN k={summary['knn_k']}" in line
     written = json.loads((tmp_path / "r.summary.json").read_text())
