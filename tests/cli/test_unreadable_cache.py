@@ -20,8 +20,8 @@ from noisealign.engine import ExperimentSpec, run_experiment
 from noisealign.engine.store.cache import ResultCache
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(dataset="linear-teacher", dataset_params={"d": 4}, n_train=10, n_probe=20,
-            width=4, ensemble_size=2, max_epochs=5)
+TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 4}, "n_train": 10,
+        "n_probe": 20, "width": 4, "ensemble_size": 2, "max_epochs": 5}
 
 
 def _drop_file_permission_override() -> None:  # in the child, before exec
@@ -55,7 +55,7 @@ def unreadable(tmp_path):
         os.chmod(d, 0)
         preexec = None
     probe = subprocess.run([sys.executable, "-c", f"import os; os.listdir({str(d)!r})"],
-                           preexec_fn=preexec, capture_output=True)
+                           preexec_fn=preexec, capture_output=True, check=False)
     if probe.returncode == 0:
         pytest.skip("this process reads any directory (capabilities could not be dropped)")
     yield d, preexec
@@ -70,7 +70,8 @@ def _cli(d: Path, preexec, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "noisealign", "cache", *args,
                            "--cache-dir", str(d)], capture_output=True, text=True,
-                          preexec_fn=preexec, env=env, cwd=ROOT, timeout=120)
+                          preexec_fn=preexec, env=env, cwd=ROOT, timeout=120,
+                          check=False)
 
 
 @pytest.mark.parametrize("args", [("clear",), ("list",), ("info",), ("list", "--json"),
