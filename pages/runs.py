@@ -50,6 +50,11 @@ try:
 except Exception as e:  # noqa: BLE001 -- a broken cache must not break the page
     common.error(f"The cache could not be read: {type(e).__name__}: {e}")
     entries, run_labels = [], {}
+unreadable = cache.unavailable()  # else the page would say 0 runs of a cache not read
+if unreadable is not None:
+    common.error(f"The results cache in {cache.directory} cannot be read ({unreadable}): "
+                 "no runs can be shown. The runs stored there are kept; give this server's "
+                 "user access to the folder (or set NOISEALIGN_CACHE_DIR) and reload.")
 
 table = data.runs_table(entries, run_labels)
 volume = cache.volume()

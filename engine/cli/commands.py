@@ -408,6 +408,10 @@ def cmd_cache(args: Any) -> int:
     from ..store.cache import ResultCache
 
     cache = ResultCache(args.cache_dir)
+    why = cache.unavailable()
+    if why is not None:  # never "no entries" / "removed 0" for a cache that was not read
+        done = "nothing was removed" if args.action == "clear" else "its entries are not known"
+        raise OSError(f"results cache in {cache.directory} cannot be read ({why}): {done}")
     if args.action == "clear":
         n = len(cache.entries())
         cache.clear()

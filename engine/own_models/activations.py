@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..base.validation import check_choice, check_int, show
+from .capture_limits import check_capture_memory
 
 # How N-D activations become (N, D) rows: flatten every feature axis, or pool the axes
 # after the channel axis (average or maximum), leaving (N, channels).
@@ -82,6 +83,13 @@ def _model_device(model: Any) -> Any:
     for b in model.buffers():
         return b.device
     return torch.device("cpu")
+
+
+def _row_values(t: Any, pool: str) -> int:
+    """Values a row of ``t`` keeps after :func:`reduce_activation` by ``pool``."""
+    if t.dim() <= 1:
+        return 1
+    return int(t.shape[1]) if t.dim() > 2 and pool != "flatten" else int(t[0].numel())
 
 
 def _model_dtype(model: Any) -> Any:
@@ -219,6 +227,10 @@ def _forward_batches(model: Any, inputs: Any, batch_size: int, pool: str,
             if name not in current:
                 raise ValueError(f"layer {name!r} was not called in the forward "
                                  "pass: allowed modules the model's forward uses")
+        check_capture_memory(  # before copying: a huge layer is refused, not OOM-killed
+            {k: _row_values(current[k], pool) for k in layers}, n_rows,
+            batch.shape[0], getattr(inputs, "shape", (None,))[0])
+        for name in layers:
             act = current[name]
             if act.shape[0] != batch.shape[0]:
                 raise ValueError(f"layer {name!r} gave {act.shape[0]} rows for a "

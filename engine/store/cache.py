@@ -169,6 +169,7 @@ class ResultCache:
         self._cache: diskcache.Cache | None = None
         self._open_lock = threading.Lock()
         self._failed_at = -math.inf  # monotonic time of the last failed open
+        self._open_error: str | None = None  # why the last open failed (None: it did not)
         self._open()
 
     # ------------------------------------------------------------------ opening
@@ -219,9 +220,18 @@ class ResultCache:
                                   "results are computed but not stored", CacheWarning,
                                   stacklevel=3)
                 self._failed_at = time.monotonic()
+                self._open_error = str(e)
                 return None
             self._cache = cache
+            self._open_error = None
             return cache
+
+    def unavailable(self) -> str | None:
+        """Why the cache cannot be opened now (an unreadable or unwritable directory:
+        the error's text), or None when it can. ``entries()`` and ``clear()`` of an
+        unavailable cache see nothing, whatever the directory holds: callers that report
+        counts check this first, so "0 entries" is never said of a cache not read."""
+        return None if self._open() is not None else (self._open_error or "cannot be opened")
 
     def _remove_stale_log(self) -> None:
         """Remove the -wal/-shm files of the database that was deleted or replaced.
