@@ -311,12 +311,12 @@ def sweep_from_args(args: Any) -> "Sweep":
     spec flags, ``--axis`` and ``--replicates``); ``ValueError`` naming the flag."""
     from ..compute.sweep import Sweep
 
-    axes: dict[str, list] = {}
+    axes: dict[str, tuple] = {}
     for item in args.axis:
         name, values = parse_axis(item)
         if name in axes:
             raise ValueError(f"--axis {name} is given twice: allowed once per field")
-        axes[name] = values
+        axes[name] = tuple(values)  # Sweep stores its axes as tuples anyway
     if args.noise is None and ("snr_db" in axes or "label_noise" in axes):
         # e.g. --dataset digits --axis snr_db=...: the axis says which noise is meant
         args.noise = implied_noise(args.dataset or "linear-teacher", list(axes))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shlex
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, cast
 
 from ..pipeline.spec import ADDED_FIELDS, DEFAULT_PROBE, ExperimentSpec
 
@@ -119,9 +119,12 @@ def _omitted(base: ExperimentSpec, axes: Mapping[str, Sequence]
         kw["n_probe"] = None  # not written: the CLI's default for the new pool
     from ..compute.sweep import Sweep
     try:
-        reduced = Sweep(ExperimentSpec(**kw), dict(axes)).specs()
+        # Sweep validates any iterable of values and stores them as tuples; its field's
+        # annotation (Mapping[str, tuple]) describes the stored form, not what it accepts.
+        as_given = cast("Mapping[str, tuple]", dict(axes))
+        reduced = Sweep(ExperimentSpec(**kw), as_given).specs()
         same = [s.content_hash() for s in reduced] == [
-            s.content_hash() for s in Sweep(base, dict(axes)).specs()]
+            s.content_hash() for s in Sweep(base, dict(as_given)).specs()]
     except ValueError:
         same = False
     if not same:

@@ -55,6 +55,7 @@ def intrinsic_dimension(A: ArrayLike, method: str = "twonn", *, scale: int = 16)
         warnings.warn("all points of A coincide: intrinsic dimension 0",
                       DegenerateRepresentationWarning, stacklevel=2)
         return 0.0
+    assert s.unique is not None  # _id_space rejected labels, so coordinates are set
     x = s.unique.cpu().numpy()
     nu = x.shape[0]
     need = 3 if method == "twonn" else int(scale) + 1
@@ -90,5 +91,6 @@ def intrinsic_dimensions(A: ArrayLike, *, scale: int = 16,
         return {"twonn": 0.0, "gride": 0.0, "gride_scale": 0}
     if s.inverse is not None:  # duplicates: candidates index points, not distinct ones
         candidates = outside = None
+    assert s.unique is not None  # _id_space rejected labels, so coordinates are set
     return intrinsic_dim.estimates(s.unique.cpu().numpy(), scale, candidates=candidates,
                                    outside=outside)

@@ -214,6 +214,8 @@ def _ii_both(sa: Space, sb: Space, k: int, block_size: int | None, want_ab: bool
                         assert db is not None  # need_b: ranks in B
                         ab += _support_rank_sum(db, sup_a, sa.inverse[a0:a1])
                     else:
+                        # no table_b and no sup_a: need_a and need_b both hold
+                        assert da is not None and db is not None
                         ab += rank_sum(da, db, k)
                 if want_ba:
                     if table_a is not None:
@@ -223,6 +225,8 @@ def _ii_both(sa: Space, sb: Space, k: int, block_size: int | None, want_ab: bool
                         assert da is not None  # need_a: ranks in A
                         ba += _support_rank_sum(da, sup_b, sb.inverse[a0:a1])
                     else:
+                        # no table_a and no sup_b: need_a and need_b both hold
+                        assert da is not None and db is not None
                         ba += rank_sum(db, da, k)
     scale = 2.0 / (n * n * k)
     return (ab * scale if want_ab else math.nan), (ba * scale if want_ba else math.nan)
@@ -257,4 +261,6 @@ def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
 
 def _ii_matrix_sums(spaces: Sequence[Space], k: int, block_size: int | None) -> np.ndarray:
     """(M, M) sums of w^a r^b over all rows (see :func:`matrix_sums`)."""
-    return matrix_sums(spaces, k, None, block_size)[0]
+    ii = matrix_sums(spaces, k, None, block_size)[0]
+    assert ii is not None  # a k was given, so the II sums are computed
+    return ii

@@ -90,4 +90,6 @@ def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
 
 def _knn_matrix_sums(spaces: Sequence[Space], k: int, block_size: int | None) -> np.ndarray:
     """(M, M) sums of w^a w^b, symmetric (see :func:`matrix_sums`)."""
-    return matrix_sums(spaces, None, k, block_size)[1]
+    kn = matrix_sums(spaces, None, k, block_size)[1]
+    assert kn is not None  # a knn_k was given, so the mutual k-NN sums are computed
+    return kn

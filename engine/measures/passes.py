@@ -169,6 +169,8 @@ def _candidates_of(space: Space, d: torch.Tensor, start: int, c: int
         return cols, torch.full((d.shape[0],), math.inf, dtype=torch.float64)
     vals, cols = torch.topk(d, c, dim=1, largest=False, sorted=True)
     eps = torch.finfo(space.dtype).eps
+    # only spaces that keeps_candidates() admits reach here: coordinates, not labels
+    assert space.unique is not None and space.sq is not None
     dim = space.unique.shape[1]
     lower = vals[:, -1].double()
     if not space.direct:

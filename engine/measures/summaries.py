@@ -130,7 +130,10 @@ def _ii_knn(spaces_in: list[np.ndarray], names: list[str], ok: np.ndarray, nh: i
         spaces, kchk if need_ii else None, knn_k if need_knn else None, None,
         knn_idx=list(range(nh)), keep=keep, kept=kept)
     ii = ii_sum * (2.0 / (n * n * kchk)) if ii_sum is not None else None
-    kn = kn_sum / (n * knn_k) if kn_sum is not None else None
+    kn: np.ndarray | None = None
+    if kn_sum is not None:
+        assert knn_k is not None  # kn_sum is only computed when a knn_k was passed on
+        kn = kn_sum / (n * knn_k)
     return ii, kn, degenerate
 
 

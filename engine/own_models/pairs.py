@@ -452,6 +452,7 @@ def example_arrays(n: int = 600, seed: int = 0) -> Inputs:
 def make_example(path: str | os.PathLike, n: int = 600, seed: int = 0) -> Path:
     """Write :func:`example_arrays` to ``path`` (.npz, with ``labels``)."""
     ex = example_arrays(n, seed)
+    assert ex.labels is not None  # example_arrays always draws class labels
     path = Path(path)
     with open(path, "wb") as f:
         np.savez(f, labels=ex.labels, **ex.arrays)
