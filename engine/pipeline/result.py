@@ -100,7 +100,7 @@ class Result:
         reasons[np.asarray(self.diverged, bool)] = "diverged"
         return reasons.astype(str)
 
-    def layer(self, index: int = -1, *, init: bool = False) -> np.ndarray:
+    def layer(self, index: int | str = -1, *, init: bool = False) -> np.ndarray:
         """Representations (K, N, features) of a layer.
 
         ``index`` counts hidden layers from 0; ``-1`` is the last hidden layer
@@ -109,6 +109,8 @@ class Result:
         hidden = self.hidden_init if init else self.hidden
         if index == "output":
             return self.output_init if init else self.output
+        if isinstance(index, str):
+            raise ValueError(f"layer {index!r} is invalid: allowed a hidden-layer index or 'output'")
         return hidden[index]
 
     # ------------------------------------------------------------------ over training
