@@ -220,7 +220,9 @@ def _shape(spec: ExperimentSpec) -> dict[str, int]:
     if spec.architecture == "cnn":
         # A rough CNN: its activations per point (all layers) stand in for depth * width.
         from ..pipeline.cnn_layout import cnn_activation_floats
+        assert info.image_shape is not None  # a cnn runs only on image datasets
         w, L = cnn_activation_floats(info.image_shape, spec.width), 1
+    assert spec.n_probe is not None  # ExperimentSpec.__post_init__ fills it in
     return {
         "K": spec.ensemble_size, "n": spec.n_train, "N": spec.n_probe, "w": w,
         "L": L, "d": info.input_dim(params), "C": info.n_outputs(params),
@@ -325,8 +327,10 @@ def estimate(spec: ExperimentSpec, *, calibration: Calibration | None = None) ->
     if spec.architecture == "cnn":
         # a convolution as a product per output pixel (a rough FLOP count)
         from ..pipeline.cnn_layout import cnn_matmuls
-        fwd = sum(rows * _forward_seconds([a, b], K, cal.flops_per_second)
-                  for rows, a, b in cnn_matmuls(spec.image_shape(), spec.width, s["C"]))
+        shape = spec.image_shape()
+        assert shape is not None  # a cnn runs only on image datasets
+        fwd: float = sum(rows * _forward_seconds([a, b], K, cal.flops_per_second)
+                  for rows, a, b in cnn_matmuls(shape, spec.width, s["C"]))
     else:
         dims = [s["d"]] + [w] * L + [s["C"]]
         fwd = _forward_seconds(dims, K, cal.flops_per_second)  # per point, all members

@@ -419,6 +419,7 @@ class JobManager:
             job.report(epoch / max(1, max_epochs), f"epoch {epoch} of at most {max_epochs}")
 
         job.report(message="looking in the cache")
+        assert job.spec is not None  # a run job always carries its spec (submit_run)
         self._plan(job, [job.spec])
         job.begin_training()
         job.set_result(self.cache.get_or_compute(job.spec, progress=progress, cancel=cancel))

@@ -271,7 +271,8 @@ class BatchedCNN(torch.nn.Module):
             raise ValueError(f"batching={batching!r} is not one of {CNN_BATCHINGS}")
         self.batching = batching
         self.activation = activation
-        self.image_shape = tuple(int(v) for v in image_shape)
+        channels, height, width = (int(v) for v in image_shape)
+        self.image_shape = (channels, height, width)
         self.kernel, self.pool = cnn_kernel(self.image_shape), cnn_pool(self.image_shape)
         self.padding = (self.kernel[0] // 2, self.kernel[1] // 2)
         n_layers = len(members[0])

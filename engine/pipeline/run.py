@@ -11,6 +11,7 @@ import contextlib
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from .. import __version__
 from ..base.cancel import cancel_scope, check_cancelled
 from .datasets import Data, load_data
 from .epochs import snapshot_epochs
-from .model import build_model, member_init_seed
+from .model import BatchedMLP, build_model, member_init_seed
 from .noise import NoisyData, make_noisy
 from .result import Result
 from .spec import ExperimentSpec
@@ -119,14 +120,15 @@ def _run(spec: ExperimentSpec, progress: ProgressFn | None, cancel: CancelFn | N
 
     t_train0 = time.perf_counter()
     with _subnormals_flushed():
-        outcome = train(model, x, y, x_probe, y_probe, task=data.task,
+        # cast: train drives any batched model (MLP or CNN); its annotation names the MLP
+        outcome = train(cast(BatchedMLP, model), x, y, x_probe, y_probe, task=data.task,
                         optimizer=spec.optimizer, lr=spec.lr, weight_decay=spec.weight_decay,
                         max_epochs=spec.max_epochs, loss_tol=spec.loss_tol,
                         batch_size=spec.batch_size, shuffle_seed=spec.seed,
                         lr_schedule=spec.lr_schedule, grad_clip=spec.grad_clip,
                         momentum=spec.momentum,
                         progress=progress, cancel=cancel,
-                        snapshot_at=snapshot_epochs(spec.max_epochs, spec.snapshots))
+                        snapshot_at=snapshot_epochs(spec.max_epochs, spec.snapshots).tolist())
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t_train1 = time.perf_counter()

@@ -101,7 +101,8 @@ FLOAT_BOUNDS: dict[str, tuple[float, float, bool]] = {n: (c.lo, c.hi, c.lo_open)
                                                       for n, c in intervals(float).items()}
 
 
-_D = {n: c.default for n, c in FIELDS.items()}  # the dataclass' defaults
+# the dataclass' defaults (Any: each field's default has its own type)
+_D: dict[str, Any] = {n: c.default for n, c in FIELDS.items()}
 
 
 def _check(name: str, value: Any) -> Any:
@@ -230,6 +231,7 @@ class ExperimentSpec:
         if self.n_probe is None:
             set_("n_probe", min(DEFAULT_PROBE, probe_pool))
         set_("n_probe", _check("n_probe", self.n_probe))
+        assert self.n_probe is not None  # filled in just above when it was None
         check_within_pool("n_probe", self.n_probe, probe_pool, name, "held-out")
 
         noise = _check("noise", self.noise)
@@ -376,7 +378,9 @@ class ExperimentSpec:
         :meth:`effective_parameters` instead."""
         if self.architecture == "cnn":
             from .cnn_layout import cnn_n_parameters
-            return int(cnn_n_parameters(self.image_shape(), self.width, self.n_outputs(),
+            shape = self.image_shape()
+            assert shape is not None  # a cnn runs only on image datasets (ARCHITECTURES)
+            return int(cnn_n_parameters(shape, self.width, self.n_outputs(),
                                         self.bias))
         return int(_mlp_parameters(self.input_dim(), self.width, self.depth, self.n_outputs(),
                                    self.bias))
@@ -423,7 +427,9 @@ class ExperimentSpec:
         when even the narrowest network (width -> 0) has that many parameters."""
         if self.architecture == "cnn":
             from .cnn_layout import cnn_n_parameters
-            p = lambda w: cnn_n_parameters(self.image_shape(), w, self.n_outputs(),  # noqa: E731
+            shape = self.image_shape()
+            assert shape is not None  # a cnn runs only on image datasets (ARCHITECTURES)
+            p = lambda w: cnn_n_parameters(shape, w, self.n_outputs(),  # noqa: E731
                                            self.bias)
             lo, hi = 1e-3, float(2 ** 24)
             if p(lo) >= target:
