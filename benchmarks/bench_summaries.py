@@ -27,8 +27,8 @@ def main() -> None:
     from noisealign.engine.measures import summaries
 
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "from noisealign.engine.measures.core import _import_dadapy; "
-                    "_import_dadapy()"], check=True)
+    subprocess.run([sys.executable, "-c", ("from noisealign.engine.measures.core import _import_dadapy; "
+                    "_import_dadapy()")], check=True)
     import_s = time.perf_counter() - t
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)

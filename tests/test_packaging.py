@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import inspect
 import re
-import tomllib
 from pathlib import Path
 
 import diskcache
+import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-import noisealign.engine as engine
+from noisealign import engine
 from noisealign.engine.store import cache as engine_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +33,8 @@ def test_dependencies_admit_current_releases():
 
 def test_requirements_keep_the_projects_exact_pins():
     text = (ROOT / "requirements.txt").read_text()
-    assert re.search(r"^torch==2\.13\.0$", text, re.M)
-    assert re.search(r"^dadapy==", text, re.M)
+    assert re.search(r"^torch==2\.13\.0$", text, re.MULTILINE)
+    assert re.search(r"^dadapy==", text, re.MULTILINE)
 
 
 def test_installed_diskcache_is_within_the_bound_and_has_the_internals_used():
@@ -65,4 +65,4 @@ def test_license_changelog_and_citation():
     assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
     cff = (ROOT / "CITATION.cff").read_text()
     assert "cff-version: 1.2.0" in cff
-    assert re.search(rf"^version: {re.escape(engine.__version__)}$", cff, re.M)
+    assert re.search(rf"^version: {re.escape(engine.__version__)}$", cff, re.MULTILINE)

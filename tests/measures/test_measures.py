@@ -19,9 +19,15 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from noisealign.engine.measures import core as measures
-from noisealign.engine.measures.core import (DegenerateRepresentationWarning, information_imbalance,
-                             information_imbalance_matrix, intrinsic_dimension, linear_cka,
-                             mutual_knn, mutual_knn_matrix)
+from noisealign.engine.measures.core import (
+    DegenerateRepresentationWarning,
+    information_imbalance,
+    information_imbalance_matrix,
+    intrinsic_dimension,
+    linear_cka,
+    mutual_knn,
+    mutual_knn_matrix,
+)
 
 
 # ----------------------------------------------------------------------- references
