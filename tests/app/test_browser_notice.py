@@ -7,7 +7,7 @@ from pathlib import Path
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = (Path(__file__).resolve().parent / "conftest.py").read_text(encoding="utf-8")
+CONFTEST = (Path(__file__).resolve().parents[1] / "conftest.py").read_text(encoding="utf-8")
 
 
 def _run(pytester, body: str):

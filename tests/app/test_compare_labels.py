@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from noisealign.engine.compare import MEASURE_LABELS, MEASURES
+from noisealign.engine.own_models.pairs import MEASURE_LABELS, MEASURES
 from tests.app.test_app import no_exception, open_app
 
 PAGE = "pages/compare.py"
