@@ -9,6 +9,7 @@ import pytest
 from noisealign.engine import ExperimentSpec
 from noisealign.engine.compute.jobs import CANCELLED, DONE, FAILED, BusyError, JobManager
 from noisealign.engine.store.cache import ResultCache
+from tests._fixtures import wait_until
 
 TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 8}, "n_train": 16, "n_probe": 40,
             "width": 8, "ensemble_size": 2, "max_epochs": 40}
@@ -32,15 +33,6 @@ def make_manager(cache):
     yield make
     for m in made:  # never leave an endless job behind
         m.shutdown(cancel=True, wait=True)
-
-
-def wait_until(cond, timeout=30.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_run_completes_and_is_cached(make_manager, cache):
