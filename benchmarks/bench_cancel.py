@@ -15,13 +15,13 @@ import tempfile
 import time
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.jobs import JobManager
 from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.store.cache import ResultCache
 
 TRIALS = 5
-BASE = dict(dataset="linear-teacher", dataset_params={"d": 8}, n_train=16, n_probe=40,
-            width=8, ensemble_size=2, loss_tol=0.0)
+BASE = {"dataset": "linear-teacher", "dataset_params": {"d": 8}, "n_train": 16, "n_probe": 40,
+            "width": 8, "ensemble_size": 2, "loss_tol": 0.0}
 
 
 def trial(manager: JobManager, cache: ResultCache, seed: int) -> tuple[float, float, int]:

@@ -122,7 +122,7 @@ def run_loop(spec, inits, x, y, xp, yp, device, epochs) -> float:
         opt = torch.optim.Adam(net.parameters(), lr=spec.lr, fused=device.type in ("cpu", "cuda"))
         ym = y[m]
 
-        def epoch():
+        def epoch(net=net, ym=ym, opt=opt):
             loss = F.cross_entropy(net(xi), ym)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -189,7 +189,7 @@ ARMS = {"engine": run_batched, "channels_last": run_channels_last, "grouped": ru
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=30).stdout.strip() or "unknown"
+                              text=True, timeout=30, check=False).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -218,11 +218,11 @@ def main():
         f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads for every arm"
     load0 = os.getloadavg()
     others = [a for a in arm_names if a != "loop"]
-    lines = [f"{datetime.date.today().isoformat()}, commit {_commit()}. Device: {name}; "
+    lines = [(f"{datetime.date.today().isoformat()}, commit {_commit()}. Device: {name}; "
              f"torch {torch.__version__}. K={K} CNN members on digits 8x8, full batch, "
              f"Adam; milliseconds per epoch, median of {args.repeats} repeats (arms in "
              "turn within each); ratios: median over repeats of loop / arm in the same "
-             "repeat.", "",
+             "repeat."), "",
              "| n | channels | P per member | " + " | ".join(f"{a} (ms)" for a in arm_names)
              + " | " + " | ".join(f"loop / {a}" for a in others) + " |",
              "|" + "---:|" * (3 + len(arm_names) + len(others))]
@@ -242,8 +242,8 @@ def main():
                          + " | " + " | ".join(f"{ratio[a]:.2f}x" for a in others) + " |")
             print(lines[-1], flush=True)
     load1 = os.getloadavg()
-    lines += ["", f"Load average (1, 5, 15 min) at the start {load0[0]:.1f}, {load0[1]:.1f}, "
-              f"{load0[2]:.1f}; at the end {load1[0]:.1f}, {load1[1]:.1f}, {load1[2]:.1f}."]
+    lines += ["", (f"Load average (1, 5, 15 min) at the start {load0[0]:.1f}, {load0[1]:.1f}, "
+              f"{load0[2]:.1f}; at the end {load1[0]:.1f}, {load1[1]:.1f}, {load1[2]:.1f}.")]
     text = "\n".join(lines)
     print(text)
     if args.out:

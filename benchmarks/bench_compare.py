@@ -55,8 +55,8 @@ def main() -> None:
     from noisealign.engine.own_models.pairs import compare
     import_dadapy()
     arrays, labels = make_arrays(args.n, args.m)
-    lines = [f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
-             f"{np.__version__}; {args.m} arrays of N = {args.n:,} x 256, 10 classes", ""]
+    lines = [(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
+             f"{np.__version__}; {args.m} arrays of N = {args.n:,} x 256, 10 classes"), ""]
     before = load()
     t0, c0 = time.perf_counter(), time.process_time()
     rows = compare(arrays, labels)
@@ -69,8 +69,8 @@ def main() -> None:
             per[r["measure"]] = -1.0  # computed in the II matrix's pass
         else:
             per[r["measure"]] = r["seconds"]
-    lines += [f"Full table (all measures, {len(rows)} rows): **{wall:.1f} s wall, {cpu:.1f} s "
-              f"CPU** (load average {before} before, {load()} after).", "",
+    lines += [(f"Full table (all measures, {len(rows)} rows): **{wall:.1f} s wall, {cpu:.1f} s "
+              f"CPU** (load average {before} before, {load()} after)."), "",
               "| measure | seconds |", "|---|---:|"]
     for name, s in per.items():
         label = {"ii": "II matrix, both directions (ii, ii_score; with mutual k-NN and "
@@ -95,9 +95,9 @@ def main() -> None:
         t = time.perf_counter()
         old = old_measures.information_imbalance_matrix(xs, 1)
         t_old = time.perf_counter() - t
-    lines += ["", f"II matrix alone ({args.m} x {args.m}, k = 1): now {t_new:.2f} s, before "
+    lines += ["", (f"II matrix alone ({args.m} x {args.m}, k = 1): now {t_new:.2f} s, before "
               f"({OLD_COMMIT}) {t_old:.2f} s: **{t_old / t_new:.1f}x**; max |difference| "
-              f"{np.abs(new - old).max():.1e} (load average after: {load()}).", ""]
+              f"{np.abs(new - old).max():.1e} (load average after: {load()})."), ""]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["NOISEALIGN_CACHE_DIR"] = tempfile.mkdtemp(prefix="noisealign-bench-")
 
-from streamlit.testing.v1 import AppTest  # noqa: E402 (after the cache directory is set)
+from streamlit.testing.v1 import AppTest
 
 PAGES = [("alignment (default sweep, 6 n x 3 SNR = 18 points)", None, "18 of 18 points cached"),
          ("information (default sweep, 21 runs)", "pages/information.py", "21 of 21 runs cached"),
@@ -146,29 +146,28 @@ def browser_revisit(cache_dir: str, repeats: int = 5) -> None:
     shutil.copytree(cache_dir, tmp / "cache")
     query = urlencode(REVISIT)
     times = []
-    with streamlit_server(app_command, tmp) as (_, base):
-        with sync_playwright() as p:
-            browser = launch_chromium(p)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            empty = []  # baseline: the same page with nothing to draw (another seed)
+    with streamlit_server(app_command, tmp) as (_, base), sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        empty = []  # baseline: the same page with nothing to draw (another seed)
 
-            def open_info(suffix: str, done: str) -> float:
-                """Seconds from opening the information page's link until ``done`` shows
+        def open_info(suffix: str, done: str) -> float:
+            """Seconds from opening the information page's link until ``done`` shows
                 (coming from another page, as a revisit does)."""
-                page.goto(f"{base}/theory")
-                expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
-                t0 = time.perf_counter()
-                page.goto(f"{base}/information?{query}{suffix}")
-                expect(page.get_by_text(done)).to_be_visible(timeout=120_000)
-                if not done.startswith("0 of"):
-                    expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first
-                           ).to_be_visible(timeout=120_000)
-                return time.perf_counter() - t0
+            page.goto(f"{base}/theory")
+            expect(page.get_by_text("Linear theory").first).to_be_visible(timeout=120_000)
+            t0 = time.perf_counter()
+            page.goto(f"{base}/information?{query}{suffix}")
+            expect(page.get_by_text(done)).to_be_visible(timeout=120_000)
+            if not done.startswith("0 of"):
+                expect(page.locator('[data-testid="stPlotlyChart"] .main-svg').first
+                       ).to_be_visible(timeout=120_000)
+            return time.perf_counter() - t0
 
-            for i in range(repeats + 1):
-                empty.append(open_info("&seed=99", f"0 of {N_REVISIT} runs cached"))
-                times.append(open_info("", f"{N_REVISIT} of {N_REVISIT} runs cached"))
-            browser.close()
+        for i in range(repeats + 1):
+            empty.append(open_info("&seed=99", f"0 of {N_REVISIT} runs cached"))
+            times.append(open_info("", f"{N_REVISIT} of {N_REVISIT} runs cached"))
+        browser.close()
     print(f"| browser: open the link of the information page, {N_REVISIT} cached runs | "
           f"first {times[0]:.2f} s | revisits median {statistics.median(times[1:]):.2f} s "
           f"(min {min(times[1:]):.2f}, max {max(times[1:]):.2f}) |")

@@ -46,7 +46,7 @@ def _server(port: int, cache: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=open(cache.parent / "streamlit.log", "w"),
+        cwd=ROOT, env=env, stdout=open(cache.parent / "streamlit.log", "w"),  # noqa: SIM115 (the process's log, open while it runs)
         stderr=subprocess.STDOUT)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 120:
@@ -63,8 +63,8 @@ def _server(port: int, cache: Path) -> subprocess.Popen:
 
 def _curves(page: str, cache_dir: Path) -> None:
     os.environ["NOISEALIGN_CACHE_DIR"] = str(cache_dir)
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.pipeline.spec import ExperimentSpec
+    from noisealign.engine.store.cache import ResultCache
     from noisealign.ui import tables as data
     cache = ResultCache(cache_dir)
     rows = []

@@ -85,10 +85,10 @@ def bench(n: int, both: bool, old_dir: str, lines: list[str]) -> None:
         arms = ["now_to", "before"] + (["now_both"] if both else [])
         runs = [run_arm(a, data, old_dir) for a in arms]
     base = next(r for r in runs if r["arm"] == "before")
-    lines += [f"N = {n:,}, 32 dimensions, 10 classes, k = 1 (load average {before_load} "
-              f"before, {load()} after):", "",
-              "| arm | wall s | CPU s | Delta(h -> y) | Delta(y -> h) | wall ratio to before "
-              "| peak RSS MB |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += [(f"N = {n:,}, 32 dimensions, 10 classes, k = 1 (load average {before_load} "
+              f"before, {load()} after):"), "",
+              ("| arm | wall s | CPU s | Delta(h -> y) | Delta(y -> h) | wall ratio to before "
+              "| peak RSS MB |"), "|---|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
         ab, ba = r["values"]
         assert abs(ab - base["values"][0]) < 1e-9, (r, base)
@@ -106,9 +106,9 @@ def main() -> None:
     ap.add_argument("--out", help="also write the markdown to this file")
     args = ap.parse_args()
     import torch
-    lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+    lines = [(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
              f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy "
-             f"{np.__version__}", ""]
+             f"{np.__version__}"), ""]
     with tempfile.TemporaryDirectory() as old_dir:
         src = subprocess.run(["git", "show", f"{OLD_COMMIT}:engine/measures/core.py"], cwd=ROOT,
                              check=True, capture_output=True, text=True).stdout

@@ -18,7 +18,6 @@ import argparse
 import platform
 import time
 
-import numpy as np
 import torch
 
 from noisealign.engine import ExperimentSpec
@@ -117,9 +116,9 @@ def main():
     peak = matmul_peak(device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else \
         f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"
-    lines = [f"Device: {name}; torch {torch.__version__}; float32 matmul peak "
+    lines = [(f"Device: {name}; torch {torch.__version__}; float32 matmul peak "
              f"{peak:.1f} GFLOP/s (2048^3, best of 10). K={K}, {EPOCHS} epochs, full batch, "
-             f"Adam, d={D}, one hidden ReLU layer.", "",
+             f"Adam, d={D}, one hidden ReLU layer."), "",
              "| n | width | batched (s) | loop (s) | loop / batched | batched GFLOP/s | % of peak |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
     for n in ns:

@@ -26,8 +26,8 @@ import time
 
 
 def sweep(quick: bool):
-    from noisealign.engine.pipeline.spec import ExperimentSpec
     from noisealign.engine.compute.sweep import Sweep
+    from noisealign.engine.pipeline.spec import ExperimentSpec
     base = ExperimentSpec(dataset="mlp-teacher", dataset_params={"d": 20, "teacher_width": 32},
                           n_train=100, n_probe=300, noise="target", snr_db=10.0, width=16,
                           activation="relu", ensemble_size=4, init_scale=0.1,
@@ -40,9 +40,9 @@ def sweep(quick: bool):
 def main() -> None:
     import torch
 
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.compute.guard import estimate
     from noisealign.engine.compute.jobs import JobManager
+    from noisealign.engine.store.cache import ResultCache
     quick = "--quick" in sys.argv
     print(f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
           f"load {os.getloadavg()[0]:.1f}")

@@ -14,7 +14,6 @@ import argparse
 import os
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -63,8 +62,8 @@ def main() -> None:
         rows.append((name, time.perf_counter() - t, value))
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else platform.processor() or platform.machine())
-    lines = [f"Measures at N = {n:,}, {d} dimensions on {device.type} ({name}); load average "
-             f"{os.getloadavg()[0]:.1f}; device values equal the CPU's at N = 2,000.", "",
+    lines = [(f"Measures at N = {n:,}, {d} dimensions on {device.type} ({name}); load average "
+             f"{os.getloadavg()[0]:.1f}; device values equal the CPU's at N = 2,000."), "",
              "| measure | wall s | value |", "|---|---|---|"]
     for label, seconds, value in rows:
         shown = ", ".join(f"{v:.4f}" for v in np.atleast_1d(value))

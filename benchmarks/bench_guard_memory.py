@@ -37,7 +37,7 @@ print(json.dumps({'measured': peak - base, 'estimate': est.memory_bytes,
 
 
 def grid(quick: bool) -> list[dict]:
-    base = dict(dataset="digits", n_probe=360, max_epochs=3, device="cpu", loss_tol=0.0)
+    base = {"dataset": "digits", "n_probe": 360, "max_epochs": 3, "device": "cpu", "loss_tol": 0.0}
     points = []
     shapes = ((2048, 8), (4096, 16), (8192, 16), (4096, 32), (2048, 64), (16384, 8),
               (16384, 16), (16384, 32))

@@ -109,16 +109,16 @@ def head_to_head(n: int, lines: list[str]) -> None:
         path = os.path.join(tmp, "data.npz")
         np.savez(path, a=a, b=b)
         for threads, title in ((None, "default threads (2)"),
-                               (1, "one thread per arm (OMP/MKL/OpenBLAS_NUM_THREADS=1, "
-                                   "dadapy n_jobs=1)")):
+                               (1, ("one thread per arm (OMP/MKL/OpenBLAS_NUM_THREADS=1, "
+                                   "dadapy n_jobs=1)"))):
             lines += [f"**{title}** -- load average before: {load()}", ""]
             runs = [run_arm(arm, path, threads)
                     for arm in ("ours32", "ours64", "dadapy", "ours32")]
             ref = runs[2]
             lines += [f"N = {n:,}, {DIMS} dimensions, k = 1, both directions "
                       "(arms in this order; load average after: " + load() + "):", "",
-                      "| arm | wall s | CPU s | Delta(A->B) | Delta(B->A) | max abs diff vs "
-                      "dadapy | peak RSS (MB) | RSS before computing (MB) |",
+                      ("| arm | wall s | CPU s | Delta(A->B) | Delta(B->A) | max abs diff vs "
+                      "dadapy | peak RSS (MB) | RSS before computing (MB) |"),
                       "|---|---:|---:|---:|---:|---:|---:|---:|"]
             for r in runs:
                 diff = max(abs(x - y) for x, y in zip(r["values"], ref["values"]))
@@ -128,12 +128,12 @@ def head_to_head(n: int, lines: list[str]) -> None:
             ours = [r for r in runs if r["arm"] == "ours32"]
             slow = max(ours, key=lambda r: r["seconds"])
             fast = min(ours, key=lambda r: r["seconds"])
-            lines += ["", f"Speed-up over dadapy, wall time (float32, slower / faster run): "
+            lines += ["", (f"Speed-up over dadapy, wall time (float32, slower / faster run): "
                       f"{ref['seconds'] / slow['seconds']:.1f}x / "
                       f"{ref['seconds'] / fast['seconds']:.1f}x; float64: "
                       f"{ref['seconds'] / runs[1]['seconds']:.1f}x. CPU time: "
                       f"{ref['cpu'] / max(r['cpu'] for r in ours):.1f}x (float32), "
-                      f"{ref['cpu'] / runs[1]['cpu']:.1f}x (float64).", ""]
+                      f"{ref['cpu'] / runs[1]['cpu']:.1f}x (float64)."), ""]
 
 
 # ------------------------------------------------------------------------ 2. scaling

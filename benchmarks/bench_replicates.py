@@ -23,8 +23,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from noisealign.engine import ExperimentSpec
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.compute.sweep import Sweep, run_sweep
+    from noisealign.engine.store.cache import ResultCache
 
     load0 = os.getloadavg()[0]
     base = ExperimentSpec(dataset="mnist1d", n_probe=300, width=64, ensemble_size=4,

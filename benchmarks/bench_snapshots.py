@@ -28,20 +28,20 @@ import time
 CONFIGS = [
     # (label, spec fields)
     ("mnist1d, K = 8, n = N = 500, width 256, 100 epochs",
-     dict(dataset="mnist1d", n_train=500, n_probe=500, width=256, ensemble_size=8,
-          max_epochs=100, loss_tol=0.0)),
+     {"dataset": "mnist1d", "n_train": 500, "n_probe": 500, "width": 256, "ensemble_size": 8,
+          "max_epochs": 100, "loss_tol": 0.0}),
     ("linear-teacher d = 50, K = 8, n = 100, N = 500, width 64, 500 epochs",
-     dict(dataset="linear-teacher", dataset_params={"d": 50}, n_train=100, n_probe=500,
-          width=64, ensemble_size=8, max_epochs=500, loss_tol=0.0)),
+     {"dataset": "linear-teacher", "dataset_params": {"d": 50}, "n_train": 100, "n_probe": 500,
+          "width": 64, "ensemble_size": 8, "max_epochs": 500, "loss_tol": 0.0}),
     ("mnist1d, K = 4, n = 1000, N = 500, depth 3, width 128, minibatch 100, 30 epochs",
-     dict(dataset="mnist1d", n_train=1000, n_probe=500, width=128, depth=3,
-          ensemble_size=4, max_epochs=30, batch_size=100, loss_tol=0.0)),
+     {"dataset": "mnist1d", "n_train": 1000, "n_probe": 500, "width": 128, "depth": 3,
+          "ensemble_size": 4, "max_epochs": 30, "batch_size": 100, "loss_tol": 0.0}),
 ]
 
 
 def _load() -> str:
     try:
-        return "%.2f %.2f %.2f" % os.getloadavg()
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:  # pragma: no cover
         return "n/a"
 

@@ -23,8 +23,8 @@ import tempfile
 import time
 
 from noisealign.engine import ExperimentSpec, run_experiment
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.sweep import Sweep, run_sweep
+from noisealign.engine.store.cache import ResultCache
 
 
 def small_summary(r):  # module level: picklable, so workers summarise

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, kw in (("curves(), no weight decay", {}),
                       ("curves(), weight_decay = 0.1", {"weight_decay": 0.1}),
                       ("curves(), ridge = 0.1 given", {"ridge": 0.1})):
-        rows.append((label, median_ms(lambda: theory.curves(100, 10.0, n, **kw), args.reps)))
+        rows.append((label, median_ms(lambda kw=kw: theory.curves(100, 10.0, n, **kw), args.reps)))
     print(f"machine: {platform.processor() or platform.machine()}, numpy {np.__version__}")
     print("| 500-point curve (d = 100, SNR 10) | median ms | x baseline |")
     print("|---|---|---|")

@@ -21,9 +21,9 @@ import torch
 
 from noisealign.engine import ExperimentSpec
 from noisealign.engine.pipeline.datasets import load_data
-from noisealign.engine.pipeline.run import build_model
 from noisealign.engine.pipeline.model import member_init_seed
 from noisealign.engine.pipeline.noise import make_noisy
+from noisealign.engine.pipeline.run import build_model
 from noisealign.engine.pipeline.train import epoch_work, train, train_threads
 
 GRID = [(4, 20, 64), (4, 200, 64), (4, 200, 256), (8, 500, 256), (8, 1000, 256),

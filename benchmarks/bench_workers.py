@@ -24,10 +24,10 @@ import os
 import tempfile
 import time
 
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.jobs import DONE, JobManager
 from noisealign.engine.compute.sweep import Sweep
 from noisealign.engine.compute.workers import WarmPool
+from noisealign.engine.store.cache import ResultCache
 
 
 def kernel() -> str:

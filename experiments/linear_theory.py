@@ -32,19 +32,19 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import sys
 import time
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from noisealign.engine import ExperimentSpec, run_experiment, theory
+from noisealign.engine.base.stats import mean_sem
 from noisealign.engine.pipeline.datasets import load_data
 from noisealign.engine.pipeline.noise import make_noisy
-from noisealign.engine.base.stats import mean_sem
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -343,9 +343,9 @@ def _f(x: float, se: float | None = None, digits: int = 3) -> str:
 
 
 def table_main(rows: list[dict[str, Any]]) -> str:
-    lines = ["| SNR | n | II a→b (sim) | II b→a (sim) | II theory | CKA sim | CKA theory "
+    lines = [("| SNR | n | II a→b (sim) | II b→a (sim) | II theory | CKA sim | CKA theory "
              "| CKA d→∞ | test error sim | test error theory | GD vs min-norm (rel.) "
-             "| train s/run | ok |",
+             "| train s/run | ok |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["group"] != "main":
@@ -363,10 +363,10 @@ def table_main(rows: list[dict[str, Any]]) -> str:
 
 
 def table_departures(rows: list[dict[str, Any]]) -> str:
-    lines = ["| experiment | SNR | n | init | weight decay | II sim (hidden) "
+    lines = [("| experiment | SNR | n | init | weight decay | II sim (hidden) "
              "| II sim (output, 1-D) "
              "| II theory | CKA sim | CKA theory | test error sim | test error theory "
-             "| 2nd/1st singular value | note |",
+             "| 2nd/1st singular value | note |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r["group"] == "main":
@@ -440,10 +440,10 @@ def pinv_monte_carlo(d: int, ns: Iterable[int], snrs: Iterable[float], *, reps: 
 
 
 def table_pinv(rows: list[dict[str, Any]]) -> str:
-    lines = ["| d | SNR | n | E cos² (MC) | CKA theory | ρ² (d→∞) | E Δ(cos) (MC) "
+    lines = [("| d | SNR | n | E cos² (MC) | CKA theory | ρ² (d→∞) | E Δ(cos) (MC) "
              "| II theory "
              "| Δ(ρ) (d→∞) | ρ MC | ρ theory | test error mean (MC) | median (MC) "
-             "| test error theory |",
+             "| test error theory |"),
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(

@@ -56,8 +56,10 @@ def view_specs(pages: list[str] | None = None) -> dict[str, list]:
     """
     import os
     import tempfile
-    from noisealign.engine.presets import shipped as precomputed
+
     from streamlit.testing.v1 import AppTest
+
+    from noisealign.engine.presets import shipped as precomputed
     from noisealign.ui.page_support import VIEW_SPECS
     names = list(VIEWS) if pages is None else pages
     env = {"NOISEALIGN_CACHE_DIR": None, precomputed.ENV_VAR: "0", "NOISEALIGN_POOL": "0"}
@@ -92,10 +94,10 @@ def view_specs(pages: list[str] | None = None) -> dict[str, list]:
 def _commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
+                             text=True, timeout=10, check=False)
         sha = out.stdout.strip() if out.returncode == 0 else ""
         dirty = subprocess.run(["git", "status", "--porcelain", "engine"], cwd=ROOT,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+                               capture_output=True, text=True, timeout=10, check=False).stdout.strip()
         return sha + ("+dirty" if sha and dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -108,9 +110,9 @@ def build(cache: Any, names: list[str], *, compute: bool, workers: int | None,
     and the default views ``views`` ({page: specs}, :func:`view_specs`); with ``compute``
     the missing points are trained first (into ``cache``). ``keep``: slim summaries by
     cache key (the file being rewritten) used for points the cache lacks."""
-    import noisealign.engine as engine
-    from noisealign.engine.presets import shipped as precomputed
+    from noisealign import engine
     from noisealign.engine.compute.sweep import run_sweep
+    from noisealign.engine.presets import shipped as precomputed
     keep = keep or {}
     presets: dict[str, list[str]] = {}
     shipped_views: dict[str, list[str]] = {}

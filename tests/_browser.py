@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -58,7 +58,7 @@ def streamlit_server(command: Callable[[int], list[str]], tmp_path: Path
     port = free_port()
     env = dict(os.environ, NOISEALIGN_CACHE_DIR=str(tmp_path / "cache"),
                NOISEALIGN_DATA_DIR=str(tmp_path / "data"))
-    log = open(tmp_path / "streamlit.log", "w")
+    log = open(tmp_path / "streamlit.log", "w")  # noqa: SIM115 (the process's log, open while it runs)
     proc = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

@@ -4,8 +4,14 @@ import os
 
 import pytest
 
-# Keep the two CPU cores for the test process itself; children inherit this.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# The two CPU cores go to the test processes; children inherit this. Under pytest-xdist
+# (`make test` runs two workers) each worker gets 2 // workers threads, so two workers'
+# torch/BLAS threads do not spin against each other. A value the caller set is kept; the
+# marker tells a worker that the value it inherited is ours (the controller's), not the caller's.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if "OMP_NUM_THREADS" not in os.environ or os.environ.get("_NOISEALIGN_TEST_OMP") == "1":
+    os.environ["OMP_NUM_THREADS"] = str(max(1, 2 // _WORKERS))
+    os.environ["_NOISEALIGN_TEST_OMP"] = "1"
 
 
 @pytest.fixture(autouse=True)

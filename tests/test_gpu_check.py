@@ -20,7 +20,7 @@ def test_gpu_check_dry_run_writes_every_section(tmp_path):
     env = {**os.environ, "OUT": str(report), "PYTHON": sys.executable}
     before = (ROOT / "BENCHMARKS.md").read_text()
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--dry-run"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=540)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=540, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     text = report.read_text()
     assert "DRY RUN, CPU" in text

@@ -29,8 +29,8 @@ def test_dependencies_admit_current_releases():
 
 def test_requirements_keep_the_projects_exact_pins():
     text = (ROOT / "requirements.txt").read_text()
-    assert re.search(r"^torch==2\.13\.0$", text, re.M)
-    assert re.search(r"^dadapy==", text, re.M)
+    assert re.search(r"^torch==2\.13\.0$", text, re.MULTILINE)
+    assert re.search(r"^dadapy==", text, re.MULTILINE)
 
 
 def test_license_changelog_and_citation():
@@ -39,4 +39,4 @@ def test_license_changelog_and_citation():
     assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
     cff = (ROOT / "CITATION.cff").read_text()
     assert "cff-version: 1.2.0" in cff
-    assert re.search(rf"^version: {re.escape(engine.__version__)}$", cff, re.M)
+    assert re.search(rf"^version: {re.escape(engine.__version__)}$", cff, re.MULTILINE)

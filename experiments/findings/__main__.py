@@ -7,16 +7,22 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import experiments.findings as findings
-from noisealign.engine.store.cache import ResultCache
+from experiments import findings
 from experiments.findings.claims import analyse
-from experiments.findings.collect import (FIGURES, OPTIONAL, RunLog, collect,
-                                          collect_over_training, optional_figures)
+from experiments.findings.collect import (
+    FIGURES,
+    OPTIONAL,
+    RunLog,
+    collect,
+    collect_over_training,
+    optional_figures,
+)
 from experiments.findings.figures import make_figures
 from experiments.findings.report import add_notes, run_record, write_report
+from noisealign.engine.store.cache import ResultCache
 
 ROOT = Path(__file__).resolve().parents[2]
 

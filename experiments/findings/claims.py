@@ -13,17 +13,25 @@ standard error ACROSS data seeds (:class:`~experiments.findings.collect.Point`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from experiments.findings.collect import MNIST_FIGURE, Point, series_of
+from experiments.findings.stats import (
+    ALPHA,
+    Test,
+    min_points_for_trend,
+    paired,
+    seeds_to_resolve,
+    spearman_perm,
+    welch,
+)
 from noisealign.engine import theory
 from noisealign.engine.measures.registry import labels as registry_labels
 from noisealign.engine.pipeline.spec import snr_db_to_ratio
-from experiments.findings.collect import MNIST_FIGURE, Point, series_of
-from experiments.findings.stats import (ALPHA, Test, min_points_for_trend, paired,
-                                        seeds_to_resolve, spearman_perm, welch)
 
 # Alignment measures on which every alignment verdict is decided (both must agree).
 ALIGN_MEASURES = ("cka", "ii_score")
@@ -186,7 +194,7 @@ def interior_min(xs: Sequence[float], values: Sequence[tuple[float, float]],
     the t statistics of ``left``/``right``.
     """
     i = int(np.nanargmin([v[0] for v in values]))
-    tl = [_t(values[j], values[i], seeds) for j in range(0, i)]
+    tl = [_t(values[j], values[i], seeds) for j in range(i)]
     tr = [_t(values[j], values[i], seeds) for j in range(i + 1, len(values))]
     left, right = _strongest(tl), _strongest(tr)
     plateau = [xs[j] for j in range(len(values))
@@ -369,7 +377,7 @@ def _location_verdict(xs: Sequence[float], values: Sequence[tuple[float, float]]
     outside = [j for j in range(len(xs)) if not near(xs[j], thr)]
     plat = set(mn["plateau"])
     lo, hi = min(plat), max(plat)
-    test = lambda j: _t(values[j], values[i], seeds)  # noqa: E731
+    test = lambda j: _t(values[j], values[i], seeds)
     if plat <= {xs[j] for j in inside}:
         t = _weakest([test(j) for j in outside if j != i])
         return Verdict("holds", f"every grid point outside x{NEAR_FACTOR:g} of the threshold "
@@ -429,10 +437,10 @@ def claim2(data: dict[str, list[Point]]) -> dict[str, Any]:
                     v_nm = Verdict("inconclusive", why_nm + "; not both ends significantly "
                                    "above the minimum", weak, r, _needed(weak, r))
                 v_loc = _location_verdict(xs, vals, mn, thr, r)
-                common = dict(figure=fig, setting=setting, measure=ALIGN_LABELS[m], measure_id=m,
-                              series=s,
-                              n_min=mn["x"], threshold=thr, n_err_peak=err["x"],
-                              plateau=plat, argmin_seeds=per_seed)
+                common = {"figure": fig, "setting": setting, "measure": ALIGN_LABELS[m], "measure_id": m,
+                              "series": s,
+                              "n_min": mn["x"], "threshold": thr, "n_err_peak": err["x"],
+                              "plateau": plat, "argmin_seeds": per_seed}
                 rows.append(_row(f"{setting}, {ALIGN_LABELS[m]}: non-monotone", v_nm,
                                  aspect="non-monotone", **common))
                 rows[-1]["why"] = why_nm + "; " + where
@@ -657,7 +665,7 @@ def claim4(data: dict[str, list[Point]]) -> dict[str, Any]:
             "w_nc": nc_threshold_width(p0), "w_n": n_threshold_width(p0)}
 
 
-def _width_sweep(points: Sequence[Point]) -> tuple[list[dict[str, Any]], list["Verdict"],
+def _width_sweep(points: Sequence[Point]) -> tuple[list[dict[str, Any]], list[Verdict],
                                                    dict[Any, dict], list[dict[str, Any]]]:
     """Claim 4's decisions on one width sweep by label noise: (rows, verdicts, peaks per
     rate, noisy-vs-clean rows). The clean rate is a control (verdict "control": a peak is
@@ -872,7 +880,7 @@ def claim6(data: dict[str, list[Point]]) -> dict[str, Any]:
         rv = _pen_out_verdict(_pen_out_trend(series_of(data[ROBUST_FIGURE])))
         robust = f"Second optimiser (Adam instead of SGD with momentum): {rv.status} ({rv.why})"
     per = [(q["s"], q["rho"], q["k"], q["w"]) for q in t["per"]]
-    sig = lambda q, sgn: bool(q["resolved"] and q["test"].significant  # noqa: E731
+    sig = lambda q, sgn: bool(q["resolved"] and q["test"].significant
                               and np.sign(q["test"].stat) == sgn)
     return {"rows": t["rows"], "status": v.status, "why": v.why, "pooled": t["pooled"],
             "per": per, "per_detail": t["per"], "robustness": robust, "part_rows": parts,

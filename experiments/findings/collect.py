@@ -13,16 +13,17 @@ import copy
 import dataclasses
 import math
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from noisealign.engine.store.cache import ResultCache
-from noisealign.engine.presets.catalog import OVER_TRAINING, PRESETS
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.base.stats import mean_sem
 from noisealign.engine.compute.sweep import REPLICATE, Sweep, SweepProgress, run_sweep
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import OVER_TRAINING, PRESETS
+from noisealign.engine.store.cache import ResultCache
 
 # ----------------------------------------------------------------------------- presets
 
@@ -164,7 +165,7 @@ def scaled_width(ratio: float, n_train: int, spec: ExperimentSpec) -> int:
     """The one-hidden-layer width whose P = (d + 1) w + (w + 1) C is closest to
     ``ratio x n x C`` (at least C, so no class bottleneck)."""
     d, c = spec.input_dim(), spec.n_outputs()
-    return max(c, int(round((ratio * n_train * c - c) / (d + 1 + c))))
+    return max(c, round((ratio * n_train * c - c) / (d + 1 + c)))
 
 
 def scaled_sweeps(p: dict[str, Any]) -> list[tuple[float, int, Sweep]]:
@@ -295,7 +296,7 @@ def _run(sp, cache: ResultCache) -> _Run:
         result = cache.get_or_compute(sp.spec)
     ok = ~np.asarray(result.diverged, dtype=bool)
     ic = summ["information_content"]
-    member_mean = lambda v: _mean_sem(v)[0]  # noqa: E731
+    member_mean = lambda v: _mean_sem(v)[0]
     return _Run(
         align={m: (float(d["mean"]), float(d["sem"])) for m, d in summ["measures"].items()},
         align_init={m: float(d["mean"]) for m, d in summ["measures_init"].items()},
@@ -314,10 +315,10 @@ def _run(sp, cache: ResultCache) -> _Run:
 def _point(x: float, s: Any, spec: ExperimentSpec, runs: Sequence[_Run]) -> Point:
     """The seeds ``runs`` of one grid point (in replicate order), averaged (error bars
     across seeds)."""
-    across = lambda f: _mean_sem([f(r) for r in runs])  # noqa: E731
-    mean = lambda f: across(f)[0]  # noqa: E731
+    across = lambda f: _mean_sem([f(r) for r in runs])
+    mean = lambda f: across(f)[0]
     first = runs[0]
-    each = lambda f: tuple(float(f(r)) for r in runs)  # noqa: E731
+    each = lambda f: tuple(float(f(r)) for r in runs)
     per_seed = {f"align:{m}": each(lambda r, m=m: r.align[m][0]) for m in first.align}
     per_seed.update({f"info:{k}": each(lambda r, k=k: r.info[k]) for k in first.info})
     per_seed.update({f"info_init:{k}": each(lambda r, k=k: r.info_init[k])

@@ -9,12 +9,18 @@ from typing import Any
 
 import numpy as np
 
+from experiments.findings.claims import (
+    ALIGN_LABELS,
+    CLAIM2_FIGURES,
+    SCALING_FIGURE,
+    WIDTH_FIGURE,
+    error_peak,
+    interpolation_width,
+    threshold_n,
+)
+from experiments.findings.collect import Point, Trajectory, preset, series_of
 from noisealign.engine import theory
 from noisealign.engine.pipeline.spec import snr_db_to_ratio
-from experiments.findings.claims import (ALIGN_LABELS, CLAIM2_FIGURES, SCALING_FIGURE,
-                                         WIDTH_FIGURE, error_peak, interpolation_width,
-                                         threshold_n)
-from experiments.findings.collect import Point, Trajectory, preset, series_of
 
 
 def _plt():

@@ -9,21 +9,36 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from noisealign.engine import theory
-from noisealign.engine.presets.catalog import PRESETS
-from noisealign.engine.pipeline.spec import ExperimentSpec, snr_db_to_ratio
-from experiments.findings.claims import (ALIGN_LABELS, CLAIM2_FIGURES, NEAR_FACTOR,
-                                         ROBUST_FIGURE, SCALING_FIGURE, STAYED_CKA,
-                                         WIDTH_FIGURE, threshold_n, verdict_rows)
+from experiments.findings.claims import (
+    CLAIM2_FIGURES,
+    NEAR_FACTOR,
+    ROBUST_FIGURE,
+    SCALING_FIGURE,
+    STAYED_CKA,
+    WIDTH_FIGURE,
+    threshold_n,
+    verdict_rows,
+)
+from experiments.findings.collect import (
+    FITTED_ERROR,
+    MNIST_FIGURE,
+    QUICK_REPLICATES,
+    Point,
+    RunLog,
+    Trajectory,
+    preset,
+    series_of,
+)
 from experiments.findings.stats import ALPHA, EXACT_MAX, fmt_p, min_points_for_trend
-from experiments.findings.collect import (FITTED_ERROR, MNIST_FIGURE, QUICK_REPLICATES, Point,
-                                          RunLog, Trajectory, preset, series_of)
-from noisealign.engine.presets.catalog import OVER_TRAINING, REPLICATES
+from noisealign.engine import theory
+from noisealign.engine.pipeline.spec import ExperimentSpec, snr_db_to_ratio
+from noisealign.engine.presets.catalog import OVER_TRAINING, PRESETS, REPLICATES
 
 # The full run's budget on the project's 2-core reference machine.
 BUDGET_MINUTES = 90
@@ -170,8 +185,8 @@ def _section_summary(claims: dict[str, dict]) -> list[str]:
     a = L.append
     a("## Summary\n")
     c5 = claims["5"]
-    rob = lambda k: _short_robust(claims[k].get("robustness", ""))  # noqa: E731
-    parts = lambda k: claims[k].get("parts", "")  # noqa: E731
+    rob = lambda k: _short_robust(claims[k].get("robustness", ""))
+    parts = lambda k: claims[k].get("parts", "")
     a(table(["claim", "verdict", "its parts", "in short", "robustness"], [
         ["1. Alignment rises monotonically with SNR", _badge(claims["1"]["status"]),
          parts("1"), _short1(claims["1"]), rob("1")],
@@ -179,8 +194,8 @@ def _section_summary(claims: dict[str, dict]) -> list[str]:
          _badge(claims["2"]["status"]), parts("2"), _short_rows(claims["2"]), rob("2")],
         ["3. Stronger alignment does not imply lower test error", _badge(claims["3"]["status"]),
          parts("3"),
-         f"counterexample pairs in {sum(r['a'] is not None for r in claims['3']['rows'])} of "
-         f"{len(claims['3']['rows'])} (sweep, SNR, measure) combinations", rob("3")],
+         (f"counterexample pairs in {sum(r['a'] is not None for r in claims['3']['rows'])} of "
+         f"{len(claims['3']['rows'])} (sweep, SNR, measure) combinations"), rob("3")],
         ["4. Delta(h -> y) double descent in width; noisy vs clean labels",
          _badge(claims["4"]["status"]), parts("4"), _short4(claims["4"]), rob("4")],
         ["5. Random-label representations are worse than random features",
@@ -213,12 +228,12 @@ def _section_verdict_table(claims: dict[str, dict]) -> list[str]:
                      fmt_p(t.p) if ok else "-", str(r["seeds"] or "-"),
                      _to_resolve(r)])
     return ["## Verdict table\n",
-            f"One line per claim part. *test*: the test the verdict rests on (for a verdict "
+            (f"One line per claim part. *test*: the test the verdict rests on (for a verdict "
             f"that needs every case, the weakest of them; for one refuted by a case, the "
             f"strongest counter-case); two-sided p, level {ALPHA:g}. *seeds to resolve*: for "
             f"an unresolved difference, the seeds per point at which it would pass if its "
             f"effect and spread stayed as measured (a trend test is resolved by more points, "
-            f"not seeds). The clean-label row of claim 4 is a control.\n",
+            f"not seeds). The clean-label row of claim 4 is a control.\n"),
             table(["claim", "part", "verdict", "test", "statistic", "df", "p", "seeds",
                    "seeds to resolve"], rows) + "\n"]
 
@@ -430,8 +445,8 @@ def _mnist_md(data: dict[str, list[Point]], c4: dict, quick: bool) -> list[str]:
                _width_rows(data[MNIST_FIGURE])) + "\n",
          table(["part", "verdict", "numbers"],
                [[r["part"], r["verdict"], r["why"]] for r in m.get("rows", [])]) + "\n",
-         f"Real MNIST: **{m.get('status', 'not run')}** (not part of the verdict below, which "
-         "is MNIST-1D's; listed under robustness).\n"]
+         (f"Real MNIST: **{m.get('status', 'not run')}** (not part of the verdict below, which "
+         "is MNIST-1D's; listed under robustness).\n")]
     return L
 
 
@@ -586,7 +601,7 @@ def _note_over_training(over: dict[str, list[Trajectory]]) -> str:
         mid = trajs[1]
         others = (trajs[0], trajs[2])
 
-        def dip(i: int) -> bool | None:
+        def dip(i: int, trajs=trajs) -> bool | None:
             vals = [t.block["cka"]["mean"][min(i, len(t.block["epochs"]) - 1)] for t in trajs]
             if not all(np.isfinite(vals)):
                 return None
@@ -831,7 +846,7 @@ def _note_claim1(claims: dict, data: dict) -> str:
                 d_cka.append(p.align["cka"][0] - float(theory.cka(s, p.spec.params["d"], r)))
                 d_ii.append(p.align["ii_score"][0]
                             - (1.0 - float(theory.ii(s, p.spec.params["d"], r))))
-        agree = lambda v: np.mean(np.abs(v)) < 0.03  # noqa: E731
+        agree = lambda v: np.mean(np.abs(v)) < 0.03
         parts.append(
             f"Against the analytic linear theory (`engine.theory`, finite d): simulated minus "
             f"theory CKA is {np.mean(d_cka):+.3f} on average (|.| at most "
@@ -989,12 +1004,12 @@ def add_notes(claims: dict[str, dict], data: dict[str, list[Point]]) -> list[str
             "less. Alignment and generalisation are not ordered the same way across sample "
             "sizes.")
     return [
-        "Error bars are across data seeds (see Conventions); the first edition's verdicts "
-        "used the within-draw pair errors, which understate how much a rerun varies.",
-        "Information Imbalance values are exact over all N probe points with k = 1 "
+        ("Error bars are across data seeds (see Conventions); the first edition's verdicts "
+        "used the within-draw pair errors, which understate how much a rerun varies."),
+        ("Information Imbalance values are exact over all N probe points with k = 1 "
         "(N = 500 for the regression tasks, 360 for digits, 2000 for MNIST-1D); they depend "
-        "on N and k, and their floor is 2/N.",
-        "Choices made while setting up: a small initialisation (0.1) for the ReLU "
+        "on N and k, and their floor is 2/N."),
+        ("Choices made while setting up: a small initialisation (0.1) for the ReLU "
         "regression network (with the standard one the hidden layer barely learns; kept as "
         "the robustness series of claim 1); for claims 4-6 MNIST-1D rather than digits "
         "(the first edition's digits networks at n = 1000 had a class bottleneck at widths "
@@ -1002,8 +1017,8 @@ def add_notes(claims: dict[str, dict], data: dict[str, list[Point]]) -> list[str
         "momentum 0.9 and a cosine schedule in minibatches of 128 for at most 120 epochs: "
         "wide networks fit even 40 % noisy labels there, narrow ones do not (the *fitted* "
         "column); two members per point, since these claims concern each network's own "
-        "hidden layer.",
-        "The linear network is trained by full-batch gradient descent from init_scale 0.01, "
+        "hidden layer."),
+        ("The linear network is trained by full-batch gradient descent from init_scale 0.01, "
         "the setting of the analytic theory; the ReLU regression networks and the digits "
-        "classifier by full-batch Adam.",
+        "classifier by full-batch Adam."),
     ]

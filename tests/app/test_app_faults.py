@@ -20,24 +20,16 @@ import psutil
 import pytest
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.jobs import DONE, FAILED, JobManager
 from noisealign.engine.compute.sweep import Sweep, SweepError, run_sweep
+from noisealign.engine.store.cache import ResultCache
+from tests._fixtures import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(dataset="linear-teacher", dataset_params={"d": 8}, n_train=16, n_probe=40,
-            width=8, ensemble_size=2, max_epochs=40)
+TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 8}, "n_train": 16, "n_probe": 40,
+            "width": 8, "ensemble_size": 2, "max_epochs": 40}
 # Trains until cancelled or killed: loss_tol 0 is never reached in a million epochs.
 ENDLESS = dict(TINY, max_epochs=1_000_000, loss_tol=0.0)
-
-
-def wait_until(cond, timeout=60.0, step=0.05):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(step)
-    return False
 
 
 def pool_workers() -> list[psutil.Process]:

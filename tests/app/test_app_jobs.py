@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_app import TINY_ALIGN, captions, errors, no_exception, open_app, run_until
 from noisealign.ui import widget_sync
+from tests.app.test_app import TINY_ALIGN, captions, errors, no_exception, open_app, run_until
 
 # Trains for minutes (a loss tolerance of 0 is never reached), within the guard's limits.
 SLOW = dict(TINY_ALIGN, epochs="200000", tol="0", xs="10, 24, 30")
@@ -25,7 +25,9 @@ def slow_ok(monkeypatch):
 
 
 def _manager():
-    from noisealign.ui.page_support import services  # the manager the app holds for this test's cache
+    from noisealign.ui.page_support import (
+        services,  # the manager the app holds for this test's cache
+    )
     return services()[1]
 
 

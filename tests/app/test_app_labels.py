@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from noisealign.engine import ExperimentSpec, run_experiment
 from noisealign.engine.store.cache import ResultCache, default_cache_dir
 from tests.app.test_app import chart_specs, errors, no_exception, open_app

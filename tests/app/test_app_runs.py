@@ -11,8 +11,8 @@ from noisealign.engine import ExperimentSpec, run_experiment
 from noisealign.engine.store.cache import ResultCache, default_cache_dir
 from tests.app.test_app import chart_specs, charts, errors, no_exception, open_app
 
-BASE = dict(dataset="linear-teacher", dataset_params={"d": 4}, n_train=10, n_probe=20,
-            width=4, ensemble_size=2, max_epochs=5)
+BASE = {"dataset": "linear-teacher", "dataset_params": {"d": 4}, "n_train": 10, "n_probe": 20,
+            "width": 4, "ensemble_size": 2, "max_epochs": 5}
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def _table(at):
 
 
 def test_name_and_tags_are_saved_shown_and_filtered(cached):
-    cache, specs = cached
+    cache, _specs = cached
     at = no_exception(open_app("pages/runs.py"))
     key = cache.key(ExperimentSpec.from_dict(cache.entries()[0]["spec"]))  # the run opened
     at.text_input(key="label_name").set_value("baseline *run*")
@@ -71,7 +71,7 @@ def test_invalid_tags_are_explained_and_not_stored(cached):
 
 
 def test_group_by_sweep_groups_and_filters(cached):
-    cache, specs = cached
+    _cache, _specs = cached
     at = no_exception(open_app("pages/runs.py", group_by="sweep"))
     table = _table(at)
     assert sorted(table["group_size"]) == [1, 2, 2]

@@ -108,14 +108,14 @@ def _controls(page) -> dict:
 def _cache_keys(page) -> list[str]:
     """The cache keys of the sweep the page shows, from its "Reproduce" Python code."""
     from noisealign.engine import ExperimentSpec
-    from noisealign.engine.store.cache import spec_key
     from noisealign.engine.compute.sweep import Sweep
+    from noisealign.engine.store.cache import spec_key
     page.get_by_text("Reproduce this view from the command line or Python").click()
     page.get_by_role("tab", name="Python").click()
     code = page.locator('[data-testid="stCode"]').filter(has_text="ExperimentSpec(").first
     text = code.inner_text(timeout=WAIT)
-    base = re.search(r"^base = (ExperimentSpec\(.*?\))$", text, re.M | re.S).group(1)
-    axes = re.search(r"^sweep = Sweep\(base, (\{.*?\})", text, re.M | re.S).group(1)
+    base = re.search(r"^base = (ExperimentSpec\(.*?\))$", text, re.MULTILINE | re.DOTALL).group(1)
+    axes = re.search(r"^sweep = Sweep\(base, (\{.*?\})", text, re.MULTILINE | re.DOTALL).group(1)
     names = {"ExperimentSpec": ExperimentSpec, "inf": float("inf")}
     sweep = Sweep(eval(base, names), eval(axes, names))  # our own page's code
     return [spec_key(s) for s in sweep.specs()]

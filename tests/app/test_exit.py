@@ -36,7 +36,7 @@ sys.exit(0)
 
 def test_exit_while_a_job_trains_is_clean(tmp_path):
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, check=False)
     assert "training: epoch" in r.stdout, (r.stdout, r.stderr)
     assert "terminate called" not in r.stderr, r.stderr
     assert r.returncode == 0, (r.returncode, r.stderr)

@@ -15,9 +15,9 @@ import socket
 
 import pytest
 
+from noisealign.ui import hostguard
 from tests._browser import app_command, free_port, streamlit_server
 from tests._wsession import WebsocketSession
-from noisealign.ui import hostguard
 
 
 def handshake(port: int, host: str, origin: str | None) -> int:

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from tests.app.test_app import TINY_INFO, chart_specs, no_exception, open_app, run_until
 from noisealign.ui import notes, plots
 from noisealign.ui.report_links import verdicts
+from tests.app.test_app import TINY_INFO, chart_specs, no_exception, open_app, run_until
 
 # The explorer's default axes (x: n, one curve per SNR) on a tiny model: 2 x 2 points.
 TINY_DEFAULT_AXES = {"d": "8", "n": "16", "probe": "40", "width": "8", "K": "2",

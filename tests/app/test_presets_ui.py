@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from noisealign.engine.presets.catalog import PRESETS
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.compute.sweep import Sweep
-from tests.app.test_app import captions, charts, no_exception, open_app
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import PRESETS
 from noisealign.ui import report_links as presets
+from tests.app.test_app import captions, charts, no_exception, open_app
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -19,7 +19,7 @@ def test_every_preset_builds_a_valid_sweep_and_page_values(name):
     p = PRESETS[name]
     sweep = Sweep(ExperimentSpec(**p["spec"]), {**p["axes"], **(p["series"] or {})})
     assert len(sweep.specs()) >= 2
-    page, values, notes = presets.preset_values(name)
+    page, values, _notes = presets.preset_values(name)
     assert page == p["page"] and values
     with pytest.raises(ValueError, match="preset='nope' is invalid"):
         presets.preset_values("nope")

@@ -13,11 +13,11 @@ import pytest
 
 from noisealign.engine import ExperimentSpec, run_experiment
 from noisealign.engine.store.cache import ResultCache, default_cache_dir
-from tests.app.test_app import no_exception, open_app
 from noisealign.ui import tables as data
+from tests.app.test_app import no_exception, open_app
 
-BASE = dict(dataset="linear-teacher", dataset_params={"d": 4}, n_train=10, n_probe=20,
-            width=4, ensemble_size=2, max_epochs=5)
+BASE = {"dataset": "linear-teacher", "dataset_params": {"d": 4}, "n_train": 10, "n_probe": 20,
+            "width": 4, "ensemble_size": 2, "max_epochs": 5}
 
 
 @pytest.fixture

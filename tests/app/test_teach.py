@@ -12,9 +12,9 @@ import plotly.graph_objects as go
 import pytest
 
 from noisealign.engine.cli.commands import build_parser, spec_from_args, sweep_from_args
-from tests.app.test_app import TINY_ALIGN, TINY_INFO, no_exception, open_app
 from noisealign.ui import plots
 from noisealign.ui.teach import page_url
+from tests.app.test_app import TINY_ALIGN, TINY_INFO, no_exception, open_app
 
 
 def test_page_url_replaces_the_query_and_keeps_repeated_keys():
@@ -51,7 +51,7 @@ def test_presentation_style_enlarges_text_lines_and_markers_of_a_copy():
     assert all(t.line.width == 0 for t in bands)  # the error bands stay borderless
     assert all(s.line.width >= 2.5 for s in big.layout.shapes)  # threshold lines
     # the data are the same
-    data = lambda f: [(t["x"], t["y"]) for t in json.loads(f.to_json())["data"]]  # noqa: E731
+    data = lambda f: [(t["x"], t["y"]) for t in json.loads(f.to_json())["data"]]
     assert data(big) == data(fig)
 
 
@@ -85,7 +85,7 @@ def test_reproduce_box_gives_the_pages_specs(page, params, mode):
     if mode == "sweep":
         assert "--scheduler tcp://HOST:8786" in cli
     scope: dict = {"__name__": "snippet"}
-    exec(py, scope)
+    exec(py, scope)  # noqa: S102 (the test runs the snippet the app hands out)
     got = ([scope["spec"].content_hash()] if mode == "run"
            else [s.content_hash() for s in scope["sweep"].specs()])
     assert got == _cli_specs(cli)

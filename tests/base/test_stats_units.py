@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from noisealign.engine.compute import guard
 from noisealign.engine.base.stats import mean_sem, mean_std_sem
 from noisealign.engine.base.units import format_bytes, format_clock, format_seconds
+from noisealign.engine.compute import guard
 
 
 def _reference(values: list[float]) -> tuple[float, float]:
@@ -43,9 +43,9 @@ def test_fewer_than_two_values_give_nan_not_zero(vals: list[float]) -> None:
 
 
 def test_every_site_uses_the_one_convention() -> None:
-    from noisealign.engine.measures.summaries import pair_stats
     from experiments import linear_theory
     from experiments.findings import collect
+    from noisealign.engine.measures.summaries import pair_stats
     from noisealign.ui import infoview
     from noisealign.ui import tables as data
     vals = [0.1, 0.4, 0.35, 0.8]

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.cli.commands import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_MEMORY, EXIT_USAGE
+from noisealign.engine.store.cache import ResultCache
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--dataset", "linear-teacher", "--n-train", "20", "--n-probe", "20", "--width", "4",
@@ -39,7 +39,7 @@ sys.exit(noisealign.engine.cli.commands.main(sys.argv[1:]))
 def cli(*args: str, capped: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-c", CAPPED] if capped else [sys.executable, "-m", "engine"]
     return subprocess.run(cmd + list(args), cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
+                          timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})), check=False)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

@@ -13,8 +13,8 @@ import pytest
 
 from noisealign.engine.cli.commands import build_parser, spec_from_args, sweep_from_args
 from noisealign.engine.cli.handoff import cli_block, cli_command, python_snippet
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.pipeline.spec import ExperimentSpec
 
 # (base spec, axes, replicates): regression and classification, dataset parameters,
 # label-noise kinds, input noise on a classifier, a CNN, replicates, awkward floats.
@@ -79,7 +79,7 @@ def test_python_snippet_defines_the_same_sweep_without_running_it(base, axes, re
     code = python_snippet(base, axes, reps)
     compile(code, "<snippet>", "exec")
     scope: dict = {"__name__": "snippet"}  # not __main__: the run loop must not start
-    exec(code, scope)
+    exec(code, scope)  # noqa: S102 (the test runs the snippet the app hands out)
     assert isinstance(scope["sweep"], Sweep)
     assert _hashes(scope["sweep"]) == _hashes(sweep)
     assert scope["sweep"].replicates == reps
@@ -89,7 +89,7 @@ def test_python_snippet_defines_the_same_sweep_without_running_it(base, axes, re
 @pytest.mark.parametrize("base, axes, reps", CASES)
 def test_python_snippet_of_a_single_run(base, axes, reps):
     scope: dict = {"__name__": "snippet"}
-    exec(python_snippet(base), scope)
+    exec(python_snippet(base), scope)  # noqa: S102 (the test runs the snippet the app hands out)
     assert scope["spec"].content_hash() == base.content_hash()
 
 
@@ -134,6 +134,6 @@ def test_the_line_runs_in_a_real_shell_as_the_same_specs(tmp_path):
     cmd = line.replace("_NA_", f"{shlex.quote(sys.executable)} -c {shlex.quote(probe)}", 1)
     out = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, text=True, timeout=120,
                          cwd=tmp_path, env={"PYTHONPATH": str(__import__("pathlib").Path(
-                             __file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"})
+                             __file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"}, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == _hashes(Sweep(base, axes, replicates=reps))

@@ -15,7 +15,6 @@ but fail: no command runs, no file appears.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shlex
@@ -27,14 +26,18 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from noisealign.engine.pipeline import spec as spec_rules
 from noisealign.engine.cli.commands import build_parser, spec_from_args, sweep_from_args
-from noisealign.engine.pipeline.datasets import DATASETS
-from noisealign.engine.pipeline.epochs import max_snapshots
 from noisealign.engine.cli.handoff import PARAM_PREFIX, cli_command, python_snippet
-from noisealign.engine.pipeline.spec import (CHOICES, FLOAT_BOUNDS, INT_BOUNDS, MIN_PROBE, ExperimentSpec,
-                         architectures_for)
 from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.pipeline.datasets import DATASETS
+from noisealign.engine.pipeline.spec import (
+    CHOICES,
+    FLOAT_BOUNDS,
+    INT_BOUNDS,
+    MIN_PROBE,
+    ExperimentSpec,
+    architectures_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROPS = settings(max_examples=200, deadline=None,
@@ -89,18 +92,18 @@ def specs(draw) -> ExperimentSpec:
         ["auto", "none", "target", "input"] if info.task == "regression"
         else ["auto", "none", "input", "label"]))
     optimizer = draw(st.sampled_from(CHOICES["optimizer"]))
-    kw = dict(
-        dataset=name, dataset_params=params, noise=noise, optimizer=optimizer,
-        architecture=draw(st.sampled_from(architectures_for(name))),
-        activation=draw(st.sampled_from(CHOICES["activation"])),
-        label_noise_kind=draw(st.sampled_from(CHOICES["label_noise_kind"])),
-        lr_schedule=draw(st.sampled_from(CHOICES["lr_schedule"])),
-        task=draw(st.sampled_from(["auto", info.task])),
-        bias=draw(st.booleans()), shared_init=draw(st.booleans()),
-        n_train=draw(_field_values("n_train", train_pool)),
-        n_probe=draw(st.one_of(st.none(), _ints(MIN_PROBE, probe_pool))),
-        momentum=draw(_field_values("momentum")) if optimizer == "sgd" else 0.0,
-    )
+    kw = {
+        "dataset": name, "dataset_params": params, "noise": noise, "optimizer": optimizer,
+        "architecture": draw(st.sampled_from(architectures_for(name))),
+        "activation": draw(st.sampled_from(CHOICES["activation"])),
+        "label_noise_kind": draw(st.sampled_from(CHOICES["label_noise_kind"])),
+        "lr_schedule": draw(st.sampled_from(CHOICES["lr_schedule"])),
+        "task": draw(st.sampled_from(["auto", info.task])),
+        "bias": draw(st.booleans()), "shared_init": draw(st.booleans()),
+        "n_train": draw(_field_values("n_train", train_pool)),
+        "n_probe": draw(st.one_of(st.none(), _ints(MIN_PROBE, probe_pool))),
+        "momentum": draw(_field_values("momentum")) if optimizer == "sgd" else 0.0,
+    }
     for f in ("width", "depth", "ensemble_size", "max_epochs", "batch_size", "seed",
               "snapshots", "snr_db", "label_noise", "init_scale", "lr", "loss_tol",
               "weight_decay", "grad_clip"):
@@ -167,7 +170,7 @@ def test_run_line_and_script_give_the_spec_back(spec):
     assert "\n" not in line
     assert spec_from_args(_parse(line)).content_hash() == spec.content_hash(), line
     scope: dict = {"__name__": "snippet"}
-    exec(python_snippet(spec), scope)
+    exec(python_snippet(spec), scope)  # noqa: S102 (the test runs the snippet the app hands out)
     assert scope["spec"].content_hash() == spec.content_hash()
 
 
@@ -175,13 +178,13 @@ def test_run_line_and_script_give_the_spec_back(spec):
 @given(sweeps())
 def test_sweep_line_and_script_give_the_sweep_back(drawn):
     base, axes, reps = drawn
-    sweep, hashes = _sweep_or_reject(base, axes, reps)
+    _sweep, hashes = _sweep_or_reject(base, axes, reps)
     line = cli_command(base, axes, reps)
     back = sweep_from_args(_parse(line))
     assert _hashes(back) == hashes, line
     assert back.replicates == reps
     scope: dict = {"__name__": "snippet"}
-    exec(python_snippet(base, axes, reps), scope)
+    exec(python_snippet(base, axes, reps), scope)  # noqa: S102 (the test runs the snippet the app hands out)
     assert _hashes(scope["sweep"]) == hashes
 
 
@@ -218,13 +221,13 @@ def _shell(line: str, cwd: Path, program: str | None = None) -> subprocess.Compl
     program = program or f"{shlex.quote(sys.executable)} -c {shlex.quote(_PROBE)}"
     return subprocess.run(["/bin/sh", "-c", line.replace("_NA_", program, 1)],
                           capture_output=True, text=True, timeout=120, cwd=cwd,
-                          env={**_env(), "NOISEALIGN_CACHE_DIR": str(cwd / "cache")})
+                          env={**_env(), "NOISEALIGN_CACHE_DIR": str(cwd / "cache")}, check=False)
 
 
 def _script(code: str, path: Path) -> subprocess.CompletedProcess:
     path.write_text(code, encoding="utf-8")
     return subprocess.run([sys.executable, "-c", _RUN_SCRIPT, str(path)], capture_output=True,
-                          text=True, timeout=120, cwd=path.parent, env=_env())
+                          text=True, timeout=120, cwd=path.parent, env=_env(), check=False)
 
 
 @settings(max_examples=5, deadline=None,
@@ -233,7 +236,7 @@ def _script(code: str, path: Path) -> subprocess.CompletedProcess:
 @given(sweeps())
 def test_a_few_through_a_real_shell_and_a_real_interpreter(tmp_path, drawn):
     base, axes, reps = drawn
-    sweep, hashes = _sweep_or_reject(base, axes, reps)
+    _sweep, hashes = _sweep_or_reject(base, axes, reps)
     out = _shell(cli_command(base, axes, reps, program="_NA_"), tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == hashes
@@ -301,7 +304,7 @@ def test_a_forced_hostile_value_runs_nothing_in_a_shell_or_python(tmp_path):
                 scripts.append(str(path))
                 cases.append((field, value, axes))
     out = subprocess.run(["/bin/sh", "-c", "\n".join(lines)], capture_output=True,
-                         timeout=120, cwd=tmp_path, env=_env())
+                         timeout=120, cwd=tmp_path, env=_env(), check=False)
     assert out.returncode == 0, out.stderr
     printed = out.stdout.decode("utf-8").split("\n\0")[:-1]
     assert len(printed) == len(cases)
@@ -313,7 +316,7 @@ def test_a_forced_hostile_value_runs_nothing_in_a_shell_or_python(tmp_path):
         with pytest.raises(ValueError, match=field):
             sweep_from_args(args) if axes else spec_from_args(args)
     out = subprocess.run([sys.executable, "-c", _RUN_ALL, *scripts], capture_output=True,
-                         text=True, timeout=300, cwd=tmp_path, env=_env())
+                         text=True, timeout=300, cwd=tmp_path, env=_env(), check=False)
     assert out.returncode == 0, out.stderr
     # SpecError is the ValueError every spec field raises (it names the field)
     assert json.loads(out.stdout) == ["SpecError"] * len(cases)

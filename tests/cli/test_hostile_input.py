@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_MESSAGE = 1000  # a validation message is a sentence, not a dump of the input
 FIELD_NAMES = set(SPEC_FIELDS)
 
-SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 # The strategies below include megabyte-sized values on purpose; hypothesis warns when
 # it describes them.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -317,18 +317,18 @@ def test_no_code_path_unpickles_or_loads_arrays_with_pickle():
     assert len(files) > 10 and ROOT / "engine" / "store" / "cache.py" in files
     for path in files:
         tree = ast.parse(path.read_text(), filename=str(path))
-        where = lambda n: f"{path.relative_to(ROOT)}:{n.lineno}"  # noqa: E731
+        where = lambda n, path=path: f"{path.relative_to(ROOT)}:{n.lineno}"
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = _dotted(node.func)
             parts = name.split(".")
             kw = {k.arg: k.value for k in node.keywords}
-            if len(parts) >= 2 and (parts[-2], parts[-1]) in _UNSAFE_CALLS:
-                if not (parts[-1] == "load" and parts[-2] == "torch"
-                        and isinstance(kw.get("weights_only"), ast.Constant)
-                        and kw["weights_only"].value is True):
-                    problems.append(f"{where(node)}: {name}(...) can execute code")
+            if (len(parts) >= 2 and (parts[-2], parts[-1]) in _UNSAFE_CALLS
+                    and not (parts[-1] == "load" and parts[-2] == "torch"
+                             and isinstance(kw.get("weights_only"), ast.Constant)
+                             and kw["weights_only"].value is True)):
+                problems.append(f"{where(node)}: {name}(...) can execute code")
             if name in ("np.load", "numpy.load"):
                 ap = kw.get("allow_pickle")
                 if not (isinstance(ap, ast.Constant) and ap.value is False):

@@ -14,10 +14,10 @@ import time
 import pytest
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.base.cancel import cancel_scope, check_cancelled
 from noisealign.engine.base.errors import Cancelled
 from noisealign.engine.compute.jobs import CANCELLED, JobManager
+from noisealign.engine.store.cache import ResultCache
 
 # Training takes a second; the measures on N = 12,000 probe points take minutes.
 BIG_PROBE = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 8}, n_train=20,

@@ -73,12 +73,12 @@ def cluster(tmp_path):
             _command("dask") + ["scheduler", "--host", "127.0.0.1", "--port", str(port),
                                 "--no-dashboard"],
             cwd=run_dir, env=_clean_env(), stdout=subprocess.DEVNULL,
-            stderr=open(logs / "scheduler.log", "w")))
+            stderr=open(logs / "scheduler.log", "w")))  # noqa: SIM115 (the process's log, open while it runs)
         procs.append(subprocess.Popen(
             _command("dask") + ["worker", address, "--nworkers", "1", "--nthreads", "1",
                                 "--no-dashboard", "--local-directory", str(tmp_path / "w")],
             cwd=run_dir, env=_clean_env(), stdout=subprocess.DEVNULL,
-            stderr=open(logs / "worker.log", "w")))
+            stderr=open(logs / "worker.log", "w")))  # noqa: SIM115 (the process's log, open while it runs)
         _wait_for_worker(address)
         yield address, run_dir, logs
     finally:
@@ -99,7 +99,7 @@ def test_cli_sweep_runs_on_a_separate_scheduler_and_worker(cluster, tmp_path):
                                     "--scheduler", address, "--cache-dir", str(cache_dir),
                                     "--out", str(out), "--quiet"]
     done = subprocess.run(cmd, cwd=run_dir, env=_clean_env(), capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, check=False)
     assert done.returncode == 0, (done.stderr[-3000:],
                                   (logs / "worker.log").read_text()[-3000:])
     assert "dask executor" in done.stderr and "Traceback" not in done.stderr
@@ -116,7 +116,7 @@ def test_cli_sweep_runs_on_a_separate_scheduler_and_worker(cluster, tmp_path):
     assert {e["key"] for e in entries} == {r["key"] for r in rows}
     # Again: every point from the cache, and nothing sent to the cluster.
     again = subprocess.run(cmd, cwd=run_dir, env=_clean_env(), capture_output=True,
-                           text=True, timeout=300)
+                           text=True, timeout=300, check=False)
     assert again.returncode == 0, again.stderr[-3000:]
     assert all(r["from_cache"] for r in json.loads(out.read_text()))
 
@@ -128,7 +128,7 @@ def test_unreachable_scheduler_is_one_line_within_ten_seconds(tmp_path):
         _command("noisealign") + ["sweep", *SPEC_ARGS, "--axis", "n_train=8,16",
                                   "--scheduler", address, "--cache-dir", str(tmp_path / "c"),
                                   "--quiet"],
-        cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=120)
+        cwd=tmp_path, env=_clean_env(), capture_output=True, text=True, timeout=120, check=False)
     seconds = time.monotonic() - t0
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert done.returncode == 5, done.stderr[-3000:]  # an environment fault
@@ -184,8 +184,8 @@ def test_workers_stop_training_soon_after_the_driver_is_sigkilled(tmp_path):
     endless point (loss_tol 0, a million epochs) and a short one; once the short one is
     cached the driver gets SIGKILL. Before the lease the workers trained on for minutes;
     now they are idle within seconds (LEASE_SECONDS), and the finished point stays cached."""
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.compute.sweep import LEASE_SECONDS
+    from noisealign.engine.store.cache import ResultCache
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     root = Path(__file__).resolve().parents[2]
@@ -197,12 +197,12 @@ def test_workers_stop_training_soon_after_the_driver_is_sigkilled(tmp_path):
         procs.append(subprocess.Popen(
             _command("dask") + ["scheduler", "--host", "127.0.0.1", "--port", str(port),
                                 "--no-dashboard"], cwd=tmp_path, env=env,
-            stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "w")))
+            stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "w")))  # noqa: SIM115 (the process's log, open while it runs)
         worker = subprocess.Popen(
             _command("dask") + ["worker", address, "--nworkers", "2", "--nthreads", "1",
                                 "--no-dashboard", "--local-directory", str(tmp_path / "w")],
             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-            stderr=open(logs / "worker.log", "w"))
+            stderr=open(logs / "worker.log", "w"))  # noqa: SIM115 (the process's log, open while it runs)
         procs.append(worker)
         _wait_for_worker(address)
         window = 4.0
@@ -215,7 +215,7 @@ def test_workers_stop_training_soon_after_the_driver_is_sigkilled(tmp_path):
              "--width", "16", "-K", "2", "--param", "d=5", "--loss-tol", "0",
              "--axis", "max_epochs=5,1000000", "--scheduler", address, "--cache-dir",
              str(cache_dir), "--quiet", "--force"],
-            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "driver.log", "w"))
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=open(logs / "driver.log", "w"))  # noqa: SIM115 (the process's log, open while it runs)
         procs.append(driver)
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and driver.poll() is None:

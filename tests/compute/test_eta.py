@@ -63,10 +63,10 @@ def test_without_estimates_it_does_not_know():
 
 
 def test_a_job_uses_the_estimates(tmp_path):
-    from noisealign.engine.store.cache import ResultCache
     from noisealign.engine.compute.jobs import JobManager
-    from noisealign.engine.pipeline.spec import ExperimentSpec
     from noisealign.engine.compute.sweep import Sweep
+    from noisealign.engine.pipeline.spec import ExperimentSpec
+    from noisealign.engine.store.cache import ResultCache
     base = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 6}, n_train=12,
                           n_probe=30, width=6, activation="linear", ensemble_size=2,
                           max_epochs=150, loss_tol=0.0, seed=0)

@@ -26,11 +26,18 @@ from pathlib import Path
 import pytest
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
-from noisealign.engine.compute.guard import (DEFAULT_AUTO_RUN_SECONDS, ResourceLimitError, check,
-                          check_machine_memory, check_sweep, estimate, estimate_sweep)
+from noisealign.engine.compute.guard import (
+    DEFAULT_AUTO_RUN_SECONDS,
+    ResourceLimitError,
+    check,
+    check_machine_memory,
+    check_sweep,
+    estimate,
+    estimate_sweep,
+)
 from noisealign.engine.compute.jobs import JobManager
 from noisealign.engine.compute.sweep import Sweep, run_sweep
+from noisealign.engine.store.cache import ResultCache
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ExperimentSpec(n_train=20, n_probe=30, width=4, ensemble_size=2, max_epochs=5,
@@ -50,7 +57,7 @@ def _plain(text: str) -> str:
 def _cli(*args: str, env: dict | None = None, timeout: float = 120):
     full = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "engine", *args], cwd=ROOT, env=full,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def _big_sweep() -> Sweep:

@@ -7,11 +7,12 @@ import time
 import pytest
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.jobs import CANCELLED, DONE, FAILED, BusyError, JobManager
+from noisealign.engine.store.cache import ResultCache
+from tests._fixtures import wait_until
 
-TINY = dict(dataset="linear-teacher", dataset_params={"d": 8}, n_train=16, n_probe=40,
-            width=8, ensemble_size=2, max_epochs=40)
+TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 8}, "n_train": 16, "n_probe": 40,
+            "width": 8, "ensemble_size": 2, "max_epochs": 40}
 # Trains until cancelled: loss_tol 0 is never reached in a million epochs.
 ENDLESS = dict(TINY, max_epochs=1_000_000, loss_tol=0.0)
 
@@ -32,15 +33,6 @@ def make_manager(cache):
     yield make
     for m in made:  # never leave an endless job behind
         m.shutdown(cancel=True, wait=True)
-
-
-def wait_until(cond, timeout=30.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_run_completes_and_is_cached(make_manager, cache):
@@ -228,7 +220,7 @@ print("running", flush=True)
     t0 = time.monotonic()
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2],
-                         timeout=60)
+                         timeout=60, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "running" in out.stdout
     assert time.monotonic() - t0 < 30  # an endless job did not hold the exit

@@ -81,7 +81,7 @@ def test_sigkill_of_the_sweep_driver_leaves_no_process_behind(tmp_path):
         while left and time.monotonic() < deadline:
             time.sleep(0.2)
             left = _session(sid)
-        assert left == [], [open(f"/proc/{p}/cmdline").read().replace("\0", " ")[:100]
+        assert left == [], [Path(f"/proc/{p}/cmdline").read_text().replace("\0", " ")[:100]
                             for p in left if os.path.exists(f"/proc/{p}")]
     finally:
         for pid in _session(sid):  # only this test's own processes (its session)

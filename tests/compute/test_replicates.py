@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.cli.commands import main
 from noisealign.engine.compute.export import aggregate, write_csv, write_json
 from noisealign.engine.compute.sweep import REPLICATE, Sweep, replicate_seed, run_sweep
+from noisealign.engine.store.cache import ResultCache
 
 BASE = ExperimentSpec(dataset="linear-teacher", dataset_params={"d": 6}, n_train=10,
                       n_probe=30, width=6, ensemble_size=3, max_epochs=30, device="cpu")

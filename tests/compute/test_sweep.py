@@ -6,19 +6,19 @@ import json
 import math
 import threading
 import time
+from itertools import pairwise
 
 import numpy as np
 import pytest
 
 from noisealign.engine import ExperimentSpec, run_experiment
-from noisealign.engine.store.cache import ResultCache
-from noisealign.engine.cli.commands import main
-from noisealign.engine.cli.commands import progress_bar
+from noisealign.engine.cli.commands import main, progress_bar
 from noisealign.engine.compute.export import sweep_table, write_csv, write_json, write_table
 from noisealign.engine.compute.sweep import Sweep, SweepError, SweepPoint, SweepProgress, run_sweep
+from noisealign.engine.store.cache import ResultCache
 
-BASE = dict(dataset="linear-teacher", dataset_params={"d": 10}, n_train=20, n_probe=20,
-            width=8, ensemble_size=2, max_epochs=20, device="cpu")
+BASE = {"dataset": "linear-teacher", "dataset_params": {"d": 10}, "n_train": 20, "n_probe": 20,
+            "width": 8, "ensemble_size": 2, "max_epochs": 20, "device": "cpu"}
 NUMBERS = ("test_error_mean", "train_loss_mean", "n_diverged", "n_parameters")
 
 
@@ -138,7 +138,7 @@ def test_local_sweep_yields_every_point_and_fills_the_cache(local_run):
     # progress: a report at the start and after each point, ending at total
     assert [s.done for s in seen] == [0, 1, 2, 3, 4] and all(s.total == 4 for s in seen)
     assert seen[0].remaining_estimate is None and seen[-1].remaining_estimate == 0.0
-    assert all(b.elapsed >= a.elapsed for a, b in zip(seen, seen[1:]))
+    assert all(b.elapsed >= a.elapsed for a, b in pairwise(seen))
     assert "4/4" in progress_bar(seen[-1]) and "#" * 30 in progress_bar(seen[-1])
 
 

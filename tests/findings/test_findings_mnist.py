@@ -12,11 +12,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from noisealign.engine.store.cache import ResultCache
 from experiments.findings.claims import WIDTH_FIGURE, claim4
-from experiments.findings.collect import (MNIST_FIGURE, OPTIONAL, RunLog, collect,
-                                          optional_figures, preset)
+from experiments.findings.collect import (
+    MNIST_FIGURE,
+    OPTIONAL,
+    RunLog,
+    collect,
+    optional_figures,
+    preset,
+)
 from experiments.findings.report import _mnist_md, _section_claim4
+from noisealign.engine.store.cache import ResultCache
 from tests.pipeline.test_datafiles import write_idx_set
 
 

@@ -14,21 +14,45 @@ import math
 import numpy as np
 import pytest
 
-from noisealign.engine.store.cache import ResultCache
-from noisealign.engine.presets.catalog import MEASURE_HELP, PAGES, PRESETS
-from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.compute.sweep import Sweep
-from noisealign.engine import theory
-from experiments.findings.claims import (_compare_above, _compare_below, _compare_verdict,
-                                         _location_verdict, _noisy_vs_clean, _pen_out_trend,
-                                         _pen_out_verdict, _random_vs_features, analyse, claim1,
-                                         claim2, claim4, interior_min, local_peak,
-                                         monotone_increasing, overall, side, spearman,
-                                         theory_trend, verdict_rows)
-from experiments.findings.collect import (Point, RunLog, collect, preset, scaled_sweeps,
-                                          scaling_table, series_of, sweep_of)
+from experiments.findings.claims import (
+    _compare_above,
+    _compare_below,
+    _compare_verdict,
+    _location_verdict,
+    _noisy_vs_clean,
+    _pen_out_trend,
+    _pen_out_verdict,
+    _random_vs_features,
+    analyse,
+    claim1,
+    claim2,
+    claim4,
+    interior_min,
+    local_peak,
+    monotone_increasing,
+    overall,
+    side,
+    spearman,
+    theory_trend,
+    verdict_rows,
+)
+from experiments.findings.collect import (
+    Point,
+    RunLog,
+    collect,
+    preset,
+    scaled_sweeps,
+    scaling_table,
+    series_of,
+    sweep_of,
+)
 from experiments.findings.figures import make_figures
 from experiments.findings.report import _badge, run_record, write_report
+from noisealign.engine import theory
+from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import MEASURE_HELP, PAGES, PRESETS
+from noisealign.engine.store.cache import ResultCache
 
 
 @pytest.fixture(scope="module")

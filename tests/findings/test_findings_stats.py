@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from experiments.findings.stats import (ALPHA, critical_t, min_points_for_trend, paired,
-                                        seeds_to_resolve, spearman_perm, welch)
+from experiments.findings.stats import (
+    ALPHA,
+    critical_t,
+    min_points_for_trend,
+    paired,
+    seeds_to_resolve,
+    spearman_perm,
+    welch,
+)
 
 
 def _ms(v):

@@ -137,7 +137,7 @@ def test_intrinsic_dimension_needs_no_dadapy_and_imports_no_jax() -> None:
             "assert 2.0 < e['twonn'] < 4.0 and 2.0 < e['gride'] < 4.0, e\n"
             "assert 'jax' not in sys.modules, 'jax imported'\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
 
 

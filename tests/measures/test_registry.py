@@ -17,11 +17,10 @@ import math
 import numpy as np
 import pytest
 
-from noisealign.engine import compare as compare_fn
-from noisealign.engine.measures import registry
-from noisealign.engine.measures import summaries
-from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES, k_of, measure
 from experiments.findings import claims
+from noisealign.engine import compare as compare_fn
+from noisealign.engine.measures import registry, summaries
+from noisealign.engine.measures.registry import REGISTRY, SUMMARY_MEASURES, k_of, measure
 from noisealign.ui import labels
 from noisealign.ui import tables as data
 
@@ -94,7 +93,7 @@ def test_unknown_measure_names_the_allowed_ones() -> None:
 def test_engine_compare_is_the_function_and_the_module_imports_by_name() -> None:
     # No module class swapped in sys.modules (issue 24.6): the package attribute is the
     # function, the module is importable under its own name, in either import order.
-    import noisealign.engine as engine
+    from noisealign import engine
     assert inspect.isfunction(compare_fn) and compare_fn is compare_module.compare
     assert engine.compare is compare_fn
     assert type(compare_module).__name__ in ("module", "_LazyModule")

@@ -17,7 +17,6 @@ from scipy.special import ndtr
 
 from noisealign.engine import theory as T
 
-
 # ----------------------------------------------------------------------------- Delta(rho)
 
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from noisealign.engine import capture
-from noisealign.engine import compare
+from noisealign.engine import capture, compare
 from noisealign.engine.own_models.activations import reduce_activation
 
 

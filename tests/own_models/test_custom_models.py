@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from noisealign.engine import ExperimentSpec, train_ensemble
-from noisealign.engine.store.cache import ResultCache, spec_key
 from noisealign.engine.own_models.architectures import KEY_KIND, FactoryEnsemble, own_model_key
+from noisealign.engine.store.cache import ResultCache, spec_key
 
 SPEC = ExperimentSpec(dataset="linear-teacher", n_train=40, n_probe=30, ensemble_size=3,
                       max_epochs=25, seed=3, snr_db=5.0, batch_size=16)
@@ -70,12 +70,12 @@ def test_members_equal_training_alone_in_float64(batching):
 
 
 def test_vmap_equals_the_member_loop_and_falls_back_for_item_calls():
-    kw = dict(cache=False, dtype=torch.float64)
+    kw = {"cache": False, "dtype": torch.float64}
     v = train_ensemble(mlp, QUICK, name="mlp", batching="vmap", **kw)
     m = train_ensemble(mlp, QUICK, name="mlp", batching="members", **kw)
     np.testing.assert_allclose(v.output, m.output, rtol=1e-6, atol=1e-7)
-    gated = lambda: Gated(QUICK.input_dim())  # noqa: E731
-    with pytest.raises(Exception):  # vmap refuses .item(); "auto" falls back
+    gated = lambda: Gated(QUICK.input_dim())
+    with pytest.raises(Exception):  # noqa: B017 (torch's error type varies by version) vmap refuses .item(); "auto" falls back
         train_ensemble(gated, QUICK, name="gated", batching="vmap", **kw)
     g = train_ensemble(gated, QUICK, name="gated", layers=["fc1"], batching="auto", **kw)
     g2 = train_ensemble(gated, QUICK, name="gated", layers=["fc1"], batching="members", **kw)
@@ -114,7 +114,7 @@ def test_cached_under_an_own_key_and_marked_in_the_runs_table(tmp_path):
     _same(first, loaded)
     # another name is another entry; so is another architecture under the same name
     train_ensemble(mlp, QUICK, name="other", cache=cache)
-    wider = lambda: torch.nn.Sequential(torch.nn.Linear(QUICK.input_dim(), 9),  # noqa: E731
+    wider = lambda: torch.nn.Sequential(torch.nn.Linear(QUICK.input_dim(), 9),
                                         torch.nn.Tanh(), torch.nn.Linear(9, 1))
     train_ensemble(wider, QUICK, name="my-mlp", cache=cache)
     assert len(cache.entries()) == 3
@@ -142,7 +142,7 @@ def test_bad_arguments_raise_value_errors(kwargs, words):
 
 def test_a_factory_must_build_modules_of_one_shape():
     calls = iter(range(100))
-    grow = lambda: torch.nn.Linear(SPEC.input_dim(), 1 + next(calls))  # noqa: E731
+    grow = lambda: torch.nn.Linear(SPEC.input_dim(), 1 + next(calls))
     with pytest.raises(ValueError, match="same architecture"):
         FactoryEnsemble([grow(), grow()], layers=[])
     with pytest.raises(ValueError, match="torch.nn.Module"):

@@ -14,13 +14,18 @@ import torch
 import torch.nn.functional as F
 
 from noisealign.engine import ExperimentSpec, run_experiment
-from noisealign.engine.pipeline.model import BatchedCNN, cnn_n_parameters, init_cnn_weights, member_init_seed
+from noisealign.engine.pipeline.model import (
+    BatchedCNN,
+    cnn_n_parameters,
+    init_cnn_weights,
+    member_init_seed,
+)
 from noisealign.engine.pipeline.train import train
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(dataset="digits", architecture="cnn", n_train=40, n_probe=30, width=4,
-            ensemble_size=3, max_epochs=15, seed=2, device="cpu", noise="label",
-            label_noise=0.3)
+TINY = {"dataset": "digits", "architecture": "cnn", "n_train": 40, "n_probe": 30, "width": 4,
+            "ensemble_size": 3, "max_epochs": 15, "seed": 2, "device": "cpu", "noise": "label",
+            "label_noise": 0.3}
 
 
 # ----------------------------------------------------------------------------- spec
@@ -234,8 +239,8 @@ def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64
     xp = torch.randn(10, 64, generator=g, dtype=torch.float64)
     yp = torch.randint(0, 10, (10,), generator=g)
     inits = [init_cnn_weights((1, 8, 8), 6, 10, member_init_seed(0, m), 1.0, True) for m in range(K)]
-    kw = dict(task="classification", optimizer="adam", lr=1e-2, weight_decay=1e-3,
-              max_epochs=25, loss_tol=0.3, batch_size=0, shuffle_seed=0)
+    kw = {"task": "classification", "optimizer": "adam", "lr": 1e-2, "weight_decay": 1e-3,
+              "max_epochs": 25, "loss_tol": 0.3, "batch_size": 0, "shuffle_seed": 0}
     together = BatchedCNN(inits, "relu", (1, 8, 8), batching).double()
     out_t = train(together, x, y, xp, yp, **kw)
     for m in range(K):
@@ -247,10 +252,10 @@ def test_each_cnn_member_trained_in_the_ensemble_equals_it_trained_alone_float64
 
 
 @pytest.mark.parametrize("changes", [
-    dict(),
-    dict(noise="input", snr_db=5.0, activation="tanh"),
-    dict(optimizer="sgd", lr=0.05, batch_size=8, weight_decay=1e-3, bias=False),
-    dict(width=32, max_epochs=5),  # batching "auto" takes each member's own convolutions
+    {},
+    {"noise": "input", "snr_db": 5.0, "activation": "tanh"},
+    {"optimizer": "sgd", "lr": 0.05, "batch_size": 8, "weight_decay": 1e-3, "bias": False},
+    {"width": 32, "max_epochs": 5},  # batching "auto" takes each member's own convolutions
 ])
 def test_run_experiment_cnn_members_equal_members_trained_alone(changes):
     spec = ExperimentSpec(**{**TINY, **changes})
@@ -286,18 +291,18 @@ def test_cli_runs_a_cnn_ensemble_on_digits(tmp_path):
         [sys.executable, "-m", "engine", "run", "--architecture", "cnn", "--dataset", "digits",
          "--n-train", "50", "--n-probe", "30", "--width", "4", "--level", "0.2", "-K", "2",
          "--max-epochs", "10", "--out", str(out), "--quiet", "--no-cache"],
-        capture_output=True, text=True, timeout=180, cwd=ROOT)
+        capture_output=True, text=True, timeout=180, cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "test error" in proc.stdout
     saved = json.loads((tmp_path / "cnn.json").read_text())
     assert '"architecture": "cnn"' in json.dumps(saved) or "cnn" in json.dumps(saved)
     bad = subprocess.run([sys.executable, "-m", "engine", "run", "--architecture", "cnn",
                           "--dataset", "diabetes"], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT)
+                         cwd=ROOT, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "architecture='cnn' is invalid for dataset 'diabetes'" in bad.stderr
     helped = subprocess.run([sys.executable, "-m", "engine", "run", "--help"],
-                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+                            capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
     assert "--architecture" in helped.stdout and "mlp, cnn" in helped.stdout
 
 

@@ -13,7 +13,6 @@ import os
 import tarfile
 import tracemalloc
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,7 +156,7 @@ def test_symlinks_out_of_the_data_directory_are_refused(data_root, tmp_path):
     folder.mkdir()
     for f in (data_root / "shared").iterdir():
         (folder / f.name).symlink_to(f)
-    xtr, ytr, xte, yte = datafiles.load_pools("mnist")
+    xtr, _ytr, _xte, yte = datafiles.load_pools("mnist")
     assert xtr.shape == (60, 784) and len(yte) == 20
 
 

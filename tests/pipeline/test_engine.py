@@ -11,8 +11,8 @@ from noisealign.engine import Cancelled, ExperimentSpec, run_experiment
 from noisealign.engine.pipeline.datasets import DATASETS, load_data
 from noisealign.engine.pipeline.noise import make_noisy
 
-TINY = dict(dataset="linear-teacher", dataset_params={"d": 10}, n_train=30, n_probe=40,
-            width=16, ensemble_size=3, max_epochs=60, seed=3, device="cpu")
+TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 10}, "n_train": 30, "n_probe": 40,
+            "width": 16, "ensemble_size": 3, "max_epochs": 60, "seed": 3, "device": "cpu"}
 
 
 def test_shapes_and_contents_of_a_result():
@@ -54,10 +54,10 @@ def test_members_differ_unless_init_and_noise_are_shared():
 
 
 @pytest.mark.parametrize("changes", [
-    dict(),
-    dict(noise="input", snr_db=5.0, activation="tanh"),
-    dict(dataset="digits", dataset_params={}, noise="label", label_noise=0.3, n_probe=30),
-    dict(optimizer="sgd", lr=0.05, batch_size=8, weight_decay=1e-3, depth=2),
+    {},
+    {"noise": "input", "snr_db": 5.0, "activation": "tanh"},
+    {"dataset": "digits", "dataset_params": {}, "noise": "label", "label_noise": 0.3, "n_probe": 30},
+    {"optimizer": "sgd", "lr": 0.05, "batch_size": 8, "weight_decay": 1e-3, "depth": 2},
 ])
 def test_batched_ensemble_equals_each_member_trained_alone(changes):
     spec = ExperimentSpec(**{**TINY, **changes})
@@ -184,12 +184,12 @@ def test_cli_run_prints_a_summary_and_writes_files(tmp_path):
         [sys.executable, "-m", "engine", "run", "--dataset", "digits", "--n-train", "60",
          "--n-probe", "30", "--width", "16", "--noise", "label", "--level", "0.2", "-K", "2",
          "--max-epochs", "20", "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "test error" in proc.stdout and "member" in proc.stdout
     assert (tmp_path / "run1.json").exists() and (tmp_path / "run1.npz").exists()
     bad = subprocess.run([sys.executable, "-m", "engine", "run", "--dataset", "digits",
-                          "--n-train", "5000"], capture_output=True, text=True, timeout=120)
+                          "--n-train", "5000"], capture_output=True, text=True, timeout=120, check=False)
     assert bad.returncode == 2
     assert "n_train=5000 exceeds the 1437 training points" in bad.stderr
     assert "Traceback" not in bad.stderr
@@ -220,6 +220,7 @@ def test_training_members_in_cache_sized_groups_changes_nothing(monkeypatch):
 def test_batched_layer_matches_plain_autograd(fan_out, activation, shared_input):
     """Values and gradients of the hand-written batched layer equal torch's own ops."""
     import torch
+
     from noisealign.engine.pipeline.model import BatchedLinear
     g = torch.Generator().manual_seed(fan_out)
     M, n, fan_in = 3, 7, 5

@@ -14,9 +14,17 @@ import pytest
 
 from noisealign.engine.cli import commands as cli
 from noisealign.engine.cli import handoff
-from noisealign.engine.pipeline.spec import (LEVEL_FIELD, NOISE_KINDS, ExperimentSpec, applies, level_field,
-                         noise_for_level, noise_for_task, noise_kinds_of)
 from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.pipeline.spec import (
+    LEVEL_FIELD,
+    NOISE_KINDS,
+    ExperimentSpec,
+    applies,
+    level_field,
+    noise_for_level,
+    noise_for_task,
+    noise_kinds_of,
+)
 
 DATASET_OF = {"regression": "linear-teacher", "classification": "digits"}
 ALLOWED = {("regression", "none"), ("regression", "target"), ("regression", "input"),

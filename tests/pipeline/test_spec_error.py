@@ -12,9 +12,9 @@ import pickle
 import pytest
 
 from noisealign.engine.base.errors import SpecError
-from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.engine.compute.sweep import Sweep
 from noisealign.engine.base.validation import check_k
+from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.pipeline.spec import ExperimentSpec
 
 BAD = [
     ({"n_train": 1}, "n_train", 1, "n_train=1 is invalid: allowed an integer in [2, 10000000]"),

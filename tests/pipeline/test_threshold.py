@@ -14,9 +14,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from noisealign.engine.presets.catalog import PRESETS
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from experiments.findings import claims
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import PRESETS
 from noisealign.ui import plots
 
 SPECS = {

@@ -10,10 +10,10 @@ import math
 
 import pytest
 
-from noisealign.engine.presets import shipped as precomputed
-from noisealign.engine.store.cache import ResultCache
-from noisealign.engine.presets.catalog import PRESETS
 from experiments.precompute import build, check, preset_sweep
+from noisealign.engine.presets import shipped as precomputed
+from noisealign.engine.presets.catalog import PRESETS
+from noisealign.engine.store.cache import ResultCache
 
 # Seeded runs are reproducible on the CPU; the shipped floats are rounded to
 # precomputed.DIGITS (6) significant digits. The tolerance allows that rounding and a
@@ -52,7 +52,7 @@ def test_every_preset_point_is_shipped():
     (regenerate it with `python -m experiments.precompute` after an engine change)."""
     data = precomputed.load(precomputed.PATH)
     assert data["format"] == precomputed.FORMAT
-    import noisealign.engine as engine
+    from noisealign import engine
     assert data["engine_version"] == engine.__version__
     lacking = {}
     for name in PRESETS:
@@ -106,15 +106,15 @@ def test_a_recomputed_preset_point_matches_the_shipped_summary(tmp_path):
 # ----------------------------------------------------------------------------- generator and slim
 
 
-TINY = dict(dataset="linear-teacher", dataset_params={"d": 6}, n_train=12, n_probe=30,
-            noise="target", snr_db=10.0, width=6, activation="linear", ensemble_size=2,
-            max_epochs=30, seed=0)
+TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 6}, "n_train": 12, "n_probe": 30,
+            "noise": "target", "snr_db": 10.0, "width": 6, "activation": "linear", "ensemble_size": 2,
+            "max_epochs": 30, "seed": 0}
 
 
 def test_generator_writes_the_cached_points_and_counts_the_missing(tmp_path, monkeypatch):
-    from noisealign.engine.pipeline.spec import ExperimentSpec
-    from noisealign.engine.compute.sweep import Sweep
     import experiments.precompute as pc
+    from noisealign.engine.compute.sweep import Sweep
+    from noisealign.engine.pipeline.spec import ExperimentSpec
     sweep = Sweep(ExperimentSpec(**TINY), {"n_train": [8, 12]})
     monkeypatch.setattr(pc, "preset_sweep", lambda name: sweep)
     cache = ResultCache(tmp_path / "c")
@@ -130,8 +130,8 @@ def test_generator_writes_the_cached_points_and_counts_the_missing(tmp_path, mon
 
 
 def test_generator_ships_views_and_keeps_what_the_old_file_holds(tmp_path):
-    from noisealign.engine.pipeline.spec import ExperimentSpec
     from noisealign.engine.compute.sweep import Sweep
+    from noisealign.engine.pipeline.spec import ExperimentSpec
     specs = Sweep(ExperimentSpec(**TINY), {"n_train": [8, 12, 16]}).specs()
     cache = ResultCache(tmp_path / "c")
     cache.get_or_compute(specs[0])

@@ -16,13 +16,13 @@ import diskcache
 import numpy as np
 import pytest
 
-import noisealign.engine as engine
+from noisealign import engine
 from noisealign.engine import Cancelled, ExperimentSpec, Result, run_experiment
 from noisealign.engine.store.cache import CacheWarning, ResultCache, default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(dataset="linear-teacher", dataset_params={"d": 10}, n_train=20, n_probe=20,
-            width=8, ensemble_size=2, max_epochs=20, device="cpu")
+TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 10}, "n_train": 20, "n_probe": 20,
+            "width": 8, "ensemble_size": 2, "max_epochs": 20, "device": "cpu"}
 
 
 def small_summary(r: Result) -> dict:
@@ -113,7 +113,7 @@ def test_owner_only_permissions(tmp_path, tiny_result):
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     os.chmod(existing, 0o755)
-    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
     for d in (tmp_path / "new" / "nested", existing):
         cache = make_cache(d)
         cache.get_or_compute(spec)
@@ -126,7 +126,7 @@ def test_owner_only_permissions(tmp_path, tiny_result):
 
 
 def test_bad_arguments_are_named(tmp_path, tiny_result):
-    spec, r = tiny_result
+    _spec, r = tiny_result
     with pytest.raises(ValueError, match="size_limit=0"):
         ResultCache(tmp_path, size_limit=0)
     with pytest.raises(ValueError, match="max_representation_bytes=-1"):
@@ -311,7 +311,7 @@ def test_size_limit_evicts_least_recently_used(tmp_path):
 def test_representations_optional_summaries_always(tmp_path):
     spec = ExperimentSpec(**dict(TINY, n_probe=200, width=32))
     r = run_experiment(spec)
-    uses_hidden = lambda res: {"h": float(np.abs(res.hidden[-1]).mean())}  # noqa: E731
+    uses_hidden = lambda res: {"h": float(np.abs(res.hidden[-1]).mean())}
     full = uses_hidden(r)
     for kw in ({"max_representation_bytes": 10_000}, {"store_representations": False}):
         cache = ResultCache(tmp_path / str(len(kw) + len(str(kw))), summarise=uses_hidden, **kw)

@@ -28,8 +28,8 @@ from noisealign.engine.store.diskcache_adapter import _SafeDisk
 
 ROOT = Path(__file__).resolve().parents[2]
 # n_probe 200, width 32: the arrays (~100 kB) go to value files, the metadata to SQLite.
-BIG = dict(dataset="linear-teacher", dataset_params={"d": 10}, n_train=20, n_probe=200,
-           width=32, ensemble_size=2, max_epochs=10, device="cpu")
+BIG = {"dataset": "linear-teacher", "dataset_params": {"d": 10}, "n_train": 20, "n_probe": 200,
+           "width": 32, "ensemble_size": 2, "max_epochs": 10, "device": "cpu"}
 
 
 def summary(r: Result) -> dict:
@@ -198,7 +198,7 @@ def child_faults(tmp_path_factory):
     preexec = _drop_file_permission_override if os.geteuid() == 0 else None
     proc = subprocess.run([sys.executable, "-c", CHILD, str(root), json.dumps(BIG)],
                           capture_output=True, text=True, cwd=ROOT, env=env,
-                          preexec_fn=preexec, timeout=300)
+                          preexec_fn=preexec, timeout=300, check=False)
     # restore write permission so pytest can remove the directory
     for p in [root, *root.rglob("*")]:
         if not p.is_symlink():
@@ -315,7 +315,7 @@ def test_corrupted_database_never_serves_a_wrong_result(tmp_path, runs, damage):
             cache.close()
             cache, warned = record(lambda: ResultCache(tmp_path, summarise=summary))
             seen_warnings += warned
-        got, warned = record(lambda: [cache.get_or_compute(s) for s in specs[:4]])
+        got, warned = record(lambda cache=cache: [cache.get_or_compute(s) for s in specs[:4]])
         seen_warnings += warned
         assert [same(g, r) for g, r in zip(got, results)] == [True] * 4, (damage, round_)
         for s, r in zip(specs[:4], results):

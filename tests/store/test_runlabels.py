@@ -68,8 +68,8 @@ def test_a_run_not_in_the_cache_cannot_be_labelled(tmp_path):
     ("", "t" * 33, r"Tag: .* is invalid \(33 characters\): allowed 1 to 32 printable"),
     ("", ["a,b"], "Tag: 'a,b' is invalid: allowed 1 to 32 printable characters without commas"),
     ("", ["tab\there"], "Tag: .* is invalid: allowed 1 to 32"),
-    ("", ",".join(f"t{i}" for i in range(11)), r"Tags: .* is invalid \(11 tags\): allowed at "
-     "most 10 tags"),
+    ("", ",".join(f"t{i}" for i in range(11)), (r"Tags: .* is invalid \(11 tags\): allowed at "
+     "most 10 tags")),
     ("", 7, "Tags: 7 is invalid: allowed comma-separated text or a list"),
 ])
 def test_invalid_names_and_tags_are_refused_with_the_field_and_range(cache, name, tags,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from noisealign.engine.store.cache import spec_key
-from noisealign.engine.presets.catalog import PRESETS
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.compute.sweep import Sweep
+from noisealign.engine.pipeline.spec import ExperimentSpec
+from noisealign.engine.presets.catalog import PRESETS
+from noisealign.engine.store.cache import spec_key
 
 STORED = {
     "default": ({}, "50129331eaa661fc26d41212d7a3cf0e39df5c3d024c608eea071257f5ffe1aa"),

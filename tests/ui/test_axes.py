@@ -39,7 +39,7 @@ def _frame(xs) -> pd.DataFrame:
 
 
 def test_sweep_figure_keeps_zero_and_negative_points():
-    kw = dict(x_label="x", measure_label="CKA", error_label="error")
+    kw = {"x_label": "x", "measure_label": "CKA", "error_label": "error"}
     # The digits preset's rates (p = 0 is its biggest effect) and the MLP preset's SNRs.
     for axis, xs in (("label_noise", [0, 0.05, 0.1, 0.2, 0.4, 0.8]),
                      ("snr_db", [-10, -5, 0, 5, 10, 40]),

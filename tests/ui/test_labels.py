@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from noisealign.engine.pipeline.spec import SPEC_FIELDS, ExperimentSpec
 from noisealign.engine.base.validation import for_markdown
+from noisealign.engine.pipeline.spec import SPEC_FIELDS, ExperimentSpec
 from noisealign.ui import labels, plots
 
 
@@ -51,11 +51,11 @@ def test_every_sweep_axis_and_page_input_has_a_label():
 
 
 @pytest.mark.parametrize("make, want", [
-    (lambda: ExperimentSpec(snr_db=-100), "Signal-to-noise ratio, SNR (dB): -100.0 is invalid: "
-     "allowed a number in [-40.0, 80.0] or inf"),
+    (lambda: ExperimentSpec(snr_db=-100), ("Signal-to-noise ratio, SNR (dB): -100.0 is invalid: "
+     "allowed a number in [-40.0, 80.0] or inf")),
     (lambda: ExperimentSpec(dataset="diabetes", noise="label"), "Noise kind: 'label' is invalid"),
-    (lambda: ExperimentSpec(dataset="diabetes", n_train=100_000), "Training samples n: 100000 "
-     "exceeds the"),
+    (lambda: ExperimentSpec(dataset="diabetes", n_train=100_000), ("Training samples n: 100000 "
+     "exceeds the")),
     (lambda: ExperimentSpec(dataset_params={"d": 0}), "Dataset parameter d: 0 is invalid"),
 ])
 def test_engine_messages_name_the_field_by_its_label(make, want):

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.app.test_app import chart_specs, no_exception, open_app
 from noisealign.ui import notes, plots
+from tests.app.test_app import chart_specs, no_exception, open_app
 
 
 def _frame(xs, align, error, series="a") -> pd.DataFrame:

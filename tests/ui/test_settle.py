@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.test_app import TINY_ALIGN, captions, no_exception, open_app, run_until
 from noisealign.ui import settle
+from tests.app.test_app import TINY_ALIGN, captions, no_exception, open_app, run_until
 
 
 def test_remaining_restarts_the_wait_on_every_change():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.app.test_app import TINY_ALIGN, captions, chart_specs, no_exception, open_app, run_until
 from noisealign.ui import stale
+from tests.app.test_app import TINY_ALIGN, captions, chart_specs, no_exception, open_app, run_until
 
 
 def test_dimmed_keeps_the_data_and_fades_every_trace():
