@@ -26,10 +26,12 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/streamlit run app.py
 
-# Lint first (config in pyproject.toml), then the tests on two workers; a test file's tests
-# stay on one worker (--dist loadfile: its module fixtures, e.g. a server, start once).
+# Lint and type-check first (config in pyproject.toml), then the tests on two workers; a
+# test file's tests stay on one worker (--dist loadfile: its module fixtures, e.g. a
+# server, start once).
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n 2 --dist loadfile $(TEST_ARGS)
 
 clean-cache:

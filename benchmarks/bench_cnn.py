@@ -106,9 +106,11 @@ def _sequential(layers, width, device):
         torch.nn.Linear(w4.shape[0], w4.shape[1])).to(device)
     with torch.no_grad():
         for i, (w, b) in zip((0, 3), ((w1, b1), (w2, b2))):
-            net[i].weight.copy_(w); net[i].bias.copy_(b)
+            net[i].weight.copy_(w)
+            net[i].bias.copy_(b)
         for i, (w, b) in zip((7, 9), ((w3, b3), (w4, b4))):
-            net[i].weight.copy_(w.T); net[i].bias.copy_(b)
+            net[i].weight.copy_(w.T)
+            net[i].bias.copy_(b)
     return net
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 os.environ["NOISEALIGN_CACHE_DIR"] = tempfile.mkdtemp(prefix="noisealign-bench-")
 
-from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1 import AppTest  # noqa: E402  (after the cache dir is set)
 
 PAGES = [("alignment (default sweep, 6 n x 3 SNR = 18 points)", None, "18 of 18 points cached"),
          ("information (default sweep, 21 runs)", "pages/information.py", "21 of 21 runs cached"),

@@ -82,8 +82,10 @@ def run_loop(spec, inits, x, y, xp, yp, device) -> float:
         net = torch.nn.Sequential(torch.nn.Linear(D, w1.shape[1]), torch.nn.ReLU(),
                                   torch.nn.Linear(w1.shape[1], 1)).to(device)
         with torch.no_grad():
-            net[0].weight.copy_(w1.T); net[0].bias.copy_(b1)
-            net[2].weight.copy_(w2.T); net[2].bias.copy_(b2)
+            net[0].weight.copy_(w1.T)
+            net[0].bias.copy_(b1)
+            net[2].weight.copy_(w2.T)
+            net[2].bias.copy_(b2)
         # the same optimiser implementation as the engine (fused), so only batching differs
         opt = torch.optim.Adam(net.parameters(), lr=spec.lr, fused=device.type in ("cpu", "cuda"))
         ym = y[m]

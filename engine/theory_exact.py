@@ -36,9 +36,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .pipeline.constraints import snr_db_to_ratio
 from .theory import TABLE_PATH
 
-from .pipeline.constraints import snr_db_to_ratio
 # The grid of the table. nu = n - d; beyond NU_MAX the correction is tapered to 0 at
 # NU_ZERO (it is below 0.005 at |nu| = 32 at every tabulated d and SNR).
 TABLE_D = (10, 20, 30, 50, 80, 120, 200)

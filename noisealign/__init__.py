@@ -29,7 +29,7 @@ if (not _os.path.isdir(_os.path.join(_HERE, "engine"))
     __path__.append(_CHECKOUT)  # type: ignore[name-defined]  # a checkout
 
 from noisealign.engine import __all__ as _ENGINE_ALL  # noqa: E402
-from noisealign.engine import __version__  # noqa: E402
+from noisealign.engine import __version__ as __version__  # noqa: E402
 
 __all__ = list(_ENGINE_ALL)
 

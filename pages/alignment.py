@@ -8,6 +8,7 @@ import json
 import streamlit as st
 
 from noisealign.engine.base.errors import SpecError
+from noisealign.engine.pipeline.constraints import PAGE_PROBE, check_k, interval
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import (
     LEVEL_OF_FIELD,
@@ -30,7 +31,6 @@ from noisealign.ui import (
     teach,
     widget_sync,
 )
-from noisealign.engine.pipeline.constraints import PAGE_PROBE, check_k, interval
 from noisealign.ui import page_support as common
 from noisealign.ui import shipped_points as shipped
 from noisealign.ui import tables as data

@@ -25,8 +25,8 @@ from noisealign.engine.own_models.pairs import (
     to_csv,
     to_json,
 )
-from noisealign.ui import controls, plots, router
 from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
+from noisealign.ui import controls, plots, router
 from noisealign.ui import page_support as common
 
 router.ensure_router()

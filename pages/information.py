@@ -7,11 +7,11 @@ import json
 
 import streamlit as st
 
+from noisealign.engine.pipeline import constraints as rules
+from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_EPOCHS, PAGE_PROBE, check_k
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import ACTIVATIONS, LR_SCHEDULES, OPTIMIZERS, ExperimentSpec
 from noisealign.ui import controls, infoview, notes, plots, router, run_panel, stale, teach
-from noisealign.engine.pipeline import constraints as rules
-from noisealign.engine.pipeline.constraints import K_FIELDS, PAGE_EPOCHS, PAGE_PROBE, check_k
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped

@@ -9,9 +9,9 @@ import time
 import streamlit as st
 
 from noisealign.engine.base.validation import for_markdown
+from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.store import labels as runlabels
-from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 from noisealign.ui import page_support as common
 from noisealign.ui import plots, router, runview
 from noisealign.ui import tables as data

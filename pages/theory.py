@@ -13,8 +13,8 @@ from noisealign.engine import theory
 from noisealign.engine.pipeline import constraints as rules
 from noisealign.engine.pipeline.constraints import PAGE_PROBE, snr_db_to_ratio
 from noisealign.engine.pipeline.spec import ExperimentSpec
-from noisealign.ui import controls, labels, notes, router, teach, theory_plots
 from noisealign.engine.theory_exact import TABLE_SNR_DB
+from noisealign.ui import controls, labels, notes, router, teach, theory_plots
 from noisealign.ui import page_support as common
 from noisealign.ui import report_links as presets
 from noisealign.ui import shipped_points as shipped

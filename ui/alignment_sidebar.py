@@ -26,6 +26,7 @@ from noisealign.engine.pipeline.spec import (
     applies,
     noise_for_task,
 )
+
 from . import controls
 from . import page_support as common
 from . import report_links as presets

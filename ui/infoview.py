@@ -13,6 +13,7 @@ import streamlit as st
 
 from noisealign.engine.base.stats import mean_sem
 from noisealign.engine.pipeline.spec import ExperimentSpec
+
 from . import page_support as common
 from . import runview
 from . import tables as data

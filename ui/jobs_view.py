@@ -21,6 +21,7 @@ import streamlit as st
 
 from noisealign.engine.base.validation import for_markdown
 from noisealign.engine.compute.jobs import ACTIVE, DONE, FAILED, Job, JobView
+
 from . import page_support as common
 
 ACTIVE_POLL_SECONDS = 1.0

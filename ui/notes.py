@@ -284,7 +284,8 @@ def theory_notice(curves: dict, x: str = "nd") -> str:
     cka, ii, err = (np.asarray(curves[k], float) for k in ("cka", "ii", "test_error"))
     if x == "snr_db":
         xs = np.asarray(curves["snr_db"], float)
-        verb = lambda v: "rises" if v[-1] > v[0] else "falls"
+        def verb(v):
+            return "rises" if v[-1] > v[0] else "falls"
         return (f"**What to notice:** from {xs[0]:g} to {xs[-1]:g} dB the finite-d CKA "
                 f"{verb(cka)} ({_fmt(cka[0])} → {_fmt(cka[-1])}), Δ {verb(ii)} "
                 f"({_fmt(ii[0])} → {_fmt(ii[-1])}) and the test error {verb(err)}; the SNR "

@@ -21,6 +21,7 @@ import streamlit as st
 from noisealign.engine.pipeline.datasets import DATASETS
 from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.presets.catalog import PRESETS
+
 from .teach import switch_page  # st.switch_page that keeps presentation mode
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from noisealign.engine.compute.jobs import Job
+
 from . import page_support as common
 from . import settle, teach
 from . import shipped_points as shipped

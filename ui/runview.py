@@ -17,8 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from noisealign.engine.base.stats import mean_sem, mean_std_sem
-from noisealign.engine.pipeline.spec import ExperimentSpec
 from noisealign.engine.pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
+from noisealign.engine.pipeline.spec import ExperimentSpec
+
 from . import page_support as common
 from . import plots
 from . import tables as data

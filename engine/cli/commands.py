@@ -23,9 +23,15 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from ..pipeline.spec import (LEVEL_FIELD, NATURAL_NOISE, SPEC_FIELDS, ExperimentSpec,
-                         level_field, noise_for_level)
 from ..base.units import format_bytes, format_clock
+from ..pipeline.spec import (
+    LEVEL_FIELD,
+    NATURAL_NOISE,
+    SPEC_FIELDS,
+    ExperimentSpec,
+    level_field,
+    noise_for_level,
+)
 from .app_command import add_app_command, app_command, config_flags, find_app  # noqa: F401  (public here too)
 from .compare_command import add_compare_command
 from .text import parse_value, print_json, short_value, show_value, text_table
@@ -195,8 +201,8 @@ def headline(summary: dict) -> dict:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..store.cache import ResultCache
     from ..pipeline.run import run_experiment
+    from ..store.cache import ResultCache
 
     spec = spec_from_args(args)
     if args.out:  # refuse an unwritable --out before training, not after
@@ -332,10 +338,9 @@ def sweep_from_args(args: Any) -> "Sweep":
 
 
 def cmd_sweep(args: Any) -> int:
-    from ..store.cache import ResultCache
-    from ..compute.export import (aggregate, columns, seeds_error_column, sweep_table,
-                               write_table)
+    from ..compute.export import aggregate, columns, seeds_error_column, sweep_table, write_table
     from ..compute.sweep import run_sweep
+    from ..store.cache import ResultCache
 
     sweep = sweep_from_args(args)
     if args.out:  # an --out the sweep could not write is refused before it runs
@@ -507,7 +512,7 @@ def add_sweep_commands(sub: Any) -> None:
 
 def add_download_command(sub: Any) -> None:
     """``download``: fetch MNIST / Fashion-MNIST / CIFAR-10 files (MD5-checked)."""
-    from ..pipeline.dataset_files import DEFAULT_DATA_DIR, DATA_DIR_ENV, FILE_DATASETS
+    from ..pipeline.dataset_files import DATA_DIR_ENV, DEFAULT_DATA_DIR, FILE_DATASETS
 
     p = sub.add_parser("download", help="fetch MNIST / Fashion-MNIST / CIFAR-10 files "
                                         "and verify their checksums")

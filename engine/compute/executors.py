@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .grid import SweepError, SweepPoint
 from ..pipeline.spec import ExperimentSpec
 from ..store.cache import ResultCache
+from .grid import SweepError, SweepPoint
 
 log = logging.getLogger(__name__)
 

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..base.units import format_bytes, format_seconds
+from ..pipeline.spec import ExperimentSpec
 from .calibration import (  # noqa: F401 -- re-exported, the guard's API
     _ACT_PASSES,
     _CE_PER_ROW,
@@ -71,7 +72,6 @@ from .calibration import (  # noqa: F401 -- re-exported, the guard's API
     measure_calibration,
 )
 from .machine import available_memory_bytes, total_memory_bytes
-from ..pipeline.spec import ExperimentSpec
 
 MEMORY_ENV = "NOISEALIGN_MAX_MEMORY_GB"
 SECONDS_ENV = "NOISEALIGN_MAX_SECONDS"

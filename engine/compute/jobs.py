@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..base.errors import Cancelled
+from ..pipeline.spec import ExperimentSpec
 from .job import (  # noqa: F401 -- re-exported: the jobs' API
     ACTIVE,
     CANCELLED,
@@ -46,7 +47,6 @@ from .job import (  # noqa: F401 -- re-exported: the jobs' API
     Job,
     JobView,
 )
-from ..pipeline.spec import ExperimentSpec
 
 log = logging.getLogger(__name__)
 

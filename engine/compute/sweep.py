@@ -39,6 +39,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from ..store.cache import ResultCache, default_summarise, json_default
 from .executors import (
     LEASE_BEAT_SECONDS,
     LEASE_SECONDS,
@@ -65,7 +66,6 @@ from .grid import (
     replicate_seed,
     shard_indices,
 )
-from ..store.cache import ResultCache, default_summarise, json_default
 
 __all__ = [
     "EXECUTORS", "LEASE_BEAT_SECONDS", "LEASE_SECONDS", "MAX_AXES", "MAX_POINTS",

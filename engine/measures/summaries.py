@@ -32,14 +32,14 @@ import torch
 from ..base.cancel import check_cancelled
 from ..base.stats import mean_std_sem
 from ..base.validation import check_k, max_k
+from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults
+from ..pipeline.result import Result
 from .cka import cka_matrices
 from .dimension import intrinsic_dimensions
 from .passes import keeps_candidates, pair_sums
 from .registry import REGISTRY, SUMMARY_MEASURES
 from .registry import labels as registry_labels
 from .spaces import as_spaces, one_thread
-from ..pipeline.result import Result
-from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults
 
 # The measures' names, labels and symmetry come from the registry (noisealign.engine.measures.registry).
 MEASURES: tuple[str, ...] = SUMMARY_MEASURES

@@ -42,8 +42,8 @@ from typing import Any
 import torch
 
 from ..base.validation import check_choice, show
-from .activations import POOLS, reduce_activation
 from ..pipeline.spec import ExperimentSpec
+from .activations import POOLS, reduce_activation
 
 # How the members are batched: "auto" (vmap, falling back to members on the first
 # forward pass vmap cannot run), "vmap" or "members" (a Python loop over members).
@@ -92,6 +92,7 @@ def own_model_key(name: str, spec: ExperimentSpec, *, signature: str = "") -> st
     ``signature`` (structure, layers, pool, dtype) and the spec with the engine version.
     A key kind of its own: it never equals a built-in run's :func:`noisealign.engine.store.cache.spec_key`."""
     from noisealign import engine
+
     from ..store.cache import ENTRY_FORMAT
     text = (f"kind={KEY_KIND}\nname={check_name(name)}\nsignature={signature}\n"
             f"{spec.to_json()}\nengine={engine.__version__}\nformat={ENTRY_FORMAT}")

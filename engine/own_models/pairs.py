@@ -44,6 +44,7 @@ from ..base.stats import mean_std_sem
 from ..base.validation import check_choice, check_k, show
 from ..measures.registry import COMPARE_MEASURES, REGISTRY, k_of
 from ..measures.registry import labels as registry_labels
+from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 from .inputs import (  # noqa: F401  (public here too)
     LIMITS,
     POOLS,
@@ -54,7 +55,6 @@ from .inputs import (  # noqa: F401  (public here too)
     load_arrays,
     validate,
 )
-from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K
 
 # Names, labels and directions: the measure registry's (noisealign.engine.measures.registry).
 MEASURES = COMPARE_MEASURES

@@ -160,7 +160,8 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """Small JSON-able per-run numbers (no representations)."""
         ok = ~self.diverged
-        mean = lambda a: float(np.mean(a[ok])) if ok.any() else float("nan")
+        def mean(a):
+            return float(np.mean(a[ok])) if ok.any() else float("nan")
         return {
             "test_error_mean": mean(self.test_error),
             "train_loss_mean": mean(self.train_loss),

@@ -377,7 +377,8 @@ def _location_verdict(xs: Sequence[float], values: Sequence[tuple[float, float]]
     outside = [j for j in range(len(xs)) if not near(xs[j], thr)]
     plat = set(mn["plateau"])
     lo, hi = min(plat), max(plat)
-    test = lambda j: _t(values[j], values[i], seeds)
+    def test(j):
+        return _t(values[j], values[i], seeds)
     if plat <= {xs[j] for j in inside}:
         t = _weakest([test(j) for j in outside if j != i])
         return Verdict("holds", f"every grid point outside x{NEAR_FACTOR:g} of the threshold "
@@ -880,8 +881,9 @@ def claim6(data: dict[str, list[Point]]) -> dict[str, Any]:
         rv = _pen_out_verdict(_pen_out_trend(series_of(data[ROBUST_FIGURE])))
         robust = f"Second optimiser (Adam instead of SGD with momentum): {rv.status} ({rv.why})"
     per = [(q["s"], q["rho"], q["k"], q["w"]) for q in t["per"]]
-    sig = lambda q, sgn: bool(q["resolved"] and q["test"].significant
-                              and np.sign(q["test"].stat) == sgn)
+    def sig(q, sgn):
+        return bool(q["resolved"] and q["test"].significant
+                                  and np.sign(q["test"].stat) == sgn)
     return {"rows": t["rows"], "status": v.status, "why": v.why, "pooled": t["pooled"],
             "per": per, "per_detail": t["per"], "robustness": robust, "part_rows": parts,
             "parts": overall([(q["part"], q["verdict"]) for q in parts])[1],

@@ -296,7 +296,8 @@ def _run(sp, cache: ResultCache) -> _Run:
         result = cache.get_or_compute(sp.spec)
     ok = ~np.asarray(result.diverged, dtype=bool)
     ic = summ["information_content"]
-    member_mean = lambda v: _mean_sem(v)[0]
+    def member_mean(v):
+        return _mean_sem(v)[0]
     return _Run(
         align={m: (float(d["mean"]), float(d["sem"])) for m, d in summ["measures"].items()},
         align_init={m: float(d["mean"]) for m, d in summ["measures_init"].items()},
@@ -315,10 +316,13 @@ def _run(sp, cache: ResultCache) -> _Run:
 def _point(x: float, s: Any, spec: ExperimentSpec, runs: Sequence[_Run]) -> Point:
     """The seeds ``runs`` of one grid point (in replicate order), averaged (error bars
     across seeds)."""
-    across = lambda f: _mean_sem([f(r) for r in runs])
-    mean = lambda f: across(f)[0]
+    def across(f):
+        return _mean_sem([f(r) for r in runs])
+    def mean(f):
+        return across(f)[0]
     first = runs[0]
-    each = lambda f: tuple(float(f(r)) for r in runs)
+    def each(f):
+        return tuple(float(f(r)) for r in runs)
     per_seed = {f"align:{m}": each(lambda r, m=m: r.align[m][0]) for m in first.align}
     per_seed.update({f"info:{k}": each(lambda r, k=k: r.info[k]) for k in first.info})
     per_seed.update({f"info_init:{k}": each(lambda r, k=k: r.info_init[k])

@@ -185,8 +185,10 @@ def _section_summary(claims: dict[str, dict]) -> list[str]:
     a = L.append
     a("## Summary\n")
     c5 = claims["5"]
-    rob = lambda k: _short_robust(claims[k].get("robustness", ""))
-    parts = lambda k: claims[k].get("parts", "")
+    def rob(k):
+        return _short_robust(claims[k].get("robustness", ""))
+    def parts(k):
+        return claims[k].get("parts", "")
     a(table(["claim", "verdict", "its parts", "in short", "robustness"], [
         ["1. Alignment rises monotonically with SNR", _badge(claims["1"]["status"]),
          parts("1"), _short1(claims["1"]), rob("1")],
@@ -846,7 +848,8 @@ def _note_claim1(claims: dict, data: dict) -> str:
                 d_cka.append(p.align["cka"][0] - float(theory.cka(s, p.spec.params["d"], r)))
                 d_ii.append(p.align["ii_score"][0]
                             - (1.0 - float(theory.ii(s, p.spec.params["d"], r))))
-        agree = lambda v: np.mean(np.abs(v)) < 0.03
+        def agree(v):
+            return np.mean(np.abs(v)) < 0.03
         parts.append(
             f"Against the analytic linear theory (`engine.theory`, finite d): simulated minus "
             f"theory CKA is {np.mean(d_cka):+.3f} on average (|.| at most "

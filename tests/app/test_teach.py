@@ -51,7 +51,8 @@ def test_presentation_style_enlarges_text_lines_and_markers_of_a_copy():
     assert all(t.line.width == 0 for t in bands)  # the error bands stay borderless
     assert all(s.line.width >= 2.5 for s in big.layout.shapes)  # threshold lines
     # the data are the same
-    data = lambda f: [(t["x"], t["y"]) for t in json.loads(f.to_json())["data"]]
+    def data(f):
+        return [(t["x"], t["y"]) for t in json.loads(f.to_json())["data"]]
     assert data(big) == data(fig)
 
 

@@ -15,7 +15,6 @@ import pytest
 from noisealign import engine
 from noisealign.engine.cli import commands as cli
 from noisealign.engine.cli.text import short_value
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.sweep import parse_shard, shard_indices
 from noisealign.engine.store.cache import ResultCache
 

@@ -317,7 +317,8 @@ def test_no_code_path_unpickles_or_loads_arrays_with_pickle():
     assert len(files) > 10 and ROOT / "engine" / "store" / "cache.py" in files
     for path in files:
         tree = ast.parse(path.read_text(), filename=str(path))
-        where = lambda n, path=path: f"{path.relative_to(ROOT)}:{n.lineno}"
+        def where(n, path=path):
+            return f"{path.relative_to(ROOT)}:{n.lineno}"
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue

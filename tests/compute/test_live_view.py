@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from noisealign.engine import ExperimentSpec
-from noisealign.engine.store.cache import ResultCache
 from noisealign.engine.compute.jobs import CANCELLED, MAX_LOSS_SAMPLES, Job, JobManager
+from noisealign.engine.store.cache import ResultCache
 
 ENDLESS = dict(dataset="linear-teacher", dataset_params={"d": 6}, n_train=12, n_probe=30,
                width=6, ensemble_size=3, max_epochs=1_000_000, loss_tol=0.0)

@@ -16,10 +16,11 @@ import time
 import pytest
 
 from noisealign.engine import ExperimentSpec
+from noisealign.engine.compute.guard import concurrent_points
 from noisealign.engine.compute.jobs import CANCELLED, DONE, JobManager
 from noisealign.engine.compute.sweep import Sweep, run_sweep
-from noisealign.engine.compute.guard import concurrent_points
 from noisealign.engine.compute.workers import ENV_VAR, WarmPool, default_workers
+from noisealign.engine.store.cache import ResultCache
 
 TINY = {"dataset": "linear-teacher", "dataset_params": {"d": 6}, "n_train": 12, "n_probe": 30,
             "width": 6, "ensemble_size": 2, "max_epochs": 30, "activation": "linear"}

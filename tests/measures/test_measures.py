@@ -20,9 +20,15 @@ from scipy import integrate, stats
 
 from noisealign.engine.measures import core as measures
 from noisealign.engine.measures import intrinsic_dim, ranks, spaces
-from noisealign.engine.measures.core import (DegenerateRepresentationWarning, information_imbalance,
-                             information_imbalance_matrix, intrinsic_dimension, linear_cka,
-                             mutual_knn, mutual_knn_matrix)
+from noisealign.engine.measures.core import (
+    DegenerateRepresentationWarning,
+    information_imbalance,
+    information_imbalance_matrix,
+    intrinsic_dimension,
+    linear_cka,
+    mutual_knn,
+    mutual_knn_matrix,
+)
 
 
 # ----------------------------------------------------------------------- references

@@ -74,7 +74,8 @@ def test_vmap_equals_the_member_loop_and_falls_back_for_item_calls():
     v = train_ensemble(mlp, QUICK, name="mlp", batching="vmap", **kw)
     m = train_ensemble(mlp, QUICK, name="mlp", batching="members", **kw)
     np.testing.assert_allclose(v.output, m.output, rtol=1e-6, atol=1e-7)
-    gated = lambda: Gated(QUICK.input_dim())
+    def gated():
+        return Gated(QUICK.input_dim())
     with pytest.raises(Exception):  # noqa: B017 (torch's error type varies by version) vmap refuses .item(); "auto" falls back
         train_ensemble(gated, QUICK, name="gated", batching="vmap", **kw)
     g = train_ensemble(gated, QUICK, name="gated", layers=["fc1"], batching="auto", **kw)
@@ -114,8 +115,9 @@ def test_cached_under_an_own_key_and_marked_in_the_runs_table(tmp_path):
     _same(first, loaded)
     # another name is another entry; so is another architecture under the same name
     train_ensemble(mlp, QUICK, name="other", cache=cache)
-    wider = lambda: torch.nn.Sequential(torch.nn.Linear(QUICK.input_dim(), 9),
-                                        torch.nn.Tanh(), torch.nn.Linear(9, 1))
+    def wider():
+        return torch.nn.Sequential(torch.nn.Linear(QUICK.input_dim(), 9),
+                                            torch.nn.Tanh(), torch.nn.Linear(9, 1))
     train_ensemble(wider, QUICK, name="my-mlp", cache=cache)
     assert len(cache.entries()) == 3
     table = runs_table(cache.entries())
@@ -142,7 +144,8 @@ def test_bad_arguments_raise_value_errors(kwargs, words):
 
 def test_a_factory_must_build_modules_of_one_shape():
     calls = iter(range(100))
-    grow = lambda: torch.nn.Linear(SPEC.input_dim(), 1 + next(calls))
+    def grow():
+        return torch.nn.Linear(SPEC.input_dim(), 1 + next(calls))
     with pytest.raises(ValueError, match="same architecture"):
         FactoryEnsemble([grow(), grow()], layers=[])
     with pytest.raises(ValueError, match="torch.nn.Module"):

@@ -113,7 +113,8 @@ def test_owner_only_permissions(tmp_path, tiny_result):
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     os.chmod(existing, 0o755)
-    mode = lambda p: stat.S_IMODE(p.stat().st_mode)
+    def mode(p):
+        return stat.S_IMODE(p.stat().st_mode)
     for d in (tmp_path / "new" / "nested", existing):
         cache = make_cache(d)
         cache.get_or_compute(spec)
@@ -311,7 +312,8 @@ def test_size_limit_evicts_least_recently_used(tmp_path):
 def test_representations_optional_summaries_always(tmp_path):
     spec = ExperimentSpec(**dict(TINY, n_probe=200, width=32))
     r = run_experiment(spec)
-    uses_hidden = lambda res: {"h": float(np.abs(res.hidden[-1]).mean())}
+    def uses_hidden(res):
+        return {"h": float(np.abs(res.hidden[-1]).mean())}
     full = uses_hidden(r)
     for kw in ({"max_representation_bytes": 10_000}, {"store_representations": False}):
         cache = ResultCache(tmp_path / str(len(kw) + len(str(kw))), summarise=uses_hidden, **kw)
