@@ -613,8 +613,8 @@ def _run(args: argparse.Namespace) -> int:
     except RuntimeError as e:
         # First: a failed sweep point says itself what failed (its worker may have died
         # "killed, or out of memory": that is not known to be memory).
-        sweep = sys.modules.get("noisealign.engine.compute.sweep")  # loaded if it raised
-        if sweep is not None and isinstance(e, sweep.SweepError):
+        from ..compute.grid import SweepError
+        if isinstance(e, SweepError):
             return _fail(e, EXIT_FAILED)
         # torch reports a failed allocation as a RuntimeError ("DefaultCPUAllocator:
         # can't allocate memory", "CUDA out of memory"), not a MemoryError.
