@@ -200,6 +200,46 @@ def headline(summary: dict) -> dict:
             "mknn": _mean(summary, "measures", "mknn")}
 
 
+def _write_run_files(args: argparse.Namespace, spec: ExperimentSpec, result: Any,
+                     head: dict, summary: dict, cache: Any) -> list[str]:
+    """``--out NAME``: NAME.json and NAME.npz (the result) and NAME.summary.json (every
+    summary number); the files written."""
+    out = Path(args.out)
+    meta, npz = result.to_bytes(representations=True)
+    from ..compute.export import json_safe
+    summary_text = json.dumps(json_safe({"spec": spec.to_dict(), "headline": head,
+                                         "summary": summary}), indent=1, allow_nan=False)
+    try:
+        out.with_suffix(".json").write_bytes(meta)
+        out.with_suffix(".npz").write_bytes(npz)
+        out.with_suffix(".summary.json").write_text(summary_text + "\n")
+    except OSError as e:  # folder removed or made read-only meanwhile, disk full
+        raise _write_failed(args.out, e, cache and cache.directory) from None
+    return [str(out.with_suffix(x)) for x in (".json", ".npz", ".summary.json")]
+
+
+def _print_run(spec: ExperimentSpec, result: Any, head: dict, cached: bool, err_name: str,
+               written: list[str]) -> None:
+    """The human-readable report of a run: its settings, each member, the headline."""
+    print(f"{spec.dataset}  task={spec.task}  n_train={spec.n_train}  width={spec.width}  "
+          f"depth={spec.depth}  noise={spec.noise}  "
+          f"level={spec.snr_db if spec.noise_level is None else spec.noise_level}  "
+          f"K={spec.ensemble_size}  P={result.n_parameters}  device={result.device}  "
+          f"train {result.timings.get('train', float('nan')):.2f}s"
+          + ("  (from the cache)" if cached else ""))
+    rows = [["member", "epochs", "train loss", err_name, "diverged"]]
+    for m in range(result.ensemble_size):
+        rows.append([str(m), str(result.epochs[m]), f"{result.train_loss[m]:.4g}",
+                     f"{result.test_error[m]:.4g}", "yes" if result.diverged[m] else ""])
+    print(text_table(rows))
+    print(f"{err_name} {short_value(head['test_error'])}  CKA {short_value(head['cka'])}  "
+          f"II score {short_value(head['ii_score'])}  mutual k-NN {short_value(head['mknn'])}  "
+          f"(mean over member pairs; N={head['N']} probe points, II k={head['k']}, "
+          f"k-NN k={head['knn_k']})")
+    if written:
+        print(f"wrote {', '.join(written)}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ..pipeline.run import run_experiment
     from ..store.cache import ResultCache
@@ -242,20 +282,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = default_summarise(result)
     head = headline(summary)
     err_name = "test MSE" if spec.task == "regression" else "test error"
-    written: list[str] = []
-    if args.out:
-        out = Path(args.out)
-        meta, npz = result.to_bytes(representations=True)
-        from ..compute.export import json_safe
-        summary_text = json.dumps(json_safe({"spec": spec.to_dict(), "headline": head,
-                                             "summary": summary}), indent=1, allow_nan=False)
-        try:
-            out.with_suffix(".json").write_bytes(meta)
-            out.with_suffix(".npz").write_bytes(npz)
-            out.with_suffix(".summary.json").write_text(summary_text + "\n")
-        except OSError as e:  # folder removed or made read-only meanwhile, disk full
-            raise _write_failed(args.out, e, cache and cache.directory) from None
-        written = [str(out.with_suffix(x)) for x in (".json", ".npz", ".summary.json")]
+    written = _write_run_files(args, spec, result, head, summary, cache) if args.out else []
     if args.json:
         print_json({"spec": spec.to_dict(), "from_cache": cached, "device": result.device,
                      "n_parameters": result.n_parameters, "timings": result.timings,
@@ -267,23 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  for m in range(result.ensemble_size)],
                      "summary": summary, "written": written})
         return 0
-    print(f"{spec.dataset}  task={spec.task}  n_train={spec.n_train}  width={spec.width}  "
-          f"depth={spec.depth}  noise={spec.noise}  "
-          f"level={spec.snr_db if spec.noise_level is None else spec.noise_level}  "
-          f"K={spec.ensemble_size}  P={result.n_parameters}  device={result.device}  "
-          f"train {result.timings.get('train', float('nan')):.2f}s"
-          + ("  (from the cache)" if cached else ""))
-    rows = [["member", "epochs", "train loss", err_name, "diverged"]]
-    for m in range(result.ensemble_size):
-        rows.append([str(m), str(result.epochs[m]), f"{result.train_loss[m]:.4g}",
-                     f"{result.test_error[m]:.4g}", "yes" if result.diverged[m] else ""])
-    print(text_table(rows))
-    print(f"{err_name} {short_value(head['test_error'])}  CKA {short_value(head['cka'])}  "
-          f"II score {short_value(head['ii_score'])}  mutual k-NN {short_value(head['mknn'])}  "
-          f"(mean over member pairs; N={head['N']} probe points, II k={head['k']}, "
-          f"k-NN k={head['knn_k']})")
-    if written:
-        print(f"wrote {', '.join(written)}")
+    _print_run(spec, result, head, cached, err_name, written)
     return 0
 
 
