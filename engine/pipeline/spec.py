@@ -203,8 +203,19 @@ class ExperimentSpec:
     device: str = _D["device"]
 
     def __post_init__(self) -> None:
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
+        # Validation in the order the pipeline reads the fields; each step also stores
+        # the canonical form (equal experiments hash equally).
+        name, task = self._validate_data()
+        self._validate_noise(name, task)
+        self._validate_model(name)
+        self._validate_training()
 
+    def _set(self, field: str, value: Any) -> None:
+        object.__setattr__(self, field, value)  # a frozen dataclass's own canonical form
+
+    def _validate_data(self) -> tuple[str, str]:
+        """Dataset, its parameters, the task and the sample sizes against the pools."""
+        set_ = self._set
         name = _check_choice("dataset", self.dataset, tuple(datasets.DATASETS))
         info = datasets.DATASETS[name]
         params = self.dataset_params
@@ -233,7 +244,11 @@ class ExperimentSpec:
         set_("n_probe", _check("n_probe", self.n_probe))
         assert self.n_probe is not None  # filled in just above when it was None
         check_within_pool("n_probe", self.n_probe, probe_pool, name, "held-out")
+        return name, task
 
+    def _validate_noise(self, name: str, task: str) -> None:
+        """The noise kind for the task, and the level that applies to it (the others reset)."""
+        set_ = self._set
         noise = _check("noise", self.noise)
         if noise == "auto":
             noise = NATURAL_NOISE[task]
@@ -252,6 +267,9 @@ class ExperimentSpec:
         set_("label_noise_kind", kind if applies("label_noise_kind", noise) and label_noise > 0
              else ADDED_FIELDS["label_noise_kind"])
 
+    def _validate_model(self, name: str) -> None:
+        """Architecture (for the dataset), width, depth, activation, ensemble and init."""
+        set_ = self._set
         arch = _check("architecture", self.architecture)
         if arch not in architectures_for(name):
             images = ", ".join(repr(d) for d in ARCHITECTURES[arch][1] or ())
@@ -271,6 +289,9 @@ class ExperimentSpec:
         _check("shared_init", self.shared_init)
         set_("init_scale", _check("init_scale", self.init_scale))
 
+    def _validate_training(self) -> None:
+        """Optimiser, schedule, stopping, minibatches, snapshots, seed and device."""
+        set_ = self._set
         _check("optimizer", self.optimizer)
         set_("lr", _check("lr", self.lr))
         set_("max_epochs", _check("max_epochs", self.max_epochs))
