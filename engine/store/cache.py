@@ -69,6 +69,7 @@ from .files import (
     _file_id,
     _is_corruption,
     _private_dir,
+    remove_stale_log,
 )
 from .locks import ComputeLock
 
@@ -234,19 +235,9 @@ class ResultCache:
         return None if self._open() is not None else (self._open_error or "cannot be opened")
 
     def _remove_stale_log(self) -> None:
-        """Remove the -wal/-shm files of the database that was deleted or replaced.
-
-        They stay under their names when only ``cache.db`` is removed or renamed over,
-        and SQLite would read that log as the new file's: the old entries would come
-        back over the new database, or corrupt it. Only the files this cache opened with
-        the old database (same inode) are removed: log files made since, by another
-        process or another cache object here that reopened first, belong to the new one.
-        """
-        for suffix, old in self._log_ids.items():
-            path = f"{self._db_path}{suffix}"
-            if old is not None and _file_id(path) == old:
-                with contextlib.suppress(OSError):
-                    os.remove(path)
+        """Remove the -wal/-shm files of the database that was deleted or replaced
+        (:func:`.files.remove_stale_log` says why and which)."""
+        remove_stale_log(self._db_path, self._log_ids)
 
     def _database_id(self) -> tuple[int, int] | None:
         return _file_id(self._db_path)

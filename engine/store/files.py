@@ -101,3 +101,18 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
+
+def remove_stale_log(db_path: str | os.PathLike, log_ids: dict[str, tuple[int, int] | None]) -> None:
+    """Remove the -wal/-shm files of the database that was deleted or replaced.
+
+    They stay under their names when only ``cache.db`` is removed or renamed over,
+    and SQLite would read that log as the new file's: the old entries would come
+    back over the new database, or corrupt it. Only the files a cache opened with
+    the old database (same inode, ``log_ids``) are removed: log files made since, by another
+    process or another cache object that reopened first, belong to the new one.
+    """
+    for suffix, old in log_ids.items():
+        path = f"{db_path}{suffix}"
+        if old is not None and _file_id(path) == old:
+            with contextlib.suppress(OSError):
+                os.remove(path)
