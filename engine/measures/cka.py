@@ -19,6 +19,7 @@ import torch
 
 from ..base.cancel import check_cancelled
 from ..base.validation import check_k
+from ..pipeline.constraints import DEFAULT_KNN_K  # the k defaults: one definition
 from .ranks import smallest
 from .spaces import (
     ArrayLike,
@@ -320,7 +321,7 @@ def cknna_from_knn(a: tuple[torch.Tensor, torch.Tensor], b: tuple[torch.Tensor, 
     return kl / math.sqrt(kk * ll)
 
 
-def cknna(A: ArrayLike, B: ArrayLike, k: int = 10, *, unbiased: bool = True,
+def cknna(A: ArrayLike, B: ArrayLike, k: int = DEFAULT_KNN_K, *, unbiased: bool = True,
           dtype: torch.dtype = torch.float64,
           device: torch.device | str | None = None) -> float:
     """CKNNA (Huh et al. 2024, platonic-rep): CKA restricted to mutual nearest

@@ -17,6 +17,7 @@ import torch
 
 from ..base.cancel import check_cancelled
 from ..base.validation import check_k
+from ..pipeline.constraints import DEFAULT_K  # the k defaults: one definition
 from .passes import matrix_sums
 from .ranks import dense_weights, rank_sum, smallest, sorted_rows
 from .spaces import (
@@ -110,7 +111,7 @@ def _table_rank_sum(dn: torch.Tensor, k: int, table: torch.Tensor, rows: torch.T
     return total
 
 
-def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
+def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = DEFAULT_K, *,
                           dtype: torch.dtype = torch.float32,
                           device: torch.device | str | None = None,
                           block_size: int | None = None) -> tuple[float, float]:
@@ -136,7 +137,7 @@ def information_imbalance(A: ArrayLike, B: ArrayLike, k: int = 1, *,
     return _ii_both(sa, sb, k, block_size, True, True)
 
 
-def information_imbalance_to(A: ArrayLike, B: ArrayLike, k: int = 1, *,
+def information_imbalance_to(A: ArrayLike, B: ArrayLike, k: int = DEFAULT_K, *,
                              dtype: torch.dtype = torch.float32,
                              device: torch.device | str | None = None,
                              block_size: int | None = None) -> float:
@@ -232,7 +233,7 @@ def _ii_both(sa: Space, sb: Space, k: int, block_size: int | None, want_ab: bool
     return (ab * scale if want_ab else math.nan), (ba * scale if want_ba else math.nan)
 
 
-def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = 1, *,
+def information_imbalance_matrix(reps: Sequence[ArrayLike], k: int = DEFAULT_K, *,
                                  dtype: torch.dtype = torch.float32,
                                  device: torch.device | str | None = None,
                                  block_size: int | None = None,

@@ -14,6 +14,7 @@ import torch
 
 from ..base.cancel import check_cancelled
 from ..base.validation import check_k
+from ..pipeline.constraints import DEFAULT_KNN_K  # the k defaults: one definition
 from .passes import matrix_sums
 from .ranks import dense_weights
 from .spaces import (
@@ -27,7 +28,7 @@ from .spaces import (
 )
 
 
-def mutual_knn(A: ArrayLike, B: ArrayLike, k: int = 10, *,
+def mutual_knn(A: ArrayLike, B: ArrayLike, k: int = DEFAULT_KNN_K, *,
                dtype: torch.dtype = torch.float32,
                device: torch.device | str | None = None,
                block_size: int | None = None) -> float:
@@ -69,7 +70,7 @@ def _overlap(da: torch.Tensor, db: torch.Tensor, k: int) -> float:
     return total
 
 
-def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = 10, *,
+def mutual_knn_matrix(reps: Sequence[ArrayLike], k: int = DEFAULT_KNN_K, *,
                       dtype: torch.dtype = torch.float32,
                       device: torch.device | str | None = None,
                       block_size: int | None = None,

@@ -19,6 +19,7 @@ import torch
 
 from ..base.cancel import check_cancelled
 from ..base.validation import check_k
+from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults: one definition
 from .ranks import (
     dense_weights,
     mid_ranks,
@@ -232,7 +233,7 @@ def pair_sums(spaces: Sequence[Space], k: int | None, knn_k: int | None,
     return ii, kn
 
 
-def alignment_matrices(reps: Sequence[ArrayLike], k: int = 1, knn_k: int = 10, *,
+def alignment_matrices(reps: Sequence[ArrayLike], k: int = DEFAULT_K, knn_k: int = DEFAULT_KNN_K, *,
                        dtype: torch.dtype = torch.float32,
                        device: torch.device | str | None = None,
                        block_size: int | None = None,

@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..pipeline.constraints import DEFAULT_K, DEFAULT_KNN_K  # the k defaults: one definition
+
 #: which argument of a measure's neighbour count it takes
 K_ARGS = ("k", "knn_k")
 
@@ -79,7 +81,7 @@ class Measure:
         from . import core as measures
         return getattr(measures, self.function)
 
-    def compute(self, a: Any, b: Any = None, *, k: int = 1, knn_k: int = 10) -> float:
+    def compute(self, a: Any, b: Any = None, *, k: int = DEFAULT_K, knn_k: int = DEFAULT_KNN_K) -> float:
         """The measure of ``a`` and ``b`` (``b``: labels for arity "labels", unused for
         arity 1), with the neighbour count it takes (``k`` or ``knn_k``)."""
         fn = self.resolve()
@@ -94,7 +96,7 @@ class Measure:
         return float(value)
 
 
-def _ii_score(a: Any, b: Any, k: int = 1) -> float:
+def _ii_score(a: Any, b: Any, k: int = DEFAULT_K) -> float:
     """``1 - (Delta(a -> b) + Delta(b -> a)) / 2``: the symmetric II alignment score."""
     from . import core as measures
     ab, ba = measures.information_imbalance(a, b, k)
