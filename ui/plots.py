@@ -132,17 +132,17 @@ def nice_log_ticks(lo: float, hi: float, max_ticks: int = 10) -> list[float]:
     return [10.0 ** e for e in range(e0, e1 + 1) if (e - e0) % every == 0]
 
 
-def log_ticks(values: Sequence[float], max_ticks: int = 8) -> dict:
+def log_ticks(values: Sequence[float], max_ticks: int = 8, decade_ticks: int = 10) -> dict:
     """Axis settings for a log axis with clean labels: ticks at the data's own values when
     they are few and well apart (a sweep's x values), else at 1-2-5 per decade; labels
     as plain numbers (:func:`tick_text`); no minor-tick labels ("2 3 4 5"), no SI
-    prefixes. Pass the result to ``update_xaxes``/``update_yaxes`` with ``type="log"``."""
+    prefixes; at most ``decade_ticks`` of those (a short panel takes fewer). Pass the result to ``update_xaxes``/``update_yaxes`` with ``type="log"``."""
     v = sorted({float(x) for x in values
                 if x is not None and math.isfinite(float(x)) and float(x) > 0})
     if not v:
         return {}
     apart = all(b / a >= 1.3 for a, b in itertools.pairwise(v))
-    ticks = v if len(v) <= max_ticks and apart else nice_log_ticks(v[0], v[-1])
+    ticks = v if len(v) <= max_ticks and apart else nice_log_ticks(v[0], v[-1], decade_ticks)
     return {"tickvals": ticks, "ticktext": [tick_text(t) for t in ticks],
             "minor": {"showgrid": False, "ticks": ""}, "hoverformat": ",.4~r"}
 

@@ -111,7 +111,8 @@ def theory_figure(curves: dict, *, x: str = "nd", sims: pd.DataFrame | None = No
     log_error = log_error and all_positive(err)  # a log axis would drop an error of 0
     fig.update_yaxes(title_text="test error (MSE, clean targets)",
                      type="log" if log_error else "linear", row=3, col=1,
-                     **(log_ticks(err) if log_error else {}))
+                     # the third row is short: few labels, or they overlap at 800 px
+                     **(log_ticks(err, max_ticks=4, decade_ticks=4) if log_error else {}))
     fig.update_xaxes(title_text=THEORY_X.get(x, x), row=3, col=1)
     fig.update_layout(height=760, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
